@@ -1,0 +1,304 @@
+"""The source registry: every folder of the raw layout, its department, header aliases and field types."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class FieldType(StrEnum):
+    TEXT = "text"
+    ID = "id"  # 证件号码: normalised by pipelines.matching.ids
+    NAME = "name"  # a person's name: cleaned, never fuzzed at ingest
+    DATE = "date"
+    MONTH = "month"  # 入学年月: a year and month, stored as the first day of the month
+    AMOUNT = "amount"  # 元 / 万元: blank = unknown (null), never zero
+    INT = "int"
+    YESNO = "yesno"  # 是/否 -> bool
+
+
+@dataclass(frozen=True)
+class Field:
+    """One canonical column: its code name, accepted headers, type, and whether a row needs it."""
+
+    name: str
+    headers: tuple[str, ...]
+    type: FieldType = FieldType.TEXT
+    required: bool = False
+    # Values the field may hold; anything else is a reject. Empty = free text.
+    allowed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    title: str
+    department: str
+    fields: tuple[Field, ...]
+    # household-level files name the 户主 (户主姓名 is the name alias there)
+    household_level: bool = False
+    # a department record needs a name or a usable ID; roster/grid/feedback have their own rules
+    is_department: bool = True
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.key} has no field {name!r}")
+
+
+def normalise_header(text: object) -> str:
+    """Header cell -> comparable key: NFKC (full-width brackets fold), no whitespace, no '*'."""
+    if text is None:
+        return ""
+    folded = unicodedata.normalize("NFKC", str(text))
+    return re.sub(r"[\s*＊]+", "", folded)
+
+
+NAME_HEADERS = (
+    "姓名",
+    "人员姓名",
+    "户主姓名",
+    "学生姓名",
+    "参保人姓名",
+    "患者姓名",
+    "救助对象姓名",
+    "申请人姓名",
+)
+ID_HEADERS = ("证件号码", "身份证号", "身份证号码", "公民身份号码", "身份证件号码")
+TOWNSHIP_HEADERS = ("乡镇", "乡镇（街道）", "所在乡镇", "乡镇街道")
+VILLAGE_HEADERS = ("村", "行政村", "村（社区）", "所在村")
+GROUP_HEADERS = ("组", "村民组", "村民小组")
+
+YES_NO = ("是", "否")
+
+
+def _common(*, name_headers: tuple[str, ...] = NAME_HEADERS) -> tuple[Field, ...]:
+    return (
+        Field("name", name_headers, FieldType.NAME),
+        Field("id_number", ID_HEADERS, FieldType.ID),
+        Field("township", TOWNSHIP_HEADERS),
+        Field("village", VILLAGE_HEADERS),
+        Field("group", GROUP_HEADERS),
+    )
+
+
+def _dept(
+    key: str,
+    title: str,
+    department: str,
+    *fields: Field,
+    household_level: bool = False,
+) -> Source:
+    # household-level files name the 户主: when a file has both 户主姓名 and 姓名, take 户主姓名
+    name_headers = (
+        ("户主姓名", *(h for h in NAME_HEADERS if h != "户主姓名")) if household_level else NAME_HEADERS
+    )
+    return Source(
+        key=key,
+        title=title,
+        department=department,
+        fields=_common(name_headers=name_headers) + tuple(fields),
+        household_level=household_level,
+    )
+
+
+ROSTER = Source(
+    key="roster",
+    title="农户花名册",
+    department="乡村振兴局",
+    is_department=False,
+    fields=(
+        Field("township", TOWNSHIP_HEADERS, required=True),
+        Field("village", VILLAGE_HEADERS, required=True),
+        Field("group", GROUP_HEADERS),
+        Field("grid", ("网格", "村组网格名称", "网格名称"), required=True),
+        Field("household_id", ("户编号",), required=True),
+        # in the roster 户主姓名 is its own column, so it is not a name alias here
+        Field("head_name", ("户主姓名",), FieldType.NAME),
+        Field("name", tuple(h for h in NAME_HEADERS if h != "户主姓名"), FieldType.NAME, True),
+        Field("id_number", ID_HEADERS, FieldType.ID),
+        Field("relation", ("与户主关系",)),
+        Field(
+            "household_type",
+            ("户类型",),
+            required=True,
+            allowed=("脱贫户", "监测户", "一般农户"),
+        ),
+        Field("sex", ("性别",)),
+        Field("birth_date", ("出生日期",), FieldType.DATE),
+        Field("monitor_category", ("监测对象类别",)),
+        Field("risk_eliminated", ("风险是否消除", "风险是否已消除"), FieldType.YESNO),
+        Field("labor_skill", ("劳动技能",)),
+        Field("health", ("健康状况",)),
+        Field("household_size", ("家庭人口数",), FieldType.INT),
+        Field("phone", ("联系电话",)),
+        Field("income_per_capita", ("家庭年人均纯收入",), FieldType.AMOUNT),
+    ),
+)
+
+# The grid ledger (附件2) has its own parser (two-row header, title-row 乡镇/村); these are the
+# flat CSV headers, also used as the canonical columns of the parsed workbook.
+GRID = Source(
+    key="grid",
+    title="防止返贫动态监测基层网格工作台账",
+    department="乡村振兴局",
+    is_department=False,
+    fields=(
+        Field("township", TOWNSHIP_HEADERS, required=True),
+        Field("village", VILLAGE_HEADERS, required=True),
+        Field("grid", ("村组网格名称", "网格"), required=True),
+        Field("households", ("农户数",), FieldType.INT),
+        Field("worker_name", ("村组网格员姓名",), FieldType.NAME),
+        Field("worker_phone", ("村组网格员电话", "村组网格员联系电话")),
+        Field("village_worker_name", ("村级网格员姓名",), FieldType.NAME),
+        Field("village_worker_title", ("村级网格员职务",)),
+        Field("village_worker_phone", ("村级网格员电话", "村级网格员联系电话")),
+    ),
+)
+
+DEPARTMENT_SOURCES: tuple[Source, ...] = (
+    _dept(
+        "medical_claims",
+        "医保结算明细",
+        "医保局",
+        Field("institution", ("就诊机构",)),
+        Field("admission_date", ("入院日期",), FieldType.DATE),
+        Field("discharge_date", ("出院日期", "结算日期"), FieldType.DATE),
+        Field("total_cost", ("医疗总费用",), FieldType.AMOUNT),
+        Field("fund_paid", ("统筹支付",), FieldType.AMOUNT),
+        Field("critical_illness_paid", ("大病保险支付",), FieldType.AMOUNT),
+        Field("assistance_paid", ("医疗救助支付",), FieldType.AMOUNT),
+        Field("self_paid", ("个人自付",), FieldType.AMOUNT),
+    ),
+    _dept(
+        "medical_enrollment",
+        "医保参保名册",
+        "医保局",
+        Field("enroll_year", ("参保年度",), FieldType.INT),
+        Field("enroll_status", ("参保状态",), allowed=("正常参保", "未参保", "暂停")),
+        Field("subsidized", ("资助参保",), FieldType.YESNO),
+    ),
+    _dept(
+        "civil_affairs",
+        "社会救助变动名册",
+        "民政局",
+        Field("assistance_type", ("救助类型",), required=True, allowed=("低保", "特困", "临时救助")),
+        Field("change_type", ("变动类型",), allowed=("新增", "退出", "在保")),
+        Field("covered_people", ("保障人数",), FieldType.INT),
+        Field("amount", ("金额",), FieldType.AMOUNT),
+        Field("change_date", ("变动日期",), FieldType.DATE),
+    ),
+    _dept(
+        "education",
+        "学生名册",
+        "教育局",
+        Field("student_no", ("学籍号",)),
+        Field("school", ("学校",)),
+        Field("stage", ("学段",), allowed=("学前", "小学", "初中", "高中", "中职", "高校")),
+        Field("grade", ("年级",)),
+        Field("school_status", ("在校状态",), allowed=("在读", "辍学", "休学", "毕业")),
+        Field("enrol_month", ("入学年月",), FieldType.MONTH),
+        Field("aided", ("是否享受资助",), FieldType.YESNO),
+    ),
+    _dept(
+        "public_security",
+        "户籍变动",
+        "公安分局",
+        Field("change_type", ("变动类型",), required=True, allowed=("死亡", "迁出", "迁入", "出生")),
+        Field("change_date", ("变动日期",), FieldType.DATE),
+        Field("address", ("住址",)),
+    ),
+    _dept(
+        "vehicles",
+        "机动车登记",
+        "公安分局",
+        Field("plate", ("号牌号码",)),
+        Field("vehicle_type", ("车辆类型",), required=True),
+        Field("register_date", ("初次登记日期",), FieldType.DATE),
+    ),
+    _dept(
+        "housing",
+        "农村房屋安全鉴定",
+        "住建局",
+        Field("grade", ("鉴定等级",), required=True, allowed=("A", "B", "C", "D")),
+        Field("appraisal_date", ("鉴定日期",), FieldType.DATE),
+        household_level=True,
+    ),
+    _dept(
+        "property",
+        "商品房登记",
+        "不动产登记中心",
+        Field("location", ("坐落",)),
+        Field("floor_area", ("建筑面积",), FieldType.AMOUNT),
+        Field("register_date", ("登记日期",), FieldType.DATE),
+    ),
+    _dept(
+        "disability",
+        "残疾人证",
+        "残联",
+        Field("category", ("残疾类别",)),
+        Field("disability_level", ("残疾等级",), allowed=("一级", "二级", "三级", "四级")),
+        Field("issue_date", ("发证日期",), FieldType.DATE),
+        Field("living_subsidy", ("困难残疾人生活补贴",), FieldType.YESNO),
+        Field("care_subsidy", ("重度残疾人护理补贴",), FieldType.YESNO),
+    ),
+    _dept(
+        "emergency",
+        "受灾户名单",
+        "应急局",
+        Field("disaster_type", ("灾种",)),
+        Field("disaster_date", ("受灾日期",), FieldType.DATE),
+        Field("loss", ("直接经济损失（元）", "直接经济损失"), FieldType.AMOUNT),
+        Field("house_collapsed", ("房屋倒塌",), FieldType.YESNO),
+        household_level=True,
+    ),
+    _dept(
+        "hrss",
+        "就业失业登记",
+        "人社局",
+        Field("register_type", ("登记类型",), required=True, allowed=("失业登记", "就业登记")),
+        Field("register_date", ("登记日期",), FieldType.DATE),
+    ),
+    _dept(
+        "public_servants",
+        "财政供养人员名单",
+        "区委组织部",
+        Field("employer", ("单位",)),
+        Field("position", ("职务",)),
+        Field("hire_date", ("入职日期",), FieldType.DATE),
+    ),
+    _dept(
+        "market",
+        "市场主体登记",
+        "市场监管局",
+        Field("entity_name", ("主体名称",)),
+        Field("credit_code", ("统一社会信用代码",)),
+        Field("role", ("身份",), allowed=("法定代表人", "股东", "经营者")),
+        Field("capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT),
+        Field("established_date", ("成立日期",), FieldType.DATE),
+    ),
+    _dept(
+        "petition",
+        "信访登记",
+        "信访局",
+        Field("matter", ("信访事项",)),
+        Field("register_date", ("登记日期",), FieldType.DATE, required=True),
+    ),
+    _dept(
+        "water",
+        "饮水安全排查",
+        "水利局",
+        Field("problem_type", ("问题类型",)),
+        Field("resolved", ("是否解决",), FieldType.YESNO, required=True),
+        household_level=True,
+    ),
+)
+
+SOURCES: dict[str, Source] = {s.key: s for s in (ROSTER, GRID, *DEPARTMENT_SOURCES)}
+DEPARTMENT_KEYS: tuple[str, ...] = tuple(s.key for s in DEPARTMENT_SOURCES)
+FEEDBACK_KEY = "feedback"
+# every folder of raw/<M>/ the pipeline reads
+ALL_SOURCE_KEYS: tuple[str, ...] = ("roster", "grid", *DEPARTMENT_KEYS, FEEDBACK_KEY)
