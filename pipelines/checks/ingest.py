@@ -1,0 +1,62 @@
+"""Asset checks of every ingested source: schema and row accounting (read = kept + rejected)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from pipelines.checks.schemas import schema_failures
+from pipelines.sources import Source
+
+SCHEMA_CHECK = "staged_schema"
+ROW_ACCOUNTING_CHECK = "row_accounting"
+
+
+def ingest_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            SCHEMA_CHECK, asset=asset_key, description="staged rows match the pandera schema"
+        ),
+        dg.AssetCheckSpec(
+            ROW_ACCOUNTING_CHECK,
+            asset=asset_key,
+            description="per file: rows read = kept + rejected, and no file failed to read",
+        ),
+    ]
+
+
+def schema_check(source: Source, records: pl.DataFrame) -> dg.AssetCheckResult:
+    failures = schema_failures(source, records) if records.width else pl.DataFrame()
+    metadata: dict[str, dg.MetadataValue | int] = {"rows_checked": records.height}
+    for row in failures.iter_rows(named=True):
+        metadata[f"{row['column']} · {row['check']}"] = int(row["failures"])
+    return dg.AssetCheckResult(
+        check_name=SCHEMA_CHECK,
+        passed=failures.height == 0,
+        metadata=metadata,
+        severity=dg.AssetCheckSeverity.ERROR,
+    )
+
+
+def row_accounting_check(files: pl.DataFrame) -> dg.AssetCheckResult:
+    if files.height == 0:
+        return dg.AssetCheckResult(
+            check_name=ROW_ACCOUNTING_CHECK, passed=True, metadata={"files": 0}
+        )
+    unbalanced = files.filter(
+        pl.col("rows_read") != pl.col("rows_kept") + pl.col("rows_rejected")
+    ).height
+    failed = files.filter(pl.col("status") != "ok").height
+    return dg.AssetCheckResult(
+        check_name=ROW_ACCOUNTING_CHECK,
+        passed=unbalanced == 0 and failed == 0,
+        severity=dg.AssetCheckSeverity.ERROR if unbalanced else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "files": files.height,
+            "files_failed": failed,
+            "files_unbalanced": unbalanced,
+            "rows_read": int(files["rows_read"].sum()),
+            "rows_kept": int(files["rows_kept"].sum()),
+            "rows_rejected": int(files["rows_rejected"].sum()),
+        },
+    )

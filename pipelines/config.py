@@ -1,0 +1,76 @@
+"""Run settings: where the data lives and the rule configuration (defaults + district overrides)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATA_DIR_ENV = "FANGFAN_DATA_DIR"
+DISTRICT_ENV = "FANGFAN_DISTRICT"
+RULES_ENV = "FANGFAN_RULES"
+EXPORT_DATE_ENV = "FANGFAN_EXPORT_DATE"
+DEFAULTS_FILE = Path(__file__).parent / "rules" / "defaults.toml"
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """The contract's folder layout under one data directory."""
+
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def database(self) -> Path:
+        return self.warehouse / "fangfan.duckdb"
+
+    def exports(self, month: str) -> Path:
+        return self.root / "exports" / month
+
+    def source_folder(self, month: str, source: str) -> Path:
+        return self.raw / month / source
+
+
+def data_dir_from_env(default: str = "data") -> DataDir:
+    return DataDir(Path(os.environ.get(DATA_DIR_ENV, default)).resolve())
+
+
+def district_key(data_dir: DataDir) -> str:
+    """The district every table is keyed by: FANGFAN_DISTRICT, else the data directory's name."""
+    return os.environ.get(DISTRICT_ENV) or data_dir.root.name
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = None) -> dict:
+    """Defaults, overlaid by <data dir>/rules.toml, overlaid by an explicit file (or FANGFAN_RULES)."""
+    config = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    candidates: list[Path] = []
+    if data_dir is not None:
+        candidates.append(data_dir.root / "rules.toml")
+    explicit = rules_file or (Path(os.environ[RULES_ENV]) if os.environ.get(RULES_ENV) else None)
+    if explicit is not None:
+        if not explicit.is_file():
+            raise FileNotFoundError(f"rule configuration {explicit} does not exist")
+        candidates.append(explicit)
+    for path in candidates:
+        if path.is_file():
+            config = _merge(config, tomllib.loads(path.read_text(encoding="utf-8")))
+    return config

@@ -1,0 +1,211 @@
+"""The district summary workbook: township × rule, departments, months, receipt and data quality."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.rules.catalogue import RULES
+from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
+from pipelines.warehouse import fetch_one, scalar, table_exists
+
+SUMMARY_XLSX = "区级汇总.xlsx"
+SUMMARY_CSV = "区级汇总.csv"
+UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
+
+ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
+
+
+def _q(con: duckdb.DuckDBPyConnection, sql: str, **params) -> pl.DataFrame:
+    return con.sql(sql, params=params).pl()
+
+
+def township_by_rule(listing: pl.DataFrame) -> pl.DataFrame:
+    """Rows = townships, columns = rule codes, plus a total column and a total row."""
+    codes = [r.code for r in RULES]
+    if listing.height == 0:
+        return pl.DataFrame({"乡镇": [], **{c: [] for c in codes}, "合计": []})
+    counts = listing.group_by(["township", "rule"]).len()
+    wide = counts.pivot(on="rule", index="township", values="len").fill_null(0)
+    for code in codes:
+        if code not in wide.columns:
+            wide = wide.with_columns(pl.lit(0, dtype=pl.UInt32).alias(code))
+    wide = wide.select(pl.col("township").alias("乡镇"), *codes).sort("乡镇")
+    wide = wide.with_columns(pl.sum_horizontal(codes).alias("合计"))
+    total = wide.select(pl.lit("合计").alias("乡镇"), pl.exclude("乡镇").sum())
+    return pl.concat([wide, total], how="vertical_relaxed")
+
+
+def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Per department source: their own ID error rate, missing IDs, unmatched share (to send back)."""
+    rows = []
+    for source in DEPARTMENT_SOURCES:
+        table = f"stg_{source.key}"
+        if not table_exists(con, table):
+            continue
+        stats = fetch_one(
+            con,
+            f"""SELECT count(*),
+                       count(*) FILTER (WHERE id_status = 'missing'),
+                       count(*) FILTER (WHERE id_status IN {ID_ERROR_STATUSES!r}),
+                       count(*) FILTER (WHERE id_status = 'destroyed')
+                FROM {table} WHERE district = ? AND month = ?""",
+            [district, month],
+        )
+        records = stats[0]
+        if not records:
+            continue
+        unresolved = {"ambiguous": 0, "unmatched": 0}
+        if table_exists(con, "unmatched_records"):
+            for status, n in con.execute(
+                "SELECT status, count(*) FROM unmatched_records WHERE district = ? AND month = ?"
+                " AND source = ? GROUP BY status",
+                [district, month, source.key],
+            ).fetchall():
+                unresolved[status] = n
+        rejected = 0
+        if table_exists(con, "rejects"):
+            rejected = scalar(
+                con,
+                "SELECT count(*) FROM rejects WHERE district = ? AND month = ? AND source = ?",
+                [district, month, source.key],
+            )
+        rows.append(
+            {
+                "部门": source.department,
+                "数据": source.title,
+                "来源": source.key,
+                "记录数": records,
+                "退回行数": rejected,
+                "缺证件号码": stats[1],
+                "缺证件号码占比": round(stats[1] / records, 4),
+                "证件号码错误": stats[2],
+                "证件号码错误率": round(stats[2] / records, 4),
+                "其中Excel损坏": stats[3],
+                "未匹配": unresolved["unmatched"],
+                "待确认(多候选)": unresolved["ambiguous"],
+                "未匹配占比": round((unresolved["unmatched"] + unresolved["ambiguous"]) / records, 4),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def _sheet(workbook, name: str, frame: pl.DataFrame) -> None:
+    header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+    sheet = workbook.add_worksheet(name)
+    for col, column in enumerate(frame.columns):
+        sheet.write_string(0, col, str(column), header)
+        sheet.set_column(col, col, max(10, min(40, len(str(column)) * 2 + 2)))
+    for row, values in enumerate(frame.iter_rows(), start=1):
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sheet.write_number(row, col, value)
+            else:
+                sheet.write_string(row, col, str(value))
+    sheet.freeze_panes(1, 1)
+
+
+def summary_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, pl.DataFrame]:
+    listing = (
+        _q(con, "SELECT * FROM listings WHERE district = $d AND month = $m", d=district, m=month)
+        if table_exists(con, "listings")
+        else pl.DataFrame(schema={"township": pl.String, "rule": pl.String, "department": pl.String,
+                                  "status": pl.String, "level": pl.String})
+    )  # fmt: skip
+    tables: dict[str, pl.DataFrame] = {"乡镇×预警": township_by_rule(listing)}
+    if listing.height:
+        tables["部门"] = (
+            listing.group_by("department")
+            .agg(
+                pl.len().alias("预警数"),
+                (pl.col("status") == "新增").sum().alias("新增"),
+                (pl.col("status") == "待核实").sum().alias("待核实"),
+                (pl.col("status") == "逾期").sum().alias("逾期"),
+                (pl.col("level") == "红").sum().alias("红色"),
+            )
+            .rename({"department": "来源部门"})
+            .sort("来源部门")
+        )
+        tables["逾期(乡镇)"] = (
+            listing.group_by("township")
+            .agg((pl.col("status") == "逾期").sum().alias("逾期数"), pl.len().alias("清单行数"))
+            .rename({"township": "乡镇"})
+            .sort("乡镇")
+        )
+    if table_exists(con, "listings"):
+        tables["逐月"] = _q(
+            con,
+            """SELECT month AS 月份, count(*) AS 清单行数,
+                      count(*) FILTER (WHERE status = '新增') AS 新增,
+                      count(DISTINCT township) AS 乡镇数
+               FROM listings WHERE district = $d AND month <= $m GROUP BY month ORDER BY month""",
+            d=district,
+            m=month,
+        )
+    if table_exists(con, "source_status"):
+        status = _q(
+            con,
+            "SELECT * FROM source_status WHERE district = $d AND month = $m",
+            d=district,
+            m=month,
+        )
+        received = {r["source"]: r for r in status.iter_rows(named=True)}
+        tables["数据接收"] = pl.DataFrame(
+            [
+                {
+                    "来源": key,
+                    "部门": SOURCES[key].department,
+                    "数据": SOURCES[key].title,
+                    "是否报送": "已报送" if received.get(key, {}).get("received") else "未报送",
+                    "快照月份": received.get(key, {}).get("snapshot_month"),
+                    "文件数": received.get(key, {}).get("files", 0),
+                    "保留行数": received.get(key, {}).get("records", 0),
+                    "退回行数": received.get(key, {}).get("rejected", 0),
+                }
+                for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
+            ]
+        )
+    quality = department_quality(con, district, month)
+    if quality.height:
+        tables["部门数据质量"] = quality
+    if table_exists(con, "record_matches"):
+        tables["匹配方式"] = _q(
+            con,
+            """SELECT source AS 来源, method AS 匹配方式, count(*) AS 记录数,
+                      round(avg(confidence), 3) AS 平均可信度
+               FROM record_matches WHERE district = $d AND month = $m
+               GROUP BY ALL ORDER BY 来源, 记录数 DESC""",
+            d=district,
+            m=month,
+        )
+    if table_exists(con, "roster_findings"):
+        tables["花名册问题"] = _q(
+            con,
+            """SELECT kind AS 问题, count(*) AS 数量 FROM roster_findings
+               WHERE district = $d AND month = $m GROUP BY kind ORDER BY kind""",
+            d=district,
+            m=month,
+        )
+    return tables
+
+
+def write_district_summary(
+    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path
+) -> Path:
+    import xlsxwriter
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tables = summary_tables(con, district, month)
+    path = out_dir / SUMMARY_XLSX
+    workbook = xlsxwriter.Workbook(str(path))
+    try:
+        for name, frame in tables.items():
+            _sheet(workbook, name, frame)
+    finally:
+        workbook.close()
+    (out_dir / SUMMARY_CSV).write_bytes(b"\xef\xbb\xbf" + tables["乡镇×预警"].write_csv().encode())
+    return path

@@ -1,0 +1,105 @@
+"""The one-screen run summary printed by `fangfan run` and `make demo` (counts only, no people)."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.config import DataDir
+from pipelines.rules.catalogue import RULES
+from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
+from pipelines.warehouse import connect, table_exists
+
+
+def _rows(con, sql: str, params: list) -> list[tuple]:
+    return con.execute(sql, params).fetchall()
+
+
+def run_summary(layout: DataDir, district: str, month: str) -> str:
+    """Rows read/kept/rejected per source, matches, warnings per rule and township."""
+    lines: list[str] = [f"fangfan · {district} · {month}", ""]
+    with connect(layout.database, read_only=True) as con:
+        params = [district, month]
+        status = {
+            r[0]: r
+            for r in _rows(
+                con,
+                "SELECT source, received, snapshot_month FROM source_status"
+                " WHERE district = ? AND month = ?",
+                params,
+            )
+        }
+        files = {
+            r[0]: r[1:]
+            for r in _rows(
+                con,
+                "SELECT source, sum(rows_read), sum(rows_kept), sum(rows_rejected),"
+                " count(*) FILTER (WHERE status <> 'ok') FROM ingest_files"
+                " WHERE district = ? AND month = ? GROUP BY source",
+                params,
+            )
+        }
+        matched = {}
+        if table_exists(con, "record_matches"):
+            matched = {
+                r[0]: r[1]
+                for r in _rows(
+                    con,
+                    "SELECT source, count(*) FROM record_matches WHERE district = ? AND month = ?"
+                    " GROUP BY source",
+                    params,
+                )
+            }
+        unresolved = {}
+        if table_exists(con, "unmatched_records"):
+            for source, state, n in _rows(
+                con,
+                "SELECT source, status, count(*) FROM unmatched_records"
+                " WHERE district = ? AND month = ? GROUP BY ALL",
+                params,
+            ):
+                unresolved[(source, state)] = n
+        lines.append(
+            f"{'来源':<20}{'读取':>9}{'保留':>9}{'退回':>7}{'匹配':>9}{'待确认':>7}{'未匹配':>7}"
+        )
+        for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES)):
+            row = status.get(key)
+            label = f"{key} {SOURCES[key].department}"
+            if row is None or not row[1]:
+                lines.append(f"{label:<20}  未报送（本月没有收到该来源的文件夹）")
+                continue
+            read, kept, rejected, failed = files.get(key, (0, 0, 0, 0))
+            note = f"  ⚠ {failed} 个文件无法读取" if failed else ""
+            if row[2] != month:
+                note += f"  （沿用 {row[2]} 快照）"
+            if key in ("roster", "grid"):
+                lines.append(f"{label:<20}{read or 0:>9}{kept or 0:>9}{rejected or 0:>7}{note}")
+                continue
+            lines.append(
+                f"{label:<20}{read or 0:>9}{kept or 0:>9}{rejected or 0:>7}"
+                f"{matched.get(key, 0):>9}{unresolved.get((key, 'ambiguous'), 0):>7}"
+                f"{unresolved.get((key, 'unmatched'), 0):>7}{note}"
+            )
+        lines.append("")
+        listing = (
+            con.sql(
+                "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
+                params=params,
+            ).pl()
+            if table_exists(con, "listings")
+            else pl.DataFrame(schema={"township": pl.String, "rule": pl.String, "status": pl.String})
+        )
+    by_rule = dict(listing.group_by("rule").len().iter_rows())
+    lines.append(f"预警清单 {listing.height} 条（按规则）：")
+    cells = [f"{r.code} {r.name} {by_rule.get(r.code, 0)}" for r in RULES]
+    for start in range(0, len(cells), 4):
+        lines.append("  " + "  |  ".join(cells[start : start + 4]))
+    lines.append("按乡镇：")
+    by_township = listing.group_by("township").len().sort("township")
+    lines.append(
+        "  " + "，".join(f"{t} {n}" for t, n in by_township.iter_rows()) if by_township.height else "  无"
+    )
+    by_status = dict(listing.group_by("status").len().iter_rows())
+    lines.append("按状态：" + "，".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    lines.append("")
+    lines.append(f"乡镇清单与区级汇总：{layout.exports(month)}")
+    return "\n".join(lines)

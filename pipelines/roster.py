@@ -1,0 +1,106 @@
+"""Roster members and households of one month, joined to the grid ledger for routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+HEAD_RELATIONS = ("户主", "本人")
+
+
+@dataclass(frozen=True)
+class RosterTables:
+    members: pl.DataFrame
+    households: pl.DataFrame
+    findings: pl.DataFrame  # data-quality findings: kind, household_id, member_key, detail
+
+
+def _key(column: str) -> pl.Expr:
+    """Join key for place and grid names: whitespace and full-width spaces ignored."""
+    return pl.col(column).fill_null("").str.replace_all(r"[\s\u3000]+", "")
+
+
+def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
+    """Members keyed by household + ID (or name), households with their 网格员, and findings."""
+    members = (
+        staged_roster.with_columns(
+            (pl.col("household_id") + "|" + pl.coalesce("id_number", "name")).alias("member_key"),
+            pl.coalesce("birth_date", "id_birth").alias("birth_date"),
+            (
+                pl.col("relation").is_in(HEAD_RELATIONS)
+                | (pl.col("relation").is_null() & (pl.col("name") == pl.col("head_name")))
+            )
+            .fill_null(False)
+            .alias("is_head"),
+        )
+        .sort("record_key")
+    )
+    duplicate_rows = members.filter(pl.col("member_key").is_duplicated())
+    members = members.unique("member_key", keep="first", maintain_order=True)
+    findings = [
+        duplicate_rows.select(
+            pl.lit("同户重复成员").alias("kind"),
+            "household_id",
+            "member_key",
+            pl.lit("同一户内证件号码（或无证件时姓名）重复，仅保留第一行").alias("detail"),
+        ).unique("member_key")
+    ]
+    duplicate_ids = members.filter(
+        pl.col("id_number").is_not_null() & pl.col("id_number").is_duplicated()
+    )
+    findings.append(
+        duplicate_ids.select(
+            pl.lit("花名册证件号码重复").alias("kind"),
+            "household_id",
+            "member_key",
+            pl.lit("同一证件号码出现在花名册多行，未自动处理").alias("detail"),
+        )
+    )
+    heads = (
+        members.sort(["household_id", "is_head"], descending=[False, True])
+        .group_by("household_id", maintain_order=True)
+        .agg(
+            pl.col("member_key").first().alias("head_member_key"),
+            pl.col("name").filter(pl.col("is_head")).first().alias("head_from_relation"),
+            pl.col("head_name").drop_nulls().first().alias("head_name"),
+            pl.col("township").drop_nulls().mode().first().alias("township"),
+            pl.col("village").drop_nulls().mode().first().alias("village"),
+            pl.col("group").drop_nulls().mode().first().alias("group"),
+            pl.col("grid").drop_nulls().mode().first().alias("grid"),
+            pl.col("household_type").drop_nulls().mode().first().alias("household_type"),
+            pl.len().alias("members"),
+        )
+        .with_columns(pl.coalesce("head_name", "head_from_relation").alias("head_name"))
+        .drop("head_from_relation")
+    )
+    ledger = (
+        grid.with_columns(
+            _key("township").alias("_t"), _key("village").alias("_v"), _key("grid").alias("_g")
+        )
+        .unique(["_t", "_v", "_g"], keep="first", maintain_order=True)
+        .select("_t", "_v", "_g", "worker_name", "worker_phone")
+    )
+    households = (
+        heads.with_columns(
+            _key("township").alias("_t"), _key("village").alias("_v"), _key("grid").alias("_g")
+        )
+        .join(ledger, on=["_t", "_v", "_g"], how="left")
+        .drop("_t", "_v", "_g")
+    )
+    ungridded = households.filter(pl.col("worker_name").is_null() & pl.col("worker_phone").is_null())
+    findings.append(
+        ungridded.select(
+            pl.lit("农户无网格台账").alias("kind"),
+            "household_id",
+            pl.col("head_member_key").alias("member_key"),
+            pl.lit("花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员").alias("detail"),
+        )
+    )
+    members = members.join(
+        households.select("household_id", pl.col("household_type").alias("hh_type")),
+        on="household_id",
+        how="left",
+    ).with_columns(pl.coalesce("household_type", "hh_type").alias("household_type")).drop("hh_type")
+    return RosterTables(members, households, pl.concat(findings, how="vertical_relaxed"))
+

@@ -1,0 +1,277 @@
+"""Every rule of the catalogue at and around its threshold, inside and outside its scope."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import polars as pl
+
+from pipelines.rules.catalogue import RULES
+from pipelines.rules.evaluate import EVIDENCE, warning_id
+
+
+def fired(warnings: pl.DataFrame, rule: str) -> pl.DataFrame:
+    return warnings.filter(pl.col("rule") == rule)
+
+
+def subjects(warnings: pl.DataFrame, rule: str, column: str = "household_id") -> set[str]:
+    return set(fired(warnings, rule)[column].to_list())
+
+
+def test_catalogue_has_the_contracts_twenty_rules_with_evidence():
+    assert len(RULES) == 20
+    assert {r.code for r in RULES} == set(EVIDENCE)
+
+
+def test_yb01_fires_in_the_month_the_year_to_date_sum_reaches_the_threshold(world, rule_config):
+    general = world.household("一般农户")
+    g = world.member(general)
+    world.record("medical_claims", g, month="2026-03", self_paid=12_000.0)
+    world.record("medical_claims", g, self_paid=8_000.0)  # 20,000 exactly in October
+    below = world.household("一般农户")
+    b = world.member(below)
+    world.record("medical_claims", b, self_paid=19_999.99)
+    monitored = world.household("脱贫户")
+    m = world.member(monitored)
+    world.record("medical_claims", m, self_paid=5_000.0)
+    already = world.household("一般农户")  # crossed in September: not again in October
+    a = world.member(already)
+    world.record("medical_claims", a, month="2026-09", self_paid=25_000.0)
+    world.record("medical_claims", a, self_paid=1_000.0)
+    last_year = world.household("一般农户")  # last year's spending does not count
+    y = world.member(last_year)
+    world.record("medical_claims", y, month="2025-12", self_paid=30_000.0)
+    world.record("medical_claims", y, self_paid=100.0)
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "YB01") == {general, monitored}
+    evidence = fired(warnings, "YB01").filter(pl.col("household_id") == general)["evidence"][0]
+    assert evidence == "2026年1—10月家庭个人自付医疗费用合计 20,000.00 元，达到一般农户阈值 20,000 元"
+
+
+def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshold(world, rule_config):
+    household = world.household("监测户")
+    head = world.member(household)
+    child = world.member(household, "张小", birth=date(2010, 1, 1), relation="之子")
+    world.record("medical_claims", head, self_paid=3_000.0)
+    world.record("medical_claims", child, self_paid=2_500.0)
+    red = world.household("一般农户")
+    r = world.member(red)
+    world.record("medical_claims", r, self_paid=40_000.0)
+
+    warnings = fired(world.evaluate(rule_config), "YB01")
+
+    assert set(warnings["household_id"]) == {household, red}
+    assert warnings.filter(pl.col("household_id") == household)["level"][0] == "黄"
+    assert warnings.filter(pl.col("household_id") == red)["level"][0] == "红"
+    # one 户-level warning carries both records
+    assert len(warnings.filter(pl.col("household_id") == household)["record_keys"][0]) == 2
+
+
+def test_yb01_threshold_comes_from_configuration(world, rule_config):
+    household = world.household("一般农户")
+    member = world.member(household)
+    world.record("medical_claims", member, self_paid=15_000.0)
+    assert fired(world.evaluate(rule_config), "YB01").is_empty()
+    lowered = copy.deepcopy(rule_config)
+    lowered["rules"]["YB01"]["threshold_general"] = 15_000
+    assert subjects(world.evaluate(lowered), "YB01") == {household}
+
+
+def test_yb02_monitored_member_without_normal_enrollment(world, rule_config):
+    monitored = world.household("脱贫户")
+    enrolled = world.member(monitored, "甲")
+    suspended = world.member(monitored, "乙", relation="配偶")
+    missing = world.member(monitored, "丙", relation="之子")
+    last_year = world.member(monitored, "丁", relation="之女")
+    general = world.household("一般农户")
+    world.member(general, "戊")  # not monitored: out of scope even though not enrolled
+    world.record("medical_enrollment", enrolled, enroll_year=2026, enroll_status="正常参保")
+    world.record("medical_enrollment", suspended, enroll_year=2026, enroll_status="暂停")
+    world.record("medical_enrollment", last_year, enroll_year=2025, enroll_status="正常参保")
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "YB02", "member_key") == {suspended, missing, last_year}
+    text = fired(warnings, "YB02").filter(pl.col("member_key") == suspended)["evidence"][0]
+    assert "暂停" in text
+
+
+def test_yb02_not_evaluated_when_enrollment_not_received(world, rule_config):
+    world.member(world.household("脱贫户"))
+    from pipelines.sources import DEPARTMENT_KEYS
+
+    warnings = world.evaluate(rule_config, received=set(DEPARTMENT_KEYS) - {"medical_enrollment"})
+    assert fired(warnings, "YB02").is_empty()
+
+
+def test_civil_affairs_rules(world, rule_config):
+    general = world.household("一般农户")
+    g = world.member(general)
+    poor = world.household("脱贫户")
+    p = world.member(poor)
+    world.record("medical_enrollment", p, enroll_year=2026, enroll_status="正常参保")
+    world.record("civil_affairs", g, assistance_type="低保", change_type="新增", change_date=date(2026, 10, 3))
+    world.record("civil_affairs", p, assistance_type="特困", change_type="新增")  # not 一般农户
+    world.record("civil_affairs", p, assistance_type="低保", change_type="退出")
+    world.record("civil_affairs", g, assistance_type="低保", change_type="退出")  # MZ03 重点 only
+    world.record("civil_affairs", g, assistance_type="临时救助", change_type="新增",
+                 change_date=date(2026, 10, 9), amount=3000.0)  # fmt: skip
+    world.record("civil_affairs", p, assistance_type="临时救助", change_date=date(2026, 8, 1))
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "MZ01") == {general}
+    assert subjects(warnings, "MZ03") == {poor}
+    assert subjects(warnings, "MZ02") == {general}
+    assert fired(warnings, "MZ02")["level"][0] == "红"
+    assert "3,000.00 元" in fired(warnings, "MZ02")["evidence"][0]
+
+
+def test_education_rules(world, rule_config):
+    general = world.household("一般农户")
+    dropout = world.member(general, "甲", birth=date(2012, 1, 1), relation="之子")
+    high = world.member(general, "乙", birth=date(2009, 1, 1), relation="之女")
+    fresh = world.member(general, "丙", birth=date(2007, 1, 1), relation="之子")
+    old = world.member(general, "丁", birth=date(2005, 1, 1), relation="之女")
+    poor = world.household("监测户")
+    aided = world.member(poor, "戊", birth=date(2012, 1, 1))
+    unaided = world.member(poor, "己", birth=date(2012, 1, 1), relation="之子")
+    for key in (aided, unaided):
+        world.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    world.record("education", dropout, stage="初中", school_status="辍学")
+    world.record("education", high, stage="高中", school_status="辍学")  # not compulsory
+    world.record("education", fresh, stage="高校", school_status="在读", enrol_month=date(2025, 11, 1))
+    world.record("education", old, stage="高校", school_status="在读", enrol_month=date(2025, 10, 1))
+    world.record("education", aided, stage="小学", school_status="在读", aided=True)
+    world.record("education", unaided, stage="小学", school_status="在读", aided=False)
+    world.record("education", high, stage="高中", school_status="在读", aided=False)  # 一般农户
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "JY01", "member_key") == {dropout}
+    assert subjects(warnings, "JY02", "member_key") == {fresh}  # 2025-11..2026-10 window
+    assert subjects(warnings, "JY03", "member_key") == {unaided}
+    assert fired(warnings, "JY03")["level"][0] == "绿"
+
+
+def test_ga01_death_level_and_risk_type_follow_working_age(world, rule_config):
+    household = world.household("一般农户")
+    worker = world.member(household, "甲", birth=date(1970, 1, 1))
+    elder = world.member(household, "乙", birth=date(1950, 1, 1), relation="之父")
+    sixty = world.member(household, "丙", birth=date(1966, 10, 10), relation="之母")
+    world.record("public_security", worker, change_type="死亡", change_date=date(2026, 10, 2))
+    world.record("public_security", elder, change_type="死亡", change_date=date(2026, 10, 2))
+    world.record("public_security", sixty, change_type="死亡", change_date=date(2026, 10, 10))
+    world.record("public_security", worker, change_type="迁出")
+
+    warnings = fired(world.evaluate(rule_config), "GA01")
+    by_member = {r["member_key"]: r for r in warnings.iter_rows(named=True)}
+
+    assert set(by_member) == {worker, elder, sixty}
+    assert by_member[worker]["level"] == "红" and by_member[worker]["risk_type"] == "缺劳动力"
+    assert by_member[elder]["level"] == "黄" and by_member[elder]["risk_type"] == "其他"
+    assert by_member[sixty]["level"] == "红"  # 60 on the day: inside 16–60
+
+
+def test_precision_rules_fire_only_for_monitored_households(world, rule_config):
+    poor = world.household("脱贫户")
+    p = world.member(poor)
+    world.record("medical_enrollment", p, enroll_year=2026, enroll_status="正常参保")
+    general = world.household("一般农户")
+    g = world.member(general)
+    for key in (p, g):
+        world.record("vehicles", key, vehicle_type="小型轿车", plate="皖N00001")
+        world.record("property", key, location="某小区", floor_area=98.5)
+        world.record("public_servants", key, employer="某单位")
+        world.record("market", key, role="股东", capital=50.0, entity_name="某公司")
+    warnings = world.evaluate(rule_config)
+    for rule in ("GA02", "ZJ02", "CZ01", "SJ01"):
+        assert subjects(warnings, rule) == {poor}, rule
+        assert fired(warnings, rule)["level"][0] == "绿"
+
+
+def test_ga02_vehicle_types_and_sj01_capital_threshold(world, rule_config):
+    poor = world.household("监测户")
+    members = [world.member(poor, f"成员{i}", relation="之子") for i in range(6)]
+    for key in members:
+        world.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    world.record("vehicles", members[0], vehicle_type="轻型货车")
+    world.record("vehicles", members[1], vehicle_type="三轮汽车")
+    world.record("vehicles", members[2], vehicle_type="摩托车")
+    world.record("market", members[3], role="法定代表人", capital=49.99)
+    world.record("market", members[4], role="经营者", capital=500.0)
+    world.record("market", members[5], role="法定代表人", capital=50.0)
+    warnings = world.evaluate(rule_config)
+    assert subjects(warnings, "GA02", "member_key") == {members[0]}
+    assert subjects(warnings, "SJ01", "member_key") == {members[5]}
+
+
+def test_housing_disability_emergency_hrss_petition_water(world, rule_config):
+    general = world.household("一般农户")
+    head = world.member(general, "甲", birth=date(1970, 3, 1))
+    young = world.member(general, "乙", birth=date(2010, 11, 1), relation="之子")
+    old = world.member(general, "丙", birth=date(1965, 9, 1), relation="之父")
+    poor = world.household("脱贫户")
+    p = world.member(poor)
+    world.record("medical_enrollment", p, enroll_year=2026, enroll_status="正常参保")
+    world.record("housing", head, grade="D", appraisal_date=date(2026, 10, 1))
+    world.record("housing", p, grade="B")
+    world.record("disability", head, issue_date=date(2026, 10, 31), disability_level="三级")
+    world.record("disability", young, issue_date=date(2026, 9, 30), disability_level="一级",
+                 care_subsidy=False)  # fmt: skip
+    world.record("disability", p, issue_date=date(2020, 1, 1), disability_level="二级", care_subsidy=False)
+    world.record("emergency", head, loss=4_999.0, house_collapsed=False)
+    world.record("emergency", p, loss=100.0, house_collapsed=True)
+    world.record("hrss", young, register_type="失业登记", register_date=date(2026, 10, 31))  # 15
+    world.record("hrss", old, register_type="失业登记", register_date=date(2026, 8, 31))  # 60, 61 by Sep
+    world.record("hrss", head, register_type="就业登记", register_date=date(2026, 10, 1))
+    world.record("hrss", p, register_type="失业登记", register_date=date(2026, 10, 1))
+    world.record("petition", head, register_date=date(2026, 10, 15))
+    world.record("petition", p, register_date=date(2026, 9, 15))
+    world.record("water", head, resolved=False, problem_type="水量不足")
+    world.record("water", p, resolved=True)
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "ZJ01") == {general}
+    assert fired(warnings, "ZJ01")["level"][0] == "红"
+    assert subjects(warnings, "CL01", "member_key") == {head}
+    assert subjects(warnings, "CL02", "member_key") == {p}  # 重点 only
+    assert subjects(warnings, "YJ01") == {poor}
+    assert fired(warnings, "YJ01")["level"][0] == "红"
+    assert subjects(warnings, "RS01", "member_key") == {old, p}
+    assert subjects(warnings, "XF01") == {general}
+    assert subjects(warnings, "SL01") == {general}
+
+
+def test_household_rule_names_the_member_in_the_record(world, rule_config):
+    household = world.household("一般农户")
+    world.member(household, "户主甲")
+    spouse = world.member(household, "配偶乙", relation="配偶")
+    world.record("emergency", spouse, loss=8_000.0, disaster_type="洪涝")
+    warnings = fired(world.evaluate(rule_config), "YJ01")
+    assert warnings["member_key"].to_list() == [spouse]
+    assert warnings["evidence"][0] == "本月受灾（洪涝），直接经济损失 8,000.00 元"
+
+
+def test_warning_ids_are_stable_and_escalation_makes_a_new_id(world, rule_config):
+    household = world.household("一般农户")
+    member = world.member(household)
+    world.record("housing", member, grade="C")
+    first = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
+    again = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
+    assert first == again == warning_id("ZJ01", household, "C")
+    world.records["housing"][0]["grade"] = "D"
+    escalated = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
+    assert escalated != first
+
+
+def test_unmatched_records_never_fire(world, rule_config):
+    household = world.household("一般农户")
+    world.member(household)
+    world.record("housing", None, grade="D")
+    world.record("public_security", None, change_type="死亡")
+    assert world.evaluate(rule_config).is_empty()
