@@ -1,0 +1,157 @@
+"""Township files: isolation, masking, columns, BOM, XLSX formatting, idempotent reruns, status."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import duckdb
+import openpyxl
+import polars as pl
+
+from pipelines.exports.township import (
+    EXPORT_COLUMNS,
+    build_listing,
+    export_date_for,
+    write_township_files,
+)
+from pipelines.rules.evaluate import evaluate_rules
+from pipelines.sources import DEPARTMENT_KEYS
+from pipelines.warehouse import replace_partition
+from tests.conftest import DISTRICT, World
+
+
+def _world() -> World:
+    world = World()
+    for township, village in (("东桥镇", "王岗村"), ("东桥镇", "马集村"), ("木厂镇", "桂花村")):
+        for grade in ("C", "D"):
+            household = world.household("一般农户", township=township, village=village)
+            member = world.member(household, f"{village}{grade}")
+            world.record("housing", member, grade=grade)
+    return world
+
+
+def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(2026, 11, 3)):
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=month, config=_config(), received=set(DEPARTMENT_KEYS)
+    ).warnings
+    replace_partition(con, "warnings", warnings, district=DISTRICT, month=month)
+    export_date = export_date_for(con, DISTRICT, month, today)
+    listing, _ = build_listing(
+        con, district=DISTRICT, month=month, export_date=export_date, deadline_days=15
+    )
+    files = write_township_files(listing, tmp_path / month, mask=mask, xlsx=True)
+    replace_partition(con, "listings", listing.drop("record_keys"), district=DISTRICT, month=month)
+    return listing, files
+
+
+def _config() -> dict:
+    from pipelines.config import load_rule_config
+
+    return load_rule_config()
+
+
+def _read_csv(path) -> list[dict]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "Excel needs the UTF-8 BOM"
+    return list(csv.DictReader(io.StringIO(raw[3:].decode("utf-8"))))
+
+
+def test_one_file_per_township_holding_only_its_households(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    _, files = _export(con, world, "2026-10", tmp_path)
+    csvs = sorted(f.path.name for f in files if f.path.suffix == ".csv")
+    assert csvs == ["东桥镇.csv", "木厂镇.csv"]
+    households = {h["household_id"]: h["township"] for h in world.households}
+    for name in csvs:
+        rows = _read_csv(tmp_path / "2026-10" / name)
+        assert rows and all(households[r["户编号"]] == name[:-4] for r in rows)
+        assert all(r["乡镇"] == name[:-4] for r in rows)
+        assert list(rows[0].keys()) == list(EXPORT_COLUMNS)
+    rows = _read_csv(tmp_path / "2026-10" / "东桥镇.csv")
+    assert len(rows) == 4
+    assert [r["村"] for r in rows] == sorted(r["村"] for r in rows)
+
+
+def test_ids_are_masked_by_default_and_full_only_when_turned_off(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    full_ids = {m["id_number"] for m in world.members}
+    _export(con, world, "2026-10", tmp_path)
+    shown = [r["证件号码"] for r in _read_csv(tmp_path / "2026-10" / "木厂镇.csv")]
+    assert all(s[6:14] == "********" and s not in full_ids for s in shown)
+    assert all(any(f.startswith(s[:6]) and f.endswith(s[-4:]) for f in full_ids) for s in shown)
+    _export(con, world, "2026-10", tmp_path, mask=False)
+    shown = [r["证件号码"] for r in _read_csv(tmp_path / "2026-10" / "木厂镇.csv")]
+    assert set(shown) <= full_ids
+
+
+def test_xlsx_twin_is_formatted_for_clerks(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    _export(con, world, "2026-10", tmp_path)
+    sheet = openpyxl.load_workbook(tmp_path / "2026-10" / "东桥镇.xlsx").active
+    assert sheet.freeze_panes == "A2"
+    header = [c.value for c in sheet[1]]
+    assert header == list(EXPORT_COLUMNS)
+    verdict = header.index("核实结果") + 1
+    assert sheet.cell(1, verdict).fill.fgColor.rgb.endswith("FFD966")
+    assert sheet.column_dimensions["S"].width > 30  # 预警依据 is readable
+    assert sheet.max_row == 5
+    assert any("属实-已纳入监测" in str(dv.formula1) for dv in sheet.data_validations.dataValidation)
+
+
+def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    first, files = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
+    hashes = {f.path.name: f.sha256 for f in files}
+    # a rerun a week later: the same files, the same deadlines
+    again, files = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 10))
+    assert {f.path.name: f.sha256 for f in files if f.path.suffix == ".csv"} == {
+        k: v for k, v in hashes.items() if k.endswith(".csv")
+    }
+    assert set(again["deadline"]) == {date(2026, 11, 18)}
+    # the data changed: 木厂镇 has no warning any more, so its stale file goes away
+    world.records["housing"] = world.records["housing"][:4]  # the last two are 木厂镇's
+    kept = {r["record_key"] for r in world.records["housing"]}
+    world.matches = [m for m in world.matches if m["record_key"] in kept]
+    world.build(con)
+    _export(con, world, "2026-10", tmp_path)
+    assert not (tmp_path / "2026-10" / "木厂镇.csv").exists()
+    assert not (tmp_path / "2026-10" / "木厂镇.xlsx").exists()
+
+
+def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    october, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
+    assert set(october["status"]) == {"新增"}
+    # November: one new C→D escalation, the rest not re-reported by the department
+    november = World(month="2026-11")
+    november.households, november.members = world.households, world.members
+    key = world.members[0]["member_key"]
+    november.record("housing", key, grade="D")
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+    statuses = dict(zip(listing["warning_id"], listing["status"], strict=True))
+    carried = set(october["warning_id"])
+    assert carried <= set(statuses)  # still open: listed again
+    new_ids = set(statuses) - carried
+    assert len(new_ids) == 1 and statuses[new_ids.pop()] == "新增"
+    # October's deadline (11-18) passed before the December export: 逾期
+    assert {statuses[w] for w in carried} == {"逾期"}
+    firsts = dict(zip(listing["warning_id"], listing["first_month"], strict=True))
+    assert {firsts[w] for w in carried} == {"2026-10"}
+    rows = _read_csv(tmp_path / "2026-11" / "东桥镇.csv")
+    assert {r["状态"] for r in rows} == {"逾期", "新增"}
+    assert pl.DataFrame(rows).filter(pl.col("状态") == "逾期")["核实截止日期"].unique().to_list() == [
+        "2026-11-18"
+    ]

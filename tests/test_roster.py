@@ -1,0 +1,84 @@
+"""Roster members and households: keys, heads, grid routing, reported data-quality findings."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from pipelines.roster import build_roster
+
+ROSTER_SCHEMA = {
+    "record_key": pl.String,
+    "household_id": pl.String,
+    "name": pl.String,
+    "head_name": pl.String,
+    "id_number": pl.String,
+    "id_birth": pl.Date,
+    "birth_date": pl.Date,
+    "relation": pl.String,
+    "township": pl.String,
+    "village": pl.String,
+    "group": pl.String,
+    "grid": pl.String,
+    "household_type": pl.String,
+}
+
+
+def roster(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=ROSTER_SCHEMA, orient="row")
+
+
+def grid(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"township": pl.String, "village": pl.String, "grid": pl.String,
+                "worker_name": pl.String, "worker_phone": pl.String},
+        orient="row",
+    )  # fmt: skip
+
+
+BIRTH = date(1980, 1, 1)
+
+
+def test_households_get_their_grid_worker_and_head():
+    tables = build_roster(
+        roster(
+            [
+                ("r|2", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "东桥镇", "王岗村", "一组", "一组 网格", "脱贫户"),
+                ("r|3", "H1", "李四", "张三", "A2", BIRTH, date(1982, 2, 2), "配偶", "东桥镇", "王岗村", "一组", "一组 网格", "脱贫户"),
+                ("r|4", "H2", "王五", "王五", None, None, None, "户主", "东桥镇", "王岗村", "二组", "二组网格", "一般农户"),
+            ]
+        ),
+        grid([("东桥镇", "王岗村", "一组网格", "网格员甲", "13800000001")]),
+    )  # fmt: skip
+    households = {r["household_id"]: r for r in tables.households.iter_rows(named=True)}
+    assert households["H1"]["worker_name"] == "网格员甲"  # whitespace in 网格 ignored
+    assert households["H1"]["head_name"] == "张三"
+    assert households["H1"]["head_member_key"] == "H1|A1"
+    assert households["H2"]["worker_name"] is None
+    members = {r["member_key"]: r for r in tables.members.iter_rows(named=True)}
+    assert set(members) == {"H1|A1", "H1|A2", "H2|王五"}  # no ID: keyed by name within household
+    assert members["H1|A1"]["birth_date"] == BIRTH  # from the ID when the roster has none
+    assert members["H1|A2"]["birth_date"] == date(1982, 2, 2)
+    assert members["H1|A1"]["is_head"] and not members["H1|A2"]["is_head"]
+    findings = tables.findings
+    assert findings.filter(pl.col("kind") == "农户无网格台账")["household_id"].to_list() == ["H2"]
+
+
+def test_duplicate_ids_are_reported_not_resolved():
+    tables = build_roster(
+        roster(
+            [
+                ("r|2", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "一般农户"),
+                ("r|3", "H2", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "一般农户"),
+                ("r|4", "H2", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "一般农户"),
+            ]
+        ),
+        grid([("镇", "村", "网", "甲", "1")]),
+    )  # fmt: skip
+    kinds = tables.findings.group_by("kind").len()
+    counts = dict(kinds.iter_rows())
+    assert counts["花名册证件号码重复"] == 2  # both households keep their member
+    assert counts["同户重复成员"] == 1
+    assert tables.members.height == 2
