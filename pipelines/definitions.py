@@ -10,7 +10,7 @@ import dagster as dg
 from pipelines.assets.exports import district_summary, township_exports
 from pipelines.assets.identity import roster_members
 from pipelines.assets.ingest import ingest_assets
-from pipelines.assets.matching import member_matches
+from pipelines.assets.matching import match_quality, member_matches
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.resources import FangfanResource
@@ -55,6 +55,7 @@ def defs() -> dg.Definitions:
             *ingest_assets,
             roster_members,
             member_matches,
+            match_quality,
             warnings,
             township_exports,
             district_summary,

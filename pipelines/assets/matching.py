@@ -6,6 +6,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
 from pipelines.matching.matcher import match_records
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
@@ -131,3 +132,87 @@ def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource) 
     for tier, n in matches.group_by("tier").len().sort("tier").iter_rows():
         metadata[f"tier · {tier}"] = int(n)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def quality_by_source(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per source: records, ties, ambiguous, unmatched, ID repairs, rejects; and unresolved reasons."""
+    params = {"d": district, "m": month}
+    per_source = con.sql(
+        """
+        WITH recs AS (
+            SELECT source, count(*) AS tied, count(*) FILTER (WHERE tier LIKE '%repair%') AS id_repairs
+            FROM record_matches WHERE district = $d AND month = $m GROUP BY source
+        ), unres AS (
+            SELECT source, count(*) FILTER (WHERE status = 'ambiguous') AS ambiguous,
+                   count(*) FILTER (WHERE status = 'unmatched') AS unmatched
+            FROM unmatched_records WHERE district = $d AND month = $m GROUP BY source
+        ), files AS (
+            SELECT source, sum(rows_read) AS rows_read, sum(rows_rejected) AS rows_rejected
+            FROM ingest_files WHERE district = $d AND month = $m GROUP BY source
+        )
+        SELECT f.source, coalesce(r.tied, 0) + coalesce(u.ambiguous, 0) + coalesce(u.unmatched, 0)
+                   AS records,
+               coalesce(r.tied, 0) AS tied, coalesce(u.ambiguous, 0) AS ambiguous,
+               coalesce(u.unmatched, 0) AS unmatched, coalesce(r.id_repairs, 0) AS id_repairs,
+               f.rows_read, f.rows_rejected
+        FROM files f LEFT JOIN recs r USING (source) LEFT JOIN unres u USING (source)
+        WHERE f.source NOT IN ('roster', 'grid')
+        ORDER BY f.source
+        """,
+        params=params,
+    ).pl()
+    per_source = per_source.with_columns(
+        pl.when(pl.col("records") > 0)
+        .then(pl.col("tied") / pl.col("records"))
+        .otherwise(None)
+        .alias("tie_rate")
+    )
+    reasons = con.sql(
+        """SELECT source, status, reason, count(*) AS records FROM unmatched_records
+           WHERE district = $d AND month = $m GROUP BY ALL ORDER BY source, records DESC""",
+        params=params,
+    ).pl()
+    return per_source, reasons
+
+
+def previous_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    if not table_exists(con, "match_quality"):
+        return pl.DataFrame(schema={"source": pl.String, "tie_rate": pl.Float64})
+    return con.sql(
+        """SELECT source, tie_rate FROM match_quality
+           WHERE district = $d AND month = (
+               SELECT max(month) FROM match_quality WHERE district = $d AND month < $m)""",
+        params={"d": district, "m": month},
+    ).pl()
+
+
+@dg.asset(
+    partitions_def=monthly_partitions,
+    group_name="matching",
+    kinds={"duckdb"},
+    code_version="1",
+    pool=WRITER_POOL,
+    deps=["member_matches"],
+    check_specs=match_check_specs(dg.AssetKey("match_quality")),
+)
+def match_quality(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+    """匹配质量：每个来源的记录数、匹配、待确认、未匹配（按原因）、证件号码纠错数与退回率。"""
+    month, district = context.partition_key, fangfan.district_key
+    with fangfan.warehouse() as con:
+        per_source, reasons = quality_by_source(con, district, month)
+        previous = previous_quality(con, district, month)
+        replace_partition(con, "match_quality", per_source, district=district, month=month)
+        replace_partition(con, "match_quality_reasons", reasons, district=district, month=month)
+    metadata: dict = {}
+    for row in per_source.iter_rows(named=True):
+        rate = row["tie_rate"]
+        metadata[f"{row['source']} 匹配率"] = round(rate, 4) if rate is not None else "无记录"
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            tie_rate_check(per_source.drop_nulls("tie_rate"), previous),
+            reject_rate_check(per_source),
+        ],
+    )
