@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.assets.feedback import verification_feedback
 from pipelines.assets.exports import district_summary, township_exports
 from pipelines.assets.identity import roster_members
 from pipelines.assets.ingest import ingest_assets
@@ -53,6 +54,7 @@ def defs() -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *ingest_assets,
+            verification_feedback,
             roster_members,
             member_matches,
             match_quality,

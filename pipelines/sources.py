@@ -297,8 +297,28 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
     ),
 )
 
-SOURCES: dict[str, Source] = {s.key: s for s in (ROSTER, GRID, *DEPARTMENT_SOURCES)}
+# The township's own warning list returned with 核实结果 filled in (contract section 5). Clerks
+# reorder, add and delete columns; only 预警编号 is needed to find the warning.
+FEEDBACK = Source(
+    key="feedback",
+    title="乡镇核实结果",
+    department="乡镇",
+    is_department=False,
+    fields=(
+        Field("warning_id", ("预警编号",), required=True),
+        Field("township", TOWNSHIP_HEADERS),
+        Field("village", VILLAGE_HEADERS),
+        Field("household_id", ("户编号",)),
+        Field("rule", ("预警代码",)),
+        Field("verdict", ("核实结果",)),
+        Field("verification_note", ("核实说明",)),
+        Field("verifier", ("核实人",), FieldType.NAME),
+        Field("verified_date", ("核实日期",), FieldType.DATE),
+    ),
+)
+
+SOURCES: dict[str, Source] = {s.key: s for s in (ROSTER, GRID, *DEPARTMENT_SOURCES, FEEDBACK)}
 DEPARTMENT_KEYS: tuple[str, ...] = tuple(s.key for s in DEPARTMENT_SOURCES)
-FEEDBACK_KEY = "feedback"
+FEEDBACK_KEY = FEEDBACK.key
 # every folder of raw/<M>/ the pipeline reads
 ALL_SOURCE_KEYS: tuple[str, ...] = ("roster", "grid", *DEPARTMENT_KEYS, FEEDBACK_KEY)

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from pipelines.exports.summary import write_district_summary
+from pipelines.feedback import effective_verdicts
 from pipelines.exports.township import build_listing, export_date_for, write_township_files
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
@@ -20,7 +21,7 @@ from pipelines.warehouse import replace_partition
     kinds={"csv", "xlsx"},
     code_version="1",
     pool=WRITER_POOL,
-    deps=["warnings"],
+    deps=["warnings", "verification_feedback"],
 )
 def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
     """乡镇预警清单：每个有预警的乡镇一个 CSV（UTF-8 BOM）与 XLSX，只含本乡镇农户；证件号码默认脱敏。"""
@@ -30,9 +31,10 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
     today = date.fromisoformat(fangfan.export_date) if fangfan.export_date else date.today()
     with fangfan.warehouse() as con:
         export_date = export_date_for(con, district, month, today)
+        verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
         listing, carried_from = build_listing(
             con, district=district, month=month, export_date=export_date,
-            deadline_days=int(config["deadline_days"]),
+            deadline_days=int(config["deadline_days"]), verified=verified,
         )  # fmt: skip
         files = write_township_files(
             listing, out_dir, mask=bool(config["mask_ids"]), xlsx=bool(config["xlsx"])

@@ -7,19 +7,12 @@ import duckdb
 import polars as pl
 
 from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
+from pipelines.feedback import IDENTITY_SQL
 from pipelines.matching.matcher import match_records
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import replace_partition, scalar, table_exists
-
-NEGATIVE_PAIRS_DDL = """
-    CREATE TABLE IF NOT EXISTS negative_pairs (
-        district VARCHAR, source VARCHAR, record_key VARCHAR, member_key VARCHAR,
-        added_month VARCHAR, reason VARCHAR
-    )
-"""
-
 
 def _record_select(source_key: str, household_level: bool) -> str:
     return f"""
@@ -36,7 +29,6 @@ def prepare_match_views(
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
     selects = [_record_select(key, by_key[key].household_level) for key in sources]
-    con.execute(NEGATIVE_PAIRS_DDL)
     params = {"district": district, "month": month}
     union = " UNION ALL ".join(selects)
     con.execute(f"CREATE OR REPLACE TEMP TABLE match_input AS {union}", params)
@@ -47,11 +39,22 @@ def prepare_match_views(
            FROM roster_members WHERE district = $district AND month = $month""",
         {"district": district, "month": roster_month},
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE negative_input AS
-           SELECT source, record_key, member_key FROM negative_pairs WHERE district = $district""",
-        {"district": district},
-    )
+    # 非本人 verdicts up to this month forbid their record identities being tied to that member
+    if table_exists(con, "negative_pairs"):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE negative_input AS
+                SELECT DISTINCT i.source, i.record_key, n.member_key
+                FROM match_input i
+                JOIN negative_pairs n
+                  ON n.district = $district AND n.month <= $month
+                 AND n.identity_key = {IDENTITY_SQL.format(s="i")}""",
+            params,
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE negative_input "
+            "(source VARCHAR, record_key VARCHAR, member_key VARCHAR)"
+        )
 
 
 def run_matching(
@@ -96,7 +99,7 @@ def _earlier_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: 
     kinds={"duckdb", "polars"},
     code_version="1",
     pool=WRITER_POOL,
-    deps=["roster_members", *(s.key for s in DEPARTMENT_SOURCES)],
+    deps=["roster_members", "verification_feedback", *(s.key for s in DEPARTMENT_SOURCES)],
 )
 def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
     """部门记录与花名册成员的匹配：逐层（证件号码、纠错、姓名+出生日期、姓名+村），不确定的进入待确认清单。"""

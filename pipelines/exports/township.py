@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import mask_id
 from pipelines.warehouse import scalar, table_exists
 
@@ -45,7 +46,6 @@ EXPORT_COLUMNS = (
     "核实日期",
 )
 VERIFICATION_COLUMNS = ("核实结果", "核实说明", "核实人", "核实日期")
-VERDICTS = ("属实-已纳入监测", "属实-已落实帮扶", "属实-无需纳入", "不属实", "非本人")
 NEW, OPEN, OVERDUE = "新增", "待核实", "逾期"
 
 # Listing: everything the township file shows, kept in the warehouse per month (IDs unmasked there,

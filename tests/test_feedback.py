@@ -1,0 +1,103 @@
+"""Returned verification results: verdict spelling, unknown ids, wrong township, latest answer wins."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.feedback import (
+    REJECT_OTHER_TOWNSHIP,
+    REJECT_UNKNOWN_ID,
+    REJECT_UNKNOWN_VERDICT,
+    effective_verdicts,
+    file_township,
+    normalise_verdict,
+    resolve_answers,
+)
+from pipelines.warehouse import replace_partition
+
+
+@pytest.mark.parametrize(
+    ("typed", "verdict"),
+    [
+        ("属实-已纳入监测", "属实-已纳入监测"),
+        (" 属实－已纳入监测 ", "属实-已纳入监测"),  # full-width dash and stray spaces
+        ("属实—已落实帮扶", "属实-已落实帮扶"),
+        ("属实 已落实帮扶", "属实-已落实帮扶"),
+        ("属实_无需纳入", "属实-无需纳入"),
+        ("不属实。", "不属实"),
+        ("非本人", "非本人"),
+        ("", None),
+        (None, None),
+        ("属实", "属实"),  # not one of the five: comes back unchanged, to be rejected
+        ("查无此人", "查无此人"),
+    ],
+)
+def test_verdict_spellings(typed, verdict):
+    assert normalise_verdict(typed) == verdict
+
+
+def test_file_township_from_name_or_column():
+    towns = ["东桥镇", "东桥", "木厂镇"]
+    assert file_township("东桥镇_王岗村核实.xlsx", towns, pl.Series([None])) == "东桥镇"
+    assert file_township("returned.csv", towns, pl.Series(["木厂镇", "木厂镇", None])) == "木厂镇"
+
+
+def _rows(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"record_key": pl.String, "file": pl.String, "sheet": pl.String,
+                "row_number": pl.Int64, "warning_id": pl.String, "township": pl.String,
+                "verdict": pl.String, "verification_note": pl.String, "verifier": pl.String,
+                "verified_date": pl.Date},
+        orient="row",
+    )  # fmt: skip
+
+
+LISTED = pl.DataFrame(
+    {"warning_id": ["ZJ01-A", "YB01-B", "GA02-C"], "township": ["东桥镇", "东桥镇", "木厂镇"]}
+)
+
+
+def test_resolution_rejects_unknown_ids_verdicts_and_other_townships():
+    rows = _rows(
+        [
+            ("k2", "东桥镇.csv", None, 2, "zj01-a ", "东桥镇", "属实－已纳入监测", None, "甲", date(2026, 11, 5)),
+            ("k3", "东桥镇.csv", None, 3, "YB01-B", "东桥镇", "", None, None, None),
+            ("k4", "东桥镇.csv", None, 4, "XX99-Z", "东桥镇", "不属实", None, None, None),
+            ("k5", "东桥镇.csv", None, 5, "YB01-B", "东桥镇", "部分属实", None, None, None),
+            ("k6", "东桥镇.csv", None, 6, "GA02-C", "木厂镇", "不属实", None, None, None),
+        ]
+    )  # fmt: skip
+    answers, rejects = resolve_answers(rows, LISTED)
+    assert answers.select("warning_id", "verdict").rows() == [("ZJ01-A", "属实-已纳入监测")]
+    reasons = dict(zip(rejects["row_number"], rejects["reason"], strict=True))
+    assert reasons == {4: REJECT_UNKNOWN_ID, 5: REJECT_UNKNOWN_VERDICT, 6: REJECT_OTHER_TOWNSHIP}
+    assert all("甲" not in r for r in reasons.values())
+
+
+def test_latest_verification_date_wins_and_all_answers_are_kept():
+    con = duckdb.connect()
+    answers = pl.DataFrame(
+        {
+            "warning_id": ["W1", "W1", "W2"],
+            "verdict": ["不属实", "属实-已落实帮扶", "非本人"],
+            "verified_date": [date(2026, 11, 20), date(2026, 11, 10), None],
+            "file": ["a.csv", "b.csv", "a.csv"],
+            "row_number": [2, 2, 3],
+        }
+    )
+    replace_partition(con, "feedback_answers", answers, district="d", month="2026-11")
+    later = pl.DataFrame(
+        {"warning_id": ["W2"], "verdict": ["属实-无需纳入"], "verified_date": [date(2026, 12, 1)],
+         "file": ["c.csv"], "row_number": [2]}
+    )  # fmt: skip
+    replace_partition(con, "feedback_answers", later, district="d", month="2026-12")
+    november = dict(effective_verdicts(con, "d", "2026-11").select("warning_id", "verdict").rows())
+    assert november == {"W1": "不属实", "W2": "非本人"}
+    december = dict(effective_verdicts(con, "d", "2026-12").select("warning_id", "verdict").rows())
+    assert december == {"W1": "不属实", "W2": "属实-无需纳入"}
+    assert con.sql("SELECT count(*) FROM feedback_answers").fetchall()[0][0] == 4
