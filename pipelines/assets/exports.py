@@ -12,7 +12,7 @@ from pipelines.feedback import effective_verdicts
 from pipelines.exports.township import build_listing, export_date_for, write_township_files
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import replace_partition, scalar
 
 
 @dg.asset(
@@ -88,5 +88,13 @@ def district_summary(context: dg.AssetExecutionContext, fangfan: FangfanResource
     """区级汇总：乡镇×规则、部门、逐月趋势、数据接收与质量、匹配情况。"""
     month, district = context.partition_key, fangfan.district_key
     with fangfan.warehouse(read_only=True) as con:
-        path = write_district_summary(con, district=district, month=month, out_dir=fangfan.layout.exports(month))
+        export_date = scalar(
+            con,
+            "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
+            [district, month],
+        )
+        path = write_district_summary(
+            con, district=district, month=month, out_dir=fangfan.layout.exports(month),
+            export_date=export_date or date.today(),
+        )  # fmt: skip
     return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.path(str(path))})

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.exports.learning import charts, learned_tables, warning_history
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import fetch_one, scalar, table_exists
 
 SUMMARY_XLSX = "区级汇总.xlsx"
 SUMMARY_CSV = "区级汇总.csv"
+SUMMARY_HTML = "区级汇总.html"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 
 ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
@@ -193,19 +199,66 @@ def summary_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) ->
     return tables
 
 
+def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes]) -> str:
+    parts = [
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #999;"
+        "padding:2px 6px;text-align:right}th{background:#D9E1F2}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for name, png in images.items():
+        data = base64.b64encode(png).decode()
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
+        )
+    for name, frame in tables.items():
+        parts.append(f"<h2>{html.escape(name)}</h2><table><tr>")
+        parts.extend(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+        parts.append("</tr>")
+        for row in frame.iter_rows():
+            cells = "".join(f"<td>{html.escape('' if v is None else str(v))}</td>" for v in row)
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
 def write_district_summary(
-    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path
+    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
 ) -> Path:
+    """区级汇总.xlsx (tables + chart sheet), 区级汇总.html (the same, for a browser), 区级汇总.csv."""
     import xlsxwriter
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = summary_tables(con, district, month)
+    tables.update(learned_tables(warning_history(con, district, month), month, export_date))
+    listing = (
+        _q(
+            con,
+            "SELECT township, rule FROM listings WHERE district = $d AND month = $m",
+            d=district,
+            m=month,
+        )
+        if table_exists(con, "listings")
+        else pl.DataFrame(schema={"township": pl.String, "rule": pl.String})
+    )
+    images = charts(listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)"))
     path = out_dir / SUMMARY_XLSX
     workbook = xlsxwriter.Workbook(str(path))
     try:
+        if images:
+            sheet = workbook.add_worksheet("图表")
+            row = 0
+            for name, png in images.items():
+                sheet.write_string(row, 0, name)
+                sheet.insert_image(row + 1, 0, f"{name}.png", {"image_data": io.BytesIO(png)})
+                row += 32
         for name, frame in tables.items():
             _sheet(workbook, name, frame)
     finally:
         workbook.close()
+    title = f"{district} {month} 防返贫动态监测预警 区级汇总"
+    (out_dir / SUMMARY_HTML).write_text(_html(title, tables, images), encoding="utf-8")
     (out_dir / SUMMARY_CSV).write_bytes(b"\xef\xbb\xbf" + tables["乡镇×预警"].write_csv().encode())
     return path

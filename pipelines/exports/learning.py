@@ -1,0 +1,164 @@
+"""What the district learns from verification: which rules, departments and townships produce real risk."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.feedback import CONFIRMED, NOT_THIS_PERSON, REFUTED, effective_verdicts
+from pipelines.warehouse import table_exists
+
+
+def warning_history(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """One row per warning ever listed up to M, with its answer in force at M (if any)."""
+    if not table_exists(con, "listings"):
+        return pl.DataFrame()
+    listed = con.sql(
+        """SELECT warning_id, any_value(rule) AS rule, any_value(rule_name) AS rule_name,
+                  any_value(department) AS department, any_value(township) AS township,
+                  min(first_month) AS first_month, min(deadline) AS deadline,
+                  max(month) AS last_listed
+           FROM listings WHERE district = $d AND month <= $m GROUP BY warning_id""",
+        params={"d": district, "m": month},
+    ).pl()
+    exports = con.sql(
+        "SELECT month AS first_month, export_date FROM export_runs WHERE district = $d",
+        params={"d": district},
+    ).pl() if table_exists(con, "export_runs") else pl.DataFrame(
+        schema={"first_month": pl.String, "export_date": pl.Date}
+    )  # fmt: skip
+    verdicts = effective_verdicts(con, district, month)
+    return (
+        listed.join(exports, on="first_month", how="left")
+        .join(verdicts, on="warning_id", how="left")
+        .with_columns(
+            (pl.col("verified_date") - pl.col("export_date"))
+            .dt.total_days()
+            .alias("days_to_answer")
+        )
+    )
+
+
+def _rates(frame: pl.DataFrame, by: list[str], today: date) -> pl.DataFrame:
+    answered = pl.col("verdict").is_not_null()
+    counts = frame.group_by(by).agg(
+        pl.len().alias("推送"),
+        answered.sum().alias("已核实"),
+        pl.col("verdict").is_in(CONFIRMED).sum().alias("_confirmed"),
+        (pl.col("verdict") == REFUTED).sum().alias("_refuted"),
+        (pl.col("verdict") == NOT_THIS_PERSON).sum().alias("_not_this_person"),
+        (~answered & (pl.col("deadline") < today)).sum().alias("逾期未核实"),
+    )
+
+    def share(hits: str) -> pl.Expr:
+        # no answers yet: the share is unknown (blank), not 0 and not NaN
+        return pl.when(pl.col("已核实") > 0).then((pl.col(hits) / pl.col("已核实")).round(4))
+
+    return (
+        counts.with_columns(
+            share("_confirmed").alias("属实占比"),
+            share("_refuted").alias("不属实占比"),
+            share("_not_this_person").alias("非本人占比"),
+        )
+        .select(*by, "推送", "已核实", "属实占比", "不属实占比", "非本人占比", "逾期未核实")
+        .sort(by)
+    )
+
+
+def learned_tables(history: pl.DataFrame, month: str, today: date) -> dict[str, pl.DataFrame]:
+    """Monthly (warnings first pushed in M) and cumulative rates per rule, department, township."""
+    if history.is_empty():
+        return {}
+    month_part = history.filter(pl.col("first_month") == month)
+    tables = {
+        "规则成效(累计)": _rates(history, ["rule", "rule_name"], today).rename(
+            {"rule": "预警代码", "rule_name": "预警名称"}
+        ),
+        "部门成效(累计)": _rates(history, ["department"], today).rename({"department": "来源部门"}),
+        "规则成效(本月)": _rates(month_part, ["rule", "rule_name"], today).rename(
+            {"rule": "预警代码", "rule_name": "预警名称"}
+        ),
+    }
+    tables["乡镇核实(累计)"] = (
+        history.group_by("township")
+        .agg(
+            pl.len().alias("推送"),
+            pl.col("verdict").is_not_null().sum().alias("已核实"),
+            (pl.col("verdict").is_not_null().sum() / pl.len()).round(4).alias("核实率"),
+            pl.col("days_to_answer").median().alias("核实天数中位数"),
+            (pl.col("verdict").is_null() & (pl.col("deadline") < today)).sum().alias("逾期未核实"),
+        )
+        .rename({"township": "乡镇"})
+        .sort("乡镇")
+    )
+    return tables
+
+
+def _font() -> None:
+    """Chinese labels need a CJK font: Noto Sans CJK SC ships with the mplfonts package."""
+    import matplotlib
+    import mplfonts
+    from matplotlib import font_manager
+
+    matplotlib.use("Agg")
+    path = Path(mplfonts.__file__).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
+    font_manager.fontManager.addfont(str(path))
+    matplotlib.rcParams["font.family"] = font_manager.FontProperties(fname=str(path)).get_name()
+    matplotlib.rcParams["axes.unicode_minus"] = False
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def charts(
+    listing: pl.DataFrame, trend: pl.DataFrame, rule_rates: pl.DataFrame | None
+) -> dict[str, bytes]:
+    """PNG charts: warnings by township and rule, month-over-month trend, confirmation by rule."""
+    _font()
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    images: dict[str, bytes] = {}
+    if listing.height:
+        counts = listing.group_by(["township", "rule"]).len().sort(["township", "rule"])
+        townships = counts["township"].unique().sort().to_list()
+        figure, axis = plt.subplots(figsize=(10, max(3, 0.35 * len(townships) + 1)))
+        left = [0] * len(townships)
+        for rule in counts["rule"].unique().sort().to_list():
+            part = dict(counts.filter(pl.col("rule") == rule).select("township", "len").rows())
+            values = [part.get(t, 0) for t in townships]
+            axis.barh(townships, values, left=left, label=rule)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        axis.set_title("本月预警：乡镇 × 规则")
+        axis.set_xlabel("预警条数")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.invert_yaxis()
+        axis.legend(ncol=5, fontsize=7, loc="lower right")
+        images["乡镇×规则"] = _png(figure)
+        plt.close(figure)
+    if trend.height:
+        figure, axis = plt.subplots(figsize=(8, 3.5))
+        axis.plot(trend["月份"], trend["清单行数"], marker="o", label="清单行数")
+        axis.plot(trend["月份"], trend["新增"], marker="s", label="新增")
+        axis.set_title("逐月趋势")
+        axis.legend()
+        axis.tick_params(axis="x", rotation=45)
+        images["逐月趋势"] = _png(figure)
+        plt.close(figure)
+    if rule_rates is not None and rule_rates.filter(pl.col("已核实") > 0).height:
+        answered = rule_rates.filter(pl.col("已核实") > 0)
+        figure, axis = plt.subplots(figsize=(8, 3.5))
+        axis.bar(answered["预警代码"], answered["属实占比"].fill_null(0))
+        axis.set_ylim(0, 1)
+        axis.set_title("各规则核实属实占比（累计）")
+        axis.tick_params(axis="x", rotation=45)
+        images["规则属实占比"] = _png(figure)
+        plt.close(figure)
+    return images
