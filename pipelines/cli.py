@@ -141,6 +141,26 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return subprocess.call(command, cwd=REPO_ROOT)
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pipelines.config import load_rule_config
+    from pipelines.rules.replay import format_replay, replay
+    from pipelines.warehouse import connect
+
+    layout = _set_data_env(args)
+    if not layout.database.exists():
+        print(f"{layout.database} 不存在：请先运行 fangfan run", file=sys.stderr)
+        return 2
+    current = load_rule_config(layout)
+    proposed = load_rule_config(layout, Path(args.proposed_rules))
+    with connect(layout.database, read_only=True) as con:
+        result = replay(
+            con, district=district_key(layout), first=args.from_month, last=args.to_month,
+            current=current, proposed=proposed,
+        )  # fmt: skip
+    print(format_replay(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fangfan", description="防返贫动态监测 月度部门数据比对")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rules", help="a rules TOML overriding the defaults")
     run.add_argument("--export-date", help="YYYY-MM-DD the first export of the month counts from")
     run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("replay", help="evaluate a changed rule configuration over past months")
+    rep.add_argument("--rules", dest="proposed_rules", required=True, help="the proposed rules TOML")
+    rep.add_argument("--from", dest="from_month", required=True, help="YYYY-MM")
+    rep.add_argument("--to", dest="to_month", required=True, help="YYYY-MM")
+    rep.add_argument("--data-dir")
+    rep.set_defaults(func=cmd_replay)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

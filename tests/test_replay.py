@@ -1,0 +1,47 @@
+"""Rule replay: a changed threshold over past months, and the confirmed warnings it would still catch."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines.config import load_rule_config
+from pipelines.rules.replay import format_replay, replay
+from pipelines.sources import DEPARTMENT_KEYS
+from pipelines.warehouse import replace_partition
+from tests.conftest import DISTRICT, World
+from tests.test_exports import _export
+
+
+def test_replay_counts_and_confirmed_catch(tmp_path):
+    world = World()
+    small = world.member(world.household("一般农户"))
+    big = world.member(world.household("一般农户"))
+    world.record("medical_claims", small, self_paid=21_000.0)
+    world.record("medical_claims", big, self_paid=30_000.0)
+    con = duckdb.connect()
+    world.build(con)
+    status = pl.DataFrame({"source": ["roster", *DEPARTMENT_KEYS], "received": True})
+    replace_partition(con, "source_status", status, district=DISTRICT, month="2026-10")
+    listing, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
+    answers = pl.DataFrame(
+        {"warning_id": listing["warning_id"].to_list(), "verdict": ["属实-已纳入监测"] * 2,
+         "verified_date": [date(2026, 11, 9)] * 2, "file": ["f.csv"] * 2, "row_number": [2, 3]}
+    )  # fmt: skip
+    replace_partition(con, "feedback_answers", answers, district=DISTRICT, month="2026-11")
+
+    current = load_rule_config()
+    proposed = copy.deepcopy(current)
+    proposed["rules"]["YB01"]["threshold_general"] = 25_000
+    result = replay(con, district=DISTRICT, first="2026-01", last="2026-12", current=current, proposed=proposed)
+
+    yb01 = result.counts.filter(pl.col("rule") == "YB01").row(0, named=True)
+    assert (yb01["month"], yb01["current"], yb01["proposed"]) == ("2026-10", 2, 1)
+    assert result.confirmed.rows() == [("YB01", 2, 1)]
+    text = format_replay(result)
+    assert "YB01" in text and "1/2" in text
+    # nothing was written: the month's warnings are as the export left them
+    assert con.sql("SELECT count(*) FROM warnings").fetchall()[0][0] == 2
