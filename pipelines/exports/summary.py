@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 
 from pipelines.exports.learning import charts, learned_tables, warning_history
+from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import fetch_one, scalar, table_exists
@@ -199,6 +200,65 @@ def summary_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) ->
     return tables
 
 
+def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Records not tied to exactly one member this month, and records withdrawn as 非本人."""
+    frames = []
+    for source in DEPARTMENT_SOURCES:
+        table = f"stg_{source.key}"
+        if not table_exists(con, table):
+            continue
+        if table_exists(con, "unmatched_records"):
+            frames.append(
+                _q(
+                    con,
+                    f"""SELECT u.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
+                               s.village, u.status, u.reason, len(u.candidates) AS candidates
+                        FROM unmatched_records u JOIN {table} s
+                          ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
+                        WHERE u.district = $d AND u.month = $m AND u.source = $s""",
+                    d=district, m=month, s=source.key,
+                )  # fmt: skip
+            )
+        if table_exists(con, "negative_pairs"):
+            frames.append(
+                _q(
+                    con,
+                    f"""SELECT n.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
+                               s.village, 'withdrawn' AS status,
+                               '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason, 1 AS candidates
+                        FROM negative_pairs n JOIN {table} s
+                          ON s.district = n.district AND s.month = n.record_month
+                         AND s.record_key = n.record_key
+                        WHERE n.district = $d AND n.month = $m AND n.source = $s""",
+                    d=district, m=month, s=source.key,
+                )  # fmt: skip
+            )
+    frames = [f for f in frames if f.height]
+    if not frames:
+        return pl.DataFrame()
+    status_label = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配", "withdrawn": "非本人撤回"}
+    departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
+    return (
+        pl.concat(frames, how="vertical_relaxed")
+        .with_columns(pl.col("id_number").map_elements(mask_id, return_dtype=pl.String))
+        .sort(["source", "file", "row_number"])
+        .select(
+            pl.col("source").replace_strict(departments, return_dtype=pl.String).alias("来源部门"),
+            pl.col("source").alias("来源"),
+            pl.col("file").alias("文件"),
+            pl.col("sheet").alias("工作表"),
+            pl.col("row_number").alias("行号"),
+            pl.col("name").alias("姓名"),
+            pl.col("id_number").alias("证件号码"),
+            pl.col("township").alias("乡镇"),
+            pl.col("village").alias("村"),
+            pl.col("status").replace_strict(status_label, return_dtype=pl.String).alias("类别"),
+            pl.col("reason").alias("原因"),
+            pl.col("candidates").alias("候选人数"),
+        )
+    )
+
+
 def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes]) -> str:
     parts = [
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
@@ -261,4 +321,10 @@ def write_district_summary(
     title = f"{district} {month} 防返贫动态监测预警 区级汇总"
     (out_dir / SUMMARY_HTML).write_text(_html(title, tables, images), encoding="utf-8")
     (out_dir / SUMMARY_CSV).write_bytes(b"\xef\xbb\xbf" + tables["乡镇×预警"].write_csv().encode())
+    unresolved = unresolved_listing(con, district, month)
+    target = out_dir / UNRESOLVED_CSV
+    if unresolved.height:
+        target.write_bytes(b"\xef\xbb\xbf" + unresolved.write_csv().encode())
+    elif target.exists():
+        target.unlink()
     return path
