@@ -161,6 +161,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from pipelines.scoring import format_score, score_month
+
+    layout = _set_data_env(args)
+    truth = Path(args.truth) if args.truth else layout.root / "truth"
+    table = score_month(layout.database, truth, district_key(layout), args.month)
+    print(format_score(table))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fangfan", description="防返贫动态监测 月度部门数据比对")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="to_month", required=True, help="YYYY-MM")
     rep.add_argument("--data-dir")
     rep.set_defaults(func=cmd_replay)
+
+    sco = sub.add_parser("score", help="precision/recall per rule against a synthetic district's truth")
+    sco.add_argument("--month", required=True)
+    sco.add_argument("--data-dir")
+    sco.add_argument("--truth", help="truth folder (default: <data dir>/truth)")
+    sco.set_defaults(func=cmd_score)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

@@ -1,0 +1,93 @@
+"""Score a month's warnings against a synthetic district's truth: precision and recall per rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.rules.catalogue import RULES, Level
+
+PERSON_RULES = [r.code for r in RULES if r.level is Level.PERSON]
+
+
+def _key(frame: pl.DataFrame) -> pl.DataFrame:
+    """(rule, household, member ID for 人 rules) — the unit one warning stands for."""
+    return frame.with_columns(
+        pl.when(pl.col("rule").is_in(PERSON_RULES))
+        .then(pl.col("member_id_number").fill_null(""))
+        .otherwise(pl.lit(""))
+        .alias("member_id_number")
+    ).select("rule", "household_id", "member_id_number")
+
+
+def produced_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    return con.sql(
+        """SELECT w.rule, w.household_id, r.id_number AS member_id_number
+           FROM warnings w LEFT JOIN roster_members r
+             ON r.district = w.district AND r.month = w.month AND r.member_key = w.member_key
+           WHERE w.district = $d AND w.month = $m""",
+        params={"d": district, "m": month},
+    ).pl()
+
+
+def score(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
+    """Per rule: expected, produced, true positives, precision, recall, recall on recoverable."""
+    got = _key(produced).unique().with_columns(pl.lit(True).alias("produced"))
+    want = expected.with_columns(
+        pl.col("recoverable").cast(pl.String).str.to_lowercase().is_in(["true", "1", "yes"])
+        if "recoverable" in expected.columns
+        else pl.lit(True).alias("recoverable")
+    )
+    want = _key(want).with_columns(want["recoverable"]).unique(["rule", "household_id", "member_id_number"])
+    joined = want.with_columns(pl.lit(True).alias("expected")).join(
+        got, on=["rule", "household_id", "member_id_number"], how="full", coalesce=True
+    )
+    rows = []
+    for rule in RULES:
+        part = joined.filter(pl.col("rule") == rule.code)
+        expected_n = part.filter(pl.col("expected").fill_null(False)).height
+        produced_n = part.filter(pl.col("produced").fill_null(False)).height
+        hits = part.filter(pl.col("expected").fill_null(False) & pl.col("produced").fill_null(False))
+        recoverable = part.filter(pl.col("expected").fill_null(False) & pl.col("recoverable").fill_null(False))
+        recoverable_hits = recoverable.filter(pl.col("produced").fill_null(False)).height
+        rows.append(
+            {
+                "rule": rule.code,
+                "expected": expected_n,
+                "produced": produced_n,
+                "true_positives": hits.height,
+                "precision": hits.height / produced_n if produced_n else None,
+                "recall": hits.height / expected_n if expected_n else None,
+                "recall_recoverable": recoverable_hits / recoverable.height if recoverable.height else None,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def score_month(database: Path, truth_dir: Path, district: str, month: str) -> pl.DataFrame:
+    expected = pl.read_csv(truth_dir / month / "expected_warnings.csv", infer_schema=False)
+    with duckdb.connect(str(database), read_only=True) as con:
+        produced = produced_warnings(con, district, month)
+    return score(produced, expected)
+
+
+def format_score(table: pl.DataFrame) -> str:
+    def pct(value: float | None) -> str:
+        return "   —  " if value is None else f"{value:6.3f}"
+
+    lines = ["规则   应有  产生  命中  精确率  召回率  可恢复召回率"]
+    for row in table.iter_rows(named=True):
+        lines.append(
+            f"{row['rule']}  {row['expected']:>5} {row['produced']:>5} {row['true_positives']:>5}"
+            f"  {pct(row['precision'])}  {pct(row['recall'])}  {pct(row['recall_recoverable'])}"
+        )
+    totals = table.select(pl.col("expected", "produced", "true_positives").sum()).row(0, named=True)
+    precision = totals["true_positives"] / totals["produced"] if totals["produced"] else None
+    recall = totals["true_positives"] / totals["expected"] if totals["expected"] else None
+    lines.append(
+        f"合计  {totals['expected']:>5} {totals['produced']:>5} {totals['true_positives']:>5}"
+        f"  {pct(precision)}  {pct(recall)}"
+    )
+    return "\n".join(lines)
