@@ -41,7 +41,9 @@ def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(20
     listing, _ = build_listing(
         con, district=DISTRICT, month=month, export_date=export_date, deadline_days=15
     )
-    files = write_township_files(listing, tmp_path / month, mask=mask, xlsx=True)
+    files = write_township_files(
+        listing, tmp_path / month, mask=mask, xlsx=True, export_date=export_date
+    )
     replace_partition(con, "listings", listing.drop("record_keys"), district=DISTRICT, month=month)
     return listing, files
 
@@ -114,9 +116,7 @@ def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
     hashes = {f.path.name: f.sha256 for f in files}
     # a rerun a week later: the same files, the same deadlines
     again, files = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 10))
-    assert {f.path.name: f.sha256 for f in files if f.path.suffix == ".csv"} == {
-        k: v for k, v in hashes.items() if k.endswith(".csv")
-    }
+    assert {f.path.name: f.sha256 for f in files} == hashes  # XLSX bytes too
     assert set(again["deadline"]) == {date(2026, 11, 18)}
     # the data changed: 木厂镇 has no warning any more, so its stale file goes away
     world.records["housing"] = world.records["housing"][:4]  # the last two are 木厂镇's

@@ -37,8 +37,9 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
             deadline_days=int(config["deadline_days"]), verified=verified,
         )  # fmt: skip
         files = write_township_files(
-            listing, out_dir, mask=bool(config["mask_ids"]), xlsx=bool(config["xlsx"])
-        )
+            listing, out_dir, mask=bool(config["mask_ids"]), xlsx=bool(config["xlsx"]),
+            export_date=export_date,
+        )  # fmt: skip
         replace_partition(
             con, "listings", listing.drop("record_keys"), district=district, month=month
         )

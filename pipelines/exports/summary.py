@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.exports.township import fixed_workbook
 from pipelines.exports.learning import charts, learned_tables, warning_history
 from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
@@ -288,8 +289,6 @@ def write_district_summary(
     con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
 ) -> Path:
     """区级汇总.xlsx (tables + chart sheet), 区级汇总.html (the same, for a browser), 区级汇总.csv."""
-    import xlsxwriter
-
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = summary_tables(con, district, month)
     tables.update(learned_tables(warning_history(con, district, month), month, export_date))
@@ -305,7 +304,7 @@ def write_district_summary(
     )
     images = charts(listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)"))
     path = out_dir / SUMMARY_XLSX
-    workbook = xlsxwriter.Workbook(str(path))
+    workbook = fixed_workbook(path, export_date)
     try:
         if images:
             sheet = workbook.add_worksheet("图表")

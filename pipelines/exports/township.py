@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -211,7 +211,7 @@ def clear_township_files(out_dir: Path) -> None:
 
 
 def write_township_files(
-    listing: pl.DataFrame, out_dir: Path, *, mask: bool, xlsx: bool
+    listing: pl.DataFrame, out_dir: Path, *, mask: bool, xlsx: bool, export_date: date | None = None
 ) -> list[ExportedFile]:
     """One CSV (UTF-8 with BOM) and optionally one XLSX per township that has warnings."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,9 @@ def write_township_files(
         written.append(ExportedFile(township, csv_path, frame.height, _sha256(csv_path)))
         if xlsx:
             xlsx_path = out_dir / f"{stem}.xlsx"
-            write_township_xlsx(frame, xlsx_path, title=f"{township}防返贫动态监测预警清单")
+            write_township_xlsx(
+                frame, xlsx_path, title=f"{township}防返贫动态监测预警清单", created=export_date
+            )
             written.append(ExportedFile(township, xlsx_path, frame.height, _sha256(xlsx_path)))
     return written
 
@@ -239,11 +241,19 @@ _WIDTHS = {
 }  # fmt: skip
 
 
-def write_township_xlsx(frame: pl.DataFrame, path: Path, *, title: str) -> None:
-    """Print-ready workbook: frozen header, widths, text IDs, verification columns highlighted."""
+def fixed_workbook(path: Path, created: date | None):
+    """An xlsxwriter workbook whose bytes depend only on its content (reruns give the same file)."""
     import xlsxwriter
 
     workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    moment = datetime.combine(created or date(2000, 1, 1), time())
+    workbook.set_properties({"created": moment})
+    return workbook
+
+
+def write_township_xlsx(frame: pl.DataFrame, path: Path, *, title: str, created: date | None = None) -> None:
+    """Print-ready workbook: frozen header, widths, text IDs, verification columns highlighted."""
+    workbook = fixed_workbook(path, created)
     try:
         sheet = workbook.add_worksheet("预警清单")
         header = workbook.add_format(
