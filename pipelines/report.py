@@ -10,6 +10,11 @@ from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import connect, table_exists
 
 
+def previous_month(month: str) -> str:
+    year, mon = (int(part) for part in month.split("-"))
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
+
+
 def _rows(con, sql: str, params: list) -> list[tuple]:
     return con.execute(sql, params).fetchall()
 
@@ -80,6 +85,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 f"{unresolved.get((key, 'unmatched'), 0):>7}{note}"
             )
         lines.append("")
+        earlier = (
+            _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[0][0]
+            if table_exists(con, "listings")
+            else None
+        )
         listing = (
             con.sql(
                 "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
@@ -100,6 +110,14 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
     )
     by_status = dict(listing.group_by("status").len().iter_rows())
     lines.append("按状态：" + "，".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    previous = previous_month(month)
+    if earlier is None:
+        lines.append("此前没有运行过的月份：本月清单只含本月新发现的预警（没有可延续的待核实预警）。")
+    elif earlier != previous:
+        lines.append(
+            f"注意：上月（{previous}）没有运行；未核实预警从最近运行的 {earlier} 清单延续。"
+            f"可先运行 fangfan run --month {previous} 再重跑本月。"
+        )
     lines.append("")
     lines.append(f"乡镇清单与区级汇总：{layout.exports(month)}")
     return "\n".join(lines)

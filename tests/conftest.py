@@ -116,7 +116,7 @@ class World:
                     "record_key": record_key,
                     "member_key": member_key,
                     "household_id": household_id,
-                    "tier": "id_exact",
+                    "tier": 1,
                     "method": "证件号码一致",
                     "confidence": 1.0,
                 }
@@ -142,7 +142,7 @@ class World:
                 [m for m in self.matches if m["month"] == month],
                 schema={
                     "month": pl.String, "source": pl.String, "record_key": pl.String,
-                    "member_key": pl.String, "household_id": pl.String, "tier": pl.String,
+                    "member_key": pl.String, "household_id": pl.String, "tier": pl.Int8,
                     "method": pl.String, "confidence": pl.Float64,
                 },
             ).drop("month")  # fmt: skip

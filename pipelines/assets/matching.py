@@ -145,7 +145,7 @@ def quality_by_source(
     per_source = con.sql(
         """
         WITH recs AS (
-            SELECT source, count(*) AS tied, count(*) FILTER (WHERE tier LIKE '%repair%') AS id_repairs
+            SELECT source, count(*) AS tied, count(*) FILTER (WHERE tier = 2) AS id_repairs
             FROM record_matches WHERE district = $d AND month = $m GROUP BY source
         ), unres AS (
             SELECT source, count(*) FILTER (WHERE status = 'ambiguous') AS ambiguous,
