@@ -98,13 +98,20 @@ def run_month(layout: DataDir, month: str) -> bool:
     job = definitions.resolve_job_def(MONTHLY_JOB)
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=month, instance=instance, raise_on_error=False
+            partition_key=month,
+            instance=instance,
+            raise_on_error=False,
+            # the event log keeps every step; the terminal shows warnings and the summary only
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
                 error = event.step_failure_data.error
-                print(f"失败：{event.step_key}: {error.message.strip() if error else ''}", file=sys.stderr)
+                while error is not None and error.cause is not None:
+                    error = error.cause  # the user code's own exception, not Dagster's wrapper
+                message = error.message.strip().splitlines()[-1] if error else ""
+                print(f"失败：{event.step_key}: {message}", file=sys.stderr)
     return result.success
 
 

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import polars as pl
 
 from pipelines.config import DataDir
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import connect, table_exists
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-justify by display width: a Chinese character takes two terminal columns."""
+    return text + " " * max(0, width - _width(text))
 
 
 def previous_month(month: str) -> str:
@@ -64,26 +75,26 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             ):
                 unresolved[(source, state)] = n
         lines.append(
-            f"{'来源':<20}{'读取':>9}{'保留':>9}{'退回':>7}{'匹配':>9}{'待确认':>7}{'未匹配':>7}"
+            _pad("来源", 28) + "".join(_pad(h, 10) for h in ("读取", "保留", "退回", "匹配", "待确认", "未匹配"))
         )
         for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES)):
             row = status.get(key)
-            label = f"{key} {SOURCES[key].department}"
+            label = _pad(f"{key} {SOURCES[key].department}", 28)
             if row is None or not row[1]:
-                lines.append(f"{label:<20}  未报送（本月没有收到该来源的文件夹）")
+                lines.append(f"{label}未报送（本月没有收到该来源的文件夹）")
                 continue
             read, kept, rejected, failed = files.get(key, (0, 0, 0, 0))
             note = f"  ⚠ {failed} 个文件无法读取" if failed else ""
             if row[2] != month:
                 note += f"  （沿用 {row[2]} 快照）"
-            if key in ("roster", "grid"):
-                lines.append(f"{label:<20}{read or 0:>9}{kept or 0:>9}{rejected or 0:>7}{note}")
-                continue
-            lines.append(
-                f"{label:<20}{read or 0:>9}{kept or 0:>9}{rejected or 0:>7}"
-                f"{matched.get(key, 0):>9}{unresolved.get((key, 'ambiguous'), 0):>7}"
-                f"{unresolved.get((key, 'unmatched'), 0):>7}{note}"
-            )
+            counts = [read or 0, kept or 0, rejected or 0]
+            if key not in ("roster", "grid"):
+                counts += [
+                    matched.get(key, 0),
+                    unresolved.get((key, "ambiguous"), 0),
+                    unresolved.get((key, "unmatched"), 0),
+                ]
+            lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
         earlier = (
             _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[0][0]

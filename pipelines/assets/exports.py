@@ -1,6 +1,5 @@
 """Export layer: one warning list per township, the district summary, and the export log."""
 
-from __future__ import annotations
 
 from datetime import date, datetime
 

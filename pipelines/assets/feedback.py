@@ -1,6 +1,5 @@
 """Feedback layer: the townships' verification results of earlier months come back in."""
 
-from __future__ import annotations
 
 import json
 
@@ -20,10 +19,11 @@ from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.sources import FEEDBACK
 from pipelines.warehouse import replace_partition, table_exists
 
-ANSWER_COLUMNS = (
-    "warning_id", "verdict", "verification_note", "verifier", "verified_date", "file", "sheet",
-    "row_number", "file_township",
-)  # fmt: skip
+ANSWER_SCHEMA = {
+    "warning_id": pl.String, "verdict": pl.String, "verification_note": pl.String,
+    "verifier": pl.String, "verified_date": pl.Date, "file": pl.String, "sheet": pl.String,
+    "row_number": pl.Int64, "file_township": pl.String,
+}  # fmt: skip
 
 
 def _listed_before(con, district: str, month: str) -> pl.DataFrame:
@@ -101,9 +101,9 @@ def verification_feedback(context: dg.AssetExecutionContext, fangfan: FangfanRes
         staged = account(staged, rejected)
         write_staged(con, FEEDBACK.key, staged, district=district, month=month)
         frame = (
-            answers.select(*ANSWER_COLUMNS)
+            answers.select(*ANSWER_SCHEMA).cast(ANSWER_SCHEMA)
             if answers is not None
-            else pl.DataFrame(schema={c: pl.String for c in ANSWER_COLUMNS})
+            else pl.DataFrame(schema=ANSWER_SCHEMA)
         )
         replace_partition(con, "feedback_answers", frame, district=district, month=month)
         # 非本人 answered this month: the records behind go back to the unmatched list and their

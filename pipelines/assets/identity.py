@@ -1,6 +1,5 @@
 """Identity layer: roster members and households of the month, routed to their 网格员."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl

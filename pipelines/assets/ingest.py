@@ -1,6 +1,5 @@
 """Ingest layer: one asset per source folder of raw/<M>/, made by a factory over the registry."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,6 +1,5 @@
 """Matching layer: every department record of the month tied to one roster member, or listed."""
 
-from __future__ import annotations
 
 import dagster as dg
 import duckdb

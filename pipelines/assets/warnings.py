@@ -1,6 +1,5 @@
 """Rules layer: the month's warnings from the rule catalogue, with provenance of every record."""
 
-from __future__ import annotations
 
 import dagster as dg
 import polars as pl
