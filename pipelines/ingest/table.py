@@ -1,0 +1,546 @@
+"""Stage one table: drop decorations, type every field, normalise IDs and names, split rejects."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipelines.ingest import parse
+from pipelines.ingest.headers import Header
+from pipelines.ingest.readers import ROW_NUMBER, Grid
+from pipelines.matching.ids import INVALID, MISSING, normalise_ids
+from pipelines.sources import Field, FieldType, Source, normalise_header
+
+PLACE_FIELDS = ("township", "village", "group", "grid")
+PROVENANCE_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "file": pl.String(),
+    "sheet": pl.String(),
+    "row_number": pl.Int64(),
+    "record_key": pl.String(),
+}
+IDENTITY_SCHEMA: dict[str, pl.DataType] = {
+    "name_raw": pl.String(),
+    "name": pl.String(),
+    "id_raw": pl.String(),
+    "id_number": pl.String(),
+    "id_status": pl.String(),
+    "id_birth": pl.Date(),
+    "id_area": pl.String(),
+}
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "file": pl.String(),
+    "sheet": pl.String(),
+    "row_number": pl.Int64(),
+    "field": pl.String(),
+    "reason": pl.String(),
+    "raw_values": pl.String(),
+}
+FIELD_DTYPES: dict[FieldType, pl.DataType] = {
+    FieldType.TEXT: pl.String(),
+    FieldType.NAME: pl.String(),
+    FieldType.ID: pl.String(),
+    FieldType.DATE: pl.Date(),
+    FieldType.MONTH: pl.Date(),
+    FieldType.AMOUNT: pl.Float64(),
+    FieldType.INT: pl.Int64(),
+    FieldType.YESNO: pl.Boolean(),
+}
+PARSERS = {
+    FieldType.DATE: (parse.parse_date, "无法识别为日期"),
+    FieldType.MONTH: (parse.parse_month, "无法识别为年月"),
+    FieldType.AMOUNT: (parse.parse_amount, "无法识别为金额"),
+    FieldType.INT: (parse.parse_int, "无法识别为整数"),
+    FieldType.YESNO: (parse.parse_yes_no, "无法识别为是/否"),
+}
+# The first filled cell of a row that is not data: totals, and notes under the table.
+TOTAL_PATTERN = r"^(?:合计|小计|总计|共计|累计|总合计|本页合计|本页小计)"
+TOTAL_ANYWHERE = r"合计|小计|总计"
+CELL_SEPARATOR = "\x1f"
+# a cell holding only 合计 (or the like) anywhere in the row
+TOTAL_CELL = r"(?:^|\x1f)\s*(?:合\s*计|小\s*计|总\s*计|共\s*计)\s*[:：]?\s*(?:\x1f|$)"
+# how many columns from the left may hold a total's or a note's opening text
+LEAD_COLUMNS = 4
+NOTE_PATTERN = (
+    r"^(?:填报人|填表人|制表人|制表|审核人|审核|负责人|单位负责人|填报单位|填报日期|制表日期"
+    r"|联系人|联系电话|备注|说明|注)[:：]|^说明|^注\d*[、.．]|^填报|^制表"
+)
+# Columns never kept, not even in raw_extra/raw_values: bank accounts and diagnoses (DOMAIN §7).
+DROPPED_COLUMNS = r"银行|账号|帐号|卡号|开户|诊断|疾病名称|病种|病名"
+
+
+@dataclass(frozen=True)
+class Table:
+    """One readable grid with its header, plus values for fields the grid has no column for."""
+
+    grid: Grid
+    header: Header
+    defaults: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class SheetFailure:
+    """A sheet of a workbook that could not be staged while its other sheets could."""
+
+    sheet: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """Row accounting of one staged table (its records and rejects are in the source's frames)."""
+
+    table: Table
+    counts: tuple[int, int, int, int]  # rows read, kept, rejected, skipped
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One table's data rows and the raw text of every field it has, before typing."""
+
+    table: Table
+    data: pl.DataFrame  # the data rows: the grid's cell columns and row_number
+    raw: pl.DataFrame  # per data row: one String column per field the table has
+    raw_extra: pl.Series  # per data row: JSON of the unlisted columns
+    labels: dict[str, str]  # field -> its header text in this table (names it in reasons)
+    skipped: int
+
+
+@dataclass
+class _Typed:
+    """Output columns of the typed rows and their checks."""
+
+    values: dict[str, pl.Series] = field(default_factory=dict)
+    # (is a problem, field name, reason in Chinese naming the column: never a cell value);
+    # a reason is a Series when tables head the same field differently
+    problems: list[tuple[pl.Series, str, str | pl.Series]] = field(default_factory=list)
+
+
+def record_schema(source: Source, extra: Sequence[str] = ()) -> dict[str, pl.DataType]:
+    """Output columns of StagedSource.records for a source, in order."""
+    names = {f.name for f in source.fields}
+    # every source carries the identity block, so every staged table has one shape; a source
+    # without a name or ID column (grid, feedback) has it null, with id_status 'missing'
+    schema = {**PROVENANCE_SCHEMA, **IDENTITY_SCHEMA}
+    for place in ("township", "village", "group"):
+        if place in names:
+            schema[place] = pl.String()
+    for f in source.fields:
+        if f.name not in schema and f.name not in ("name", "id_number"):
+            schema[f.name] = FIELD_DTYPES[f.type]
+    for name in extra:
+        schema[name] = pl.Boolean()
+    schema["raw_extra"] = pl.String()
+    return schema
+
+
+def _frame_eval(columns: dict[str, pl.Series], expr: pl.Expr) -> pl.Series:
+    return pl.DataFrame(columns).select(expr).to_series()
+
+
+def _decorations(
+    body: pl.DataFrame, columns: list[str], header: Header, header_cells: tuple[str | None, ...]
+) -> pl.Series:
+    """Rows under the header that are not data: blank, totals, notes, a repeated header.
+
+    One lazy query per table: tables are many and small, and each eager step has a fixed cost.
+    """
+    sequence = set(header.sequence_columns())
+    values = [c for i, c in enumerate(columns) if i not in sequence] or columns
+    # 合计 and notes open the row: a merged note keeps its text in its first cell, and 合计
+    # often stands in the 序号 column
+    lead = columns[:LEAD_COLUMNS]
+    filled = {
+        c: pl.col(c).str.contains(r"\S").fill_null(False) for c in dict.fromkeys([*lead, *values])
+    }
+    first = pl.coalesce(pl.when(pl.col(f"_f{c}")).then(pl.col(c)) for c in lead)
+    # two columns are enough to recognise the header repeated (a page or sheet pasted below)
+    mapped = sorted(header.fields.values())[:2]
+    repeats = [
+        (pl.col(columns[i]).str.strip_chars() == (header_cells[i] or "").strip()).fill_null(False)
+        for i in mapped
+        if header_cells[i]
+    ]
+    flags = (
+        body.lazy()
+        .with_columns(*(flag.alias(f"_f{c}") for c, flag in filled.items()))
+        .with_columns(
+            first.str.replace_all(r"\s+", "").alias("_first"),
+            pl.sum_horizontal(f"_f{c}" for c in values).alias("_count"),
+            # only rows with a 计 somewhere can hold a 合计 cell: a cheap literal test first
+            pl.any_horizontal(
+                pl.col(c).str.contains("计", literal=True).fill_null(False) for c in columns
+            ).alias("_ji"),
+        )
+        .with_columns(
+            pl.col("_first").str.contains(NOTE_PATTERN).fill_null(False).alias("_note"),
+            (
+                pl.col("_first").str.contains(TOTAL_PATTERN)
+                | (
+                    pl.col("_first").str.contains(TOTAL_ANYWHERE)
+                    & (pl.col("_first").str.len_chars() <= 12)
+                )
+            )
+            .fill_null(False)
+            .alias("_total"),
+        )
+        .select(
+            (
+                (pl.col("_count") == 0)
+                | pl.col("_total")
+                | pl.col("_note")
+                # a note's further lines continue under it as single-cell rows ("2. 网格员…")
+                | (
+                    pl.col("_note").cast(pl.Int8).cum_max().cast(pl.Boolean)
+                    & (pl.col("_count") <= 1)
+                )
+                | (pl.sum_horizontal(repeats) >= len(repeats) if repeats else pl.lit(False))
+            ).alias("decoration"),
+            "_ji",
+        )
+        .collect()
+    )
+    decoration = flags["decoration"]
+    if flags["_ji"].any():
+        # a cell holding only 合计/小计 anywhere in the row (the total written under a column)
+        positions = flags["_ji"].arg_true()
+        joined = body[positions].select(
+            pl.concat_str(columns, separator=CELL_SEPARATOR, ignore_nulls=True)
+        )
+        total_cell = joined.to_series().str.contains(TOTAL_CELL).fill_null(False)
+        decoration = decoration.scatter(positions, decoration.gather(positions) | total_cell)
+    return decoration
+
+
+def _unique_labels(header: Header) -> list[str]:
+    """A JSON key per column: its header text, made unique; unlabelled ones by position."""
+    seen: dict[str, int] = {}
+    labels = []
+    for index, label in enumerate(header.labels):
+        key = label or f"第{index + 1}列"
+        seen[key] = seen.get(key, 0) + 1
+        labels.append(key if seen[key] == 1 else f"{key}_{seen[key]}")
+    return labels
+
+
+def _json(frame: pl.DataFrame, columns: Sequence[str], keys: Sequence[str]) -> pl.Series:
+    """One JSON object string per row: key -> cell text."""
+    if not columns:
+        return pl.repeat("{}", frame.height, eager=True, dtype=pl.String)
+    return frame.select(
+        pl.struct(
+            pl.col(c).alias(k) for c, k in zip(columns, keys, strict=True)
+        ).struct.json_encode()
+    ).to_series()
+
+
+def _enum(raw: pl.Series, allowed: tuple[str, ...]) -> pl.Series:
+    value = parse.compact(raw)
+    if all(v.isascii() for v in allowed):
+        value = value.str.to_uppercase()
+    # 鉴定等级 "C级": accept the allowed form without its 级/类 suffix
+    trimmed = value.str.replace(r"[级类]$", "")
+    use_trimmed = trimmed.is_in(allowed) & ~value.is_in(allowed)
+    return _frame_eval(
+        {"v": value, "t": trimmed, "u": use_trimmed},
+        pl.when(pl.col("u")).then(pl.col("t")).otherwise(pl.col("v")),
+    )
+
+
+def _raw_cells(data: pl.DataFrame, column: int | None, default: str | None) -> pl.Series:
+    """A field's raw cells; a default (from the title row) fills a missing column or blank cell."""
+    if column is None:
+        return pl.repeat(default, data.height, eager=True, dtype=pl.String)
+    raw = data[f"c{column}"]
+    if default is None:
+        return raw
+    return _frame_eval(
+        {"raw": raw, "blank": parse.compact(raw).is_null()},
+        pl.when(pl.col("blank")).then(pl.lit(default)).otherwise(pl.col("raw")),
+    )
+
+
+def prepare_table(source: Source, table: Table) -> Prepared:
+    """Drop the decorations of one table and pick out the raw cells of every field it has."""
+    grid, header = table.grid, table.header
+    columns = grid.cell_columns
+    body = grid.cells.slice(header.body_start)
+    header_cells = grid.cells.row(header.rows[-1])[: len(columns)]
+    data = body.filter(~_decorations(body, columns, header, header_cells))
+    raw: dict[str, pl.Series] = {}
+    labels: dict[str, str] = {}
+    for f in source.fields:
+        column = header.column_of(f.name)
+        default = table.defaults.get(f.name)
+        if column is None and default is None:
+            continue
+        raw[f.name] = _raw_cells(data, column, default)
+        labels[f.name] = (
+            header.labels[column] if column is not None else normalise_header(f.headers[0])
+        )
+    keys = _unique_labels(header)
+    mapped = set(header.fields.values())
+    holds = data.select(pl.col(c).str.contains(r"\S").any() for c in columns).row(0)
+    # unlisted columns are kept; an unlabelled one only when it holds something
+    extra = [i for i in _kept_columns(header) if i not in mapped and (header.labels[i] or holds[i])]
+    return Prepared(
+        table=table,
+        data=data,
+        raw=data.select(ROW_NUMBER).with_columns(
+            column.alias(name) for name, column in raw.items()
+        ),
+        raw_extra=_json(data, [columns[i] for i in extra], [keys[i] for i in extra]),
+        labels=labels,
+        skipped=grid.cells.height - data.height,
+    )
+
+
+def _kept_columns(header: Header) -> list[int]:
+    """Columns that may be stored (raw_extra, raw_values): all but bank accounts and diagnoses."""
+    mapped = set(header.fields.values())
+    return [
+        i
+        for i, label in enumerate(header.labels)
+        if i in mapped or not re.search(DROPPED_COLUMNS, label)
+    ]
+
+
+def _reason(
+    labels: dict[int, str], tables: pl.Series, text: Callable[[str], str]
+) -> str | pl.Series:
+    """The reason naming a field by its header: one text, or per row when tables differ."""
+    if len(set(labels.values())) == 1:
+        return text(next(iter(labels.values())))
+    mapping = {index: text(label) for index, label in labels.items()}
+    return tables.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def _type_field(
+    typed: _Typed,
+    f: Field,
+    raw: pl.Series,
+    reason: Callable[[Callable[[str], str]], str | pl.Series],
+    context: _Context,
+) -> None:
+    blank: pl.Series
+    if f.type is FieldType.ID:
+        # Excel damage is judged per table: each file's ID column is its own group
+        ids = normalise_ids(raw, groups=context.tables, damaged=context.number_ids)
+        typed.values["id_raw"] = raw
+        for column in ids.columns:
+            typed.values[column] = ids[column]
+        blank = ids["id_status"] == MISSING
+    elif f.type is FieldType.NAME:
+        if f.name == "name":
+            typed.values["name_raw"] = raw
+        typed.values[f.name] = parse.parse_name(parse.clean(raw), cleaned=True)
+        blank = typed.values[f.name].is_null()
+    elif f.type in PARSERS:
+        parser, problem = PARSERS[f.type]
+        # each column is cleaned once; the parser trusts it
+        cleaned = parse.clean(raw, dates=f.type in (FieldType.DATE, FieldType.MONTH))
+        value = parser(cleaned, cleaned=True)
+        typed.values[f.name] = value
+        unreadable = cleaned.is_not_null() & value.is_null()
+        typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
+        blank = cleaned.is_null()
+    elif f.allowed:
+        value = _enum(raw, f.allowed)
+        typed.values[f.name] = value
+        outside = (value.is_not_null() & ~value.is_in(f.allowed)).fill_null(False)
+        allowed = "/".join(f.allowed)
+        text = reason(lambda label: f"「{label}」的值不在允许范围（{allowed}）")
+        typed.problems.append((outside, f.name, text))
+        blank = value.is_null()
+    else:
+        value = parse.compact(raw) if f.name in PLACE_FIELDS else parse.text(raw)
+        typed.values[f.name] = value
+        blank = value.is_null()
+    if f.required:
+        required = reason(lambda label: f"「{label}」为空（必填）")
+        typed.problems.insert(0, (blank.fill_null(True), f.name, required))
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Per-row facts about the table a row came from."""
+
+    tables: pl.Series  # the table index of each row
+    number_ids: pl.Series  # the row's table stored its ID column as numbers
+
+
+def _absent_field(typed: _Typed, f: Field, height: int) -> None:
+    """A field no table has a column for: typed nulls, nothing to check."""
+
+    def nulls(dtype: pl.DataType) -> pl.Series:
+        return pl.Series([None] * height, dtype=dtype)
+
+    if f.type is FieldType.ID:
+        for name in ("id_raw", "id_number", "id_birth", "id_area"):
+            typed.values[name] = nulls(IDENTITY_SCHEMA[name])
+        typed.values["id_status"] = pl.repeat(MISSING, height, eager=True, dtype=pl.String)
+        return
+    if f.name == "name":
+        typed.values["name_raw"] = nulls(pl.String())
+    typed.values[f.name] = nulls(FIELD_DTYPES[f.type])
+
+
+def _type_fields(
+    source: Source, combined: pl.DataFrame, prepared: list[Prepared], tick_fields: Sequence[str]
+) -> _Typed:
+    """Type every field over the rows of all tables at once (one pass per column, not per file)."""
+    typed = _Typed()
+    tables = combined["_table"]
+    number_id_tables = [
+        i
+        for i, p in enumerate(prepared)
+        if (column := p.table.header.column_of("id_number")) is not None
+        and f"c{column}" in p.table.grid.number_columns
+    ]
+    context = _Context(tables, tables.is_in(number_id_tables))
+    for f in source.fields:
+        labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
+        if f.required and len(labels) < len(prepared):
+            # a table without a required column: every one of its rows lacks the field
+            first = normalise_header(f.headers[0])
+            labels.update({i: first for i in range(len(prepared)) if i not in labels})
+        if not labels:
+            _absent_field(typed, f, combined.height)
+            continue
+        raw = (
+            combined[f.name]
+            if f.name in combined.columns
+            else pl.repeat(None, combined.height, eager=True, dtype=pl.String)
+        )
+        if f.name in tick_fields:
+            present = tables.is_in(list(labels))
+            typed.values[f.name] = _frame_eval(
+                {"tick": parse.parse_tick(raw), "present": present},
+                pl.when(pl.col("present")).then(pl.col("tick")),
+            )
+            continue
+        _type_field(
+            typed, f, raw, lambda text, labels=labels: _reason(labels, tables, text), context
+        )
+    if source.is_department:
+        no_name = typed.values["name"].is_null()
+        no_id = typed.values["id_status"].is_in((MISSING, INVALID))
+        typed.problems.insert(
+            0, (no_name & no_id, "name,id_number", "姓名和证件号码都没有可用的值")
+        )
+    return typed
+
+
+def _joined(typed: _Typed, part: int, separator: str) -> pl.Series:
+    """Per row, the field names (part 1) or reasons (part 2) of the checks it fails, joined."""
+    columns: dict[str, pl.Series] = {}
+    pieces = []
+    for n, problem in enumerate(typed.problems):
+        columns[f"p{n}"] = problem[0].fill_null(False)
+        text = problem[part]
+        if isinstance(text, pl.Series):
+            columns[f"t{n}"] = text
+            pieces.append(pl.when(pl.col(f"p{n}")).then(pl.col(f"t{n}")))
+        else:
+            pieces.append(pl.when(pl.col(f"p{n}")).then(pl.lit(text)))
+    return _frame_eval(columns, pl.concat_str(pieces, separator=separator, ignore_nulls=True))
+
+
+def stage_tables(
+    source: Source, tables: Sequence[Table], tick_fields: Sequence[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame, list[TableResult]]:
+    """Stage the tables of one source together: records, rejects (every reason of a row), and
+    per-table accounting (read = kept + rejected; decorations counted as skipped)."""
+    schema = record_schema(source, tick_fields)
+    prepared = [prepare_table(source, table) for table in tables]
+    if not prepared:
+        return pl.DataFrame(schema=schema), pl.DataFrame(schema=REJECT_SCHEMA), []
+    combined = pl.concat(
+        [
+            p.raw.with_columns(
+                pl.lit(i, dtype=pl.Int32).alias("_table"), p.raw_extra.alias("raw_extra")
+            )
+            for i, p in enumerate(prepared)
+        ],
+        how="diagonal",
+    )
+    typed = _type_fields(source, combined, prepared, tick_fields)
+    problems = [problem[0].fill_null(False) for problem in typed.problems]
+    bad = (
+        _frame_eval({f"p{n}": mask for n, mask in enumerate(problems)}, pl.any_horizontal(pl.all()))
+        if problems
+        else pl.repeat(False, combined.height, eager=True)
+    )
+    tables_column = combined["_table"]
+    provenance = {
+        "source": pl.repeat(source.key, combined.height, eager=True, dtype=pl.String),
+        "file": tables_column.replace_strict(
+            {i: p.table.grid.file for i, p in enumerate(prepared)}, return_dtype=pl.String
+        ),
+        "sheet": tables_column.replace_strict(
+            {i: p.table.grid.sheet for i, p in enumerate(prepared)}, return_dtype=pl.String
+        ),
+        "row_number": combined["row_number"],
+    }
+    staged = pl.DataFrame({**provenance, **typed.values, "raw_extra": combined["raw_extra"]})
+    records = _records(source, staged.filter(~bad), tick_fields)
+    rejects = pl.DataFrame(
+        {
+            **provenance,
+            "_table": tables_column,
+            "field": _joined(typed, 1, ","),
+            "reason": _joined(typed, 2, "；"),
+        }
+    ).filter(bad)
+    rejects = _with_raw_values(rejects, prepared)
+    rejected = dict(rejects.group_by("_table").len().iter_rows()) if rejects.height else {}
+    results = []
+    for i, p in enumerate(prepared):
+        read, bad_rows = p.data.height, rejected.get(i, 0)
+        results.append(TableResult(p.table, (read, read - bad_rows, bad_rows, p.skipped)))
+    return records, rejects.select(list(REJECT_SCHEMA)), results
+
+
+def _with_raw_values(rejects: pl.DataFrame, prepared: list[Prepared]) -> pl.DataFrame:
+    """Each reject's cells as JSON (header -> text), from its own table's columns."""
+    if rejects.height == 0:
+        return rejects.with_columns(pl.lit(None, dtype=pl.String).alias("raw_values"))
+    parts = []
+    for index, group in rejects.partition_by("_table", as_dict=True).items():
+        p = prepared[index[0]]
+        header, columns = p.table.header, p.table.grid.cell_columns
+        keys = _unique_labels(header)
+        kept = _kept_columns(header)
+        rows = p.data.filter(pl.col(ROW_NUMBER).is_in(group["row_number"].implode()))
+        values = rows.select(
+            pl.col(ROW_NUMBER).alias("row_number"),
+            _json(rows, [columns[i] for i in kept], [keys[i] for i in kept]).alias("raw_values"),
+        )
+        parts.append(group.join(values, on="row_number", how="left"))
+    return pl.concat(parts).sort("_table", "row_number")
+
+
+def _records(source: Source, good: pl.DataFrame, tick_fields: Sequence[str]) -> pl.DataFrame:
+    schema = record_schema(source, tick_fields)
+    good = good.with_columns(
+        pl.concat_str(
+            [
+                pl.col("source"),
+                pl.col("file"),
+                pl.col("sheet").fill_null(""),
+                pl.col("row_number").cast(pl.String),
+            ],
+            separator="|",
+        ).alias("record_key")
+    )
+    if "id_status" not in good.columns:
+        good = good.with_columns(pl.lit(MISSING).alias("id_status"))
+    return good.select(
+        (pl.col(name) if name in good.columns else pl.lit(None)).cast(dtype).alias(name)
+        for name, dtype in schema.items()
+    )

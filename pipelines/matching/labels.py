@@ -1,0 +1,74 @@
+"""Match methods (匹配方式) with their tiers and calibrated confidences, and reasons for unresolved records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a department record was tied to a roster member, as shown in 匹配方式."""
+
+    tier: int
+    label: str
+    confidence: float
+
+
+# Tiers: 1 exact ID, 2 repaired ID, 3 another household member's ID, 4 name + birth date,
+# 5 name + village or township. Confidence = the share of right ties per method on
+# bench/match_bench.py (1M members × 1M records, seed 7, household- and person-level pooled),
+# Laplace-smoothed ((right + 1) / (ties + 2)), rounded down to 3 decimals, capped at 0.999.
+# "prior": fewer than ~200 ties (or none) on the bench; the value is that of the closest
+# measured method with less evidence (more evidence never lowers confidence), or lower when
+# there is none. Re-run the bench when the data generator changes (its last table prints these
+# estimates) and update the numbers here.
+METHODS: dict[str, Method] = {
+    "id": Method(1, "证件号码一致", 0.999),  # 786,393 ties, 18 wrong
+    "id_homophone": Method(1, "证件号码一致+姓名同音", 0.999),  # 16,023 ties, 3 wrong
+    # 3,273 ties, none wrong; held below an exact name (a sibling not in the roster would
+    # also be one character off)
+    "id_near": Method(1, "证件号码一致+姓名近似", 0.998),
+    "repair": Method(2, "证件号码纠错", 0.999),  # 26,424 ties, none wrong
+    "repair_homophone": Method(2, "证件号码纠错+姓名同音", 0.998),  # 539 ties, none wrong
+    "repair_near": Method(2, "证件号码纠错+姓名近似", 0.977),  # 135 ties, 2 wrong
+    "family": Method(3, "同户成员证件号码+姓名", 0.999),  # 11,904 ties, 3 wrong
+    "family_homophone": Method(3, "同户成员证件号码+姓名同音", 0.992),  # 254 ties, 1 wrong
+    "name_birth_village": Method(4, "姓名+出生日期+村", 0.999),  # 3,145 ties, none wrong
+    "name_birth_town": Method(4, "姓名+出生日期+乡镇", 0.999),  # 3,789 ties, none wrong
+    "name_birth": Method(4, "姓名+出生日期", 0.999),  # 5,358 ties, none wrong
+    "name_birth_village_homophone": Method(4, "姓名同音+出生日期+村", 0.992),  # 67; prior
+    "name_birth_town_homophone": Method(4, "姓名同音+出生日期+乡镇", 0.992),  # 49; prior
+    "name_birth_homophone": Method(4, "姓名同音+出生日期", 0.992),  # 126 ties, none wrong
+    "name_birth_village_dialect": Method(4, "姓名近音+出生日期+村", 0.98),  # prior
+    "name_birth_town_dialect": Method(4, "姓名近音+出生日期+乡镇", 0.98),  # prior
+    "name_birth_dialect": Method(4, "姓名近音+出生日期", 0.97),  # prior
+    "name_birth_village_near": Method(4, "姓名近似+出生日期+村", 0.9),  # 10 ties; prior
+    "name_village": Method(5, "姓名+村", 0.998),  # 68,178 ties, 111 wrong
+    "name_village_homophone": Method(5, "姓名同音+村", 0.968),  # 1,464 ties, 45 wrong
+    "name_town": Method(5, "姓名+乡镇", 0.991),  # 7,785 ties, 64 wrong
+}
+
+# A name-based tie of a record whose ID belongs to someone else: the name tier found exactly
+# one person, but the record itself is inconsistent, so it is worth less.
+CONFLICT_SUFFIX = "（证件号码属他人）"
+CONFLICT_FACTOR = 0.9
+# Household-level records (housing, emergency, water) name the 户主 and are tied to the household.
+HOUSEHOLD_SUFFIX = "（户级）"
+
+
+REASONS: dict[str, str] = {
+    "duplicate_id": "证件号码在花名册中对应多人（重复证件号码），无法唯一确定",
+    "family_multiple": "证件号码所在户内有多名同名成员，无法唯一确定",
+    "repair_multiple": "证件号码纠错后有多名候选人，无法唯一确定",
+    "same_name": "按姓名匹配到多名候选人（同名），无法唯一确定",
+    "near_name_only": "仅找到姓名同音、近音或相差一字的人，且无出生日期或村佐证，需人工确认",
+    "id_name_conflict": "证件号码与姓名不符（证件号码属他人），无法唯一确定",
+    "no_name_for_id": "缺少姓名，仅凭证件号码不予匹配",
+    "no_name": "缺少姓名，无法匹配",
+    "destroyed": "证件号码被Excel破坏（科学计数法或截断），按姓名+出生日期/村未找到此人",
+    "out_of_district": "证件号码属地不在本区，花名册中未找到（区外人员）",
+    "id_not_in_roster": "证件号码不在花名册中，按姓名也未找到此人",
+    "bad_id": "证件号码无效（校验位或日期错误），纠错和按姓名匹配均未找到此人",
+    "no_id_no_place": "无可用证件号码，也无出生日期和乡镇村信息，无法匹配",
+    "no_id_name_not_found": "无可用证件号码，按姓名+出生日期/村在花名册中未找到此人",
+}

@@ -1,0 +1,131 @@
+"""Header detection: title rows, decorated headers, alias priority and the two-row merged header."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from pipelines.ingest.grid import GRID_LEDGER
+from pipelines.ingest.headers import Header, find_header
+from pipelines.sources import ROSTER, SOURCES
+
+
+def _grid(rows: Sequence[Sequence[str | None]]) -> tuple[pl.DataFrame, list[str]]:
+    width = max(len(row) for row in rows)
+    columns = [f"c{i}" for i in range(width)]
+    padded = [list(row) + [None] * (width - len(row)) for row in rows]
+    return pl.DataFrame(padded, schema={c: pl.String for c in columns}, orient="row"), columns
+
+
+def _header(rows: Sequence[Sequence[str | None]], source_key: str) -> Header | None:
+    cells, columns = _grid(rows)
+    return find_header(cells, columns, SOURCES[source_key].fields)
+
+
+def test_header_below_title_rows() -> None:
+    header = _header(
+        [
+            ("金安区2026年10月低保变动名册",),
+            ("填报单位：区民政局", None, None, "日期：2026-10-31"),
+            (),
+            ("序号", "姓名", "身份证号", "救助类型", "金额"),
+            ("1", "张三", "360426199101010071", "低保", "800"),
+        ],
+        "civil_affairs",
+    )
+    assert header is not None and header.rows == (3,)
+    assert header.fields == {"name": 1, "id_number": 2, "assistance_type": 3, "amount": 4}
+
+
+def test_decorated_headers_still_match() -> None:
+    header = _header(
+        [(" 姓 名 ", "身份证\n号码", "乡镇（街道）*", "所在村", "直接经济损失(元)", "房屋倒塌＊")],
+        "emergency",
+    )
+    assert header is not None
+    assert header.fields == {
+        "name": 0,
+        "id_number": 1,
+        "township": 2,
+        "village": 3,
+        "loss": 4,
+        "house_collapsed": 5,
+    }
+
+
+def test_household_level_file_takes_the_head_over_the_member() -> None:
+    header = _header([("姓名", "户主姓名", "证件号码", "鉴定等级")], "housing")
+    assert header is not None and header.fields["name"] == 1
+
+
+def test_person_level_file_takes_the_member_over_the_head() -> None:
+    header = _header([("户主姓名", "姓名", "证件号码", "救助类型")], "civil_affairs")
+    assert header is not None and header.fields["name"] == 1
+
+
+def test_first_listed_alias_wins_whatever_the_column_order() -> None:
+    header = _header([("姓名", "证件号码", "结算日期", "出院日期")], "medical_claims")
+    assert header is not None and header.fields["discharge_date"] == 3
+
+
+def test_roster_head_and_member_are_separate_columns() -> None:
+    cells, columns = _grid(
+        [
+            (
+                "乡镇",
+                "村",
+                "村民组",
+                "村组网格名称",
+                "户编号",
+                "户主姓名",
+                "姓名",
+                "证件号码",
+                "户类型",
+            )
+        ]
+    )
+    header = find_header(cells, columns, ROSTER.fields)
+    assert header is not None
+    assert header.fields["head_name"] == 5 and header.fields["name"] == 6
+    assert header.fields["grid"] == 3
+
+
+def test_two_row_merged_header_combines_parent_and_child() -> None:
+    cells, columns = _grid(
+        [
+            ("三十铺镇（街道、开发区）北山村防止返贫动态监测基层网格工作台账",),
+            ("序号", "村组网格名称", "农户数", "村组网格员", None, None, None, None, "村级网格员")
+            + (None, None, "备注"),
+            (None, None, None, "姓名", "村民组长", "党员", "其他(职务)", "联系电话", "姓名")
+            + ("职务", "联系电话", None),
+            ("1", "北山组第一网格", "45", "张三", "√", None, None, "13800000001", "李四")
+            + ("村支书", "13900000001", None),
+        ]
+    )
+    header = find_header(cells, columns, GRID_LEDGER.fields)
+    assert header is not None and header.rows == (1, 2)
+    assert header.fields == {
+        "grid": 1,
+        "households": 2,
+        "worker_name": 3,
+        "worker_is_group_leader": 4,
+        "worker_is_party_member": 5,
+        "worker_other_title": 6,
+        "worker_phone": 7,
+        "village_worker_name": 8,
+        "village_worker_title": 9,
+        "village_worker_phone": 10,
+        "note": 11,
+    }
+    assert header.body_start == 3
+
+
+def test_a_title_above_a_plain_header_is_not_a_parent_row() -> None:
+    header = _header([("金安区医保结算明细",), ("姓名", "证件号码", "个人自付")], "medical_claims")
+    assert header is not None and header.rows == (1,)
+    assert header.labels[0] == "姓名"
+
+
+def test_no_header_in_the_first_rows() -> None:
+    assert _header([("说明",), ("本表为空",)], "medical_claims") is None

@@ -1,0 +1,152 @@
+"""Cell parsers: every date, month, amount, integer and 是/否 form, and blank kept apart from bad."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from pipelines.ingest import parse
+
+
+def _parse(parser, raw: str | None):  # noqa: ANN001, ANN202 - a parser function and its value
+    values = pl.Series([raw], dtype=pl.String)
+    parsed = parser(values)
+    return parsed[0], parse.unparsed(values, parsed)[0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-10-05",
+        "2026/10/5",
+        "2026.10.05",
+        "20261005",
+        "2026年10月5日",
+        "2026年10月5号",
+        " 2026 - 10 - 05 ",
+        "２０２６－１０－０５",
+        "46300",  # Excel serial
+        "46300.5",
+        "2026-10-05 00:00:00",  # an XLSX date cell
+        "2026-10-05T13:30:00",
+        "2026/10/5 8:05",
+    ],
+)
+def test_date_forms(raw: str) -> None:
+    assert _parse(parse.parse_date, raw) == (date(2026, 10, 5), False)
+
+
+@pytest.mark.parametrize(
+    "raw", ["2026-02-30", "2026-13-01", "20261345", "abc", "10/05/2026", "1234"]
+)
+def test_unreadable_dates_are_flagged(raw: str) -> None:
+    assert _parse(parse.parse_date, raw) == (None, True)
+
+
+@pytest.mark.parametrize("raw", [None, "", "  ", "-", "/", "无"])
+def test_blank_dates_are_null_not_errors(raw: str | None) -> None:
+    assert _parse(parse.parse_date, raw) == (None, False)
+
+
+def test_a_bare_month_in_a_date_column_is_its_first_day() -> None:
+    assert _parse(parse.parse_date, "2026-10")[0] == date(2026, 10, 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["2025-09", "2025年9月", "202509", "2025.09", "2025/9", "2025-09-15", "20250915", "45915"],
+)
+def test_month_forms(raw: str) -> None:
+    assert _parse(parse.parse_month, raw) == (date(2025, 9, 1), False)
+
+
+@pytest.mark.parametrize("raw", ["202500", "2025-13", "九月"])
+def test_unreadable_months_are_flagged(raw: str) -> None:
+    assert _parse(parse.parse_month, raw) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount"),
+    [
+        ("1234.5", 1234.5),
+        ("1,234.50", 1234.5),
+        ("1,234,567.8", 1234567.8),
+        ("1234.5元", 1234.5),
+        ("￥1,234", 1234.0),
+        ("１２３４．５", 1234.5),
+        ("1，234", 1234.0),
+        (" 800 ", 800.0),
+        ("-12.5", -12.5),
+        ("0", 0.0),
+        ("0.00元", 0.0),
+    ],
+)
+def test_amount_forms(raw: str, amount: float) -> None:
+    assert _parse(parse.parse_amount, raw) == (amount, False)
+
+
+@pytest.mark.parametrize("raw", [None, "", "-", "/", "无"])
+def test_blank_amount_is_unknown_never_zero(raw: str | None) -> None:
+    assert _parse(parse.parse_amount, raw) == (None, False)
+
+
+@pytest.mark.parametrize("raw", ["abc", "50万元", "1,2,3", "12,34", "nan", "inf"])
+def test_unreadable_amounts_are_flagged(raw: str) -> None:
+    assert _parse(parse.parse_amount, raw) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "number"), [("3", 3), ("3.0", 3), ("3人", 3), ("2026年", 2026), ("０３", 3)]
+)
+def test_integer_forms(raw: str, number: int) -> None:
+    assert _parse(parse.parse_int, raw) == (number, False)
+
+
+@pytest.mark.parametrize("raw", ["3.5", "x", "三"])
+def test_unreadable_integers_are_flagged(raw: str) -> None:
+    assert _parse(parse.parse_int, raw) == (None, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("是", True), ("否", False), ("√", True), ("×", False), ("Y", True), ("n", False)]
+    + [("TRUE", True), ("false", False), ("1", True), ("0", False), (" 是 ", True)],
+)
+def test_yes_no_forms(raw: str, value: bool) -> None:
+    assert _parse(parse.parse_yes_no, raw) == (value, False)
+
+
+def test_yes_no_blank_and_unreadable() -> None:
+    assert _parse(parse.parse_yes_no, "") == (None, False)
+    assert _parse(parse.parse_yes_no, "也许") == (None, True)
+
+
+def test_ticks_blank_is_false_any_mark_is_true() -> None:
+    ticks = parse.parse_tick(pl.Series(["√", None, "", "✔", "×", "是"]))
+    assert ticks.to_list() == [True, False, False, True, False, True]
+
+
+@pytest.mark.parametrize(
+    ("raw", "name"),
+    [
+        ("张三", "张三"),
+        (" 张 三 ", "张三"),
+        ("张三（已故）", "张三"),
+        ("李四(户主)", "李四"),
+        ("王五【迁出】", "王五"),
+        ("阿依·买买提", "阿依·买买提"),
+        ("張三", "張三"),  # traditional characters are the matcher's business, not ingest's
+        ("无", None),
+        ("（已故）", None),
+        (None, None),
+    ],
+)
+def test_names_are_cleaned_not_fuzzed(raw: str | None, name: str | None) -> None:
+    assert parse.parse_name(pl.Series([raw], dtype=pl.String))[0] == name
+
+
+def test_text_folds_full_width_and_strips() -> None:
+    cleaned = parse.text(pl.Series(["　三十铺镇 ", "ＡＢ１", "\ufeff北山村", "   ", None]))
+    assert cleaned.to_list() == ["三十铺镇", "AB1", "北山村", None, None]

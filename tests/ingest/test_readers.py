@@ -1,0 +1,118 @@
+"""Readers: encodings, ragged and quoted CSVs, row numbers, and XLSX cells as Excel holds them."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipelines.ingest.readers import UnreadableFile, Workbook, decode_text, read_csv
+from tests.ingest.builders import write_csv, write_xlsx
+
+ROWS = [
+    ("序号", "姓名", "证件号码"),
+    ("1", "䶮张", "360426199101010071"),
+    ("2", "李四", "110223790813697"),
+]
+
+
+def _cells(grid) -> list[tuple]:  # noqa: ANN001 - a readers.Grid
+    return grid.cells.rows()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"), [("utf-8", False), ("utf-8", True), ("gb18030", False)]
+)
+def test_csv_encodings_decode_exactly(tmp_path: Path, encoding: str, bom: bool) -> None:
+    path = write_csv(tmp_path / "a.csv", ROWS, encoding, bom=bom)
+    grid = read_csv(path, "a.csv")
+    assert grid.sheet is None
+    assert _cells(grid) == [(*row, n) for n, row in enumerate(ROWS, start=1)]
+
+
+def test_rare_character_needs_gb18030_not_gbk() -> None:
+    data = "䶮".encode("gb18030")
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("gbk")
+    assert decode_text(data) == "䶮"
+
+
+def test_bytes_neither_utf8_nor_gb18030_fail_with_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "坏文件.csv"
+    path.write_bytes(b"\x81\x20\x81\x20")
+    with pytest.raises(UnreadableFile, match="坏文件.csv"):
+        read_csv(path, "坏文件.csv")
+
+
+def test_ids_in_csv_stay_text(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", [("证件号码",), ("011022379081369",), ("3.41502E+17",)])
+    assert read_csv(path, "a.csv").cells["c0"].to_list() == [
+        "证件号码",
+        "011022379081369",
+        "3.41502E+17",
+    ]
+
+
+def test_ragged_rows_title_lines_and_quoted_line_breaks_keep_line_numbers(tmp_path: Path) -> None:
+    text = (
+        "金安区2026年10月低保变动名册\n"
+        "\n"
+        "序号,姓名,住址,备注\n"
+        '1,张三,"北山村\n二组",x,多出来的列\n'
+        "2,李四\n"
+        '3,王五,"a,b",\n'
+    )
+    path = tmp_path / "a.csv"
+    path.write_text(text, encoding="utf-8")
+    grid = read_csv(path, "a.csv")
+    rows = {row[1]: row for row in _cells(grid)}
+    assert rows["张三"] == ("1", "张三", "北山村\n二组", "x", "多出来的列", 4)
+    assert rows["李四"] == ("2", "李四", None, None, None, 6)
+    assert rows["王五"] == ("3", "王五", "a,b", None, None, 7)
+    assert _cells(grid)[0][-1] == 1 and _cells(grid)[2][-1] == 3
+
+
+def test_tab_separated_csv(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("姓名\t证件号码\n张三\t360426199101010071\n", encoding="utf-8")
+    assert _cells(read_csv(path, "a.csv"))[1] == ("张三", "360426199101010071", 2)
+
+
+def test_xlsx_number_cell_id_comes_out_as_excel_holds_it(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "a.xlsx",
+        [
+            ("姓名", "证件号码", "日期", "金额"),
+            ("张三", 3.41502199001011e17, date(2026, 10, 5), 1234.5),
+            ("李四", "341502199001011234", 46300, 0.1 + 0.2),
+            ("王五", 110223790813697, "2026/10/5", 800),
+            ("赵六", 341502199001011234, None, None),  # written as a float: still a number cell
+        ],
+    )
+    workbook = Workbook(path, "a.xlsx")
+    grid = workbook.read(workbook.sheet_names[0])
+    assert grid.cells["c1"].to_list() == [
+        "证件号码",
+        "341502199001011000",
+        "341502199001011234",  # a text cell keeps every digit
+        "110223790813697",  # 15 digits fit in a number exactly
+        "341502199001011000",
+    ]
+    assert grid.cells["c2"].to_list()[1:3] == ["2026-10-05 00:00:00", "46300"]
+    assert grid.cells["c3"].to_list()[1:3] == ["1234.5", "0.3"]
+    assert grid.number_columns == frozenset({"c1"})
+
+
+def test_xlsx_row_numbers_count_leading_blank_rows(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "a.xlsx", [(), (), ("标题",), ("姓名",), ("张三",)])
+    workbook = Workbook(path, "a.xlsx")
+    grid = workbook.read(workbook.sheet_names[0])
+    assert [row for row in _cells(grid) if row[0]] == [("标题", 3), ("姓名", 4), ("张三", 5)]
+
+
+def test_corrupt_workbook_fails_with_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "医保.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(UnreadableFile, match="医保.xlsx"):
+        Workbook(path, "医保.xlsx")

@@ -1,0 +1,337 @@
+"""Staging a source folder: decorations, typing, rejects, accounting, failures and provenance."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.checks.schemas import schema_failures
+from pipelines.ingest.stage import FILE_SCHEMA, stage_source
+from pipelines.ingest.table import REJECT_SCHEMA, record_schema
+from pipelines.sources import ROSTER, SOURCES
+from tests.ingest.builders import make_id, write_csv, write_xlsx
+
+MONTH = "2026-10"
+CIVIL = SOURCES["civil_affairs"]
+ZHANG, LI, WANG = make_id(date(1950, 3, 1)), make_id(date(1962, 7, 9)), make_id(date(1988, 1, 2))
+HEADER = (
+    "序号",
+    "户主姓名",
+    "姓名 ",
+    "身份证号*",
+    "乡镇（街道）",
+    "村（社区）",
+    "救助类型",
+    "变动类型",
+)
+HEADER += ("保障人数", "金额", "变动日期", "银行账号", "备注")
+# line numbers as a text editor shows them: title 1, unit 2, header 3, data from 4
+CIVIL_ROWS = [
+    ("金安区2026年10月社会救助变动名册",),
+    ("填报单位：区民政局",),
+    HEADER,
+    ("1", "张三", "张三（已故）", ZHANG, "三十铺镇", "北山村", "低保", "新增", "3人", "1,234.50元", "2026年10月5日", "6222000011112222", ""),
+    ("2", "李四", "李 四", f" {LI.lower()} ", "三十铺镇", "北山村", "特困", "在保", "2", "800", "20261005", "", "x"),
+    (),
+    ("3", "王五", "王五", WANG, "三十铺镇", "北山村", "低保户", "新增", "x", "abc", "2026-13-01", "", ""),
+    ("4", "", "", "", "三十铺镇", "北山村", "低保", "新增", "", "", "", "", ""),
+    ("5", "赵六", "赵六", "3.41502E+17", "三十铺镇", "南岗村", "临时救助", "", "", "", "46300", "", ""),
+    ("合计", "", "", "", "", "", "", "", "5", "2034.5", "", "", ""),
+    ("填报人：钱七    联系电话：13700000000",),
+    ("说明：本表由民政局提供",),
+]  # fmt: skip
+
+
+@pytest.fixture
+def civil_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "raw" / MONTH / "civil_affairs"
+    write_csv(folder / "三十铺镇_社会救助变动名册.csv", CIVIL_ROWS, "gb18030")
+    return folder
+
+
+def test_kept_rows_are_typed_and_normalised(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    assert staged.received
+    records = staged.records.sort("row_number")
+    assert records["row_number"].to_list() == [4, 5, 9]
+    first = records.row(0, named=True)
+    assert first["name_raw"] == "张三（已故）" and first["name"] == "张三"
+    assert first["id_number"] == ZHANG and first["id_status"] == "valid"
+    assert first["id_birth"] == date(1950, 3, 1) and first["id_area"] == "341502"
+    assert first["covered_people"] == 3 and first["amount"] == 1234.5
+    assert first["change_date"] == date(2026, 10, 5)
+    assert first["record_key"] == "civil_affairs|三十铺镇_社会救助变动名册.csv||4"
+    second = records.row(1, named=True)
+    assert second["name"] == "李四" and second["id_number"] == LI and second["amount"] == 800.0
+    third = records.row(2, named=True)
+    assert third["id_status"] == "destroyed" and third["id_number"] is None
+    assert third["change_type"] is None and third["amount"] is None  # blank stays unknown
+    assert third["change_date"] == date(2026, 10, 5)  # an Excel serial
+
+
+def test_records_have_the_design_columns_and_dtypes(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    assert staged.records.schema == pl.Schema(record_schema(CIVIL))
+    assert staged.rejects.schema == pl.Schema(REJECT_SCHEMA)
+    assert staged.files.schema == pl.Schema(FILE_SCHEMA)
+    assert list(staged.records.columns[:12]) == [
+        "source", "file", "sheet", "row_number", "record_key", "name_raw", "name", "id_raw",
+        "id_number", "id_status", "id_birth", "id_area",
+    ]  # fmt: skip
+    assert schema_failures(CIVIL, staged.records).height == 0
+
+
+def test_unlisted_columns_are_kept_but_bank_accounts_are_not(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    extra = json.loads(staged.records.sort("row_number")["raw_extra"][0])
+    assert extra["户主姓名"] == "张三" and extra["序号"] == "1"
+    assert "银行账号" not in extra
+    assert all("6222000011112222" not in v for v in staged.rejects["raw_values"].to_list())
+
+
+def test_rejects_name_the_file_row_and_every_failing_field(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    rejects = {row["row_number"]: row for row in staged.rejects.iter_rows(named=True)}
+    assert set(rejects) == {7, 8}
+    bad = rejects[7]
+    assert bad["file"] == "三十铺镇_社会救助变动名册.csv" and bad["sheet"] is None
+    assert bad["field"] == "assistance_type,covered_people,amount,change_date"
+    assert "「救助类型」的值不在允许范围" in bad["reason"]
+    assert "「保障人数」无法识别为整数" in bad["reason"]
+    assert "「金额」无法识别为金额" in bad["reason"]
+    assert "「变动日期」无法识别为日期" in bad["reason"]
+    assert json.loads(bad["raw_values"])["救助类型"] == "低保户"
+    assert rejects[8]["field"] == "name,id_number"
+
+
+def test_reasons_and_messages_carry_no_name_or_id(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    texts = staged.rejects["reason"].to_list() + staged.files["message"].drop_nulls().to_list()
+    people = ["张三", "李四", "王五", "赵六", "钱七", ZHANG, LI, WANG, "3.41502E+17", "13700000000"]
+    assert texts and not [t for t in texts for p in people if p in t]
+
+
+def test_row_accounting_counts_decorations_as_skipped(civil_folder: Path) -> None:
+    files = stage_source(CIVIL, civil_folder, MONTH).files.row(0, named=True)
+    assert files["status"] == "ok"
+    assert (files["rows_read"], files["rows_kept"], files["rows_rejected"]) == (5, 3, 2)
+    # title, unit, header, blank line, 合计, two notes
+    assert files["rows_skipped"] == 7
+    assert files["rows_read"] == files["rows_kept"] + files["rows_rejected"]
+
+
+def test_row_numbers_point_at_the_lines_of_the_file(civil_folder: Path) -> None:
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    path = civil_folder / "三十铺镇_社会救助变动名册.csv"
+    lines = path.read_bytes().decode("gb18030").splitlines()
+    for row in staged.records.iter_rows(named=True):
+        assert row["id_raw"].strip() in lines[row["row_number"] - 1]
+    for row in staged.rejects.iter_rows(named=True):
+        serial = json.loads(row["raw_values"])["序号"]
+        assert lines[row["row_number"] - 1].startswith(serial + ",")
+
+
+def test_missing_folder_is_not_received(tmp_path: Path) -> None:
+    staged = stage_source(CIVIL, tmp_path / "raw" / MONTH / "civil_affairs", MONTH)
+    assert not staged.received
+    assert staged.records.is_empty() and staged.files.is_empty() and staged.rejects.is_empty()
+    assert staged.records.schema == pl.Schema(record_schema(CIVIL))
+
+
+def test_an_unreadable_file_fails_alone(civil_folder: Path) -> None:
+    (civil_folder / "说明.pdf").write_bytes(b"%PDF-1.4")
+    (civil_folder / "东河口镇.xlsx").write_bytes(b"PK\x03\x04 broken")
+    write_csv(civil_folder / "无表头.csv", [("这是一个说明文件",), ("没有任何表头",)])
+    (civil_folder / "~$三十铺镇.xlsx").write_bytes(b"lock file")
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    files = {row["file"]: row for row in staged.files.iter_rows(named=True)}
+    assert set(files) == {
+        "三十铺镇_社会救助变动名册.csv",
+        "说明.pdf",
+        "东河口镇.xlsx",
+        "无表头.csv",
+    }
+    assert files["三十铺镇_社会救助变动名册.csv"]["status"] == "ok"
+    for name in ("说明.pdf", "东河口镇.xlsx", "无表头.csv"):
+        assert files[name]["status"] == "failed" and name in files[name]["message"]
+    assert staged.records.height == 3
+
+
+def test_several_files_and_subfolders_are_read_together(civil_folder: Path) -> None:
+    rows = [HEADER[:8], ("1", "孙八", "孙八", make_id(), "东河口镇", "西湾村", "低保", "退出")]
+    write_csv(civil_folder / "东河口镇" / "救助.csv", rows, "utf-8", bom=True)
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    assert staged.records.height == 4
+    assert "东河口镇/救助.csv" in staged.records["file"].to_list()
+
+
+def test_roster_missing_a_required_column_fails_naming_file_and_column(tmp_path: Path) -> None:
+    folder = tmp_path / "roster"
+    header = ("乡镇", "村", "网格", "户主姓名", "姓名", "证件号码", "户类型")
+    write_csv(
+        folder / "农户花名册.csv",
+        [header, ("三十铺镇", "北山村", "一组", "张三", "张三", ZHANG, "脱贫户")],
+    )
+    staged = stage_source(ROSTER, folder, MONTH)
+    row = staged.files.row(0, named=True)
+    assert row["status"] == "failed"
+    assert "农户花名册.csv" in row["message"] and "户编号" in row["message"]
+    assert staged.records.is_empty()
+
+
+def test_department_file_without_name_or_id_column_fails(tmp_path: Path) -> None:
+    folder = tmp_path / "civil_affairs"
+    write_csv(folder / "a.csv", [("乡镇", "村", "救助类型"), ("三十铺镇", "北山村", "低保")])
+    row = stage_source(CIVIL, folder, MONTH).files.row(0, named=True)
+    assert row["status"] == "failed" and "a.csv" in row["message"]
+
+
+def test_roster_required_blank_and_allowed_values(tmp_path: Path) -> None:
+    folder = tmp_path / "roster"
+    header = (
+        "乡镇",
+        "村",
+        "村民组",
+        "网格",
+        "户编号",
+        "户主姓名",
+        "姓名",
+        "证件号码",
+        "与户主关系",
+        "户类型",
+    )
+    header += ("出生日期", "风险是否消除", "家庭人口数", "家庭年人均纯收入")
+    rows = [
+        header,
+        ("三十铺镇", "北山村", "一组", "一组网格", "H1", "张三", "张三", ZHANG, "户主", "脱贫户", "1950-03-01", "否", "3", "8,600"),
+        ("三十铺镇", "北山村", "一组", "一组网格", "", "张三", "李四", LI, "配偶", "脱贫户", "", "", "", ""),
+        ("三十铺镇", "北山村", "一组", "一组网格", "H1", "张三", "王五", WANG, "之子", "贫困户", "", "", "", ""),
+    ]  # fmt: skip
+    write_csv(folder / "农户花名册.csv", rows)
+    staged = stage_source(ROSTER, folder, MONTH)
+    kept = staged.records.row(0, named=True)
+    assert kept["head_name"] == "张三" and kept["household_id"] == "H1"
+    assert kept["birth_date"] == date(1950, 3, 1) and kept["risk_eliminated"] is False
+    assert kept["household_size"] == 3 and kept["income_per_capita"] == 8600.0
+    reasons = dict(zip(staged.rejects["row_number"], staged.rejects["reason"], strict=True))
+    assert reasons == {
+        3: "「户编号」为空（必填）",
+        4: "「户类型」的值不在允许范围（脱贫户/监测户/一般农户）",
+    }
+    assert schema_failures(ROSTER, staged.records).height == 0
+
+
+def test_xlsx_source_with_title_merged_cells_and_number_ids(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    rows = [
+        ("金安区2026年10月医保结算明细",),
+        ("序号", "患者姓名", "证件号码", "入院日期", "出院日期", "医疗总费用", "个人自付"),
+        (1, "张三", ZHANG, date(2026, 10, 1), date(2026, 10, 5), 12345.6, 2345.6),
+        (2, "李四", 3.41502199001011e17, 46296, "2026.10.9", "1,000.00", ""),
+        ("合计", None, None, None, None, 13345.6, 2345.6),
+    ]
+    write_xlsx(
+        folder / "结算.xlsx", rows, sheet="医保结算明细", first_sheets=[("填表说明", [("说明",)])]
+    )
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    records = staged.records.sort("row_number")
+    assert records["sheet"].to_list() == ["医保结算明细", "医保结算明细"]
+    assert records["row_number"].to_list() == [3, 4]
+    assert records["admission_date"].to_list() == [date(2026, 10, 1), date(2026, 10, 1)]
+    assert records["discharge_date"].to_list() == [date(2026, 10, 5), date(2026, 10, 9)]
+    assert records["self_paid"].to_list() == [2345.6, None]
+    assert records["id_status"].to_list() == ["valid", "destroyed"]
+    assert records["id_birth"].to_list() == [date(1950, 3, 1), date(1990, 1, 1)]
+    assert records["record_key"][0] == "medical_claims|结算.xlsx|医保结算明细|3"
+    file_row = staged.files.row(0, named=True)
+    assert file_row["sheet"] == "医保结算明细" and file_row["rows_skipped"] == 3
+    assert "填表说明" in file_row["message"]
+
+
+def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    data = [("姓名", "证件号码", "个人自付"), ("张三", ZHANG, "10")]
+    write_xlsx(
+        folder / "a.xlsx", data, sheet="Sheet1", extra_sheets=[("Sheet2", [("姓名",), ("李四",)])]
+    )
+    write_xlsx(folder / "b.xlsx", [("x",)], sheet="Sheet1", extra_sheets=[("结算明细", data)])
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    sheets = dict(zip(staged.files["file"], staged.files["sheet"], strict=True))
+    assert sheets == {"a.xlsx": "Sheet1", "b.xlsx": "结算明细"}
+    assert staged.records["name"].to_list() == ["张三", "张三"]
+
+
+def test_real_id_ending_000_stays_valid_but_not_in_a_damaged_file(tmp_path: Path) -> None:
+    from tests.ingest.builders import id_ending_000
+
+    real = id_ending_000(date(1970, 5, 5))
+    folder = tmp_path / "vehicles"
+    header = ("姓名", "证件号码", "车辆类型")
+    write_csv(folder / "clean.csv", [header, ("张三", real, "小型轿车"), ("李四", LI, "摩托车")])
+    write_csv(
+        folder / "damaged.csv",
+        [header, ("张三", real, "小型轿车"), ("王五", "3.41502E+17", "摩托车")],
+    )
+    staged = stage_source(SOURCES["vehicles"], folder, MONTH)
+    status = {
+        (row["file"], row["name"]): row["id_status"] for row in staged.records.iter_rows(named=True)
+    }
+    assert status[("clean.csv", "张三")] == "valid"
+    assert status[("damaged.csv", "张三")] == "destroyed"
+
+
+def test_totals_anywhere_and_a_repeated_header_are_decorations(tmp_path: Path) -> None:
+    folder = tmp_path / "vehicles"
+    header = ("序号", "乡镇", "村", "姓名", "证件号码", "车辆类型")
+    rows = [
+        header,
+        ("1", "三十铺镇", "北山村", "张三", ZHANG, "小型轿车"),
+        header,  # the header pasted again for the next page
+        ("2", "三十铺镇", "北山村", "李四", LI, "摩托车"),
+        ("", "", "", "", "小 计", "2"),
+        ("", "", "", "", "", ""),
+        ("总计：2 辆",),
+    ]
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["vehicles"], folder, MONTH)
+    assert staged.records["row_number"].to_list() == [2, 4]
+    assert staged.rejects.is_empty()
+    assert staged.files.row(0, named=True)["rows_skipped"] == 5
+
+
+def _claims_csv(path: Path, rows: int) -> Path:
+    """A large GB18030 claims extract with a title line, thousands separators and 元."""
+    header = "序号,姓名,证件号码,乡镇,村,就诊机构,入院日期,出院日期,医疗总费用,个人自付\n"
+    ids = [make_id(date(1940 + n % 60, 1 + n % 12, 1 + n % 28)) for n in range(1000)]
+    body = "".join(
+        f"{n},张{n % 97}伟,{ids[n % 1000]},三十铺镇,北山村,六安市人民医院,2026-10-0{1 + n % 9},"
+        f'2026/10/{10 + n % 9},"{12345.6 + n:,.2f}",{n % 900}.50元\n'
+        for n in range(rows)
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(("金安区医保结算明细\n" + header + body).encode("gb18030"))
+    return path
+
+
+def test_staging_a_large_file_is_vectorised(tmp_path: Path) -> None:
+    path = _claims_csv(tmp_path / "medical_claims" / "a.csv", 30_000)
+    started = time.perf_counter()
+    staged = stage_source(SOURCES["medical_claims"], path.parent, MONTH)
+    elapsed = time.perf_counter() - started
+    assert staged.records.height == 30_000 and staged.rejects.is_empty()
+    assert staged.records["total_cost"][0] == 12345.6 and staged.records["self_paid"][1] == 1.5
+    assert elapsed < 3.0, f"30k rows took {elapsed:.2f}s"
+
+
+@pytest.mark.slow
+def test_a_300k_row_csv_stages_in_about_two_seconds(tmp_path: Path) -> None:
+    path = _claims_csv(tmp_path / "medical_claims" / "a.csv", 300_000)
+    started = time.perf_counter()
+    staged = stage_source(SOURCES["medical_claims"], path.parent, MONTH)
+    assert staged.records.height == 300_000
+    assert time.perf_counter() - started < 3.0

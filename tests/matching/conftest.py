@@ -1,0 +1,49 @@
+"""Fixture that runs the matcher on small frames registered in an in-memory DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.matching.matcher import MatchResult, match_records
+from tests.matching.builders import RECORD_SCHEMA, ROSTER_SCHEMA
+
+Runner = Callable[..., MatchResult]
+
+
+@pytest.fixture
+def run() -> Runner:
+    """Register members, records and negative pairs in a fresh in-memory DuckDB and match."""
+
+    def _run(
+        members: list[dict[str, Any]],
+        records: list[dict[str, Any]],
+        negatives: list[tuple[str, str, str]] | None = None,
+    ) -> MatchResult:
+        con = duckdb.connect()
+        con.register("roster_frame", pl.DataFrame(members, schema=ROSTER_SCHEMA))
+        con.register("record_frame", pl.DataFrame(records, schema=RECORD_SCHEMA))
+        con.execute("CREATE TABLE roster_members AS SELECT * FROM roster_frame")
+        con.execute("CREATE TABLE match_input AS SELECT * FROM record_frame")
+        con.register(
+            "negative_frame",
+            pl.DataFrame(
+                negatives or [],
+                schema={"source": pl.String, "record_key": pl.String, "member_key": pl.String},
+                orient="row",
+            ),
+        )
+        con.execute("CREATE TABLE negative_pairs AS SELECT * FROM negative_frame")
+        result = match_records(con)
+        keys = sorted(
+            result.matches["record_key"].to_list() + result.unresolved["record_key"].to_list()
+        )
+        assert keys == sorted(r["record_key"] for r in records), "every record exactly once"
+        con.close()
+        return result
+
+    return _run
