@@ -44,9 +44,17 @@ def data_dir_from_env(default: str = "data") -> DataDir:
     return DataDir(Path(os.environ.get(DATA_DIR_ENV, default)).resolve())
 
 
-def district_key(data_dir: DataDir) -> str:
-    """The district every table is keyed by: FANGFAN_DISTRICT, else the data directory's name."""
-    return os.environ.get(DISTRICT_ENV) or data_dir.root.name
+def district_key(data_dir: DataDir, explicit: str = "") -> str:
+    """The district every table is keyed by: an explicit key (FANGFAN_DISTRICT), else
+    `[district] name` of <data dir>/rules.toml, else the data directory's name."""
+    if explicit or os.environ.get(DISTRICT_ENV):
+        return explicit or os.environ[DISTRICT_ENV]
+    local = data_dir.root / "rules.toml"
+    if local.is_file():
+        name = tomllib.loads(local.read_text(encoding="utf-8")).get("district", {}).get("name")
+        if name:
+            return str(name)
+    return data_dir.root.name
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

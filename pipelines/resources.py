@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.config import DataDir, load_rule_config
+from pipelines.config import DataDir, district_key, load_rule_config
 from pipelines.warehouse import connect
 
 WRITER_POOL = "duckdb_writer"
@@ -29,7 +29,7 @@ class FangfanResource(dg.ConfigurableResource):
 
     @property
     def district_key(self) -> str:
-        return self.district or self.layout.root.name
+        return district_key(self.layout, self.district)
 
     def rule_config(self) -> dict:
         return load_rule_config(self.layout, Path(self.rules_file) if self.rules_file else None)
