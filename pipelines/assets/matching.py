@@ -173,7 +173,7 @@ def quality_by_source(
     )
     reasons = con.sql(
         """SELECT source, status, reason, count(*) AS records FROM unmatched_records
-           WHERE district = $d AND month = $m GROUP BY ALL ORDER BY source, records DESC""",
+           WHERE district = $d AND month = $m GROUP BY ALL ORDER BY source, records DESC, status, reason""",
         params=params,
     ).pl()
     return per_source, reasons

@@ -186,7 +186,7 @@ def summary_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) ->
             """SELECT source AS 来源, method AS 匹配方式, count(*) AS 记录数,
                       round(avg(confidence), 3) AS 平均可信度
                FROM record_matches WHERE district = $d AND month = $m
-               GROUP BY ALL ORDER BY 来源, 记录数 DESC""",
+               GROUP BY ALL ORDER BY 来源, 记录数 DESC, 匹配方式""",
             d=district,
             m=month,
         )
@@ -242,7 +242,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
     return (
         pl.concat(frames, how="vertical_relaxed")
         .with_columns(pl.col("id_number").map_elements(mask_id, return_dtype=pl.String))
-        .sort(["source", "file", "row_number"])
+        .sort(["source", "file", "sheet", "row_number", "status"], nulls_last=True)
         .select(
             pl.col("source").replace_strict(departments, return_dtype=pl.String).alias("来源部门"),
             pl.col("source").alias("来源"),

@@ -19,7 +19,7 @@ from pipelines.ingest.readers import (
     read_csv,
 )
 from pipelines.ingest.table import REJECT_SCHEMA, SheetFailure, Table, record_schema, stage_tables
-from pipelines.sources import Source, normalise_header
+from pipelines.sources import GRID, Source, normalise_header
 
 FILE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -52,6 +52,11 @@ TableReader = Callable[[Source, Path, str], list[Table | SheetFailure]]
 
 def stage_source(source: Source, folder: Path, month: str) -> StagedSource:
     """Stage every file of raw/<month>/<source>/ (month is the partition; rows carry no month)."""
+    if source.key == GRID.key:
+        # the ledger has its own layout (title-row 乡镇/村, ticks); grid.py builds on this module
+        from pipelines.ingest.grid import stage_grid
+
+        return stage_grid(folder, month)
     return stage_folder(source, folder, read_tables)
 
 

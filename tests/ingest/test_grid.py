@@ -127,3 +127,11 @@ def test_flat_csv_form(tmp_path: Path) -> None:
 
 def test_missing_grid_folder_is_not_received(tmp_path: Path) -> None:
     assert not stage_grid(tmp_path / "grid", MONTH).received
+
+
+def test_stage_source_hands_the_grid_to_the_ledger_reader(tmp_path: Path) -> None:
+    from pipelines.ingest.stage import stage_source
+
+    write_ledger(tmp_path / "grid" / "a.xlsx", f"三十铺镇（街道、开发区）北山村{TAIL}", ROWS)
+    staged = stage_source(GRID, tmp_path / "grid", MONTH)
+    assert staged.records["village"].to_list() == ["北山村", "北山村"]

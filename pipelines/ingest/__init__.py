@@ -1,0 +1,1 @@
+"""Ingest: read every file of a source folder into typed, normalised rows and rejects."""
