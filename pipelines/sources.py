@@ -29,6 +29,8 @@ class Field:
     required: bool = False
     # Values the field may hold; anything else is a reject. Empty = free text.
     allowed: tuple[str, ...] = ()
+    # Other spellings departments use for an allowed value: (as written, allowed value)
+    synonyms: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ ROSTER = Source(
             ("户类型",),
             required=True,
             allowed=("脱贫户", "监测户", "一般农户"),
-        ),
+            synonyms=(("普通农户", "一般农户"), ("非贫困户", "一般农户"), ("监测对象", "监测户"),
+                      ("脱贫人口", "脱贫户"), ("已脱贫户", "脱贫户")),
+        ),  # fmt: skip
         Field("sex", ("性别",)),
         Field("birth_date", ("出生日期",), FieldType.DATE),
         Field("monitor_category", ("监测对象类别",)),
@@ -178,15 +182,37 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "医保参保名册",
         "医保局",
         Field("enroll_year", ("参保年度",), FieldType.INT),
-        Field("enroll_status", ("参保状态",), allowed=("正常参保", "未参保", "暂停")),
+        Field(
+            "enroll_status",
+            ("参保状态",),
+            allowed=("正常参保", "未参保", "暂停"),
+            synonyms=(("参保", "正常参保"), ("已参保", "正常参保"), ("正常", "正常参保"),
+                      ("参保缴费", "正常参保"), ("未参加", "未参保"), ("停保", "暂停"),
+                      ("暂停参保", "暂停")),
+        ),  # fmt: skip
         Field("subsidized", ("资助参保",), FieldType.YESNO),
     ),
     _dept(
         "civil_affairs",
         "社会救助变动名册",
         "民政局",
-        Field("assistance_type", ("救助类型",), required=True, allowed=("低保", "特困", "临时救助")),
-        Field("change_type", ("变动类型",), allowed=("新增", "退出", "在保")),
+        Field(
+            "assistance_type",
+            ("救助类型",),
+            required=True,
+            allowed=("低保", "特困", "临时救助"),
+            synonyms=(("农村低保", "低保"), ("最低生活保障", "低保"), ("农村最低生活保障", "低保"),
+                      ("特困供养", "特困"), ("特困人员", "特困"), ("特困人员供养", "特困"),
+                      ("临时救助金", "临时救助"), ("急难型临时救助", "临时救助"),
+                      ("支出型临时救助", "临时救助")),
+        ),  # fmt: skip
+        Field(
+            "change_type",
+            ("变动类型",),
+            allowed=("新增", "退出", "在保"),
+            synonyms=(("新纳入", "新增"), ("新批", "新增"), ("纳入", "新增"), ("停保", "退出"),
+                      ("取消", "退出"), ("终止", "退出"), ("续保", "在保"), ("正常", "在保")),
+        ),  # fmt: skip
         Field("covered_people", ("保障人数",), FieldType.INT),
         Field("amount", ("金额",), FieldType.AMOUNT),
         Field("change_date", ("变动日期",), FieldType.DATE),
@@ -197,9 +223,24 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "教育局",
         Field("student_no", ("学籍号",)),
         Field("school", ("学校",)),
-        Field("stage", ("学段",), allowed=("学前", "小学", "初中", "高中", "中职", "高校")),
+        Field(
+            "stage",
+            ("学段",),
+            allowed=("学前", "小学", "初中", "高中", "中职", "高校"),
+            synonyms=(("幼儿园", "学前"), ("学前教育", "学前"), ("普高", "高中"),
+                      ("普通高中", "高中"), ("职高", "中职"), ("中专", "中职"), ("技校", "中职"),
+                      ("本科", "高校"), ("专科", "高校"), ("大专", "高校"), ("高职", "高校"),
+                      ("大学", "高校"), ("研究生", "高校"), ("硕士", "高校"), ("博士", "高校"),
+                      ("高等教育", "高校")),
+        ),  # fmt: skip
         Field("grade", ("年级",)),
-        Field("school_status", ("在校状态",), allowed=("在读", "辍学", "休学", "毕业")),
+        Field(
+            "school_status",
+            ("在校状态",),
+            allowed=("在读", "辍学", "休学", "毕业"),
+            synonyms=(("在校", "在读"), ("就读", "在读"), ("失学", "辍学"), ("失学辍学", "辍学"),
+                      ("退学", "辍学")),
+        ),  # fmt: skip
         Field("enrol_month", ("入学年月",), FieldType.MONTH),
         Field("aided", ("是否享受资助",), FieldType.YESNO),
     ),
@@ -207,7 +248,14 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "public_security",
         "户籍变动",
         "公安分局",
-        Field("change_type", ("变动类型",), required=True, allowed=("死亡", "迁出", "迁入", "出生")),
+        Field(
+            "change_type",
+            ("变动类型",),
+            required=True,
+            allowed=("死亡", "迁出", "迁入", "出生"),
+            synonyms=(("死亡注销", "死亡"), ("注销（死亡）", "死亡"), ("注销(死亡)", "死亡"),
+                      ("迁出注销", "迁出"), ("出生登记", "出生"), ("迁入登记", "迁入")),
+        ),  # fmt: skip
         Field("change_date", ("变动日期",), FieldType.DATE),
         Field("address", ("住址",)),
     ),
@@ -240,7 +288,13 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "残疾人证",
         "残联",
         Field("category", ("残疾类别",)),
-        Field("disability_level", ("残疾等级",), allowed=("一级", "二级", "三级", "四级")),
+        Field(
+            "disability_level",
+            ("残疾等级",),
+            allowed=("一级", "二级", "三级", "四级"),
+            synonyms=(("1级", "一级"), ("2级", "二级"), ("3级", "三级"), ("4级", "四级"),
+                      ("1", "一级"), ("2", "二级"), ("3", "三级"), ("4", "四级")),
+        ),  # fmt: skip
         Field("issue_date", ("发证日期",), FieldType.DATE),
         Field("living_subsidy", ("困难残疾人生活补贴",), FieldType.YESNO),
         Field("care_subsidy", ("重度残疾人护理补贴",), FieldType.YESNO),
@@ -259,7 +313,13 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "hrss",
         "就业失业登记",
         "人社局",
-        Field("register_type", ("登记类型",), required=True, allowed=("失业登记", "就业登记")),
+        Field(
+            "register_type",
+            ("登记类型",),
+            required=True,
+            allowed=("失业登记", "就业登记"),
+            synonyms=(("失业", "失业登记"), ("就业", "就业登记")),
+        ),  # fmt: skip
         Field("register_date", ("登记日期",), FieldType.DATE),
     ),
     _dept(
@@ -276,7 +336,13 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "市场监管局",
         Field("entity_name", ("主体名称",)),
         Field("credit_code", ("统一社会信用代码",)),
-        Field("role", ("身份",), allowed=("法定代表人", "股东", "经营者")),
+        Field(
+            "role",
+            ("身份",),
+            allowed=("法定代表人", "股东", "经营者"),
+            synonyms=(("法人", "法定代表人"), ("法人代表", "法定代表人"), ("投资人", "股东"),
+                      ("出资人", "股东"), ("个体经营者", "经营者"), ("负责人", "经营者")),
+        ),  # fmt: skip
         Field("capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT),
         Field("established_date", ("成立日期",), FieldType.DATE),
     ),

@@ -239,10 +239,14 @@ def _json(frame: pl.DataFrame, columns: Sequence[str], keys: Sequence[str]) -> p
     ).to_series()
 
 
-def _enum(raw: pl.Series, allowed: tuple[str, ...]) -> pl.Series:
+def _enum(
+    raw: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...] = ()
+) -> pl.Series:
     value = parse.compact(raw)
     if all(v.isascii() for v in allowed):
         value = value.str.to_uppercase()
+    if synonyms:
+        value = value.replace(dict(synonyms))
     # 鉴定等级 "C级": accept the allowed form without its 级/类 suffix
     trimmed = value.str.replace(r"[级类]$", "")
     use_trimmed = trimmed.is_in(allowed) & ~value.is_in(allowed)
@@ -350,7 +354,7 @@ def _type_field(
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
         blank = cleaned.is_null()
     elif f.allowed:
-        value = _enum(raw, f.allowed)
+        value = _enum(raw, f.allowed, f.synonyms)
         typed.values[f.name] = value
         outside = (value.is_not_null() & ~value.is_in(f.allowed)).fill_null(False)
         allowed = "/".join(f.allowed)

@@ -262,8 +262,10 @@ YB01_SQL = """
                sum(self_paid) AS ytd,
                sum(self_paid) FILTER (WHERE month < $month) AS before,
                list(record_key ORDER BY record_key) FILTER (WHERE month = $month) AS record_keys,
-               arg_max(member_key, self_paid) FILTER (WHERE month = $month) AS member_key,
-               arg_min(method, confidence) AS method,
+               -- ties broken by the key itself: a rerun names the same member and method
+               arg_max(member_key, (self_paid, member_key)) FILTER (WHERE month = $month)
+                   AS member_key,
+               arg_min(method, (confidence, method)) AS method,
                min(confidence) AS confidence
         FROM claims GROUP BY household_id
     )
@@ -458,12 +460,13 @@ def _collapse(hits: pl.DataFrame, month: str, config: dict) -> pl.DataFrame:
         .otherwise(pl.col("household_id"))
         .alias("subject")
     )
-    # the strongest hit speaks for the warning: red first, then the largest amount, latest date
-    ordered = hits.sort(
-        ["rule", "subject", "red", "ev_amount", "ev_date", "evidence_key"],
-        descending=[False, False, True, True, True, False],
+    # the strongest hit speaks for the warning: red first, then the largest amount, latest date;
+    # the first record key breaks remaining ties so that reruns pick the same hit
+    ordered = hits.with_columns(pl.col("record_keys").list.first().alias("_first_record")).sort(
+        ["rule", "subject", "red", "ev_amount", "ev_date", "evidence_key", "_first_record"],
+        descending=[False, False, True, True, True, False, False],
         nulls_last=True,
-    )
+    ).drop("_first_record")
     grouped = ordered.group_by(["rule", "subject"], maintain_order=True).agg(
         pl.all().exclude("record_keys").first(),
         pl.col("record_keys").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().alias("record_keys"),

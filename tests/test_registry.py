@@ -1,0 +1,43 @@
+"""The source registry: aliases, required fields, and the spellings departments use for values."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.ingest.table import _enum
+from pipelines.sources import DEPARTMENT_SOURCES, SOURCES, normalise_header
+
+
+def test_every_synonym_names_an_allowed_value():
+    for source in SOURCES.values():
+        for field in source.fields:
+            for written, value in field.synonyms:
+                assert value in field.allowed, (source.key, field.name, written)
+
+
+def test_department_spellings_become_the_contracts_values():
+    cases = {
+        ("education", "stage"): (["本科", " 普高 ", "高职", "小学"], ["高校", "高中", "高校", "小学"]),
+        ("roster", "household_type"): (["普通农户", "脱贫户"], ["一般农户", "脱贫户"]),
+        ("civil_affairs", "assistance_type"): (["农村低保", "特困供养"], ["低保", "特困"]),
+        ("disability", "disability_level"): (["1级", "二级"], ["一级", "二级"]),
+        ("housing", "grade"): (["c级", "D"], ["C", "D"]),
+    }
+    for (source, name), (written, expected) in cases.items():
+        field = SOURCES[source].field(name)
+        assert _enum(pl.Series(written), field.allowed, field.synonyms).to_list() == expected
+
+
+def test_unknown_values_stay_unknown_to_be_rejected():
+    field = SOURCES["education"].field("stage")
+    assert _enum(pl.Series(["大学生"]), field.allowed, field.synonyms).to_list() == ["大学生"]
+
+
+def test_household_level_sources_prefer_the_head_name_column():
+    for source in DEPARTMENT_SOURCES:
+        first = source.field("name").headers[0]
+        assert first == ("户主姓名" if source.household_level else "姓名"), source.key
+
+
+def test_header_normalisation_folds_decorations():
+    assert normalise_header(" 直接经济损失(元)*\n") == normalise_header("直接经济损失（元）")
