@@ -31,6 +31,8 @@ class Field:
     allowed: tuple[str, ...] = ()
     # Other spellings departments use for an allowed value: (as written, allowed value)
     synonyms: tuple[tuple[str, str], ...] = ()
+    # the unit an AMOUNT column is in (a cell that says 万 or 元 itself is converted to it)
+    unit: str = "元"
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "商品房登记",
         "不动产登记中心",
         Field("location", ("坐落",)),
-        Field("floor_area", ("建筑面积",), FieldType.AMOUNT),
+        Field("floor_area", ("建筑面积",), FieldType.AMOUNT, unit="平方米"),
         Field("register_date", ("登记日期",), FieldType.DATE),
     ),
     _dept(
@@ -343,7 +345,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             synonyms=(("法人", "法定代表人"), ("法人代表", "法定代表人"), ("投资人", "股东"),
                       ("出资人", "股东"), ("个体经营者", "经营者"), ("负责人", "经营者")),
         ),  # fmt: skip
-        Field("capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT),
+        Field("capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT, unit="万元"),
         Field("established_date", ("成立日期",), FieldType.DATE),
     ),
     _dept(

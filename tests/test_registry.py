@@ -41,3 +41,20 @@ def test_household_level_sources_prefer_the_head_name_column():
 
 def test_header_normalisation_folds_decorations():
     assert normalise_header(" 直接经济损失(元)*\n") == normalise_header("直接经济损失（元）")
+
+
+def test_amount_units_follow_the_cell_then_the_column():
+    from pipelines.ingest.parse import parse_amount
+
+    capital = SOURCES["market"].field("capital")
+    assert capital.unit == "万元"
+    assert parse_amount(pl.Series(["50万元", "500000元", "49.9"]), unit=capital.unit).to_list() == [
+        50.0,
+        50.0,
+        49.9,
+    ]
+    assert parse_amount(pl.Series(["5万元", "1,234.5元", ""]), unit="元").to_list() == [
+        50000.0,
+        1234.5,
+        None,
+    ]

@@ -139,22 +139,37 @@ def parse_month(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     return _patch(parsed, missing, lambda part: _full_date(part).dt.month_start(), value)
 
 
-def _amount_text(value: pl.Series) -> pl.Series:
-    """Amounts with a currency sign or unit and thousands separators (only well-placed ones)."""
-    stripped = value.str.replace_all(r"^(?:[¥￥]|RMB)|(?:元|人民币)$", "")
+def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
+    """Amounts with a currency sign or unit and thousands separators (only well-placed ones).
+
+    A cell's own unit wins over the column's: `5万元` in a 元 column is 50,000, `500000元` in a
+    万元 column is 50.
+    """
+    in_wan = value.str.contains(r"万(?:元)?$")
+    in_yuan = value.str.contains(r"(?:元|人民币)$") & ~in_wan
+    stripped = value.str.replace_all(
+        r"^(?:[¥￥]|RMB)|(?:万元|万|元|人民币|平方米|㎡|m2|M2)$", ""
+    )
     well_formed = stripped.str.contains(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$") & (
         stripped.str.contains(r"\d")
     )
     number = stripped.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
-    return _null_if(number, ~well_formed)
+    if unit == "万元":
+        factor = pl.select(pl.when(in_yuan).then(0.0001).otherwise(1.0)).to_series()
+    else:
+        factor = pl.select(pl.when(in_wan).then(10_000.0).otherwise(1.0)).to_series()
+    return _null_if(number * factor, ~well_formed)
 
 
-def parse_amount(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """1,234.50 / 1234.5元 / ￥1234 / full-width digits -> Float64; blank -> null, never 0."""
+def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元") -> pl.Series:
+    """1,234.50 / 1234.5元 / ￥1234 / 5万元 / full-width digits -> Float64 in the column's unit;
+    blank -> null, never 0."""
     value = values if cleaned else clean(values)
     direct = value.cast(pl.Float64, strict=False)
     direct = _null_if(direct, ~direct.is_finite())
-    return _patch(direct, direct.is_null() & value.is_not_null(), _amount_text, value)
+    return _patch(
+        direct, direct.is_null() & value.is_not_null(), lambda v: _amount_text(v, unit), value
+    )
 
 
 def parse_int(values: pl.Series, *, cleaned: bool = False) -> pl.Series:

@@ -348,7 +348,11 @@ def _type_field(
         parser, problem = PARSERS[f.type]
         # each column is cleaned once; the parser trusts it
         cleaned = parse.clean(raw, dates=f.type in (FieldType.DATE, FieldType.MONTH))
-        value = parser(cleaned, cleaned=True)
+        value = (
+            parser(cleaned, cleaned=True, unit=f.unit)
+            if f.type is FieldType.AMOUNT
+            else parser(cleaned, cleaned=True)
+        )
         typed.values[f.name] = value
         unreadable = cleaned.is_not_null() & value.is_null()
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
