@@ -43,6 +43,7 @@ class World:
     households: list[dict] = field(default_factory=list)
     records: dict[str, list[dict]] = field(default_factory=dict)
     matches: list[dict] = field(default_factory=list)
+    unresolved: list[dict] = field(default_factory=list)
     _household_serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def household(
@@ -123,6 +124,15 @@ class World:
             )
         return record_key
 
+    def ambiguous(self, source: str, candidates: list[str], **values) -> str:
+        """A record the matcher could not tie: several members fit."""
+        record_key = self.record(source, None, **values)
+        self.unresolved.append(
+            {"source": source, "record_key": record_key, "status": "ambiguous",
+             "reason": "同名", "candidates": candidates}
+        )  # fmt: skip
+        return record_key
+
     def staged(self, source: str) -> pl.DataFrame:
         """Rows of one source with every registry column, typed as the ingest layer types them."""
         spec = SOURCES[source]
@@ -147,6 +157,12 @@ class World:
                 },
             ).drop("month")  # fmt: skip
             replace_partition(con, "record_matches", matches, district=DISTRICT, month=month)
+        unresolved = pl.DataFrame(
+            self.unresolved,
+            schema={"source": pl.String, "record_key": pl.String, "status": pl.String,
+                    "reason": pl.String, "candidates": pl.List(pl.String)},
+        )  # fmt: skip
+        replace_partition(con, "unmatched_records", unresolved, district=DISTRICT, month=self.month)
         replace_partition(con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month)
         replace_partition(con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month)
 

@@ -297,6 +297,7 @@ YB02_SQL = """
           AND coalesce(s.enroll_year, $year) = $year
         GROUP BY m.member_key
     )
+    , {possibly_enrolled}
     SELECT coalesce(e.record_keys, []::VARCHAR[]) AS record_keys, r.member_key, r.household_id,
            CAST(NULL AS VARCHAR) AS method, CAST(NULL AS DOUBLE) AS confidence,
            false AS red, CAST(NULL AS VARCHAR) AS risk_type, CAST($year AS VARCHAR) AS evidence_key,
@@ -308,7 +309,20 @@ YB02_SQL = """
     LEFT JOIN enrolled e ON e.member_key = r.member_key
     WHERE r.district = $district AND r.month = $month
       AND h.household_type IN ('脱贫户', '监测户') AND NOT coalesce(e.ok, false)
+      AND r.member_key NOT IN (SELECT member_key FROM possibly_enrolled)
 """
+
+# A 正常参保 record that could not be tied to one member (same name, …) may be any candidate's:
+# none of them is told "no record".
+POSSIBLY_ENROLLED_SQL = """possibly_enrolled AS (
+        SELECT DISTINCT unnest(u.candidates) AS member_key
+        FROM unmatched_records u
+        JOIN stg_medical_enrollment s
+          ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
+        WHERE u.district = $district AND u.month = $month AND u.status = 'ambiguous'
+          AND s.enroll_status = '正常参保' AND coalesce(s.enroll_year, $year) = $year
+    )"""
+NOBODY_SQL = "possibly_enrolled AS (SELECT CAST(NULL AS VARCHAR) AS member_key WHERE false)"
 
 
 def _money(value: float | None) -> str:
@@ -441,7 +455,11 @@ def evaluate_rules(
         if rule.source not in received or not table_exists(con, f"stg_{rule.source}"):
             not_evaluated[code] = f"{rule.department}本月未报送{rule.source}数据"
             continue
-        sql = {"YB01": YB01_SQL, "YB02": YB02_SQL}.get(code) or _record_rule_sql(code)
+        if code == "YB02":
+            ambiguous = POSSIBLY_ENROLLED_SQL if table_exists(con, "unmatched_records") else NOBODY_SQL
+            sql = YB02_SQL.format(possibly_enrolled=ambiguous)
+        else:
+            sql = YB01_SQL if code == "YB01" else _record_rule_sql(code)
         hits = con.sql(sql, params=_bind(sql, params)).pl()
         if hits.height:
             frames.append(hits.with_columns(pl.lit(code).alias("rule")))

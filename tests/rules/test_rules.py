@@ -99,6 +99,20 @@ def test_yb02_monitored_member_without_normal_enrollment(world, rule_config):
     assert "暂停" in text
 
 
+def test_yb02_spares_members_who_may_own_an_ambiguous_enrollment_record(world, rule_config):
+    first = world.household("脱贫户")
+    twin_a = world.member(first, "王芳")
+    other = world.household("监测户")
+    twin_b = world.member(other, "王芳")
+    alone = world.member(other, "李强", relation="配偶")
+    world.ambiguous(
+        "medical_enrollment", [twin_a, twin_b], enroll_year=2026, enroll_status="正常参保"
+    )
+    world.ambiguous("medical_enrollment", [alone], enroll_year=2026, enroll_status="暂停")
+    warnings = world.evaluate(rule_config)
+    assert subjects(warnings, "YB02", "member_key") == {alone}
+
+
 def test_yb02_not_evaluated_when_enrollment_not_received(world, rule_config):
     world.member(world.household("脱贫户"))
     from pipelines.sources import DEPARTMENT_KEYS
