@@ -1,6 +1,5 @@
 """Matching layer: every department record of the month tied to one roster member, or listed."""
 
-
 import dagster as dg
 import duckdb
 import polars as pl
@@ -8,10 +7,12 @@ import polars as pl
 from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
 from pipelines.feedback import IDENTITY_SQL
 from pipelines.matching.matcher import match_records
+from pipelines.matching.places import canonical_places
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import replace_partition, scalar, table_exists
+
 
 def _record_select(source_key: str, household_level: bool) -> str:
     return f"""
@@ -23,7 +24,12 @@ def _record_select(source_key: str, household_level: bool) -> str:
 
 
 def prepare_match_views(
-    con: duckdb.DuckDBPyConnection, *, district: str, month: str, roster_month: str, sources: list[str]
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    month: str,
+    roster_month: str,
+    sources: list[str],
 ) -> None:
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
@@ -54,12 +60,49 @@ def prepare_match_views(
             "CREATE OR REPLACE TEMP TABLE negative_input "
             "(source VARCHAR, record_key VARCHAR, member_key VARCHAR)"
         )
+    canonicalise_places(con)
+
+
+def canonicalise_places(con: duckdb.DuckDBPyConnection) -> None:
+    """Department 乡镇/村 spellings mapped onto the roster's names (only distinct pairs travel)."""
+    pairs = con.sql("SELECT DISTINCT township, village FROM match_input").pl()
+    roster_places = con.sql("SELECT DISTINCT township, village FROM roster_input").pl()
+    mapped = canonical_places(pairs, roster_places)
+    place_map = (
+        pairs.select(pl.col("township").alias("t0"), pl.col("village").alias("v0"))
+        .with_columns(mapped["township"], mapped["village"])
+        .filter(
+            (pl.col("t0").ne_missing(pl.col("township")))
+            | (pl.col("v0").ne_missing(pl.col("village")))
+        )
+    )
+    if place_map.is_empty():
+        return
+    con.register("_place_map", place_map)
+    try:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE match_input AS
+               SELECT m.* REPLACE (coalesce(p.township, m.township) AS township,
+                                   coalesce(p.village, m.village) AS village)
+               FROM match_input m
+               LEFT JOIN _place_map p
+                 ON m.township IS NOT DISTINCT FROM p.t0 AND m.village IS NOT DISTINCT FROM p.v0"""
+        )
+    finally:
+        con.unregister("_place_map")
 
 
 def run_matching(
-    con: duckdb.DuckDBPyConnection, *, district: str, month: str, roster_month: str, sources: list[str]
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    month: str,
+    roster_month: str,
+    sources: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    prepare_match_views(con, district=district, month=month, roster_month=roster_month, sources=sources)
+    prepare_match_views(
+        con, district=district, month=month, roster_month=roster_month, sources=sources
+    )
     result = match_records(con, "match_input", "roster_input", "negative_input")
     sources_of = con.sql("SELECT record_key, source FROM match_input").pl()
     matches = result.matches.join(sources_of, on="record_key", how="left")
@@ -72,7 +115,11 @@ def _staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -
         s.key
         for s in DEPARTMENT_SOURCES
         if table_exists(con, f"stg_{s.key}")
-        and scalar(con, f"SELECT count(*) FROM stg_{s.key} WHERE district = ? AND month = ?", [district, month])
+        and scalar(
+            con,
+            f"SELECT count(*) FROM stg_{s.key} WHERE district = ? AND month = ?",
+            [district, month],
+        )
     ]
 
 
@@ -100,7 +147,9 @@ def _earlier_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: 
     pool=WRITER_POOL,
     deps=["roster_members", "verification_feedback", *(s.key for s in DEPARTMENT_SOURCES)],
 )
-def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def member_matches(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """部门记录与花名册成员的匹配：逐层（证件号码、纠错、姓名+出生日期、姓名+村），不确定的进入待确认清单。"""
     month, district = context.partition_key, fangfan.district_key
     with fangfan.warehouse() as con:
@@ -118,9 +167,16 @@ def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource) 
                 sources=["medical_claims"],
             )  # fmt: skip
             where = ("source = ?", ["medical_claims"])
-            replace_partition(con, "record_matches", m, district=district, month=earlier_month, extra_where=where)
             replace_partition(
-                con, "unmatched_records", u, district=district, month=earlier_month, extra_where=where
+                con, "record_matches", m, district=district, month=earlier_month, extra_where=where
+            )
+            replace_partition(
+                con,
+                "unmatched_records",
+                u,
+                district=district,
+                month=earlier_month,
+                extra_where=where,
             )
     total = matches.height + unresolved.height
     metadata: dict = {
@@ -199,7 +255,9 @@ def previous_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) 
     deps=["member_matches"],
     check_specs=match_check_specs(dg.AssetKey("match_quality")),
 )
-def match_quality(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def match_quality(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """匹配质量：每个来源的记录数、匹配、待确认、未匹配（按原因）、证件号码纠错数与退回率。"""
     month, district = context.partition_key, fangfan.district_key
     with fangfan.warehouse() as con:

@@ -1,0 +1,81 @@
+"""Department place names mapped onto the roster's own spelling, never guessed."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.matching.places import canonical_places
+
+ROSTER = pl.DataFrame(
+    {
+        "township": ["东桥镇", "东桥镇", "三里桥街道", "木厂镇", "东河口镇"],
+        "village": ["王岗村", "马集村", "桂花社区", "桂花村", "王岗村"],
+    }
+)
+
+
+def test_department_spellings_map_to_roster_names():
+    records = pl.DataFrame(
+        {
+            "record_key": list("abcdefg"),
+            "township": [
+                "东桥",
+                "金安区东桥镇",
+                "三里桥",
+                "六安市金安区木厂镇",
+                "东桥镇",
+                "西乡",
+                None,
+            ],
+            "village": ["王岗", "马集村委会", "桂花", "桂花 村", "不存在村", "王岗村", "王岗村"],
+        }
+    )
+    out = canonical_places(records, ROSTER)
+    assert out["township"].to_list() == [
+        "东桥镇",
+        "东桥镇",
+        "三里桥街道",
+        "木厂镇",
+        "东桥镇",
+        "西乡",
+        None,
+    ]
+    assert out["village"].to_list() == [
+        "王岗村",
+        "马集村",
+        "桂花社区",
+        "桂花村",
+        "不存在村",
+        "王岗村",
+        "王岗村",
+    ]
+    assert out.columns == records.columns
+
+
+def test_ambiguous_keys_are_left_alone():
+    roster = pl.DataFrame({"township": ["东桥镇", "东桥乡"], "village": ["甲村", "甲村"]})
+    records = pl.DataFrame({"record_key": ["a"], "township": ["东桥"], "village": ["甲"]})
+    out = canonical_places(records, roster)
+    assert out.row(0) == ("a", "东桥", "甲")
+
+
+def test_match_input_gets_roster_spellings_in_duckdb():
+    import duckdb
+
+    from pipelines.assets.matching import canonicalise_places
+
+    con = duckdb.connect()
+    con.register("_r", ROSTER)
+    con.execute("CREATE TEMP TABLE roster_input AS SELECT * FROM _r")
+    records = pl.DataFrame(
+        {
+            "record_key": ["a", "b", "c"],
+            "township": ["东桥", "东桥镇", None],
+            "village": ["王岗", "马集村", "x"],
+        }
+    )
+    con.register("_m", records)
+    con.execute("CREATE TEMP TABLE match_input AS SELECT * FROM _m")
+    canonicalise_places(con)
+    out = con.sql("SELECT * FROM match_input ORDER BY record_key").pl()
+    assert out.rows() == [("a", "东桥镇", "王岗村"), ("b", "东桥镇", "马集村"), ("c", None, "x")]
