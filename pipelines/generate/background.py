@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import date, timedelta
+from operator import itemgetter
 
 from ..sources import DEPARTMENT_KEYS
-from .common import day_in, month_first, parse_month
+from .common import day_in, month_first, month_span, parse_month
 from .context import EXTRA_COLUMNS, Context, Record, value_fields
 from .geography import short_name
+from .population import FOCUS_TYPES
 
 VALUE_FIELDS = {source: value_fields(source) for source in DEPARTMENT_KEYS}
 
@@ -26,10 +28,14 @@ VEHICLE_TYPES = ("小型轿车", "小型普通客车", "中型客车", "轻型�
 CARS = frozenset(VEHICLE_TYPES[:4])
 
 
+_GETTERS = {source: itemgetter(*fields) for source, fields in VALUE_FIELDS.items()}
+
+
 def pack(source: str, *extras: object, **values: object) -> tuple[object, ...]:
     """Values in the order of the source's registry fields, then its extra columns."""
-    assert len(extras) == len(EXTRA_COLUMNS.get(source, ())), source
-    return tuple(values[f] for f in VALUE_FIELDS[source]) + extras
+    if len(extras) != len(EXTRA_COLUMNS.get(source, ())):
+        raise ValueError(f"{source} takes {EXTRA_COLUMNS.get(source, ())} as extra columns")
+    return (*_GETTERS[source](values), *extras)  # every source has several value fields
 
 
 def fen(yuan: float) -> int:
@@ -49,7 +55,7 @@ def add_outsiders(
     ctx: Context,
     rng: random.Random,
     rows: int,
-    make: Callable[[int], tuple[object, ...] | None],
+    make: Callable[[int], tuple[object, ...]],
     *,
     inside: float = 0.015,
     outside: float = 0.008,
@@ -61,9 +67,7 @@ def add_outsiders(
         count = int(rows * share) + (1 if rng.random() < (rows * share) % 1 else 0)
         for _ in range(count):
             person = ctx.new_outsider(rng, in_district=in_district, ages=ages)
-            values = make(person)
-            if values is not None:
-                out.append(Record(person, values))
+            out.append(Record(person, make(person)))
     return out
 
 
@@ -74,67 +78,83 @@ def claim_values(
     ctx: Context, rng: random.Random, person: int, month: str, self_paid: int | None = None
 ) -> tuple[object, ...]:
     """One settlement. With `self_paid` (fen) given, the other amounts are built around it."""
+    first, days = month_span(month)
     focus = ctx.focus(person)
-    roll = rng.random()
-    inpatient = roll < 0.07 if self_paid is None else self_paid > 150_000 or roll < 0.5
-    discharge = day_in(month, rng)
-    if inpatient:
-        admission = discharge - timedelta(days=2 + int(rng.random() * 19))
-        institution = HOSPITALS[int(rng.random() * len(HOSPITALS))]
-    else:
-        admission = discharge
-        institution = _clinic(ctx, person, rng.random() < 0.6)
     if self_paid is None:
-        if inpatient:
-            heavy = rng.random() < 0.02
-            total = fen(
-                rng.uniform(60_000, 220_000) if heavy else 1_500 + rng.random() ** 2.5 * 30_000
-            )
-        else:
-            total = fen(20 + rng.random() ** 2 * 600)
-        fund = round(total * ((0.8 if focus else 0.65) if inpatient else (0.65 if focus else 0.55)))
-        critical = max(0, total - fund - 1_500_000) // 2 if inpatient else 0
-        assistance = round((total - fund - critical) * 0.6) if focus and inpatient else 0
-        self_paid = total - fund - critical - assistance
-    else:
-        fund = round(self_paid * rng.uniform(1.5, 4.0))
-        critical = round(self_paid * 0.5) if self_paid > 1_000_000 else 0
-        assistance = round(self_paid * 0.2) if focus and inpatient else 0
-        total = self_paid + fund + critical + assistance
+        return _random_claim(rng, focus, _clinics(ctx, person), first, days)
+    inpatient = self_paid > 150_000 or rng.random() < 0.5
+    discharge = date.fromordinal(first + int(rng.random() * days))
+    admission = discharge - timedelta(days=2 + int(rng.random() * 19)) if inpatient else discharge
+    institution = rng.choice(HOSPITALS) if inpatient else _clinics(ctx, person)[0]
+    fund = round(self_paid * rng.uniform(1.5, 4.0))
+    critical = round(self_paid * 0.5) if self_paid > 1_000_000 else 0
+    assistance = round(self_paid * 0.2) if focus and inpatient else 0
+    total = self_paid + fund + critical + assistance
     return (institution, admission, discharge, total, fund, critical, assistance, self_paid,
             "住院" if inpatient else "门诊")  # fmt: skip
 
 
-_CLINICS: dict[tuple[int, str, bool], str] = {}
+def _random_claim(
+    rng: random.Random, focus: bool, clinics: tuple[str, str], first: int, days: int
+) -> tuple[object, ...]:
+    """An ordinary settlement: mostly small outpatient bills, some stays, a few very costly ones.
 
-
-def _clinic(ctx: Context, person: int, township_level: bool) -> str:
-    """Outpatient care close to home: the township health centre or the village clinic."""
-    key = (ctx.township(person), ctx.village_name(person), township_level)
-    name = _CLINICS.get(key)
-    if name is None:
-        township = short_name(ctx.district.townships[key[0]][1])
-        name = _CLINICS[key] = (
-            f"{township}卫生院" if township_level else f"{key[1] or township}卫生室"
+    Monitored people get more reimbursed (higher fund share, 医疗救助), so few reach 5,000 元 a year.
+    """
+    random = rng.random
+    discharge = date.fromordinal(first + int(random() * days))
+    if random() < 0.07:
+        admission = discharge - timedelta(days=2 + int(random() * 19))
+        institution = HOSPITALS[int(random() * len(HOSPITALS))]
+        heavy = random() < 0.02
+        total = round(
+            100 * (60_000 + random() * 160_000 if heavy else 1_500 + random() ** 2.5 * 30_000)
         )
-    return name
+        fund = round(total * (0.8 if focus else 0.65))
+        critical = max(0, total - fund - 1_500_000) // 2
+        assistance = round((total - fund - critical) * 0.6) if focus else 0
+        kind = "住院"
+    else:
+        admission = discharge
+        institution = clinics[0] if random() < 0.6 else clinics[1]
+        total = round(100 * (20 + random() ** 2 * 600))
+        fund = round(total * (0.65 if focus else 0.55))
+        critical = assistance = 0
+        kind = "门诊"
+    self_paid = total - fund - critical - assistance
+    return (institution, admission, discharge, total, fund, critical, assistance, self_paid, kind)
+
+
+def _clinics(ctx: Context, person: int) -> tuple[str, str]:
+    """Outpatient care close to home: the township health centre and the village clinic."""
+    key = (ctx.township(person), ctx.village_name(person))
+    names = _CLINICS.get(key)
+    if names is None:
+        township = short_name(ctx.district.townships[key[0]][1])
+        names = _CLINICS[key] = (f"{township}卫生院", f"{key[1] or township}卫生室")
+    return names
+
+
+_CLINICS: dict[tuple[int, str], tuple[str, str]] = {}
 
 
 def medical_claims(ctx: Context, month: str, exclude: set[int], share: float) -> list[Record]:
     d = ctx.district
     rng = ctx.rng("medical_claims", month)
-    weights = ctx.claim_weights
     target = round(d.members * share)
-    claimants = rng.choices(range(d.members), cum_weights=weights, k=round(target / 1.45))
-    reserved = ctx.reserved_households
+    claimants = rng.choices(range(d.members), cum_weights=ctx.claim_weights, k=round(target / 1.45))
+    first, days = month_span(month)
     born_by = month_first(month)  # history months come before some babies of the roster were born
+    reserved, households, types, births = ctx.reserved_households, d.m_hh, d.hh_type, d.m_birth
     records = []
     for person in claimants:
-        if person in exclude or d.m_hh[person] in reserved or d.m_birth[person] >= born_by:
+        household = households[person]
+        if person in exclude or household in reserved or births[person] >= born_by:
             continue
+        focus, clinics = types[household] in FOCUS_TYPES, _clinics(ctx, person)
         roll = rng.random()
         for _ in range(1 if roll < 0.65 else 2 if roll < 0.9 else 3):
-            records.append(Record(person, claim_values(ctx, rng, person, month)))
+            records.append(Record(person, _random_claim(rng, focus, clinics, first, days)))
     records += add_outsiders(
         ctx,
         rng,
@@ -147,7 +167,10 @@ def medical_claims(ctx: Context, month: str, exclude: set[int], share: float) ->
 
 
 def medical_enrollment(ctx: Context, month: str, exclude: set[int]) -> list[Record]:
-    """The year's enrollment list: every monitored member plus a large sample of the others."""
+    """The year's enrollment list: nearly every monitored member plus a large sample of the others.
+
+    A few monitored members (0.3 %) are simply not on it, as happens after moves and renewals.
+    """
     d = ctx.district
     year = parse_month(month)[0]
     rng = ctx.rng("medical_enrollment", year)
@@ -156,7 +179,7 @@ def medical_enrollment(ctx: Context, month: str, exclude: set[int]) -> list[Reco
         Record(m, pack("medical_enrollment", scheme, enroll_year=year, enroll_status="正常参保",
                        subsidized=rng.random() < 0.95))
         for m in ctx.focus_members
-        if m not in exclude
+        if m not in exclude and rng.random() >= 0.003
     ]  # fmt: skip
     wanted = max(0, round(d.members * 0.45) - len(records))
     share = wanted / max(1, len(ctx.ordinary_members))

@@ -39,48 +39,21 @@ def shift_month(month: str, k: int) -> str:
     return f"{total // 12:04d}-{total % 12 + 1:02d}"
 
 
-def months_between(start: str, end: str) -> list[str]:
-    """Months from start to end inclusive."""
-    out, m = [], start
-    while m <= end:
-        out.append(m)
-        m = shift_month(m, 1)
-    return out
-
-
 def day_in(month: str, rng: random.Random) -> date:
-    first, days = _month_span(month)
+    first, days = month_span(month)
     return date.fromordinal(first + int(rng.random() * days))
 
 
 @cache
-def _month_span(month: str) -> tuple[int, int]:
+def month_span(month: str) -> tuple[int, int]:
+    """(ordinal of the first day, number of days) of a month."""
     first = month_first(month).toordinal()
     return first, month_last(month).toordinal() - first + 1
-
-
-def birth_of(id_number: str) -> date:
-    b = id_number[6:14]
-    return date(int(b[:4]), int(b[4:6]), int(b[6:8]))
 
 
 def age_on(birth: date, day: date) -> int:
     """Completed years on `day`."""
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
-
-
-def birth_for_age(age: int, day: date, rng: random.Random) -> date:
-    """A birth date that makes someone exactly `age` on `day`, never on the birthday itself."""
-    start = _add_years(day, -age - 1) + timedelta(days=2)
-    end = _add_years(day, -age) - timedelta(days=1)
-    return start + timedelta(days=rng.randrange(max(1, (end - start).days)))
-
-
-def _add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def excel_serial(day: date) -> int:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from ..sources import SOURCES
 from . import ids, names
 from .common import age_on, rng_for
-from .population import FOCUS_TYPES, HEAD, District
+from .population import FOCUS_TYPES, District
 
 IDENTITY_FIELDS = frozenset({"name", "id_number", "township", "village", "group"})
 
@@ -57,12 +57,11 @@ class Outsiders:
     birth: list[date] = field(default_factory=list)
     in_district: list[bool] = field(default_factory=list)
 
-    def get(self, person: int) -> int:
-        return -person - 1
-
 
 @dataclass
 class Context:
+    """The district and everything generators share; `outsiders` is reset for every month."""
+
     district: District
     seed: int
     messy: bool
@@ -185,6 +184,3 @@ class Context:
     def members_born_between(self, earliest: date, latest: date) -> list[int]:
         births = self.district.m_birth
         return [m for m in range(len(births)) if earliest <= births[m] <= latest]
-
-    def is_head(self, member: int) -> bool:
-        return self.district.m_relation[member] == HEAD

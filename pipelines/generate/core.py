@@ -59,6 +59,12 @@ def generate(
 
     The first month also gets `medical_claims` for the earlier months of its year, so that the
     year-to-date rule YB01 can be computed. Same arguments give byte-identical files.
+
+    Truth per month: `record_truth.csv` (every department row written: where it is, whom it is
+    about, what was done to it, whether a careful matcher can recover it), `rejects_expected.csv`
+    (rows that must be rejected), and for requested months `expected_warnings.csv` (our own
+    evaluation of the rule catalogue over the true identities) and `grid_missing.csv`.
+    Returns counts: members, households, townships, villages, grids, files, records per source.
     """
     requested = sorted(set(months))
     if not requested:

@@ -47,6 +47,7 @@ class Messer:
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self._names, self._ids = ctx.district.m_name, ctx.district.m_id
         self._by_name: dict[tuple[int, str], list[int]] | None = None
         self._by_pinyin: dict[int, dict[str, list[int]]] = {}
 
@@ -69,7 +70,7 @@ class Messer:
         """
         ctx = self.ctx
         if person >= 0:
-            name, id_number, tags = ctx.district.m_name[person], ctx.district.m_id[person], []
+            name, id_number, tags = self._names[person], self._ids[person], []
         else:
             name, id_number = ctx.name(person), ctx.id_number(person)
             tags = [
@@ -78,11 +79,14 @@ class Messer:
         if not ctx.messy:
             return name, id_number, tags, person >= 0
         id_tag = force or self._pick_id_mess(rng, source, household_level, id_number)
+        name_roll = rng.random()
+        if not id_tag and name_roll >= _NAME_CUM[-1] and not annotation and "·" not in name:
+            return name, id_number, tags, person >= 0  # the common, clean row
         id_cell: object = id_number
         if id_tag:
             id_cell, id_tag = self._apply_id(rng, person, id_number, id_tag, xlsx)
         head = person >= 0 and ctx.district.m_relation[person] == HEAD
-        name_cell, name_tag = self._apply_name(rng, name, annotation, head)
+        name_cell, name_tag = self._apply_name(rng, name, name_roll, annotation, head)
         if not id_tag and not name_tag:
             return name, id_number, tags, person >= 0
         tags += [t for t in (id_tag, name_tag) if t]
@@ -111,7 +115,7 @@ class Messer:
             roll = (roll - DISABILITY_NUMBER) / (1 - DISABILITY_NUMBER)
         if roll < _ID_CUM[-1]:
             return ID_MESSES[bisect(_ID_CUM, roll)][0]
-        if id_number.endswith("X") and rng.random() < LOWER_X:
+        if id_number[-1] == "X" and rng.random() < LOWER_X:
             return "id_lower_x"
         return ""
 
@@ -161,13 +165,12 @@ class Messer:
 
     # --- names --------------------------------------------------------------------------------
     def _apply_name(
-        self, rng: random.Random, name: str, annotation: str, head: bool
+        self, rng: random.Random, name: str, roll: float, annotation: str, head: bool
     ) -> tuple[str, str]:
         if "·" in name and rng.random() < MINORITY_VARIANT:
             return names.minority_variant(name, rng) or name, "name_variant"
         if annotation:
             return f"{name}{annotation}", "name_annotation"
-        roll = rng.random()
         if roll >= _NAME_CUM[-1]:
             return name, ""
         tag = NAME_MESSES[bisect(_NAME_CUM, roll)][0]

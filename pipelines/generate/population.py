@@ -113,16 +113,6 @@ class District:
         first = self.hh_first[household]
         return range(first, first + self.hh_size[household])
 
-    def township_of(self, member: int) -> int:
-        return self.hh_township[self.m_hh[member]]
-
-    def village_of(self, member: int) -> int:
-        return self.hh_village[self.m_hh[member]]
-
-    def focus(self, member: int) -> bool:
-        """Member of a monitored household (脱贫户 or 监测户): the 重点 scope."""
-        return self.hh_type[self.m_hh[member]] in FOCUS_TYPES
-
     def age(self, member: int, day: date) -> int:
         return age_on(self.m_birth[member], day)
 

@@ -183,7 +183,7 @@ def _grid_title(township: str, village: str, messy: bool, rng: random.Random) ->
 def _grid_workbook(
     path: Path, title: str, rows: list[LedgerRow], messy: bool, rng: random.Random
 ) -> None:
-    workbook = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
+    workbook = xlsxwriter.Workbook(str(path), {"in_memory": True, "strings_to_numbers": False})
     workbook.set_properties({"created": FIXED_CREATED, "author": "金安区"})
     ws = workbook.add_worksheet("网格台账")
     bold = workbook.add_format({"bold": True, "align": "center", "valign": "vcenter", "border": 1})

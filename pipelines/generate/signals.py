@@ -35,18 +35,13 @@ class Planter:
         on: date | None = None,
         head: bool = False,
         kind: str | None = None,
-        extra: Callable[[int], bool] | None = None,
     ) -> int | None:
         """A member matching the filters (household type or 重点 scope, age on a day, 户主), or None."""
         d = self.ctx.district
         day = on or self.first
-        pool = (
-            self.ctx.focus_members
-            if focus
-            else self.ctx.ordinary_members
-            if focus is False
-            else None
-        )
+        pool: list[int] | None = None  # None: anyone
+        if focus is not None:
+            pool = self.ctx.focus_members if focus else self.ctx.ordinary_members
         size = len(pool) if pool is not None else d.members
         if size == 0:
             return None
@@ -59,7 +54,6 @@ class Planter:
                 and (kind is None or d.hh_type[h] == kind)
                 and (not head or d.hh_first[h] == m)
                 and (ages is None or ages[0] <= d.age(m, day) <= ages[1])
-                and (extra is None or extra(m))
             )
 
         start = self.rng.randrange(size)

@@ -58,7 +58,7 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
 DECORATIVE = {"seq": "序号", "sex": "性别", "relation": "与户主关系", "note": "备注"}
 OPTIONAL_IN_MESSY = {"seq", "sex", "relation", "group", "note", "village"}
 YUAN_FIELDS = frozenset(
-    {
+    (
         "total_cost",
         "fund_paid",
         "critical_illness_paid",
@@ -66,7 +66,7 @@ YUAN_FIELDS = frozenset(
         "self_paid",
         "amount",
         "loss",
-    }
+    )
 )
 
 # rows that must be rejected: an impossible date in the field rules use, or an unknown code
@@ -127,9 +127,8 @@ class SourceOutput:
     rows: int = 0
     truth: list[tuple[object, ...]] = field(default_factory=list)
     rejects: list[tuple[object, ...]] = field(default_factory=list)
-    kept: list[tuple[Record, bool]] = field(
-        default_factory=list
-    )  # valid rows: (effective record, recoverable)
+    # the rows a pipeline keeps: (the record as written, recoverable)
+    kept: list[tuple[Record, bool]] = field(default_factory=list)
 
 
 def write_source(
@@ -138,7 +137,7 @@ def write_source(
     """Write one file per township for a source and month; return truth rows and the rows a pipeline keeps."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = ctx.rng("render", source, month)
-    rng.shuffle(records)
+    records = _shuffled(records, rng)
     bad = _choose_bad_rows(ctx, rng, source, month, records)
     by_township: dict[int, list[int]] = {}
     for index, record in enumerate(records):
@@ -146,7 +145,7 @@ def write_source(
     out = SourceOutput()
     for township in sorted(by_township):
         indices = by_township[township]
-        style = choose_style(ctx, source, month, township, len(indices))
+        style = choose_style(ctx, source, month, township)
         name = _file_name(ctx, source, month, township, style)
         writer = _FileWriter(ctx, messer, source, month, style, name, township, rng)
         for index in indices:
@@ -157,6 +156,12 @@ def write_source(
     return out
 
 
+def _shuffled(records: list[Record], rng: random.Random) -> list[Record]:
+    """Department order is not roster order. Sorting on random keys is much faster than shuffle()."""
+    keys = [rng.random() for _ in records]
+    return [records[i] for i in sorted(range(len(records)), key=keys.__getitem__)]
+
+
 def _choose_bad_rows(
     ctx: Context, rng: random.Random, source: str, month: str, records: list[Record]
 ) -> dict[int, str]:
@@ -165,12 +170,20 @@ def _choose_bad_rows(
     kinds = ["no_identity"]
     kinds += ["bad_date"] if source in BAD_DATE_FIELD else []
     kinds += ["bad_enum"] if source in BAD_ENUM else []
-    eligible = [
-        i for i, r in enumerate(records) if not r.planted and not _protected(ctx, source, month, r)
-    ]
-    count = min(len(eligible), max(len(kinds), round(len(records) * BAD_ROW_RATE)))
-    chosen = sorted(rng.sample(eligible, count))
-    return {index: kinds[n % len(kinds)] for n, index in enumerate(chosen)}
+    count = max(len(kinds), round(len(records) * BAD_ROW_RATE))
+    chosen: dict[int, str] = {}
+    for _ in range(count * 20):  # random probes: planted and protected rows are skipped
+        if len(chosen) == count:
+            break
+        index = rng.randrange(len(records))
+        record = records[index]
+        if (
+            index not in chosen
+            and not record.planted
+            and not _protected(ctx, source, month, record)
+        ):
+            chosen[index] = kinds[len(chosen) % len(kinds)]
+    return chosen
 
 
 def _protected(ctx: Context, source: str, month: str, record: Record) -> bool:
@@ -186,7 +199,8 @@ def _protected(ctx: Context, source: str, month: str, record: Record) -> bool:
 # --- style -------------------------------------------------------------------------------------
 
 
-def choose_style(ctx: Context, source: str, month: str, township: int, rows: int) -> Style:
+def choose_style(ctx: Context, source: str, month: str, township: int) -> Style:
+    """Clean mode: canonical headers in UTF-8 CSV. Messy: everything a department might send."""
     layout = LAYOUTS[source]
     registry = SOURCES[source]
     if not ctx.messy:
@@ -253,8 +267,9 @@ def _canonical_header(source: str, token: str) -> str:
 
 def _messy_header(rng: random.Random, source: str, token: str, xlsx: bool) -> str:
     registry = SOURCES[source]
-    if token == "name" and not registry.household_level:
-        header = rng.choice(NAME_ALIASES.get(source, ("姓名", "人员姓名")))
+    if token == "name":
+        default = ("户主姓名",) if registry.household_level else ("姓名", "人员姓名")
+        header = rng.choice(NAME_ALIASES.get(source, default))
     elif token in DECORATIVE or token.startswith("x"):
         header = _canonical_header(source, token)
     else:
@@ -278,8 +293,7 @@ def _decorate(rng: random.Random, header: str, xlsx: bool) -> str:
     if kind == "star":
         return header + "*"
     if kind == "brackets":
-        swapped = header.translate(str.maketrans("（）()", "()（）"))
-        return swapped
+        return header.translate(str.maketrans("（）()", "()（）"))
     if kind == "newline":
         cut = len(header) // 2
         return header[:cut] + "\n" + header[cut:]
@@ -327,14 +341,9 @@ def format_month(day: date, style: str) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
-def format_amount(value: int, style: str, yuan: bool) -> str:
-    if style == "short":
-        return f"{value / 100:.2f}".rstrip("0").rstrip(".")
-    if style == "thousands":
-        return f"{value / 100:,.2f}"
-    if style == "yuan" and yuan:
-        return f"{value / 100:.2f}元"
-    return f"{value / 100:.2f}"
+def short_amount(value: int) -> str:
+    """1234.50 -> 1234.5, 1200.00 -> 1200: how a clerk's spreadsheet shows money."""
+    return f"{value / 100:.2f}".rstrip("0").rstrip(".")
 
 
 class _FileWriter:
@@ -397,9 +406,7 @@ class _FileWriter:
             and rng.random() < 0.3
         ):
             annotation = "（已故）"
-        protect = self.source == "medical_enrollment" and _protected(
-            ctx, self.source, self.month, record
-        )
+        protect = _protected(ctx, self.source, self.month, record)
         name, id_cell, tags, recoverable = self.messer.identity(
             rng, person, self.source, self.registry.household_level, self.has_village, self.style.xlsx,
             protect, record.force, annotation,
@@ -524,7 +531,11 @@ class _FileWriter:
         style = self.style.amount_style
         if style == "plain" or (style == "yuan" and not yuan):
             return ["" if v is None else f"{v / 100:.2f}" for v in raw]  # type: ignore[operator]
-        return ["" if v is None else format_amount(v, style, yuan) for v in raw]  # type: ignore[arg-type]
+        if style == "thousands":
+            return ["" if v is None else f"{v / 100:,.2f}" for v in raw]  # type: ignore[operator]
+        if style == "yuan":
+            return ["" if v is None else f"{v / 100:.2f}元" for v in raw]  # type: ignore[operator]
+        return ["" if v is None else short_amount(v) for v in raw]  # type: ignore[arg-type]
 
     def _total_row(self) -> list[object]:
         cells: list[object] = [""] * self.width
