@@ -40,18 +40,7 @@ FEMALE_GIVEN = (
     "秀英兰芳丽红梅霞玲琴娟燕萍华敏静桂珍凤玉琳婷雪莉娜慧彩菊翠云艳春花香月娥凤仙荣素琼菲"
     "晶洁瑶欣怡佳悦雯倩婉莹颖丹妮蓉薇蕾琪璐萱淑惠贞兰玲"
 )
-MINORITY_PARTS = (
-    "买买提",
-    "艾力",
-    "阿不都",
-    "热合曼",
-    "吐尔逊",
-    "古丽",
-    "阿依",
-    "努尔",
-    "帕提",
-    "艾买提",
-)
+MINORITY_PARTS = ("买买提", "艾力", "阿不都", "热合曼", "吐尔逊", "古丽", "阿依", "努尔", "帕提", "艾买提")  # fmt: skip
 DOT_VARIANTS = ("•", ".", "・", "")
 TOWNSHIPS = (
     "三十铺镇", "东桥镇", "木厂镇", "毛坦厂镇", "张店镇", "孙岗镇", "东河口镇", "双河镇", "施桥镇",
@@ -228,7 +217,7 @@ def build_district(n_members: int, n_records: int, seed: int = 7) -> District:
     compound = rng.random(n_households) < 0.002
     family_surname[compound] = rng.choice(COMPOUND_SURNAMES, compound.sum())
     surname = family_surname[member_household]
-    marries_in = (spouse) | (parent & ~male)
+    marries_in = spouse | (parent & ~male)
     surname[marries_in] = own_surname[marries_in]
     generation_char = np.where(rng.random(n_households) < 0.5,
                                rng.integers(0, len(MALE_GIVEN), n_households), -1)  # fmt: skip
@@ -288,7 +277,7 @@ def build_district(n_members: int, n_records: int, seed: int = 7) -> District:
         .then(pl.col("birth"))
         .otherwise(None),
     )
-    # A member copied into two households under one ID keeps the same key in both otherwise.
+    # Two rows of one household under one ID (or, without an ID, one name) would share a key.
     roster = roster.with_columns(
         member_key=pl.when(pl.col("member_key").is_duplicated())
         .then(pl.col("member_key") + "#" + pl.int_range(pl.len()).cast(pl.String))

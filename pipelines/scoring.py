@@ -91,3 +91,60 @@ def format_score(table: pl.DataFrame) -> str:
         f"  {pct(precision)}  {pct(recall)}"
     )
     return "\n".join(lines)
+
+
+def truth_records(truth_dir: Path, month: str) -> pl.DataFrame:
+    """The generator's record truth keyed like the warehouse: record_key -> true member_key."""
+    truth = pl.read_csv(truth_dir / month / "record_truth.csv", infer_schema=False)
+    return truth.select(
+        pl.concat_str(
+            [pl.col("source"), pl.col("file"), pl.col("sheet").fill_null(""), pl.col("row_number")],
+            separator="|",
+        ).alias("record_key"),
+        "source",
+        pl.when(pl.col("household_id").is_not_null() & pl.col("member_id_number").is_not_null())
+        .then(pl.concat_str(["household_id", "member_id_number"], separator="|"))
+        .alias("true_member"),
+        pl.col("household_id").alias("true_household"),
+        pl.col("recoverable").str.to_lowercase().is_in(["true", "1", "yes"]).alias("recoverable"),
+        pl.col("mess").fill_null("").str.contains("bad_row").alias("bad_row"),
+    )
+
+
+def score_matches(matches: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Per tier and overall: ties, correct ties, precision; recall and F1 over recoverable records.
+
+    `matches`: record_key, member_key, household_id, tier, method (household-level records count
+    as correct when they name the right household).
+    """
+    scored = truth.filter(~pl.col("bad_row")).join(matches, on="record_key", how="left").with_columns(
+        pl.col("member_key").is_not_null().alias("tied"),
+        (
+            (pl.col("member_key") == pl.col("true_member"))
+            | (pl.col("method").str.contains("户级") & (pl.col("household_id") == pl.col("true_household")))
+        )
+        .fill_null(False)
+        .alias("correct"),
+    )
+    should = scored.filter(pl.col("true_member").is_not_null() & pl.col("recoverable")).height
+    rows = []
+    for tier, part in sorted(scored.filter(pl.col("tied")).partition_by("tier", as_dict=True).items()):
+        ties, correct = part.height, part["correct"].sum()
+        rows.append({"tier": str(tier[0]), "ties": ties, "correct": correct, "precision": correct / ties})
+    ties = scored["tied"].sum()
+    correct = scored["correct"].sum()
+    recovered = scored.filter(pl.col("recoverable") & pl.col("true_member").is_not_null())["correct"].sum()
+    precision = correct / ties if ties else 0.0
+    recall = recovered / should if should else 0.0
+    rows.append(
+        {
+            "tier": "all",
+            "ties": ties,
+            "correct": correct,
+            "precision": precision,
+            "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        }
+    )
+    return pl.DataFrame(rows, schema={"tier": pl.String, "ties": pl.Int64, "correct": pl.Int64,
+                                      "precision": pl.Float64, "recall": pl.Float64, "f1": pl.Float64})

@@ -30,3 +30,34 @@ def test_precision_and_recall_per_rule():
     assert table["ZJ01"]["recall_recoverable"] == 1.0
     assert table["GA02"]["true_positives"] == 1 and table["GA02"]["produced"] == 2
     assert table["YB01"]["precision"] is None and table["YB01"]["expected"] == 0
+
+
+def test_match_scoring_per_tier_and_recall_over_recoverable():
+    from pipelines.scoring import score_matches
+
+    truth = pl.DataFrame(
+        {
+            "record_key": ["a", "b", "c", "d", "e", "f"],
+            "source": ["x"] * 6,
+            "true_member": ["H1|1", "H1|2", "H2|3", None, "H3|4", "H4|5"],
+            "true_household": ["H1", "H1", "H2", None, "H3", "H4"],
+            "recoverable": [True, True, True, True, False, True],
+            "bad_row": [False] * 5 + [True],
+        }
+    )
+    matches = pl.DataFrame(
+        {
+            "record_key": ["a", "b", "d", "c"],
+            "member_key": ["H1|1", "H1|9", "H7|7", "H2|8"],
+            "household_id": ["H1", "H1", "H7", "H2"],
+            "tier": [1, 1, 5, 4],
+            "method": ["证件号码一致", "证件号码一致", "姓名+村", "姓名+村（户级）"],
+        }
+    )
+    table = {r["tier"]: r for r in score_matches(matches, truth).iter_rows(named=True)}
+    assert (table["1"]["ties"], table["1"]["correct"]) == (2, 1)
+    assert table["5"]["precision"] == 0.0  # an outsider tied to someone: wrong
+    assert table["4"]["correct"] == 1  # household-level: the right household is enough
+    overall = table["all"]
+    assert (overall["ties"], overall["correct"]) == (4, 2)
+    assert overall["recall"] == 2 / 3  # a, b, c are recoverable members; e is not; f is a bad row

@@ -31,6 +31,7 @@ _TEMP_TABLES = (
     "_ff_neg",
     "_ff_dec",
     "_ff_holder",
+    "_ff_undecided_holder",
     "_ff_conflict",
     "_ff_cand",
     "_ff_open",
@@ -339,13 +340,16 @@ def _exact_id_tier(con: duckdb.DuckDBPyConnection) -> None:
     # is one character or one accent away from the record's (a two-character name, too short
     # for the near-name tie above) is as likely the person under a misspelt name as the
     # record's namesake is: `near` keeps the name tiers from tying such a record.
+    con.execute("""
+        CREATE TEMP TABLE _ff_undecided_holder AS
+        SELECT * FROM _ff_holder WHERE r_id NOT IN (SELECT r_id FROM _ff_dec)
+    """)
     near = _near_pairs(
         con,
         """
         SELECT h.r_id, h.m_id, r.nk AS a, m.nk AS b
-        FROM _ff_holder h JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
+        FROM _ff_undecided_holder h JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
         WHERE NOT h.negative AND r.dk IS DISTINCT FROM m.dk
-          AND h.r_id NOT IN (SELECT r_id FROM _ff_dec)
         """,
     )
     con.register("_ff_near", near)
@@ -353,9 +357,9 @@ def _exact_id_tier(con: duckdb.DuckDBPyConnection) -> None:
         INSERT INTO _ff_conflict
         SELECT h.r_id, h.m_id,
                r.dk = m.dk OR n.r_id IS NOT NULL
-        FROM _ff_holder h JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
+        FROM _ff_undecided_holder h JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
         LEFT JOIN _ff_near n ON n.r_id = h.r_id AND n.m_id = h.m_id
-        WHERE NOT h.negative AND h.r_id NOT IN (SELECT r_id FROM _ff_dec)
+        WHERE NOT h.negative
     """)
     con.unregister("_ff_near")
     con.execute("""
@@ -417,6 +421,8 @@ def _repair_tier(con: duckdb.DuckDBPyConnection) -> None:
     )
     _insert_frame(con, near, "3, 'repair_near', 'repair_multiple'")
     con.execute("DROP TABLE temp.main._ff_repair")
+    # A million rows no longer needed: what later tiers need is in _ff_undecided_holder.
+    con.execute("DROP TABLE temp.main._ff_holder")
     _decide(con)
 
 
@@ -439,7 +445,8 @@ def _name_tiers(con: duckdb.DuckDBPyConnection) -> None:
         FROM _ff_r r
         LEFT JOIN (SELECT r_id, bool_or(near) AS near FROM _ff_conflict GROUP BY r_id) c
             USING (r_id)
-        LEFT JOIN (SELECT DISTINCT r_id FROM _ff_holder) h USING (r_id)
+        -- every holder of a record still open is in this small table
+        LEFT JOIN (SELECT DISTINCT r_id FROM _ff_undecided_holder) h USING (r_id)
         WHERE r.nk IS NOT NULL AND r.r_id NOT IN (SELECT r_id FROM _ff_dec)
     """)
     consistent = f"""

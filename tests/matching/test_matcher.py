@@ -580,3 +580,10 @@ def test_without_negatives_table_and_temp_tables_cleaned_up() -> None:
 def test_table_names_are_checked() -> None:
     with pytest.raises(ValueError, match="not a table name"):
         match_records(duckdb.connect(), records="x; DROP TABLE y")
+
+
+def test_empty_inputs(run) -> None:
+    assert run(_family(), []).matches.height == 0
+    result = run([], [record("r", "刘强", FATHER), record("s", "王秀英", None, village="北山村")])
+    assert result.matches.height == 0
+    assert unresolved(result, "r")["status"] == "unmatched"
