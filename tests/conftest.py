@@ -136,10 +136,17 @@ class World:
     def staged(self, source: str) -> pl.DataFrame:
         """Rows of one source with every registry column, typed as the ingest layer types them."""
         spec = SOURCES[source]
-        schema = {"record_key": pl.String, "month": pl.String, "id_status": pl.String}
+        schema = {
+            "record_key": pl.String, "month": pl.String, "id_status": pl.String,
+            "file": pl.String, "sheet": pl.String, "row_number": pl.Int64,
+        }  # fmt: skip
         for f in spec.fields:
             schema[f.name] = _DTYPES[f.type]
-        rows = [{k: r.get(k) for k in schema} | {"id_status": "valid"} for r in self.records.get(source, [])]
+        rows = [
+            {k: r.get(k) for k in schema}
+            | {"id_status": "valid", "file": f"{source}.csv", "row_number": int(r["record_key"].rsplit("|", 1)[1])}
+            for r in self.records.get(source, [])
+        ]
         return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
 
     def build(self, con: duckdb.DuckDBPyConnection) -> None:
