@@ -15,11 +15,14 @@ from pipelines.warehouse import replace_partition, scalar, table_exists
 
 
 def _record_select(source_key: str, household_level: bool) -> str:
+    # record keys repeat across months (same file name, same row): the matcher's key carries the
+    # month, so several months can be matched in one pass
     return f"""
-        SELECT record_key, '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
+        SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
+               '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
                CAST(NULL AS DATE) AS birth_date, township, village,
                {str(household_level).lower()} AS household_level
-        FROM stg_{source_key} WHERE district = $district AND month = $month
+        FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
     """
 
 
@@ -27,16 +30,27 @@ def prepare_match_views(
     con: duckdb.DuckDBPyConnection,
     *,
     district: str,
-    month: str,
+    months: list[str],
     roster_month: str,
     sources: list[str],
 ) -> None:
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
     selects = [_record_select(key, by_key[key].household_level) for key in sources]
-    params = {"district": district, "month": month}
-    union = " UNION ALL ".join(selects)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE match_input AS {union}", params)
+    # no department sent anything: an empty input of the same shape
+    union = " UNION ALL ".join(selects) or (
+        "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS source_record_key, "
+        "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS name, "
+        "NULL::VARCHAR AS id_number, NULL::VARCHAR AS id_status, NULL::DATE AS id_birth, "
+        "NULL::VARCHAR AS id_area, NULL::DATE AS birth_date, NULL::VARCHAR AS township, "
+        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level WHERE $district IS NULL "
+        "AND $months IS NULL"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE match_input AS {union}",
+        {"district": district, "months": months},
+    )
+    params = {"district": district, "month": max(months)}
     con.execute(
         """CREATE OR REPLACE TEMP TABLE roster_input AS
            SELECT member_key, household_id, name, id_number, id_status, birth_date, township,
@@ -96,18 +110,25 @@ def run_matching(
     con: duckdb.DuckDBPyConnection,
     *,
     district: str,
-    month: str,
+    months: list[str],
     roster_month: str,
     sources: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Match the records of `sources` in `months` against one roster; frames carry `month`."""
     prepare_match_views(
-        con, district=district, month=month, roster_month=roster_month, sources=sources
+        con, district=district, months=months, roster_month=roster_month, sources=sources
     )
     result = match_records(con, "match_input", "roster_input", "negative_input")
-    sources_of = con.sql("SELECT record_key, source FROM match_input").pl()
-    matches = result.matches.join(sources_of, on="record_key", how="left")
-    unresolved = result.unresolved.join(sources_of, on="record_key", how="left")
-    return matches, unresolved
+    origin = con.sql("SELECT record_key, source_record_key, source, month FROM match_input").pl()
+
+    def back(frame: pl.DataFrame) -> pl.DataFrame:
+        return (
+            frame.join(origin, on="record_key", how="left")
+            .drop("record_key")
+            .rename({"source_record_key": "record_key"})
+        )
+
+    return back(result.matches), back(result.unresolved)
 
 
 def _staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
@@ -155,29 +176,26 @@ def member_matches(
     with fangfan.warehouse() as con:
         sources = _staged_sources(con, district, month)
         matches, unresolved = run_matching(
-            con, district=district, month=month, roster_month=month, sources=sources
+            con, district=district, months=[month], roster_month=month, sources=sources
         )
+        matches, unresolved = matches.drop("month"), unresolved.drop("month")
         replace_partition(con, "record_matches", matches, district=district, month=month)
         replace_partition(con, "unmatched_records", unresolved, district=district, month=month)
         earlier = _earlier_claim_months(con, district, month)
-        for earlier_month in earlier:
-            # earlier claims are tied against this month's roster: the one the YB01 sum is for
+        if earlier:
+            # earlier claims are tied in one pass against this month's roster: the one the YB01
+            # sum is for
             m, u = run_matching(
-                con, district=district, month=earlier_month, roster_month=month,
+                con, district=district, months=earlier, roster_month=month,
                 sources=["medical_claims"],
             )  # fmt: skip
             where = ("source = ?", ["medical_claims"])
-            replace_partition(
-                con, "record_matches", m, district=district, month=earlier_month, extra_where=where
-            )
-            replace_partition(
-                con,
-                "unmatched_records",
-                u,
-                district=district,
-                month=earlier_month,
-                extra_where=where,
-            )
+            for earlier_month in earlier:
+                for table, frame in (("record_matches", m), ("unmatched_records", u)):
+                    part = frame.filter(pl.col("month") == earlier_month).drop("month")
+                    replace_partition(
+                        con, table, part, district=district, month=earlier_month, extra_where=where
+                    )
     total = matches.height + unresolved.height
     metadata: dict = {
         "records": total,

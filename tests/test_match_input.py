@@ -1,0 +1,56 @@
+"""The matcher's input built from staged tables: several months in one pass, empty months."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from pipelines.assets.matching import run_matching
+from pipelines.warehouse import replace_partition
+from tests.conftest import make_id
+
+
+def _roster(con, id_number: str) -> None:
+    member = pl.DataFrame(
+        {
+            "member_key": [f"H1|{id_number}"], "household_id": ["H1"], "name": ["张三"],
+            "id_number": [id_number], "id_status": ["valid"], "birth_date": [date(1980, 1, 1)],
+            "township": ["东桥镇"], "village": ["王岗村"], "relation": ["户主"], "is_head": [True],
+        }
+    )  # fmt: skip
+    replace_partition(con, "roster_members", member, district="d", month="2026-10")
+
+
+def test_same_record_key_in_two_months_is_matched_once_per_month():
+    con = duckdb.connect()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    claim = pl.DataFrame(
+        {
+            "record_key": ["medical_claims|a.csv||2"], "name": ["张三"], "id_number": [id_number],
+            "id_status": ["valid"], "id_birth": [date(1980, 1, 1)], "id_area": ["341502"],
+            "township": ["东桥"], "village": ["王岗"],
+        }
+    )  # fmt: skip
+    for month in ("2026-08", "2026-09"):
+        replace_partition(con, "stg_medical_claims", claim, district="d", month=month)
+    matches, unresolved = run_matching(
+        con, district="d", months=["2026-08", "2026-09"], roster_month="2026-10",
+        sources=["medical_claims"],
+    )  # fmt: skip
+    assert unresolved.is_empty()
+    assert sorted(matches.select("month", "record_key", "member_key").rows()) == [
+        ("2026-08", "medical_claims|a.csv||2", f"H1|{id_number}"),
+        ("2026-09", "medical_claims|a.csv||2", f"H1|{id_number}"),
+    ]
+
+
+def test_a_month_without_department_data_matches_nothing():
+    con = duckdb.connect()
+    _roster(con, make_id(date(1980, 1, 1)))
+    matches, unresolved = run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=[]
+    )
+    assert matches.is_empty() and unresolved.is_empty()
