@@ -54,3 +54,16 @@ def test_a_month_without_department_data_matches_nothing():
         con, district="d", months=["2026-10"], roster_month="2026-10", sources=[]
     )
     assert matches.is_empty() and unresolved.is_empty()
+
+
+def test_earlier_months_are_batched_by_volume(monkeypatch):
+    from pipelines.assets import matching
+
+    con = duckdb.connect()
+    frame = pl.DataFrame({"record_key": [f"k{i}" for i in range(5)]})
+    for month, rows in (("2026-01", 3), ("2026-02", 2), ("2026-03", 4), ("2026-04", 1)):
+        replace_partition(con, "stg_medical_claims", frame.head(rows), district="d", month=month)
+    monkeypatch.setattr(matching, "BATCH_RECORDS", 5)
+    batches = matching._batches(con, "d", ["2026-01", "2026-02", "2026-03", "2026-04"])
+    assert batches == [["2026-01", "2026-02"], ["2026-03", "2026-04"]]
+    assert matching._batches(con, "d", []) == []

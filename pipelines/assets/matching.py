@@ -144,6 +144,31 @@ def _staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -
     ]
 
 
+BATCH_RECORDS = 1_000_000
+
+
+def _batches(con: duckdb.DuckDBPyConnection, district: str, months: list[str]) -> list[list[str]]:
+    """Consecutive months grouped so that each group holds about BATCH_RECORDS claims."""
+    if not months:
+        return []
+    sizes = dict(
+        con.execute(
+            "SELECT month, count(*) FROM stg_medical_claims"
+            " WHERE district = ? AND list_contains(?, month) GROUP BY month",
+            [district, months],
+        ).fetchall()
+    )
+    batches: list[list[str]] = [[]]
+    filled = 0
+    for month in months:
+        if batches[-1] and filled + sizes.get(month, 0) > BATCH_RECORDS:
+            batches.append([])
+            filled = 0
+        batches[-1].append(month)
+        filled += sizes.get(month, 0)
+    return batches
+
+
 def _earlier_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
     """Months of this year whose claims are staged but not matched (ingested for YB01)."""
     if not table_exists(con, "stg_medical_claims"):
@@ -182,15 +207,15 @@ def member_matches(
         replace_partition(con, "record_matches", matches, district=district, month=month)
         replace_partition(con, "unmatched_records", unresolved, district=district, month=month)
         earlier = _earlier_claim_months(con, district, month)
-        if earlier:
-            # earlier claims are tied in one pass against this month's roster: the one the YB01
-            # sum is for
+        # earlier claims are tied against this month's roster (the one the YB01 sum is for), in
+        # passes of about a month's volume so memory stays that of one month
+        for batch in _batches(con, district, earlier):
             m, u = run_matching(
-                con, district=district, months=earlier, roster_month=month,
+                con, district=district, months=batch, roster_month=month,
                 sources=["medical_claims"],
             )  # fmt: skip
             where = ("source = ?", ["medical_claims"])
-            for earlier_month in earlier:
+            for earlier_month in batch:
                 for table, frame in (("record_matches", m), ("unmatched_records", u)):
                     part = frame.filter(pl.col("month") == earlier_month).drop("month")
                     replace_partition(
