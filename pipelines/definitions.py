@@ -7,8 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.assets.feedback import verification_feedback
 from pipelines.assets.exports import district_summary, township_exports
+from pipelines.assets.feedback import verification_feedback
 from pipelines.assets.identity import roster_members
 from pipelines.assets.ingest import ingest_assets
 from pipelines.assets.matching import match_quality, member_matches

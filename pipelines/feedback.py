@@ -47,7 +47,9 @@ def file_township(file: str, townships: list[str], column_values: pl.Series) -> 
 
 
 REJECT_UNKNOWN_ID = "预警编号不存在：不是本区此前下发的预警"
-REJECT_UNKNOWN_VERDICT = "核实结果不是规定值（属实-已纳入监测/属实-已落实帮扶/属实-无需纳入/不属实/非本人）"
+REJECT_UNKNOWN_VERDICT = (
+    "核实结果不是规定值（属实-已纳入监测/属实-已落实帮扶/属实-无需纳入/不属实/非本人）"
+)
 REJECT_OTHER_TOWNSHIP = "该预警属于其他乡镇，不能由本文件所属乡镇反馈"
 
 

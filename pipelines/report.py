@@ -75,7 +75,8 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             ):
                 unresolved[(source, state)] = n
         lines.append(
-            _pad("来源", 28) + "".join(_pad(h, 10) for h in ("读取", "保留", "退回", "匹配", "待确认", "未匹配"))
+            _pad("来源", 28)
+            + "".join(_pad(h, 10) for h in ("读取", "保留", "退回", "匹配", "待确认", "未匹配"))
         )
         for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES)):
             row = status.get(key)
@@ -97,7 +98,9 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
         earlier = (
-            _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[0][0]
+            _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[
+                0
+            ][0]
             if table_exists(con, "listings")
             else None
         )
@@ -107,7 +110,9 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 params=params,
             ).pl()
             if table_exists(con, "listings")
-            else pl.DataFrame(schema={"township": pl.String, "rule": pl.String, "status": pl.String})
+            else pl.DataFrame(
+                schema={"township": pl.String, "rule": pl.String, "status": pl.String}
+            )
         )
     by_rule = dict(listing.group_by("rule").len().iter_rows())
     lines.append(f"预警清单 {listing.height} 条（按规则）：")
@@ -117,13 +122,17 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
     lines.append("按乡镇：")
     by_township = listing.group_by("township").len().sort("township")
     lines.append(
-        "  " + "，".join(f"{t} {n}" for t, n in by_township.iter_rows()) if by_township.height else "  无"
+        "  " + "，".join(f"{t} {n}" for t, n in by_township.iter_rows())
+        if by_township.height
+        else "  无"
     )
     by_status = dict(listing.group_by("status").len().iter_rows())
     lines.append("按状态：" + "，".join(f"{k} {v}" for k, v in sorted(by_status.items())))
     previous = previous_month(month)
     if earlier is None:
-        lines.append("此前没有运行过的月份：本月清单只含本月新发现的预警（没有可延续的待核实预警）。")
+        lines.append(
+            "此前没有运行过的月份：本月清单只含本月新发现的预警（没有可延续的待核实预警）。"
+        )
     elif earlier != previous:
         lines.append(
             f"注意：上月（{previous}）没有运行；未核实预警从最近运行的 {earlier} 清单延续。"

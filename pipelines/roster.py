@@ -23,19 +23,16 @@ def _key(column: str) -> pl.Expr:
 
 def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
     """Members keyed by household + ID (or name), households with their 网格员, and findings."""
-    members = (
-        staged_roster.with_columns(
-            (pl.col("household_id") + "|" + pl.coalesce("id_number", "name")).alias("member_key"),
-            pl.coalesce("birth_date", "id_birth").alias("birth_date"),
-            (
-                pl.col("relation").is_in(HEAD_RELATIONS)
-                | (pl.col("relation").is_null() & (pl.col("name") == pl.col("head_name")))
-            )
-            .fill_null(False)
-            .alias("is_head"),
+    members = staged_roster.with_columns(
+        (pl.col("household_id") + "|" + pl.coalesce("id_number", "name")).alias("member_key"),
+        pl.coalesce("birth_date", "id_birth").alias("birth_date"),
+        (
+            pl.col("relation").is_in(HEAD_RELATIONS)
+            | (pl.col("relation").is_null() & (pl.col("name") == pl.col("head_name")))
         )
-        .sort("record_key")
-    )
+        .fill_null(False)
+        .alias("is_head"),
+    ).sort("record_key")
     duplicate_rows = members.filter(pl.col("member_key").is_duplicated())
     members = members.unique("member_key", keep="first", maintain_order=True)
     findings = [
@@ -88,7 +85,9 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
         .join(ledger, on=["_t", "_v", "_g"], how="left")
         .drop("_t", "_v", "_g")
     )
-    ungridded = households.filter(pl.col("worker_name").is_null() & pl.col("worker_phone").is_null())
+    ungridded = households.filter(
+        pl.col("worker_name").is_null() & pl.col("worker_phone").is_null()
+    )
     findings.append(
         ungridded.select(
             pl.lit("农户无网格台账").alias("kind"),
@@ -97,10 +96,13 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
             pl.lit("花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员").alias("detail"),
         )
     )
-    members = members.join(
-        households.select("household_id", pl.col("household_type").alias("hh_type")),
-        on="household_id",
-        how="left",
-    ).with_columns(pl.coalesce("household_type", "hh_type").alias("household_type")).drop("hh_type")
+    members = (
+        members.join(
+            households.select("household_id", pl.col("household_type").alias("hh_type")),
+            on="household_id",
+            how="left",
+        )
+        .with_columns(pl.coalesce("household_type", "hh_type").alias("household_type"))
+        .drop("hh_type")
+    )
     return RosterTables(members, households, pl.concat(findings, how="vertical_relaxed"))
-

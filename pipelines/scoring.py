@@ -40,7 +40,11 @@ def score(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
         if "recoverable" in expected.columns
         else pl.lit(True).alias("recoverable")
     )
-    want = _key(want).with_columns(want["recoverable"]).unique(["rule", "household_id", "member_id_number"])
+    want = (
+        _key(want)
+        .with_columns(want["recoverable"])
+        .unique(["rule", "household_id", "member_id_number"])
+    )
     joined = want.with_columns(pl.lit(True).alias("expected")).join(
         got, on=["rule", "household_id", "member_id_number"], how="full", coalesce=True
     )
@@ -49,8 +53,12 @@ def score(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
         part = joined.filter(pl.col("rule") == rule.code)
         expected_n = part.filter(pl.col("expected").fill_null(False)).height
         produced_n = part.filter(pl.col("produced").fill_null(False)).height
-        hits = part.filter(pl.col("expected").fill_null(False) & pl.col("produced").fill_null(False))
-        recoverable = part.filter(pl.col("expected").fill_null(False) & pl.col("recoverable").fill_null(False))
+        hits = part.filter(
+            pl.col("expected").fill_null(False) & pl.col("produced").fill_null(False)
+        )
+        recoverable = part.filter(
+            pl.col("expected").fill_null(False) & pl.col("recoverable").fill_null(False)
+        )
         recoverable_hits = recoverable.filter(pl.col("produced").fill_null(False)).height
         rows.append(
             {
@@ -60,7 +68,9 @@ def score(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
                 "true_positives": hits.height,
                 "precision": hits.height / produced_n if produced_n else None,
                 "recall": hits.height / expected_n if expected_n else None,
-                "recall_recoverable": recoverable_hits / recoverable.height if recoverable.height else None,
+                "recall_recoverable": recoverable_hits / recoverable.height
+                if recoverable.height
+                else None,
             }
         )
     return pl.DataFrame(rows)
@@ -117,23 +127,36 @@ def score_matches(matches: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     `matches`: record_key, member_key, household_id, tier, method (household-level records count
     as correct when they name the right household).
     """
-    scored = truth.filter(~pl.col("bad_row")).join(matches, on="record_key", how="left").with_columns(
-        pl.col("member_key").is_not_null().alias("tied"),
-        (
-            (pl.col("member_key") == pl.col("true_member"))
-            | (pl.col("method").str.contains("户级") & (pl.col("household_id") == pl.col("true_household")))
+    scored = (
+        truth.filter(~pl.col("bad_row"))
+        .join(matches, on="record_key", how="left")
+        .with_columns(
+            pl.col("member_key").is_not_null().alias("tied"),
+            (
+                (pl.col("member_key") == pl.col("true_member"))
+                | (
+                    pl.col("method").str.contains("户级")
+                    & (pl.col("household_id") == pl.col("true_household"))
+                )
+            )
+            .fill_null(False)
+            .alias("correct"),
         )
-        .fill_null(False)
-        .alias("correct"),
     )
     should = scored.filter(pl.col("true_member").is_not_null() & pl.col("recoverable")).height
     rows = []
-    for tier, part in sorted(scored.filter(pl.col("tied")).partition_by("tier", as_dict=True).items()):
+    for tier, part in sorted(
+        scored.filter(pl.col("tied")).partition_by("tier", as_dict=True).items()
+    ):
         ties, correct = part.height, part["correct"].sum()
-        rows.append({"tier": str(tier[0]), "ties": ties, "correct": correct, "precision": correct / ties})
+        rows.append(
+            {"tier": str(tier[0]), "ties": ties, "correct": correct, "precision": correct / ties}
+        )
     ties = scored["tied"].sum()
     correct = scored["correct"].sum()
-    recovered = scored.filter(pl.col("recoverable") & pl.col("true_member").is_not_null())["correct"].sum()
+    recovered = scored.filter(pl.col("recoverable") & pl.col("true_member").is_not_null())[
+        "correct"
+    ].sum()
     precision = correct / ties if ties else 0.0
     recall = recovered / should if should else 0.0
     rows.append(
@@ -146,5 +169,14 @@ def score_matches(matches: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
             "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
         }
     )
-    return pl.DataFrame(rows, schema={"tier": pl.String, "ties": pl.Int64, "correct": pl.Int64,
-                                      "precision": pl.Float64, "recall": pl.Float64, "f1": pl.Float64})
+    return pl.DataFrame(
+        rows,
+        schema={
+            "tier": pl.String,
+            "ties": pl.Int64,
+            "correct": pl.Int64,
+            "precision": pl.Float64,
+            "recall": pl.Float64,
+            "f1": pl.Float64,
+        },
+    )

@@ -32,7 +32,9 @@ def connect(database: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckD
         con.close()
 
 
-def fetch_one(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> tuple | None:
+def fetch_one(
+    con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
+) -> tuple | None:
     """First row of a query, fully consumed (DuckDB 2.0 blocks a connection on a half-read result)."""
     rows = con.execute(query, params or []).fetchall()
     return rows[0] if rows else None
@@ -45,7 +47,11 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: list | None = Non
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(
-        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [_ident(table)])
+        scalar(
+            con,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+            [_ident(table)],
+        )
     )
 
 
@@ -101,5 +107,7 @@ def replace_partition(
     return frame.height
 
 
-def read_frame(con: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pl.DataFrame:
+def read_frame(
+    con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
+) -> pl.DataFrame:
     return con.sql(query, params=params or []).pl()

@@ -103,7 +103,9 @@ class World:
         )
         return member_key
 
-    def record(self, source: str, member_key: str | None, *, month: str | None = None, **values) -> str:
+    def record(
+        self, source: str, member_key: str | None, *, month: str | None = None, **values
+    ) -> str:
         """A department record of `source` tied (when member_key is given) to that member."""
         rows = self.records.setdefault(source, [])
         record_key = f"{source}|{source}.csv||{len(rows) + 2}"
@@ -144,10 +146,16 @@ class World:
             schema[f.name] = _DTYPES[f.type]
         rows = [
             {k: r.get(k) for k in schema}
-            | {"id_status": "valid", "file": f"{source}.csv", "row_number": int(r["record_key"].rsplit("|", 1)[1])}
+            | {
+                "id_status": "valid",
+                "file": f"{source}.csv",
+                "row_number": int(r["record_key"].rsplit("|", 1)[1]),
+            }
             for r in self.records.get(source, [])
         ]
-        return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+        return (
+            pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+        )
 
     def build(self, con: duckdb.DuckDBPyConnection) -> None:
         months = {self.month} | {r["month"] for rows in self.records.values() for r in rows}
@@ -170,14 +178,20 @@ class World:
                     "reason": pl.String, "candidates": pl.List(pl.String)},
         )  # fmt: skip
         replace_partition(con, "unmatched_records", unresolved, district=DISTRICT, month=self.month)
-        replace_partition(con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month)
-        replace_partition(con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month)
+        replace_partition(
+            con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month
+        )
+        replace_partition(
+            con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month
+        )
 
     def evaluate(self, config: dict, *, received: set[str] | None = None) -> pl.DataFrame:
         con = duckdb.connect()
         self.build(con)
         received = received if received is not None else {s.key for s in DEPARTMENT_SOURCES}
-        return evaluate_rules(con, district=DISTRICT, month=self.month, config=config, received=received).warnings
+        return evaluate_rules(
+            con, district=DISTRICT, month=self.month, config=config, received=received
+        ).warnings
 
 
 @pytest.fixture

@@ -39,7 +39,9 @@ def test_row_accounting_fails_on_unbalanced_or_failed_files():
     )
     assert row_accounting_check(files).passed
     assert not row_accounting_check(files.with_columns(pl.Series("rows_kept", [8, 5]))).passed
-    assert not row_accounting_check(files.with_columns(pl.Series("status", ["ok", "failed"]))).passed
+    assert not row_accounting_check(
+        files.with_columns(pl.Series("status", ["ok", "failed"]))
+    ).passed
 
 
 def test_schema_check_counts_failures_by_column_and_check():
@@ -56,11 +58,11 @@ def test_schema_check_counts_failures_by_column_and_check():
         }
     )
     assert schema_check(source, good).passed
-    bad = good.with_columns(
-        pl.Series("grade", ["E", "A"]), pl.Series("id_number", ["12345", None])
-    )
+    bad = good.with_columns(pl.Series("grade", ["E", "A"]), pl.Series("id_number", ["12345", None]))
     result = schema_check(source, bad)
     assert not result.passed
     assert any(k.startswith("grade") for k in result.metadata)
     assert any(k.startswith("id_number") for k in result.metadata)
-    assert not schema_check(source, good.drop("name")).passed  # staged rows always carry a name column
+    assert not schema_check(
+        source, good.drop("name")
+    ).passed  # staged rows always carry a name column

@@ -18,7 +18,9 @@ def test_defaults_are_the_contracts():
 
 def test_district_file_and_explicit_file_override_only_what_they_name(tmp_path):
     layout = DataDir(tmp_path)
-    (tmp_path / "rules.toml").write_text("[rules.YB01]\nthreshold_general = 15000\n", encoding="utf-8")
+    (tmp_path / "rules.toml").write_text(
+        "[rules.YB01]\nthreshold_general = 15000\n", encoding="utf-8"
+    )
     explicit = tmp_path / "proposal.toml"
     explicit.write_text("[export]\ndeadline_days = 7\n", encoding="utf-8")
     config = load_rule_config(layout, explicit)

@@ -105,7 +105,9 @@ def test_xlsx_twin_is_formatted_for_clerks(tmp_path):
     assert sheet.cell(1, verdict).fill.fgColor.rgb.endswith("FFD966")
     assert sheet.column_dimensions["S"].width > 30  # 预警依据 is readable
     assert sheet.max_row == 5
-    assert any("属实-已纳入监测" in str(dv.formula1) for dv in sheet.data_validations.dataValidation)
+    assert any(
+        "属实-已纳入监测" in str(dv.formula1) for dv in sheet.data_validations.dataValidation
+    )
 
 
 def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
@@ -152,6 +154,6 @@ def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):
     assert {firsts[w] for w in carried} == {"2026-10"}
     rows = _read_csv(tmp_path / "2026-11" / "东桥镇.csv")
     assert {r["状态"] for r in rows} == {"逾期", "新增"}
-    assert pl.DataFrame(rows).filter(pl.col("状态") == "逾期")["核实截止日期"].unique().to_list() == [
-        "2026-11-18"
-    ]
+    assert pl.DataFrame(rows).filter(pl.col("状态") == "逾期")[
+        "核实截止日期"
+    ].unique().to_list() == ["2026-11-18"]

@@ -28,8 +28,10 @@ def _run(root: Path, month: str, instance) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANGFAN_DATA_DIR", str(root))
         patch.setenv("FANGFAN_EXPORT_DATE", EXPORT_DATES[month])
-        result = defs().resolve_job_def(MONTHLY_JOB).execute_in_process(
-            partition_key=month, instance=instance
+        result = (
+            defs()
+            .resolve_job_def(MONTHLY_JOB)
+            .execute_in_process(partition_key=month, instance=instance)
         )
     assert result.success, month
 
@@ -85,15 +87,26 @@ def _answer_august(root: Path) -> dict:
     nonself = next(r for r in rows if r["预警代码"] not in {"YB01", "YB02"})
     others = [r for r in rows if r is not nonself]
     confirmed, refuted, twice = others[0], others[1], others[2]
-    confirmed["核实结果"], confirmed["核实日期"] = "属实－已纳入监测", "2026-09-10"  # full-width dash
+    confirmed["核实结果"], confirmed["核实日期"] = (
+        "属实－已纳入监测",
+        "2026-09-10",
+    )  # full-width dash
     refuted["核实结果"], refuted["核实日期"] = " 不属实 ", "2026.9.12"
     nonself["核实结果"], nonself["核实日期"] = "非本人", "2026/9/11"
     twice["核实结果"], twice["核实日期"] = "不属实", "2026-09-08"
     again = dict(twice, 核实结果="属实-已落实帮扶", 核实日期="2026-09-15")  # the later answer wins
     kept = [confirmed, refuted, nonself, twice, again, *others[3:5]]  # the rest deleted
     # columns reordered and one added, as a clerk's Excel does
-    header = ["核实结果", "核实日期", "预警编号", "备注（村里填）", *[c for c in rows[0] if c not in {"核实结果", "核实日期", "预警编号"}]]
-    with (feedback / f"{first.stem}_核实反馈.csv").open("w", encoding="gb18030", newline="") as handle:
+    header = [
+        "核实结果",
+        "核实日期",
+        "预警编号",
+        "备注（村里填）",
+        *[c for c in rows[0] if c not in {"核实结果", "核实日期", "预警编号"}],
+    ]
+    with (feedback / f"{first.stem}_核实反馈.csv").open(
+        "w", encoding="gb18030", newline=""
+    ) as handle:
         writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         for row in kept:
@@ -104,10 +117,16 @@ def _answer_august(root: Path) -> dict:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append(["预警编号", "乡镇", "村", "核实结果", "核实人", "核实日期"])
-    sheet.append([other_rows[0]["预警编号"], second.stem, village, "属实-无需纳入", "某某", "2026-09-20"])
-    sheet.append([others[5]["预警编号"], first.stem, others[5]["村"], "不属实", "某某", "2026-09-20"])
+    sheet.append(
+        [other_rows[0]["预警编号"], second.stem, village, "属实-无需纳入", "某某", "2026-09-20"]
+    )
+    sheet.append(
+        [others[5]["预警编号"], first.stem, others[5]["村"], "不属实", "某某", "2026-09-20"]
+    )
     sheet.append(["ZJ01-000000000000", second.stem, village, "不属实", "某某", "2026-09-20"])
-    sheet.append([other_rows[-1]["预警编号"], second.stem, village, "部分属实", "某某", "2026-09-20"])
+    sheet.append(
+        [other_rows[-1]["预警编号"], second.stem, village, "部分属实", "某某", "2026-09-20"]
+    )
     workbook.save(feedback / f"{second.stem}{village}.xlsx")
     # September's housing/other department data repeats the record behind the 非本人 answer
     provenance = _query(
@@ -135,7 +154,9 @@ def _answer_august(root: Path) -> dict:
 def test_answered_warnings_are_not_listed_again(scenario):
     root, answers = scenario["root"], scenario["answers"]
     for month in ("2026-09", "2026-10"):
-        listed = set(_query(root, "SELECT warning_id FROM listings WHERE month = ?", [month])["warning_id"])
+        listed = set(
+            _query(root, "SELECT warning_id FROM listings WHERE month = ?", [month])["warning_id"]
+        )
         for key in ("confirmed", "refuted", "nonself", "twice", "other_village"):
             assert answers[key] not in listed, (month, key)
         assert set(answers["unanswered"]) <= listed
@@ -162,19 +183,25 @@ def test_open_warnings_carry_forward_as_overdue_with_their_first_month(scenario)
 
 def test_feedback_rejects_and_the_latest_answer_wins(scenario):
     root, answers = scenario["root"], scenario["answers"]
-    rejects = _query(root, "SELECT reason FROM rejects WHERE source = 'feedback' AND month = '2026-09'")
+    rejects = _query(
+        root, "SELECT reason FROM rejects WHERE source = 'feedback' AND month = '2026-09'"
+    )
     reasons = rejects["reason"].to_list()
     assert sum("其他乡镇" in r for r in reasons) == 1
     assert sum("预警编号不存在" in r for r in reasons) == 1
     assert sum("核实结果不是规定值" in r for r in reasons) == 1
     kept = _query(
-        root, "SELECT warning_id, verdict FROM feedback_answers WHERE warning_id = ?", [answers["twice"]]
+        root,
+        "SELECT warning_id, verdict FROM feedback_answers WHERE warning_id = ?",
+        [answers["twice"]],
     )
     assert kept.height == 2  # both answers kept
     from pipelines.feedback import effective_verdicts
 
     with duckdb.connect(str(root / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
-        verdicts = dict(effective_verdicts(con, DISTRICT, "2026-10").select("warning_id", "verdict").rows())
+        verdicts = dict(
+            effective_verdicts(con, DISTRICT, "2026-10").select("warning_id", "verdict").rows()
+        )
     assert verdicts[answers["twice"]] == "属实-已落实帮扶"
     assert verdicts[answers["confirmed"]] == "属实-已纳入监测"
     assert verdicts[answers["refuted"]] == "不属实"
@@ -203,7 +230,9 @@ def test_not_this_person_is_never_tied_again(scenario):
         [member, repeated["record_key"].to_list()],
     )
     assert ties["n"][0] == 0
-    unresolved = (root / "exports" / "2026-09" / "区级_未匹配与待确认.csv").read_bytes()[3:].decode()
+    unresolved = (
+        (root / "exports" / "2026-09" / "区级_未匹配与待确认.csv").read_bytes()[3:].decode()
+    )
     assert "非本人撤回" in unresolved
 
 
@@ -219,7 +248,9 @@ def test_district_learns_answer_rates(scenario):
     workbook = openpyxl.load_workbook(root / "exports" / "2026-10" / "区级汇总.xlsx")
     sheet = workbook["规则成效(累计)"]
     header = [c.value for c in sheet[1]]
-    answered = sum(row[header.index("已核实")] or 0 for row in sheet.iter_rows(min_row=2, values_only=True))
+    answered = sum(
+        row[header.index("已核实")] or 0 for row in sheet.iter_rows(min_row=2, values_only=True)
+    )
     assert answered == 5  # confirmed, refuted, nonself, twice (answered twice), other_village
     towns = workbook["乡镇核实(累计)"]
     assert towns.max_row >= 3

@@ -57,7 +57,9 @@ def _file_hashes(folder: Path) -> dict[str, str]:
 
 def _table_counts(database: Path) -> dict[str, int]:
     with duckdb.connect(str(database), read_only=True) as con:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        tables = [
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        ]
         return {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
             for t in tables
@@ -71,7 +73,9 @@ def test_township_files_hold_only_their_own_households(district: Path, first_run
     assert len(csvs) >= 5
     with duckdb.connect(str(district / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
         township_of = dict(
-            con.execute("SELECT household_id, township FROM households WHERE month = ?", [MONTH]).fetchall()
+            con.execute(
+                "SELECT household_id, township FROM households WHERE month = ?", [MONTH]
+            ).fetchall()
         )
     # the generator leaves a few grids out of the ledger on purpose: only those lack a worker
     missing = pl.read_csv(district / "truth" / MONTH / "grid_missing.csv", infer_schema=False)
@@ -88,7 +92,9 @@ def test_township_files_hold_only_their_own_households(district: Path, first_run
 
 
 def test_planted_signals_come_out_per_rule(district: Path, first_run, capsys):
-    table = score_month(district / "warehouse" / "fangfan.duckdb", district / "truth", "testdistrict", MONTH)
+    table = score_month(
+        district / "warehouse" / "fangfan.duckdb", district / "truth", "testdistrict", MONTH
+    )
     with capsys.disabled():
         print("\n" + format_score(table))
     for row in table.iter_rows(named=True):
@@ -105,13 +111,26 @@ def test_row_accounting_and_rejects_name_file_row_field(district: Path, first_ru
         rejects = con.sql("SELECT * FROM rejects WHERE month = ?", params=[MONTH]).pl()
     assert unbalanced == 0
     assert rejects.height > 0  # the messy district plants bad rows
-    assert rejects.select(pl.col("file", "row_number", "reason").is_null().any()).row(0) == (False,) * 3
+    assert (
+        rejects.select(pl.col("file", "row_number", "reason").is_null().any()).row(0)
+        == (False,) * 3
+    )
 
 
 def test_no_names_or_id_numbers_in_dagster_storage(district: Path, first_run, instance):
     with duckdb.connect(str(district / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
-        ids = [r[0] for r in con.execute("SELECT DISTINCT id_number FROM roster_members WHERE id_number IS NOT NULL").fetchall()]
-        names = [r[0] for r in con.execute("SELECT DISTINCT name FROM roster_members WHERE length(name) >= 3").fetchall()]
+        ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT id_number FROM roster_members WHERE id_number IS NOT NULL"
+            ).fetchall()
+        ]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT name FROM roster_members WHERE length(name) >= 3"
+            ).fetchall()
+        ]
         places = " ".join(
             r[0] or "" for r in con.execute(
                 "SELECT DISTINCT concat_ws(' ', township, village, grid) FROM households"
@@ -133,9 +152,7 @@ def test_rerun_gives_the_same_tables_and_files(district: Path, first_run, instan
     before_files = _file_hashes(district / "exports" / MONTH)
     before_tables = _table_counts(database)
     assert _run(district, instance, monkeypatch).success
-    assert _file_hashes(district / "exports" / MONTH) == {
-        k: v for k, v in before_files.items()
-    }
+    assert _file_hashes(district / "exports" / MONTH) == {k: v for k, v in before_files.items()}
     assert _table_counts(database) == before_tables
 
 

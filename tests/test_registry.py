@@ -17,7 +17,10 @@ def test_every_synonym_names_an_allowed_value():
 
 def test_department_spellings_become_the_contracts_values():
     cases = {
-        ("education", "stage"): (["本科", " 普高 ", "高职", "小学"], ["高校", "高中", "高校", "小学"]),
+        ("education", "stage"): (
+            ["本科", " 普高 ", "高职", "小学"],
+            ["高校", "高中", "高校", "小学"],
+        ),
         ("roster", "household_type"): (["普通农户", "脱贫户"], ["一般农户", "脱贫户"]),
         ("civil_affairs", "assistance_type"): (["农村低保", "特困供养"], ["低保", "特困"]),
         ("disability", "disability_level"): (["1级", "二级"], ["一级", "二级"]),

@@ -36,7 +36,9 @@ def test_replay_counts_and_confirmed_catch(tmp_path):
     current = load_rule_config()
     proposed = copy.deepcopy(current)
     proposed["rules"]["YB01"]["threshold_general"] = 25_000
-    result = replay(con, district=DISTRICT, first="2026-01", last="2026-12", current=current, proposed=proposed)
+    result = replay(
+        con, district=DISTRICT, first="2026-01", last="2026-12", current=current, proposed=proposed
+    )
 
     yb01 = result.counts.filter(pl.col("rule") == "YB01").row(0, named=True)
     assert (yb01["month"], yb01["current"], yb01["proposed"]) == ("2026-10", 2, 1)

@@ -16,9 +16,7 @@ from tests.test_exports import _export, _world
 
 
 def test_township_by_rule_totals():
-    listing = pl.DataFrame(
-        {"township": ["甲镇", "甲镇", "乙镇"], "rule": ["ZJ01", "YB01", "ZJ01"]}
-    )
+    listing = pl.DataFrame({"township": ["甲镇", "甲镇", "乙镇"], "rule": ["ZJ01", "YB01", "ZJ01"]})
     table = township_by_rule(listing)
     assert table.columns[0] == "乡镇" and table.columns[-1] == "合计"
     rows = {r["乡镇"]: r for r in table.iter_rows(named=True)}
@@ -64,13 +62,19 @@ def test_learned_rates_per_rule_and_township(tmp_path):
     for warning, waited in zip(sorted(township_of)[:3], (5, 10, 2), strict=True):
         days.setdefault(township_of[warning], []).append(waited)
     medians = dict(towns.filter(pl.col("已核实") > 0).select("乡镇", "核实天数中位数").rows())
-    assert medians == {t: sorted(d)[len(d) // 2] if len(d) % 2 else sum(d) / 2 for t, d in days.items()}
+    assert medians == {
+        t: sorted(d)[len(d) // 2] if len(d) % 2 else sum(d) / 2 for t, d in days.items()
+    }
 
 
 def test_summary_workbook_has_charts_and_html(tmp_path):
     con, _ = _answered_world(tmp_path)
     path = write_district_summary(
-        con, district=DISTRICT, month="2026-10", out_dir=tmp_path / "out", export_date=date(2026, 11, 3)
+        con,
+        district=DISTRICT,
+        month="2026-10",
+        out_dir=tmp_path / "out",
+        export_date=date(2026, 11, 3),
     )
     workbook = openpyxl.load_workbook(path)
     assert {"图表", "乡镇×预警", "规则成效(累计)", "乡镇核实(累计)"} <= set(workbook.sheetnames)

@@ -1,14 +1,13 @@
 """Export layer: one warning list per township, the district summary, and the export log."""
 
-
 from datetime import date, datetime
 
 import dagster as dg
 import polars as pl
 
 from pipelines.exports.summary import write_district_summary
-from pipelines.feedback import effective_verdicts
 from pipelines.exports.township import build_listing, export_date_for, write_township_files
+from pipelines.feedback import effective_verdicts
 from pipelines.partitions import monthly_partitions
 from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.warehouse import replace_partition, scalar
@@ -22,7 +21,9 @@ from pipelines.warehouse import replace_partition, scalar
     pool=WRITER_POOL,
     deps=["warnings", "verification_feedback"],
 )
-def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def township_exports(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """乡镇预警清单：每个有预警的乡镇一个 CSV（UTF-8 BOM）与 XLSX，只含本乡镇农户；证件号码默认脱敏。"""
     month, district = context.partition_key, fangfan.district_key
     config = fangfan.rule_config()["export"]
@@ -84,7 +85,9 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
     pool=WRITER_POOL,
     deps=["township_exports"],
 )
-def district_summary(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def district_summary(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """区级汇总：乡镇×规则、部门、逐月趋势、数据接收与质量、匹配情况。"""
     month, district = context.partition_key, fangfan.district_key
     with fangfan.warehouse(read_only=True) as con:

@@ -1,6 +1,5 @@
 """Feedback layer: the townships' verification results of earlier months come back in."""
 
-
 import json
 
 import dagster as dg
@@ -88,7 +87,9 @@ def account(staged: StagedSource, rejected: pl.DataFrame) -> StagedSource:
     code_version="1",
     pool=WRITER_POOL,
 )
-def verification_feedback(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def verification_feedback(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """乡镇核实结果：读入退回的预警清单，校验预警编号、核实结果与乡镇；非本人写入禁止匹配对。"""
     month, district = context.partition_key, fangfan.district_key
     folder = fangfan.layout.source_folder(month, FEEDBACK.key)
@@ -96,7 +97,9 @@ def verification_feedback(context: dg.AssetExecutionContext, fangfan: FangfanRes
     with fangfan.warehouse() as con:
         listed = _listed_before(con, district, month)
         answers, rejected = (
-            resolve_answers(staged.records, listed) if staged.records.height else (None, pl.DataFrame())
+            resolve_answers(staged.records, listed)
+            if staged.records.height
+            else (None, pl.DataFrame())
         )
         staged = account(staged, rejected)
         write_staged(con, FEEDBACK.key, staged, district=district, month=month)

@@ -1,6 +1,5 @@
 """Identity layer: roster members and households of the month, routed to their 网格员."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -18,12 +17,16 @@ from pipelines.warehouse import read_frame, replace_partition
     pool=WRITER_POOL,
     deps=["roster", "grid"],
 )
-def roster_members(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def roster_members(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> dg.MaterializeResult:
     """花名册成员与农户：每户关联网格与网格员；重复证件号码、无网格农户作为数据质量问题报告。"""
     month, district = context.partition_key, fangfan.district_key
     params = [district, month]
     with fangfan.warehouse() as con:
-        staged = read_frame(con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params)
+        staged = read_frame(
+            con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params
+        )
         grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
         tables = build_roster(staged.drop("district", "month"), grid.drop("district", "month"))
         replace_partition(con, "roster_members", tables.members, district=district, month=month)

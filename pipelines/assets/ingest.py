@@ -1,6 +1,5 @@
 """Ingest layer: one asset per source folder of raw/<M>/, made by a factory over the registry."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -37,7 +36,9 @@ def write_staged(
         con.execute(f"DELETE FROM {table} WHERE district = ? AND month = ?", [district, month])
     for name, frame in (("rejects", staged.rejects), ("ingest_files", staged.files)):
         if frame.width:
-            replace_partition(con, name, frame, district=district, month=month, extra_where=by_source)
+            replace_partition(
+                con, name, frame, district=district, month=month, extra_where=by_source
+            )
         elif table_exists(con, name):
             con.execute(
                 f"DELETE FROM {name} WHERE district = ? AND month = ? AND source = ?",
@@ -53,7 +54,9 @@ def write_staged(
             "rejected": [staged.rejects.height],
         }
     )
-    replace_partition(con, "source_status", status, district=district, month=month, extra_where=by_source)
+    replace_partition(
+        con, "source_status", status, district=district, month=month, extra_where=by_source
+    )
 
 
 def staged_metadata(staged: StagedSource, folder: Path) -> dict:
@@ -71,7 +74,13 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
         metadata["per_file"] = dg.MetadataValue.md(
             _markdown(
                 files.select(
-                    "file", "sheet", "status", "rows_read", "rows_kept", "rows_rejected", "rows_skipped"
+                    "file",
+                    "sheet",
+                    "status",
+                    "rows_read",
+                    "rows_kept",
+                    "rows_rejected",
+                    "rows_skipped",
                 )
             )
         )
@@ -83,14 +92,21 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
 def _markdown(frame: pl.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    rows = [
+        "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+        for row in frame.iter_rows()
+    ]
     return "\n".join([header, rule, *rows])
 
 
 def latest_snapshot_folder(raw: Path, month: str, source_key: str) -> tuple[Path, str] | None:
     """Roster and grid are snapshots: when M has none, the latest earlier month's stands in."""
     candidates = sorted(
-        (p.parent.name for p in raw.glob(f"*/{source_key}") if p.is_dir() and p.parent.name <= month),
+        (
+            p.parent.name
+            for p in raw.glob(f"*/{source_key}")
+            if p.is_dir() and p.parent.name <= month
+        ),
         reverse=True,
     )
     return (raw / candidates[0] / source_key, candidates[0]) if candidates else None
@@ -120,7 +136,9 @@ def _snapshot_asset(source: Source) -> dg.AssetsDefinition:
         folder, snapshot_month = found
         staged = stage(folder, month)
         if staged.records.height == 0:
-            raise dg.Failure(f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）")
+            raise dg.Failure(
+                f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）"
+            )
         with fangfan.warehouse() as con:
             write_staged(
                 con, source.key, staged,
@@ -132,7 +150,10 @@ def _snapshot_asset(source: Source) -> dg.AssetsDefinition:
             context.log.warning(f"{source.key}: no {month} snapshot, using {snapshot_month}")
         return dg.MaterializeResult(
             metadata=metadata,
-            check_results=[schema_check(source, staged.records), row_accounting_check(staged.files)],
+            check_results=[
+                schema_check(source, staged.records),
+                row_accounting_check(staged.files),
+            ],
         )
 
     return _asset
@@ -159,14 +180,18 @@ def _department_asset(source: Source) -> dg.AssetsDefinition:
         with fangfan.warehouse() as con:
             write_staged(con, source.key, staged, district=fangfan.district_key, month=month)
             if source.key == "medical_claims":
-                metadata["earlier_months_ingested"] = ", ".join(
-                    ingest_earlier_claims(con, layout.raw, fangfan.district_key, month)
-                ) or "无"
+                metadata["earlier_months_ingested"] = (
+                    ", ".join(ingest_earlier_claims(con, layout.raw, fangfan.district_key, month))
+                    or "无"
+                )
         if not staged.received:
             context.log.warning(f"{source.key}: not received for {month}")
         return dg.MaterializeResult(
             metadata=metadata,
-            check_results=[schema_check(source, staged.records), row_accounting_check(staged.files)],
+            check_results=[
+                schema_check(source, staged.records),
+                row_accounting_check(staged.files),
+            ],
         )
 
     return _asset

@@ -1,6 +1,5 @@
 """Rules layer: the month's warnings from the rule catalogue, with provenance of every record."""
 
-
 import dagster as dg
 import polars as pl
 
@@ -50,13 +49,19 @@ def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.
     config = fangfan.rule_config()
     with fangfan.warehouse() as con:
         received = received_sources(con, district, month)
-        result = evaluate_rules(con, district=district, month=month, config=config, received=received)
+        result = evaluate_rules(
+            con, district=district, month=month, config=config, received=received
+        )
         replace_partition(con, "warnings", result.warnings, district=district, month=month)
-        replace_partition(con, "warning_records", provenance(result.warnings), district=district, month=month)
+        replace_partition(
+            con, "warning_records", provenance(result.warnings), district=district, month=month
+        )
     counts = dict(result.warnings.group_by("rule").len().iter_rows())
     metadata: dict = {"warnings": result.warnings.height}
     for rule in RULES:
         metadata[f"{rule.code} {rule.name}"] = (
-            "未评估（来源未报送）" if rule.code in result.not_evaluated else int(counts.get(rule.code, 0))
+            "未评估（来源未报送）"
+            if rule.code in result.not_evaluated
+            else int(counts.get(rule.code, 0))
         )
     return dg.MaterializeResult(metadata=metadata)

@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.township import fixed_workbook
 from pipelines.exports.learning import charts, learned_tables, warning_history
+from pipelines.exports.township import fixed_workbook
 from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -94,7 +94,9 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
                 "其中Excel损坏": stats[3],
                 "未匹配": unresolved["unmatched"],
                 "待确认(多候选)": unresolved["ambiguous"],
-                "未匹配占比": round((unresolved["unmatched"] + unresolved["ambiguous"]) / records, 4),
+                "未匹配占比": round(
+                    (unresolved["unmatched"] + unresolved["ambiguous"]) / records, 4
+                ),
             }
         )
     return pl.DataFrame(rows)
@@ -117,7 +119,9 @@ def _sheet(workbook, name: str, frame: pl.DataFrame) -> None:
     sheet.freeze_panes(1, 1)
 
 
-def summary_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, pl.DataFrame]:
+def summary_tables(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> dict[str, pl.DataFrame]:
     listing = (
         _q(con, "SELECT * FROM listings WHERE district = $d AND month = $m", d=district, m=month)
         if table_exists(con, "listings")
@@ -217,7 +221,9 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                         FROM unmatched_records u JOIN {table} s
                           ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
                         WHERE u.district = $d AND u.month = $m AND u.source = $s""",
-                    d=district, m=month, s=source.key,
+                    d=district,
+                    m=month,
+                    s=source.key,
                 )  # fmt: skip
             )
         if table_exists(con, "negative_pairs"):
@@ -231,13 +237,19 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                           ON s.district = n.district AND s.month = n.record_month
                          AND s.record_key = n.record_key
                         WHERE n.district = $d AND n.month = $m AND n.source = $s""",
-                    d=district, m=month, s=source.key,
+                    d=district,
+                    m=month,
+                    s=source.key,
                 )  # fmt: skip
             )
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame()
-    status_label = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配", "withdrawn": "非本人撤回"}
+    status_label = {
+        "ambiguous": "待确认(多个候选)",
+        "unmatched": "未匹配",
+        "withdrawn": "非本人撤回",
+    }
     departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
     return (
         pl.concat(frames, how="vertical_relaxed")

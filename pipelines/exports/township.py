@@ -73,13 +73,13 @@ class ExportedFile:
     sha256: str
 
 
-def export_date_for(
-    con: duckdb.DuckDBPyConnection, district: str, month: str, today: date
-) -> date:
+def export_date_for(con: duckdb.DuckDBPyConnection, district: str, month: str, today: date) -> date:
     """The date a month was first exported: a rerun keeps it, so deadlines don't move."""
     if table_exists(con, "export_runs"):
         existing = scalar(
-            con, "SELECT export_date FROM export_runs WHERE district = ? AND month = ?", [district, month]
+            con,
+            "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
+            [district, month],
         )
         if existing:
             return existing
@@ -135,7 +135,9 @@ def build_listing(
         carried = None
     current = current.filter(~pl.col("warning_id").is_in(list(verified)))
     own_deadline = export_date + timedelta(days=deadline_days)
-    listing = pl.concat([current, carried], how="diagonal_relaxed") if carried is not None else current
+    listing = (
+        pl.concat([current, carried], how="diagonal_relaxed") if carried is not None else current
+    )
     listing = (
         listing.join(first_seen, on="warning_id", how="left")
         .with_columns(
@@ -206,7 +208,11 @@ def clear_township_files(out_dir: Path) -> None:
     """A rerun replaces the month's township files: stale files of a previous run go first."""
     if out_dir.is_dir():
         for path in out_dir.iterdir():
-            if path.is_file() and path.suffix in {".csv", ".xlsx"} and not path.name.startswith("区级"):
+            if (
+                path.is_file()
+                and path.suffix in {".csv", ".xlsx"}
+                and not path.name.startswith("区级")
+            ):
                 path.unlink()
 
 
@@ -251,18 +257,28 @@ def fixed_workbook(path: Path, created: date | None):
     return workbook
 
 
-def write_township_xlsx(frame: pl.DataFrame, path: Path, *, title: str, created: date | None = None) -> None:
+def write_township_xlsx(
+    frame: pl.DataFrame, path: Path, *, title: str, created: date | None = None
+) -> None:
     """Print-ready workbook: frozen header, widths, text IDs, verification columns highlighted."""
     workbook = fixed_workbook(path, created)
     try:
         sheet = workbook.add_worksheet("预警清单")
         header = workbook.add_format(
-            {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "vcenter"}
+            {
+                "bold": True,
+                "bg_color": "#D9E1F2",
+                "border": 1,
+                "text_wrap": True,
+                "valign": "vcenter",
+            }
         )
         verify_header = workbook.add_format(
             {"bold": True, "bg_color": "#FFD966", "border": 1, "text_wrap": True}
         )
-        cell = workbook.add_format({"border": 1, "text_wrap": True, "valign": "top", "num_format": "@"})
+        cell = workbook.add_format(
+            {"border": 1, "text_wrap": True, "valign": "top", "num_format": "@"}
+        )
         verify_cell = workbook.add_format(
             {"border": 1, "bg_color": "#FFF2CC", "valign": "top", "num_format": "@"}
         )

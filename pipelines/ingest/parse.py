@@ -147,9 +147,7 @@ def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
     """
     in_wan = value.str.contains(r"万(?:元)?$")
     in_yuan = value.str.contains(r"(?:元|人民币)$") & ~in_wan
-    stripped = value.str.replace_all(
-        r"^(?:[¥￥]|RMB)|(?:万元|万|元|人民币|平方米|㎡|m2|M2)$", ""
-    )
+    stripped = value.str.replace_all(r"^(?:[¥￥]|RMB)|(?:万元|万|元|人民币|平方米|㎡|m2|M2)$", "")
     well_formed = stripped.str.contains(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$") & (
         stripped.str.contains(r"\d")
     )

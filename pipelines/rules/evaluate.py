@@ -96,8 +96,12 @@ def _record_rule_sql(code: str) -> str:
     if code == "MZ01":
         return _matched(
             s,
-            _select(key="s.assistance_type", ev_date="s.change_date", ev_text="s.assistance_type",
-                    ev_amount="s.amount"),
+            _select(
+                key="s.assistance_type",
+                ev_date="s.change_date",
+                ev_text="s.assistance_type",
+                ev_amount="s.amount",
+            ),
             "s.change_type = '新增' AND s.assistance_type IN ('低保', '特困') "
             "AND h.household_type = '一般农户'",
             monitored_only=monitored,
@@ -107,13 +111,16 @@ def _record_rule_sql(code: str) -> str:
             s,
             _select(red="true", key="$month", ev_date="s.change_date", ev_amount="s.amount"),
             "s.assistance_type = '临时救助' AND (s.change_date IS NULL OR "
-            + IN_MONTH.format(col="s.change_date") + ")",
+            + IN_MONTH.format(col="s.change_date")
+            + ")",
             monitored_only=monitored,
         )
     if code == "MZ03":
         return _matched(
             s,
-            _select(key="coalesce(CAST(s.change_date AS VARCHAR), $month)", ev_date="s.change_date"),
+            _select(
+                key="coalesce(CAST(s.change_date AS VARCHAR), $month)", ev_date="s.change_date"
+            ),
             "s.change_type = '退出' AND s.assistance_type = '低保'",
             monitored_only=monitored,
         )
@@ -127,7 +134,9 @@ def _record_rule_sql(code: str) -> str:
     if code == "JY02":
         return _matched(
             s,
-            _select(key="CAST(s.enrol_month AS VARCHAR)", ev_date="s.enrol_month", ev_text="s.school"),
+            _select(
+                key="CAST(s.enrol_month AS VARCHAR)", ev_date="s.enrol_month", ev_text="s.school"
+            ),
             "s.stage = '高校' AND s.enrol_month >= $jy02_from AND s.enrol_month < $month_end",
             monitored_only=monitored,
         )
@@ -157,31 +166,43 @@ def _record_rule_sql(code: str) -> str:
     if code == "GA02":
         return _matched(
             s,
-            _select(key="coalesce(s.plate, s.vehicle_type)", ev_date="s.register_date",
-                    ev_text="s.vehicle_type"),
+            _select(
+                key="coalesce(s.plate, s.vehicle_type)",
+                ev_date="s.register_date",
+                ev_text="s.vehicle_type",
+            ),
             "list_contains($vehicle_types, s.vehicle_type)",
             monitored_only=monitored,
         )
     if code == "ZJ01":
         return _matched(
             s,
-            _select(red="s.grade = 'D'", key="s.grade", ev_date="s.appraisal_date", ev_text="s.grade"),
+            _select(
+                red="s.grade = 'D'", key="s.grade", ev_date="s.appraisal_date", ev_text="s.grade"
+            ),
             "s.grade IN ('C', 'D')",
             monitored_only=monitored,
         )
     if code == "ZJ02":
         return _matched(
             s,
-            _select(key="coalesce(CAST(s.register_date AS VARCHAR), s.location, '')",
-                    ev_date="s.register_date", ev_amount="s.floor_area"),
+            _select(
+                key="coalesce(CAST(s.register_date AS VARCHAR), s.location, '')",
+                ev_date="s.register_date",
+                ev_amount="s.floor_area",
+            ),
             "true",
             monitored_only=monitored,
         )
     if code == "CL01":
         return _matched(
             s,
-            _select(key="CAST(s.issue_date AS VARCHAR)", ev_date="s.issue_date",
-                    ev_text="s.category", ev_text2="s.disability_level"),
+            _select(
+                key="CAST(s.issue_date AS VARCHAR)",
+                ev_date="s.issue_date",
+                ev_text="s.category",
+                ev_text2="s.disability_level",
+            ),
             IN_MONTH.format(col="s.issue_date"),
             monitored_only=monitored,
         )
@@ -227,8 +248,12 @@ def _record_rule_sql(code: str) -> str:
     if code == "SJ01":
         return _matched(
             s,
-            _select(key="coalesce(s.credit_code, s.entity_name, '')", ev_amount="s.capital",
-                    ev_text="s.role", ev_text2="s.entity_name"),
+            _select(
+                key="coalesce(s.credit_code, s.entity_name, '')",
+                ev_amount="s.capital",
+                ev_text="s.role",
+                ev_text2="s.entity_name",
+            ),
             "list_contains($sj01_roles, s.role) AND s.capital >= $sj01_capital",
             monitored_only=monitored,
         )
@@ -357,7 +382,8 @@ EVIDENCE: dict[str, Formatter] = {
     "MZ03": lambda h, m: f"{_day(h['ev_date'])}退出低保",
     "JY01": lambda h, m: f"{h['ev_text']}{h['ev_text2'] or ''}学生在校状态为辍学",
     "JY02": lambda h, m: (
-        f"{h['ev_date'].year}年{h['ev_date'].month}月入学高校" + (f"（{h['ev_text']}）" if h["ev_text"] else "")
+        f"{h['ev_date'].year}年{h['ev_date'].month}月入学高校"
+        + (f"（{h['ev_text']}）" if h["ev_text"] else "")
     ),
     "JY03": lambda h, m: f"{h['ev_text']}在读，未享受学生资助",
     "GA01": lambda h, m: f"{_day(h['ev_date'])}户籍注销（死亡）{_age(h['ev_number'])}",
@@ -374,15 +400,14 @@ EVIDENCE: dict[str, Formatter] = {
     ),
     "CL02": lambda h, m: f"残疾等级{h['ev_text']}，未享受重度残疾人护理补贴",
     "YJ01": lambda h, m: (
-        f"{_day(h['ev_date'])}受灾" + (f"（{h['ev_text']}）" if h["ev_text"] else "")
+        f"{_day(h['ev_date'])}受灾"
+        + (f"（{h['ev_text']}）" if h["ev_text"] else "")
         + f"，直接经济损失 {_money(h['ev_amount'])}"
         + ("，房屋倒塌" if h["ev_text2"] == "是" else "")
     ),
     "RS01": lambda h, m: f"{_day(h['ev_date'])}办理失业登记{_age(h['ev_number'])}",
     "CZ01": lambda h, m: "列入财政供养人员名单" + (f"（{h['ev_text']}）" if h["ev_text"] else ""),
-    "SJ01": lambda h, m: (
-        f"市场主体{h['ev_text']}，注册资本 {h['ev_amount']:,.2f} 万元"
-    ),
+    "SJ01": lambda h, m: f"市场主体{h['ev_text']}，注册资本 {h['ev_amount']:,.2f} 万元",
     "XF01": lambda h, m: f"{_day(h['ev_date'])}有信访登记，本月须走访",
     "SL01": lambda h, m: (
         "饮水安全排查发现问题" + (f"（{h['ev_text']}）" if h["ev_text"] else "") + "，尚未解决"
@@ -460,7 +485,9 @@ def evaluate_rules(
             not_evaluated[code] = f"{rule.department}本月未报送{rule.source}数据"
             continue
         if code == "YB02":
-            ambiguous = POSSIBLY_ENROLLED_SQL if table_exists(con, "unmatched_records") else NOBODY_SQL
+            ambiguous = (
+                POSSIBLY_ENROLLED_SQL if table_exists(con, "unmatched_records") else NOBODY_SQL
+            )
             sql = YB02_SQL.format(possibly_enrolled=ambiguous)
         else:
             sql = YB01_SQL if code == "YB01" else _record_rule_sql(code)
@@ -484,14 +511,22 @@ def _collapse(hits: pl.DataFrame, month: str, config: dict) -> pl.DataFrame:
     )
     # the strongest hit speaks for the warning: red first, then the largest amount, latest date;
     # the first record key breaks remaining ties so that reruns pick the same hit
-    ordered = hits.with_columns(pl.col("record_keys").list.first().alias("_first_record")).sort(
-        ["rule", "subject", "red", "ev_amount", "ev_date", "evidence_key", "_first_record"],
-        descending=[False, False, True, True, True, False, False],
-        nulls_last=True,
-    ).drop("_first_record")
+    ordered = (
+        hits.with_columns(pl.col("record_keys").list.first().alias("_first_record"))
+        .sort(
+            ["rule", "subject", "red", "ev_amount", "ev_date", "evidence_key", "_first_record"],
+            descending=[False, False, True, True, True, False, False],
+            nulls_last=True,
+        )
+        .drop("_first_record")
+    )
     grouped = ordered.group_by(["rule", "subject"], maintain_order=True).agg(
         pl.all().exclude("record_keys").first(),
-        pl.col("record_keys").list.explode(keep_nulls=False, empty_as_null=False).unique().sort().alias("record_keys"),
+        pl.col("record_keys")
+        .list.explode(keep_nulls=False, empty_as_null=False)
+        .unique()
+        .sort()
+        .alias("record_keys"),
         pl.col("red").any().alias("any_red"),
     )
     rows = []

@@ -22,11 +22,15 @@ class Replay:
 def _subject(frame: pl.DataFrame) -> pl.Expr:
     person = [r.code for r in RULES if r.level is Level.PERSON]
     return (
-        pl.when(pl.col("rule").is_in(person)).then(pl.col("member_key")).otherwise(pl.col("household_id"))
+        pl.when(pl.col("rule").is_in(person))
+        .then(pl.col("member_key"))
+        .otherwise(pl.col("household_id"))
     )
 
 
-def months_in_warehouse(con: duckdb.DuckDBPyConnection, district: str, first: str, last: str) -> list[str]:
+def months_in_warehouse(
+    con: duckdb.DuckDBPyConnection, district: str, first: str, last: str
+) -> list[str]:
     if not table_exists(con, "source_status"):
         return []
     rows = con.execute(
@@ -61,7 +65,9 @@ def replay(
     for month in months_in_warehouse(con, district, first, last):
         received = _received(con, district, month)
         now = evaluate_rules(con, district=district, month=month, config=current, received=received)
-        new = evaluate_rules(con, district=district, month=month, config=proposed, received=received)
+        new = evaluate_rules(
+            con, district=district, month=month, config=proposed, received=received
+        )
         now_counts = dict(now.warnings.group_by("rule").len().iter_rows())
         new_counts = dict(new.warnings.group_by("rule").len().iter_rows())
         for rule in RULES:
@@ -106,14 +112,19 @@ def _confirmed_caught(
     )
     return (
         marked.group_by("rule")
-        .agg(pl.len().alias("confirmed"), pl.col("caught").fill_null(False).sum().alias("still_caught"))
+        .agg(
+            pl.len().alias("confirmed"),
+            pl.col("caught").fill_null(False).sum().alias("still_caught"),
+        )
         .sort("rule")
     )
 
 
 def format_replay(result: Replay) -> str:
     lines = ["月份     规则  名称              现行  调整后   变化"]
-    for row in result.counts.filter((pl.col("current") > 0) | (pl.col("proposed") > 0)).iter_rows(named=True):
+    for row in result.counts.filter((pl.col("current") > 0) | (pl.col("proposed") > 0)).iter_rows(
+        named=True
+    ):
         delta = row["proposed"] - row["current"]
         name = RULES_BY_CODE[row["rule"]].name
         lines.append(
@@ -128,7 +139,9 @@ def format_replay(result: Replay) -> str:
     if result.confirmed.height:
         lines.append("已核实属实的历史预警，调整后仍能发现：")
         for row in result.confirmed.iter_rows(named=True):
-            lines.append(f"  {row['rule']} {RULES_BY_CODE[row['rule']].name}: {row['still_caught']}/{row['confirmed']}")
+            lines.append(
+                f"  {row['rule']} {RULES_BY_CODE[row['rule']].name}: {row['still_caught']}/{row['confirmed']}"
+            )
     else:
         lines.append("已核实属实的历史预警：无（还没有乡镇反馈属实的预警）")
     return "\n".join(lines)

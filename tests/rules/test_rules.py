@@ -48,10 +48,14 @@ def test_yb01_fires_in_the_month_the_year_to_date_sum_reaches_the_threshold(worl
 
     assert subjects(warnings, "YB01") == {general, monitored}
     evidence = fired(warnings, "YB01").filter(pl.col("household_id") == general)["evidence"][0]
-    assert evidence == "2026年1—10月家庭个人自付医疗费用合计 20,000.00 元，达到一般农户阈值 20,000 元"
+    assert (
+        evidence == "2026年1—10月家庭个人自付医疗费用合计 20,000.00 元，达到一般农户阈值 20,000 元"
+    )
 
 
-def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshold(world, rule_config):
+def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshold(
+    world, rule_config
+):
     household = world.household("监测户")
     head = world.member(household)
     child = world.member(household, "张小", birth=date(2010, 1, 1), relation="之子")
@@ -112,7 +116,10 @@ def test_yb02_says_when_an_unconfirmed_same_name_record_exists(world, rule_confi
     warnings = fired(world.evaluate(rule_config), "YB02")
     assert set(warnings["member_key"]) == {twin_a, twin_b, alone}
     evidence = dict(zip(warnings["member_key"], warnings["evidence"], strict=True))
-    assert "同名正常参保记录未能确认" in evidence[twin_a] and "同名正常参保记录未能确认" in evidence[twin_b]
+    assert (
+        "同名正常参保记录未能确认" in evidence[twin_a]
+        and "同名正常参保记录未能确认" in evidence[twin_b]
+    )
     assert "未能确认" not in evidence[alone]  # its ambiguous record is not 正常参保
 
 
@@ -130,7 +137,13 @@ def test_civil_affairs_rules(world, rule_config):
     poor = world.household("脱贫户")
     p = world.member(poor)
     world.record("medical_enrollment", p, enroll_year=2026, enroll_status="正常参保")
-    world.record("civil_affairs", g, assistance_type="低保", change_type="新增", change_date=date(2026, 10, 3))
+    world.record(
+        "civil_affairs",
+        g,
+        assistance_type="低保",
+        change_type="新增",
+        change_date=date(2026, 10, 3),
+    )
     world.record("civil_affairs", p, assistance_type="特困", change_type="新增")  # not 一般农户
     world.record("civil_affairs", p, assistance_type="低保", change_type="退出")
     world.record("civil_affairs", g, assistance_type="低保", change_type="退出")  # MZ03 重点 only
@@ -160,8 +173,12 @@ def test_education_rules(world, rule_config):
         world.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
     world.record("education", dropout, stage="初中", school_status="辍学")
     world.record("education", high, stage="高中", school_status="辍学")  # not compulsory
-    world.record("education", fresh, stage="高校", school_status="在读", enrol_month=date(2025, 11, 1))
-    world.record("education", old, stage="高校", school_status="在读", enrol_month=date(2025, 10, 1))
+    world.record(
+        "education", fresh, stage="高校", school_status="在读", enrol_month=date(2025, 11, 1)
+    )
+    world.record(
+        "education", old, stage="高校", school_status="在读", enrol_month=date(2025, 10, 1)
+    )
     world.record("education", aided, stage="小学", school_status="在读", aided=True)
     world.record("education", unaided, stage="小学", school_status="在读", aided=False)
     world.record("education", high, stage="高中", school_status="在读", aided=False)  # 一般农户
@@ -239,11 +256,15 @@ def test_housing_disability_emergency_hrss_petition_water(world, rule_config):
     world.record("disability", head, issue_date=date(2026, 10, 31), disability_level="三级")
     world.record("disability", young, issue_date=date(2026, 9, 30), disability_level="一级",
                  care_subsidy=False)  # fmt: skip
-    world.record("disability", p, issue_date=date(2020, 1, 1), disability_level="二级", care_subsidy=False)
+    world.record(
+        "disability", p, issue_date=date(2020, 1, 1), disability_level="二级", care_subsidy=False
+    )
     world.record("emergency", head, loss=4_999.0, house_collapsed=False)
     world.record("emergency", p, loss=100.0, house_collapsed=True)
     world.record("hrss", young, register_type="失业登记", register_date=date(2026, 10, 31))  # 15
-    world.record("hrss", old, register_type="失业登记", register_date=date(2026, 8, 31))  # 60, 61 by Sep
+    world.record(
+        "hrss", old, register_type="失业登记", register_date=date(2026, 8, 31)
+    )  # 60, 61 by Sep
     world.record("hrss", head, register_type="就业登记", register_date=date(2026, 10, 1))
     world.record("hrss", p, register_type="失业登记", register_date=date(2026, 10, 1))
     world.record("petition", head, register_date=date(2026, 10, 15))
