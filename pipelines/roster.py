@@ -21,6 +21,13 @@ def _key(column: str) -> pl.Expr:
     return pl.col(column).fill_null("").str.replace_all(r"[\s\u3000]+", "")
 
 
+def _finding(rows: pl.DataFrame, kind: str, detail: str) -> pl.DataFrame:
+    """Data-quality findings: what, for which household and member (never the person's data)."""
+    return rows.select(
+        pl.lit(kind).alias("kind"), "household_id", "member_key", pl.lit(detail).alias("detail")
+    )
+
+
 def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
     """Members keyed by household + ID (or name), households with their 网格员, and findings."""
     members = staged_roster.with_columns(
@@ -36,23 +43,17 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
     duplicate_rows = members.filter(pl.col("member_key").is_duplicated())
     members = members.unique("member_key", keep="first", maintain_order=True)
     findings = [
-        duplicate_rows.select(
-            pl.lit("同户重复成员").alias("kind"),
-            "household_id",
-            "member_key",
-            pl.lit("同一户内证件号码（或无证件时姓名）重复，仅保留第一行").alias("detail"),
-        ).unique("member_key")
+        _finding(
+            duplicate_rows.unique("member_key"),
+            "同户重复成员",
+            "同一户内证件号码（或无证件时姓名）重复，仅保留第一行",
+        )
     ]
     duplicate_ids = members.filter(
         pl.col("id_number").is_not_null() & pl.col("id_number").is_duplicated()
     )
     findings.append(
-        duplicate_ids.select(
-            pl.lit("花名册证件号码重复").alias("kind"),
-            "household_id",
-            "member_key",
-            pl.lit("同一证件号码出现在花名册多行，未自动处理").alias("detail"),
-        )
+        _finding(duplicate_ids, "花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理")
     )
     heads = (
         members.sort(["household_id", "is_head"], descending=[False, True])
@@ -87,13 +88,12 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
     )
     ungridded = households.filter(
         pl.col("worker_name").is_null() & pl.col("worker_phone").is_null()
-    )
+    ).rename({"head_member_key": "member_key"})
     findings.append(
-        ungridded.select(
-            pl.lit("农户无网格台账").alias("kind"),
-            "household_id",
-            pl.col("head_member_key").alias("member_key"),
-            pl.lit("花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员").alias("detail"),
+        _finding(
+            ungridded,
+            "农户无网格台账",
+            "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员",
         )
     )
     members = (

@@ -5,20 +5,17 @@ from datetime import date, datetime
 import dagster as dg
 import polars as pl
 
+from pipelines.assets.common import warehouse_asset
 from pipelines.exports.summary import write_district_summary
 from pipelines.exports.township import build_listing, export_date_for, write_township_files
 from pipelines.feedback import effective_verdicts
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.resources import FangfanResource
 from pipelines.warehouse import replace_partition, scalar
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="exports",
+@warehouse_asset(
+    group="exports",
     kinds={"csv", "xlsx"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["warnings", "verification_feedback"],
 )
 def township_exports(
@@ -77,12 +74,9 @@ def township_exports(
     )
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="exports",
+@warehouse_asset(
+    group="exports",
     kinds={"xlsx"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["township_exports"],
 )
 def district_summary(

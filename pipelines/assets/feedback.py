@@ -5,6 +5,7 @@ import json
 import dagster as dg
 import polars as pl
 
+from pipelines.assets.common import warehouse_asset
 from pipelines.assets.ingest import staged_metadata, write_staged
 from pipelines.feedback import (
     NOT_THIS_PERSON,
@@ -13,8 +14,7 @@ from pipelines.feedback import (
     resolve_answers,
 )
 from pipelines.ingest.stage import StagedSource, stage_source
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.resources import FangfanResource
 from pipelines.sources import FEEDBACK
 from pipelines.warehouse import replace_partition, table_exists
 
@@ -80,12 +80,9 @@ def account(staged: StagedSource, rejected: pl.DataFrame) -> StagedSource:
     )
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="ingest",
+@warehouse_asset(
+    group="ingest",
     kinds={"duckdb", "polars"},
-    code_version="1",
-    pool=WRITER_POOL,
 )
 def verification_feedback(
     context: dg.AssetExecutionContext, fangfan: FangfanResource

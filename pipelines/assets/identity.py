@@ -3,18 +3,15 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.assets.common import warehouse_asset
+from pipelines.resources import FangfanResource
 from pipelines.roster import build_roster
 from pipelines.warehouse import read_frame, replace_partition
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="identity",
+@warehouse_asset(
+    group="identity",
     kinds={"duckdb", "polars"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["roster", "grid"],
 )
 def roster_members(

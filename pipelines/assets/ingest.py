@@ -6,16 +6,15 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.assets.common import warehouse_asset
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, stage_source
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, GRID, ROSTER, Source
 from pipelines.warehouse import replace_partition, table_exists
 
 INGEST_GROUP = "ingest"
-CODE_VERSION = "1"
 
 
 def write_staged(
@@ -115,13 +114,10 @@ def latest_snapshot_folder(raw: Path, month: str, source_key: str) -> tuple[Path
 def _snapshot_asset(source: Source) -> dg.AssetsDefinition:
     stage = stage_grid if source is GRID else (lambda folder, m: stage_source(ROSTER, folder, m))
 
-    @dg.asset(
+    @warehouse_asset(
         name=source.key,
-        partitions_def=monthly_partitions,
-        group_name=INGEST_GROUP,
+        group=INGEST_GROUP,
         kinds={"duckdb", "polars"},
-        code_version=CODE_VERSION,
-        pool=WRITER_POOL,
         check_specs=ingest_check_specs(dg.AssetKey(source.key)),
         description=f"{source.title}（{source.department}）：整份快照；本月缺失时沿用最近一期并注明",
     )
@@ -160,13 +156,10 @@ def _snapshot_asset(source: Source) -> dg.AssetsDefinition:
 
 
 def _department_asset(source: Source) -> dg.AssetsDefinition:
-    @dg.asset(
+    @warehouse_asset(
         name=source.key,
-        partitions_def=monthly_partitions,
-        group_name=INGEST_GROUP,
+        group=INGEST_GROUP,
         kinds={"duckdb", "polars"},
-        code_version=CODE_VERSION,
-        pool=WRITER_POOL,
         check_specs=ingest_check_specs(dg.AssetKey(source.key)),
         description=f"{source.department}·{source.title}：表头别名、编码识别、类型化与证件号码规范化；"
         "不能用的行进入 rejects",

@@ -4,12 +4,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.assets.common import warehouse_asset
 from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
 from pipelines.feedback import IDENTITY_SQL
 from pipelines.matching.matcher import match_records
 from pipelines.matching.places import canonical_places
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import replace_partition, scalar, table_exists
 
@@ -185,12 +185,9 @@ def _earlier_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: 
     return [r[0] for r in rows]
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="matching",
+@warehouse_asset(
+    group="matching",
     kinds={"duckdb", "polars"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["roster_members", "verification_feedback", *(s.key for s in DEPARTMENT_SOURCES)],
 )
 def member_matches(
@@ -289,12 +286,9 @@ def previous_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) 
     ).pl()
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="matching",
+@warehouse_asset(
+    group="matching",
     kinds={"duckdb"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["member_matches"],
     check_specs=match_check_specs(dg.AssetKey("match_quality")),
 )

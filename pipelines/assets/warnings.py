@@ -3,8 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL, FangfanResource
+from pipelines.assets.common import warehouse_asset
+from pipelines.resources import FangfanResource
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.warehouse import replace_partition
@@ -35,12 +35,9 @@ def provenance(warnings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-@dg.asset(
-    partitions_def=monthly_partitions,
-    group_name="rules",
+@warehouse_asset(
+    group="rules",
     kinds={"duckdb", "polars"},
-    code_version="1",
-    pool=WRITER_POOL,
     deps=["member_matches"],
 )
 def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
