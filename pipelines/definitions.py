@@ -15,6 +15,7 @@ from pipelines.assets.matching import match_quality, member_matches
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.resources import FangfanResource
+from pipelines.sensors import raw_files_arrival
 
 MONTHLY_JOB = "monthly_run"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,5 +65,6 @@ def defs() -> dg.Definitions:
         ],
         jobs=[monthly_job],
         schedules=[monthly_schedule],
+        sensors=[raw_files_arrival],
         resources={"fangfan": build_resource()},
     )
