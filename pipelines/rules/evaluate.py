@@ -327,21 +327,20 @@ YB02_SQL = """
            CAST(NULL AS VARCHAR) AS method, CAST(NULL AS DOUBLE) AS confidence,
            false AS red, CAST(NULL AS VARCHAR) AS risk_type, CAST($year AS VARCHAR) AS evidence_key,
            CAST(NULL AS DATE) AS ev_date, CAST(NULL AS DOUBLE) AS ev_amount,
-           e.statuses AS ev_text,
-           CASE WHEN p.member_key IS NOT NULL THEN '同名待确认' END AS ev_text2,
-           CAST(NULL AS DOUBLE) AS ev_number
+           e.statuses AS ev_text, CAST(NULL AS VARCHAR) AS ev_text2, CAST(NULL AS DOUBLE) AS ev_number
     FROM roster_members r
     JOIN households h
       ON h.district = r.district AND h.month = r.month AND h.household_id = r.household_id
     LEFT JOIN enrolled e ON e.member_key = r.member_key
-    LEFT JOIN (SELECT DISTINCT member_key FROM possibly_enrolled) p ON p.member_key = r.member_key
     WHERE r.district = $district AND r.month = $month
       AND h.household_type IN ('脱贫户', '监测户') AND NOT coalesce(e.ok, false)
+      AND r.member_key NOT IN (SELECT member_key FROM possibly_enrolled)
 """
 
-# A 正常参保 record that could not be tied to one member (same name, …) may be any candidate's.
-# The contract counts only records tied to the member, so the warning stands, but its evidence
-# tells the grid worker that such a record exists.
+# A 正常参保 record that could not be tied to one member (same name, …) may be any candidate's:
+# none of them is told "no record". Measured on the 1M messy district: warning them anyway
+# raised recall from 0.949 to 1.000 but dropped precision from 1.000 to 0.771 (99 of 116 such
+# members owned the record).
 POSSIBLY_ENROLLED_SQL = """possibly_enrolled AS (
         SELECT DISTINCT unnest(u.candidates) AS member_key
         FROM unmatched_records u
@@ -375,7 +374,6 @@ EVIDENCE: dict[str, Formatter] = {
     "YB02": lambda h, m: (
         f"{m[:4]}年度参保名册中无该成员正常参保记录"
         + (f"（名册状态：{h['ev_text']}）" if h["ev_text"] else "")
-        + ("；名册中另有同名正常参保记录未能确认是否本人" if h["ev_text2"] else "")
     ),
     "MZ01": lambda h, m: f"{_day(h['ev_date'])}新纳入{h['ev_text']}，户类型为一般农户",
     "MZ02": lambda h, m: f"{_day(h['ev_date'])}获临时救助，金额 {_money(h['ev_amount'])}",
