@@ -20,6 +20,17 @@ from pipelines.sensors import raw_files_arrival
 MONTHLY_JOB = "monthly_run"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+ALL_ASSETS = [
+    *ingest_assets,
+    verification_feedback,
+    roster_members,
+    member_matches,
+    match_quality,
+    warnings,
+    township_exports,
+    district_summary,
+]
+
 monthly_job = dg.define_asset_job(
     MONTHLY_JOB,
     selection=dg.AssetSelection.all(),
@@ -53,16 +64,7 @@ def build_resource() -> FangfanResource:
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[
-            *ingest_assets,
-            verification_feedback,
-            roster_members,
-            member_matches,
-            match_quality,
-            warnings,
-            township_exports,
-            district_summary,
-        ],
+        assets=ALL_ASSETS,
         jobs=[monthly_job],
         schedules=[monthly_schedule],
         sensors=[raw_files_arrival],

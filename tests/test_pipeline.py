@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.definitions import MONTHLY_JOB, build_resource, defs
+from pipelines.definitions import ALL_ASSETS, MONTHLY_JOB, build_resource, defs
 from pipelines.generate import generate
 from pipelines.scoring import format_score, score_month
 
@@ -49,13 +49,11 @@ def first_run(district: Path, instance):
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("FANGFAN_DATA_DIR", str(district))
         monkeypatch.setenv("FANGFAN_EXPORT_DATE", "2026-11-06")
-        definitions = defs()
-        assets = [
-            definitions.resolve_assets_def(k)
-            for k in definitions.resolve_asset_graph().get_all_asset_keys()
-        ]
         result = dg.materialize(
-            assets, partition_key=MONTH, instance=instance, resources={"fangfan": build_resource()}
+            ALL_ASSETS,
+            partition_key=MONTH,
+            instance=instance,
+            resources={"fangfan": build_resource()},
         )
     assert result.success
     checks = result.get_asset_check_evaluations()

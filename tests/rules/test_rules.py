@@ -113,19 +113,8 @@ def test_yb02_spares_members_who_may_own_an_ambiguous_enrollment_record(world, r
         "medical_enrollment", [twin_a, twin_b], enroll_year=2026, enroll_status="正常参保"
     )
     world.ambiguous("medical_enrollment", [alone], enroll_year=2026, enroll_status="暂停")
-<<<<<<< HEAD
-    warnings = fired(world.evaluate(rule_config), "YB02")
-    assert set(warnings["member_key"]) == {twin_a, twin_b, alone}
-    evidence = dict(zip(warnings["member_key"], warnings["evidence"], strict=True))
-    assert (
-        "同名正常参保记录未能确认" in evidence[twin_a]
-        and "同名正常参保记录未能确认" in evidence[twin_b]
-    )
-    assert "未能确认" not in evidence[alone]  # its ambiguous record is not 正常参保
-=======
     warnings = world.evaluate(rule_config)
     assert subjects(warnings, "YB02", "member_key") == {alone}
->>>>>>> parent of f34e1d9 (YB02 follows the contract strictly; an unconfirmed same-name 正常参保 record is named in the evidence instead of suppressing the warning)
 
 
 def test_yb02_not_evaluated_when_enrollment_not_received(world, rule_config):
