@@ -77,7 +77,8 @@ def test_summary_workbook_has_charts_and_html(tmp_path):
         export_date=date(2026, 11, 3),
     )
     workbook = openpyxl.load_workbook(path)
-    assert {"图表", "乡镇×预警", "规则成效(累计)", "乡镇核实(累计)"} <= set(workbook.sheetnames)
+    assert {"图表", "乡镇×预警", "规则成效(累计)", "部门成效(累计)", "规则成效(本月)", "部门成效(本月)",
+            "乡镇核实(累计)"} <= set(workbook.sheetnames)  # fmt: skip
     assert len(workbook["图表"]._images) >= 2
     html = (tmp_path / "out" / "区级汇总.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") >= 2
