@@ -88,6 +88,14 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
     return metadata
 
 
+def ingest_result(source: Source, staged: StagedSource, metadata: dict) -> dg.MaterializeResult:
+    """The materialisation of an ingested source, with its schema and row-accounting checks."""
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[schema_check(source, staged.records), row_accounting_check(staged.files)],
+    )
+
+
 def _markdown(frame: pl.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -144,13 +152,7 @@ def _snapshot_asset(source: Source) -> dg.AssetsDefinition:
         if snapshot_month != month:
             metadata["note"] = f"本月未报送，沿用 {snapshot_month} 的快照"
             context.log.warning(f"{source.key}: no {month} snapshot, using {snapshot_month}")
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                schema_check(source, staged.records),
-                row_accounting_check(staged.files),
-            ],
-        )
+        return ingest_result(source, staged, metadata)
 
     return _asset
 
@@ -179,13 +181,7 @@ def _department_asset(source: Source) -> dg.AssetsDefinition:
                 )
         if not staged.received:
             context.log.warning(f"{source.key}: not received for {month}")
-        return dg.MaterializeResult(
-            metadata=metadata,
-            check_results=[
-                schema_check(source, staged.records),
-                row_accounting_check(staged.files),
-            ],
-        )
+        return ingest_result(source, staged, metadata)
 
     return _asset
 

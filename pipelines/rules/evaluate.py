@@ -66,212 +66,155 @@ def _matched(source: str, extra_select: str, where: str, *, monitored_only: bool
     """
 
 
-def _select(
-    *,
-    red: str = "false",
-    risk_type: str = "NULL",
-    key: str = "''",
-    ev_date: str = "NULL",
-    ev_amount: str = "NULL",
-    ev_text: str = "NULL",
-    ev_text2: str = "NULL",
-    ev_number: str = "NULL",
-) -> str:
-    return (
-        f"({red}) AS red, CAST({risk_type} AS VARCHAR) AS risk_type, "
-        f"CAST({key} AS VARCHAR) AS evidence_key, CAST({ev_date} AS DATE) AS ev_date, "
-        f"CAST({ev_amount} AS DOUBLE) AS ev_amount, CAST({ev_text} AS VARCHAR) AS ev_text, "
-        f"CAST({ev_text2} AS VARCHAR) AS ev_text2, CAST({ev_number} AS DOUBLE) AS ev_number"
-    )
+@dataclass(frozen=True)
+class RecordRule:
+    """A rule that fires on single department records: which rows fire, and the evidence they
+    carry (SQL over the staged row `s`, the member `r` and the household `h`)."""
+
+    where: str
+    key: str = "''"  # the evidence key: what makes this warning the same warning next month
+    red: str = "false"  # the rule's own 红 condition
+    risk_type: str = "NULL"  # null = the catalogue's
+    ev_date: str = "NULL"
+    ev_amount: str = "NULL"
+    ev_text: str = "NULL"
+    ev_text2: str = "NULL"
+    ev_number: str = "NULL"
+
+    def select(self) -> str:
+        return (
+            f"({self.red}) AS red, CAST({self.risk_type} AS VARCHAR) AS risk_type, "
+            f"CAST({self.key} AS VARCHAR) AS evidence_key, CAST({self.ev_date} AS DATE) AS ev_date, "
+            f"CAST({self.ev_amount} AS DOUBLE) AS ev_amount, "
+            f"CAST({self.ev_text} AS VARCHAR) AS ev_text, "
+            f"CAST({self.ev_text2} AS VARCHAR) AS ev_text2, "
+            f"CAST({self.ev_number} AS DOUBLE) AS ev_number"
+        )
 
 
-IN_MONTH = "({col} >= $month_start AND {col} < $month_end)"
+def _in_month(column: str) -> str:
+    return f"({column} >= $month_start AND {column} < $month_end)"
+
+
+_DEATH_AGE = AGE_SQL.format(ref="coalesce(s.change_date, $month_start)")
+_DEATH_WORKING = f"coalesce({_DEATH_AGE} BETWEEN $labour_min AND $labour_max, false)"
+_UNEMPLOYED_ON = "coalesce(s.register_date, $month_start)"
+_UNEMPLOYED_AGE = AGE_SQL.format(ref=_UNEMPLOYED_ON)
+_COLLAPSED = "coalesce(s.house_collapsed, false)"
+
+RECORD_RULES: dict[str, RecordRule] = {
+    "MZ01": RecordRule(
+        where="s.change_type = '新增' AND s.assistance_type IN ('低保', '特困') "
+        "AND h.household_type = '一般农户'",
+        key="s.assistance_type",
+        ev_date="s.change_date",
+        ev_text="s.assistance_type",
+        ev_amount="s.amount",
+    ),
+    "MZ02": RecordRule(
+        where="s.assistance_type = '临时救助' AND (s.change_date IS NULL OR "
+        + _in_month("s.change_date")
+        + ")",
+        red="true",
+        key="$month",
+        ev_date="s.change_date",
+        ev_amount="s.amount",
+    ),
+    "MZ03": RecordRule(
+        where="s.change_type = '退出' AND s.assistance_type = '低保'",
+        key="coalesce(CAST(s.change_date AS VARCHAR), $month)",
+        ev_date="s.change_date",
+    ),
+    "JY01": RecordRule(
+        where="s.stage IN ('小学', '初中') AND s.school_status = '辍学'",
+        key="s.stage",
+        ev_text="s.stage",
+        ev_text2="s.grade",
+    ),
+    "JY02": RecordRule(
+        where="s.stage = '高校' AND s.enrol_month >= $jy02_from AND s.enrol_month < $month_end",
+        key="CAST(s.enrol_month AS VARCHAR)",
+        ev_date="s.enrol_month",
+        ev_text="s.school",
+    ),
+    "JY03": RecordRule(
+        where="s.school_status = '在读' AND s.aided = false", key="s.stage", ev_text="s.stage"
+    ),
+    "GA01": RecordRule(
+        where="s.change_type = '死亡'",
+        red=_DEATH_WORKING,
+        risk_type=f"CASE WHEN {_DEATH_WORKING} THEN '缺劳动力' ELSE '其他' END",
+        key="'死亡'",
+        ev_date="s.change_date",
+        ev_number=_DEATH_AGE,
+    ),
+    "GA02": RecordRule(
+        where="list_contains($vehicle_types, s.vehicle_type)",
+        key="coalesce(s.plate, s.vehicle_type)",
+        ev_date="s.register_date",
+        ev_text="s.vehicle_type",
+    ),
+    "ZJ01": RecordRule(
+        where="s.grade IN ('C', 'D')",
+        red="s.grade = 'D'",
+        key="s.grade",
+        ev_date="s.appraisal_date",
+        ev_text="s.grade",
+    ),
+    "ZJ02": RecordRule(
+        where="true",
+        key="coalesce(CAST(s.register_date AS VARCHAR), s.location, '')",
+        ev_date="s.register_date",
+        ev_amount="s.floor_area",
+    ),
+    "CL01": RecordRule(
+        where=_in_month("s.issue_date"),
+        key="CAST(s.issue_date AS VARCHAR)",
+        ev_date="s.issue_date",
+        ev_text="s.category",
+        ev_text2="s.disability_level",
+    ),
+    "CL02": RecordRule(
+        where="list_contains($cl02_levels, s.disability_level) AND s.care_subsidy = false",
+        key="s.disability_level",
+        ev_text="s.disability_level",
+    ),
+    "YJ01": RecordRule(
+        where=f"s.loss >= $yj01_loss OR {_COLLAPSED}",
+        red=_COLLAPSED,
+        key=f"coalesce(CAST(s.disaster_date AS VARCHAR), $month) || "
+        f"CASE WHEN {_COLLAPSED} THEN ':倒塌' ELSE '' END",
+        ev_date="s.disaster_date",
+        ev_amount="s.loss",
+        ev_text="s.disaster_type",
+        ev_text2=f"CASE WHEN {_COLLAPSED} THEN '是' ELSE '否' END",
+    ),
+    "RS01": RecordRule(
+        where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_AGE} BETWEEN $labour_min AND $labour_max",
+        key=f"CAST({_UNEMPLOYED_ON} AS VARCHAR)",
+        ev_date="s.register_date",
+        ev_number=_UNEMPLOYED_AGE,
+    ),
+    "CZ01": RecordRule(where="true", key="coalesce(s.employer, '')", ev_text="s.employer"),
+    "SJ01": RecordRule(
+        where="list_contains($sj01_roles, s.role) AND s.capital >= $sj01_capital",
+        key="coalesce(s.credit_code, s.entity_name, '')",
+        ev_amount="s.capital",
+        ev_text="s.role",
+        ev_text2="s.entity_name",
+    ),
+    "XF01": RecordRule(where=_in_month("s.register_date"), key="$month", ev_date="s.register_date"),
+    "SL01": RecordRule(
+        where="s.resolved = false", key="coalesce(s.problem_type, '')", ev_text="s.problem_type"
+    ),
+}
 
 
 def _record_rule_sql(code: str) -> str:
-    """SQL for the rules that fire on single department records."""
-    rule = RULES_BY_CODE[code]
-    monitored = rule.scope is Scope.MONITORED
-    s = rule.source
-    if code == "MZ01":
-        return _matched(
-            s,
-            _select(
-                key="s.assistance_type",
-                ev_date="s.change_date",
-                ev_text="s.assistance_type",
-                ev_amount="s.amount",
-            ),
-            "s.change_type = '新增' AND s.assistance_type IN ('低保', '特困') "
-            "AND h.household_type = '一般农户'",
-            monitored_only=monitored,
-        )
-    if code == "MZ02":
-        return _matched(
-            s,
-            _select(red="true", key="$month", ev_date="s.change_date", ev_amount="s.amount"),
-            "s.assistance_type = '临时救助' AND (s.change_date IS NULL OR "
-            + IN_MONTH.format(col="s.change_date")
-            + ")",
-            monitored_only=monitored,
-        )
-    if code == "MZ03":
-        return _matched(
-            s,
-            _select(
-                key="coalesce(CAST(s.change_date AS VARCHAR), $month)", ev_date="s.change_date"
-            ),
-            "s.change_type = '退出' AND s.assistance_type = '低保'",
-            monitored_only=monitored,
-        )
-    if code == "JY01":
-        return _matched(
-            s,
-            _select(key="s.stage", ev_text="s.stage", ev_text2="s.grade"),
-            "s.stage IN ('小学', '初中') AND s.school_status = '辍学'",
-            monitored_only=monitored,
-        )
-    if code == "JY02":
-        return _matched(
-            s,
-            _select(
-                key="CAST(s.enrol_month AS VARCHAR)", ev_date="s.enrol_month", ev_text="s.school"
-            ),
-            "s.stage = '高校' AND s.enrol_month >= $jy02_from AND s.enrol_month < $month_end",
-            monitored_only=monitored,
-        )
-    if code == "JY03":
-        return _matched(
-            s,
-            _select(key="s.stage", ev_text="s.stage"),
-            "s.school_status = '在读' AND s.aided = false",
-            monitored_only=monitored,
-        )
-    if code == "GA01":
-        ref = "coalesce(s.change_date, $month_start)"
-        age = AGE_SQL.format(ref=ref)
-        working = f"({age} BETWEEN $labour_min AND $labour_max)"
-        return _matched(
-            s,
-            _select(
-                red=f"coalesce({working}, false)",
-                risk_type=f"CASE WHEN coalesce({working}, false) THEN '缺劳动力' ELSE '其他' END",
-                key="'死亡'",
-                ev_date="s.change_date",
-                ev_number=age,
-            ),
-            "s.change_type = '死亡'",
-            monitored_only=monitored,
-        )
-    if code == "GA02":
-        return _matched(
-            s,
-            _select(
-                key="coalesce(s.plate, s.vehicle_type)",
-                ev_date="s.register_date",
-                ev_text="s.vehicle_type",
-            ),
-            "list_contains($vehicle_types, s.vehicle_type)",
-            monitored_only=monitored,
-        )
-    if code == "ZJ01":
-        return _matched(
-            s,
-            _select(
-                red="s.grade = 'D'", key="s.grade", ev_date="s.appraisal_date", ev_text="s.grade"
-            ),
-            "s.grade IN ('C', 'D')",
-            monitored_only=monitored,
-        )
-    if code == "ZJ02":
-        return _matched(
-            s,
-            _select(
-                key="coalesce(CAST(s.register_date AS VARCHAR), s.location, '')",
-                ev_date="s.register_date",
-                ev_amount="s.floor_area",
-            ),
-            "true",
-            monitored_only=monitored,
-        )
-    if code == "CL01":
-        return _matched(
-            s,
-            _select(
-                key="CAST(s.issue_date AS VARCHAR)",
-                ev_date="s.issue_date",
-                ev_text="s.category",
-                ev_text2="s.disability_level",
-            ),
-            IN_MONTH.format(col="s.issue_date"),
-            monitored_only=monitored,
-        )
-    if code == "CL02":
-        return _matched(
-            s,
-            _select(key="s.disability_level", ev_text="s.disability_level"),
-            "list_contains($cl02_levels, s.disability_level) AND s.care_subsidy = false",
-            monitored_only=monitored,
-        )
-    if code == "YJ01":
-        collapsed = "coalesce(s.house_collapsed, false)"
-        return _matched(
-            s,
-            _select(
-                red=collapsed,
-                key=f"coalesce(CAST(s.disaster_date AS VARCHAR), $month) || CASE WHEN {collapsed} "
-                "THEN ':倒塌' ELSE '' END",
-                ev_date="s.disaster_date",
-                ev_amount="s.loss",
-                ev_text="s.disaster_type",
-                ev_text2=f"CASE WHEN {collapsed} THEN '是' ELSE '否' END",
-            ),
-            f"s.loss >= $yj01_loss OR {collapsed}",
-            monitored_only=monitored,
-        )
-    if code == "RS01":
-        ref = "coalesce(s.register_date, $month_start)"
-        age = AGE_SQL.format(ref=ref)
-        return _matched(
-            s,
-            _select(key=f"CAST({ref} AS VARCHAR)", ev_date="s.register_date", ev_number=age),
-            f"s.register_type = '失业登记' AND {age} BETWEEN $labour_min AND $labour_max",
-            monitored_only=monitored,
-        )
-    if code == "CZ01":
-        return _matched(
-            s,
-            _select(key="coalesce(s.employer, '')", ev_text="s.employer"),
-            "true",
-            monitored_only=monitored,
-        )
-    if code == "SJ01":
-        return _matched(
-            s,
-            _select(
-                key="coalesce(s.credit_code, s.entity_name, '')",
-                ev_amount="s.capital",
-                ev_text="s.role",
-                ev_text2="s.entity_name",
-            ),
-            "list_contains($sj01_roles, s.role) AND s.capital >= $sj01_capital",
-            monitored_only=monitored,
-        )
-    if code == "XF01":
-        return _matched(
-            s,
-            _select(key="$month", ev_date="s.register_date"),
-            IN_MONTH.format(col="s.register_date"),
-            monitored_only=monitored,
-        )
-    if code == "SL01":
-        return _matched(
-            s,
-            _select(key="coalesce(s.problem_type, '')", ev_text="s.problem_type"),
-            "s.resolved = false",
-            monitored_only=monitored,
-        )
-    raise KeyError(code)
+    rule, spec = RULES_BY_CODE[code], RECORD_RULES[code]
+    return _matched(
+        rule.source, spec.select(), spec.where, monitored_only=rule.scope is Scope.MONITORED
+    )
 
 
 YB01_SQL = """
