@@ -61,3 +61,19 @@ def test_amount_units_follow_the_cell_then_the_column():
         1234.5,
         None,
     ]
+
+
+def test_a_second_alias_column_fills_blanks_of_text_fields_only(tmp_path):
+    from pipelines.ingest.stage import stage_source
+
+    folder = tmp_path / "roster"
+    folder.mkdir()
+    (folder / "merged.csv").write_text(
+        "乡镇,村,村民组,网格,村组网格名称,户编号,户主姓名,姓名,证件号码,与户主关系,户类型\n"
+        "东桥镇,王岗村,一组,一组网格,,H1,张三,张三,,户主,一般农户\n"
+        "东桥镇,王岗村,二组,,二组网格,H2,李四,李四,,户主,一般农户\n",
+        encoding="utf-8",
+    )
+    staged = stage_source(SOURCES["roster"], folder, "2026-10")
+    assert staged.rejects.is_empty()
+    assert staged.records.sort("household_id")["grid"].to_list() == ["一组网格", "二组网格"]

@@ -269,6 +269,26 @@ def _raw_cells(data: pl.DataFrame, column: int | None, default: str | None) -> p
     )
 
 
+def _fill_from_twins(
+    cells: pl.Series, data: pl.DataFrame, spec: Field, column: int | None, header: Header
+) -> pl.Series:
+    """A file with two columns headed by aliases of one text field (网格 and 村组网格名称, from
+    merged exports): blanks in the chosen column take the other's cell. Names and ID numbers
+    never do, so a record cannot slide from one person to another."""
+    if column is None or spec.type in (FieldType.NAME, FieldType.ID):
+        return cells
+    aliases = {normalise_header(h) for h in spec.headers}
+    taken = set(header.fields.values())
+    twins = [i for i, label in enumerate(header.labels) if i not in taken and label in aliases]
+    for twin in twins:
+        other = data[f"c{twin}"]
+        cells = _frame_eval(
+            {"v": cells, "o": other, "blank": parse.compact(cells).is_null()},
+            pl.when(pl.col("blank")).then(pl.col("o")).otherwise(pl.col("v")),
+        )
+    return cells
+
+
 def prepare_table(source: Source, table: Table) -> Prepared:
     """Drop the decorations of one table and pick out the raw cells of every field it has."""
     grid, header = table.grid, table.header
@@ -283,7 +303,7 @@ def prepare_table(source: Source, table: Table) -> Prepared:
         default = table.defaults.get(f.name)
         if column is None and default is None:
             continue
-        raw[f.name] = _raw_cells(data, column, default)
+        raw[f.name] = _fill_from_twins(_raw_cells(data, column, default), data, f, column, header)
         labels[f.name] = (
             header.labels[column] if column is not None else normalise_header(f.headers[0])
         )
