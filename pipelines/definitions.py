@@ -69,4 +69,7 @@ def defs() -> dg.Definitions:
         schedules=[monthly_schedule],
         sensors=[raw_files_arrival],
         resources={"fangfan": build_resource()},
+        # runs launched from the UI (materialisations, backfills) run steps in one process too:
+        # one DuckDB writer, and ~2.5x faster than one process per step on this workload
+        executor=dg.in_process_executor,
     )

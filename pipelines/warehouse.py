@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +21,35 @@ def _ident(name: str) -> str:
     return name
 
 
+LOCK_WAIT_SECONDS = 600.0
+
+
+def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+    """DuckDB lets one process write a file: another process (a UI run while the CLI runs) waits
+    for the lock to free instead of failing at once, and says so clearly if it never does."""
+    deadline = time.monotonic() + wait
+    pause = 0.2
+    while True:
+        try:
+            return duckdb.connect(str(database), read_only=read_only)
+        except duckdb.IOException as error:
+            if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"仓库 {database} 正被另一个进程使用（DuckDB 同一时间只允许一个写入进程），"
+                    f"等待 {wait:.0f} 秒后仍未释放"
+                ) from error
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 @contextlib.contextmanager
-def connect(database: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect(
+    database: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """One connection; writers are serialised by the Dagster pool, readers open read-only."""
     if not read_only:
         database.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(database), read_only=read_only)
+    con = _open(database, read_only, wait)
     try:
         yield con
     finally:
