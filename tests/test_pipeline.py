@@ -167,3 +167,15 @@ def test_rerun_gives_the_same_tables_and_files(district: Path, first_run, instan
     assert _run(district, instance, monkeypatch).success
     assert _file_hashes(district / "exports" / MONTH) == {k: v for k, v in before_files.items()}
     assert _table_counts(database) == before_tables
+
+
+def test_district_list_of_unresolved_records_names_every_candidate(district: Path, first_run):
+    path = district / "exports" / MONTH / "区级_未匹配与待确认.csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_bytes()[3:].decode("utf-8"))))
+    ambiguous = [r for r in rows if r["类别"] == "待确认(多个候选)"]
+    assert ambiguous and any(r["类别"] == "未匹配" for r in rows)
+    for row in ambiguous:
+        described = row["候选人"].split("；")
+        assert int(row["候选人数"]) == len(described) >= 1
+        assert all(re.search(r"户编号 \S+，证件 (\w{6}\*{8}\w{4})?）$", d) for d in described)
+    assert not re.search(r"\d{17}[\dX]", path.read_text(encoding="utf-8-sig"))  # IDs masked

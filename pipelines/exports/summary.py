@@ -217,7 +217,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                 _q(
                     con,
                     f"""SELECT u.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
-                               s.village, u.status, u.reason, len(u.candidates) AS candidates
+                               s.village, u.status, u.reason, u.candidates AS candidate_keys
                         FROM unmatched_records u JOIN {table} s
                           ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
                         WHERE u.district = $d AND u.month = $m AND u.source = $s""",
@@ -232,7 +232,8 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                     con,
                     f"""SELECT n.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
                                s.village, 'withdrawn' AS status,
-                               '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason, 1 AS candidates
+                               '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason,
+                               [n.member_key] AS candidate_keys
                         FROM negative_pairs n JOIN {table} s
                           ON s.district = n.district AND s.month = n.record_month
                          AND s.record_key = n.record_key
@@ -251,8 +252,9 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
         "withdrawn": "非本人撤回",
     }
     departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
+    records = pl.concat(frames, how="vertical_relaxed").with_row_index("_row")
     return (
-        pl.concat(frames, how="vertical_relaxed")
+        records.join(_describe_candidates(con, district, month, records), on="_row", how="left")
         .with_columns(pl.col("id_number").map_elements(mask_id, return_dtype=pl.String))
         .sort(["source", "file", "sheet", "row_number", "status"], nulls_last=True)
         .select(
@@ -267,8 +269,39 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
             pl.col("village").alias("村"),
             pl.col("status").replace_strict(status_label, return_dtype=pl.String).alias("类别"),
             pl.col("reason").alias("原因"),
-            pl.col("candidates").alias("候选人数"),
+            pl.col("candidate_keys").list.len().alias("候选人数"),
+            pl.col("candidates").alias("候选人"),
         )
+    )
+
+
+def _describe_candidates(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, records: pl.DataFrame
+) -> pl.DataFrame:
+    """Each record's candidates as the district reads them: 姓名（户编号 …，证件 masked）."""
+    members = _q(
+        con,
+        """SELECT member_key, household_id, name AS member_name, id_number AS member_id
+           FROM roster_members WHERE district = $d AND month = $m""",
+        d=district,
+        m=month,
+    )
+    return (
+        records.select("_row", "candidate_keys")
+        .explode("candidate_keys")
+        .drop_nulls("candidate_keys")
+        .join(members, left_on="candidate_keys", right_on="member_key", how="left")
+        .with_columns(pl.col("member_id").map_elements(mask_id, return_dtype=pl.String))
+        .with_columns(
+            pl.format(
+                "{}（户编号 {}，证件 {}）",
+                pl.col("member_name").fill_null("?"),
+                pl.col("household_id").fill_null("?"),
+                pl.col("member_id").fill_null(""),
+            ).alias("description")
+        )
+        .group_by("_row")
+        .agg(pl.col("description").sort().str.join("；").alias("candidates"))
     )
 
 
