@@ -1,0 +1,51 @@
+"""The fangfan command: exit codes, and the run summary it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    dagster_home = tmp_path / "dagster_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    monkeypatch.delenv("FANGFAN_DATA_DIR", raising=False)
+    monkeypatch.delenv("FANGFAN_DISTRICT", raising=False)
+    return dagster_home
+
+
+def test_run_without_the_month_in_raw_exits_2(tmp_path, home, capsys):
+    assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "empty")]) == 2
+    assert "没有这个月的原始数据" in capsys.readouterr().err
+
+
+def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
+    housing = tmp_path / "d" / "raw" / "2026-10" / "housing"
+    housing.mkdir(parents=True)
+    (housing / "房屋.csv").write_text(
+        "户主姓名,乡镇,村,鉴定等级\n张三,东桥镇,王岗村,D\n", encoding="utf-8"
+    )
+    assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "d")]) == 1
+    err = capsys.readouterr().err
+    assert "roster" in err and "运行失败" in err
+    assert (home / "dagster.yaml").is_file()  # the persistent instance got the project's settings
+
+
+def test_generate_then_run_prints_the_summary(tmp_path, home, capsys):
+    out = tmp_path / "small"
+    assert (
+        main(
+            ["generate", "--out", str(out), "--month", "2026-10", "--members", "400", "--seed", "5"]
+        )
+        == 0
+    )
+    assert (out / "rules.toml").read_text(encoding="utf-8").count("金安区") == 1
+    assert main(["run", "--month", "2026-10", "--data-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fangfan · 金安区 · 2026-10" in text
+    assert "YB01 需要全年累计" in text  # earlier claims months are ingested first, and it says so
+    assert "预警清单" in text and str(out / "exports" / "2026-10") in text
