@@ -65,7 +65,11 @@ def first_run(district: Path, instance):
 
 
 def _file_hashes(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _table_counts(database: Path) -> dict[str, int]:
@@ -179,3 +183,23 @@ def test_district_list_of_unresolved_records_names_every_candidate(district: Pat
         assert int(row["候选人数"]) == len(described) >= 1
         assert all(re.search(r"户编号 \S+，证件 (\w{6}\*{8}\w{4})?）$", d) for d in described)
     assert not re.search(r"\d{17}[\dX]", path.read_text(encoding="utf-8-sig"))  # IDs masked
+
+
+def test_each_department_gets_its_own_data_quality_workbook(district: Path, first_run):
+    import openpyxl
+
+    folder = district / "exports" / MONTH / "部门数据质量"
+    books = {p.name.split("_")[1]: p for p in folder.glob("*.xlsx")}
+    assert {"医保局", "住建局", "公安分局", "民政局"} <= set(books)
+    police = openpyxl.load_workbook(books["公安分局"])
+    overview = list(police["概况"].iter_rows(values_only=True))
+    assert {row[2] for row in overview[1:]} == {"public_security", "vehicles"}  # both its sources
+    sheets = set(police.sheetnames)
+    assert any(name.endswith("退回行") for name in sheets)
+    # the department sees its own rows and reasons, never the roster's people or full IDs
+    for book in books.values():
+        for sheet in openpyxl.load_workbook(book).worksheets:
+            header = [c.value for c in sheet[1]]
+            assert "候选人" not in header and "姓名" not in header
+            for row in sheet.iter_rows(values_only=True):
+                assert not any(re.fullmatch(r"\d{17}[\dX]", str(v)) for v in row if v)

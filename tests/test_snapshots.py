@@ -13,4 +13,7 @@ def test_latest_earlier_snapshot_stands_in(tmp_path):
     assert latest_snapshot_folder(raw, "2026-10", "grid") == (raw / "2026-10" / "grid", "2026-10")
     assert latest_snapshot_folder(raw, "2026-09", "grid") == (raw / "2026-08" / "grid", "2026-08")
     assert latest_snapshot_folder(raw, "2026-07", "grid") is None  # a later one never stands in
-    assert latest_snapshot_folder(raw, "2026-12", "roster") == (raw / "2026-09" / "roster", "2026-09")
+    assert latest_snapshot_folder(raw, "2026-12", "roster") == (
+        raw / "2026-09" / "roster",
+        "2026-09",
+    )

@@ -82,7 +82,9 @@ def learned_tables(history: pl.DataFrame, month: str, today: date) -> dict[str, 
         "规则成效(本月)": _rates(month_part, ["rule", "rule_name"], today).rename(
             {"rule": "预警代码", "rule_name": "预警名称"}
         ),
-        "部门成效(本月)": _rates(month_part, ["department"], today).rename({"department": "来源部门"}),
+        "部门成效(本月)": _rates(month_part, ["department"], today).rename(
+            {"department": "来源部门"}
+        ),
     }
     tables["乡镇核实(累计)"] = (
         history.group_by("township")

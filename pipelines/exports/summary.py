@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.exports.departments import write_department_workbooks
 from pipelines.exports.learning import charts, learned_tables, warning_history
 from pipelines.exports.township import fixed_workbook
 from pipelines.matching.ids import mask_id
@@ -365,6 +366,14 @@ def write_district_summary(
     title = f"{district} {month} 防返贫动态监测预警 区级汇总"
     (out_dir / SUMMARY_HTML).write_text(_html(title, tables, images), encoding="utf-8")
     (out_dir / SUMMARY_CSV).write_bytes(b"\xef\xbb\xbf" + tables["乡镇×预警"].write_csv().encode())
+    write_department_workbooks(
+        con,
+        district=district,
+        month=month,
+        quality=tables.get("部门数据质量", pl.DataFrame()),
+        out_dir=out_dir,
+        export_date=export_date,
+    )
     unresolved = unresolved_listing(con, district, month)
     target = out_dir / UNRESOLVED_CSV
     if unresolved.height:
