@@ -157,3 +157,13 @@ def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):
     assert pl.DataFrame(rows).filter(pl.col("状态") == "逾期")[
         "核实截止日期"
     ].unique().to_list() == ["2026-11-18"]
+
+
+def test_confidence_is_never_shown_as_certainty_it_is_not(tmp_path):
+    world = _world()
+    world.matches[0]["confidence"] = 0.999
+    con = duckdb.connect()
+    world.build(con)
+    _export(con, world, "2026-10", tmp_path)
+    shown = {r["匹配可信度"] for p in (tmp_path / "2026-10").glob("*.csv") for r in _read_csv(p)}
+    assert "0.999" in shown

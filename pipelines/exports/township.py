@@ -184,7 +184,7 @@ def township_frame(listing: pl.DataFrame, *, mask: bool) -> pl.DataFrame:
             pl.col("department").alias("来源部门"),
             pl.col("evidence").alias("预警依据"),
             pl.col("method").alias("匹配方式"),
-            pl.col("confidence").round(2).alias("匹配可信度"),
+            pl.col("confidence").round(3).alias("匹配可信度"),
             pl.col("status").alias("状态"),
             pl.col("first_month").alias("首次预警月份"),
             pl.col("deadline").cast(pl.String).alias("核实截止日期"),
