@@ -167,3 +167,17 @@ def test_confidence_is_never_shown_as_certainty_it_is_not(tmp_path):
     _export(con, world, "2026-10", tmp_path)
     shown = {r["匹配可信度"] for p in (tmp_path / "2026-10").glob("*.csv") for r in _read_csv(p)}
     assert "0.999" in shown
+
+
+def test_rows_are_tall_enough_for_their_wrapped_evidence(tmp_path):
+    world = _world()
+    con = duckdb.connect()
+    world.build(con)
+    _export(con, world, "2026-10", tmp_path)
+    sheet = openpyxl.load_workbook(tmp_path / "2026-10" / "东桥镇.xlsx").active
+    evidence_col = [c.value for c in sheet[1]].index("预警依据") + 1
+    for row in range(2, sheet.max_row + 1):
+        text = sheet.cell(row, evidence_col).value
+        lines = -(-sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) // 35)
+        assert sheet.row_dimensions[row].height >= 15 * lines
+    assert sheet.page_setup.paperSize == 8 and sheet.page_setup.orientation == "landscape"

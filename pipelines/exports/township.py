@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -238,13 +240,24 @@ def write_township_files(
     return written
 
 
+# Widths (characters) chosen so that the whole list prints one page wide on A3 landscape at a
+# readable size; long text wraps inside its cell.
 _WIDTHS = {
-    "预警编号": 18, "乡镇": 10, "村": 10, "网格": 14, "网格员": 8, "网格员电话": 13, "户编号": 16,
-    "户主姓名": 8, "户类型": 8, "姓名": 8, "证件号码": 20, "与户主关系": 8, "预警代码": 8,
-    "预警名称": 14, "风险类型": 14, "预警方向": 8, "预警等级": 8, "来源部门": 10, "预警依据": 48,
-    "匹配方式": 18, "匹配可信度": 8, "状态": 8, "首次预警月份": 10, "核实截止日期": 12,
-    "核实结果": 16, "核实说明": 24, "核实人": 8, "核实日期": 12,
+    "预警编号": 19, "乡镇": 8, "村": 8, "网格": 12, "网格员": 7, "网格员电话": 12, "户编号": 18,
+    "户主姓名": 7, "户类型": 7, "姓名": 7, "证件号码": 19, "与户主关系": 6, "预警代码": 6,
+    "预警名称": 12, "风险类型": 10, "预警方向": 5, "预警等级": 5, "来源部门": 8, "预警依据": 36,
+    "匹配方式": 14, "匹配可信度": 6, "状态": 5, "首次预警月份": 8, "核实截止日期": 11,
+    "核实结果": 14, "核实说明": 18, "核实人": 7, "核实日期": 10,
 }  # fmt: skip
+
+
+LINE_HEIGHT = 15  # points per wrapped line at the default font size
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines a wrapped cell needs: a Chinese character takes two of a column's width units."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return max(1, math.ceil(used / max(width - 1, 1)))
 
 
 def fixed_workbook(path: Path, created: date | None):
@@ -290,7 +303,16 @@ def write_township_xlsx(
             sheet.write_string(0, col, name, verify_header if is_verify else header)
             sheet.set_column(col, col, _WIDTHS.get(name, 12), verify_cell if is_verify else cell)
         status_col, level_col = columns.index("状态"), columns.index("预警等级")
+        sheet.set_row(0, LINE_HEIGHT * max(_lines(name, _WIDTHS.get(name, 12)) for name in columns))
         for row, values in enumerate(frame.iter_rows(), start=1):
+            sheet.set_row(
+                row,
+                LINE_HEIGHT
+                * max(
+                    _lines("" if v is None else str(v), _WIDTHS.get(name, 12))
+                    for name, v in zip(columns, values, strict=True)
+                ),
+            )
             for col, value in enumerate(values):
                 if value is None:
                     continue
@@ -312,7 +334,8 @@ def write_township_xlsx(
         sheet.freeze_panes(1, 0)
         sheet.autofilter(0, 0, max(frame.height, 1), len(columns) - 1)
         sheet.set_landscape()
-        sheet.set_paper(9)  # A4
+        sheet.set_paper(8)  # A3: 28 columns do not fit an A4 width at a readable size
+        sheet.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.5)
         sheet.fit_to_pages(1, 0)
         sheet.repeat_rows(0)
         sheet.set_header(f"&C{title}")
