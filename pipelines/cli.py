@@ -70,27 +70,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _earlier_claims_to_ingest(layout: DataDir, district: str, month: str) -> list[str]:
-    from pipelines.warehouse import connect, table_exists
+    from pipelines.ingest.history import claims_months_to_ingest
+    from pipelines.warehouse import connect
 
-    earlier = sorted(
-        p.parent.name
-        for p in layout.raw.glob(f"{month[:4]}-*/medical_claims")
-        if p.parent.name < month
-    )
-    if not earlier or not layout.database.exists():
-        return earlier
+    if not layout.database.exists():
+        return claims_months_to_ingest(None, layout.raw, district, month)
     with connect(layout.database, read_only=True) as con:
-        if not table_exists(con, "source_status"):
-            return earlier
-        done = {
-            r[0]
-            for r in con.execute(
-                "SELECT month FROM source_status WHERE district = ? AND source = 'medical_claims'"
-                " AND received",
-                [district],
-            ).fetchall()
-        }
-    return [m for m in earlier if m not in done]
+        return claims_months_to_ingest(con, layout.raw, district, month)
 
 
 def run_month(layout: DataDir, month: str) -> bool:

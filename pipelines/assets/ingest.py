@@ -9,6 +9,7 @@ import polars as pl
 from pipelines.assets.common import warehouse_asset
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.ingest.grid import stage_grid
+from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
 from pipelines.ingest.stage import StagedSource, stage_source
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, GRID, ROSTER, Source
@@ -190,23 +191,12 @@ def ingest_earlier_claims(
     con: duckdb.DuckDBPyConnection, raw: Path, district: str, month: str
 ) -> list[str]:
     """YB01 sums the calendar year: earlier months in raw/ but not yet in the warehouse come in now."""
-    source = next(s for s in DEPARTMENT_SOURCES if s.key == "medical_claims")
-    done: set[str] = set()
-    if table_exists(con, "source_status"):
-        done = {
-            row[0]
-            for row in con.execute(
-                "SELECT month FROM source_status WHERE district = ? AND source = ? AND received",
-                [district, source.key],
-            ).fetchall()
-        }
-    ingested = []
-    for earlier in sorted(p.parent.name for p in raw.glob(f"{month[:4]}-*/{source.key}")):
-        if earlier < month and earlier not in done:
-            staged = stage_source(source, raw / earlier / source.key, earlier)
-            write_staged(con, source.key, staged, district=district, month=earlier)
-            ingested.append(earlier)
-    return ingested
+    source = next(s for s in DEPARTMENT_SOURCES if s.key == CLAIMS)
+    months = claims_months_to_ingest(con, raw, district, month)
+    for earlier in months:
+        staged = stage_source(source, raw / earlier / source.key, earlier)
+        write_staged(con, source.key, staged, district=district, month=earlier)
+    return months
 
 
 roster_asset = _snapshot_asset(ROSTER)
