@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.township import fixed_workbook
+from pipelines.exports.township import fixed_workbook, write_sheet
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import table_exists
 
@@ -60,8 +60,6 @@ def write_department_workbooks(
     export_date: date,
 ) -> list[Path]:
     """`quality`: the summary's 部门数据质量 table (one row per source). A rerun replaces them."""
-    from pipelines.exports.summary import _sheet
-
     folder = out_dir / FOLDER
     shutil.rmtree(folder, ignore_errors=True)
     if quality.is_empty():
@@ -75,7 +73,7 @@ def write_department_workbooks(
         path = folder / f"{month}_{department}_数据质量反馈.xlsx"
         workbook = fixed_workbook(path, export_date)
         try:
-            _sheet(workbook, "概况", rates)
+            write_sheet(workbook, "概况", rates)
             for source in rates["来源"].to_list():
                 title = by_key[source].title
                 for label, frame in (
@@ -83,7 +81,7 @@ def write_department_workbooks(
                     ("未匹配", _unresolved(con, district, month, source)),
                 ):
                     if frame.height:
-                        _sheet(workbook, f"{title}_{label}"[:31], frame)
+                        write_sheet(workbook, f"{title}_{label}"[:31], frame)
         finally:
             workbook.close()
         written.append(path)

@@ -13,7 +13,7 @@ import polars as pl
 
 from pipelines.exports.departments import write_department_workbooks
 from pipelines.exports.learning import charts, learned_tables, warning_history
-from pipelines.exports.township import fixed_workbook
+from pipelines.exports.township import fixed_workbook, write_sheet
 from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -101,23 +101,6 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
             }
         )
     return pl.DataFrame(rows)
-
-
-def _sheet(workbook, name: str, frame: pl.DataFrame) -> None:
-    header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
-    sheet = workbook.add_worksheet(name)
-    for col, column in enumerate(frame.columns):
-        sheet.write_string(0, col, str(column), header)
-        sheet.set_column(col, col, max(10, min(40, len(str(column)) * 2 + 2)))
-    for row, values in enumerate(frame.iter_rows(), start=1):
-        for col, value in enumerate(values):
-            if value is None:
-                continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(row, col, value)
-            else:
-                sheet.write_string(row, col, str(value))
-    sheet.freeze_panes(1, 1)
 
 
 def summary_tables(
@@ -360,7 +343,7 @@ def write_district_summary(
                 sheet.insert_image(row + 1, 0, f"{name}.png", {"image_data": io.BytesIO(png)})
                 row += 32
         for name, frame in tables.items():
-            _sheet(workbook, name, frame)
+            write_sheet(workbook, name, frame)
     finally:
         workbook.close()
     title = f"{district} {month} 防返贫动态监测预警 区级汇总"

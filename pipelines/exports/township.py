@@ -270,6 +270,24 @@ def fixed_workbook(path: Path, created: date | None):
     return workbook
 
 
+def write_sheet(workbook, name: str, frame: pl.DataFrame) -> None:
+    """A plain table sheet: bold header, numbers as numbers, first row and column frozen."""
+    header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+    sheet = workbook.add_worksheet(name)
+    for col, column in enumerate(frame.columns):
+        sheet.write_string(0, col, str(column), header)
+        sheet.set_column(col, col, max(10, min(40, len(str(column)) * 2 + 2)))
+    for row, values in enumerate(frame.iter_rows(), start=1):
+        for col, value in enumerate(values):
+            if value is None:
+                continue
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                sheet.write_number(row, col, value)
+            else:
+                sheet.write_string(row, col, str(value))
+    sheet.freeze_panes(1, 1)
+
+
 def write_township_xlsx(
     frame: pl.DataFrame, path: Path, *, title: str, created: date | None = None
 ) -> None:
