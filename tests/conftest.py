@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.checks.schemas import _DTYPES
-from pipelines.rules.evaluate import evaluate_rules
+from pipelines.ingest.table import FIELD_PROBLEM_SCHEMA, REJECT_SCHEMA, record_schema
+from pipelines.rules.evaluate import RuleRun, evaluate_rules
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import replace_partition
 
@@ -44,6 +44,8 @@ class World:
     records: dict[str, list[dict]] = field(default_factory=dict)
     matches: list[dict] = field(default_factory=list)
     unresolved: list[dict] = field(default_factory=list)
+    field_problems: list[dict] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
     _household_serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def household(
@@ -135,19 +137,33 @@ class World:
         )  # fmt: skip
         return record_key
 
+    def unmatched(self, source: str, **values) -> str:
+        """A record the matcher tied to nobody."""
+        record_key = self.record(source, None, **values)
+        self.unresolved.append(
+            {"source": source, "record_key": record_key, "status": "unmatched",
+             "reason": "花名册中无此人", "candidates": []}
+        )  # fmt: skip
+        return record_key
+
+    def problem(self, record_key: str, field_name: str, raw_value: str = "?") -> None:
+        """A field of a kept record that could not be read (the record holds null there)."""
+        source, file, _, row = record_key.split("|")
+        self.field_problems.append(
+            {"source": source, "file": file, "sheet": None, "row_number": int(row),
+             "record_key": record_key, "field": field_name,
+             "reason": f"「{field_name}」无法识别", "raw_value": raw_value}
+        )  # fmt: skip
+
     def staged(self, source: str) -> pl.DataFrame:
-        """Rows of one source with every registry column, typed as the ingest layer types them."""
+        """Rows of one source with every staged column, typed as the ingest layer types them."""
         spec = SOURCES[source]
-        schema = {
-            "record_key": pl.String, "month": pl.String, "id_status": pl.String,
-            "file": pl.String, "sheet": pl.String, "row_number": pl.Int64,
-        }  # fmt: skip
-        for f in spec.fields:
-            schema[f.name] = _DTYPES[f.type]
+        schema = {"month": pl.String(), **record_schema(spec)}
         rows = [
             {k: r.get(k) for k in schema}
             | {
-                "id_status": "valid",
+                "source": source,
+                "id_status": r.get("id_status") or ("valid" if r.get("id_number") else "missing"),
                 "file": f"{source}.csv",
                 "row_number": int(r["record_key"].rsplit("|", 1)[1]),
             }
@@ -178,6 +194,10 @@ class World:
                     "reason": pl.String, "candidates": pl.List(pl.String)},
         )  # fmt: skip
         replace_partition(con, "unmatched_records", unresolved, district=DISTRICT, month=self.month)
+        problems = pl.DataFrame(self.field_problems, schema=FIELD_PROBLEM_SCHEMA)
+        replace_partition(con, "field_problems", problems, district=DISTRICT, month=self.month)
+        rejects = pl.DataFrame(self.rejects, schema=REJECT_SCHEMA)
+        replace_partition(con, "rejects", rejects, district=DISTRICT, month=self.month)
         replace_partition(
             con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month
         )
@@ -186,12 +206,16 @@ class World:
         )
 
     def evaluate(self, config: dict, *, received: set[str] | None = None) -> pl.DataFrame:
+        return self.run(config, received=received).warnings
+
+    def run(self, config: dict, *, received: set[str] | None = None) -> RuleRun:
+        """The whole evaluation: warnings, rules not evaluated, and undecided members/rows."""
         con = duckdb.connect()
         self.build(con)
         received = received if received is not None else {s.key for s in DEPARTMENT_SOURCES}
         return evaluate_rules(
             con, district=DISTRICT, month=self.month, config=config, received=received
-        ).warnings
+        )
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def account(staged: StagedSource, rejected: pl.DataFrame) -> StagedSource:
         rejects=pl.concat([staged.rejects, _as_rejects(rejected)], how="diagonal_relaxed"),
         files=files,
         received=staged.received,
+        field_problems=staged.field_problems.filter(~pl.col("record_key").is_in(keys)),
     )
 
 

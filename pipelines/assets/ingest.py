@@ -34,7 +34,11 @@ def write_staged(
         replace_partition(con, table, staged.records, district=district, month=month)
     elif table_exists(con, table):
         con.execute(f"DELETE FROM {table} WHERE district = ? AND month = ?", [district, month])
-    for name, frame in (("rejects", staged.rejects), ("ingest_files", staged.files)):
+    for name, frame in (
+        ("rejects", staged.rejects),
+        ("ingest_files", staged.files),
+        ("field_problems", staged.field_problems),
+    ):
         if frame.width:
             replace_partition(
                 con, name, frame, district=district, month=month, extra_where=by_source
@@ -52,6 +56,7 @@ def write_staged(
             "files": [staged.files.height],
             "records": [staged.records.height],
             "rejected": [staged.rejects.height],
+            "field_problems": [staged.field_problems.height],
         }
     )
     replace_partition(
@@ -67,6 +72,8 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
         "files": files.height,
         "rows_kept": staged.records.height,
         "rows_rejected": staged.rejects.height,
+        # kept rows with a field that could not be read (the field is null, the row is kept)
+        "rows_with_field_problems": staged.field_problems["record_key"].n_unique(),
     }
     if files.height:
         metadata["rows_read"] = int(files["rows_read"].sum())

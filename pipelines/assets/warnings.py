@@ -53,12 +53,33 @@ def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.
         replace_partition(
             con, "warning_records", provenance(result.warnings), district=district, month=month
         )
+        replace_partition(con, "rule_undecided", result.undecided, district=district, month=month)
+        replace_partition(
+            con, "rules_not_evaluated", not_evaluated_frame(result), district=district, month=month
+        )
     counts = dict(result.warnings.group_by("rule").len().iter_rows())
+    undecided = dict(
+        result.undecided.group_by("rule", "kind")
+        .len()
+        .select(pl.concat_str("rule", "kind", separator=" "), "len")
+        .iter_rows()
+    )
     metadata: dict = {"warnings": result.warnings.height}
     for rule in RULES:
         metadata[f"{rule.code} {rule.name}"] = (
-            "未评估（来源未报送）"
+            f"未评估（{result.not_evaluated[rule.code]}）"
             if rule.code in result.not_evaluated
             else int(counts.get(rule.code, 0))
         )
+    # the data could not decide: 无法判断 members, 不可判断 rows (listed for the district only)
+    for key, n in sorted(undecided.items()):
+        metadata[key] = int(n)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def not_evaluated_frame(result) -> pl.DataFrame:
+    """Rules not evaluated this month and why (named sources and files), for run output and summary."""
+    return pl.DataFrame(
+        {"rule": list(result.not_evaluated), "reason": list(result.not_evaluated.values())},
+        schema={"rule": pl.String, "reason": pl.String},
+    )

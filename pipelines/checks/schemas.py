@@ -45,8 +45,13 @@ def staged_schema(source: Source) -> pa.DataFrameSchema:
             )
             continue
         checks = [pa.Check.isin(list(field.allowed))] if field.allowed else []
+        # a department row keeps its identity when a required field is unreadable (the field is
+        # null and a field problem says why); roster, grid and feedback rows need theirs
         columns[field.name] = pa.Column(
-            _DTYPES[field.type], checks, nullable=not field.required, required=False
+            _DTYPES[field.type],
+            checks,
+            nullable=source.is_department or not field.required,
+            required=False,
         )
     if source.is_department:
         columns["name"] = pa.Column(pl.String, nullable=True)

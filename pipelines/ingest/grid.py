@@ -60,7 +60,9 @@ def stage_grid(folder: Path, month: str) -> StagedSource:
     full_names = _full_township_names(records["township"].drop_nulls().unique().to_list())
     if full_names:
         records = records.with_columns(pl.col("township").replace(full_names))
-    return StagedSource(records, staged.rejects, staged.files, staged.received)
+    return StagedSource(
+        records, staged.rejects, staged.files, staged.received, staged.field_problems
+    )
 
 
 def _is_full_township(name: str) -> bool:

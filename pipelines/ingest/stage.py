@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -18,7 +18,14 @@ from pipelines.ingest.readers import (
     Workbook,
     read_csv,
 )
-from pipelines.ingest.table import REJECT_SCHEMA, SheetFailure, Table, record_schema, stage_tables
+from pipelines.ingest.table import (
+    FIELD_PROBLEM_SCHEMA,
+    REJECT_SCHEMA,
+    SheetFailure,
+    Table,
+    record_schema,
+    stage_tables,
+)
 from pipelines.sources import GRID, Source, normalise_header
 
 FILE_SCHEMA: dict[str, pl.DataType] = {
@@ -45,6 +52,10 @@ class StagedSource:
     rejects: pl.DataFrame
     files: pl.DataFrame
     received: bool = True  # False: the folder is missing or empty (未报送, not "no findings")
+    # kept rows' unreadable fields (null in `records`): source, file, sheet, row, field, reason
+    field_problems: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    )
 
 
 TableReader = Callable[[Source, Path, str], list[Table | SheetFailure]]
@@ -85,7 +96,7 @@ def stage_folder(
         except UnreadableFile as error:
             outcomes.append((name, error))
     tables = [outcome for _, outcome in outcomes if isinstance(outcome, Table)]
-    records, rejects, results = stage_tables(source, tables, tick_fields)
+    records, rejects, field_problems, results = stage_tables(source, tables, tick_fields)
     counts = iter(results)
     file_rows = []
     for name, outcome in outcomes:
@@ -102,6 +113,7 @@ def stage_folder(
         rejects=rejects,
         files=pl.DataFrame(file_rows, schema=FILE_SCHEMA),
         received=True,
+        field_problems=field_problems,
     )
 
 

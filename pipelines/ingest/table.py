@@ -40,6 +40,22 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "raw_values": pl.String(),
 }
+# A kept row's field that could not be read: the field is null in the staged row and the problem
+# is recorded here (contract §2: a row is lost only when its identity is lost).
+FIELD_PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "file": pl.String(),
+    "sheet": pl.String(),
+    "row_number": pl.Int64(),
+    "record_key": pl.String(),
+    "field": pl.String(),
+    "reason": pl.String(),
+    "raw_value": pl.String(),
+}
+# the raw cell kept with a field problem is cut here (a 100,000-character cell is not evidence)
+RAW_VALUE_CHARS = 200
+# the check whose failure loses a department row: neither a usable name nor a usable ID
+IDENTITY_PROBLEM = "name,id_number"
 FIELD_DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.TEXT: pl.String(),
     FieldType.NAME: pl.String(),
@@ -481,13 +497,19 @@ def _joined(typed: _Typed, part: int, separator: str) -> pl.Series:
 
 def stage_tables(
     source: Source, tables: Sequence[Table], tick_fields: Sequence[str] = ()
-) -> tuple[pl.DataFrame, pl.DataFrame, list[TableResult]]:
-    """Stage the tables of one source together: records, rejects (every reason of a row), and
-    per-table accounting (read = kept + rejected; decorations counted as skipped)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[TableResult]]:
+    """Stage the tables of one source together: records, rejects (rows whose identity is lost,
+    with every reason), field problems of kept rows, and per-table accounting (read = kept +
+    rejected; decorations counted as skipped)."""
     schema = record_schema(source, tick_fields)
     prepared = [prepare_table(source, table) for table in tables]
     if not prepared:
-        return pl.DataFrame(schema=schema), pl.DataFrame(schema=REJECT_SCHEMA), []
+        return (
+            pl.DataFrame(schema=schema),
+            pl.DataFrame(schema=REJECT_SCHEMA),
+            pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA),
+            [],
+        )
     combined = pl.concat(
         [
             p.raw.with_columns(
@@ -498,7 +520,14 @@ def stage_tables(
         how="diagonal",
     )
     typed = _type_fields(source, combined, prepared, tick_fields)
-    problems = [problem[0].fill_null(False) for problem in typed.problems]
+    rejecting = [p for p in typed.problems if _loses_row(source, p[1])]
+    field_checks = [p for p in typed.problems if not _loses_row(source, p[1])]
+    typed.problems = rejecting
+    for mask, field_name, _ in field_checks:
+        # a value outside the allowed ones is not kept as if it were one
+        if field_name in typed.values:
+            typed.values[field_name] = _null_if_flagged(typed.values[field_name], mask)
+    problems = [problem[0].fill_null(False) for problem in rejecting]
     bad = (
         _frame_eval({f"p{n}": mask for n, mask in enumerate(problems)}, pl.any_horizontal(pl.all()))
         if problems
@@ -517,6 +546,7 @@ def stage_tables(
     }
     staged = pl.DataFrame({**provenance, **typed.values, "raw_extra": combined["raw_extra"]})
     records = _records(source, staged.filter(~bad), tick_fields)
+    field_problems = _field_problems(field_checks, provenance, combined, bad)
     rejects = pl.DataFrame(
         {
             **provenance,
@@ -531,7 +561,78 @@ def stage_tables(
     for i, p in enumerate(prepared):
         read, bad_rows = p.data.height, rejected.get(i, 0)
         results.append(TableResult(p.table, (read, read - bad_rows, bad_rows, p.skipped)))
-    return records, rejects.select(list(REJECT_SCHEMA)), results
+    return records, rejects.select(list(REJECT_SCHEMA)), field_problems, results
+
+
+def _null_if_flagged(values: pl.Series, mask: pl.Series) -> pl.Series:
+    return _frame_eval(
+        {"v": values, "m": mask.fill_null(False)},
+        pl.when(pl.col("m")).then(None).otherwise(pl.col("v")).alias(values.name),
+    )
+
+
+def _loses_row(source: Source, field_name: str) -> bool:
+    """Which failed checks reject the whole row: for a department record only a lost identity;
+    for the roster, grid and feedback also a required field (the row's place in the structure:
+    户编号, 乡镇, 村, 网格, 预警编号 …). Any other unreadable field is a field problem."""
+    if field_name == IDENTITY_PROBLEM:
+        return True
+    if source.is_department:
+        return False
+    names = field_name.split(",")
+    return any(f.required for f in source.fields if f.name in names)
+
+
+def _field_problems(
+    checks: list[tuple[pl.Series, str, str | pl.Series]],
+    provenance: dict[str, pl.Series],
+    combined: pl.DataFrame,
+    rejected: pl.Series,
+) -> pl.DataFrame:
+    """One row per (kept row, field it could not read): the raw cell and the reason."""
+    parts = []
+    base = pl.DataFrame(provenance)
+    for mask, field_name, reason in checks:
+        hit = mask.fill_null(False) & ~rejected
+        if not hit.any():
+            continue
+        raw = (
+            combined[field_name]
+            if field_name in combined.columns
+            else pl.repeat(None, combined.height, eager=True, dtype=pl.String)
+        )
+        reasons = (
+            reason
+            if isinstance(reason, pl.Series)
+            else pl.repeat(reason, combined.height, eager=True, dtype=pl.String)
+        )
+        parts.append(
+            base.with_columns(
+                pl.lit(field_name).alias("field"),
+                reasons.alias("reason"),
+                raw.str.slice(0, RAW_VALUE_CHARS).alias("raw_value"),
+            ).filter(hit)
+        )
+    if not parts:
+        return pl.DataFrame(schema=FIELD_PROBLEM_SCHEMA)
+    return (
+        pl.concat(parts)
+        .with_columns(_record_key_expr())
+        .select(list(FIELD_PROBLEM_SCHEMA))
+        .sort("file", "sheet", "row_number", "field", nulls_last=True)
+    )
+
+
+def _record_key_expr() -> pl.Expr:
+    return pl.concat_str(
+        [
+            pl.col("source"),
+            pl.col("file"),
+            pl.col("sheet").fill_null(""),
+            pl.col("row_number").cast(pl.String),
+        ],
+        separator="|",
+    ).alias("record_key")
 
 
 def _with_raw_values(rejects: pl.DataFrame, prepared: list[Prepared]) -> pl.DataFrame:
@@ -555,17 +656,7 @@ def _with_raw_values(rejects: pl.DataFrame, prepared: list[Prepared]) -> pl.Data
 
 def _records(source: Source, good: pl.DataFrame, tick_fields: Sequence[str]) -> pl.DataFrame:
     schema = record_schema(source, tick_fields)
-    good = good.with_columns(
-        pl.concat_str(
-            [
-                pl.col("source"),
-                pl.col("file"),
-                pl.col("sheet").fill_null(""),
-                pl.col("row_number").cast(pl.String),
-            ],
-            separator="|",
-        ).alias("record_key")
-    )
+    good = good.with_columns(_record_key_expr())
     if "id_status" not in good.columns:
         good = good.with_columns(pl.lit(MISSING).alias("id_status"))
     return good.select(

@@ -36,6 +36,8 @@ class Rule:
     scope: Scope
     risk_type: str
     direction: Direction
+    # fires because a member is NOT in the source: only on a complete month (contract §4)
+    absence: bool = False
 
     @property
     def department(self) -> str:
@@ -48,7 +50,7 @@ _R, _S, _X = Direction.RISK, Direction.SUPPORT, Direction.PRECISION
 
 RULES: tuple[Rule, ...] = (
     Rule("YB01", "医疗自付费用高", "medical_claims", _H, _ALL, "因病", _R),
-    Rule("YB02", "未参保", "medical_enrollment", _P, _MON, "基本医疗保障", _S),
+    Rule("YB02", "未参保", "medical_enrollment", _P, _MON, "基本医疗保障", _S, absence=True),
     Rule("MZ01", "新纳入低保特困", "civil_affairs", _H, _ALL, "收入骤减或支出骤增", _R),
     Rule("MZ02", "临时救助", "civil_affairs", _H, _ALL, "突发严重困难", _R),
     Rule("MZ03", "退出低保", "civil_affairs", _H, _MON, "收入骤减或支出骤增", _R),

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 import polars as pl
 
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES_BY_CODE, Direction, Level, Scope
+from pipelines.rules.completeness import (
+    ENROLLED_SQL,
+    MONITORED_SQL,
+    NOT_EVALUABLE_REASON_SQL,
+    blocked_members,
+    empty_undecided,
+    not_evaluable_rows,
+    not_evaluable_where,
+    prepare_enrollment,
+    source_gaps,
+    undecidable,
+)
+from pipelines.rules.continuity import carry_identities, earlier_warnings
+from pipelines.sources import SOURCES
 from pipelines.warehouse import table_exists
 
 RED, YELLOW, GREEN = "红", "黄", "绿"
@@ -72,7 +86,10 @@ class RecordRule:
     carry (SQL over the staged row `s`, the member `r` and the household `h`)."""
 
     where: str
-    key: str = "''"  # the evidence key: what makes this warning the same warning next month
+    # the evidence key: what makes this warning the same warning next month; parts joined by `|`,
+    # an empty part is unknown this month (pipelines/rules/continuity.py); never a field that a
+    # department may leave blank or respell (a code, a name, a plate)
+    key: str = "''"
     red: str = "false"  # the rule's own 红 condition
     risk_type: str = "NULL"  # null = the catalogue's
     ev_date: str = "NULL"
@@ -122,7 +139,7 @@ RECORD_RULES: dict[str, RecordRule] = {
     ),
     "MZ03": RecordRule(
         where="s.change_type = '退出' AND s.assistance_type = '低保'",
-        key="coalesce(CAST(s.change_date AS VARCHAR), $month)",
+        key="coalesce(CAST(s.change_date AS VARCHAR), '')",
         ev_date="s.change_date",
     ),
     "JY01": RecordRule(
@@ -150,7 +167,7 @@ RECORD_RULES: dict[str, RecordRule] = {
     ),
     "GA02": RecordRule(
         where="list_contains($vehicle_types, s.vehicle_type)",
-        key="coalesce(s.plate, s.vehicle_type)",
+        key="''",  # owning a car is one fact per person, whatever the plate column says
         ev_date="s.register_date",
         ev_text="s.vehicle_type",
     ),
@@ -163,7 +180,7 @@ RECORD_RULES: dict[str, RecordRule] = {
     ),
     "ZJ02": RecordRule(
         where="true",
-        key="coalesce(CAST(s.register_date AS VARCHAR), s.location, '')",
+        key="''",
         ev_date="s.register_date",
         ev_amount="s.floor_area",
     ),
@@ -182,8 +199,8 @@ RECORD_RULES: dict[str, RecordRule] = {
     "YJ01": RecordRule(
         where=f"s.loss >= $yj01_loss OR {_COLLAPSED}",
         red=_COLLAPSED,
-        key=f"coalesce(CAST(s.disaster_date AS VARCHAR), $month) || "
-        f"CASE WHEN {_COLLAPSED} THEN ':倒塌' ELSE '' END",
+        key=f"coalesce(CAST(s.disaster_date AS VARCHAR), '') || '|' || "
+        f"CASE WHEN {_COLLAPSED} THEN '倒塌' ELSE '未倒塌' END",
         ev_date="s.disaster_date",
         ev_amount="s.loss",
         ev_text="s.disaster_type",
@@ -191,22 +208,21 @@ RECORD_RULES: dict[str, RecordRule] = {
     ),
     "RS01": RecordRule(
         where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_AGE} BETWEEN $labour_min AND $labour_max",
-        key=f"CAST({_UNEMPLOYED_ON} AS VARCHAR)",
+        key="coalesce(CAST(s.register_date AS VARCHAR), '')",
         ev_date="s.register_date",
         ev_number=_UNEMPLOYED_AGE,
     ),
-    "CZ01": RecordRule(where="true", key="coalesce(s.employer, '')", ev_text="s.employer"),
+    "CZ01": RecordRule(where="true", ev_text="s.employer"),
     "SJ01": RecordRule(
         where="list_contains($sj01_roles, s.role) AND s.capital >= $sj01_capital",
-        key="coalesce(s.credit_code, s.entity_name, '')",
+        # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell them
+        key="''",
         ev_amount="s.capital",
         ev_text="s.role",
         ev_text2="s.entity_name",
     ),
     "XF01": RecordRule(where=_in_month("s.register_date"), key="$month", ev_date="s.register_date"),
-    "SL01": RecordRule(
-        where="s.resolved = false", key="coalesce(s.problem_type, '')", ev_text="s.problem_type"
-    ),
+    "SL01": RecordRule(where="s.resolved = false", ev_text="s.problem_type"),
 }
 
 
@@ -245,54 +261,35 @@ YB01_SQL = """
            CAST(NULL AS DATE) AS ev_date, t.ytd AS ev_amount, h.household_type AS ev_text,
            CAST(NULL AS VARCHAR) AS ev_text2, threshold AS ev_number
     FROM totals t
-    JOIN (SELECT *, CASE WHEN household_type IN ('脱贫户', '监测户') THEN $thr_monitored
+    JOIN (SELECT *, CASE WHEN list_contains($monitored, household_type) THEN $thr_monitored
                          ELSE $thr_general END AS threshold
           FROM households WHERE district = $district AND month = $month) h
       ON h.household_id = t.household_id
     WHERE t.record_keys IS NOT NULL AND t.ytd >= threshold AND coalesce(t.before, 0) < threshold
 """
 
-YB02_SQL = """
-    WITH enrolled AS (
-        SELECT m.member_key,
-               bool_or(s.enroll_status = '正常参保') AS ok,
-               list(s.record_key ORDER BY s.record_key) AS record_keys,
-               string_agg(DISTINCT s.enroll_status, '、') AS statuses
-        FROM stg_medical_enrollment s
+YB02_SQL = f"""
+    WITH monitored AS ({MONITORED_SQL}),
+    enrolled AS ({ENROLLED_SQL}),
+    statuses AS (
+        SELECT m.member_key, list(e.record_key ORDER BY e.record_key) AS record_keys,
+               string_agg(DISTINCT e.enroll_status, '、' ORDER BY e.enroll_status) AS statuses
+        FROM enrollment_rows e
         JOIN record_matches m
-          ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
-        WHERE s.district = $district AND s.month = $month
-          AND coalesce(s.enroll_year, $year) = $year
+          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+        WHERE e.enroll_year IS NULL OR e.enroll_year = $year
         GROUP BY m.member_key
     )
-    , {possibly_enrolled}
-    SELECT coalesce(e.record_keys, []::VARCHAR[]) AS record_keys, r.member_key, r.household_id,
+    SELECT coalesce(st.record_keys, []::VARCHAR[]) AS record_keys, o.member_key, o.household_id,
            CAST(NULL AS VARCHAR) AS method, CAST(NULL AS DOUBLE) AS confidence,
            false AS red, CAST(NULL AS VARCHAR) AS risk_type, CAST($year AS VARCHAR) AS evidence_key,
            CAST(NULL AS DATE) AS ev_date, CAST(NULL AS DOUBLE) AS ev_amount,
-           e.statuses AS ev_text, CAST(NULL AS VARCHAR) AS ev_text2, CAST(NULL AS DOUBLE) AS ev_number
-    FROM roster_members r
-    JOIN households h
-      ON h.district = r.district AND h.month = r.month AND h.household_id = r.household_id
-    LEFT JOIN enrolled e ON e.member_key = r.member_key
-    WHERE r.district = $district AND r.month = $month
-      AND h.household_type IN ('脱贫户', '监测户') AND NOT coalesce(e.ok, false)
-      AND r.member_key NOT IN (SELECT member_key FROM possibly_enrolled)
+           st.statuses AS ev_text, CAST(NULL AS VARCHAR) AS ev_text2, CAST(NULL AS DOUBLE) AS ev_number
+    FROM monitored o
+    LEFT JOIN statuses st ON st.member_key = o.member_key
+    WHERE o.member_key NOT IN (SELECT member_key FROM enrolled)
+      AND o.member_key NOT IN (SELECT member_key FROM blocked_members)
 """
-
-# A 正常参保 record that could not be tied to one member (same name, …) may be any candidate's:
-# none of them is told "no record". Measured on the 1M messy district: warning them anyway
-# raised recall from 0.949 to 1.000 but dropped precision from 1.000 to 0.771 (99 of 116 such
-# members owned the record).
-POSSIBLY_ENROLLED_SQL = """possibly_enrolled AS (
-        SELECT DISTINCT unnest(u.candidates) AS member_key
-        FROM unmatched_records u
-        JOIN stg_medical_enrollment s
-          ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
-        WHERE u.district = $district AND u.month = $month AND u.status = 'ambiguous'
-          AND s.enroll_status = '正常参保' AND coalesce(s.enroll_year, $year) = $year
-    )"""
-NOBODY_SQL = "possibly_enrolled AS (SELECT CAST(NULL AS VARCHAR) AS member_key WHERE false)"
 
 
 def _money(value: float | None) -> str:
@@ -358,10 +355,12 @@ EVIDENCE: dict[str, Formatter] = {
 
 @dataclass(frozen=True)
 class RuleRun:
-    """What one month's evaluation produced and what it could not evaluate."""
+    """What one month's evaluation produced, what it could not evaluate, and where the data
+    could not decide (无法判断 members of absence rules, 不可判断 rows; UNDECIDED_SCHEMA)."""
 
     warnings: pl.DataFrame
-    not_evaluated: dict[str, str]  # rule code -> why (source not received)
+    not_evaluated: dict[str, str]  # rule code -> why (source not received, unreadable file …)
+    undecided: pl.DataFrame = field(default_factory=empty_undecided)
 
 
 def warning_id(rule: str, subject: str, evidence_key: str) -> str:
@@ -392,6 +391,7 @@ def _params(config: dict, district: str, month: str) -> dict:
         "thr_monitored": float(config["rules"]["YB01"]["threshold_monitored"]),
         "thr_general": float(config["rules"]["YB01"]["threshold_general"]),
         "red_multiple": float(config["rules"]["YB01"]["red_multiple"]),
+        "monitored": list(MONITORED_TYPES),
     }
 
 
@@ -417,28 +417,90 @@ def evaluate_rules(
     config: dict,
     received: set[str],
 ) -> RuleRun:
-    """Every rule whose source was received this month; one row per (rule, subject)."""
+    """Every rule whose source was received this month; one row per (rule, subject).
+
+    Absence rules raise nothing on a source whose month is missing, empty or partly unreadable;
+    members whose absence some row could contradict are 无法判断, and record rows whose needed
+    field is unreadable are 不可判断 (both in `undecided`, for the district, never a township).
+    """
     params = _params(config, district, month)
+    gaps = source_gaps(con, district, month)
     frames: list[pl.DataFrame] = []
+    undecided: list[pl.DataFrame] = []
     not_evaluated: dict[str, str] = {}
     for code, rule in RULES_BY_CODE.items():
         if rule.source not in received or not table_exists(con, f"stg_{rule.source}"):
             not_evaluated[code] = f"{rule.department}本月未报送{rule.source}数据"
             continue
-        if code == "YB02":
-            ambiguous = (
-                POSSIBLY_ENROLLED_SQL if table_exists(con, "unmatched_records") else NOBODY_SQL
+        if rule.absence and rule.source in gaps:
+            not_evaluated[code] = (
+                f"{rule.department}{SOURCES[rule.source].title}本月{gaps[rule.source]}，"
+                "不能据此判断谁不在名单中：本规则本月不预警"
             )
-            sql = YB02_SQL.format(possibly_enrolled=ambiguous)
+            continue
+        if code == "YB02":
+            prepare_enrollment(con, params)
+            blocked = blocked_members(con, params)
+            con.register("_blocked", blocked.select("member_key"))
+            try:
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE blocked_members AS SELECT * FROM _blocked"
+                )
+            finally:
+                con.unregister("_blocked")
+            undecided.append(undecidable(blocked, code))
+            sql = YB02_SQL
+        elif code == "YB01":
+            sql = YB01_SQL
         else:
-            sql = YB01_SQL if code == "YB01" else _record_rule_sql(code)
+            sql = _record_rule_sql(code)
+            undecided.append(_not_evaluable(con, code, params))
         hits = con.sql(sql, params=_bind(sql, params)).pl()
+        if code == "YB01":
+            undecided.append(_yb01_not_evaluable(con, params, hits))
         if hits.height:
             frames.append(hits.with_columns(pl.lit(code).alias("rule")))
+    gaps_frame = pl.concat(undecided, how="vertical_relaxed") if undecided else empty_undecided()
     if not frames:
-        return RuleRun(_empty_warnings(), not_evaluated)
+        return RuleRun(_empty_warnings(), not_evaluated, gaps_frame)
     hits = pl.concat(frames, how="vertical_relaxed")
-    return RuleRun(_collapse(hits, month, config), not_evaluated)
+    warnings = carry_identities(
+        _collapse(hits, month, config), earlier_warnings(con, district, month)
+    )
+    return RuleRun(warnings, not_evaluated, gaps_frame)
+
+
+def _not_evaluable(con: duckdb.DuckDBPyConnection, code: str, params: dict) -> pl.DataFrame:
+    rule, spec = RULES_BY_CODE[code], RECORD_RULES[code]
+    sql = _matched(
+        rule.source,
+        f"{NOT_EVALUABLE_REASON_SQL} AS reason",
+        not_evaluable_where(spec.where),
+        monitored_only=rule.scope is Scope.MONITORED,
+    )
+    return not_evaluable_rows(con, code, sql, _bind(sql, params), spec.where)
+
+
+YB01_NOT_EVALUABLE_SQL = f"""
+    SELECT [s.record_key] AS record_keys, m.member_key, m.household_id,
+           {NOT_EVALUABLE_REASON_SQL} AS reason
+    FROM stg_medical_claims s
+    JOIN record_matches m
+      ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+    WHERE s.district = $district AND s.month = $month AND s.self_paid IS NULL
+      AND s.record_key IN (SELECT record_key FROM field_problems
+                           WHERE district = $district AND month = $month AND field = 'self_paid')
+"""
+
+
+def _yb01_not_evaluable(
+    con: duckdb.DuckDBPyConnection, params: dict, hits: pl.DataFrame
+) -> pl.DataFrame:
+    """M's claims whose 个人自付 is unreadable, in households the rule did not fire for."""
+    rows = not_evaluable_rows(
+        con, "YB01", YB01_NOT_EVALUABLE_SQL, _bind(YB01_NOT_EVALUABLE_SQL, params), "s.self_paid"
+    )
+    return rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
 
 
 def _collapse(hits: pl.DataFrame, month: str, config: dict) -> pl.DataFrame:

@@ -58,7 +58,8 @@ def test_kept_rows_are_typed_and_normalised(civil_folder: Path) -> None:
     staged = stage_source(CIVIL, civil_folder, MONTH)
     assert staged.received
     records = staged.records.sort("row_number")
-    assert records["row_number"].to_list() == [4, 5, 9]
+    # row 7 has unreadable fields but a usable identity: kept, those fields null
+    assert records["row_number"].to_list() == [4, 5, 7, 9]
     first = records.row(0, named=True)
     assert first["name_raw"] == "张三（已故）" and first["name"] == "张三"
     assert first["id_number"] == ZHANG and first["id_status"] == "valid"
@@ -68,7 +69,12 @@ def test_kept_rows_are_typed_and_normalised(civil_folder: Path) -> None:
     assert first["record_key"] == "civil_affairs|三十铺镇_社会救助变动名册.csv||4"
     second = records.row(1, named=True)
     assert second["name"] == "李四" and second["id_number"] == LI and second["amount"] == 800.0
-    third = records.row(2, named=True)
+    kept_with_problems = records.row(2, named=True)
+    assert kept_with_problems["name"] == "王五" and kept_with_problems["id_number"] == WANG
+    assert kept_with_problems["assistance_type"] is None  # 低保户 is not an allowed value
+    assert kept_with_problems["change_type"] == "新增"
+    assert kept_with_problems["covered_people"] is None and kept_with_problems["amount"] is None
+    third = records.row(3, named=True)
     assert third["id_status"] == "destroyed" and third["id_number"] is None
     assert third["change_type"] is None and third["amount"] is None  # blank stays unknown
     assert third["change_date"] == date(2026, 10, 5)  # an Excel serial
@@ -94,24 +100,37 @@ def test_unlisted_columns_are_kept_but_bank_accounts_are_not(civil_folder: Path)
     assert all("6222000011112222" not in v for v in staged.rejects["raw_values"].to_list())
 
 
-def test_rejects_name_the_file_row_and_every_failing_field(civil_folder: Path) -> None:
+def test_only_a_lost_identity_rejects_a_row(civil_folder: Path) -> None:
     staged = stage_source(CIVIL, civil_folder, MONTH)
     rejects = {row["row_number"]: row for row in staged.rejects.iter_rows(named=True)}
-    assert set(rejects) == {7, 8}
-    bad = rejects[7]
-    assert bad["file"] == "三十铺镇_社会救助变动名册.csv" and bad["sheet"] is None
-    assert bad["field"] == "assistance_type,covered_people,amount,change_date"
-    assert "「救助类型」的值不在允许范围" in bad["reason"]
-    assert "「保障人数」无法识别为整数" in bad["reason"]
-    assert "「金额」无法识别为金额" in bad["reason"]
-    assert "「变动日期」无法识别为日期" in bad["reason"]
-    assert json.loads(bad["raw_values"])["救助类型"] == "低保户"
+    assert set(rejects) == {8}
     assert rejects[8]["field"] == "name,id_number"
+    assert rejects[8]["file"] == "三十铺镇_社会救助变动名册.csv" and rejects[8]["sheet"] is None
+
+
+def test_field_problems_name_the_file_row_field_and_raw_value(civil_folder: Path) -> None:
+    problems = stage_source(CIVIL, civil_folder, MONTH).field_problems
+    by_field = {row["field"]: row for row in problems.iter_rows(named=True)}
+    assert set(problems["row_number"]) == {7}
+    assert set(by_field) == {"assistance_type", "covered_people", "amount", "change_date"}
+    assert "「救助类型」的值不在允许范围" in by_field["assistance_type"]["reason"]
+    assert by_field["assistance_type"]["raw_value"] == "低保户"
+    assert "「保障人数」无法识别为整数" in by_field["covered_people"]["reason"]
+    assert "「金额」无法识别为金额" in by_field["amount"]["reason"]
+    assert by_field["change_date"]["raw_value"] == "2026-13-01"
+    assert "「变动日期」无法识别为日期" in by_field["change_date"]["reason"]
+    record = by_field["amount"]
+    assert record["file"] == "三十铺镇_社会救助变动名册.csv" and record["sheet"] is None
+    assert record["record_key"] == "civil_affairs|三十铺镇_社会救助变动名册.csv||7"
 
 
 def test_reasons_and_messages_carry_no_name_or_id(civil_folder: Path) -> None:
     staged = stage_source(CIVIL, civil_folder, MONTH)
-    texts = staged.rejects["reason"].to_list() + staged.files["message"].drop_nulls().to_list()
+    texts = (
+        staged.rejects["reason"].to_list()
+        + staged.field_problems["reason"].to_list()
+        + staged.files["message"].drop_nulls().to_list()
+    )
     people = ["张三", "李四", "王五", "赵六", "钱七", ZHANG, LI, WANG, "3.41502E+17", "13700000000"]
     assert texts and not [t for t in texts for p in people if p in t]
 
@@ -119,7 +138,7 @@ def test_reasons_and_messages_carry_no_name_or_id(civil_folder: Path) -> None:
 def test_row_accounting_counts_decorations_as_skipped(civil_folder: Path) -> None:
     files = stage_source(CIVIL, civil_folder, MONTH).files.row(0, named=True)
     assert files["status"] == "ok"
-    assert (files["rows_read"], files["rows_kept"], files["rows_rejected"]) == (5, 3, 2)
+    assert (files["rows_read"], files["rows_kept"], files["rows_rejected"]) == (5, 4, 1)
     # title, unit, header, blank line, 合计, two notes
     assert files["rows_skipped"] == 7
     assert files["rows_read"] == files["rows_kept"] + files["rows_rejected"]
@@ -159,14 +178,14 @@ def test_an_unreadable_file_fails_alone(civil_folder: Path) -> None:
     assert files["三十铺镇_社会救助变动名册.csv"]["status"] == "ok"
     for name in ("说明.pdf", "东河口镇.xlsx", "无表头.csv"):
         assert files[name]["status"] == "failed" and name in files[name]["message"]
-    assert staged.records.height == 3
+    assert staged.records.height == 4
 
 
 def test_several_files_and_subfolders_are_read_together(civil_folder: Path) -> None:
     rows = [HEADER[:8], ("1", "孙八", "孙八", make_id(), "东河口镇", "西湾村", "低保", "退出")]
     write_csv(civil_folder / "东河口镇" / "救助.csv", rows, "utf-8", bom=True)
     staged = stage_source(CIVIL, civil_folder, MONTH)
-    assert staged.records.height == 4
+    assert staged.records.height == 5
     assert "东河口镇/救助.csv" in staged.records["file"].to_list()
 
 

@@ -1,0 +1,312 @@
+"""When the data cannot decide: absence rules' undecidable members and rows a rule cannot evaluate.
+
+Contract §4: a rule that fires because a member is *absent* from a source (YB02) fires only when
+nothing in that source's month could be the member's. Members for whom something could be are
+listed for the district as 无法判断 with the row that blocked the decision, never sent to a
+township. A rule that needs a field that is unreadable for a row skips that row and counts it as
+不可判断. A source whose month is missing, empty or has an unreadable file is no evidence of
+anyone's absence at all.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import polars as pl
+
+from pipelines.matching.places import canonical_places
+from pipelines.warehouse import table_exists
+
+UNDECIDABLE = "无法判断"  # an absence rule cannot tell whether the member is absent
+NOT_EVALUABLE = "不可判断"  # a row the rule needs a field of, and that field is unreadable
+
+UNDECIDED_SCHEMA: dict[str, pl.DataType] = {
+    "rule": pl.String(),
+    "kind": pl.String(),
+    "member_key": pl.String(),
+    "household_id": pl.String(),
+    "source": pl.String(),
+    "record_key": pl.String(),
+    "file": pl.String(),
+    "sheet": pl.String(),
+    "row_number": pl.Int64(),
+    "reason": pl.String(),
+}
+
+
+def empty_undecided() -> pl.DataFrame:
+    return pl.DataFrame(schema=UNDECIDED_SCHEMA)
+
+
+def with_provenance(frame: pl.DataFrame) -> pl.DataFrame:
+    """source, file, sheet, row_number taken apart from record_key (source|file|sheet|row)."""
+    split = pl.col("record_key").str.split("|")
+    return frame.with_columns(
+        split.list.get(0, null_on_oob=True).alias("source"),
+        split.list.get(1, null_on_oob=True).alias("file"),
+        split.list.get(2, null_on_oob=True).replace("", None).alias("sheet"),
+        split.list.get(3, null_on_oob=True).cast(pl.Int64, strict=False).alias("row_number"),
+    )
+
+
+def _undecided(frame: pl.DataFrame, rule: str, kind: str) -> pl.DataFrame:
+    if frame.is_empty():
+        return empty_undecided()
+    frame = with_provenance(
+        frame.with_columns(pl.lit(rule).alias("rule"), pl.lit(kind).alias("kind"))
+    )
+    return frame.select(
+        (pl.col(c) if c in frame.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in UNDECIDED_SCHEMA.items()
+    )
+
+
+def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, str]:
+    """Sources whose month is no evidence of anyone's absence, with the reason in plain Chinese:
+    not received, a file that could not be read (named), or no data row at all."""
+    gaps: dict[str, str] = {}
+    if not table_exists(con, "source_status"):
+        return gaps
+    status = con.sql(
+        "SELECT source, received FROM source_status WHERE district = $d AND month = $m",
+        params={"d": district, "m": month},
+    ).pl()
+    failed = (
+        con.sql(
+            """SELECT source, string_agg(file, '、' ORDER BY file) AS files FROM ingest_files
+               WHERE district = $d AND month = $m AND status = 'failed' GROUP BY source""",
+            params={"d": district, "m": month},
+        ).pl()
+        if table_exists(con, "ingest_files")
+        else pl.DataFrame(schema={"source": pl.String, "files": pl.String})
+    )
+    failed_files = dict(failed.iter_rows())
+    for source, received in status.iter_rows():
+        if not received:
+            gaps[source] = "未报送"
+        elif source in failed_files:
+            gaps[source] = f"读取失败（{failed_files[source]}）"
+        elif not _has_rows(con, source, district, month):
+            gaps[source] = "无数据行（空文件）"
+    return gaps
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, source: str, district: str, month: str) -> bool:
+    table = f"stg_{source}"
+    if not re.fullmatch(r"[a-z_]+", source) or not table_exists(con, table):
+        return False
+    found = con.execute(
+        f"SELECT count(*) > 0 FROM (SELECT 1 FROM {table} WHERE district = ? AND month = ? LIMIT 1)",
+        [district, month],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def _fields_of(where: str) -> list[str]:
+    """The staged columns a rule's condition reads (s.<column>)."""
+    return sorted(set(re.findall(r"\bs\.([a-z_]+)", where)))
+
+
+def not_evaluable_rows(
+    con: duckdb.DuckDBPyConnection, rule: str, matched_sql: str, params: dict, where: str
+) -> pl.DataFrame:
+    """Rows of a record rule whose condition is unknown because a field it reads is unreadable.
+
+    `matched_sql` is the rule's own query with `where` replaced by this test, so scope and ties
+    are the rule's.
+    """
+    if not table_exists(con, "field_problems"):
+        return empty_undecided()
+    rows = con.sql(matched_sql, params=params).pl()
+    if rows.is_empty():
+        return empty_undecided()
+    return _undecided(
+        rows.select(
+            pl.col("record_keys").list.first().alias("record_key"),
+            "member_key",
+            "household_id",
+            pl.col("reason"),
+        ),
+        rule,
+        NOT_EVALUABLE,
+    )
+
+
+def not_evaluable_where(where: str) -> str:
+    """The condition `where` is unknown (NULL) for the row, and a field it reads has a problem."""
+    fields = ", ".join(f"'{f}'" for f in _fields_of(where))
+    return f"""(({where}) IS NULL) AND s.record_key IN (
+        SELECT fp.record_key FROM field_problems fp
+        WHERE fp.district = $district AND fp.month = $month AND fp.field IN ({fields}))"""
+
+
+NOT_EVALUABLE_REASON_SQL = """(
+    SELECT string_agg(fp.reason, '；' ORDER BY fp.field) FROM field_problems fp
+    WHERE fp.district = s.district AND fp.month = s.month AND fp.record_key = s.record_key)"""
+
+
+# --- YB02 and any future absence rule over the enrollment list ---------------------------------
+
+# A row that could be a 正常参保 record of the year: status 正常参保 or unknown, year M's or unknown.
+_COULD_ENROL = (
+    "(e.enroll_status IS NULL OR e.enroll_status = '正常参保') "
+    "AND (e.enroll_year IS NULL OR e.enroll_year = $year)"
+)
+
+ENROLLMENT_SQL = """
+    CREATE OR REPLACE TEMP TABLE enrollment_rows AS
+    SELECT s.*, fy.record_key IS NOT NULL AS year_unreadable
+    FROM stg_medical_enrollment s
+    LEFT JOIN (SELECT DISTINCT record_key FROM field_problems
+               WHERE district = $district AND month = $month AND field = 'enroll_year') fy
+      ON fy.record_key = s.record_key
+    WHERE s.district = $district AND s.month = $month
+"""
+ENROLLMENT_NO_PROBLEMS_SQL = """
+    CREATE OR REPLACE TEMP TABLE enrollment_rows AS
+    SELECT s.*, false AS year_unreadable
+    FROM stg_medical_enrollment s WHERE s.district = $district AND s.month = $month
+"""
+
+# members tied to a row that says 正常参保 for M's year (a blank year: the list is the year's)
+ENROLLED_SQL = """
+    SELECT DISTINCT m.member_key
+    FROM enrollment_rows e
+    JOIN record_matches m
+      ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+    WHERE e.enroll_status = '正常参保'
+      AND (e.enroll_year = $year OR (e.enroll_year IS NULL AND NOT e.year_unreadable))
+"""
+
+MONITORED_SQL = """
+    SELECT r.member_key, r.household_id, r.name, r.id_number, r.birth_date, r.township, r.village
+    FROM roster_members r
+    JOIN households h
+      ON h.district = r.district AND h.month = r.month AND h.household_id = r.household_id
+    WHERE r.district = $district AND r.month = $month AND list_contains($monitored, h.household_type)
+"""
+
+BLOCKING_SQL = f"""
+    WITH monitored AS ({MONITORED_SQL}),
+    enrolled AS ({ENROLLED_SQL}),
+    open_members AS (
+        SELECT * FROM monitored WHERE member_key NOT IN (SELECT member_key FROM enrolled)
+    ),
+    tied AS (
+        SELECT m.member_key, e.record_key,
+               CASE WHEN e.enroll_status IS NULL THEN '该成员的参保记录「参保状态」为空或无法识别'
+                    ELSE '该成员的正常参保记录「参保年度」无法识别' END AS reason
+        FROM enrollment_rows e
+        JOIN record_matches m
+          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+        WHERE {_COULD_ENROL}
+    ),
+    unresolved AS (
+        SELECT u.status, u.candidates, e.*
+        FROM unmatched_records u
+        JOIN enrollment_rows e ON e.record_key = u.record_key
+        WHERE u.district = $district AND u.month = $month AND {_COULD_ENROL}
+    ),
+    ambiguous AS (
+        SELECT unnest(candidates) AS member_key, record_key,
+               '一条可能为正常参保的记录无法唯一匹配，候选人含该成员' AS reason
+        FROM unresolved WHERE status = 'ambiguous'
+    ),
+    by_id AS (
+        SELECT o.member_key, u.record_key, '一条未匹配记录的证件号码与该成员一致' AS reason
+        FROM unresolved u JOIN open_members o ON u.id_number = o.id_number
+        WHERE u.status = 'unmatched'
+    ),
+    by_surviving_id AS (
+        SELECT o.member_key, u.record_key,
+               '一条未匹配记录的证件号码已损坏，残存部分（地区码/出生日期）与该成员一致' AS reason
+        FROM unresolved u JOIN open_members o
+          ON u.id_birth = o.birth_date
+         AND (u.id_area IS NULL OR u.id_area = left(o.id_number, 6))
+        WHERE u.status = 'unmatched' AND u.id_number IS NULL AND u.id_birth IS NOT NULL
+          AND (u.name IS NULL OR u.name = o.name)
+    ),
+    by_name AS (
+        SELECT o.member_key, u.record_key,
+               '一条未匹配记录的姓名与该成员相同，乡镇/村相符或未填' AS reason
+        FROM unresolved u
+        JOIN places p ON p.record_key = u.record_key
+        JOIN open_members o
+          ON u.name = o.name
+         AND (p.township IS NULL OR p.township = o.township)
+         AND (p.village IS NULL OR p.village = o.village)
+        WHERE u.status = 'unmatched'
+    ),
+    by_reject AS (
+        SELECT o.member_key, x.record_key,
+               '一条被退回的行（无可用姓名或证件号码）含该成员的证件号码' AS reason
+        FROM (
+            SELECT source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number
+                       AS record_key,
+                   upper(unnest(regexp_extract_all(raw_values, '[0-9]{{17}}[0-9Xx]'))) AS id_number
+            FROM rejects
+            WHERE district = $district AND month = $month AND source = 'medical_enrollment'
+        ) x JOIN open_members o ON x.id_number = o.id_number
+    ),
+    blocking AS (
+        SELECT * FROM tied UNION ALL SELECT * FROM ambiguous UNION ALL SELECT * FROM by_id
+        UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_name
+        UNION ALL SELECT * FROM by_reject
+    )
+    SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason
+    FROM blocking b JOIN open_members o ON o.member_key = b.member_key
+    ORDER BY b.member_key, b.record_key
+"""
+
+
+def prepare_enrollment(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """enrollment_rows: M's staged enrollment rows, each flagged when its 参保年度 is unreadable."""
+    sql = ENROLLMENT_SQL if table_exists(con, "field_problems") else ENROLLMENT_NO_PROBLEMS_SQL
+    con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """places: unresolved enrollment rows' 乡镇/村 mapped onto the roster's own spellings."""
+    rows = con.sql(
+        """SELECT e.record_key, e.township, e.village
+           FROM unmatched_records u JOIN enrollment_rows e ON e.record_key = u.record_key
+           WHERE u.district = $district AND u.month = $month""",
+        params={"district": params["district"], "month": params["month"]},
+    ).pl()
+    roster_places = con.sql(
+        "SELECT DISTINCT township, village FROM roster_members "
+        "WHERE district = $district AND month = $month",
+        params={"district": params["district"], "month": params["month"]},
+    ).pl()
+    places = canonical_places(rows, roster_places) if rows.height else rows
+    con.register("_places", places)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE places AS SELECT * FROM _places")
+    finally:
+        con.unregister("_places")
+
+
+def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
+    """Monitored members without a 正常参保 record for whom some row of the month could be one:
+    member_key, household_id, record_key (the blocking row) and the reason."""
+    if not table_exists(con, "unmatched_records"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE unmatched_records AS SELECT NULL::VARCHAR AS district, "
+            "NULL::VARCHAR AS month, NULL::VARCHAR AS record_key, NULL::VARCHAR AS status, "
+            "NULL::VARCHAR[] AS candidates WHERE false"
+        )
+    if not table_exists(con, "rejects"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE rejects AS SELECT NULL::VARCHAR AS district, "
+            "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS file, "
+            "NULL::VARCHAR AS sheet, NULL::BIGINT AS row_number, NULL::VARCHAR AS raw_values "
+            "WHERE false"
+        )
+    _unresolved_places(con, params)
+    sql = BLOCKING_SQL
+    return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+
+
+def undecidable(blocked: pl.DataFrame, rule: str) -> pl.DataFrame:
+    return _undecided(blocked, rule, UNDECIDABLE)

@@ -1,0 +1,100 @@
+"""A warning keeps its identity across months when the department leaves a secondary field blank.
+
+An evidence key is one or more parts joined by `|`; an empty part is "not known this month".
+This month's warning takes the id of an earlier warning of the same rule and subject whose key
+agrees on every part both of them know (contract §5: the same person/household, rule and
+evidence keep the same id in every month). So a verified warning is not listed again as 新增
+just because next month's extract left a date or a code blank, or filled one in.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from pipelines.rules.catalogue import RULES_BY_CODE, Level
+from pipelines.warehouse import table_exists
+
+KEY_SEPARATOR = "|"
+
+
+def subject_expr() -> pl.Expr:
+    """The household for 户 rules, the member for 人 rules."""
+    person_rules = [code for code, rule in RULES_BY_CODE.items() if rule.level is Level.PERSON]
+    return (
+        pl.when(pl.col("rule").is_in(person_rules))
+        .then(pl.col("member_key"))
+        .otherwise(pl.col("household_id"))
+    )
+
+
+def keys_agree(this: str, earlier: str) -> bool:
+    """Every part known on both sides is equal (parts are compared position by position)."""
+    ours, theirs = this.split(KEY_SEPARATOR), earlier.split(KEY_SEPARATOR)
+    if len(ours) != len(theirs):
+        return False
+    return all(a == b or not a or not b for a, b in zip(ours, theirs, strict=True))
+
+
+def merged_key(this: str, earlier: str) -> str:
+    """The key with the parts this month left blank filled from the earlier warning's."""
+    return KEY_SEPARATOR.join(
+        a or b for a, b in zip(this.split(KEY_SEPARATOR), earlier.split(KEY_SEPARATOR), strict=True)
+    )
+
+
+def earlier_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Every warning of the months before M: id, rule, subject, evidence key, month."""
+    schema = {
+        "warning_id": pl.String,
+        "rule": pl.String,
+        "subject": pl.String,
+        "evidence_key": pl.String,
+        "month": pl.String,
+    }
+    if not table_exists(con, "warnings"):
+        return pl.DataFrame(schema=schema)
+    frame = con.sql(
+        """SELECT warning_id, rule, household_id, member_key, evidence_key, month FROM warnings
+           WHERE district = $district AND month < $month""",
+        params={"district": district, "month": month},
+    ).pl()
+    return frame.with_columns(subject_expr().alias("subject")).select(list(schema))
+
+
+def carry_identities(warnings: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
+    """This month's warnings, each with the id (and fuller key) of the earliest agreeing earlier
+    warning of its rule and subject; a warning with no such predecessor keeps its own id."""
+    if warnings.is_empty() or earlier.is_empty():
+        return warnings
+    current = warnings.with_columns(subject_expr().alias("_subject"))
+    candidates = current.select("warning_id", "rule", "_subject", "evidence_key").join(
+        earlier.rename({"warning_id": "_earlier_id", "evidence_key": "_earlier_key"}),
+        left_on=["rule", "_subject"],
+        right_on=["rule", "subject"],
+    )
+    if candidates.is_empty():
+        return warnings
+    replacement: dict[str, tuple[str, str]] = {}
+    for row in candidates.sort("month", "_earlier_id").iter_rows(named=True):
+        if row["warning_id"] in replacement:
+            continue
+        if row["_earlier_id"] == row["warning_id"] or keys_agree(
+            row["evidence_key"], row["_earlier_key"]
+        ):
+            key = (
+                row["evidence_key"]
+                if row["_earlier_id"] == row["warning_id"]
+                else merged_key(row["evidence_key"], row["_earlier_key"])
+            )
+            replacement[row["warning_id"]] = (row["_earlier_id"], key)
+    if not replacement:
+        return warnings
+    ids = {old: new for old, (new, _) in replacement.items()}
+    keys = {old: key for old, (_, key) in replacement.items()}
+    return warnings.with_columns(
+        pl.col("warning_id")
+        .replace_strict(keys, default=pl.col("evidence_key"), return_dtype=pl.String)
+        .alias("evidence_key"),
+        pl.col("warning_id").replace_strict(ids, default=pl.col("warning_id")),
+    )

@@ -1,0 +1,200 @@
+"""Absence is evidence only when the source is complete for the member; unreadable fields are 不可判断."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.rules.completeness import NOT_EVALUABLE, UNDECIDABLE
+from pipelines.rules.evaluate import evaluate_rules
+from pipelines.sources import DEPARTMENT_KEYS
+from pipelines.warehouse import replace_partition
+from tests.conftest import DISTRICT, MONTH
+
+ENROLLED = {"enroll_year": 2026, "enroll_status": "正常参保"}
+
+
+def yb02(run) -> set[str]:
+    return set(run.warnings.filter(pl.col("rule") == "YB02")["member_key"])
+
+
+def undecided(run, kind: str = UNDECIDABLE) -> dict[str, set[str]]:
+    """member_key -> the record keys that blocked the decision."""
+    rows = run.undecided.filter(pl.col("kind") == kind)
+    return {
+        member: set(group["record_key"])
+        for (member,), group in rows.partition_by("member_key", as_dict=True).items()
+    }
+
+
+@pytest.fixture
+def family(world):
+    """A 脱贫户 of two: one clearly enrolled, one the test decides about."""
+    household = world.household("脱贫户", township="东桥镇", village="王岗村")
+    enrolled = world.member(household, "张三")
+    world.record("medical_enrollment", enrolled, **ENROLLED)
+    subject = world.member(household, "张小红", relation="女")
+    return world, subject
+
+
+def test_a_member_missing_from_a_complete_list_is_warned(family, rule_config):
+    world, subject = family
+    run = world.run(rule_config)
+    assert yb02(run) == {subject}
+    assert run.undecided.filter(pl.col("rule") == "YB02").is_empty()
+
+
+def test_a_tied_row_with_an_unreadable_year_blocks_the_warning(family, rule_config):
+    world, subject = family
+    row = world.record("medical_enrollment", subject, enroll_year=None, enroll_status="正常参保")
+    world.problem(row, "enroll_year", "二〇二六年度?")
+    run = world.run(rule_config)
+    assert subject not in yb02(run)
+    assert undecided(run) == {subject: {row}}
+    blocked = run.undecided.row(0, named=True)
+    assert blocked["file"] == "medical_enrollment.csv" and blocked["row_number"] == 3
+    assert blocked["source"] == "medical_enrollment" and "参保年度" in blocked["reason"]
+
+
+def test_a_blank_year_on_a_readable_row_counts_as_this_years_list(family, rule_config):
+    world, subject = family
+    world.record("medical_enrollment", subject, enroll_year=None, enroll_status="正常参保")
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and not undecided(run)
+
+
+def test_a_tied_row_with_an_unreadable_status_blocks_the_warning(family, rule_config):
+    world, subject = family
+    row = world.record("medical_enrollment", subject, enroll_year=2026, enroll_status=None)
+    world.problem(row, "enroll_status", "参保?")
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {row}}
+
+
+def test_a_tied_row_saying_suspended_still_warns(family, rule_config):
+    world, subject = family
+    world.record("medical_enrollment", subject, enroll_year=2026, enroll_status="暂停")
+    assert subject in yb02(world.run(rule_config))
+
+
+def test_an_unmatched_row_carrying_the_members_id_blocks(family, rule_config):
+    world, subject = family
+    id_number = next(m["id_number"] for m in world.members if m["member_key"] == subject)
+    row = world.unmatched("medical_enrollment", name="张晓红", id_number=id_number, **ENROLLED)
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {row}}
+
+
+def test_an_unmatched_row_with_what_survives_of_the_id_blocks(family, rule_config):
+    world, subject = family
+    member = next(m for m in world.members if m["member_key"] == subject)
+    row = world.unmatched(
+        "medical_enrollment",
+        name=None,
+        id_status="destroyed",
+        id_area=member["id_number"][:6],
+        id_birth=member["birth_date"],
+        **ENROLLED,
+    )
+    run = world.run(rule_config)
+    assert undecided(run) == {subject: {row}}
+
+
+def test_an_unmatched_row_with_the_name_and_place_blocks_but_not_elsewhere(family, rule_config):
+    world, subject = family
+    here = world.unmatched(
+        "medical_enrollment", name="张小红", township="东桥", village="王岗", **ENROLLED
+    )
+    world.unmatched(
+        "medical_enrollment", name="张小红", township="东桥镇", village="李圩村", **ENROLLED
+    )
+    run = world.run(rule_config)
+    # 东桥/王岗 is the department's spelling of the member's 东桥镇/王岗村
+    assert undecided(run) == {subject: {here}}
+
+
+def test_an_unmatched_row_saying_not_enrolled_does_not_block(family, rule_config):
+    world, subject = family
+    world.unmatched("medical_enrollment", name="张小红", enroll_year=2026, enroll_status="未参保")
+    assert subject in yb02(world.run(rule_config))
+
+
+def test_an_ambiguous_row_that_may_be_theirs_blocks(family, rule_config):
+    world, subject = family
+    other = world.member(world.household("监测户"), "张小红")
+    row = world.ambiguous("medical_enrollment", [subject, other], **ENROLLED)
+    run = world.run(rule_config)
+    assert yb02(run) & {subject, other} == set()
+    assert undecided(run) == {subject: {row}, other: {row}}
+
+
+def test_a_rejected_row_holding_the_members_id_blocks(family, rule_config):
+    world, subject = family
+    id_number = next(m["id_number"] for m in world.members if m["member_key"] == subject)
+    world.rejects.append(
+        {"source": "medical_enrollment", "file": "参保.csv", "sheet": None, "row_number": 40,
+         "field": "name,id_number", "reason": "姓名和证件号码都没有可用的值",
+         "raw_values": f'{{"身份证号": "ID:{id_number}#"}}'}
+    )  # fmt: skip
+    run = world.run(rule_config)
+    assert undecided(run) == {subject: {"medical_enrollment|参保.csv||40"}}
+
+
+@pytest.mark.parametrize(
+    ("status", "files", "records", "says"),
+    [
+        (False, [], True, "未报送"),
+        (True, [("参保名册.xlsx", "failed")], True, "读取失败（参保名册.xlsx）"),
+        (True, [("参保名册.csv", "ok")], False, "无数据行"),
+    ],
+)
+def test_an_incomplete_source_raises_no_absence_warning(
+    family, rule_config, status, files, records, says
+):
+    world, subject = family
+    if not records:
+        world.records.pop("medical_enrollment")
+        world.matches.clear()
+    con = duckdb.connect()
+    world.build(con)
+    replace_partition(
+        con,
+        "source_status",
+        pl.DataFrame({"source": list(DEPARTMENT_KEYS), "received": True}).with_columns(
+            pl.when(pl.col("source") == "medical_enrollment")
+            .then(pl.lit(status))
+            .otherwise(pl.col("received"))
+            .alias("received")
+        ),
+        district=DISTRICT,
+        month=MONTH,
+    )
+    ingest_files = pl.DataFrame(
+        [{"source": "medical_enrollment", "file": f, "status": st} for f, st in files],
+        schema={"source": pl.String, "file": pl.String, "status": pl.String},
+    )
+    replace_partition(con, "ingest_files", ingest_files, district=DISTRICT, month=MONTH)
+    run = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
+    )
+    assert "YB02" not in set(run.warnings["rule"])
+    assert says in run.not_evaluated["YB02"]
+
+
+def test_a_row_whose_needed_field_is_unreadable_is_not_evaluable(world, rule_config):
+    household = world.household("脱贫户")
+    pupil = world.member(household, "李小明", relation="子")
+    row = world.record("education", pupil, stage="初中", school_status="在读", aided=None)
+    world.problem(row, "aided", "已享受?")
+    other = world.member(household, "李小华", relation="女")
+    # an unreadable field that JY03 does not read leaves the row evaluable
+    fine = world.record(
+        "education", other, stage="小学", school_status="在读", aided=False, enrol_month=None
+    )
+    world.problem(fine, "enrol_month", "九月")
+    run = world.run(rule_config)
+    assert set(run.warnings.filter(pl.col("rule") == "JY03")["member_key"]) == {other}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
+    assert gaps.select("rule", "record_key").rows() == [("JY03", row)]
+    assert "aided" in gaps["reason"][0]

@@ -1,0 +1,91 @@
+"""A warning keeps its id when next month's extract leaves a secondary field blank or fills it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.rules.continuity import keys_agree, merged_key
+from pipelines.rules.evaluate import evaluate_rules, warning_id
+from pipelines.sources import DEPARTMENT_KEYS
+from pipelines.warehouse import replace_partition
+from tests.conftest import DISTRICT, MONTH
+
+
+@pytest.mark.parametrize(
+    ("this", "earlier", "agree"),
+    [
+        ("2026-09-03|未倒塌", "2026-09-03|未倒塌", True),
+        ("|未倒塌", "2026-09-03|未倒塌", True),  # the date left blank this month
+        ("2026-09-03|未倒塌", "|未倒塌", True),  # filled in this month
+        ("2026-10-20|未倒塌", "2026-09-03|未倒塌", False),  # another disaster
+        ("2026-09-03|倒塌", "2026-09-03|未倒塌", False),  # escalated: the house collapsed
+        ("2026", "2026:x2", False),  # YB01 at twice the threshold is a new warning
+        ("", "初中", True),
+        ("a|b", "a", False),
+    ],
+)
+def test_keys_agree_on_every_part_both_know(this, earlier, agree):
+    assert keys_agree(this, earlier) is agree
+
+
+def test_merged_key_fills_what_this_month_left_blank():
+    assert merged_key("|未倒塌", "2026-09-03|未倒塌") == "2026-09-03|未倒塌"
+
+
+def _evaluate_after(world, rule_config, earlier: list[dict]) -> pl.DataFrame:
+    con = duckdb.connect()
+    world.build(con)
+    frame = pl.DataFrame(earlier).with_columns(pl.lit(None, dtype=pl.String).alias("member_key"))
+    replace_partition(con, "warnings", frame, district=DISTRICT, month="2026-09")
+    return evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
+    ).warnings
+
+
+def _disaster(world, disaster_date):
+    household = world.household()
+    head = world.member(household, "赵四")
+    world.record("emergency", head, disaster_date=disaster_date, loss=8000, house_collapsed=False)
+    return household
+
+
+def test_a_verified_warning_keeps_its_id_when_the_date_is_left_blank(world, rule_config):
+    household = _disaster(world, None)
+    september = warning_id("YJ01", household, "2026-09-03|未倒塌")
+    warnings = _evaluate_after(
+        world,
+        rule_config,
+        [{"warning_id": september, "rule": "YJ01", "household_id": household,
+          "evidence_key": "2026-09-03|未倒塌"}],
+    )  # fmt: skip
+    row = warnings.filter(pl.col("rule") == "YJ01").row(0, named=True)
+    assert row["warning_id"] == september
+    assert row["evidence_key"] == "2026-09-03|未倒塌"
+
+
+def test_another_disaster_is_a_new_warning(world, rule_config):
+    household = _disaster(world, date(2026, 10, 20))
+    september = warning_id("YJ01", household, "2026-09-03|未倒塌")
+    warnings = _evaluate_after(
+        world,
+        rule_config,
+        [{"warning_id": september, "rule": "YJ01", "household_id": household,
+          "evidence_key": "2026-09-03|未倒塌"}],
+    )  # fmt: skip
+    assert warnings.filter(pl.col("rule") == "YJ01")["warning_id"].to_list() != [september]
+
+
+def test_a_blank_credit_code_keeps_the_market_warning(world, rule_config):
+    household = world.household("脱贫户")
+    owner = world.member(household, "钱五")
+    record = {"role": "法定代表人", "capital": 80, "entity_name": "某某商贸有限公司"}
+    world.record("market", owner, credit_code="91341502MA2N000001", **record)
+    first = world.evaluate(rule_config).filter(pl.col("rule") == "SJ01")["warning_id"][0]
+    world.records["market"][0]["credit_code"] = None
+    world.records["market"][0]["entity_name"] = "某某商贸"  # respelt
+    second = world.evaluate(rule_config).filter(pl.col("rule") == "SJ01")["warning_id"][0]
+    assert first == second
