@@ -170,6 +170,16 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The export ledger: per month and township, the hash chain, files changed after export."""
+    from pipelines.exports.ledger import audit
+
+    layout = _set_data_env(args)
+    result = audit(layout.root, database=layout.database)
+    print(result.text)
+    return 0 if result.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fangfan", description="防返贫动态监测 月度部门数据比对")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     sco.add_argument("--data-dir")
     sco.add_argument("--truth", help="truth folder (default: <data dir>/truth)")
     sco.set_defaults(func=cmd_score)
+
+    aud = sub.add_parser(
+        "audit", help="list the export ledger, verify its chain, re-hash the exported files"
+    )
+    aud.add_argument("--data-dir", help=f"data directory (default ./data or ${DATA_DIR_ENV})")
+    aud.set_defaults(func=cmd_audit)
 
     ui = sub.add_parser("ui", help="start the Dagster UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)

@@ -7,6 +7,9 @@ import unicodedata
 import polars as pl
 
 from pipelines.config import DataDir
+from pipelines.exports.departments import failed_files
+from pipelines.exports.summary import source_problems
+from pipelines.exports.township import clean_text
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import connect, table_exists
@@ -30,6 +33,27 @@ def _rows(con, sql: str, params: list) -> list[tuple]:
     return con.execute(sql, params).fetchall()
 
 
+def _failures(con, district: str, month: str) -> list[str]:
+    """Each file that could not be read, named with its reason; each department source not
+    received, unreadable or empty, with what its rules could not say."""
+    lines: list[str] = []
+    failed = failed_files(con, district, month)
+    if failed.height:
+        lines.append(f"⚠ 读取失败的文件（{failed.height} 个，未计入任何规则）：")
+        for row in failed.iter_rows(named=True):
+            where = row["文件"] + (f" [{row['工作表']}]" if row["工作表"] else "")
+            lines.append(
+                f"  {row['来源']} {row['部门'] or ''} · {clean_text(where, 120)}："
+                f"{clean_text(row['原因'], 300)}"
+            )
+    problems = source_problems(con, district, month).filter(pl.col("状态") != "未报送")
+    for row in problems.iter_rows(named=True):
+        lines.append(f"⚠ {row['来源']} {row['部门']} {row['状态']}：{row['说明']}")
+    if lines:
+        lines.append("")
+    return lines
+
+
 def run_summary(layout: DataDir, district: str, month: str) -> str:
     """Rows read/kept/rejected per source, matches, warnings per rule and township."""
     lines: list[str] = [f"fangfan · {district} · {month}", ""]
@@ -49,7 +73,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             for r in _rows(
                 con,
                 "SELECT source, sum(rows_read), sum(rows_kept), sum(rows_rejected),"
-                " count(*) FILTER (WHERE status <> 'ok') FROM ingest_files"
+                " count(*) FILTER (WHERE status = 'failed') FROM ingest_files"
                 " WHERE district = ? AND month = ? GROUP BY source",
                 params,
             )
@@ -82,7 +106,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             row = status.get(key)
             label = _pad(f"{key} {SOURCES[key].department}", 28)
             if row is None or not row[1]:
-                lines.append(f"{label}未报送（本月没有收到该来源的文件夹）")
+                rules = "、".join(f"{r.code} {r.name}" for r in RULES if r.source == key)
+                lines.append(
+                    f"{label}未报送（本月没有收到该来源的文件夹"
+                    + (f"；{rules} 未评估，不代表没有预警）" if rules else "）")
+                )
                 continue
             read, kept, rejected, failed = files.get(key, (0, 0, 0, 0))
             note = f"  ⚠ {failed} 个文件无法读取" if failed else ""
@@ -97,6 +125,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 ]
             lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
+        lines += _failures(con, district, month)
         earlier = (
             _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[
                 0

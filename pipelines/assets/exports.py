@@ -1,16 +1,25 @@
-"""Export layer: one warning list per township, the district summary, and the export log."""
+"""Export layer: one warning list per township, the district summary, and the export ledger."""
 
-from datetime import date, datetime
+from datetime import date
 
 import dagster as dg
-import polars as pl
 
 from pipelines.assets.common import warehouse_asset
-from pipelines.exports.summary import write_district_summary
+from pipelines.exports.ledger import append_entries, mirror_to_warehouse
+from pipelines.exports.summary import SUMMARY_XLSX, write_district_files
 from pipelines.exports.township import build_listing, export_date_for, write_township_files
 from pipelines.feedback import effective_verdicts
 from pipelines.resources import FangfanResource
 from pipelines.warehouse import replace_partition, scalar
+
+# tags a launcher may set on a run to say who started it (Dagster+ sets dagster/user); absent in
+# a plain `fangfan run`, where the ledger records the OS user
+USER_TAGS = ("dagster/user", "user")
+
+
+def launching_user(context: dg.AssetExecutionContext) -> str | None:
+    tags = context.run.tags
+    return next((tags[t] for t in USER_TAGS if tags.get(t)), None)
 
 
 @warehouse_asset(
@@ -40,25 +49,12 @@ def township_exports(
         replace_partition(
             con, "listings", listing.drop("record_keys"), district=district, month=month
         )
-        log = pl.DataFrame(
-            {
-                "exported_at": [datetime.now().isoformat(timespec="seconds")] * len(files),
-                "township": [f.township for f in files],
-                "file": [f.path.name for f in files],
-                "rows": [f.rows for f in files],
-                "sha256": [f.sha256 for f in files],
-            },
-            schema={"exported_at": pl.String, "township": pl.String, "file": pl.String,
-                    "rows": pl.Int64, "sha256": pl.String},
+        # every file that left: the append-only ledger outside the warehouse, mirrored in export_log
+        entries = append_entries(
+            fangfan.layout.root, files, district=district, month=month,
+            run_id=context.run.run_id, user=launching_user(context),
         )  # fmt: skip
-        # the log keeps every export ever made: append, never replace
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS export_log (district VARCHAR, month VARCHAR, exported_at VARCHAR,"
-            " township VARCHAR, file VARCHAR, rows BIGINT, sha256 VARCHAR)"
-        )
-        con.register("_log", log)
-        con.execute("INSERT INTO export_log SELECT ?, ?, * FROM _log", [district, month])
-        con.unregister("_log")
+        mirror_to_warehouse(con, entries)
     by_status = dict(listing.group_by("status").len().iter_rows())
     by_township = listing.group_by("township").len().sort("township")
     return dg.MaterializeResult(
@@ -67,6 +63,7 @@ def township_exports(
             "export_date": str(export_date),
             "townships": by_township.height,
             "rows": listing.height,
+            "files_written": len(files),
             "carried_from_month": carried_from or "无（此前没有导出记录）",
             **{f"状态 · {k}": int(v) for k, v in by_status.items()},
             **{f"乡镇 · {t}": int(n) for t, n in by_township.iter_rows()},
@@ -84,14 +81,25 @@ def district_summary(
 ) -> dg.MaterializeResult:
     """区级汇总：乡镇×规则、部门、逐月趋势、数据接收与质量、匹配情况。"""
     month, district = context.partition_key, fangfan.district_key
-    with fangfan.warehouse(read_only=True) as con:
+    out_dir = fangfan.layout.exports(month)
+    with fangfan.warehouse() as con:
         export_date = scalar(
             con,
             "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
             [district, month],
         )
-        path = write_district_summary(
-            con, district=district, month=month, out_dir=fangfan.layout.exports(month),
+        files = write_district_files(
+            con, district=district, month=month, out_dir=out_dir,
             export_date=export_date or date.today(),
         )  # fmt: skip
-    return dg.MaterializeResult(metadata={"summary": dg.MetadataValue.path(str(path))})
+        entries = append_entries(
+            fangfan.layout.root, files, district=district, month=month,
+            run_id=context.run.run_id, user=launching_user(context),
+        )  # fmt: skip
+        mirror_to_warehouse(con, entries)
+    return dg.MaterializeResult(
+        metadata={
+            "summary": dg.MetadataValue.path(str(out_dir / SUMMARY_XLSX)),
+            "files_written": len(files),
+        }
+    )

@@ -1,7 +1,9 @@
-"""One data-quality workbook per department, to send back: its rates, rejected and unmatched rows."""
+"""One data-quality workbook per department, to send back: its rates, the files that could not be
+read, rejected and unmatched rows."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import date
 from pathlib import Path
@@ -9,12 +11,44 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.township import fixed_workbook, write_sheet
-from pipelines.sources import DEPARTMENT_SOURCES
+from pipelines.exports.township import ExportedFile, fixed_workbook, write_sheet
+from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import table_exists
 
 FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
+FAILED_SHEET = "读取失败的文件"
+FAILED_COLUMNS = {"来源": pl.String, "部门": pl.String, "数据": pl.String, "文件": pl.String,
+                  "工作表": pl.String, "原因": pl.String}  # fmt: skip
+
+
+def failed_files(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, sources: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """Every file (or sheet) of the month that could not be read, with the reader's reason
+    (`sources`: only those)."""
+    if not table_exists(con, "ingest_files"):
+        return pl.DataFrame(schema=FAILED_COLUMNS)
+    frame = con.sql(
+        """SELECT source, file, sheet, message FROM ingest_files
+           WHERE district = $d AND month = $m AND status = 'failed'
+           ORDER BY source, file, sheet""",
+        params={"d": district, "m": month},
+    ).pl()
+    if sources:
+        frame = frame.filter(pl.col("source").is_in(list(sources)))
+    rows = [
+        {
+            "来源": r["source"],
+            "部门": SOURCES[r["source"]].department if r["source"] in SOURCES else None,
+            "数据": SOURCES[r["source"]].title if r["source"] in SOURCES else None,
+            "文件": r["file"],
+            "工作表": r["sheet"],
+            "原因": r["message"] or "无法读取",
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=FAILED_COLUMNS)
 
 
 def _rejected(
@@ -58,31 +92,60 @@ def write_department_workbooks(
     quality: pl.DataFrame,
     out_dir: Path,
     export_date: date,
-) -> list[Path]:
-    """`quality`: the summary's 部门数据质量 table (one row per source). A rerun replaces them."""
+) -> list[ExportedFile]:
+    """`quality`: the summary's 部门数据质量 table (one row per source with records). A department
+    whose file could not be read gets its workbook too, naming the file and the reason first.
+    A rerun replaces them."""
     folder = out_dir / FOLDER
     shutil.rmtree(folder, ignore_errors=True)
-    if quality.is_empty():
+    keys = [s.key for s in DEPARTMENT_SOURCES]
+    failed = failed_files(con, district, month, tuple(keys))
+    departments = [
+        d
+        for d in dict.fromkeys(s.department for s in DEPARTMENT_SOURCES)
+        if (quality.height and d in quality["部门"].to_list()) or d in failed["部门"].to_list()
+    ]
+    if not departments:
         return []
     folder.mkdir(parents=True)
     written = []
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
-    for (department,), rates in quality.partition_by(
-        "部门", as_dict=True, maintain_order=True
-    ).items():
+    for department in departments:
+        rates = quality.filter(pl.col("部门") == department) if quality.height else pl.DataFrame()
+        own_failed = failed.filter(pl.col("部门") == department)
+        if rates.is_empty():  # nothing of it could be read: the overview still names its sources
+            rates = pl.DataFrame(
+                {"部门": department, "数据": by_key[k].title, "来源": k, "记录数": 0}
+                for k in dict.fromkeys(own_failed["来源"].to_list())
+            )
         path = folder / f"{month}_{department}_数据质量反馈.xlsx"
         workbook = fixed_workbook(path, export_date)
+        sheets: dict[str, pl.DataFrame] = {"概况": rates}
+        if own_failed.height:
+            sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "原因")
+        for source in rates["来源"].to_list():
+            title = by_key[source].title
+            for label, frame in (
+                ("退回行", _rejected(con, district, month, source)),
+                ("未匹配", _unresolved(con, district, month, source)),
+            ):
+                if frame.height:
+                    sheets[f"{title}_{label}"[:31]] = frame
         try:
-            write_sheet(workbook, "概况", rates)
-            for source in rates["来源"].to_list():
-                title = by_key[source].title
-                for label, frame in (
-                    ("退回行", _rejected(con, district, month, source)),
-                    ("未匹配", _unresolved(con, district, month, source)),
-                ):
-                    if frame.height:
-                        write_sheet(workbook, f"{title}_{label}"[:31], frame)
+            for name, frame in sheets.items():
+                write_sheet(workbook, name, frame)
         finally:
             workbook.close()
-        written.append(path)
+        written.append(
+            ExportedFile(
+                None,
+                path,
+                sum(frame.height for frame in sheets.values()),
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                tuple(
+                    f"{name}.{column}" for name, frame in sheets.items() for column in frame.columns
+                ),
+                None,
+            )
+        )
     return written

@@ -11,9 +11,19 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.departments import write_department_workbooks
+from pipelines.exports.departments import FAILED_SHEET, failed_files, write_department_workbooks
 from pipelines.exports.learning import charts, learned_tables, warning_history
-from pipelines.exports.township import fixed_workbook, write_sheet
+from pipelines.exports.ledger import file_sha256
+from pipelines.exports.township import (
+    ExportCheckError,
+    ExportedFile,
+    clean_text,
+    csv_bytes,
+    csv_data_rows,
+    export_frame,
+    fixed_workbook,
+    write_sheet,
+)
 from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -25,6 +35,75 @@ SUMMARY_HTML = "区级汇总.html"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 
 ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
+# rules that fire because a member is *absent* from the source: a source not received, empty, or
+# with a file that could not be read is no evidence of anyone's absence (contract, section 4)
+ABSENCE_RULES = ("YB02",)
+MISSING_SHEET = "未报送与读取失败"
+
+
+def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Department sources that were not received, had a file that could not be read, or held no
+    usable row this month, by name, with what that means for their rules."""
+    status: dict[str, dict] = {}
+    if table_exists(con, "source_status"):
+        status = {
+            r["source"]: r
+            for r in _q(
+                con,
+                "SELECT * FROM source_status WHERE district = $d AND month = $m",
+                d=district,
+                m=month,
+            ).iter_rows(named=True)
+        }
+    failed = failed_files(con, district, month)
+    failures = dict(failed.group_by("来源").len().iter_rows()) if failed.height else {}
+    rows = []
+    for source in DEPARTMENT_SOURCES:
+        row = status.get(source.key) or {}
+        rules = [r for r in RULES if r.source == source.key]
+        absence = [f"{r.code} {r.name}" for r in rules if r.code in ABSENCE_RULES]
+        named = "、".join(f"{r.code} {r.name}" for r in rules)
+        records = row.get("records") or 0
+        if not row.get("received"):
+            state = "未报送"
+            note = f"本月未收到该来源的数据：{named} 未评估（不代表没有预警）"
+        elif failures.get(source.key):
+            state = "读取失败" if not records else "部分文件读取失败"
+            note = f"{failures[source.key]} 个文件无法读取（见“{FAILED_SHEET}”）"
+            if absence:
+                note += (
+                    f"；缺失类规则 {'、'.join(absence)} 本月不产生预警（读不到不等于不在名单中）"
+                )
+            others = [f"{r.code} {r.name}" for r in rules if r.code not in ABSENCE_RULES]
+            if others:
+                note += (
+                    f"；{'、'.join(others)} 只依据读取成功的文件"
+                    if records
+                    else f"；{'、'.join(others)} 本月没有可用数据"
+                )
+        elif not records:
+            state = "没有可用数据行"
+            note = "收到了文件，但没有可用的数据行（见退回行）"
+            if absence:
+                note += f"；缺失类规则 {'、'.join(absence)} 本月不产生预警"
+        else:
+            continue
+        rows.append(
+            {
+                "来源": source.key,
+                "部门": source.department,
+                "数据": source.title,
+                "状态": state,
+                "读取失败文件数": int(failures.get(source.key, 0)),
+                "涉及规则": named,
+                "说明": note,
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={"来源": pl.String, "部门": pl.String, "数据": pl.String, "状态": pl.String,
+                "读取失败文件数": pl.Int64, "涉及规则": pl.String, "说明": pl.String},
+    )  # fmt: skip
 
 
 def _q(con: duckdb.DuckDBPyConnection, sql: str, **params) -> pl.DataFrame:
@@ -112,7 +191,15 @@ def summary_tables(
         else pl.DataFrame(schema={"township": pl.String, "rule": pl.String, "department": pl.String,
                                   "status": pl.String, "level": pl.String})
     )  # fmt: skip
-    tables: dict[str, pl.DataFrame] = {"乡镇×预警": township_by_rule(listing)}
+    tables: dict[str, pl.DataFrame] = {}
+    # what went wrong comes first: a district reading the summary sees it before any count
+    problems = source_problems(con, district, month)
+    if problems.height:
+        tables[MISSING_SHEET] = problems
+    failed = failed_files(con, district, month)
+    if failed.height:
+        tables[FAILED_SHEET] = failed
+    tables["乡镇×预警"] = township_by_rule(listing)
     if listing.height:
         tables["部门"] = (
             listing.group_by("department")
@@ -150,13 +237,20 @@ def summary_tables(
             m=month,
         )
         received = {r["source"]: r for r in status.iter_rows(named=True)}
+        failing = set(failed["来源"].to_list())
         tables["数据接收"] = pl.DataFrame(
             [
                 {
                     "来源": key,
                     "部门": SOURCES[key].department,
                     "数据": SOURCES[key].title,
-                    "是否报送": "已报送" if received.get(key, {}).get("received") else "未报送",
+                    "是否报送": (
+                        "未报送"
+                        if not received.get(key, {}).get("received")
+                        else "已报送（有文件读取失败）"
+                        if key in failing
+                        else "已报送"
+                    ),
                     "快照月份": received.get(key, {}).get("snapshot_month"),
                     "文件数": received.get(key, {}).get("files", 0),
                     "保留行数": received.get(key, {}).get("records", 0),
@@ -297,6 +391,7 @@ def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes])
         "padding:2px 6px;text-align:right}th{background:#D9E1F2}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
+    tables = {name: export_frame(frame) for name, frame in tables.items()}
     for name, png in images.items():
         data = base64.b64encode(png).decode()
         parts.append(
@@ -317,8 +412,33 @@ def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes])
 def write_district_summary(
     con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
 ) -> Path:
-    """区级汇总.xlsx (tables + chart sheet), 区级汇总.html (the same, for a browser), 区级汇总.csv."""
+    """区级汇总.xlsx (tables + chart sheet), 区级汇总.html (the same, for a browser), 区级汇总.csv;
+    returns the workbook's path (write_district_files: every file written, for the ledger)."""
+    write_district_files(
+        con, district=district, month=month, out_dir=out_dir, export_date=export_date
+    )
+    return out_dir / SUMMARY_XLSX
+
+
+def _sheet_columns(tables: dict[str, pl.DataFrame]) -> tuple[str, ...]:
+    return tuple(f"{name}.{column}" for name, frame in tables.items() for column in frame.columns)
+
+
+def _exported(path: Path, rows: int, columns: tuple[str, ...], ids_masked: bool | None = None):
+    if path.suffix == ".csv" and csv_data_rows(path) != rows:  # read back, as the township files
+        raise ExportCheckError(
+            f"导出核对失败：{path.name} 中有 {csv_data_rows(path)} 行，应为 {rows} 行"
+        )
+    return ExportedFile(None, path, rows, file_sha256(path), columns, ids_masked)
+
+
+def write_district_files(
+    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
+) -> list[ExportedFile]:
+    """The summary (XLSX, HTML, CSV), the department workbooks and the list of unresolved records:
+    every file written, in order."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[ExportedFile] = []
     tables = summary_tables(con, district, month)
     tables.update(learned_tables(warning_history(con, district, month), month, export_date))
     listing = (
@@ -334,7 +454,10 @@ def write_district_summary(
     images = charts(listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)"))
     path = out_dir / SUMMARY_XLSX
     workbook = fixed_workbook(path, export_date)
+    alerts = [name for name in (MISSING_SHEET, FAILED_SHEET) if name in tables]
     try:
+        for name in alerts:  # before the charts: the first sheet a reader opens says what failed
+            write_sheet(workbook, name, tables[name])
         if images:
             sheet = workbook.add_worksheet("图表")
             row = 0
@@ -343,13 +466,20 @@ def write_district_summary(
                 sheet.insert_image(row + 1, 0, f"{name}.png", {"image_data": io.BytesIO(png)})
                 row += 32
         for name, frame in tables.items():
-            write_sheet(workbook, name, frame)
+            if name not in alerts:
+                write_sheet(workbook, name, frame)
     finally:
         workbook.close()
-    title = f"{district} {month} 防返贫动态监测预警 区级汇总"
-    (out_dir / SUMMARY_HTML).write_text(_html(title, tables, images), encoding="utf-8")
-    (out_dir / SUMMARY_CSV).write_bytes(b"\xef\xbb\xbf" + tables["乡镇×预警"].write_csv().encode())
-    write_department_workbooks(
+    rows = sum(frame.height for frame in tables.values())
+    written.append(_exported(path, rows, _sheet_columns(tables)))
+    title = clean_text(f"{district} {month} 防返贫动态监测预警 区级汇总", 200)
+    html_path = out_dir / SUMMARY_HTML
+    html_path.write_text(_html(title, tables, images), encoding="utf-8")
+    written.append(_exported(html_path, rows, _sheet_columns(tables)))
+    by_rule = tables["乡镇×预警"]
+    (out_dir / SUMMARY_CSV).write_bytes(csv_bytes(by_rule))
+    written.append(_exported(out_dir / SUMMARY_CSV, by_rule.height, tuple(by_rule.columns)))
+    written += write_department_workbooks(
         con,
         district=district,
         month=month,
@@ -360,7 +490,8 @@ def write_district_summary(
     unresolved = unresolved_listing(con, district, month)
     target = out_dir / UNRESOLVED_CSV
     if unresolved.height:
-        target.write_bytes(b"\xef\xbb\xbf" + unresolved.write_csv().encode())
+        target.write_bytes(csv_bytes(unresolved))
+        written.append(_exported(target, unresolved.height, tuple(unresolved.columns), True))
     elif target.exists():
         target.unlink()
-    return path
+    return written

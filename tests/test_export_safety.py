@@ -1,0 +1,374 @@
+"""What offices and attackers send must not come out dangerous or lost (issue 8, items 3, 4, 8, 9):
+no formula cells, no control characters, no shared file names, rows checked on disk, failed
+files named where people look, no giant cells."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import pytest
+
+from pipelines.config import DataDir
+from pipelines.exports import township as township_module
+from pipelines.exports.summary import write_district_files
+from pipelines.exports.township import (
+    TEXT_LIMIT,
+    ExportCheckError,
+    build_listing,
+    clean_text,
+    csv_frame,
+    csv_text,
+    export_date_for,
+    fixed_workbook,
+    township_stems,
+    verify_rows,
+    write_township_files,
+)
+from pipelines.report import run_summary
+from pipelines.rules.evaluate import evaluate_rules
+from pipelines.sources import DEPARTMENT_KEYS, DEPARTMENT_SOURCES
+from pipelines.warehouse import replace_partition
+from tests.conftest import DISTRICT, MONTH, World
+
+FORMULA = re.compile(r"^\s*[=+\-@\t\r]")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+ATTACKS = ["=1+1", "-1+1", "=cmd|'/Ccalc'!A0", "+SUM(A1)", "@SUM(1)", "\t=1+1", "\r=2"]
+
+
+def _config() -> dict:
+    from pipelines.config import load_rule_config
+
+    return load_rule_config()
+
+
+def _export(con, tmp_path: Path, *, evidence: str | None = None, xlsx: bool = True):
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
+    ).warnings
+    if evidence is not None:
+        warnings = warnings.with_columns(pl.lit(evidence).alias("evidence"))
+    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    export_date = export_date_for(con, DISTRICT, MONTH, date(2026, 11, 3))
+    listing, _ = build_listing(
+        con, district=DISTRICT, month=MONTH, export_date=export_date, deadline_days=15
+    )
+    files = write_township_files(
+        listing, tmp_path / MONTH, mask=True, xlsx=xlsx, export_date=export_date
+    )
+    replace_partition(con, "listings", listing.drop("record_keys"), district=DISTRICT, month=MONTH)
+    return listing, files
+
+
+def _hostile_world() -> World:
+    """Roster and department cells as an attacker (or a careless export) would fill them."""
+    world = World()
+    for n, attack in enumerate(ATTACKS):
+        household = world.household(township="东桥镇", village=attack if n % 2 else "王岗村")
+        member = world.member(household, attack if n % 2 == 0 else "\x1b[2J\x1b[31m张三\x07")
+        world.record("housing", member, grade="C")
+    # a record the matcher could not tie: it goes to the district's unresolved list as sent
+    household = world.household(township="东桥镇")
+    one = world.member(household, "李四")
+    two = world.member(household, "李四", relation="子女")
+    world.ambiguous(
+        "housing", [one, two], name="=HYPERLINK(\"http://x\",\"点我\")", village="-2+3",
+        township="\x1b]0;title\x07东桥镇", grade="C",
+    )  # fmt: skip
+    return world
+
+
+def _csv_cells(path: Path) -> list[list[str]]:
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    return list(csv.reader(io.StringIO(raw[3:].decode("utf-8"), newline="")))
+
+
+def _assert_safe_csv(path: Path) -> int:
+    cells = [cell for row in _csv_cells(path) for cell in row]
+    for cell in cells:
+        assert not FORMULA.match(cell), f"{path.name}: live formula {cell!r}"
+        assert not CONTROL.search(cell), f"{path.name}: control character in {cell!r}"
+    return len(cells)
+
+
+# --- item 3: formula injection and control characters --------------------------------------------
+
+
+def test_no_csv_cell_can_act_as_a_formula_or_carry_control_characters(tmp_path):
+    world = _hostile_world()
+    con = duckdb.connect()
+    world.build(con)
+    _export(con, tmp_path)
+    out = tmp_path / MONTH
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    csvs = sorted(out.glob("*.csv"))
+    assert {p.name for p in csvs} >= {"东桥镇.csv", "区级汇总.csv", "区级_未匹配与待确认.csv"}
+    for path in csvs:
+        assert _assert_safe_csv(path)
+    township = _csv_cells(out / "东桥镇.csv")
+    shown = {cell for row in township[1:] for cell in row}
+    assert "'=cmd|'/Ccalc'!A0" in shown and "'-1+1" in shown  # neutralised, not dropped
+    assert "张三" in shown  # the escape sequences and BEL are gone, the name stays
+    unresolved = _csv_cells(out / "区级_未匹配与待确认.csv")
+    flat = {cell for row in unresolved for cell in row}
+    assert '\'=HYPERLINK("http://x","点我")' in flat and "'-2+3" in flat
+    assert "东桥镇" in flat  # the OSC title sequence is stripped whole
+
+
+def test_xlsx_cells_are_text_without_control_characters(tmp_path):
+    world = _hostile_world()
+    con = duckdb.connect()
+    world.build(con)
+    _export(con, tmp_path)
+    out = tmp_path / MONTH
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    books = [out / "东桥镇.xlsx", out / "区级汇总.xlsx", *sorted((out / "部门数据质量").glob("*"))]
+    seen = set()
+    for book in books:
+        with zipfile.ZipFile(book) as archive:
+            for name in archive.namelist():
+                if name.startswith("xl/worksheets/sheet"):
+                    assert b"<f>" not in archive.read(name), f"{book.name}: a formula cell"
+        for sheet in openpyxl.load_workbook(book).worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                for value in row:
+                    if isinstance(value, str):
+                        assert not CONTROL.search(value), (book.name, value)
+                        seen.add(value)
+    assert "=cmd|'/Ccalc'!A0" in seen  # shown as the text it is, never evaluated
+
+
+def test_every_workbook_refuses_to_turn_strings_into_formulas(tmp_path):
+    workbook = fixed_workbook(tmp_path / "x.xlsx", None)
+    sheet = workbook.add_worksheet("s")
+    sheet.write(0, 0, "=1+1")  # even the generic write keeps text as text
+    sheet.write(1, 0, "http://example.org")
+    workbook.close()
+    sheet = openpyxl.load_workbook(tmp_path / "x.xlsx").active
+    assert sheet["A1"].data_type == "s" and sheet["A1"].value == "=1+1"
+    assert sheet["A2"].hyperlink is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "csv_shown"),
+    [
+        ("=1+1", "'=1+1"),
+        ("-1+1", "'-1+1"),
+        ("+86 138", "'+86 138"),
+        ("@x", "'@x"),
+        ("\t=1", "' =1"),
+        ("\r-1", "' -1"),
+        (" =1", "' =1"),
+        ("\x1b[31m红\x1b[0m", "红"),
+        ("a\x00b\x7fc\x85d\u202ee", "abcde"),
+        ("\x9b31m红", "红"),  # the 8-bit CSI takes its parameters and final byte with it
+        ("行一\n行二", "行一 行二"),
+        ("正常文本", "正常文本"),
+        ("2026-10-05", "2026-10-05"),
+    ],
+)
+def test_csv_text_and_frame_agree(raw, csv_shown):
+    assert csv_text(raw) == csv_shown
+    assert csv_frame(pl.DataFrame({"v": [raw]}))["v"][0] == csv_shown
+
+
+def test_numbers_starting_with_minus_are_neutralised_too():
+    frame = pl.DataFrame({"金额": [-5.5, 3.0], "n": [-2, 1]})
+    assert csv_frame(frame).rows() == [("'-5.5", "'-2"), ("3.0", "1")]
+
+
+# --- item 4: two townships never share a file; rows on disk = rows listed -----------------------
+
+
+def _two_qingshuihe() -> World:
+    world = World()
+    for township, count in (("清水河街道/", 3), ("清水河街道", 2)):
+        for n in range(count):
+            household = world.household(township=township)
+            world.record("housing", world.member(household, f"成员{n}"), grade="D")
+    return world
+
+
+def test_townships_whose_names_sanitise_alike_get_their_own_files(tmp_path):
+    con = duckdb.connect()
+    _two_qingshuihe().build(con)
+    listing, files = _export(con, tmp_path)
+    csvs = {f.path.name: f for f in files if f.path.suffix == ".csv"}
+    assert len(csvs) == 2 and "清水河街道.csv" in csvs
+    for name, exported in csvs.items():
+        rows = _csv_cells(tmp_path / MONTH / name)[1:]
+        assert len(rows) == exported.rows
+        assert {r[1] for r in rows} == {exported.township}  # 乡镇 column: one township per file
+    assert sum(f.rows for f in csvs.values()) == listing.height == 5
+    # a rerun gives the same names and the same bytes
+    again = {f.path.name: f.sha256 for f in _export(con, tmp_path)[1]}
+    assert again == {f.path.name: f.sha256 for f in files}
+
+
+def test_stems_are_stable_distinct_and_never_a_district_file():
+    names = [
+        "清水河街道/",
+        "清水河街道",
+        None,
+        "未知乡镇",
+        "区级汇总",
+        "CON",
+        "ABC镇",
+        "abc镇",
+        "ＡBC镇",
+    ]
+    stems = township_stems(names)
+    assert stems == township_stems(list(reversed(names)))  # order of appearance does not matter
+    folded = {s.casefold() for s in stems.values()}
+    assert len(folded) == len(names)
+    assert stems["清水河街道"] == "清水河街道"
+    assert re.fullmatch(r"清水河街道_[0-9a-f]{8}", stems["清水河街道/"])
+    assert not stems["区级汇总"].startswith("区级")
+    assert stems["CON"] != "CON"
+    assert len(township_stems(["镇" * 300])["镇" * 300]) < 60
+
+
+def test_a_file_overwritten_by_another_township_fails_the_export(tmp_path, monkeypatch):
+    """Today's bug, forced back: both townships get one stem. The read-back catches it."""
+    con = duckdb.connect()
+    _two_qingshuihe().build(con)
+    monkeypatch.setattr(
+        township_module, "township_stems", lambda towns: dict.fromkeys(towns, "清水河街道")
+    )
+    with pytest.raises(ExportCheckError, match="导出核对失败"):
+        _export(con, tmp_path)
+    assert not list((tmp_path / MONTH).glob("清水河街道*"))  # nothing left to be sent out
+
+
+def test_read_back_counts_rows_per_file(tmp_path):
+    con = duckdb.connect()
+    _two_qingshuihe().build(con)
+    listing, files = _export(con, tmp_path)
+    planned = [(f.township, f.path, f.rows, f.columns) for f in files]
+    verify_rows(planned, listed=listing.height)  # as written: fine
+    path = next(f.path for f in files if f.path.name == "清水河街道.csv")
+    path.write_bytes(path.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[0] + b"\n")  # one row lost
+    with pytest.raises(ExportCheckError, match="清水河街道.csv 中有 1 行"):
+        verify_rows(planned, listed=listing.height)
+
+
+# --- item 9: no giant cells ------------------------------------------------------------------------
+
+
+def test_a_huge_evidence_cell_is_capped_in_exports_and_kept_whole_in_the_warehouse(tmp_path):
+    con = duckdb.connect()
+    _two_qingshuihe().build(con)
+    huge = "危房" * 50_000  # 100,000 characters
+    listing, files = _export(con, tmp_path, evidence=huge)
+    assert set(listing["evidence"].str.len_chars()) == {100_000}
+    stored = con.execute("SELECT DISTINCT length(evidence) FROM listings").fetchall()
+    assert stored == [(100_000,)]
+    rows = _csv_cells(tmp_path / MONTH / "清水河街道.csv")
+    evidence = rows[0].index("预警依据")
+    for row in rows[1:]:
+        assert len(row[evidence]) == TEXT_LIMIT and row[evidence].endswith("…")
+    sheet = openpyxl.load_workbook(tmp_path / MONTH / "清水河街道.xlsx").active
+    for row in range(2, sheet.max_row + 1):
+        assert len(sheet.cell(row, evidence + 1).value) == TEXT_LIMIT
+        assert sheet.row_dimensions[row].height <= 409  # Excel's tallest row
+    assert clean_text("x" * 10) == "x" * 10
+
+
+# --- item 8: failed files named where people look -------------------------------------------------
+
+FAILED_FILE = "参保名册_分号分隔.csv"
+REASON = "找不到可识别的表头（第 1—20 行均不像表头）"
+
+
+def _world_with_a_failed_file(con) -> None:
+    world = World()
+    household = world.household("脱贫户")
+    world.record("housing", world.member(household, "王五"), grade="D")
+    world.build(con)
+    files = pl.DataFrame(
+        {
+            "source": ["medical_enrollment", "medical_enrollment", "housing"],
+            "file": [FAILED_FILE, "正常.xlsx", "housing.csv"],
+            "sheet": [None, "Sheet1", None],
+            "status": ["failed", "ok", "ok"],
+            "message": [REASON, None, None],
+            "rows_read": [0, 3, 1],
+            "rows_kept": [0, 3, 1],
+            "rows_rejected": [0, 0, 0],
+            "rows_skipped": [0, 0, 0],
+        }
+    )
+    replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH)
+    status = pl.DataFrame(
+        [
+            {"source": s.key, "received": s.key != "water", "snapshot_month": MONTH,
+             "files": 1, "records": 3 if s.key != "water" else 0, "rejected": 0}
+            for s in DEPARTMENT_SOURCES
+        ]
+        + [
+            {"source": k, "received": True, "snapshot_month": MONTH, "files": 1, "records": 1,
+             "rejected": 0}
+            for k in ("roster", "grid")
+        ]
+    )  # fmt: skip
+    replace_partition(con, "source_status", status, district=DISTRICT, month=MONTH)
+
+
+def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_path):
+    con = duckdb.connect()
+    _world_with_a_failed_file(con)
+    out = tmp_path / MONTH
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    summary = openpyxl.load_workbook(out / "区级汇总.xlsx")
+    assert summary.sheetnames[:2] == ["未报送与读取失败", "读取失败的文件"]  # seen first
+    failed = [r for r in summary["读取失败的文件"].iter_rows(values_only=True)]
+    assert any(FAILED_FILE in r and REASON in r for r in failed)
+    missing = {r[0]: r for r in summary["未报送与读取失败"].iter_rows(values_only=True)}
+    assert "部分文件读取失败" in missing["medical_enrollment"]
+    assert any(
+        "YB02 未参保" in str(v) and "不产生预警" in str(v) for v in missing["medical_enrollment"]
+    )
+    assert "未报送" in missing["water"]
+    html = (out / "区级汇总.html").read_text(encoding="utf-8")
+    assert FAILED_FILE in html and REASON in html
+    book = openpyxl.load_workbook(out / "部门数据质量" / f"{MONTH}_医保局_数据质量反馈.xlsx")
+    rows = list(book["读取失败的文件"].iter_rows(values_only=True))
+    assert any(FAILED_FILE in r and REASON in r for r in rows)
+    overview = list(book["概况"].iter_rows(values_only=True))
+    assert "medical_enrollment" in {r[2] for r in overview[1:]}
+
+
+def test_failed_file_is_named_in_the_run_output(tmp_path):
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    with duckdb.connect(str(layout.database)) as con:
+        _world_with_a_failed_file(con)
+    text = run_summary(layout, DISTRICT, MONTH)
+    line = next(line for line in text.splitlines() if FAILED_FILE in line)
+    assert REASON in line and "medical_enrollment" in line
+    assert any("YB02 未参保" in line and "不产生预警" in line for line in text.splitlines())
+    assert any("water" in line and "SL01" in line for line in text.splitlines())
+
+
+def test_a_terminal_escape_in_a_file_name_does_not_reach_the_terminal(tmp_path):
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    with duckdb.connect(str(layout.database)) as con:
+        _world_with_a_failed_file(con)
+        con.execute("UPDATE ingest_files SET file = '\x1b[2J坏.csv' WHERE status = 'failed'")
+    text = run_summary(layout, DISTRICT, MONTH)
+    assert "坏.csv" in text and "\x1b" not in text
