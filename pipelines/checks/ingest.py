@@ -43,8 +43,10 @@ def row_accounting_check(files: pl.DataFrame) -> dg.AssetCheckResult:
         return dg.AssetCheckResult(
             check_name=ROW_ACCOUNTING_CHECK, passed=True, metadata={"files": 0}
         )
+    # a file delivered twice (status 'duplicate') counts its rows as duplicate, not kept
+    duplicate = pl.col("rows_duplicate") if "rows_duplicate" in files.columns else pl.lit(0)
     unbalanced = files.filter(
-        pl.col("rows_read") != pl.col("rows_kept") + pl.col("rows_rejected")
+        pl.col("rows_read") != pl.col("rows_kept") + pl.col("rows_rejected") + duplicate
     ).height
     failed = files.filter(pl.col("status") != "ok").height
     return dg.AssetCheckResult(

@@ -1,10 +1,23 @@
-"""Read a CSV or a workbook sheet into a grid of text cells, keeping the row numbers a person sees."""
+"""Read a CSV or a workbook sheet into a grid of text cells, keeping the row numbers a person sees.
+
+A file is read for what it is, not for its name: a CSV saved as .xlsx, an HTML table saved as
+.xls (many government systems export this way) and an .xlsx named .xls are read as a person
+opening them in Excel would see them, and the file's message says so. Merged cells that cover
+several rows read as their value in every covered row that holds data.
+"""
 
 from __future__ import annotations
 
+import csv
 import io
+import re
+import struct
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from html.parser import HTMLParser
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
@@ -16,10 +29,36 @@ HEAD_CHARS = 200_000
 ROW_NUMBER = "row_number"
 # an integer of 16+ digits: a number cell that Excel holds to only 15 significant digits
 _LONG_INTEGER = r"^\d{16,}$"
+# separators a text table may use; the header region decides (see _sniff_separator)
+SEPARATORS = (",", "\t", ";", "|")
+SNIFF_LINES = 40
+# how far back a quoted value with line breaks is looked for when a file is cut inside it
+MAX_QUOTED_LINES = 20
+
+# what a file's first bytes say it is
+ZIP, OLE, HTML, TEXT, EMPTY, OTHER = "zip", "ole", "html", "text", "empty", "other"
+XML_2003 = "xml2003"  # Excel 2003 "XML 电子表格", another way systems export .xls
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_KIND_NAMES = {
+    ZIP: "Excel 工作簿（.xlsx）",
+    OLE: "Excel 97–2003 工作簿（.xls）",
+    HTML: "网页表格（HTML）",
+    TEXT: "文本表格（CSV）",
+}
+_SUFFIX_KINDS = {".xlsx": ZIP, ".xlsm": ZIP, ".xls": OLE, ".csv": TEXT, ".txt": TEXT}
 
 
 class UnreadableFile(Exception):
     """A file that cannot be read at all; the message names the file and says why, in Chinese."""
+
+
+@dataclass(frozen=True)
+class CutLine:
+    """The last line of a text file cut short by a truncation: where it was and what is left."""
+
+    row_number: int
+    cells: tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -32,6 +71,11 @@ class Grid:
     hidden: bool = False
     # cell columns holding number cells of 16+ digits: IDs Excel stored as numbers (destroyed)
     number_columns: frozenset[str] = frozenset()
+    # what a person should know about how the file was read (truncated tail, misnamed format)
+    message: str | None = None
+    # a text file cut inside its last character; its partial last line is kept out of `cells`
+    truncated: bool = False
+    cut_line: CutLine | None = None
 
     @property
     def cell_columns(self) -> list[str]:
@@ -42,20 +86,140 @@ def cell_name(index: int) -> str:
     return f"c{index}"
 
 
+# --- what a file is ---------------------------------------------------------------------------
+
+
+def sniff(path: Path, name: str) -> str:
+    """What the file's bytes are: ZIP (xlsx), OLE (xls), HTML, TEXT, EMPTY or OTHER."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65_536)
+    except OSError as error:
+        raise _cannot_open(name) from error
+    if not head.strip():
+        return EMPTY
+    if head.startswith(_ZIP_MAGIC):
+        return ZIP
+    if head.startswith(_OLE_MAGIC):
+        return OLE
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return TEXT
+    opening = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if opening.startswith((b"<!doctype html", b"<html")) or (
+        opening.startswith(b"<") and b"<table" in head.lower()
+    ):
+        return HTML
+    if opening.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        return XML_2003
+    if b"\x00" in head or opening.startswith(b"%pdf"):
+        return OTHER
+    return TEXT
+
+
+def _cannot_open(name: str) -> UnreadableFile:
+    return UnreadableFile(f"文件 {name} 无法打开（可能没有读取权限，或正被其他程序占用）")
+
+
+def _not_a_table(name: str, kind: str) -> UnreadableFile:
+    if kind == EMPTY:
+        return UnreadableFile(f"文件 {name} 是空文件")
+    if kind == XML_2003:
+        return UnreadableFile(
+            f"文件 {name} 是 Excel 2003 XML 电子表格，暂不能读取：请用 Excel 另存为 .xlsx 后重新报送"
+        )
+    return UnreadableFile(
+        f"文件 {name} 的内容不是表格：既不是 Excel 工作簿，也不是 CSV 文本或网页表格"
+    )
+
+
+def _misnamed(name: str, kind: str) -> str | None:
+    """The note for a file whose extension says another format than its content."""
+    suffix = Path(name).suffix.lower()
+    expected = _SUFFIX_KINDS.get(suffix)
+    if expected is None or expected == kind:
+        return None
+    actual = _KIND_NAMES[kind]
+    space = " " if actual[0].isascii() else ""
+    return f"文件扩展名为 {suffix}，内容实为{space}{actual}，已按实际格式读取"
+
+
+def read_single(path: Path, name: str) -> Grid | None:
+    """The one table of a file without sheets (a CSV or an HTML table, whatever its extension);
+    None for a workbook. A file that is neither fails, naming the file and why."""
+    kind = sniff(path, name)
+    if kind in (ZIP, OLE):
+        return None
+    if kind == TEXT:
+        return read_csv(path, name)
+    if kind == HTML:
+        return read_html(path, name)
+    raise _not_a_table(name, kind)
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    lost_bytes: int = 0  # undecodable bytes at the very end: the file was cut inside a character
+
+
 def decode_text(data: bytes) -> str:
     """Strict UTF-8 (BOM optional), else UTF-16 with BOM, else GB18030; never a lossy decode."""
+    decoded = decode_bytes(data)
+    if decoded.lost_bytes:
+        raise UnicodeDecodeError("gb18030", data, len(data) - decoded.lost_bytes, len(data), "cut")
+    return decoded.text
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Decode exactly, except for a file cut inside its last character: the bytes before the cut
+    are decoded (strictly) and the few bytes of the broken character are counted as lost. Bytes
+    that do not decode anywhere else raise UnicodeDecodeError: the middle is never guessed."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
+        lost = len(data) % 2
+        return Decoded(data[: len(data) - lost].decode("utf-16"), lost)
+    furthest: UnicodeDecodeError | None = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return Decoded(data.decode(encoding))
+        except UnicodeDecodeError as error:
+            if error.end == len(data) and error.reason in (
+                "unexpected end of data",
+                "incomplete multibyte sequence",
+            ):
+                try:
+                    return Decoded(data[: error.start].decode(encoding), len(data) - error.start)
+                except UnicodeDecodeError:
+                    pass
+            if furthest is None or error.start > furthest.start:
+                furthest = error
+    # the encoding that read furthest is most likely the file's own: report where it stopped
+    assert furthest is not None
+    raise furthest
+
+
+_QUOTED = re.compile(r'"[^"\n]*"')
 
 
 def _sniff_separator(text: str) -> str:
-    """Comma unless the first lines hold more tabs (some systems export TSV as .csv)."""
-    head = text[:20_000]
-    return "\t" if head.count("\t") > head.count(",") else ","
+    """The separator that splits the header region into the same number of fields line after
+    line: comma, TAB, semicolon or bar. Title lines (no separator) and quoted values are left
+    out of the count; a tie goes to the comma."""
+    lines = [_QUOTED.sub("", line) for line in text[:HEAD_CHARS].splitlines() if line.strip()]
+    lines = lines[:SNIFF_LINES]
+    best, best_score = ",", (0, 0)
+    for separator in SEPARATORS:
+        counts = [line.count(separator) for line in lines]
+        used = [n for n in counts if n]
+        if not used:
+            continue
+        modal = max(set(used), key=lambda n: (used.count(n), n))
+        score = (counts.count(modal), modal)
+        if score > best_score:
+            best, best_score = separator, score
+    return best
 
 
 def _max_fields(text: str, separator: str) -> int:
@@ -65,15 +229,49 @@ def _max_fields(text: str, separator: str) -> int:
     return int(lines.str.count_matches(separator, literal=True).max() or 0) + 1
 
 
+def _split_cut_line(content: str) -> tuple[str, str]:
+    """(the complete lines, the partial last line) of a text cut short; a quoted field still
+    open at the cut belongs to the partial line."""
+    head, _, partial = content.rpartition("\n")
+    open_quote = head.count('"') % 2
+    for _ in range(MAX_QUOTED_LINES):
+        if not (head and open_quote):
+            break
+        head, _, before = head.rpartition("\n")
+        open_quote ^= before.count('"') % 2
+        partial = before + "\n" + partial
+    return head + "\n" if head else "", partial
+
+
 def read_csv(path: Path, name: str) -> Grid:
-    """A CSV as text cells: every value a string, ragged rows padded, quoted fields kept whole."""
+    """A CSV as text cells: every value a string, ragged rows padded, quoted fields kept whole.
+
+    A file cut inside its last character (a copy or download that stopped) keeps every line
+    before the cut; the partial last line is set aside as `cut_line` and the file's message
+    says how many bytes were lost.
+    """
     try:
         raw = path.read_bytes()
-        content = decode_text(raw)
-    except (OSError, UnicodeDecodeError) as error:
-        raise UnreadableFile(f"文件 {name} 无法读取：编码既不是 UTF-8 也不是 GB18030") from error
-    if content.startswith("\ufeff"):
-        content = content[1:]
+        decoded = decode_bytes(raw)
+    except OSError as error:
+        raise _cannot_open(name) from error
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise UnreadableFile(
+            f"文件 {name} 无法读取：第 {line} 行有无法识别的字节，编码既不是 UTF-8 也不是 GB18030"
+            "（文件可能已损坏，或不是文本表格）"
+        ) from error
+    content = decoded.text.removeprefix("\ufeff")
+    message, cut_line, partial = _misnamed(name, TEXT), None, ""
+    if decoded.lost_bytes:
+        content, partial = _split_cut_line(content)
+        if not content.strip():
+            raise UnreadableFile(
+                f"文件 {name} 不完整（截断）：在第一行中途中断，最后 {decoded.lost_bytes} 字节"
+                "无法解码，没有可读取的完整行"
+            )
+        note = f"文件末尾不完整（截断），最后 {decoded.lost_bytes} 字节无法解码，已读入其前面的行"
+        message = "；".join(filter(None, [message, note]))
     if not content.strip():
         raise UnreadableFile(f"文件 {name} 是空文件")
     separator = _sniff_separator(content)
@@ -91,7 +289,17 @@ def read_csv(path: Path, name: str) -> Grid:
         except pl.exceptions.PolarsError as error:
             raise UnreadableFile(f"文件 {name} 不是可识别的 CSV 表格") from error
     cells = _drop_empty_tail_columns(cells)
-    return Grid(name, None, _with_line_numbers(cells, quoted='"' in content))
+    if partial.strip():
+        values = next(csv.reader(io.StringIO(partial), delimiter=separator), [])
+        cut_line = CutLine(content.count("\n") + 1, tuple(value or None for value in values))
+    return Grid(
+        name,
+        None,
+        _with_line_numbers(cells, quoted='"' in content),
+        message=message,
+        truncated=decoded.lost_bytes > 0,
+        cut_line=cut_line,
+    )
 
 
 def _parse_csv(data: bytes, separator: str, width: int) -> pl.DataFrame:
@@ -126,31 +334,319 @@ def _with_line_numbers(cells: pl.DataFrame, *, quoted: bool) -> pl.DataFrame:
     return cells.with_columns((index + before).cast(pl.Int64).alias(ROW_NUMBER))
 
 
+# --- merged cells ----------------------------------------------------------------------------
+
+# (first row, first column, last row, last column), 0-based and inclusive, as in the sheet
+Merge = tuple[int, int, int, int]
+
+
+def fill_merged(cells: pl.DataFrame, merges: Sequence[Merge]) -> pl.DataFrame:
+    """A merged cell covering several rows reads as its value in each covered row that holds
+    data of its own (乡镇 or 村 merged over a village's rows). The value stays in the merge's
+    first column only, as for a merge across columns (titles, parent headers, notes), and rows
+    under a merge that are otherwise blank stay blank."""
+    tall = [m for m in merges if m[2] > m[0] and m[0] < cells.height and m[1] < cells.width]
+    if not tall:
+        return cells
+    columns = [c for c in cells.columns if c != ROW_NUMBER]
+    own = cells.select(
+        pl.any_horizontal(pl.col(c).str.contains(r"\S").fill_null(False) for c in columns)
+    ).to_series()
+    filled = {column: cells[column].to_list() for column in {columns[m[1]] for m in tall}}
+    holds = own.to_list()
+    for first_row, first_column, last_row, _ in tall:
+        values = filled[columns[first_column]]
+        value = values[first_row]
+        if value is None or not value.strip():
+            continue
+        for row in range(first_row + 1, min(last_row, cells.height - 1) + 1):
+            if holds[row] and values[row] is None:
+                values[row] = value
+    return cells.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in filled.items())
+
+
+_CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
+_MERGE_REF = re.compile(
+    rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="([A-Za-z]+\d+)(?::([A-Za-z]+\d+))?"'
+)
+_WORKSHEET_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
+
+
+def _cell_position(ref: str) -> tuple[int, int]:
+    found = _CELL_REF.fullmatch(ref)
+    if found is None:
+        raise ValueError(ref)
+    column = 0
+    for letter in found[1].upper():
+        column = column * 26 + ord(letter) - 64
+    return int(found[2]) - 1, column - 1
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xlsx_sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the part holding that sheet's XML."""
+    book = "xl/workbook.xml"
+    if "_rels/.rels" in archive.namelist():
+        for rel in ElementTree.fromstring(archive.read("_rels/.rels")):
+            if rel.get("Type", "").endswith("/officeDocument"):
+                book = rel.get("Target", book).lstrip("/")
+    folder = PurePosixPath(book).parent
+    rels_part = f"{folder}/_rels/{PurePosixPath(book).name}.rels"
+    targets = {
+        rel.get("Id"): rel.get("Target", "")
+        for rel in ElementTree.fromstring(archive.read(rels_part))
+    }
+    parts = {}
+    for element in ElementTree.fromstring(archive.read(book)).iter():
+        if _local(element.tag) != "sheet":
+            continue
+        rel_id = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+        target = targets.get(rel_id)
+        if target:
+            path = target.lstrip("/") if target.startswith("/") else f"{folder}/{target}"
+            parts[element.get("name", "")] = path
+    return parts
+
+
+def _xlsx_merges(source: Path | bytes) -> dict[str, list[Merge]]:
+    """Merged ranges per sheet from the workbook's XML. The sheet is streamed: the merges sit
+    after the cell data, so only the end of the sheet is searched."""
+    handle = io.BytesIO(source) if isinstance(source, bytes) else source
+    merges: dict[str, list[Merge]] = {}
+    with zipfile.ZipFile(handle) as archive:
+        for sheet, part in _xlsx_sheet_parts(archive).items():
+            found: list[Merge] = []
+            with archive.open(part) as stream:
+                for tail in _after_sheet_data(stream):
+                    for first, last in _MERGE_REF.findall(tail):
+                        top, left = _cell_position(first.decode())
+                        bottom, right = _cell_position((last or first).decode())
+                        found.append((top, left, bottom, right))
+            merges[sheet] = found
+    return merges
+
+
+def _after_sheet_data(stream: io.BufferedIOBase) -> Iterator[bytes]:
+    """The sheet XML after its </sheetData>, read in chunks (a plain search: sheets are big)."""
+    first = stream.read(1 << 20)
+    root = _WORKSHEET_ROOT.search(first)
+    closing = b"</" + ((root[1] or b"") if root else b"") + b"sheetData>"
+    carry, chunk = b"", first
+    while chunk:
+        text = carry + chunk
+        end = text.find(closing)
+        if end >= 0:
+            yield text[end + len(closing) :] + stream.read()
+            return
+        carry = text[-len(closing) :]
+        chunk = stream.read(1 << 20)
+
+
+def _xls_merges(data: bytes) -> dict[str, list[Merge]]:
+    """Merged ranges per sheet of a BIFF8 (Excel 97–2003) workbook: its MERGEDCELLS records."""
+    stream = _ole_stream(data, ("Workbook", "Book"))
+    sheets: list[tuple[int, str]] = []
+    codepage = "cp1252"
+    for kind, body in _biff_records(stream, 0):
+        if kind == 0x0042 and len(body) >= 2:  # CODEPAGE (names in BIFF5)
+            number = struct.unpack_from("<H", body)[0]
+            codepage = {1200: "utf-16-le", 936: "gbk", 65001: "utf-8"}.get(number, f"cp{number}")
+        elif kind == 0x0085:  # BOUNDSHEET: where the sheet's records start, and its name
+            offset, state, length = struct.unpack_from("<IHB", body)
+            if state >> 8 == 0:  # a worksheet (not a chart or macro sheet)
+                sheets.append((offset, _biff_sheet_name(body[7:], length, codepage)))
+        elif kind == 0x000A:  # EOF of the globals
+            break
+    merges = {}
+    for offset, name in sheets:
+        found: list[Merge] = []
+        depth = 0
+        for kind, body in _biff_records(stream, offset):
+            if kind == 0x0809:  # BOF: an embedded chart opens its own substream
+                depth += 1
+            elif kind == 0x000A:
+                depth -= 1
+                if depth == 0:
+                    break
+            elif kind == 0x00E5 and depth == 1:  # MERGEDCELLS
+                (count,) = struct.unpack_from("<H", body)
+                for i in range(count):
+                    top, bottom, left, right = struct.unpack_from("<HHHH", body, 2 + 8 * i)
+                    found.append((top, left, bottom, right))
+        merges[name] = found
+    return merges
+
+
+def _biff_sheet_name(rest: bytes, length: int, codepage: str) -> str:
+    if rest and rest[0] in (0, 1) and len(rest) >= 1 + length * (2 if rest[0] else 1):
+        # BIFF8: a flags byte, then 8-bit or UTF-16 characters
+        wide = rest[0] & 1
+        chars = rest[1 : 1 + length * (2 if wide else 1)]
+        return chars.decode("utf-16-le" if wide else "latin-1")
+    return rest[:length].decode(codepage)  # BIFF5: the workbook's code page
+
+
+def _biff_records(stream: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
+    """(record type, record data) from a BIFF stream position on."""
+    while offset + 4 <= len(stream):
+        kind, length = struct.unpack_from("<HH", stream, offset)
+        yield kind, stream[offset + 4 : offset + 4 + length]
+        offset += 4 + length
+
+
+def _ole_stream(data: bytes, names: Sequence[str]) -> bytes:
+    """One stream of an OLE2 compound file (the container of .xls), by name."""
+    if not data.startswith(_OLE_MAGIC):
+        raise ValueError("not an OLE2 file")
+    sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
+    mini = 1 << struct.unpack_from("<H", data, 0x20)[0]
+    fat_count, directory_start = struct.unpack_from("<II", data, 0x2C)
+    cutoff, minifat_start, _, difat_start, difat_count = struct.unpack_from("<IIIII", data, 0x38)
+
+    def sector_bytes(index: int) -> bytes:
+        start = (index + 1) * sector
+        return data[start : start + sector]
+
+    difat = list(struct.unpack_from("<109I", data, 0x4C))
+    next_difat = difat_start
+    for _ in range(difat_count):
+        if next_difat >= 0xFFFFFFFA:
+            break
+        block = struct.unpack(f"<{sector // 4}I", sector_bytes(next_difat))
+        difat.extend(block[:-1])
+        next_difat = block[-1]
+    fat: list[int] = []
+    for index in difat[:fat_count]:
+        fat.extend(struct.unpack(f"<{sector // 4}I", sector_bytes(index)))
+
+    def chain(start: int, table: list[int]) -> Iterator[int]:
+        seen = 0
+        while start < 0xFFFFFFFA and start < len(table) and seen <= len(table):
+            yield start
+            start = table[start]
+            seen += 1
+
+    directory = b"".join(sector_bytes(i) for i in chain(directory_start, fat))
+    entries = []
+    for offset in range(0, len(directory) - 127, 128):
+        entry = directory[offset : offset + 128]
+        length = struct.unpack_from("<H", entry, 0x40)[0]
+        name = entry[: max(length - 2, 0)].decode("utf-16-le", errors="replace")
+        kind = entry[0x42]
+        start, size = struct.unpack_from("<II", entry, 0x74)
+        entries.append((name, kind, start, size))
+    root = next(e for e in entries if e[1] == 5)
+    for wanted in names:
+        for name, kind, start, size in entries:
+            if kind != 2 or name != wanted:
+                continue
+            if size >= cutoff:
+                return b"".join(sector_bytes(i) for i in chain(start, fat))[:size]
+            minifat: list[int] = []
+            for index in chain(minifat_start, fat):
+                minifat.extend(struct.unpack(f"<{sector // 4}I", sector_bytes(index)))
+            container = b"".join(sector_bytes(i) for i in chain(root[2], fat))
+            return b"".join(container[i * mini : (i + 1) * mini] for i in chain(start, minifat))[
+                :size
+            ]
+    raise ValueError("no workbook stream")
+
+
+# --- workbooks -------------------------------------------------------------------------------
+
+
+def _broken_workbook(name: str, kind: str, data: bytes) -> UnreadableFile:
+    """Why a workbook cannot be opened, in words a clerk can act on."""
+    if kind == ZIP:
+        try:
+            zipfile.ZipFile(io.BytesIO(data)).testzip()
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError):
+            return UnreadableFile(
+                f"文件 {name} 不完整或已损坏（xlsx 压缩包结构残缺，可能传输或拷贝中被截断），"
+                "无法读取，请对方重新报送"
+            )
+    if kind == OLE and "EncryptionInfo".encode("utf-16-le") in data[: 1 << 20]:
+        return UnreadableFile(
+            f"文件 {name} 设置了打开密码（已加密），无法读取，请对方去掉密码后重新报送"
+        )
+    return UnreadableFile(f"文件 {name} 不是可读取的 Excel 工作簿（可能已损坏或加密）")
+
+
 class Workbook:
-    """An opened .xlsx/.xls workbook: its sheet names and a reader per sheet."""
+    """An opened workbook (.xlsx/.xls, whatever the extension says): its sheet names and a
+    reader per sheet. A file holding a CSV text or an HTML table reads as one sheet named after
+    the file, whose grid has no sheet name (like a CSV)."""
 
     def __init__(self, path: Path, name: str) -> None:
         self.name = name
+        self.message: str | None = None
+        self._single: Grid | None = None
+        self._merges: dict[str, list[Merge]] | None = None
+        self._merge_note: str | None = None
+        kind = sniff(path, name)
+        self._kind = kind
+        if kind in (TEXT, HTML):
+            self._single = read_single(path, name)
+            self.sheet_names: list[str] = [Path(name).stem]
+            return
+        if kind not in (ZIP, OLE):
+            raise _not_a_table(name, kind)
+        self.message = _misnamed(name, kind)
         try:
-            self._reader = fastexcel.read_excel(path)
-            self.sheet_names: list[str] = list(self._reader.sheet_names)
+            self._data = path.read_bytes()
+        except OSError as error:
+            raise _cannot_open(name) from error
+        try:
+            self._reader = fastexcel.read_excel(self._data)
+            self.sheet_names = list(self._reader.sheet_names)
         except Exception as error:  # fastexcel raises several unrelated types for a bad file
-            raise UnreadableFile(
-                f"文件 {name} 不是可读取的 Excel 工作簿（可能已损坏或加密）"
-            ) from error
+            raise _broken_workbook(name, kind, self._data) from error
 
     def read(self, sheet: str) -> Grid:
         """One sheet as text cells from row 1: number cells as Excel holds them, dates as ISO text."""
+        if self._single is not None:
+            return self._single
         try:
             loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
             frame = loaded.to_polars()
         except Exception as error:
-            raise UnreadableFile(f"文件 {self.name} 的工作表 {sheet} 无法读取") from error
+            raise UnreadableFile(
+                f"文件 {self.name} 的工作表 {sheet} 无法读取（内容已损坏或格式不受支持）"
+            ) from error
         original = frame.columns
         frame = frame.rename({old: cell_name(i) for i, old in enumerate(original)})
         frame, numbers = _excel_numbers(self._reader, sheet, frame, original)
         cells = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))
-        return Grid(self.name, sheet, cells, hidden=not loaded.visible, number_columns=numbers)
+        message = self.message
+        if frame.width:
+            merges, note = self._sheet_merges(sheet)
+            first_column = loaded.available_columns()[0].absolute_index
+            shifted = [(t, lc - first_column, b, rc - first_column) for t, lc, b, rc in merges]
+            cells = fill_merged(cells, [m for m in shifted if m[1] >= 0])
+            message = "；".join(filter(None, [message, note]))
+        return Grid(
+            self.name,
+            sheet,
+            cells,
+            hidden=not loaded.visible,
+            number_columns=numbers,
+            message=message or None,
+        )
+
+    def _sheet_merges(self, sheet: str) -> tuple[list[Merge], str | None]:
+        if self._merges is None:
+            try:
+                self._merges = (
+                    _xlsx_merges(self._data) if self._kind == ZIP else _xls_merges(self._data)
+                )
+            except (ValueError, KeyError, struct.error, zipfile.BadZipFile, ElementTree.ParseError):
+                # the cells were read, only the merge layout was not: say so and read on
+                self._merges = {}
+                self._merge_note = "未能读取合并单元格的范围，合并单元格的值只在其第一行"
+        return self._merges.get(sheet, []), self._merge_note
 
 
 def _excel_numbers(
@@ -207,3 +703,138 @@ def _round_15(digits: pl.Expr) -> pl.Expr:
     leading = (digits.str.slice(0, 16).cast(pl.Int64) + 5) // 10
     zeros = pl.lit("0" * 32).str.slice(0, length - 15)
     return pl.concat_str([leading.cast(pl.String), zeros])
+
+
+# --- HTML tables saved as .xls ---------------------------------------------------------------
+
+_CHARSET = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_GB_NAMES = ("gb2312", "gbk", "gb18030", "x-gbk", "cp936", "euc-cn")
+_BLOCK_TAGS = ("p", "div", "li")
+
+
+class _TableParser(HTMLParser):
+    """The rows of the top-level <table>s of a page, in order: each cell's text and its span."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[tuple[str, int, int]]] = []  # (text, rowspan, colspan)
+        self._depth = 0  # table nesting
+        self._cell: list[str] | None = None
+        self._span = (1, 1)
+        self._caption: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._depth += 1
+            if self._depth > 1 and self._cell is not None:
+                self._cell.append(" ")
+            return
+        if self._depth != 1:
+            if self._cell is not None and tag in ("br", "tr", *_BLOCK_TAGS):
+                self._cell.append("\n")
+            elif self._cell is not None and tag in ("td", "th"):
+                self._cell.append(" ")
+            return
+        if tag == "caption":
+            self._caption = []
+        elif tag == "tr":
+            self._close_cell()
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._close_cell()
+            if not self.rows:
+                self.rows.append([])
+            found = dict(attrs)
+            self._span = (_span(found.get("rowspan")), _span(found.get("colspan")))
+            self._cell = []
+        elif tag in ("br", *_BLOCK_TAGS) and self._cell is not None:
+            self._cell.append("\n")  # empty lines are dropped with the cell's text
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            if self._depth == 1:
+                self._close_cell()
+            self._depth = max(self._depth - 1, 0)
+        elif self._depth == 1 and tag in ("td", "th", "tr"):
+            self._close_cell()
+        elif self._depth == 1 and tag == "caption" and self._caption is not None:
+            text = _cell_text(self._caption)
+            if text:
+                self.rows.append([(text, 1, 1)])
+            self._caption = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._caption is not None:
+            self._caption.append(data)
+
+    def _close_cell(self) -> None:
+        if self._cell is not None:
+            self.rows[-1].append((_cell_text(self._cell), *self._span))
+            self._cell = None
+
+
+def _span(value: str | None) -> int:
+    digits = re.match(r"\s*(\d+)", value or "")
+    return max(1, min(int(digits[1]), 10_000)) if digits else 1
+
+
+def _cell_text(parts: list[str]) -> str:
+    """A cell's text as a browser or Excel shows it: runs of spaces collapsed, line breaks kept."""
+    text = "".join(parts).replace("\xa0", " ")
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in re.split(r"\n", text))
+    return "\n".join(line for line in lines if line)
+
+
+def _decode_html(data: bytes, name: str) -> str:
+    declared = _CHARSET.search(data[:4096])
+    if declared and not data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        charset = declared[1].decode("ascii").lower()
+        charset = "gb18030" if charset in _GB_NAMES else charset
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    try:
+        return decode_text(data)
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(f"文件 {name} 无法读取：网页表格的编码无法识别") from error
+
+
+def read_html(path: Path, name: str) -> Grid:
+    """An HTML page's tables as one grid, as Excel shows a page saved as .xls: rows in order,
+    a cell spanning several rows or columns placed at its first cell and filled down like a
+    merged cell. Row numbers count the table rows (a caption is a row of its own)."""
+    parser = _TableParser()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise _cannot_open(name) from error
+    parser.feed(_decode_html(data, name))
+    parser.close()
+    placed: dict[tuple[int, int], str] = {}
+    merges: list[Merge] = []
+    for r, row in enumerate(parser.rows):
+        column = 0
+        for text, rowspan, colspan in row:
+            while (r, column) in placed:
+                column += 1
+            for dr in range(rowspan):
+                for dc in range(colspan):
+                    placed[(r + dr, column + dc)] = ""
+            placed[(r, column)] = text
+            if rowspan > 1 or colspan > 1:
+                merges.append((r, column, r + rowspan - 1, column + colspan - 1))
+            column += colspan
+    height = len(parser.rows)
+    width = max((c for r, c in placed if r < height), default=-1) + 1
+    if height == 0 or not any(placed.values()):
+        raise UnreadableFile(f"文件 {name} 是网页文件，但其中没有含内容的表格")
+    columns = {
+        cell_name(c): [placed.get((r, c)) or None for r in range(height)] for c in range(width)
+    }
+    cells = pl.DataFrame(columns, schema={c: pl.String for c in columns}).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER)
+    )
+    return Grid(name, None, fill_merged(cells, merges), message=_misnamed(name, HTML))

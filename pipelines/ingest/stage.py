@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -13,14 +17,19 @@ from pipelines.ingest.headers import SCAN_ROWS, Header, find_header
 from pipelines.ingest.readers import (
     CSV_SUFFIXES,
     EXCEL_SUFFIXES,
+    CutLine,
     Grid,
     UnreadableFile,
     Workbook,
-    read_csv,
+    read_single,
 )
 from pipelines.ingest.table import (
+    DROPPED_COLUMNS,
     FIELD_PROBLEM_SCHEMA,
+    NOTE_PATTERN,
+    PROVENANCE_SCHEMA,
     REJECT_SCHEMA,
+    TOTAL_PATTERN,
     SheetFailure,
     Table,
     record_schema,
@@ -32,12 +41,16 @@ FILE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "file": pl.String(),
     "sheet": pl.String(),
+    # 'ok'; 'partial': cut short, its lines before the cut read; 'duplicate': read but not
+    # counted, another file of the folder holds the same rows; 'failed': not read
     "status": pl.String(),
     "message": pl.String(),
     "rows_read": pl.Int64(),
     "rows_kept": pl.Int64(),
     "rows_rejected": pl.Int64(),
     "rows_skipped": pl.Int64(),
+    # rows of a file delivered twice (status 'duplicate'): read = kept + rejected + duplicate
+    "rows_duplicate": pl.Int64(),
 }
 # files in a source folder that are not data
 IGNORED_PREFIXES = (".", "~$")
@@ -99,22 +112,35 @@ def stage_folder(
     records, rejects, field_problems, results = stage_tables(source, tables, tick_fields)
     counts = iter(results)
     file_rows = []
+    cut_rejects: list[dict[str, object]] = []
     for name, outcome in outcomes:
         if isinstance(outcome, Table):
-            result = next(counts)
-            sheet = outcome.grid.sheet
-            file_rows.append(_file_row(source, name, sheet, "ok", outcome.message, result.counts))
+            grid, table_counts = outcome.grid, next(counts).counts
+            status = "partial" if grid.truncated else "ok"
+            notes = [grid.message, outcome.message]
+            if grid.cut_line is not None:
+                table_counts, cut = _cut_line(source, outcome, grid.cut_line, table_counts)
+                cut_rejects.extend(cut)
+                where = f"第 {grid.cut_line.row_number} 行在截断处中断"
+                notes.insert(
+                    1, f"{where}，列为退回行" if cut else f"{where}（合计或备注行），未计入"
+                )
+            message = "；".join(filter(None, notes)) or None
+            file_rows.append(_file_row(source, name, grid.sheet, status, message, table_counts))
         elif isinstance(outcome, SheetFailure):
             file_rows.append(_file_row(source, name, outcome.sheet, "failed", outcome.message))
         else:
             file_rows.append(_file_row(source, name, None, "failed", str(outcome)))
-    return StagedSource(
+    if cut_rejects:
+        rejects = pl.concat([rejects, pl.DataFrame(cut_rejects, schema=REJECT_SCHEMA)])
+    staged = StagedSource(
         records=records,
         rejects=rejects,
         files=pl.DataFrame(file_rows, schema=FILE_SCHEMA),
         received=True,
         field_problems=field_problems,
     )
+    return count_duplicates_once(staged, {p.relative_to(folder).as_posix(): p for p in files})
 
 
 def source_files(folder: Path) -> list[Path]:
@@ -148,21 +174,181 @@ def _file_row(
         "rows_kept": kept,
         "rows_rejected": rejected,
         "rows_skipped": skipped,
+        "rows_duplicate": 0,
     }
+
+
+# --- a file cut short -------------------------------------------------------------------------
+
+
+def _cut_line(
+    source: Source, table: Table, cut: CutLine, counts: tuple[int, int, int, int]
+) -> tuple[tuple[int, int, int, int], list[dict[str, object]]]:
+    """The partial last line of a truncated file: a reject showing what is left of it (a person
+    sees a row cut off mid-value and would not use it), or a skipped row when what is left opens
+    like a total or a note. Returns the table's counts with the line added."""
+    read, kept, rejected, skipped = counts
+    opening = next((cell.strip() for cell in cut.cells if cell and cell.strip()), "")
+    if re.search(TOTAL_PATTERN, opening) or re.search(NOTE_PATTERN, opening):
+        return (read, kept, rejected, skipped + 1), []
+    labels = table.header.labels
+    keys: list[str] = []
+    for index in range(len(cut.cells)):
+        key = (labels[index] if index < len(labels) else "") or f"第{index + 1}列"
+        keys.append(key if key not in keys else f"{key}_{keys.count(key) + 1}")
+    raw_values = json.dumps(
+        {
+            key: value
+            for key, value in zip(keys, cut.cells, strict=True)
+            if not re.search(DROPPED_COLUMNS, key)
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    last = len(cut.cells) - 1
+    field_name = next((f for f, column in table.header.fields.items() if column == last), None)
+    reject = {
+        "source": source.key,
+        "file": table.grid.file,
+        "sheet": table.grid.sheet,
+        "row_number": cut.row_number,
+        "field": field_name,
+        "reason": f"文件在此行「{keys[last]}」处中途截断，此行不完整，未读入",
+        "raw_values": raw_values,
+    }
+    return (read + 1, kept, rejected + 1, skipped), [reject]
+
+
+# --- the same file delivered twice ------------------------------------------------------------
+
+# how a copy is usually named: 名册 - 副本.xlsx, 名册(1).xlsx, 名册 - Copy.xlsx
+COPY_NAME = re.compile(r"副本|复件|拷贝|复制|copy|[(（]\d+[)）]\s*$", re.IGNORECASE)
+# columns that say where a row is, not what it holds; raw text that a re-save may write otherwise
+_NOT_CONTENT = (*PROVENANCE_SCHEMA, "raw_extra", "id_raw")
+
+
+def _original_first(name: str) -> tuple[bool, int, str]:
+    """Of two copies, the one not named like a copy, then the shorter name, stands as the file."""
+    return (COPY_NAME.search(Path(name).stem) is not None, len(name), name)
+
+
+def count_duplicates_once(staged: StagedSource, paths: dict[str, Path]) -> StagedSource:
+    """A file delivered twice is counted once. A file byte for byte identical to another of the
+    folder, or whose data rows are all rows of another file (the same values row for row: a
+    re-save as .xlsx or CSV, one township's part of a district file), is not staged: its rows
+    are counted as duplicate and its status names the file it repeats. Rows repeated within one
+    file are left alone (two claims of the same amount can be real)."""
+    duplicates = _identical_files(paths)
+    duplicates.update(_contained_files(staged, set(duplicates)))
+    if not duplicates:
+        return staged
+    gone = pl.Series(list(duplicates), dtype=pl.String).implode()
+    messages = pl.col("file").replace_strict(duplicates, default=None, return_dtype=pl.String)
+    files = staged.files.with_columns(
+        pl.when(pl.col("file").is_in(gone))
+        .then(
+            pl.struct(
+                pl.lit("duplicate").alias("status"),
+                messages.alias("message"),
+                pl.lit(0, dtype=pl.Int64).alias("rows_kept"),
+                pl.lit(0, dtype=pl.Int64).alias("rows_rejected"),
+                (pl.col("rows_kept") + pl.col("rows_rejected")).alias("rows_duplicate"),
+            )
+        )
+        .otherwise(pl.struct("status", "message", "rows_kept", "rows_rejected", "rows_duplicate"))
+        .struct.unnest()
+    ).select(list(FILE_SCHEMA))
+    return StagedSource(
+        records=staged.records.filter(~pl.col("file").is_in(gone)),
+        rejects=staged.rejects.filter(~pl.col("file").is_in(gone)),
+        files=files,
+        received=staged.received,
+        field_problems=staged.field_problems.filter(~pl.col("file").is_in(gone)),
+    )
+
+
+def _identical_files(paths: dict[str, Path]) -> dict[str, str]:
+    """File -> message, for every file byte for byte identical to an earlier one."""
+    by_size: dict[int, list[str]] = defaultdict(list)
+    for name, path in paths.items():
+        by_size[path.stat().st_size].append(name)
+    by_digest: dict[str, list[str]] = defaultdict(list)
+    for names in by_size.values():
+        if len(names) < 2:
+            continue
+        for name in names:
+            with paths[name].open("rb") as handle:
+                by_digest[hashlib.file_digest(handle, "sha256").hexdigest()].append(name)
+    duplicates = {}
+    for names in by_digest.values():
+        original, *copies = sorted(names, key=_original_first)
+        for name in copies:
+            duplicates[name] = f"与 {original} 完全相同（同一文件重复报送），其数据行未重复计入"
+    return duplicates
+
+
+def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
+    """File -> message, for every file whose data rows (kept and rejected, as multisets) are all
+    rows of one other file of the folder that is itself counted."""
+    holding = set(staged.records["file"].unique()) | set(staged.rejects["file"].unique())
+    if len(holding - skip) < 2:
+        return {}
+    columns = [c for c in staged.records.columns if c not in _NOT_CONTENT]
+    rows = pl.concat(
+        [
+            staged.records.select("file", pl.struct(columns).hash().alias("row")),
+            staged.rejects.select(
+                "file", pl.struct("field", "reason", "raw_values").hash().alias("row")
+            ),
+        ]
+    ).filter(~pl.col("file").is_in(list(skip)))
+    # a file with a sheet that could not be read holds more than its staged rows
+    incomplete = staged.files.filter(pl.col("status") == "failed")["file"].unique().to_list()
+    counts = rows.group_by("file", "row").len("n")
+    sizes = dict(counts.group_by("file").agg(pl.col("n").sum()).iter_rows())
+    if len(sizes) < 2:
+        return {}
+    distinct = dict(counts.group_by("file").len().iter_rows())
+    covered = (
+        counts.join(counts, on="row", suffix="_other")
+        .filter((pl.col("file") != pl.col("file_other")) & (pl.col("n_other") >= pl.col("n")))
+        .group_by("file", "file_other")
+        .len("covered")
+    )
+    within = defaultdict(set)
+    for name, other, n in covered.iter_rows():
+        if n == distinct[name]:
+            within[name].add(other)
+    # the bigger file stands; between equals, the one not named like a copy
+    rank = {name: (-size, *_original_first(name)) for name, size in sizes.items()}
+    duplicates: dict[str, str] = {}
+    for name in sorted(sizes, key=rank.__getitem__):
+        if name in incomplete:
+            continue
+        standing = [o for o in within[name] if o not in duplicates and rank[o] < rank[name]]
+        if not standing:
+            continue
+        original = min(standing, key=rank.__getitem__)
+        duplicates[name] = (
+            f"数据行与 {original} 完全相同（重复报送），未重复计入"
+            if sizes[name] == sizes[original]
+            else f"全部 {sizes[name]} 行数据已包含在 {original} 中（重复报送），未重复计入"
+        )
+    return duplicates
 
 
 # --- finding the tables of a file -------------------------------------------------------------
 
 
 def read_tables(source: Source, path: Path, name: str) -> list[Table | SheetFailure]:
-    """The tables of a department/roster file: a CSV, or the data sheet(s) of a workbook."""
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        grid = read_csv(path, name)
+    """The tables of a department/roster file: a CSV or HTML table, or the data sheet(s) of a
+    workbook; what the file is comes from its content (a CSV named .xlsx is still a CSV)."""
+    if path.suffix.lower() not in (*CSV_SUFFIXES, *EXCEL_SUFFIXES):
+        raise UnreadableFile(f"文件 {name} 的格式不受支持（只接受 .csv、.xlsx 或 .xls）")
+    grid = read_single(path, name)
+    if grid is not None:
         return [Table(grid, require_header(source, grid))]
-    if suffix in EXCEL_SUFFIXES:
-        return _workbook_tables(source, Workbook(path, name))
-    raise UnreadableFile(f"文件 {name} 的格式不受支持（只接受 .csv、.xlsx 或 .xls）")
+    return _workbook_tables(source, Workbook(path, name))
 
 
 def _named_for(source: Source, sheet: str) -> bool:

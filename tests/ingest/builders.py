@@ -122,3 +122,84 @@ def write_ledger(
         sheet.merge_range(end + 3, 0, end + 3, 11, "2. 网格员按照具体职务勾选对应项")
     workbook.close()
     return path
+
+
+def fixed_id(order: int, born: date, area: str = "341502") -> str:
+    """A valid 18-digit ID that does not depend on how many IDs were made before (fixtures)."""
+    first17 = f"{area}{born:%Y%m%d}{order % 1000:03d}"
+    return first17 + checksum_char(first17)
+
+
+# 低保变动名册 as a clerk lays it out (row numbers as Excel shows them): title 1, two-row header
+# 2–3 (所在地 over 乡镇/村), data 4–8 with 乡镇 merged over all of them and 村 over its rows,
+# a 合计 row 9 and a note 10
+CIVIL_TITLE = "金安区2026年10月社会救助变动名册"
+CIVIL_MERGED_DATA = [
+    (1, "张三", fixed_id(11, date(1950, 3, 1)), "低保", "新增", 1234.5, date(2026, 10, 5)),
+    (2, "李四", 341502199001011234, "特困", "在保", 800, "2026/10/5"),  # an ID typed as a number
+    (3, "王五", fixed_id(12, date(1988, 1, 2)), "临时救助", "新增", 500, date(2026, 10, 6)),
+    (4, "赵六", fixed_id(13, date(1962, 7, 9)), "低保", "退出", 300, date(2026, 10, 7)),
+    (5, "钱七", fixed_id(14, date(1971, 5, 4)), "低保", "在保", 200, date(2026, 10, 8)),
+]
+CIVIL_MERGED_PLACES = [
+    ("三十铺镇", 0, 4),
+    ("北山村", 0, 2),
+    ("南山村", 3, 4),
+]  # (value, first, last)
+
+
+def write_civil_merged(path: Path) -> Path:
+    """The 低保变动名册 above: merged title, merged two-row header, places merged down."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet("社会救助变动名册")
+    centred = workbook.add_format({"align": "center", "valign": "vcenter"})
+    day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+    sheet.merge_range("A1:I1", CIVIL_TITLE, centred)
+    for column, label in zip("ADEFGHI", ("序号", "姓名", "身份证号", "救助类型", "变动类型", "金额", "变动日期"), strict=True):  # fmt: skip
+        sheet.merge_range(f"{column}2:{column}3", label, centred)
+    sheet.merge_range("B2:C2", "所在地", centred)
+    sheet.write_row("B3", ["乡镇", "村"])
+    first = 3
+    for r, (number, name, id_number, kind, change, amount, when) in enumerate(
+        CIVIL_MERGED_DATA, start=first
+    ):
+        sheet.write_number(r, 0, number)
+        sheet.write_string(r, 3, name)
+        if isinstance(id_number, int):
+            sheet.write_number(r, 4, id_number)
+        else:
+            sheet.write_string(r, 4, id_number)
+        sheet.write_row(r, 5, [kind, change])
+        sheet.write_number(r, 7, amount)
+        if isinstance(when, date):
+            sheet.write_datetime(r, 8, datetime(when.year, when.month, when.day), day)
+        else:
+            sheet.write_string(r, 8, when)
+    for value, top, bottom in CIVIL_MERGED_PLACES:
+        column = 1 if value.endswith("镇") else 2
+        sheet.merge_range(first + top, column, first + bottom, column, value, centred)
+    total = first + len(CIVIL_MERGED_DATA)
+    sheet.merge_range(total, 0, total, 6, "合计", centred)
+    sheet.write_number(total, 7, sum(row[5] for row in CIVIL_MERGED_DATA))
+    sheet.merge_range(total + 1, 0, total + 1, 8, "填报人：孙八    联系电话：13700000000")
+    workbook.close()
+    return path
+
+
+GRID_FIXTURE_TITLE = "三十铺镇乡镇（街道、开发区）北山村村防止返贫动态监测基层网格工作台账"
+GRID_FIXTURE_ROWS = [
+    (1, "北山组第一网格", 45, "张三", "√", None, None, "13800000001", "李四", "村支书", "13900000001", None),
+    (2, "北山组第二网格", 38, "王五", None, "√", "妇女主任", "13800000002", "李四", "村支书", "13900000001", "新设"),
+]  # fmt: skip
+
+
+def write_grid_fixture(path: Path) -> Path:
+    return write_ledger(path, GRID_FIXTURE_TITLE, GRID_FIXTURE_ROWS)
+
+
+def cut_inside_last_character(data: bytes, character: str, encoding: str) -> bytes:
+    """The bytes up to the middle of the last `character`: a copy that stopped mid-character."""
+    encoded = character.encode(encoding)
+    assert len(encoded) > 1
+    return data[: data.rindex(encoded) + 1]

@@ -278,7 +278,9 @@ def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path
     write_xlsx(
         folder / "a.xlsx", data, sheet="Sheet1", extra_sheets=[("Sheet2", [("姓名",), ("李四",)])]
     )
-    write_xlsx(folder / "b.xlsx", [("x",)], sheet="Sheet1", extra_sheets=[("结算明细", data)])
+    # another claim (the same one twice would be one file's duplicate: test_file_faults.py)
+    other = [data[0], ("张三", ZHANG, "20")]
+    write_xlsx(folder / "b.xlsx", [("x",)], sheet="Sheet1", extra_sheets=[("结算明细", other)])
     staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
     sheets = dict(zip(staged.files["file"], staged.files["sheet"], strict=True))
     assert sheets == {"a.xlsx": "Sheet1", "b.xlsx": "结算明细"}

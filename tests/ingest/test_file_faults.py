@@ -1,0 +1,450 @@
+"""Files as they really arrive: cut short, misnamed, HTML saved as .xls, legacy .xls, merged
+location cells, and the same file delivered twice."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.checks.ingest import row_accounting_check
+from pipelines.ingest.grid import stage_grid
+from pipelines.ingest.readers import (
+    Workbook,
+    decode_bytes,
+    fill_merged,
+    read_csv,
+)
+from pipelines.ingest.stage import FILE_SCHEMA, StagedSource, stage_source
+from pipelines.sources import SOURCES
+from tests.ingest.builders import (
+    CIVIL_MERGED_DATA,
+    csv_text,
+    cut_inside_last_character,
+    fixed_id,
+    write_civil_merged,
+    write_csv,
+    write_grid_fixture,
+    write_xlsx,
+)
+
+MONTH = "2026-10"
+CIVIL = SOURCES["civil_affairs"]
+CLAIMS = SOURCES["medical_claims"]
+FIXTURES = Path(__file__).parent / "fixtures"
+ZHANG, LI, WANG = (fixed_id(n, date(1960 + n, 1, 1)) for n in (1, 2, 3))
+
+CIVIL_HEADER = ("姓名", "身份证号", "乡镇", "村", "救助类型", "金额", "住址")
+CIVIL_ROWS = [
+    ("金安区2026年10月社会救助变动名册",),
+    CIVIL_HEADER,
+    ("张三", ZHANG, "三十铺镇", "北山村", "低保", "100", "北山村一组"),
+    ("李四", LI, "三十铺镇", "北山村", "特困", "200", "北山村二组"),
+    ("王五", WANG, "三十铺镇", "南山村", "低保", "300", "南山村三组"),
+]
+
+
+def _stage(folder: Path, source=CIVIL) -> StagedSource:  # noqa: ANN001 - a Source
+    return stage_source(source, folder, MONTH)
+
+
+def _file(staged: StagedSource, name: str) -> dict:
+    rows = staged.files.filter(pl.col("file") == name).to_dicts()
+    assert len(rows) == 1, staged.files
+    return rows[0]
+
+
+def _balanced(row: dict) -> bool:
+    return row["rows_read"] == row["rows_kept"] + row["rows_rejected"] + row["rows_duplicate"]
+
+
+# --- 1. a CSV cut inside its last character ---------------------------------------------------
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_csv_cut_inside_its_last_character_keeps_the_lines_before(
+    tmp_path: Path, encoding: str
+) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    whole = csv_text(CIVIL_ROWS).encode(encoding)
+    cut = cut_inside_last_character(whole, "组", encoding)
+    (folder / "低保.csv").write_bytes(cut)
+    staged = _stage(folder)
+    lost = 1  # the first byte of the cut character is all that is left of it
+    row = _file(staged, "低保.csv")
+    # a person sees the file's lines up to the cut: the file is used, and said to be incomplete
+    assert row["status"] == "partial"
+    assert f"文件末尾不完整（截断），最后 {lost} 字节无法解码，已读入其前面的行" in row["message"]
+    assert "第 5 行在截断处中断，列为退回行" in row["message"]
+    assert staged.records.sort("row_number")["name"].to_list() == ["张三", "李四"]
+    # the cut line itself is listed with what is left of it, never staged as if whole
+    reject = staged.rejects.row(0, named=True)
+    assert staged.rejects.height == 1 and reject["row_number"] == 5
+    assert "截断" in reject["reason"] and "「住址」" in reject["reason"]
+    assert json.loads(reject["raw_values"])["住址"] == "南山村三"
+    assert (row["rows_read"], row["rows_kept"], row["rows_rejected"]) == (3, 2, 1)
+    assert _balanced(row)
+
+
+def test_a_cut_just_after_a_line_break_loses_no_visible_line(tmp_path: Path) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    data = csv_text(CIVIL_ROWS).encode("utf-8") + "备".encode()[:2]
+    (folder / "a.csv").write_bytes(data)
+    staged = _stage(folder)
+    row = _file(staged, "a.csv")
+    assert row["status"] == "partial" and "最后 2 字节无法解码" in row["message"]
+    assert staged.records.height == 3 and staged.rejects.is_empty()
+
+
+def test_a_cut_total_row_is_skipped_not_rejected(tmp_path: Path) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    rows = [*CIVIL_ROWS, ("合计", "", "", "", "", "600", "共三户")]
+    (folder / "a.csv").write_bytes(
+        cut_inside_last_character(csv_text(rows).encode(), "户", "utf-8")
+    )
+    staged = _stage(folder)
+    assert staged.records.height == 3 and staged.rejects.is_empty()
+    row = _file(staged, "a.csv")
+    assert row["rows_skipped"] == 3  # title, header, the cut 合计 line
+    assert "第 6 行在截断处中断（合计或备注行），未计入" in row["message"]
+
+
+def test_a_cut_inside_a_quoted_value_with_a_line_break_sets_the_whole_row_aside(
+    tmp_path: Path,
+) -> None:
+    rows = [*CIVIL_ROWS[:-1], ("王五", WANG, "三十铺镇", "南山村", "低保", "300", "南山村\n三组")]
+    path = tmp_path / "a.csv"
+    path.write_bytes(cut_inside_last_character(csv_text(rows).encode(), "组", "utf-8"))
+    grid = read_csv(path, "a.csv")
+    assert [row[0] for row in grid.cells.rows()][-1] == "李四"
+    assert grid.cut_line is not None and grid.cut_line.row_number == 5
+    assert grid.cut_line.cells == ("王五", WANG, "三十铺镇", "南山村", "低保", "300", "南山村\n三")
+
+
+def test_bad_bytes_in_the_middle_are_never_guessed(tmp_path: Path) -> None:
+    data = csv_text(CIVIL_ROWS).encode("utf-8")
+    position = data.index(LI.encode())  # inside line 4
+    broken = data[:position] + b"\xff" + data[position + 1 :]
+    with pytest.raises(UnicodeDecodeError):
+        decode_bytes(broken)
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    (folder / "坏.csv").write_bytes(broken)
+    row = _file(_stage(folder), "坏.csv")
+    assert row["status"] == "failed"
+    assert row["message"].startswith("文件 坏.csv 无法读取：第 4 行有无法识别的字节")
+
+
+def test_decode_bytes_counts_only_the_broken_tail() -> None:
+    assert decode_bytes("张三".encode()[:-1]).text == "张"
+    assert decode_bytes("张三".encode()[:-1]).lost_bytes == 2
+    assert decode_bytes("张三".encode("gb18030")[:-1]) == decode_bytes(
+        "张".encode("gb18030")[:2] + b"\xc8"
+    )
+    assert decode_bytes("张三".encode("gb18030")).lost_bytes == 0
+
+
+# --- 2. what a person can tell the file is ----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["低保.xlsx", "低保.xls"])
+def test_a_csv_saved_under_an_excel_name_is_read_as_csv(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "civil_affairs"
+    write_csv(folder / name, CIVIL_ROWS, "gb18030")
+    staged = _stage(folder)
+    row = _file(staged, name)
+    assert row["status"] == "ok" and row["sheet"] is None
+    assert "内容实为文本表格（CSV）" in row["message"]
+    assert staged.records.sort("row_number")["row_number"].to_list() == [3, 4, 5]
+
+
+def test_an_xlsx_named_xls_is_read_as_a_workbook(tmp_path: Path) -> None:
+    folder = tmp_path / "civil_affairs"
+    write_civil_merged(folder / "低保.xls")  # xlsx bytes under the legacy name
+    staged = _stage(folder)
+    row = _file(staged, "低保.xls")
+    assert row["status"] == "ok" and row["rows_kept"] == len(CIVIL_MERGED_DATA)
+    assert "内容实为 Excel 工作簿（.xlsx）" in row["message"]
+
+
+HTML_XLS = f"""<html xmlns:x="urn:schemas-microsoft-com:office:excel">
+<head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">
+<style>td {{ mso-number-format:"\\@"; }}</style></head>
+<body>
+<table border="1">
+  <tr><td colspan="7" align="center">金安区2026年10月社会救助变动名册</td></tr>
+  <tr><th rowspan="2">序号</th><th colspan="2">所在地</th><th rowspan="2">姓名</th>
+      <th rowspan="2">身份证号</th><th rowspan="2">救助<br>类型</th><th rowspan="2">金额</th></tr>
+  <tr><th>乡镇</th><th>村</th></tr>
+  <tr><td>1</td><td rowspan="3">三十铺镇</td><td rowspan="2">北山村</td><td>张&nbsp;三</td>
+      <td>{ZHANG}</td><td>低保</td><td>1,234.50</td></tr>
+  <tr><td>2</td><td>李四</td><td> {LI} </td><td>特困</td><td>800</td>
+  <tr><td>3</td><td>南山村</td><td>王五</td><td>{WANG}</td><td>临时救助</td><td>500</td></tr>
+  <tr><td colspan="6">合计</td><td>2534.5</td></tr>
+</table>
+<p>填报人：赵六</p>
+</body></html>"""
+
+
+def test_an_html_table_saved_as_xls_reads_as_it_displays(tmp_path: Path) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    (folder / "低保变动.xls").write_bytes(HTML_XLS.encode("gb18030"))
+    staged = _stage(folder)
+    row = _file(staged, "低保变动.xls")
+    assert row["status"] == "ok" and "内容实为网页表格（HTML）" in row["message"]
+    assert (row["rows_read"], row["rows_kept"], row["rows_skipped"]) == (3, 3, 4)
+    records = staged.records.sort("row_number")
+    assert records["row_number"].to_list() == [4, 5, 6]
+    assert records["name"].to_list() == ["张三", "李四", "王五"]
+    assert records["id_number"].to_list() == [ZHANG, LI, WANG]
+    # cells spanning rows read as their value in every row they cover
+    assert records["township"].to_list() == ["三十铺镇"] * 3
+    assert records["village"].to_list() == ["北山村", "北山村", "南山村"]
+    assert records["assistance_type"].to_list() == ["低保", "特困", "临时救助"]
+    assert records["amount"].to_list() == [1234.5, 800.0, 500.0]
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_semicolon_and_tab_separated_text(tmp_path: Path, separator: str) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    lines = [
+        "金安区2026年10月社会救助变动名册,单位:元",  # a title with a comma of its own
+        separator.join(CIVIL_HEADER),
+        separator.join(("张三", ZHANG, "三十铺镇", "北山村", "低保", "100", "北山村,一组")),
+        separator.join(("李四", LI, "三十铺镇", "北山村", "特困", "200", "北山村,二组")),
+        separator.join(("王五", WANG, "三十铺镇", "南山村", "低保", "300", "南山村")),
+    ]
+    (folder / "a.csv").write_text("\n".join(lines) + "\n", encoding="gb18030")
+    staged = _stage(folder)
+    records = staged.records.sort("row_number")
+    assert records["name"].to_list() == ["张三", "李四", "王五"]
+    assert records["amount"].to_list() == [100.0, 200.0, 300.0]
+    assert json.loads(records["raw_extra"][0]) == {"住址": "北山村,一组"}
+
+
+def test_a_comma_file_with_semicolons_in_its_values_stays_comma(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("姓名,住址\n张三,北山村;一组\n李四,南山村;二组\n", encoding="utf-8")
+    assert read_csv(path, "a.csv").cells.rows()[1] == ("张三", "北山村;一组", 2)
+
+
+def _xlsx_bytes(tmp_path: Path) -> bytes:
+    path = write_xlsx(tmp_path / "whole.xlsx", [CIVIL_HEADER, CIVIL_ROWS[2]])
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("截断.xlsx", "half an xlsx", "不完整或已损坏"),
+        ("报表.xls", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "内容不是表格"),
+        ("空.csv", b"", "是空文件"),
+        ("空白.xls", b"  \r\n", "是空文件"),
+        ("网页.xls", b"<html><body><table><tr><td></td></tr></table></body></html>", "没有含内容的表格"),
+        ("导出.xls", b'<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">', "另存为 .xlsx"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_file_fails_naming_the_file_and_why(
+    tmp_path: Path, name: str, content: bytes | str, reason: str
+) -> None:
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    if content == "half an xlsx":
+        data = _xlsx_bytes(tmp_path)
+        content = data[: len(data) // 2]
+    (folder / name).write_bytes(content)
+    write_csv(folder / "好.csv", CIVIL_ROWS)
+    staged = _stage(folder)
+    row = _file(staged, name)
+    assert row["status"] == "failed"
+    assert row["message"].startswith(f"文件 {name} ") and reason in row["message"]
+    assert _file(staged, "好.csv")["rows_kept"] == 3  # the other file of the source still reads
+
+
+# --- 3. legacy .xls, read like .xlsx ----------------------------------------------------------
+
+
+def _without_file(staged: StagedSource) -> pl.DataFrame:
+    return staged.records.drop("file", "record_key").sort("row_number")
+
+
+def test_xls_fixtures_are_small_and_made_by_our_builders() -> None:
+    for name in ("civil_merged.xls", "grid_ledger.xls"):
+        data = (FIXTURES / name).read_bytes()
+        assert data.startswith(b"\xd0\xcf\x11\xe0") and len(data) < 50_000
+
+
+def test_a_legacy_xls_reads_exactly_like_the_xlsx_it_was_saved_from(tmp_path: Path) -> None:
+    xlsx, xls = tmp_path / "a" / "civil_affairs", tmp_path / "b" / "civil_affairs"
+    write_civil_merged(xlsx / "低保.xlsx")
+    xls.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "civil_merged.xls", xls / "低保.xls")
+    from_xlsx, from_xls = _stage(xlsx), _stage(xls)
+    assert from_xls.records.height == len(CIVIL_MERGED_DATA)
+    assert _without_file(from_xls).equals(_without_file(from_xlsx))
+    row = _file(from_xls, "低保.xls")
+    # title, two header rows, 合计 and the note are decorations, as in the xlsx
+    assert (row["status"], row["sheet"], row["rows_kept"], row["rows_skipped"]) == (
+        "ok", "社会救助变动名册", 5, 5,
+    )  # fmt: skip
+    records = from_xls.records.sort("row_number")
+    assert records["row_number"].to_list() == [4, 5, 6, 7, 8]
+    li = records.row(1, named=True)
+    assert li["id_status"] == "destroyed" and li["id_raw"] == "341502199001011000"
+    assert records["change_date"][0] == date(2026, 10, 5) and records["amount"][0] == 1234.5
+
+
+def test_a_legacy_xls_grid_ledger_reads_like_the_xlsx(tmp_path: Path) -> None:
+    xlsx, xls = tmp_path / "a" / "grid", tmp_path / "b" / "grid"
+    write_grid_fixture(xlsx / "台账.xlsx")
+    xls.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "grid_ledger.xls", xls / "台账.xls")
+    from_xlsx, from_xls = stage_grid(xlsx, MONTH), stage_grid(xls, MONTH)
+    assert from_xls.records.height == 2
+    assert _without_file(from_xls).equals(_without_file(from_xlsx))
+    assert from_xls.records["township"].to_list() == ["三十铺镇", "三十铺镇"]
+    assert from_xls.records["worker_phone"].to_list() == ["13800000001", "13800000002"]
+
+
+# --- 4. a location cell that visibly covers several rows --------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["xlsx", "xls"])
+def test_places_merged_down_over_their_rows_read_in_every_row(tmp_path: Path, fixture: str) -> None:
+    folder = tmp_path / "civil_affairs"
+    if fixture == "xlsx":
+        write_civil_merged(folder / "低保.xlsx")
+    else:
+        folder.mkdir()
+        shutil.copyfile(FIXTURES / "civil_merged.xls", folder / "低保.xls")
+    records = _stage(folder).records.sort("row_number")
+    assert records["township"].to_list() == ["三十铺镇"] * 5
+    assert records["village"].to_list() == ["北山村"] * 3 + ["南山村"] * 2
+
+
+def test_blank_rows_under_a_merged_cell_stay_blank(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    path = tmp_path / "civil_affairs" / "a.xlsx"
+    path.parent.mkdir()
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, ("乡镇", "姓名", "身份证号", "救助类型"))
+    sheet.merge_range(1, 0, 4, 0, "三十铺镇")
+    sheet.write_row(1, 1, ("张三", ZHANG, "低保"))
+    sheet.write_row(2, 1, ("李四", LI, "特困"))  # row 4 blank, row 5 blank: the merge runs on
+    sheet.merge_range(5, 0, 5, 3, "填报人：赵六")
+    workbook.close()
+    staged = _stage(path.parent)
+    assert staged.records["township"].to_list() == ["三十铺镇", "三十铺镇"]
+    assert staged.rejects.is_empty()
+    assert _file(staged, "a.xlsx")["rows_skipped"] == 4  # header, two blank rows, the note
+
+
+def test_fill_merged_repeats_down_but_not_across() -> None:
+    cells = pl.DataFrame(
+        {
+            "c0": ["标题", "乡镇", "三十铺镇", None, None],
+            "c1": [None, "姓名", "张三", "李四", None],
+        },
+        schema={"c0": pl.String, "c1": pl.String},
+    ).with_columns(pl.int_range(1, 6).alias("row_number"))
+    filled = fill_merged(cells, [(0, 0, 0, 1), (2, 0, 4, 0)])
+    assert filled["c0"].to_list() == ["标题", "乡镇", "三十铺镇", "三十铺镇", None]
+    assert filled["c1"].to_list() == cells["c1"].to_list()
+
+
+def test_a_two_row_header_with_cells_merged_down_still_combines(tmp_path: Path) -> None:
+    workbook = Workbook(write_civil_merged(tmp_path / "a.xlsx"), "a.xlsx")
+    grid = workbook.read(workbook.sheet_names[0])
+    rows = grid.cells.rows()
+    assert rows[1][:4] == ("序号", "所在地", None, "姓名")  # the parent row as drawn
+    assert rows[2][:4] == ("序号", "乡镇", "村", "姓名")  # merged-down labels fill the child row
+    assert rows[0][1:] == (None,) * 8 + (1,)  # the title merged across stays in its first cell
+
+
+# --- 5. the same file delivered twice ---------------------------------------------------------
+
+CLAIM_HEADER = ("姓名", "证件号码", "乡镇", "就诊机构", "入院日期", "个人自付")
+CLAIMS_ROWS = [
+    ("金安区2026年10月医保结算明细",),
+    CLAIM_HEADER,
+    ("张三", ZHANG, "三十铺镇", "区医院", date(2026, 10, 5), 1200.5),
+    ("李四", LI, "三十铺镇", "区医院", date(2026, 10, 6), 300),
+    ("李四", LI, "三十铺镇", "区医院", date(2026, 10, 6), 300),  # twice in one file: both stand
+    ("王五", WANG, "孙岗乡", "中医院", date(2026, 10, 7), 50),
+]
+
+
+def _as_text(rows: list[tuple]) -> list[tuple]:
+    return [tuple(v.isoformat() if isinstance(v, date) else v for v in row) for row in rows]
+
+
+def test_a_byte_identical_copy_is_counted_once(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    write_xlsx(folder / "名册.xlsx", CLAIMS_ROWS)
+    shutil.copyfile(folder / "名册.xlsx", folder / "名册 - 副本.xlsx")  # sorts first
+    staged = _stage(folder, CLAIMS)
+    assert staged.records["file"].unique().to_list() == ["名册.xlsx"]
+    assert staged.records["self_paid"].sum() == 1850.5  # not 3701
+    copy = _file(staged, "名册 - 副本.xlsx")
+    assert copy["status"] == "duplicate" and "与 名册.xlsx 完全相同" in copy["message"]
+    assert (copy["rows_read"], copy["rows_kept"], copy["rows_duplicate"]) == (4, 0, 4)
+    assert _file(staged, "名册.xlsx")["status"] == "ok"
+    assert all(_balanced(row) for row in staged.files.to_dicts())
+    assert list(staged.files.columns) == list(FILE_SCHEMA)
+    assert row_accounting_check(staged.files).metadata["files_unbalanced"].value == 0
+
+
+def test_a_resave_as_csv_is_counted_once(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    write_xlsx(folder / "医保结算.xlsx", CLAIMS_ROWS)
+    write_csv(folder / "医保结算（导出）.csv", _as_text(CLAIMS_ROWS), "gb18030")
+    staged = _stage(folder, CLAIMS)
+    assert staged.records.height == 4 and staged.records["file"].n_unique() == 1
+    duplicate = staged.files.filter(pl.col("status") == "duplicate").row(0, named=True)
+    original = staged.records["file"][0]
+    assert f"数据行与 {original} 完全相同" in duplicate["message"]
+    assert duplicate["rows_duplicate"] == 4 and _balanced(duplicate)
+
+
+def test_a_townships_part_of_the_district_file_is_counted_once(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    write_xlsx(folder / "全区.xlsx", CLAIMS_ROWS)
+    write_csv(folder / "孙岗乡.csv", [CLAIM_HEADER, ("王五", WANG, "孙岗乡", "中医院", "2026/10/7", "50.00")])  # fmt: skip
+    staged = _stage(folder, CLAIMS)
+    part = _file(staged, "孙岗乡.csv")
+    assert part["status"] == "duplicate"
+    assert part["message"] == "全部 1 行数据已包含在 全区.xlsx 中（重复报送），未重复计入"
+    assert staged.records.height == 4
+
+
+def test_files_that_differ_in_one_row_are_both_counted(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    write_xlsx(folder / "a.xlsx", CLAIMS_ROWS)
+    changed = [*CLAIMS_ROWS[:-1], ("王五", WANG, "孙岗乡", "中医院", date(2026, 10, 8), 50)]
+    write_xlsx(folder / "b.xlsx", changed)
+    staged = _stage(folder, CLAIMS)
+    assert staged.files["status"].to_list() == ["ok", "ok"]
+    assert staged.records.height == 8
+
+
+def test_a_copy_of_an_unreadable_file_is_not_a_second_failure(tmp_path: Path) -> None:
+    folder = tmp_path / "medical_claims"
+    folder.mkdir()
+    (folder / "坏.xlsx").write_bytes(b"PK\x03\x04 not really a zip")
+    shutil.copyfile(folder / "坏.xlsx", folder / "坏(1).xlsx")
+    staged = _stage(folder, CLAIMS)
+    assert _file(staged, "坏.xlsx")["status"] == "failed"
+    assert _file(staged, "坏(1).xlsx")["status"] == "duplicate"
