@@ -47,7 +47,9 @@ def tie_rate_check(current: pl.DataFrame, previous: pl.DataFrame) -> dg.AssetChe
 def reject_rate_check(current: pl.DataFrame) -> dg.AssetCheckResult:
     """`current`: per source `source, rows_read, rows_rejected`."""
     rates = current.filter(pl.col("rows_read") > 0).with_columns(
-        (pl.col("rows_rejected") / pl.col("rows_read")).alias("reject_rate")
+        (pl.col("rows_rejected").cast(pl.Float64) / pl.col("rows_read").cast(pl.Float64)).alias(
+            "reject_rate"
+        )
     )
     high = rates.filter(pl.col("reject_rate") > REJECT_RATE_LIMIT)
     metadata: dict = {"sources": rates.height, "sources_over_limit": high.height}
