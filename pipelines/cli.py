@@ -55,7 +55,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     months = args.months.split(",") if args.months else [args.month]
     summary = generate(
-        Path(args.out), months=months, members=args.members, seed=args.seed, messy=args.messy
+        Path(args.out),
+        months=months,
+        members=args.members,
+        seed=args.seed,
+        messy=args.messy or False,
     )
     rules = Path(args.out) / "rules.toml"
     if not rules.exists():
@@ -191,7 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--months", help="YYYY-MM,YYYY-MM,... (a multi-month scenario)")
     gen.add_argument("--members", type=int, default=20_000)
     gen.add_argument("--seed", type=int, default=1)
-    gen.add_argument("--messy", action="store_true")
+    gen.add_argument(
+        "--messy",
+        nargs="?",
+        const="normal",
+        choices=("normal", "heavy", "wild"),
+        help="mess profile: normal (bare --messy), heavy (2.5x the rates), wild (other habits)",
+    )
     gen.set_defaults(func=cmd_generate)
 
     run = sub.add_parser("run", help="run one month through Dagster and print the summary")
