@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from pipelines.config import (
@@ -83,23 +85,40 @@ def _earlier_claims_to_ingest(layout: DataDir, district: str, month: str) -> lis
         return claims_months_to_ingest(con, layout.raw, district, month)
 
 
-def run_month(layout: DataDir, month: str) -> bool:
-    """Materialise every asset of one monthly partition against the persistent instance."""
+def run_month(layout: DataDir, month: str, *, wait_seconds: float | None = None) -> bool:
+    """Materialise every asset of one monthly partition against the persistent instance.
+
+    Runs left unfinished by a dead process are cleaned up first (marked failed, their writer slot
+    freed); a live run in the way is waited for, saying which one (pipelines/runs.py). The terminal
+    gets plain lines only: Dagster's events, stack traces included, stay in the run's event log.
+    Raises KeyboardInterrupt when a signal stopped the run, runs.WaitTimedOut when the wait ran out.
+    """
+    import uuid
+
     import dagster as dg
 
+    from pipelines import runs
     from pipelines.definitions import MONTHLY_JOB, defs
 
     ensure_dagster_home()
+    wait = runs.DEFAULT_WAIT_SECONDS if wait_seconds is None else wait_seconds
     definitions = defs()
     job = definitions.resolve_job_def(MONTHLY_JOB)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=month,
-            instance=instance,
-            raise_on_error=False,
-            # the event log keeps every step; the terminal shows warnings and the summary only
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        runs.wait_for_writer(instance, timeout=wait)
+        run_id = str(uuid.uuid4())
+        with runs.watch_run(run_id, timeout=wait):
+            result = job.execute_in_process(
+                partition_key=month,
+                instance=instance,
+                raise_on_error=False,
+                run_id=run_id,
+                tags=runs.launch_tags(),
+                # the event log keeps every step; the terminal shows the assets' warnings only
+                run_config={"loggers": {"terminal": {"config": {"log_level": "WARNING"}}}},
+            )
+    if runs.interrupted(result):
+        raise KeyboardInterrupt
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
@@ -107,12 +126,21 @@ def run_month(layout: DataDir, month: str) -> bool:
                 while error is not None and error.cause is not None:
                     error = error.cause  # the user code's own exception, not Dagster's wrapper
                 message = error.message.strip().splitlines()[-1] if error else ""
+                # "dagster._core.definitions.events.Failure: 农户花名册：…" → "农户花名册：…"
+                prefix = f"{error.cls_name}: " if error else ""
+                if prefix and prefix in message:
+                    message = message.split(prefix, 1)[1]
                 print(f"失败：{event.step_key}: {message}", file=sys.stderr)
     return result.success
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # a closed terminal or `kill` stops `fangfan run` like Ctrl-C does
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.report import run_summary
+    from pipelines.runs import WaitTimedOut
 
     layout = _set_data_env(args)
     if not (layout.raw / args.month).is_dir():
@@ -124,7 +152,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(
             f"YB01 需要全年累计：先读入仓库中还没有的 {', '.join(earlier)} 医保结算明细 (medical_claims)"
         )
-    ok = run_month(layout, args.month)
+    wait_minutes = getattr(args, "wait_minutes", None)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
+    try:
+        ok = run_month(
+            layout, args.month, wait_seconds=None if wait_minutes is None else wait_minutes * 60
+        )
+    except KeyboardInterrupt:
+        print(
+            f"已停止：收到终止信号，{args.month} 没有运行完（已写入的部分在重跑时会整体替换）。"
+            "重新运行 fangfan run 即可",
+            file=sys.stderr,
+        )
+        return 130
+    except WaitTimedOut as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
     if layout.database.exists():
         print(run_summary(layout, district, args.month))
     if not ok:
@@ -134,8 +181,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from pipelines.runs import reap_dead_runs
+
     _set_data_env(args)
     ensure_dagster_home()
+    # runs a crash left behind would block the run queue and the writer pool; while the UI is up
+    # the run_hygiene sensor keeps doing this every minute
+    with dg.DagsterInstance.get() as instance:
+        for line in reap_dead_runs(instance):
+            print(line)
     dagster = Path(sys.executable).parent / "dagster"
     command = [
         str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(args.port),
@@ -213,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--rules", help="a rules TOML overriding the defaults")
     run.add_argument("--export-date", help="YYYY-MM-DD the first export of the month counts from")
+    run.add_argument(
+        "--wait-minutes",
+        type=float,
+        help="how long to wait for another live run to finish before giving up (default 60)",
+    )
     run.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("replay", help="evaluate a changed rule configuration over past months")

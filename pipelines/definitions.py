@@ -15,6 +15,7 @@ from pipelines.assets.matching import match_quality, member_matches
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.resources import FangfanResource
+from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
 
 MONTHLY_JOB = "monthly_run"
@@ -67,8 +68,11 @@ def defs() -> dg.Definitions:
         assets=ALL_ASSETS,
         jobs=[monthly_job],
         schedules=[monthly_schedule],
-        sensors=[raw_files_arrival],
+        sensors=[raw_files_arrival, run_hygiene],
         resources={"fangfan": build_resource()},
+        # `fangfan run` selects this one: plain lines, no Dagster stack traces on the terminal;
+        # runs that configure no logger (UI, tests) keep Dagster's console logger
+        loggers={"terminal": terminal_logger},
         # runs launched from the UI (materialisations, backfills) run steps in one process too:
         # one DuckDB writer, and ~2.5x faster than one process per step on this workload
         executor=dg.in_process_executor,

@@ -32,6 +32,9 @@ def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, 
     assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
     assert "roster" in err and "运行失败" in err
+    # one plain line per failed step; Dagster's stack traces stay in the run's event log
+    assert "失败：roster: 农户花名册" in err and "Stack Trace" not in err and "Traceback" not in err
+    assert "dagster._core" not in err
     assert (home / "dagster.yaml").is_file()  # the persistent instance got the project's settings
 
 
