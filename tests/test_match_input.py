@@ -47,6 +47,109 @@ def test_same_record_key_in_two_months_is_matched_once_per_month():
     ]
 
 
+def _swap_across_area_and_birth(id_number: str) -> str:
+    # 341502|1980… → 341501|2980…: the area's last digit and the year's first swapped
+    return id_number[:5] + id_number[6] + id_number[5] + id_number[7:]
+
+
+def _staged_claim(id_number: str | None, **fields) -> pl.DataFrame:
+    row = {
+        "record_key": "medical_claims|a.csv||2", "name": "张三", "id_raw": None,
+        "id_number": id_number, "id_status": "valid", "id_birth": date(1980, 1, 1),
+        "id_area": "341502", "township": "东桥", "village": None,
+    } | fields  # fmt: skip
+    types = {"id_birth": pl.Date, "birth_date": pl.Date}
+    return pl.DataFrame([row], schema={key: types.get(key, pl.String) for key in row})
+
+
+def test_a_bad_date_id_keeps_its_18_characters_for_repair():
+    # The ingest reads 341501298001… as a bad date (year 2980) and keeps no id_number; the
+    # match input keeps the characters, and the matcher repairs the swap (tier 2).
+    con = duckdb.connect()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    written = _swap_across_area_and_birth(id_number)
+    staged = _staged_claim(
+        None, id_raw=f" {written} ", id_status="bad_date", id_birth=None, id_area=written[:6]
+    )
+    replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
+    matches, unresolved = run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    assert unresolved.is_empty()
+    assert matches.select("member_key", "tier").rows() == [(f"H1|{id_number}", 2)]
+    assert "id_raw" not in con.sql("SELECT * FROM match_input").columns
+
+
+def test_a_non_me_verdict_on_a_kept_id_still_applies():
+    # 非本人 identities are those of the staged rows (no id_number for a bad date): the kept
+    # characters must not change the identity the verdict was recorded under.
+    from pipelines.feedback import IDENTITY_SQL
+
+    con = duckdb.connect()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    written = _swap_across_area_and_birth(id_number)
+    staged = _staged_claim(None, id_raw=written, id_status="bad_date", id_birth=None)
+    replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
+    identity = con.execute(
+        f"SELECT {IDENTITY_SQL.format(s='s')} FROM "
+        "(SELECT 'medical_claims' AS source, * FROM stg_medical_claims) s"
+    ).fetchall()[0][0]
+    verdict = pl.DataFrame({"identity_key": [identity], "member_key": [f"H1|{id_number}"]})
+    replace_partition(con, "negative_pairs", verdict, district="d", month="2026-09")
+    matches, _ = run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    assert matches.is_empty()
+
+
+def test_a_non_id_cell_is_not_kept():
+    con = duckdb.connect()
+    _roster(con, make_id(date(1980, 1, 1)))
+    staged = _staged_claim(None, id_raw="3415021980汉字", id_status="invalid", id_birth=None)
+    replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
+    run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    assert con.sql("SELECT id_number FROM match_input").fetchall() == [(None,)]
+
+
+def test_a_staged_birth_date_column_reaches_the_matcher():
+    # No department declares 出生日期 today; a staged table that has birth_date passes it on,
+    # and a record without ID is tied by name + birth date + 乡镇.
+    con = duckdb.connect()
+    _roster(con, make_id(date(1980, 1, 1)))
+    staged = _staged_claim(
+        None, id_status="missing", id_birth=None, id_area=None, birth_date=date(1980, 1, 1)
+    )
+    other = staged.with_columns(
+        pl.lit("medical_claims|a.csv||3").alias("record_key"),
+        pl.lit(date(1981, 1, 1)).alias("birth_date"),
+    )
+    replace_partition(
+        con, "stg_medical_claims", pl.concat([staged, other]), district="d", month="2026-10"
+    )
+    matches, unresolved = run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    assert matches.select("record_key", "tier", "method").rows() == [
+        ("medical_claims|a.csv||2", 4, "姓名+出生日期+乡镇")
+    ]
+    assert unresolved["record_key"].to_list() == ["medical_claims|a.csv||3"]
+
+
+def test_without_a_birth_date_column_the_input_has_none():
+    con = duckdb.connect()
+    _roster(con, make_id(date(1980, 1, 1)))
+    staged = _staged_claim(None, id_status="missing", id_birth=None, id_area=None)
+    replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
+    run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    assert con.sql("SELECT birth_date FROM match_input").fetchall() == [(None,)]
+
+
 def test_a_month_without_department_data_matches_nothing():
     con = duckdb.connect()
     _roster(con, make_id(date(1980, 1, 1)))

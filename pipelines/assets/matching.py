@@ -7,6 +7,7 @@ import polars as pl
 from pipelines.assets.common import warehouse_asset
 from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
 from pipelines.feedback import IDENTITY_SQL
+from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records
 from pipelines.matching.places import canonical_places
 from pipelines.resources import FangfanResource
@@ -14,16 +15,50 @@ from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import replace_partition, scalar, table_exists
 
 
-def _record_select(source_key: str, household_level: bool) -> str:
+def _record_select(source_key: str, household_level: bool, columns: set[str]) -> str:
     # record keys repeat across months (same file name, same row): the matcher's key carries the
-    # month, so several months can be matched in one pass
+    # month, so several months can be matched in one pass. `columns`: the staged table's.
+    # The record's own birth date where the department's file has one (a source that declares
+    # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
+    birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
+    id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
     return f"""
         SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
                '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
-               CAST(NULL AS DATE) AS birth_date, township, village,
-               {str(household_level).lower()} AS household_level
+               {birth_date} AS birth_date, township, village,
+               {str(household_level).lower()} AS household_level, {id_raw} AS id_raw
         FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
     """
+
+
+def _staged_columns(con: duckdb.DuckDBPyConnection, source_key: str) -> set[str]:
+    return set(con.sql(f"SELECT * FROM stg_{source_key} LIMIT 0").columns)
+
+
+def keep_mistyped_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """An ID cell of 18 digits (or X) that the ingest cannot use because its birth date is not
+    a date or an X sits in its body — a mistyped digit, two digits swapped across the area code
+    and the birth date, the check X swapped inward — keeps those 18 characters in match_input
+    (as a bad checksum's do), so that the matcher's repair tier can find the ID they are one
+    typo from. Its status stays what the ingest said: the matcher never treats it as usable.
+    """
+    rows = con.sql(
+        "SELECT record_key, id_raw FROM match_input "
+        "WHERE id_number IS NULL AND id_status IN ('bad_date', 'invalid') AND id_raw IS NOT NULL"
+    ).pl()
+    kept = rows.select("record_key", id_number=clean_id_expr("id_raw")).filter(
+        pl.col("id_number").str.contains(r"^[0-9X]{18}$")
+    )
+    if kept.is_empty():
+        return
+    con.register("_kept_ids", kept)
+    try:
+        con.execute(
+            """UPDATE match_input SET id_number = k.id_number FROM _kept_ids k
+               WHERE match_input.record_key = k.record_key"""
+        )
+    finally:
+        con.unregister("_kept_ids")
 
 
 def prepare_match_views(
@@ -36,15 +71,18 @@ def prepare_match_views(
 ) -> None:
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
-    selects = [_record_select(key, by_key[key].household_level) for key in sources]
+    selects = [
+        _record_select(key, by_key[key].household_level, _staged_columns(con, key))
+        for key in sources
+    ]
     # no department sent anything: an empty input of the same shape
     union = " UNION ALL ".join(selects) or (
         "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS source_record_key, "
         "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS name, "
         "NULL::VARCHAR AS id_number, NULL::VARCHAR AS id_status, NULL::DATE AS id_birth, "
         "NULL::VARCHAR AS id_area, NULL::DATE AS birth_date, NULL::VARCHAR AS township, "
-        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level WHERE $district IS NULL "
-        "AND $months IS NULL"
+        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level, NULL::VARCHAR AS id_raw "
+        "WHERE $district IS NULL AND $months IS NULL"
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE match_input AS {union}",
@@ -74,6 +112,9 @@ def prepare_match_views(
             "CREATE OR REPLACE TEMP TABLE negative_input "
             "(source VARCHAR, record_key VARCHAR, member_key VARCHAR)"
         )
+    # after the 非本人 identities, which are those of the staged rows
+    keep_mistyped_ids(con)
+    con.execute("ALTER TABLE match_input DROP COLUMN id_raw")
     canonicalise_places(con)
 
 

@@ -22,6 +22,11 @@ from pipelines.matching.repair import checksum_neighbours, legacy_neighbours
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _USABLE_ID = "('valid', 'converted15', 'disability20')"
+# Statuses whose area code (id_area, or the ID's first six digits) is the one written: a usable
+# ID, or one Excel rounded (its leading digits survive). A mistyped ID (bad checksum, bad date,
+# invalid) may carry the typo in its area code — a swap across the area and the birth date
+# damages both — so its area only rules out members whose area is more than one typo away.
+_AREA_INTACT = "('valid', 'converted15', 'disability20', 'destroyed')"
 # Ranks at or above this are listed as candidates of an unresolved record but never tied.
 _LISTED_ONLY = 90
 _TEMP_TABLES = (
@@ -167,7 +172,9 @@ def _prepare(
                coalesce(s.id_birth::DATE,
                         CASE WHEN s.id_status IN {_USABLE_ID}
                              THEN {birth_from_id.format(id="s.id_number")} END) AS id_birth,
-               coalesce(s.id_area, left(s.id_number, 6)) AS area,
+               coalesce(s.id_area, left(s.id_number, 6)) AS area_written,
+               CASE WHEN s.id_status IN {_AREA_INTACT}
+                    THEN coalesce(s.id_area, left(s.id_number, 6)) END AS area,
                {_place("s.township", _TOWN)} AS town,
                {_place("s.village", _VILLAGE)} AS village,
                coalesce(s.household_level, false) AS hh_level
@@ -216,10 +223,90 @@ def _near_pairs(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> pl.DataFrame:
     return pairs.filter(pl.Series(distance <= 1)).select("r_id", "m_id")
 
 
-def _insert_frame(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame, values: str) -> None:
-    """Add `r_id, m_id` pairs from Python to `_ff_cand` with constant rank, method and reason."""
+def _near_name_pairs(con: duckdb.DuckDBPyConnection, pairs_sql: str) -> pl.DataFrame:
+    """The `r_id, m_id` pairs of `pairs_sql` whose names are near, as named levels.
+
+    Levels: `dialect`, the names sound alike once a local accent's confusions are folded
+    (王建玲 for 王建林); else one edit apart: `near_dropped`, a character dropped or added
+    (王秀 for 王秀英), `near`, one character other on a name of three or more (王季英),
+    `near_short`, on a two-character name (王强 for 王伟). A name reduced to one character is
+    too little to call near. Returns `r_id, m_id, level`.
+    """
+    pairs = con.sql(f"""
+        SELECT p.r_id, p.m_id, r.nk AS a, m.nk AS b, r.nlen, m.nlen AS m_nlen,
+               coalesce(r.dk = m.dk, false) AS same_sound
+        FROM ({pairs_sql}) p JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
+        WHERE r.nk IS NOT NULL AND m.nk IS NOT NULL AND least(r.nlen, m.nlen) >= 2
+    """).pl()
+    distance = process.cpdist(
+        pairs["a"].to_list(),
+        pairs["b"].to_list(),
+        scorer=Levenshtein.distance,
+        score_cutoff=1,
+        workers=-1,
+    )
+    one_edit = pl.Series(distance <= 1) if pairs.height else pl.Series([], dtype=pl.Boolean)
+    return pairs.filter(pl.col("same_sound") | one_edit).select(
+        "r_id",
+        "m_id",
+        level=pl.when("same_sound")
+        .then(pl.lit("dialect"))
+        .when(pl.col("nlen") != pl.col("m_nlen"))
+        .then(pl.lit("near_dropped"))
+        .when(pl.col("nlen") >= 3)
+        .then(pl.lit("near"))
+        .otherwise(pl.lit("near_short")),
+    )
+
+
+def _insert_unrivalled(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pl.DataFrame,
+    *,
+    rank: int,
+    reason: str,
+    birth: str = "r.own_birth",
+) -> None:
+    """Add near-name pairs `r_id, m_id, method` to `_ff_cand`, each judged against its rivals:
+    a near name is tied to an ID's holder only when nobody else in the holder's household, nor
+    in the record's village, carries the written name better — the same name or the same
+    pinyin. (A folded accent is no rival: it finds someone else as often as the person.)
+    Siblings often differ in one character (辈分字): the record of one under the other's number
+    stays a conflict.
+    A rival whose birth date contradicts the record's (`birth`, an expression over `_ff_r r`)
+    is not one; a rival a person ruled out (非本人) still is: the name it explains does not
+    become the holder's.
+    """
     con.register("_ff_near", pairs)
-    con.execute(f"INSERT INTO _ff_cand SELECT r_id, m_id, {values} FROM _ff_near")
+    con.execute(
+        f"""
+        INSERT INTO _ff_cand
+        WITH near AS (
+            SELECT n.r_id, n.m_id, n.method, h.household_id,
+                   r.nk, r.py, r.village, r.town, {birth} AS own_birth
+            FROM _ff_near n JOIN _ff_r r USING (r_id) JOIN _ff_m h USING (m_id)
+        ), others AS (
+            SELECT n.r_id, n.m_id, n.nk, n.py, n.own_birth, x.m_id AS x_id
+            FROM near n JOIN _ff_m x ON x.household_id = n.household_id
+            UNION ALL
+            SELECT n.r_id, n.m_id, n.nk, n.py, n.own_birth, x.m_id
+            FROM near n JOIN _ff_m x ON x.village = n.village AND x.py = n.py
+            WHERE n.town IS NULL OR x.town IS NULL OR x.town = n.town
+            UNION ALL
+            SELECT n.r_id, n.m_id, n.nk, n.py, n.own_birth, x.m_id
+            FROM near n JOIN _ff_m x ON x.village = n.village AND x.nk = n.nk
+            WHERE n.town IS NULL OR x.town IS NULL OR x.town = n.town
+        ), rivalled AS (
+            SELECT DISTINCT o.r_id, o.m_id
+            FROM others o JOIN _ff_m x ON x.m_id = o.x_id
+            WHERE o.x_id <> o.m_id AND (x.nk = o.nk OR x.py = o.py)
+              AND (o.own_birth IS NULL OR x.birth IS NULL OR x.birth = o.own_birth)
+        )
+        SELECT n.r_id, n.m_id, {rank}, n.method, ?
+        FROM near n ANTI JOIN rivalled v ON v.r_id = n.r_id AND v.m_id = n.m_id
+        """,
+        [reason],
+    )
     con.unregister("_ff_near")
 
 
@@ -321,19 +408,21 @@ def _exact_id_tier(con: duckdb.DuckDBPyConnection) -> None:
           AND (r.own_birth IS NULL OR m.birth IS NULL OR r.own_birth = m.birth)
           AND n.r_id IS NULL
     """)
-    # A misspelt name under the right ID (形近字, a dropped character): only for names of three
-    # or more characters, where one character is a small part of the name, and only when no
-    # household member carries the name (siblings often differ by one character).
-    near = _near_pairs(
+    # A misspelt name under the right ID (形近字, a dropped or added character, a local accent):
+    # the holder is the person unless a rival fits the written name better. Records with a
+    # household member of that name (or sound) are already family candidates; the holder with
+    # a birth date other than the record's own is not the person.
+    near = _near_name_pairs(
         con,
         """
-        SELECT h.r_id, h.m_id, r.nk AS a, m.nk AS b
+        SELECT h.r_id, h.m_id
         FROM _ff_holder h JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
-        WHERE h.lvl = 0 AND NOT h.negative AND r.nlen >= 3 AND m.nlen >= 3
+        WHERE h.lvl = 0 AND NOT h.negative AND NOT h.birth_conflict
           AND h.r_id NOT IN (SELECT r_id FROM _ff_cand)
         """,
     )
-    _insert_frame(con, near, "7, 'id_near', 'duplicate_id'")
+    near = near.select("r_id", "m_id", method=pl.lit("id_") + pl.col("level"))
+    _insert_unrivalled(con, near, rank=7, reason="duplicate_id")
     _decide(con)
     # The ID's holder exists but nobody tied: an ID/name conflict. The holders are listed as
     # candidates if the name tiers cannot find exactly one person either. A holder whose name
@@ -418,8 +507,15 @@ def _repair_tier(con: duckdb.DuckDBPyConnection) -> None:
         FROM _ff_repair p JOIN _ff_r r USING (r_id) JOIN _ff_m m USING (m_id)
         WHERE r.nk <> m.nk AND r.py <> m.py AND {_not_negative("p.r_id", "p.m_id")}
         """,
+    ).with_columns(method=pl.lit("repair_near"))
+    # the repaired ID's birth date is the record's own (unless the typo sits in it)
+    _insert_unrivalled(
+        con,
+        near,
+        rank=3,
+        reason="repair_multiple",
+        birth="coalesce(r.own_birth, r.id_birth)",
     )
-    _insert_frame(con, near, "3, 'repair_near', 'repair_multiple'")
     con.execute("DROP TABLE temp.main._ff_repair")
     # A million rows no longer needed: what later tiers need is in _ff_undecided_holder.
     con.execute("DROP TABLE temp.main._ff_holder")
@@ -438,6 +534,8 @@ def _name_tiers(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN c.r_id IS NULL THEN coalesce(r.own_birth, r.id_birth)
                     ELSE r.own_birth END AS birth,
                CASE WHEN c.r_id IS NULL AND h.r_id IS NULL THEN r.area END AS area,
+               CASE WHEN c.r_id IS NULL AND h.r_id IS NULL AND r.area IS NULL
+                    THEN r.area_written END AS area_mistyped,
                -- a usable ID that no member holds: a member with another usable ID is
                -- someone else. Unless it ends in 000: it may be an ID Excel rounded that
                -- passed its checksum by chance (1 in 11), which the ingest cannot always tell.
@@ -454,6 +552,8 @@ def _name_tiers(con: duckdb.DuckDBPyConnection) -> None:
         AND (o.town IS NULL OR m.town IS NULL OR o.town = m.town)
         AND (o.village IS NULL OR m.village IS NULL OR o.village = m.village)
         AND (o.area IS NULL OR NOT m.id_ok OR left(m.id18, 6) = o.area)
+        AND (o.area_mistyped IS NULL OR NOT m.id_ok
+             OR damerau_levenshtein(left(m.id18, 6), o.area_mistyped) <= 1)
         AND NOT (o.id_trusted AND m.id_ok AND m.id18 <> o.id18)
         AND {_not_negative("o.r_id", "m.m_id")}
     """

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import polars as pl
 
+from pipelines.matching.ids import normalise_ids
 from pipelines.matching.matcher import MatchResult
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -59,10 +61,12 @@ def transpose(id_number: str, position: int) -> str:
 
 
 def birth_of(id_number: str) -> dt.date | None:
+    """The birth date in an ID, None when it is no date the ingest accepts (1880 to today)."""
     try:
-        return dt.datetime.strptime(id_number[6:14], "%Y%m%d").date()
+        born = dt.datetime.strptime(id_number[6:14], "%Y%m%d").date()
     except ValueError:
         return None
+    return born if dt.date(1880, 1, 1) <= born <= dt.date.today() else None
 
 
 def id_status_of(id_number: str | None) -> str:
@@ -131,6 +135,16 @@ def record(
         "village": village,
         "household_level": household_level,
     }
+
+
+def ingested(key: str, name: str | None, written_id: str, **fields: Any) -> dict[str, Any]:
+    """A record whose ID cell reads `written_id`, with id_number, id_status, id_birth and id_area
+    as the ingest derives them (pipelines.matching.ids), and the 18 characters of a bad date or
+    an X swapped into the body kept as the match input keeps them (keep_mistyped_ids)."""
+    read = normalise_ids(pl.Series([written_id])).row(0, named=True)
+    if read["id_status"] in ("bad_date", "invalid") and re.fullmatch(r"[0-9X]{18}", written_id):
+        read["id_number"] = written_id
+    return record(key, name, **read, **fields)
 
 
 def tie(result: MatchResult, record_key: str) -> dict[str, Any] | None:
