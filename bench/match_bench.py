@@ -93,6 +93,7 @@ NAME_MESSES = (
     ("traditional", 0.010),
     ("spaces", 0.010),
     ("one_char", 0.005),
+    ("dropped_char", 0.003),  # 王秀英 written 王秀 or 王英
 )
 OUTSIDE_ROSTER = 0.04
 WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
@@ -354,16 +355,6 @@ def _transpose(id_number: str, rng: np.random.Generator) -> str:
     return _typo(id_number, rng)
 
 
-def _status(id_number: str) -> str:
-    try:
-        np.datetime64(f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}")
-    except ValueError:
-        return "bad_date"
-    if not id_number[:17].isdigit():
-        return "invalid"
-    return "valid" if _check_ok(id_number) else "bad_checksum"
-
-
 def _records(
     roster: pl.DataFrame,
     n_records: int,
@@ -447,10 +438,6 @@ def _records(
                           id_birth=person["birth"] if u[4] < 0.6 else None)  # fmt: skip
         elif id_mess in ("missing", "invalid"):
             record.update(id_number=None, id_status=id_mess, id_birth=None, id_area=None)
-        if record["id_number"] is not None and id_mess in ("typo", "transposition"):
-            record["id_status"] = _status(record["id_number"])
-            if record["id_status"] == "bad_date":
-                record["id_birth"] = None
         if u[5] < located_share:
             town, village = person["township"], person["village"]
             if rng.random() < 0.1:  # 三十铺 for 三十铺镇, 北山 for 北山村
@@ -480,7 +467,28 @@ def _records(
         "id_status": pl.String, "id_birth": pl.Date, "id_area": pl.String, "birth_date": pl.Date,
         "township": pl.String, "village": pl.String, "household_level": pl.Boolean,
     }  # fmt: skip
-    return pl.DataFrame(out, schema=schema), pl.DataFrame(truth)
+    truth_frame = pl.DataFrame(truth)
+    mistyped = truth_frame["id_mess"].is_in(["typo", "transposition"])
+    return _as_ingested(pl.DataFrame(out, schema=schema), mistyped), truth_frame
+
+
+def _as_ingested(records: pl.DataFrame, mistyped: pl.Series) -> pl.DataFrame:
+    """A mistyped ID's status, birth date and area as the ingest reads them from its digits
+    (a swap across the area code and the birth date damages both), with its 18 characters kept
+    for repair as the match input keeps them (`keep_mistyped_ids`): bad dates and an X swapped
+    into the body included."""
+    from pipelines.matching.ids import BAD_DATE, INVALID, normalise_ids
+
+    written = records["id_number"].filter(mistyped)
+    read = normalise_ids(written)
+    kept = pl.when(
+        read["id_status"].is_in([BAD_DATE, INVALID]) & written.str.contains(r"^[0-9X]{18}$")
+    ).then(written)
+    read = read.with_columns(id_number=pl.coalesce("id_number", kept))
+    positions = mistyped.arg_true()
+    return records.with_columns(
+        records[column].scatter(positions, read[column]) for column in read.columns
+    )
 
 
 def _outsider(
@@ -532,6 +540,9 @@ def _name_mess(
     elif mess == "spaces" and len(name) >= 2:
         i = int(rng.integers(1, len(name)))
         return name[:i] + " " + name[i:], mess
+    elif mess == "dropped_char" and len(name) >= 3 and "·" not in name:
+        i = int(rng.integers(1, len(name)))
+        return name[:i] + name[i + 1 :], mess
     elif mess == "one_char" and len(name) >= 2 and "·" not in name:
         i = int(rng.integers(1, len(name)))
         pool = MALE_GIVEN + FEMALE_GIVEN
@@ -553,13 +564,16 @@ def recoverable(district: District) -> pl.DataFrame:
     without a village, among members with that birth date); household-level records need a
     unique household. Without a village, a township (per-township files) bounds the search the
     same way. A household-level record whose named 户主 is the only 户主 among the namesakes is
-    recoverable too. A name garbled beyond one character on a two-character name under the
-    right ID is an ID/name conflict by design and not recoverable.
+    recoverable too. A name one character off (or one dropped) under the person's own ID is
+    recoverable unless another member of the household, or of the record's village, carries the
+    name as written: then it is an ID/name conflict by design.
     """
     from pipelines.matching.names import name_keys
 
     roster = district.roster
-    keys = name_keys(pl.concat([roster["name"], district.truth["true_name"]]))
+    keys = name_keys(
+        pl.concat([roster["name"], district.truth["true_name"], district.records["name"]])
+    )
     nk = dict(zip(keys["name"], keys["name_key"], strict=True))
     r = roster.with_columns(nk=pl.col("name").replace_strict(nk, default=None))
     id_name_count = r.group_by("id_number", "nk").len("id_name_n")
@@ -587,7 +601,16 @@ def recoverable(district: District) -> pl.DataFrame:
     t = t.join(district.records.select("record_key", pl.col("village").alias("record_village"),
                                        pl.col("township").alias("record_township"),
                                        pl.col("birth_date"), pl.col("id_birth"),
-                                       pl.col("household_level")), on="record_key")  # fmt: skip
+                                       pl.col("household_level"),
+                                       record_nk=pl.col("name").replace_strict(nk, default=None)),
+               on="record_key")  # fmt: skip
+    # someone else in the household or the village carrying the name as the record writes it
+    household_rival = household_name_count.rename({"household_name_n": "household_rival_n"})
+    village_rival = r.group_by("township", "village", "nk").len("village_rival_n")
+    t = t.join(household_rival, left_on=["true_household", "record_nk"],
+               right_on=["household_id", "nk"], how="left").join(
+        village_rival, left_on=["township", "village", "record_nk"],
+        right_on=["township", "village", "nk"], how="left")  # fmt: skip
     t = (
         t.join(id_name_count, on=["id_number", "nk"], how="left")
         .join(
@@ -616,17 +639,19 @@ def recoverable(district: District) -> pl.DataFrame:
         & unique("town")
     )
     by_birth = pl.coalesce("birth_date", "id_birth").is_not_null() & unique("birth")
-    two_char_garble = (pl.col("name_mess") == "one_char") & (pl.col("nk").str.len_chars() <= 2)
+    garbled = pl.col("name_mess").is_in(["one_char", "dropped_char"])
+    rival = (pl.col("household_rival_n").fill_null(0) > 0) | (
+        pl.col("record_village").is_not_null() & (pl.col("village_rival_n").fill_null(0) > 0)
+    )
     own_id = with_id & (pl.col("id_mess") != "family_id")
     flag = (
         pl.when(pl.col("id_mess") == "outside_roster").then(False)
         # the roster lists this person under someone else's number
         .when(own_id & (pl.col("roster_mess") == "shares_id")).then(False)
-        .when(own_id & two_char_garble & pl.col("id_mess").is_in(["none", "legacy15", "lower_x", "fullwidth"]))
-        .then(False)
+        .when(own_id & garbled & rival).then(False)
         .when(own_id).then(pl.col("id_name_n").fill_null(1) == 1)
         .when(pl.col("id_mess") == "family_id")
-        .then((pl.col("household_name_n") == 1) & (pl.col("name_mess") != "one_char"))
+        .then((pl.col("household_name_n") == 1) & ~garbled)
         .otherwise(by_place | by_birth)
     )  # fmt: skip
     expected_tier = (
