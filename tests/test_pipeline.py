@@ -123,7 +123,8 @@ def test_planted_signals_come_out_per_rule(district: Path, first_run, capsys):
 def test_row_accounting_and_rejects_name_file_row_field(district: Path, first_run):
     with duckdb.connect(str(district / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
         unbalanced = con.execute(
-            "SELECT count(*) FROM ingest_files WHERE rows_read <> rows_kept + rows_rejected"
+            "SELECT count(*) FROM ingest_files"
+            " WHERE rows_read <> rows_kept + rows_rejected + coalesce(rows_duplicate, 0)"
         ).fetchall()[0][0]
         rejects = con.sql("SELECT * FROM rejects WHERE month = ?", params=[MONTH]).pl()
     assert unbalanced == 0

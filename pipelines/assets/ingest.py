@@ -77,7 +77,9 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
     }
     if files.height:
         metadata["rows_read"] = int(files["rows_read"].sum())
-        metadata["files_failed"] = files.filter(pl.col("status") != "ok").height
+        metadata["files_failed"] = files.filter(pl.col("status") == "failed").height
+        metadata["files_partial"] = files.filter(pl.col("status") == "partial").height
+        metadata["files_duplicate"] = files.filter(pl.col("status") == "duplicate").height
         metadata["per_file"] = dg.MetadataValue.md(
             _markdown(
                 files.select(
@@ -88,6 +90,7 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
                     "rows_kept",
                     "rows_rejected",
                     "rows_skipped",
+                    "rows_duplicate",
                 )
             )
         )

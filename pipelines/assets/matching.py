@@ -288,7 +288,9 @@ def quality_by_source(
                    count(*) FILTER (WHERE status = 'unmatched') AS unmatched
             FROM unmatched_records WHERE district = $d AND month = $m GROUP BY source
         ), files AS (
-            SELECT source, sum(rows_read) AS rows_read, sum(rows_rejected) AS rows_rejected
+            -- a file delivered twice is counted once: its rows are neither read nor rejected here
+            SELECT source, sum(rows_kept + rows_rejected) AS rows_read,
+                   sum(rows_rejected) AS rows_rejected
             FROM ingest_files WHERE district = $d AND month = $m GROUP BY source
         )
         SELECT f.source, coalesce(r.tied, 0) + coalesce(u.ambiguous, 0) + coalesce(u.unmatched, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from pipelines.ingest.table import FIELD_DTYPES
 from pipelines.sources import FieldType, Source
 
 ID_STATUSES = (
@@ -18,16 +19,8 @@ ID_STATUSES = (
     "invalid",
 )
 
-_DTYPES: dict[FieldType, type[pl.DataType]] = {
-    FieldType.TEXT: pl.String,
-    FieldType.NAME: pl.String,
-    FieldType.ID: pl.String,
-    FieldType.DATE: pl.Date,
-    FieldType.MONTH: pl.Date,
-    FieldType.AMOUNT: pl.Float64,
-    FieldType.INT: pl.Int64,
-    FieldType.YESNO: pl.Boolean,
-}
+# one declaration of how each field type is stored: the ingest's
+_DTYPES = FIELD_DTYPES
 
 
 def staged_schema(source: Source) -> pa.DataFrameSchema:

@@ -19,7 +19,11 @@ FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
 FAILED_SHEET = "读取失败的文件"
 FAILED_COLUMNS = {"来源": pl.String, "部门": pl.String, "数据": pl.String, "文件": pl.String,
-                  "工作表": pl.String, "原因": pl.String}  # fmt: skip
+                  "工作表": pl.String, "状态": pl.String, "原因": pl.String}  # fmt: skip
+# file statuses worth telling: unreadable, cut short (rows after the cut lost), delivered twice
+FILE_TROUBLE = {"failed": "读取失败", "partial": "文件不完整", "duplicate": "重复报送（只计一次）"}
+# a source with one of these is incomplete: no evidence of anyone's absence
+INCOMPLETE = ("读取失败", "文件不完整")
 
 
 def failed_files(
@@ -30,8 +34,8 @@ def failed_files(
     if not table_exists(con, "ingest_files"):
         return pl.DataFrame(schema=FAILED_COLUMNS)
     frame = con.sql(
-        """SELECT source, file, sheet, message FROM ingest_files
-           WHERE district = $d AND month = $m AND status = 'failed'
+        """SELECT source, file, sheet, status, message FROM ingest_files
+           WHERE district = $d AND month = $m AND status IN ('failed', 'partial', 'duplicate')
            ORDER BY source, file, sheet""",
         params={"d": district, "m": month},
     ).pl()
@@ -44,6 +48,7 @@ def failed_files(
             "数据": SOURCES[r["source"]].title if r["source"] in SOURCES else None,
             "文件": r["file"],
             "工作表": r["sheet"],
+            "状态": FILE_TROUBLE[r["status"]],
             "原因": r["message"] or "无法读取",
         }
         for r in frame.iter_rows(named=True)
@@ -60,6 +65,21 @@ def _rejected(
         """SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, reason AS 原因
            FROM rejects WHERE district = $d AND month = $m AND source = $s
            ORDER BY file, sheet, row_number""",
+        params={"d": district, "m": month, "s": source},
+    ).pl()
+
+
+def _field_problems(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, source: str
+) -> pl.DataFrame:
+    """Kept rows with a field that could not be read: the row counts, that field does not."""
+    if not table_exists(con, "field_problems"):
+        return pl.DataFrame()
+    return con.sql(
+        """SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, reason AS 原因,
+                  raw_value AS 原始值
+           FROM field_problems WHERE district = $d AND month = $m AND source = $s
+           ORDER BY file, sheet, row_number, field""",
         params={"d": district, "m": month, "s": source},
     ).pl()
 
@@ -122,11 +142,12 @@ def write_department_workbooks(
         workbook = fixed_workbook(path, export_date)
         sheets: dict[str, pl.DataFrame] = {"概况": rates}
         if own_failed.height:
-            sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "原因")
+            sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "状态", "原因")
         for source in rates["来源"].to_list():
             title = by_key[source].title
             for label, frame in (
                 ("退回行", _rejected(con, district, month, source)),
+                ("字段无法识别", _field_problems(con, district, month, source)),
                 ("未匹配", _unresolved(con, district, month, source)),
             ):
                 if frame.height:

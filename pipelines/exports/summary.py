@@ -11,7 +11,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.departments import FAILED_SHEET, failed_files, write_department_workbooks
+from pipelines.exports.departments import (
+    FAILED_SHEET,
+    INCOMPLETE,
+    failed_files,
+    write_department_workbooks,
+)
 from pipelines.exports.learning import charts, learned_tables, warning_history
 from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import (
@@ -37,7 +42,7 @@ UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
 # rules that fire because a member is *absent* from the source: a source not received, empty, or
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
-ABSENCE_RULES = ("YB02",)
+ABSENCE_RULES = tuple(r.code for r in RULES if r.absence)
 MISSING_SHEET = "未报送与读取失败"
 
 
@@ -55,7 +60,7 @@ def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -
                 m=month,
             ).iter_rows(named=True)
         }
-    failed = failed_files(con, district, month)
+    failed = failed_files(con, district, month).filter(pl.col("状态").is_in(INCOMPLETE))
     failures = dict(failed.group_by("来源").len().iter_rows()) if failed.height else {}
     rows = []
     for source in DEPARTMENT_SOURCES:
@@ -182,6 +187,46 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
     return pl.DataFrame(rows)
 
 
+UNDECIDED_SHEET = "无法判断与不可判断"
+
+
+def undecided_counts(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Per rule and department: members an absence rule could not decide (无法判断, listed in the
+    unresolved list) and rows a rule could not evaluate for an unreadable field (不可判断)."""
+    if not table_exists(con, "rule_undecided"):
+        return pl.DataFrame()
+    counts = _q(
+        con,
+        """SELECT rule, kind, count(DISTINCT coalesce(member_key, record_key)) AS n,
+                  count(DISTINCT record_key) AS rows
+           FROM rule_undecided WHERE district = $d AND month = $m GROUP BY ALL""",
+        d=district,
+        m=month,
+    )
+    if counts.is_empty():
+        return pl.DataFrame()
+    by_code = {r.code: r for r in RULES}
+    return (
+        counts.with_columns(
+            pl.col("rule").replace_strict({c: r.name for c, r in by_code.items()}).alias("规则名称"),
+            pl.col("rule")
+            .replace_strict({c: r.department for c, r in by_code.items()})
+            .alias("来源部门"),
+        )
+        .pivot(on="kind", index=["rule", "规则名称", "来源部门"], values="n")
+        .rename({"rule": "预警代码"})
+        .with_columns(
+            pl.lit(None, dtype=pl.UInt32).alias(c)
+            for c in ("无法判断", "不可判断")
+            if c not in counts["kind"].unique().to_list()
+        )
+        .select("预警代码", "规则名称", "来源部门",
+                pl.col("无法判断").fill_null(0).alias("无法判断(成员)"),
+                pl.col("不可判断").fill_null(0).alias("不可判断(记录)"))
+        .sort("预警代码")
+    )  # fmt: skip
+
+
 def summary_tables(
     con: duckdb.DuckDBPyConnection, district: str, month: str
 ) -> dict[str, pl.DataFrame]:
@@ -199,6 +244,9 @@ def summary_tables(
     failed = failed_files(con, district, month)
     if failed.height:
         tables[FAILED_SHEET] = failed
+    undecided = undecided_counts(con, district, month)
+    if undecided.height:
+        tables[UNDECIDED_SHEET] = undecided
     tables["乡镇×预警"] = township_by_rule(listing)
     if listing.height:
         tables["部门"] = (
@@ -237,7 +285,7 @@ def summary_tables(
             m=month,
         )
         received = {r["source"]: r for r in status.iter_rows(named=True)}
-        failing = set(failed["来源"].to_list())
+        failing = set(failed.filter(pl.col("状态").is_in(INCOMPLETE))["来源"].to_list())
         tables["数据接收"] = pl.DataFrame(
             [
                 {
@@ -255,6 +303,8 @@ def summary_tables(
                     "文件数": received.get(key, {}).get("files", 0),
                     "保留行数": received.get(key, {}).get("records", 0),
                     "退回行数": received.get(key, {}).get("rejected", 0),
+                    # kept rows with a field that could not be read (that field is null)
+                    "字段无法识别数": received.get(key, {}).get("field_problems") or 0,
                 }
                 for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
             ]
@@ -321,6 +371,26 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                     s=source.key,
                 )  # fmt: skip
             )
+        if table_exists(con, "rule_undecided"):
+            # an absence rule could not decide for this member because of this row (contract §4)
+            frames.append(
+                _q(
+                    con,
+                    f"""SELECT u.source, u.file, u.sheet, u.row_number, s.name, s.id_number,
+                               s.township, s.village, 'undecidable' AS status,
+                               u.rule || ' 无法判断：' || u.reason
+                                   || '；该成员本月不下发乡镇，请部门核对这条记录' AS reason,
+                               [u.member_key] AS candidate_keys
+                        FROM rule_undecided u LEFT JOIN {table} s
+                          ON s.district = u.district AND s.month = u.month
+                         AND s.record_key = u.record_key
+                        WHERE u.district = $d AND u.month = $m AND u.source = $s
+                          AND u.kind = '无法判断'""",
+                    d=district,
+                    m=month,
+                    s=source.key,
+                )  # fmt: skip
+            )
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame()
@@ -328,6 +398,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
         "ambiguous": "待确认(多个候选)",
         "unmatched": "未匹配",
         "withdrawn": "非本人撤回",
+        "undecidable": "无法判断",
     }
     departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
     records = pl.concat(frames, how="vertical_relaxed").with_row_index("_row")

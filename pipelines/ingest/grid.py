@@ -14,7 +14,7 @@ from pipelines.ingest.readers import (
     Grid,
     UnreadableFile,
     Workbook,
-    read_csv,
+    read_single,
 )
 from pipelines.ingest.stage import StagedSource, require_header, stage_folder
 from pipelines.ingest.table import SheetFailure, Table
@@ -156,11 +156,12 @@ def _ledger_table(grid: Grid) -> Table:
 
 def read_grid_tables(source: Source, path: Path, name: str) -> list[Table | SheetFailure]:
     """A ledger CSV, or every visible sheet of a workbook that carries the ledger header."""
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return [_ledger_table(read_csv(path, name))]
-    if suffix not in EXCEL_SUFFIXES:
+    if path.suffix.lower() not in (*CSV_SUFFIXES, *EXCEL_SUFFIXES):
         raise UnreadableFile(f"文件 {name} 的格式不受支持（只接受 .csv、.xlsx 或 .xls）")
+    # what the file is comes from its content, as for every other source
+    single = read_single(path, name)
+    if single is not None:
+        return [_ledger_table(single)]
     workbook = Workbook(path, name)
     results: list[Table | SheetFailure] = []
     for sheet in workbook.sheet_names:

@@ -75,7 +75,8 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
     failed = (
         con.sql(
             """SELECT source, string_agg(file, '、' ORDER BY file) AS files FROM ingest_files
-               WHERE district = $d AND month = $m AND status = 'failed' GROUP BY source""",
+               WHERE district = $d AND month = $m AND status IN ('failed', 'partial')
+               GROUP BY source""",
             params={"d": district, "m": month},
         ).pl()
         if table_exists(con, "ingest_files")
@@ -86,7 +87,7 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
         if not received:
             gaps[source] = "未报送"
         elif source in failed_files:
-            gaps[source] = f"读取失败（{failed_files[source]}）"
+            gaps[source] = f"读取失败或不完整（{failed_files[source]}）"
         elif not _has_rows(con, source, district, month):
             gaps[source] = "无数据行（空文件）"
     return gaps

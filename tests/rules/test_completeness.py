@@ -145,7 +145,8 @@ def test_a_rejected_row_holding_the_members_id_blocks(family, rule_config):
     ("status", "files", "records", "says"),
     [
         (False, [], True, "未报送"),
-        (True, [("参保名册.xlsx", "failed")], True, "读取失败（参保名册.xlsx）"),
+        (True, [("参保名册.xlsx", "failed")], True, "读取失败或不完整（参保名册.xlsx）"),
+        (True, [("参保名册.csv", "partial")], True, "读取失败或不完整（参保名册.csv）"),
         (True, [("参保名册.csv", "ok")], False, "无数据行"),
     ],
 )
