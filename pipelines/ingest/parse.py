@@ -1,16 +1,22 @@
-"""Vectorised cell parsers over polars Series: text, dates, months, amounts, integers and 是/否.
+"""Vectorised cell parsers over polars Series: text, dates, months, years, amounts, integers, 是/否.
 
 Every parser takes a String Series of raw cells and returns a typed Series of the same length,
-null where the cell is blank or unreadable; `unparsed(raw, parsed)` tells the two apart. With
-`cleaned=True` a parser trusts that its input already went through `clean` (staging cleans
-each column once). Common forms take one fast vectorised pass; the slower fallbacks run only
-on the cells the fast pass could not read.
+null where the cell is blank or unreadable; `unparsed(raw, parsed)` tells the two apart. A cell
+is read the way a person reads it (contract §2): surrounding spaces of either width, full-width
+characters, invisible marks, units and suffix words and text protection (`'2026`, `="2026"`, a
+leading TAB) do not change its value; a cell a person could read two ways (`05/10/2026`,
+`1.234,50`, `2026.1` for a month) is unreadable, never a guess.
+
+With `cleaned=True` a parser trusts that its input already went through `clean` (staging
+cleans each column once). Common forms take one fast vectorised pass; the slower fallbacks run
+only on the cells the fast pass could not read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 import polars as pl
 
@@ -18,26 +24,80 @@ import polars as pl
 EXCEL_EPOCH = date(1899, 12, 30)
 # serials 10000..80000 are 1927-05-18 .. 2119-01-10: anything else is not a date in these files
 SERIAL_RANGE = (10_000, 80_000)
+# a written date outside these years is a typo, not a date of these files
+DATE_RANGE = (date(1900, 1, 1), date(2100, 12, 31))
+YEAR_RANGE = (1900, 2100)
 # blank-like cells: nothing was filled in (not an error, not zero)
 BLANK_MARKS = ("", "-", "--", "—", "——", "/", "\\", "无", "空", "暂无", "NULL", "null", "None")
+# 是否… = 无 is read "no" (a person reads 是否享受资助：无 as 否); elsewhere 无 is blank
+YES_NO_BLANK_MARKS = tuple(mark for mark in BLANK_MARKS if mark != "无")
+# Exact amounts: 20 digits, 4 after the point (0.0001 of the column's unit). DuckDB stores and
+# sums these as DECIMAL(20,4) exactly; 15,927.21 + 2,188.78 + 1,884.01 is 20,000.00, always.
+AMOUNT_DTYPE = pl.Decimal(precision=20, scale=4)
+AMOUNT_SCALE = 4
+# Excel holds 15 significant digits: more in a number cell's text is binary noise
+# (19999.999999999996 is the 20000 a person sees)
+EXCEL_DIGITS = 15
+
 # A cell NFKC could change: anything but ASCII, the CJK ideographs and the CJK punctuation
 # that NFKC leaves alone (、。「」… but not the ideographic space U+3000).
 _COMPATIBILITY = (
     "[^\\x00-\\x7f\u3001-\u3035\u3037\u303b-\u303f\u3400-\u4dbf\u4e00-\u9fff"
     "\U00020000-\U0002a6df\U0002a700-\U0002ebef\U00030000-\U0003134f]"
 )
-# zero-width marks and the BOM survive NFKC and are not whitespace
-_INVISIBLE = "[\u200b-\u200f\u2060\ufeff]"
-_SPACES = "[\\s\u200b-\u200f\u2060\ufeff]+"
+# Invisible format characters that survive NFKC and are not whitespace: soft hyphen, Arabic
+# letter mark, Mongolian vowel separator, zero-width marks and LRM/RLM, bidi embeddings and
+# overrides U+202A–202E, word joiner and invisible operators, bidi isolates U+2066–2069, BOM.
+_INVISIBLE_CHARS = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_INVISIBLE = f"[{_INVISIBLE_CHARS}]"
+_SPACES = f"[\\s{_INVISIBLE_CHARS}]+"
+# Text protection of a number: Excel's ="2026", a leading apostrophe ('2026)
+_PROTECTED = "^(?:'|=\")"
+_UNPROTECT = (r'^="(.*)"$', "${1}")
+# a value a clerk put in quotes ("2026", “2026”): the quotes are not part of it
+_QUOTED = (r'^["“”](.*)["“”]$', "${1}")
 # the time of day of an XLSX date cell (2026-10-05 00:00:00), removed before spaces are
-_TIME_SUFFIX = r"[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*$"
-_YMD = r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$"
-_COMPACT_DATE = r"^(\d{4})(\d{2})(\d{2})$"
-_YM = r"^(\d{4})[-/.年](\d{1,2})月?$"
-_COMPACT_MONTH = r"^(\d{4})(\d{2})$"
-_SERIAL = r"^\d{5}(?:\.\d+)?$"
-YES_MARKS = ("是", "√", "✓", "✔", "☑", "Y", "YES", "TRUE", "1", "是的")
-NO_MARKS = ("否", "×", "✗", "✘", "☒", "N", "NO", "FALSE", "0", "不是")
+_TIME_SUFFIX = r"[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?\s*$"
+_YMD = r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})[日号]?$"
+_COMPACT_DATE = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
+# day and month before a 4-digit year: read only when one order gives a real date (25/10/2026)
+# or both give the same (05/05/2026); 05/10/2026 could be either and stays unread
+_YEAR_LAST = r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})$"
+_YM = r"^([0-9]{4})[-/.年]([0-9]{1,2})(?:月份?)?$"
+_COMPACT_MONTH = r"^([0-9]{4})([0-9]{2})$"
+_MONTH_YEAR = r"^([0-9]{1,2})[-/.]([0-9]{4})$"
+# Excel shows the number 2026.10 as 2026.1: a month written with a point and a lone 1 may be
+# January or October
+_AMBIGUOUS_MONTH = r"^[0-9]{4}\.1$"
+_SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"
+_INT = r"^-?[0-9]{1,18}$"
+_INT_SUFFIX = r"(?:年度|年|口人|人|户|口|个|名|位)$"
+_YEAR_SUFFIX = r"(?:年度|年)$"
+# an Excel number cell's text: 2026.0, 3.00, or binary noise past 15 significant digits
+_FLOAT_ZERO = r"^(-?[0-9]+)\.0+$"
+_LONG_FRACTION = r"^-?[0-9]+\.[0-9]+$"
+# An amount: sign, currency, thousands groups of three (only well-placed ones), a fraction,
+# a unit. The unit's power of ten: 万 = 4, 千 = 3, 元 = 0.
+_PLAIN_AMOUNT = r"^-?[0-9]{1,11}(?:\.[0-9]{1,4})?$"
+_AMOUNT = (
+    r"(?i)^(?<s1>[-+]?)(?<cur>¥|RMB|CNY|人民币)?(?<s2>[-+]?)"
+    r"(?<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?<frac>[0-9]+))?"
+    r"(?<unit>万元|万|千元|千|元整|元|圆|RMB|CNY|人民币|平方米|平米|M2)?$"
+)
+_MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元": 0, "圆": 0}
+# no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
+_COLUMN_UNIT = ("", "RMB", "CNY", "人民币")
+_AREA_UNITS = ("平方米", "平米", "M2")
+# the column units parse_amount knows: 元 and 万元 (money), 平方米 (floor area)
+_COLUMN_POWER = {"元": 0, "万元": 4}
+YES_MARKS = (
+    *("是", "是的", "有", "√", "✓", "✔", "☑", "✅", "Y", "YES", "T", "TRUE", "1"),
+    *("已", "已享受", "享受", "已解决", "解决"),
+)
+NO_MARKS = (
+    *("否", "不是", "无", "没有", "×", "✗", "✘", "☒", "❌", "N", "NO", "F", "FALSE", "0"),
+    *("未", "未享受", "不享受", "没享受", "未解决", "没解决", "不"),
+)
 
 
 def _null_if(values: pl.Series, mask: pl.Series) -> pl.Series:
@@ -70,36 +130,71 @@ def nfkc(values: pl.Series) -> pl.Series:
     return _patch(values, affected, lambda part: part.str.normalize("NFKC"), values)
 
 
+def _unprotect(values: pl.Series) -> pl.Series:
+    """Text protection of a number undone: ="2026" and '2026 are 2026."""
+    protected = values.str.contains(_PROTECTED).fill_null(False)
+    return _patch(
+        values,
+        protected,
+        lambda part: part.str.replace(*_UNPROTECT).str.replace(r"^'", ""),
+        values,
+    )
+
+
 def text(values: pl.Series) -> pl.Series:
-    """Cell text with full-width folded (NFKC) and outer whitespace stripped; blank -> null."""
+    """Cell text with full-width folded (NFKC), invisible marks and outer whitespace stripped,
+    text protection ('…, ="…") undone; blank -> null."""
     cleaned = nfkc(values)
     invisible = cleaned.str.contains(_INVISIBLE).fill_null(False)
     cleaned = _patch(cleaned, invisible, lambda part: part.str.replace_all(_INVISIBLE, ""), cleaned)
-    cleaned = cleaned.str.strip_chars()
+    cleaned = _unprotect(cleaned.str.strip_chars()).str.strip_chars()
     return _null_if(cleaned, cleaned == "")
 
 
 def compact(values: pl.Series) -> pl.Series:
-    """Cell text with every space removed too (place names, enums, numbers); blank -> null."""
+    """Cell text with every space and invisible mark removed too (place names, enums, numbers);
+    blank -> null."""
     cleaned = nfkc(values).str.replace_all(_SPACES, "")
     return _null_if(cleaned, cleaned == "")
 
 
-def clean(values: pl.Series, *, dates: bool = False) -> pl.Series:
-    """The input of every typed parser: compact text, null when blank-like (- / 无 …).
+def clean(values: pl.Series, *, dates: bool = False, yes_no: bool = False) -> pl.Series:
+    """The input of every typed parser: compact text without text protection or enclosing
+    quotes, null when blank-like (- / 无 …).
 
-    For dates the time of day of an XLSX date cell is dropped first.
+    For dates the time of day of an XLSX date cell is dropped first. For 是/否 fields 无 is a
+    value (no), not a blank.
     """
     values = values.cast(pl.String)
     if dates:
+        # NFKC first: a full-width space or colon must not hide the time of day
+        values = nfkc(values)
         values = values.str.replace(_TIME_SUFFIX, "")
     cleaned = compact(values)
-    return _null_if(cleaned, cleaned.is_in(BLANK_MARKS))
+    marked = (cleaned.str.starts_with("'") | cleaned.str.starts_with("=")).fill_null(False) | (
+        cleaned.str.contains(r'^["“”]').fill_null(False)
+    )
+    if marked.any():
+        cleaned = _patch(
+            cleaned,
+            marked,
+            lambda part: part.str.replace(*_UNPROTECT).str.replace(r"^'", "").str.replace(*_QUOTED),
+            cleaned,
+        )
+    return _null_if(cleaned, cleaned.is_in(YES_NO_BLANK_MARKS if yes_no else BLANK_MARKS))
 
 
-def is_blank(values: pl.Series) -> pl.Series:
-    """True when the cell holds nothing or only a blank mark such as - / 无."""
-    return clean(values).is_null()
+def is_blank(values: pl.Series, *, yes_no: bool = False) -> pl.Series:
+    """True when the cell holds nothing or only a blank mark such as - / 无 (for 是/否 fields
+    无 is a value)."""
+    return clean(values, yes_no=yes_no).is_null()
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+
+def _in_range(parsed: pl.Series) -> pl.Series:
+    return _null_if(parsed, ~parsed.is_between(*DATE_RANGE))
 
 
 def _serial_date(value: pl.Series) -> pl.Series:
@@ -109,22 +204,55 @@ def _serial_date(value: pl.Series) -> pl.Series:
     return pl.select(pl.lit(EXCEL_EPOCH) + pl.duration(days=days)).to_series().cast(pl.Date)
 
 
+def _year_last(value: pl.Series) -> pl.Series:
+    """25/10/2026 (day first) or 10/25/2026 (month first): only when the order is plain."""
+    parts = value.str.extract_groups(_YEAR_LAST)
+    first = parts.struct.field("1").cast(pl.Int64)
+    second = parts.struct.field("2").cast(pl.Int64)
+    year = parts.struct.field("3")
+    frame = pl.DataFrame({"a": first, "b": second, "y": year})
+    iso = frame.select(
+        pl.when(pl.col("a") == pl.col("b"))
+        .then(pl.format("{}-{}-{}", "y", "a", "b"))
+        .when((pl.col("a") > 12) & (pl.col("b") <= 12))
+        .then(pl.format("{}-{}-{}", "y", "b", "a"))
+        .when((pl.col("b") > 12) & (pl.col("a") <= 12))
+        .then(pl.format("{}-{}-{}", "y", "a", "b"))
+    ).to_series()
+    return iso.str.to_date("%Y-%m-%d", strict=False)
+
+
+def _date_fallback(value: pl.Series) -> pl.Series:
+    parsed = _serial_date(value)
+    return _patch(parsed, parsed.is_null(), _year_last, value)
+
+
 def _month_only(value: pl.Series) -> pl.Series:
-    month_forms = value.str.contains(_YM) | value.str.contains(_COMPACT_MONTH)
-    iso = value.str.replace(_YM, "${1}-${2}-1").str.replace(_COMPACT_MONTH, "${1}-${2}-1")
-    return _null_if(iso, ~month_forms).str.to_date("%Y-%m-%d", strict=False)
+    month_forms = (
+        value.str.contains(_YM) | value.str.contains(_COMPACT_MONTH)
+    ) & ~value.str.contains(_AMBIGUOUS_MONTH) | value.str.contains(_MONTH_YEAR)
+    iso = (
+        value.str.replace(_YM, "${1}-${2}-1")
+        .str.replace(_COMPACT_MONTH, "${1}-${2}-1")
+        .str.replace(_MONTH_YEAR, "${2}-${1}-1")
+    )
+    return _in_range(_null_if(iso, ~month_forms).str.to_date("%Y-%m-%d", strict=False))
 
 
 def _full_date(value: pl.Series) -> pl.Series:
     iso = value.str.replace(_YMD, "${1}-${2}-${3}").str.replace(_COMPACT_DATE, "${1}-${2}-${3}")
-    parsed = iso.str.to_date("%Y-%m-%d", strict=False)
-    return _patch(parsed, parsed.is_null() & value.is_not_null(), _serial_date, value)
+    parsed = _in_range(iso.str.to_date("%Y-%m-%d", strict=False))
+    return _patch(parsed, parsed.is_null() & value.is_not_null(), _date_fallback, value)
 
 
 def parse_date(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """2026-10-05, 2026/10/5, 2026.10.05, 20261005, 2026年10月5日, ISO datetimes, Excel serials.
+    """2026-10-05, 2026/10/5, 2026.10.05, 20261005, 2026年10月5日/号 (spaces anywhere, full-width),
+    XLSX datetimes (2026-10-05 00:00:00, 2026/10/05 0:00), Excel serials (46300, 46300.0), and
+    25/10/2026 or 10/25/2026 where only one order is a date.
 
-    A bare year and month (2026-10, 202610) is read as the first day of that month.
+    A bare year and month (2026-10, 202610) is read as the first day of that month. Refused:
+    impossible dates (2026-02-30), two-digit years (26/10/5), day/month that could be either
+    (05/10/2026), 2026.1 (January, or October with its 0 dropped), years outside 1900–2100.
     """
     value = values if cleaned else clean(values, dates=True)
     parsed = _full_date(value)
@@ -132,54 +260,221 @@ def parse_date(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
 
 
 def parse_month(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """2025-09, 2025年9月, 202509, 2025.09 and every date form -> the first day of that month."""
+    """2025-09, 2025年9月(份), 202509, 2025.09, 2025/9, 09/2025 and every date form -> the first
+    day of that month. 2025.1 is refused (Excel shows 2025.10 as 2025.1)."""
     value = values if cleaned else clean(values, dates=True)
     parsed = _month_only(value)
     missing = parsed.is_null() & value.is_not_null()
     return _patch(parsed, missing, lambda part: _full_date(part).dt.month_start(), value)
 
 
-def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
-    """Amounts with a currency sign or unit and thousands separators (only well-placed ones).
+# --- numbers ---------------------------------------------------------------------------------
 
-    A cell's own unit wins over the column's: `5万元` in a 元 column is 50,000, `500000元` in a
-    万元 column is 50.
-    """
-    in_wan = value.str.contains(r"万(?:元)?$")
-    in_yuan = value.str.contains(r"(?:元|人民币)$") & ~in_wan
-    stripped = value.str.replace_all(r"^(?:[¥￥]|RMB)|(?:万元|万|元|人民币|平方米|㎡|m2|M2)$", "")
-    well_formed = stripped.str.contains(r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?$") & (
-        stripped.str.contains(r"\d")
+
+def _excel_rounded(value: pl.Series) -> pl.Series:
+    """A number's text with more than 15 significant digits rounded to 15, as Excel shows it
+    (2.9999999999999996 -> 3, 19999.999999999996 -> 20000); other cells unchanged."""
+    long = value.str.contains(_LONG_FRACTION).fill_null(False) & (
+        value.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.len_chars() > EXCEL_DIGITS
     )
-    number = stripped.str.replace_all(",", "", literal=True).cast(pl.Float64, strict=False)
-    if unit == "万元":
-        factor = pl.select(pl.when(in_yuan).then(0.0001).otherwise(1.0)).to_series()
-    else:
-        factor = pl.select(pl.when(in_wan).then(10_000.0).otherwise(1.0)).to_series()
-    return _null_if(number * factor, ~well_formed)
+
+    def rounded(part: pl.Series) -> pl.Series:
+        out = []
+        with localcontext() as context:
+            context.prec, context.rounding = EXCEL_DIGITS, ROUND_HALF_UP
+            for text_value in part.to_list():
+                number = +Decimal(text_value)
+                out.append(f"{number.normalize():f}")
+        return pl.Series(out, dtype=pl.String)
+
+    return _patch(value, long, rounded, value)
 
 
-def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元") -> pl.Series:
-    """1,234.50 / 1234.5元 / ￥1234 / 5万元 / full-width digits -> Float64 in the column's unit;
-    blank -> null, never 0."""
-    value = values if cleaned else clean(values)
-    direct = value.cast(pl.Float64, strict=False)
-    direct = _null_if(direct, ~direct.is_finite())
-    return _patch(
-        direct, direct.is_null() & value.is_not_null(), lambda v: _amount_text(v, unit), value
-    )
+def _integer_text(value: pl.Series, suffix: str) -> pl.Series:
+    """3人 / 2026年度 / 2026.0 / 1,234 -> the integer's digits (text); anything else -> null."""
+    stripped = value.str.replace(suffix, "")
+    stripped = _excel_rounded(stripped).str.replace(_FLOAT_ZERO, "${1}")
+    grouped = stripped.str.contains(r"^-?[0-9]{1,3}(?:,[0-9]{3})+$").fill_null(False)
+    stripped = _patch(stripped, grouped, lambda part: part.str.replace_all(",", ""), stripped)
+    return _null_if(stripped, ~stripped.str.contains(_INT))
 
 
 def parse_int(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """3 / 3.0 / 3人 / 2026年 -> Int64; blank -> null."""
+    """3 / 3.0 (an Excel number) / 3人 / 3户 / 3口(人) / 3个 / 2026年(度) / ０３ / 1,234 -> Int64;
+    blank -> null. Refused: 3.5, 三, badly grouped 12,34."""
     value = values if cleaned else clean(values)
-    value = value.str.replace(r"[人户口个年]$", "").str.replace(r"\.0+$", "")
-    return _null_if(value, ~value.str.contains(r"^-?\d{1,18}$")).cast(pl.Int64, strict=False)
+    direct = value.str.contains(_INT).fill_null(False)
+    parsed = _null_if(value, ~direct).cast(pl.Int64, strict=False)
+    return _patch(
+        parsed,
+        ~direct & value.is_not_null(),
+        lambda part: _integer_text(part, _INT_SUFFIX).cast(pl.Int64, strict=False),
+        value,
+    )
+
+
+def parse_year(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
+    """A calendar year (参保年度): 2026, 2026.0, 2026年, 2026年度, ２０２６, '2026, ="2026" -> Int64.
+
+    Only four digits within 1900–2100. Refused: 26 (which century?), 2026-2027年度 (two
+    years), dates and Excel serials (a day is not a year), 2026.5.
+    """
+    value = values if cleaned else clean(values)
+    direct = value.str.contains(r"^[0-9]{4}$").fill_null(False)
+    digits = _patch(
+        _null_if(value, ~direct),
+        ~direct & value.is_not_null(),
+        lambda part: _integer_text(part, _YEAR_SUFFIX),
+        value,
+    )
+    digits = _null_if(digits, ~digits.str.contains(r"^[0-9]{4}$"))
+    year = digits.cast(pl.Int64, strict=False)
+    return _null_if(year, ~year.is_between(*YEAR_RANGE))
+
+
+def _scaled_text(
+    sign: pl.Series, digits: pl.Series, fraction: pl.Series, power: pl.Series
+) -> pl.Series:
+    """Exact decimal text (scale 4) of sign·digits.fraction·10^power, by moving the point in the
+    text: never through a float. Null where more than 4 decimals would remain (rounded by the
+    caller) or the value has more than 20 digits."""
+    frame = pl.DataFrame({"i": digits, "f": fraction, "p": power})
+    scaled = frame.select(
+        pl.when(pl.col("p") - pl.col("f").str.len_chars() + AMOUNT_SCALE >= 0).then(
+            pl.concat_str(
+                [
+                    pl.col("i"),
+                    pl.col("f"),
+                    pl.lit("0" * 8).str.slice(
+                        0, pl.col("p") - pl.col("f").str.len_chars() + AMOUNT_SCALE
+                    ),
+                ]
+            )
+            .str.strip_chars_start("0")
+            .str.zfill(AMOUNT_SCALE + 1)
+        )
+    ).to_series()
+    frame = pl.DataFrame({"s": sign, "n": scaled})
+    return frame.select(
+        pl.when(pl.col("n").str.len_chars() <= 20).then(
+            pl.concat_str(
+                [
+                    pl.col("s"),
+                    pl.col("n").str.slice(0, pl.col("n").str.len_chars() - AMOUNT_SCALE),
+                    pl.lit("."),
+                    pl.col("n").str.slice(-AMOUNT_SCALE),
+                ]
+            )
+        )
+    ).to_series()
+
+
+def _rounded_amount(sign: str, digits: str, fraction: str, power: int) -> str | None:
+    """The slow exact path: 15 significant digits as Excel holds them, then 4 decimals
+    (half up) of the column's unit."""
+    try:
+        number = Decimal(f"{digits or '0'}.{fraction or '0'}")
+        with localcontext() as context:
+            context.prec, context.rounding = EXCEL_DIGITS, ROUND_HALF_UP
+            number = +number
+        with localcontext() as context:
+            context.prec, context.rounding = 40, ROUND_HALF_UP
+            number = number.scaleb(power).quantize(Decimal(1).scaleb(-AMOUNT_SCALE))
+    except InvalidOperation:
+        return None
+    digits_only = f"{number:f}".replace(".", "").lstrip("0")
+    if len(digits_only) > 20:
+        return None
+    return f"{sign}{number:f}"
+
+
+def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
+    """Amounts with a sign, currency, unit and thousands separators -> exact Decimal.
+
+    A cell's own unit wins over the column's: `5万元` in a 元 column is 50,000, `500000元` in a
+    万元 column is 50. A 平方米 column takes only area units; a money column only money ones.
+    """
+    parts = value.str.extract_groups(_AMOUNT)
+    field = parts.struct.field
+    cell_unit = field("unit").fill_null("").str.to_uppercase()
+    currency = field("cur").is_not_null()
+    s1, s2 = field("s1").fill_null(""), field("s2").fill_null("")
+    integer = field("int").fill_null("").str.replace_all(",", "")
+    fraction = field("frac").fill_null("").str.strip_chars_end("0")
+    own = ~cell_unit.is_in(_COLUMN_UNIT)
+    if unit in _COLUMN_POWER:
+        # a cell's own unit wins: its power of ten against the column's
+        power = cell_unit.replace_strict(
+            {u: p - _COLUMN_POWER[unit] for u, p in _MONEY_UNITS.items()},
+            default=0,
+            return_dtype=pl.Int64,
+        )
+        allowed = ~own | cell_unit.is_in(list(_MONEY_UNITS))
+    else:
+        # an area (or other measure) column: its own units only, never money
+        power = pl.repeat(0, len(value), eager=True, dtype=pl.Int64)
+        allowed = ~currency & (
+            (cell_unit == "") | (cell_unit.is_in(_AREA_UNITS) if unit == "平方米" else False)
+        )
+    well_formed = (
+        parts.struct.field("int").is_not_null()
+        & ((integer != "") | (field("frac").fill_null("") != ""))
+        & ((s1 == "") | (s2 == ""))
+        & allowed
+    ).fill_null(False)
+    # at most one of them is set (well_formed): "-" or ""
+    sign = (s1 + s2).str.replace_all("+", "", literal=True)
+    significant = (integer + fraction).str.strip_chars_start("0")
+    exact = well_formed & (significant.str.len_chars() <= EXCEL_DIGITS)
+    text_value = _scaled_text(sign, integer, fraction, power)
+    text_value = _null_if(text_value, ~exact)
+    needs_rounding = well_formed & (~exact | text_value.is_null())
+    if needs_rounding.any():
+        positions = needs_rounding.arg_true()
+        rows = zip(
+            sign.gather(positions).to_list(),
+            integer.gather(positions).to_list(),
+            field("frac").fill_null("").gather(positions).to_list(),
+            power.gather(positions).to_list(),
+            strict=True,
+        )
+        rounded = pl.Series([_rounded_amount(*row) for row in rows], dtype=pl.String)
+        text_value = text_value.scatter(positions, rounded)
+    return text_value.cast(AMOUNT_DTYPE, strict=False)
+
+
+def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元") -> pl.Series:
+    """An exact amount (Decimal(20,4)) in the column's unit (元, 万元 or 平方米); blank -> null,
+    never 0.
+
+    Read: 1234.5, 1,234.50, 1234.5元, 1,234.50 元, ¥1234, ￥1,234, RMB 100, 人民币100元,
+    100元整, 5万, 5万元, 1.2万元, 3千元, -12.5, .5, full-width digits and separators; Excel's
+    binary noise past 15 significant digits is rounded as Excel shows it; more than 4
+    decimals of the unit are rounded half up. Refused: (500) and other bracketed negatives,
+    1.234,50 and badly grouped 12,34, scientific notation (1.2E+05 is a rounded display), a
+    unit twice (50万万元), a money unit in an area column or an area unit in a money one.
+    """
+    value = values if cleaned else clean(values)
+    plain = value.str.contains(_PLAIN_AMOUNT).fill_null(False)
+    direct = _null_if(value, ~plain).cast(AMOUNT_DTYPE, strict=False)
+    return _patch(
+        direct, ~plain & value.is_not_null(), lambda part: _amount_text(part, unit), value
+    )
+
+
+# --- yes / no, ticks, names ------------------------------------------------------------------
 
 
 def parse_yes_no(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """是/否, √/×, Y/N, TRUE/FALSE (XLSX boolean cells), 1/0 -> Boolean; blank -> null."""
-    value = (values if cleaned else clean(values)).str.to_uppercase()
+    """是/否, 是的/不是, 有/无/没有, √/×, Y/N, YES/NO, T/F, TRUE/FALSE (XLSX boolean cells),
+    1/0 (also 1.0/0.0), 已/未, 已享受/未享受, 享受/不享受, 已解决/未解决 -> Boolean;
+    blank -> null. Refused: ○ and anything else (a circle is yes to some, no to others).
+
+    With cleaned=True the caller must have cleaned with `clean(values, yes_no=True)`, or 无
+    arrives as a blank.
+    """
+    value = (values if cleaned else clean(values, yes_no=True)).str.to_uppercase()
+    value = value.str.replace(r"^([01])\.0+$", "${1}")
     return pl.select(
         pl.when(value.is_in(YES_MARKS))
         .then(pl.lit(True))
@@ -207,5 +502,7 @@ def parse_name(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
 
 
 def unparsed(raw: pl.Series, parsed: pl.Series) -> pl.Series:
-    """True when the cell had a value but the parser could not read it (a reject)."""
+    """True when the cell had a value but the parser could not read it (a field problem).
+
+    A 是/否 cell 无 is a value: it is never blank-and-null at once, so one rule serves all."""
     return (~is_blank(raw) & parsed.is_null()).fill_null(False)

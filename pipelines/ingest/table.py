@@ -62,7 +62,7 @@ FIELD_DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.ID: pl.String(),
     FieldType.DATE: pl.Date(),
     FieldType.MONTH: pl.Date(),
-    FieldType.AMOUNT: pl.Float64(),
+    FieldType.AMOUNT: pl.Decimal(precision=20, scale=4),
     FieldType.INT: pl.Int64(),
     FieldType.YESNO: pl.Boolean(),
 }

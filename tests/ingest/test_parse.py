@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -70,21 +71,28 @@ def test_unreadable_months_are_flagged(raw: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "amount"),
     [
-        ("1234.5", 1234.5),
-        ("1,234.50", 1234.5),
-        ("1,234,567.8", 1234567.8),
-        ("1234.5元", 1234.5),
-        ("￥1,234", 1234.0),
-        ("１２３４．５", 1234.5),
-        ("1，234", 1234.0),
-        (" 800 ", 800.0),
-        ("-12.5", -12.5),
-        ("0", 0.0),
-        ("0.00元", 0.0),
+        ("1234.5", "1234.5"),
+        ("1,234.50", "1234.5"),
+        ("1,234,567.8", "1234567.8"),
+        ("1234.5元", "1234.5"),
+        ("￥1,234", "1234"),
+        ("１２３４．５", "1234.5"),
+        ("1，234", "1234"),
+        (" 800 ", "800"),
+        ("-12.5", "-12.5"),
+        ("0", "0"),
+        ("0.00元", "0"),
     ],
 )
-def test_amount_forms(raw: str, amount: float) -> None:
-    assert _parse(parse.parse_amount, raw) == (amount, False)
+def test_amount_forms(raw: str, amount: str) -> None:
+    assert _parse(parse.parse_amount, raw) == (Decimal(amount), False)
+
+
+def test_amounts_are_exact_decimals_that_sum_exactly() -> None:
+    # issue 8 item 7: as floats these summed to 19,999.999999999996 and YB01 flickered
+    parsed = parse.parse_amount(pl.Series(["15,927.21", "2,188.78", "1,884.01"]))
+    assert parsed.dtype == parse.AMOUNT_DTYPE == pl.Decimal(precision=20, scale=4)
+    assert parsed.sum() == Decimal("20000.00")
 
 
 @pytest.mark.parametrize("raw", [None, "", "-", "/", "无"])

@@ -1,0 +1,391 @@
+"""Every form a clerk writes, per parser: the table of what each one reads (and as what) and the
+table of what it refuses. Refused cells come back null and are flagged by `unparsed`; blank
+cells come back null and are not flagged (contract §2: never a guess, never silently lost)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from functools import partial
+
+import polars as pl
+import pytest
+
+from pipelines.ingest import parse
+
+Parser = Callable[..., pl.Series]
+PARSERS: dict[str, Parser] = {
+    "date": parse.parse_date,
+    "month": parse.parse_month,
+    "year": parse.parse_year,
+    "int": parse.parse_int,
+    "amount": parse.parse_amount,
+    "amount_wan": partial(parse.parse_amount, unit="万元"),
+    "area": partial(parse.parse_amount, unit="平方米"),
+    "yesno": parse.parse_yes_no,
+}
+# how staging cleans a column before handing it to the parser with cleaned=True
+CLEAN_ARGS = {"date": {"dates": True}, "month": {"dates": True}, "yesno": {"yes_no": True}}
+
+D = Decimal
+OCT5 = date(2026, 10, 5)
+SEP = date(2025, 9, 1)
+
+ACCEPTED: dict[str, list[tuple[str, object]]] = {
+    "date": [
+        ("2026-10-05", OCT5),
+        ("2026/10/5", OCT5),
+        ("2026.10.05", OCT5),
+        ("20261005", OCT5),
+        ("2026年10月5日", OCT5),
+        ("2026年10月5号", OCT5),
+        ("2026年10月5", OCT5),
+        ("2026 年 10 月 5 日", OCT5),
+        ("2026 - 10 - 05", OCT5),
+        ("２０２６－１０－０５", OCT5),
+        ("２０２６年１０月５日", OCT5),
+        ("2026-10-05 00:00:00", OCT5),  # an XLSX date cell
+        ("2026-10-05 00:00:00.000", OCT5),
+        ("2026/10/05 0:00", OCT5),
+        ("2026/10/5 8:05", OCT5),
+        ("2026-10-05T13:30:00", OCT5),
+        ("２０２６－１０－０５　００：００：００", OCT5),
+        ("46300", OCT5),  # Excel serial
+        ("46300.0", OCT5),
+        ("46300.5", OCT5),
+        ("25/10/2026", date(2026, 10, 25)),  # only one order is a date
+        ("10/25/2026", date(2026, 10, 25)),
+        ("05/05/2026", date(2026, 5, 5)),  # both orders give the same day
+        ("2026-10", date(2026, 10, 1)),  # a bare month is its first day
+        ("2026年10月", date(2026, 10, 1)),
+        ("2026.10", date(2026, 10, 1)),
+        ("202610", date(2026, 10, 1)),
+        ("1900-01-01", date(1900, 1, 1)),
+    ],
+    "month": [
+        ("2025-09", SEP),
+        ("2025年9月", SEP),
+        ("2025年9月份", SEP),
+        ("2025 年 9 月", SEP),
+        ("２０２５年９月", SEP),
+        ("202509", SEP),
+        ("2025.09", SEP),
+        ("2025/9", SEP),
+        ("09/2025", SEP),
+        ("2025-09-15", SEP),
+        ("2025/9/15 0:00", SEP),
+        ("20250915", SEP),
+        ("2025年9月15日", SEP),
+        ("45915", SEP),
+        ("45915.0", SEP),
+        ("2025.10", date(2025, 10, 1)),
+        ("2025年1月", date(2025, 1, 1)),
+        ("2025-1", date(2025, 1, 1)),
+    ],
+    "year": [
+        ("2026", 2026),
+        ("2026.0", 2026),  # an Excel number cell
+        ("2026.00", 2026),
+        ("2026年", 2026),
+        ("2026年度", 2026),
+        ("2026 年度", 2026),
+        ("２０２６", 2026),
+        ("２０２６年度", 2026),
+        ("1900", 1900),
+        ("2100", 2100),
+    ],
+    "int": [
+        ("3", 3),
+        ("3.0", 3),
+        ("3.00", 3),
+        ("2.9999999999999996", 3),  # a formula's binary noise: Excel shows 3
+        ("03", 3),
+        ("０３", 3),
+        ("3人", 3),
+        ("3 人", 3),
+        ("3户", 3),
+        ("3口", 3),
+        ("3口人", 3),
+        ("3个", 3),
+        ("3名", 3),
+        ("3.0人", 3),
+        ("2026", 2026),
+        ("2026.0", 2026),
+        ("2026年", 2026),
+        ("2026年度", 2026),
+        ("2026 年度", 2026),
+        ("２０２６", 2026),
+        ("1,234", 1234),
+        ("-3", -3),
+    ],
+    "amount": [
+        ("1234.5", D("1234.5")),
+        ("1,234.50", D("1234.5")),
+        ("1,234,567.8", D("1234567.8")),
+        ("1234.5元", D("1234.5")),
+        ("1,234.50 元", D("1234.5")),
+        ("100元整", D("100")),
+        ("¥1234", D("1234")),
+        ("￥1,234", D("1234")),
+        ("¥ 1,234.00", D("1234")),
+        ("RMB 100", D("100")),
+        ("rmb100", D("100")),
+        ("100RMB", D("100")),
+        ("人民币100元", D("100")),
+        ("5万元", D("50000")),
+        ("5万", D("50000")),
+        ("1.2万元", D("12000")),
+        ("1.23456万", D("12345.6")),
+        ("3千元", D("3000")),
+        ("１２３４．５", D("1234.5")),
+        ("１，２３４．５０元", D("1234.5")),
+        ("1，234", D("1234")),
+        ("-12.5", D("-12.5")),
+        ("¥-3", D("-3")),
+        ("+7", D("7")),
+        (".5", D("0.5")),
+        ("0", D("0")),
+        ("0.00元", D("0")),
+        ("0.1", D("0.1")),
+        ("0.30000000000000004", D("0.3")),  # binary noise past 15 significant digits
+        ("19999.999999999996", D("20000")),
+        ("123.45678", D("123.4568")),  # past 0.0001 of the unit: rounded half up
+        ("99999999999.9999", D("99999999999.9999")),
+    ],
+    "amount_wan": [
+        ("50", D("50")),
+        ("49.9", D("49.9")),
+        ("50万元", D("50")),
+        ("50万", D("50")),
+        ("500000元", D("50")),
+        ("500,000元", D("50")),
+        ("5千元", D("0.5")),
+        ("12345.67元", D("1.2346")),  # 0.0001 万元 = 1 元
+        ("1,234", D("1234")),
+        ("RMB 100", D("100")),  # a currency without a unit: the column's unit
+    ],
+    "area": [
+        ("120.5", D("120.5")),
+        ("120.5平方米", D("120.5")),
+        ("120.5平米", D("120.5")),
+        ("120.5㎡", D("120.5")),
+        ("120 m2", D("120")),
+        ("1,200.5", D("1200.5")),
+    ],
+    "yesno": [
+        ("是", True),
+        ("否", False),
+        ("是的", True),
+        ("不是", False),
+        ("有", True),
+        ("无", False),  # 是否享受资助：无 reads "no"
+        ("没有", False),
+        ("√", True),
+        ("√ ", True),
+        ("✓", True),
+        ("✔", True),
+        ("×", False),
+        ("✗", False),
+        ("Y", True),
+        ("n", False),
+        ("Yes", True),
+        ("YES", True),
+        ("no", False),
+        ("NO", False),
+        ("T", True),
+        ("f", False),
+        ("TRUE", True),
+        ("false", False),
+        ("1", True),
+        ("0", False),
+        ("1.0", True),
+        ("0.0", False),
+        ("已", True),
+        ("未", False),
+        ("已享受", True),
+        ("未享受", False),
+        ("享受", True),
+        ("不享受", False),
+        ("已解决", True),
+        ("未解决", False),
+        (" 是 ", True),
+        ("ｙｅｓ", True),
+    ],
+}
+
+REFUSED: dict[str, list[str]] = {
+    "date": [
+        "2026-02-30",  # no such day
+        "2026-13-01",
+        "20261345",
+        "26/10/5",  # which century?
+        "5/10/26",
+        "05/10/2026",  # 5 October or 10 May: never guessed
+        "10/05/2026",
+        "2026.1",  # January, or October with its 0 dropped by Excel
+        "261005",
+        "1899-12-31",  # outside 1900–2100
+        "2101-01-01",
+        "1234",
+        "abc",
+        "下月",
+    ],
+    "month": ["202500", "2025-13", "九月", "2025.1", "13/2025", "25年9月", "abc"],
+    "year": [
+        "26",  # which century?
+        "126",
+        "2026-2027年度",  # two years
+        "2026/2027",
+        "46300",  # an Excel serial is a day
+        "2026-01-01",  # a day is not a year
+        "2026年1月",
+        "2026.5",
+        "1899",
+        "2101",
+        "二〇二六",
+        "abc",
+    ],
+    "int": ["3.5", "x", "三", "12,34", "1,2,3", "3人3户", "3.5人"],
+    "amount": [
+        "（500）",  # a bracketed negative
+        "(500)",
+        "1.234,50",  # European separators: 1.23450 or 1234.50?
+        "12,34",  # badly grouped
+        "1,2,3",
+        "1,234.5,6",
+        "1e3",  # scientific notation shows a rounded number
+        "1.2E+05",
+        "nan",
+        "inf",
+        "abc",
+        "50万万元",
+        "--3",
+        "5平方米",  # an area in a money column
+        "5美元",
+        "12345678901234567",  # beyond 20 digits at 4 decimals
+    ],
+    "amount_wan": ["5平方米", "1.234,5", "abc"],
+    "area": ["¥120", "5万元", "120元", "abc"],
+    "yesno": ["○", "x", "2", "也许", "待定", "是否"],
+}
+
+BLANKS = [None, "", "  ", "\u3000", "-", "--", "—", "/", "\\", "空", "暂无", "NULL", "None", "'"]
+# how a clerk's cell may wrap a value without changing it: spaces of either width, TAB, text
+# protection, quotes, invisible marks (zero-width, bidi embeddings and isolates, BOM, soft
+# hyphen, Mongolian vowel separator)
+WRAPPERS: list[Callable[[str], str]] = [
+    lambda v: f" {v} ",
+    lambda v: f"\u3000{v}\u3000",
+    lambda v: f"\u00a0{v}",
+    lambda v: f"\t{v}",
+    lambda v: f"{v}\t",
+    lambda v: f"'{v}",
+    lambda v: f'="{v}"',
+    lambda v: f'"{v}"',
+    lambda v: f"“{v}”",
+    lambda v: f"\u202a{v}\u202c",
+    lambda v: f"\u202b{v}\u202c",
+    lambda v: f"\u202d{v}\u202e",
+    lambda v: f"\u2066{v}\u2069",
+    lambda v: f"\u2067{v}\u2068",
+    lambda v: f"\u200b{v}\u200d",
+    lambda v: f"\ufeff{v}",
+    lambda v: f"\u00ad{v}",
+    lambda v: f"{v}\u180e",
+    lambda v: f"\u200e{v}\u200f",
+    lambda v: f"\u2060{v}",
+]
+# one plain form per parser, wrapped every way above
+CANONICAL = {
+    "date": ("2026-10-05", OCT5),
+    "month": ("2025-09", SEP),
+    "year": ("2026", 2026),
+    "int": ("3", 3),
+    "amount": ("1,234.50元", D("1234.5")),
+    "amount_wan": ("50万元", D("50")),
+    "area": ("120.5", D("120.5")),
+    "yesno": ("是", True),
+}
+FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)} | {" ": "\u3000"})
+
+
+def _read(kind: str, raw: str | None) -> tuple[object, bool]:
+    values = pl.Series([raw], dtype=pl.String)
+    parsed = PARSERS[kind](values)
+    return parsed[0], bool(parse.unparsed(values, parsed)[0])
+
+
+def _cases(table: dict[str, list]) -> list[tuple]:
+    return [
+        (kind, *case) if isinstance(case, tuple) else (kind, case)
+        for kind, cases in table.items()
+        for case in cases
+    ]
+
+
+@pytest.mark.parametrize(("kind", "raw", "expected"), _cases(ACCEPTED))
+def test_accepted_forms(kind: str, raw: str, expected: object) -> None:
+    assert _read(kind, raw) == (expected, False)
+
+
+@pytest.mark.parametrize(("kind", "raw", "expected"), _cases(ACCEPTED))
+def test_staging_path_reads_the_same(kind: str, raw: str, expected: object) -> None:
+    """Staging cleans once and passes cleaned=True: the same value."""
+    cleaned = parse.clean(pl.Series([raw], dtype=pl.String), **CLEAN_ARGS.get(kind, {}))
+    assert PARSERS[kind](cleaned, cleaned=True)[0] == expected
+
+
+@pytest.mark.parametrize(("kind", "raw"), _cases(REFUSED))
+def test_refused_forms_are_null_and_flagged(kind: str, raw: str) -> None:
+    assert _read(kind, raw) == (None, True)
+
+
+@pytest.mark.parametrize("raw", BLANKS)
+@pytest.mark.parametrize("kind", list(PARSERS))
+def test_blank_is_null_and_not_a_problem(kind: str, raw: str | None) -> None:
+    assert _read(kind, raw) == (None, False)
+
+
+@pytest.mark.parametrize("kind", [k for k in PARSERS if k != "yesno"])
+def test_wu_is_blank_except_for_yes_no(kind: str) -> None:
+    assert _read(kind, "无") == (None, False)
+    assert _read("yesno", "无") == (False, False)
+
+
+@pytest.mark.parametrize("wrap", range(len(WRAPPERS)))
+@pytest.mark.parametrize("kind", list(PARSERS))
+def test_wrapping_never_changes_a_value(kind: str, wrap: int) -> None:
+    raw, expected = CANONICAL[kind]
+    assert _read(kind, WRAPPERS[wrap](raw)) == (expected, False)
+
+
+@pytest.mark.parametrize("kind", list(PARSERS))
+def test_full_width_forms_read_alike(kind: str) -> None:
+    raw, expected = CANONICAL[kind]
+    assert _read(kind, raw.translate(FULL_WIDTH)) == (expected, False)
+
+
+@pytest.mark.parametrize("kind", list(PARSERS))
+def test_a_mixed_column_reads_like_its_cells(kind: str) -> None:
+    """Fast path and fallbacks patch one column: each cell's result is its own."""
+    cells = (
+        [raw for raw, _ in ACCEPTED[kind]]
+        + REFUSED[kind]
+        + [c for c in BLANKS]
+        + [w(CANONICAL[kind][0]) for w in WRAPPERS]
+    ) * 3
+    column = pl.Series(cells, dtype=pl.String)
+    parsed = PARSERS[kind](column)
+    flagged = parse.unparsed(column, parsed)
+    one_by_one = [_read(kind, raw) for raw in cells]
+    assert list(zip(parsed.to_list(), flagged.to_list(), strict=True)) == one_by_one
+
+
+def test_amounts_are_exact_through_units() -> None:
+    """万元↔元 moves the decimal point in the text: no float ever holds the value."""
+    parsed = parse.parse_amount(pl.Series(["0.0001万元", "1.2345万", "9999999999.9999万元"]))
+    assert parsed.to_list() == [D("1"), D("12345"), D("99999999999999")]
+    wan = parse.parse_amount(pl.Series(["1元", "0.5元", "123456789012.34元"]), unit="万元")
+    assert wan.to_list() == [D("0.0001"), D("0.0001"), D("12345678.9012")]
+    assert parsed.dtype == wan.dtype == parse.AMOUNT_DTYPE
