@@ -140,7 +140,7 @@ def _stop_on_sigterm(signum, frame):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.report import run_summary
-    from pipelines.runs import WaitTimedOut
+    from pipelines.runs import StoppedWaiting, WaitTimedOut
 
     layout = _set_data_env(args)
     if not (layout.raw / args.month).is_dir():
@@ -159,6 +159,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         ok = run_month(
             layout, args.month, wait_seconds=None if wait_minutes is None else wait_minutes * 60
         )
+    except StoppedWaiting:
+        print(f"已停止：收到终止信号，{args.month} 还没有开始运行", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(
             f"已停止：收到终止信号，{args.month} 没有运行完（已写入的部分在重跑时会整体替换）。"

@@ -80,6 +80,10 @@ class WaitTimedOut(Exception):
     """Another live run kept the warehouse longer than we were told to wait."""
 
 
+class StoppedWaiting(KeyboardInterrupt):
+    """Ctrl-C / SIGTERM while waiting for another run: nothing of ours had started."""
+
+
 def launch_tags() -> dict[str, str]:
     """Tags `fangfan run` puts on its run, so that a later run can tell whether it is still alive."""
     return {TAG_PID: str(os.getpid()), TAG_HOST: socket.gethostname()}
@@ -307,6 +311,13 @@ def wait_for_writer(
     Sleeps between checks (no busy loop); Ctrl-C / SIGTERM (as KeyboardInterrupt) stop it at once.
     Raises WaitTimedOut after `timeout` seconds of waiting for a live run.
     """
+    try:
+        _wait_for_writer(instance, timeout, say)
+    except KeyboardInterrupt:
+        raise StoppedWaiting from None
+
+
+def _wait_for_writer(instance: dg.DagsterInstance, timeout: float, say: Say) -> None:
     deadline = time.monotonic() + timeout
     shown: tuple = ()
     while True:

@@ -175,7 +175,7 @@ def test_sigterm_stops_a_run_waiting_for_a_live_run_promptly_and_says_what_it_wa
         print(f"SIGTERM to a waiting run: ended after {stopped_after:.2f} s")
         assert code == 130
         assert stopped_after < 10
-        assert "已停止" in log.read_text()
+        assert f"已停止：收到终止信号，{MONTH} 还没有开始运行" in log.read_text()
         # the live run was left alone, and the waiting one never launched a run of its own
         assert [s.run_id for s in _claimed(instance)] == [holder]
         assert [r.run_id for r in instance.get_runs()] == [holder]
