@@ -44,28 +44,45 @@ PROVINCE_CODES = (
 )  # fmt: skip
 EARLIEST_BIRTH = date(1880, 1, 1)
 
-# whitespace (incl. NBSP, ideographic space after NFKC), zero-width marks, BOM and quotes
-_STRIP_CHARS = r"[\s\u00a0\u200b-\u200f\u2028\u2029\u2060\ufeff'\"`‘’“”]"
-_SCI = r"^(\d)(?:\.(\d+))?E\+?(\d{1,2})$"
-_D18 = r"^\d{17}[\dX]$"
-_D15 = r"^\d{15}$"
-_D20 = r"^\d{17}[\dX]\d{2,4}$"
+# invisible format characters that copy-paste from web systems leaves around or inside a
+# number: soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width marks (and
+# LRM/RLM), bidi embeddings/overrides U+202A–202E and isolates U+2066–2069, word joiner and
+# invisible operators, BOM. NFKC leaves every one of them in place.
+INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# whitespace (incl. NBSP, ideographic space after NFKC), the invisible marks and quotes
+_STRIP_CHARS = rf"[\s\u00a0\u2028\u2029{INVISIBLE}'\"`‘’“”]"
+# a cell the cleaning cannot change: the common case, checked once and left alone
+_PLAIN = r"^(?:[0-9]{17}[0-9X]|[0-9]{15})$"
+_SCI = r"^([0-9])(?:\.([0-9]+))?E\+?([0-9]{1,2})$"
+_D18 = r"^[0-9]{17}[0-9X]$"
+_D15 = r"^[0-9]{15}$"
+_D20 = r"^[0-9]{17}[0-9X][0-9]{2,4}$"
+# a 20–22-digit number whose digits after the 15th significant one are all zero: Excel's
+# rounding (a real 残疾人证号 ends in its category 1–7 and grade 1–4, never 00)
+_ROUNDED_LONG = r"^[0-9]{15}0{5,7}$"
 _PLACEHOLDER = r"^(?:0+|[-—–_/\\.·*]+)$"
+# exponents of the numbers an ID can be: 15 digits (legacy), 18, and 20–22 (残疾人证号)
+_LEGACY_EXPONENT = 14
+_ID_EXPONENTS = (17, 19, 20, 21)
 
 
 def clean_id_text(value: object) -> str:
-    """DOMAIN §5.2 steps 2–5 for one cell: NFKC, strip marks and quotes, upper-case, drop G/.0."""
+    """One cell as clean_id_expr cleans a column: NFKC, strip spaces, invisible marks and
+    quotes, undo text protection (a leading ' or TAB, Excel's ="…"), upper-case, × typed for
+    the check character X, drop a G prefix and a trailing .0."""
     if value is None:
         return ""
     text = unicodedata.normalize("NFKC", str(value))
     text = re.sub(_STRIP_CHARS, "", text).upper()
-    text = re.sub(r"^(\d+)\.0+$", r"\1", text)
-    return re.sub(r"^G(\d{17}[\dX])$", r"\1", text)
+    text = re.sub(r"^=", "", text)
+    text = re.sub(r"^([0-9]{17})×", r"\1X", text)
+    text = re.sub(r"^([0-9]+)\.0+$", r"\1", text)
+    return re.sub(r"^G([0-9]{17}[0-9X])$", r"\1", text)
 
 
 def checksum_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits."""
-    if not re.fullmatch(r"\d{17}", first17):
+    if not re.fullmatch(r"[0-9]{17}", first17):
         raise ValueError("checksum needs exactly 17 digits")
     total = sum(int(digit) * weight for digit, weight in zip(first17, WEIGHTS, strict=True))
     return CHECK_CHARS[total % 11]
@@ -137,15 +154,17 @@ def _date8(digits: pl.Expr) -> pl.Expr:
 
 
 def clean_id_expr(column: str | pl.Expr, *, nfkc: bool = True) -> pl.Expr:
-    """Vectorised clean_id_text: NFKC, strip marks and quotes, upper-case, drop a G prefix and .0."""
+    """Vectorised clean_id_text (NFKC optional: normalise_ids applies it only where needed)."""
     expr = (pl.col(column) if isinstance(column, str) else column).cast(pl.String)
     if nfkc:
         expr = expr.str.normalize("NFKC")
     return (
         expr.str.replace_all(_STRIP_CHARS, "")
         .str.to_uppercase()
-        .str.replace(r"^(\d+)\.0+$", "${1}")
-        .str.replace(r"^G(\d{17}[\dX])$", "${1}")
+        .str.replace(r"^=", "")
+        .str.replace(r"^([0-9]{17})×", "${1}X")
+        .str.replace(r"^([0-9]+)\.0+$", "${1}")
+        .str.replace(r"^G([0-9]{17}[0-9X])$", "${1}")
     )
 
 
@@ -160,42 +179,80 @@ def normalise_id_expr(column: str | pl.Expr) -> pl.Expr:
     return expr.map_batches(lambda batch: normalise_ids(batch).to_struct(), return_dtype=ID_STRUCT)
 
 
+def _cleaned(values: pl.Series) -> pl.Series:
+    """clean_id_text over a column, touching only the cells that need it: most cells already
+    are 18 or 15 plain digits, and NFKC runs only where a non-ASCII character is present."""
+    raw = values.cast(pl.String)
+    todo = ~raw.str.contains(_PLAIN).fill_null(True)
+    if not todo.any():
+        return raw
+    positions = todo.arg_true()
+    part = raw.gather(positions)
+    wide = part.str.contains(r"[^\x00-\x7f]").fill_null(False)
+    if wide.any():
+        where = wide.arg_true()
+        part = part.scatter(where, part.gather(where).str.normalize("NFKC"))
+    part = part.to_frame("v").select(clean_id_expr("v", nfkc=False)).to_series()
+    return raw.scatter(positions, part)
+
+
+def _last_certain(digits: pl.Expr) -> pl.Expr:
+    """How many leading digits of a rounded number are certain: all before its last non-zero
+    digit. Rounding may have raised that digit by one and turned the 9s after it into 0s
+    (…0731|96… becomes …0732|00…), so neither it nor the zeros after it are known."""
+    return digits.str.strip_chars_end("0").str.len_chars() - 1
+
+
 def normalise_ids(
     values: pl.Series, groups: pl.Series | None = None, damaged: pl.Series | None = None
 ) -> pl.DataFrame:
     """Classify a column of raw ID cells: id_number, id_status, id_birth, id_area (DESIGN.md).
 
-    Excel rounds a number to 15 significant digits, so a destroyed 18-digit ID ends in 000,
-    and one in eleven of those passes the checksum by chance. Such a value counts as destroyed
-    when its group (one file's column) shows the damage elsewhere (a value in scientific
-    notation, or one ending in 000 that fails the checksum) or `damaged` says the file stored
-    IDs as numbers; in a clean column it is a real ID ending in 000 (about 1 in 1,100 are).
+    Cleaning (clean_id_text): NFKC, spaces of either width, invisible format characters
+    (zero-width, bidi U+202A–202E/U+2066–2069, soft hyphen, U+180E), quotes and text
+    protection (a leading ' or TAB, Excel's ="…") are removed; × typed for the check
+    character X reads as X.
+
+    Excel keeps 15 significant digits, so a destroyed 18-digit ID ends in 000, and one in
+    eleven of those passes the checksum by chance. Such a value counts as destroyed when its
+    checksum or date fails, when its group (one file's column) shows the damage elsewhere (a
+    value in scientific notation, a rounded 20–22-digit 残疾人证号, or one ending in 000 that
+    fails its checksum or date), or when `damaged` says the file stored IDs as numbers; in a
+    clean column it is a real ID ending in 000 (about 1 in 1,100 are). A 20–22-digit number
+    whose digits after the 15th are all zero is a rounded 残疾人证号: always destroyed.
+
+    What survives of a destroyed ID: only digits before the last non-zero one of the
+    surviving significant digits are certain (the 15 Excel keeps, or the mantissa shown in
+    scientific notation, whose last digit was rounded for display), because rounding may
+    have raised that digit and carried through 9s. `id_area` is the 6-digit area code only
+    when all six digits are certain and start with a province code, else null (never a
+    prefix); `id_birth` only when all eight (legacy: six) birth digits are certain and form
+    a real date. So `3.41502E+17` keeps neither (its sixth digit may have been 1), while
+    `341502199001011000` keeps both and `341502199001010000` only the area.
     """
     # Built step by step on a frame: one nested expression repeats its shared parts per use.
-    raw = values.cast(pl.String)
-    # NFKC only where a non-ASCII character is present: normalising a whole column is slow
-    wide = raw.str.contains(r"[^\x00-\x7f]").fill_null(False)
-    if wide.any():
-        positions = wide.arg_true()
-        raw = raw.scatter(positions, raw.gather(positions).str.normalize("NFKC"))
+    cleaned_values = _cleaned(values)
     frame = pl.DataFrame(
         {
-            "raw": raw,
-            "group": groups if groups is not None else pl.repeat(0, len(raw), eager=True),
-            "damaged": damaged if damaged is not None else pl.repeat(False, len(raw), eager=True),
+            "cleaned": cleaned_values,
+            "group": groups if groups is not None else pl.repeat(0, len(values), eager=True),
+            "damaged": damaged
+            if damaged is not None
+            else pl.repeat(False, len(values), eager=True),
         }
     ).lazy()
-    frame = frame.with_columns(cleaned=clean_id_expr("raw", nfkc=False)).with_columns(
-        is_missing=pl.col("cleaned").is_null()
-        | (pl.col("cleaned") == "")
-        | pl.col("cleaned").is_in(PLACEHOLDERS)
-        | pl.col("cleaned").str.contains(_PLACEHOLDER),
-        is_sci=pl.col("cleaned").str.contains(_SCI),
-        is_18=pl.col("cleaned").str.contains(_D18),
-        is_15=pl.col("cleaned").str.contains(_D15),
-        is_20=pl.col("cleaned").str.contains(_D20),
-    )
     cleaned = pl.col("cleaned")
+    frame = frame.with_columns(
+        is_missing=cleaned.is_null()
+        | (cleaned == "")
+        | cleaned.is_in(PLACEHOLDERS)
+        | cleaned.str.contains(_PLACEHOLDER),
+        is_sci=cleaned.str.contains(_SCI),
+        is_18=cleaned.str.contains(_D18),
+        is_15=cleaned.str.contains(_D15),
+        is_20=cleaned.str.contains(_D20),
+        rounded_long=cleaned.str.contains(_ROUNDED_LONG),
+    )
     frame = frame.with_columns(
         first17=pl.when("is_15")
         .then(pl.concat_str([cleaned.str.slice(0, 6), pl.lit("19"), cleaned.str.slice(6, 9)]))
@@ -218,75 +275,87 @@ def normalise_ids(
         .otherwise(cleaned.str.slice(0, 18)),
     ).with_columns(
         born=_date8(pl.col("base18").str.slice(6, 8)),
-        rounded=(pl.col("base18").str.slice(15, 3) == "000")
+        rounded=pl.col("is_18")
+        & (pl.col("base18").str.slice(15, 3) == "000")
         & pl.col("base18").str.slice(0, 2).is_in(PROVINCE_CODES),
     )
     is_18, is_15, is_20 = pl.col("is_18"), pl.col("is_15"), pl.col("is_20")
     date_ok, check_ok = pl.col("born").is_not_null(), pl.col("check_ok")
-    damage_seen = pl.col("is_sci") | (is_18 & pl.col("rounded") & date_ok & ~check_ok)
-    frame = frame.with_columns(
-        rounded=pl.col("rounded")
-        & (~check_ok | damage_seen.any().over("group") | pl.col("damaged").fill_null(False))
-    ).with_columns(
-        id_status=pl.when("is_missing")
-        .then(pl.lit(MISSING))
-        .when("is_sci")
-        .then(pl.lit(DESTROYED))
-        .when(is_18 & ~date_ok)
-        .then(pl.lit(BAD_DATE))
-        .when(is_18 & pl.col("rounded"))
-        .then(pl.lit(DESTROYED))
-        .when(is_18 & check_ok)
-        .then(pl.lit(VALID))
-        .when(is_18)
-        .then(pl.lit(BAD_CHECKSUM))
-        .when(is_15 & date_ok)
-        .then(pl.lit(CONVERTED15))
-        .when(is_15)
-        .then(pl.lit(BAD_DATE))
-        .when(is_20 & date_ok & check_ok)
-        .then(pl.lit(DISABILITY20))
-        .when(is_20 & date_ok)
-        .then(pl.lit(BAD_CHECKSUM))
-        .otherwise(pl.lit(INVALID)),
-        # Scientific notation keeps the leading digits of the mantissa: an 18-digit ID has
-        # exponent 17, a 15-digit one 14. What survives of the area and birth date is kept.
-        mantissa=pl.concat_str(
-            [cleaned.str.extract(_SCI, 1), cleaned.str.extract(_SCI, 2).fill_null("")]
-        ),
-        exponent=cleaned.str.extract(_SCI, 3).cast(pl.Int64, strict=False),
+    failing = ~check_ok | ~date_ok
+    damage_seen = pl.col("is_sci") | pl.col("rounded_long") | (pl.col("rounded") & failing)
+    frame = (
+        frame.with_columns(
+            rounded=pl.col("rounded")
+            & (failing | damage_seen.any().over("group") | pl.col("damaged").fill_null(False))
+        )
+        .with_columns(
+            id_status=pl.when("is_missing")
+            .then(pl.lit(MISSING))
+            .when("is_sci")
+            .then(pl.lit(DESTROYED))
+            .when(is_18 & pl.col("rounded"))
+            .then(pl.lit(DESTROYED))
+            .when(is_18 & ~date_ok)
+            .then(pl.lit(BAD_DATE))
+            .when(is_18 & check_ok)
+            .then(pl.lit(VALID))
+            .when(is_18)
+            .then(pl.lit(BAD_CHECKSUM))
+            .when(is_15 & date_ok)
+            .then(pl.lit(CONVERTED15))
+            .when(is_15)
+            .then(pl.lit(BAD_DATE))
+            .when("rounded_long")
+            .then(pl.lit(DESTROYED))
+            .when(is_20 & date_ok & check_ok)
+            .then(pl.lit(DISABILITY20))
+            .when(is_20 & date_ok)
+            .then(pl.lit(BAD_CHECKSUM))
+            .otherwise(pl.lit(INVALID)),
+            # Scientific notation shows the leading digits of the number (the mantissa) and
+            # how many digits it has (exponent + 1): 18 → 17, legacy 15 → 14, 残疾人证号 19–21.
+            sci=cleaned.str.extract_groups(_SCI),
+        )
+        .with_columns(
+            mantissa=pl.concat_str(
+                [pl.col("sci").struct.field("1"), pl.col("sci").struct.field("2").fill_null("")]
+            ),
+            exponent=pl.col("sci").struct.field("3").cast(pl.Int64, strict=False),
+        )
     )
     status, mantissa, exponent = pl.col("id_status"), pl.col("mantissa"), pl.col("exponent")
+    is_sci = pl.col("is_sci")
+    # the digits that survived a destroyed ID, and how many of them are certain
+    digits = pl.when(is_sci).then(mantissa).otherwise(cleaned)
+    certain = (
+        pl.when(is_sci)
+        .then(_last_certain(mantissa))
+        .otherwise(_last_certain(cleaned.str.slice(0, 15)))
+    )
+    legacy = is_sci & (exponent == _LEGACY_EXPONENT)
+    eighteen = ~is_sci | exponent.is_in(_ID_EXPONENTS)
+    destroyed_area = pl.when(
+        (legacy | eighteen) & (certain >= 6) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
+    ).then(digits.str.slice(0, 6))
+    destroyed_birth = (
+        pl.when(legacy & (certain >= 12))
+        .then(_date8(pl.concat_str([pl.lit("19"), digits.str.slice(6, 6)])))
+        .when(eighteen & (certain >= 14))
+        .then(_date8(digits.str.slice(6, 8)))
+    )
     has_digits = is_18 | is_15 | is_20
-    # A rounded digit can carry into the day: trust the birth date only when the last
-    # surviving digit (the 15th for an 18-digit ID, the 13th for a 15-digit one) is not 0.
-    sci_birth = (
-        pl.when((exponent == 17) & (mantissa.str.len_chars() >= 15))
-        .then(_date8(mantissa.str.slice(6, 8)))
-        .when((exponent == 14) & (mantissa.str.len_chars() >= 13))
-        .then(_date8(pl.concat_str([pl.lit("19"), mantissa.str.slice(6, 6)])))
-    )
-    area = (
-        pl.when("is_sci")
-        .then(
-            pl.when(exponent.is_in((14, 17)) & (mantissa.str.len_chars() >= 6)).then(
-                mantissa.str.slice(0, 6)
-            )
-        )
-        .when(is_18 | is_15 | (is_20 & date_ok))
-        .then(pl.col("base18").str.slice(0, 6))
-    )
     return frame.select(
         id_number=pl.when(has_digits & status.is_in((*USABLE_STATUSES, BAD_CHECKSUM))).then(
             pl.col("base18")
         ),
         id_status=status,
-        id_birth=pl.when("is_sci")
-        .then(sci_birth)
-        .when(status == DESTROYED)
-        .then(pl.when(pl.col("base18").str.slice(14, 1) != "0").then(pl.col("born")))
+        id_birth=pl.when(status == DESTROYED)
+        .then(destroyed_birth)
         .when(has_digits & (status != BAD_DATE))
         .then(pl.col("born"))
         .cast(pl.Date),
-        id_area=area,
+        id_area=pl.when(status == DESTROYED)
+        .then(destroyed_area)
+        .when(is_18 | is_15 | (is_20 & date_ok))
+        .then(pl.col("base18").str.slice(0, 6)),
     ).collect()
