@@ -185,6 +185,60 @@ def test_sigterm_stops_a_run_waiting_for_a_live_run_promptly_and_says_what_it_wa
             waiting.wait()
 
 
+# launched in the same second as a live run, ours waits inside Dagster's executor, not our loop
+_BLOCKED_INSIDE_DAGSTER = """
+import sys, uuid
+import dagster as dg
+from pipelines import runs
+from pipelines.definitions import MONTHLY_JOB, defs
+
+job = defs().resolve_job_def(MONTHLY_JOB)
+run_id = str(uuid.uuid4())
+print("run", run_id, flush=True)
+with dg.DagsterInstance.get() as instance, runs.watch_run(run_id, timeout=600):
+    job.execute_in_process(
+        partition_key=sys.argv[1], instance=instance, raise_on_error=False, run_id=run_id,
+        tags=runs.launch_tags(), run_config={"loggers": {"terminal": {}}},
+    )
+"""
+
+
+def test_sigterm_stops_a_run_blocked_inside_dagsters_executor(tmp_path):
+    home = _home(tmp_path / "home")
+    instance = dg.DagsterInstance.from_config(str(home))
+    holder = _fake_run(instance, pid=os.getpid())
+    log = tmp_path / "blocked.log"
+    env = _env(home) | {"FANGFAN_DATA_DIR": str(tmp_path / "d")}
+    with log.open("wb") as out:
+        blocked = subprocess.Popen(
+            [sys.executable, "-c", _BLOCKED_INSIDE_DAGSTER, MONTH],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + HANG_LIMIT
+        while "等待仓库写入槽" not in log.read_text():
+            assert blocked.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "no waiting message"
+            time.sleep(0.1)
+        assert holder in log.read_text()
+        sent = time.monotonic()
+        blocked.send_signal(signal.SIGTERM)  # Dagster only sets a flag; the watcher acts on it
+        assert blocked.wait(timeout=30) == 130
+        print(
+            f"SIGTERM to a run blocked in the executor: ended after {time.monotonic() - sent:.2f} s"
+        )
+        assert time.monotonic() - sent < 10
+        ours = log.read_text().split()[1]
+        assert instance.get_run_by_id(ours).status == dg.DagsterRunStatus.CANCELED
+        info = instance.event_log_storage.get_concurrency_info(WRITER_POOL)
+        assert {s.run_id for s in info.claimed_slots} == {holder}
+        assert {p.run_id for p in info.pending_steps} == {holder}  # our queued claims are gone
+    finally:
+        if blocked.poll() is None:
+            blocked.kill()
+            blocked.wait()
+
+
 def test_dead_owners_are_cleaned_up_and_live_ones_left_alone(tmp_path, monkeypatch):
     instance = dg.DagsterInstance.from_config(str(_home(tmp_path / "home")))
     dead = _fake_run(instance, pid=_dead_pid())
