@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -93,6 +94,22 @@ def test_amounts_are_exact_decimals_that_sum_exactly() -> None:
     parsed = parse.parse_amount(pl.Series(["15,927.21", "2,188.78", "1,884.01"]))
     assert parsed.dtype == parse.AMOUNT_DTYPE == pl.Decimal(precision=20, scale=4)
     assert parsed.sum() == Decimal("20000.00")
+
+
+def test_amounts_are_stored_and_summed_exactly_by_duckdb() -> None:
+    """DECIMAL(20,4) in the warehouse: the sum that decides YB01 is exact, and the column comes
+    back to polars unchanged."""
+    parsed = parse.parse_amount(pl.Series(["15,927.21", "2,188.78", "1,884.01", None, "0.1"]))
+    con = duckdb.connect()
+    con.register("incoming", pl.DataFrame({"self_paid": parsed}))
+    con.execute("CREATE TABLE stg AS SELECT * FROM incoming")
+    assert con.execute("SELECT typeof(self_paid) FROM stg LIMIT 1").fetchone() == ("DECIMAL(20,4)",)
+    rows = con.execute(
+        "SELECT sum(self_paid), sum(self_paid) >= $t FROM stg WHERE self_paid > 1",
+        {"t": 20_000.0},
+    ).fetchall()
+    assert rows == [(Decimal("20000.0000"), True)]
+    assert con.sql("SELECT * FROM stg").pl()["self_paid"].equals(parsed)
 
 
 @pytest.mark.parametrize("raw", [None, "", "-", "/", "无"])
