@@ -24,7 +24,13 @@ sys.path.insert(0, str(REPO / "bench"))
 import match_bench  # noqa: E402  (the isolated matcher / Splink workers)
 
 from pipelines.assets.matching import prepare_match_views  # noqa: E402
-from pipelines.scoring import format_score, score_matches, score_month, truth_records  # noqa: E402
+from pipelines.scoring import (  # noqa: E402
+    format_profile_scores,
+    format_score,
+    score_matches,
+    score_month,
+    truth_records,
+)
 from pipelines.sources import DEPARTMENT_KEYS  # noqa: E402
 
 MONTH = "2026-10"
@@ -35,14 +41,14 @@ def _children_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def generate(root: Path, members: int, seed: int) -> None:
+def generate(root: Path, members: int, seed: int, profile: str = "normal") -> None:
     if (root / "raw" / MONTH).is_dir():
         print(f"reusing the generated district in {root}")
         return
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "generate", "--out", str(root), "--month", MONTH,
-         "--members", str(members), "--seed", str(seed), "--messy"],
+         "--members", str(members), "--seed", str(seed), "--messy", profile],
         check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     size = sum(p.stat().st_size for p in (root / "raw").rglob("*") if p.is_file())
@@ -137,12 +143,56 @@ def print_scores(label: str, table: pl.DataFrame) -> dict:
     return overall
 
 
+def compare_profiles(args: argparse.Namespace, main_scores: pl.DataFrame) -> None:
+    """Warnings against the truth on each mess profile's district, per rule side by side.
+
+    The profiles' districts have min(--members, --profile-members) members; the normal one is
+    the main district when the sizes agree.
+    """
+    profiles = [p for p in args.profiles.split(",") if p]
+    if not profiles:
+        return
+    members = min(args.members, args.profile_members)
+    tables: dict[str, pl.DataFrame] = {}
+    for profile in profiles:
+        if profile == "normal" and members == args.members:
+            tables[profile] = main_scores
+            continue
+        root = args.out / f"district-{profile}-{members}-{args.seed}"
+        home = args.out / f"dagster-home-{profile}-{members}"
+        generate(root, members, args.seed, profile)
+        shutil.rmtree(root / "warehouse", ignore_errors=True)
+        shutil.rmtree(root / "exports", ignore_errors=True)
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        env = dict(os.environ, DAGSTER_HOME=str(home), FANGFAN_DISTRICT=DISTRICT)
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "run", "--month", MONTH, "--data-dir", str(root)],
+            check=True, stdout=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        print(
+            f"{profile} profile, {members:,} members: month in {time.perf_counter() - start:.1f} s"
+        )
+        tables[profile] = score_month(
+            root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH
+        )
+    print(f"\nwarnings per mess profile ({members:,} members; P precision, R recall):")
+    print(format_profile_scores(tables))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=REPO / "bench-out")
     parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument(
+        "--profiles",
+        default="normal,heavy,wild",
+        help="mess profiles to score side by side ('' to skip)",
+    )
+    parser.add_argument("--profile-members", type=int, default=100_000)
     args = parser.parse_args()
 
     root = args.out / f"district-{args.members}-{args.seed}"
@@ -157,11 +207,10 @@ def main() -> None:
     steady = run_month(root, home, "rerun (earlier months already in the warehouse)")
 
     print("\nwarnings against the generator's truth:")
-    print(
-        format_score(
-            score_month(root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH)
-        )
+    main_scores = score_month(
+        root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH
     )
+    print(format_score(main_scores))
 
     data = args.out / f"match-{args.members}-{args.seed}"
     export_match_tables(root, data)
@@ -177,6 +226,7 @@ def main() -> None:
         "ours", scored(pl.read_parquet(data / "ours_matches.parquet"), truth, roster)
     )
     print(f"\nwhole month (steady state) {steady:.1f} s wall")
+    compare_profiles(args, main_scores)
     if args.no_splink:
         return
     splink = match_bench._spawn("splink", data)

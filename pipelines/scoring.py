@@ -180,3 +180,34 @@ def score_matches(matches: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
             "f1": pl.Float64,
         },
     )
+
+
+def format_profile_scores(tables: dict[str, pl.DataFrame]) -> str:
+    """Per rule, precision / recall / F1 of each mess profile side by side (tables from `score`)."""
+
+    def cell(tp: int, produced: int, expected: int) -> str:
+        if not produced and not expected:
+            return f"{'—':^20}"
+        p = tp / produced if produced else 0.0
+        r = tp / expected if expected else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        precision = f"{p:5.3f}" if produced else "  —  "
+        return f"{precision} {r:5.3f} {f1:5.3f}  "
+
+    profiles = list(tables)
+    lines = [
+        "规则  " + "".join(f"{name:^20}" for name in profiles),
+        "      " + "  P     R     F1    " * len(profiles),
+    ]
+    for rule in RULES:
+        parts = []
+        for name in profiles:
+            row = tables[name].filter(pl.col("rule") == rule.code).row(0, named=True)
+            parts.append(cell(row["true_positives"], row["produced"], row["expected"]))
+        lines.append(f"{rule.code}  " + "".join(parts))
+    totals = []
+    for name in profiles:
+        t = tables[name].select(pl.col("expected", "produced", "true_positives").sum()).row(0)
+        totals.append(cell(t[2], t[1], t[0]))
+    lines.append("合计  " + "".join(totals))
+    return "\n".join(lines)

@@ -442,3 +442,25 @@ def test_xls_conversion_keeps_titles_merges_and_text(
     values = [[str(v) for v in row] for row in frame.rows()]
     assert values[0][0] == "金安区2026年10月低保变动名册"
     assert values[2][0] == "三十铺镇" and values[2][2] == "341502199001011234"
+
+
+def test_profiles_side_by_side() -> None:
+    import polars as pl
+
+    from pipelines.scoring import format_profile_scores, score
+
+    expected = pl.DataFrame(
+        {"rule": ["YB02", "SJ01"], "household_id": ["h1", "h2"],
+         "member_id_number": ["m1", "m2"], "recoverable": ["true", "true"]}
+    )  # fmt: skip
+    produced = pl.DataFrame(
+        {"rule": ["YB02", "YB02"], "household_id": ["h1", "h9"], "member_id_number": ["m1", "m9"]}
+    )
+    text = format_profile_scores(
+        {"normal": score(expected.drop("recoverable"), expected), "wild": score(produced, expected)}
+    )
+    lines = {line.split()[0]: line for line in text.splitlines()[2:]}
+    assert "normal" in text.splitlines()[0] and "wild" in text.splitlines()[0]
+    assert lines["YB02"].split() == ["YB02", "1.000", "1.000", "1.000", "0.500", "1.000", "0.667"]
+    assert lines["SJ01"].split() == ["SJ01", "1.000", "1.000", "1.000", "—", "0.000", "0.000"]
+    assert lines["合计"].split()[-3:] == ["0.500", "0.500", "0.500"]
