@@ -16,6 +16,7 @@ class FieldType(StrEnum):
     MONTH = "month"  # 入学年月: a year and month, stored as the first day of the month
     AMOUNT = "amount"  # 元 / 万元: blank = unknown (null), never zero
     INT = "int"
+    YEAR = "year"  # 参保年度: four digits, 2026 / 2026.0 / 2026年度; 26 is ambiguous
     YESNO = "yesno"  # 是/否 -> bool
 
 
@@ -190,7 +191,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "medical_enrollment",
         "医保参保名册",
         "医保局",
-        Field("enroll_year", ("参保年度",), FieldType.INT),
+        Field("enroll_year", ("参保年度",), FieldType.YEAR),
         Field(
             "enroll_status",
             ("参保状态",),

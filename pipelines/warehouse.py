@@ -81,9 +81,10 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
     existing = {
-        row[0]
+        row[0]: row[1]
         for row in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
+            [table],
         ).fetchall()
     }
     con.register("_schema_probe", frame.head(0))
@@ -94,6 +95,9 @@ def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFr
     for column, sql_type in types.items():
         if column not in existing:
             con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
+        elif sql_type.startswith("DECIMAL") and existing[column] == "DOUBLE":
+            # amounts are exact decimals now: a warehouse written before keeps no float column
+            con.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE {sql_type}')
 
 
 def replace_partition(

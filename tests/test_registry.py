@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import polars as pl
 
 from pipelines.ingest.table import _enum
@@ -52,13 +54,13 @@ def test_amount_units_follow_the_cell_then_the_column():
     capital = SOURCES["market"].field("capital")
     assert capital.unit == "万元"
     assert parse_amount(pl.Series(["50万元", "500000元", "49.9"]), unit=capital.unit).to_list() == [
-        50.0,
-        50.0,
-        49.9,
+        Decimal("50"),
+        Decimal("50"),
+        Decimal("49.9"),
     ]
     assert parse_amount(pl.Series(["5万元", "1,234.5元", ""]), unit="元").to_list() == [
-        50000.0,
-        1234.5,
+        Decimal("50000"),
+        Decimal("1234.5"),
         None,
     ]
 

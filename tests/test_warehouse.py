@@ -53,3 +53,17 @@ def test_a_lock_that_never_frees_fails_clearly(tmp_path):
     with pytest.raises(RuntimeError, match="另一个进程"), connect(path, wait=0.5):
         pass
     holder.kill()
+
+
+def test_an_old_float_amount_column_becomes_exact():
+    """A warehouse written when amounts were floats sums them exactly after the next write."""
+    from decimal import Decimal
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE stg_x (district VARCHAR, month VARCHAR, self_paid DOUBLE)")
+    con.execute("INSERT INTO stg_x VALUES ('d', '2026-09', 15927.21)")
+    amounts = pl.Series("self_paid", ["2188.78", "1884.01"]).str.to_decimal(scale=4)
+    frame = pl.DataFrame({"self_paid": amounts.cast(pl.Decimal(20, 4))})
+    replace_partition(con, "stg_x", frame, district="d", month="2026-10")
+    total = con.execute("SELECT sum(self_paid) FROM stg_x").fetchone()[0]
+    assert total == Decimal("20000.0000")

@@ -64,6 +64,7 @@ FIELD_DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.MONTH: pl.Date(),
     FieldType.AMOUNT: pl.Decimal(precision=20, scale=4),
     FieldType.INT: pl.Int64(),
+    FieldType.YEAR: pl.Int64(),
     FieldType.YESNO: pl.Boolean(),
 }
 PARSERS = {
@@ -71,6 +72,7 @@ PARSERS = {
     FieldType.MONTH: (parse.parse_month, "无法识别为年月"),
     FieldType.AMOUNT: (parse.parse_amount, "无法识别为金额"),
     FieldType.INT: (parse.parse_int, "无法识别为整数"),
+    FieldType.YEAR: (parse.parse_year, "无法识别为年份（四位年份，如 2026、2026年度）"),
     FieldType.YESNO: (parse.parse_yes_no, "无法识别为是/否"),
 }
 # The first filled cell of a row that is not data: totals, and notes under the table.
@@ -383,7 +385,11 @@ def _type_field(
     elif f.type in PARSERS:
         parser, problem = PARSERS[f.type]
         # each column is cleaned once; the parser trusts it
-        cleaned = parse.clean(raw, dates=f.type in (FieldType.DATE, FieldType.MONTH))
+        cleaned = parse.clean(
+            raw,
+            dates=f.type in (FieldType.DATE, FieldType.MONTH),
+            yes_no=f.type is FieldType.YESNO,  # 无 is "no" here, a blank elsewhere
+        )
         value = (
             parser(cleaned, cleaned=True, unit=f.unit)
             if f.type is FieldType.AMOUNT
