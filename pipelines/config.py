@@ -80,5 +80,24 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
         candidates.append(explicit)
     for path in candidates:
         if path.is_file():
-            config = _merge(config, tomllib.loads(path.read_text(encoding="utf-8")))
+            override = tomllib.loads(path.read_text(encoding="utf-8"))
+            _check_rule_settings(path, override, config)
+            config = _merge(config, override)
     return config
+
+
+def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A `[rules.X]` setting that no rule reads is a typo that would silently change nothing."""
+    known = defaults["rules"]
+    for code, table in override.get("rules", {}).items():
+        if code not in known:
+            raise ValueError(
+                f"{path}: [rules.{code}] is no rule's settings (rules with settings: "
+                f"{', '.join(known)})"
+            )
+        for name in table:
+            if name not in known[code]:
+                raise ValueError(
+                    f"{path}: [rules.{code}] {name} is not a setting of {code} "
+                    f"(settings: {', '.join(known[code])})"
+                )

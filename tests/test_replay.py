@@ -47,3 +47,25 @@ def test_replay_counts_and_confirmed_catch(tmp_path):
     assert "YB01" in text and "1/2" in text
     # nothing was written: the month's warnings are as the export left them
     assert con.sql("SELECT count(*) FROM warnings").fetchall()[0][0] == 2
+
+
+def test_replay_reads_a_proposed_rules_file_for_a_record_rule(tmp_path):
+    world = World()
+    small = world.member(world.household("一般农户"))
+    large = world.member(world.household("一般农户"))
+    world.record("emergency", small, loss=3_000.0, house_collapsed=False)
+    world.record("emergency", large, loss=6_000.0, house_collapsed=False)
+    con = duckdb.connect()
+    world.build(con)
+    status = pl.DataFrame({"source": ["roster", *DEPARTMENT_KEYS], "received": True})
+    replace_partition(con, "source_status", status, district=DISTRICT, month="2026-10")
+    proposal = tmp_path / "proposal.toml"
+    proposal.write_text("[rules.YJ01]\nloss_threshold = 2500\n", encoding="utf-8")
+
+    result = replay(
+        con, district=DISTRICT, first="2026-10", last="2026-10",
+        current=load_rule_config(), proposed=load_rule_config(rules_file=proposal),
+    )  # fmt: skip
+
+    yj01 = result.counts.filter(pl.col("rule") == "YJ01").row(0, named=True)
+    assert (yj01["current"], yj01["proposed"]) == (1, 2)

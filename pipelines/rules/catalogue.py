@@ -1,74 +1,295 @@
-"""The rule catalogue of the contract (section 4) as data: code, name, source, level, scope."""
+"""The contract's rule catalogue (section 4): each rule one spec, from its table row to its SQL."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from datetime import date
 
-from pipelines.sources import SOURCES
+from pipelines.rules.completeness import ENROLLED_SQL, blocked_members, prepare_enrollment
+from pipelines.rules.spec import (
+    AbsenceRule,
+    Direction,
+    Level,
+    RecordRule,
+    RuleSpec,
+    Scope,
+    YearToDateRule,
+    age_on,
+    in_month,
+)
 
-
-class Level(StrEnum):
-    HOUSEHOLD = "户"
-    PERSON = "人"
-
-
-class Scope(StrEnum):
-    ALL = "全部"
-    MONITORED = "重点"
-
-
-class Direction(StrEnum):
-    RISK = "风险"
-    SUPPORT = "帮扶"
-    PRECISION = "精准"
-
-
+# The household types of the 重点 scope; SQL reads them as $monitored.
 MONITORED_TYPES = ("脱贫户", "监测户")
-
-
-@dataclass(frozen=True)
-class Rule:
-    code: str
-    name: str
-    source: str
-    level: Level
-    scope: Scope
-    risk_type: str
-    direction: Direction
-    # fires because a member is NOT in the source: only on a complete month (contract §4)
-    absence: bool = False
-
-    @property
-    def department(self) -> str:
-        return SOURCES[self.source].department
-
 
 _H, _P = Level.HOUSEHOLD, Level.PERSON
 _ALL, _MON = Scope.ALL, Scope.MONITORED
 _R, _S, _X = Direction.RISK, Direction.SUPPORT, Direction.PRECISION
 
-RULES: tuple[Rule, ...] = (
-    Rule("YB01", "医疗自付费用高", "medical_claims", _H, _ALL, "因病", _R),
-    Rule("YB02", "未参保", "medical_enrollment", _P, _MON, "基本医疗保障", _S, absence=True),
-    Rule("MZ01", "新纳入低保特困", "civil_affairs", _H, _ALL, "收入骤减或支出骤增", _R),
-    Rule("MZ02", "临时救助", "civil_affairs", _H, _ALL, "突发严重困难", _R),
-    Rule("MZ03", "退出低保", "civil_affairs", _H, _MON, "收入骤减或支出骤增", _R),
-    Rule("JY01", "义务教育辍学", "education", _P, _ALL, "义务教育保障", _R),
-    Rule("JY02", "新入学大学生", "education", _P, _ALL, "因学", _R),
-    Rule("JY03", "在校生未享受资助", "education", _P, _MON, "因学", _S),
-    Rule("GA01", "家庭成员死亡", "public_security", _P, _ALL, "缺劳动力", _R),
-    Rule("GA02", "拥有机动车", "vehicles", _P, _MON, "—", _X),
-    Rule("ZJ01", "危房", "housing", _H, _ALL, "住房安全", _R),
-    Rule("ZJ02", "购买商品房", "property", _P, _MON, "—", _X),
-    Rule("CL01", "新增残疾", "disability", _P, _ALL, "因残", _R),
-    Rule("CL02", "重度残疾未享补贴", "disability", _P, _MON, "因残", _S),
-    Rule("YJ01", "受灾损失大", "emergency", _H, _ALL, "因灾", _R),
-    Rule("RS01", "失业登记", "hrss", _P, _ALL, "务工就业不稳", _R),
-    Rule("CZ01", "财政供养人员", "public_servants", _P, _MON, "—", _X),
-    Rule("SJ01", "经营市场主体", "market", _P, _MON, "—", _X),
-    Rule("XF01", "涉访户", "petition", _H, _ALL, "其他", _R),
-    Rule("SL01", "饮水不安全", "water", _H, _ALL, "饮水安全", _R),
-)
 
-RULES_BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
+def _money(value: float | None) -> str:
+    return "金额不详" if value is None else f"{value:,.2f} 元"
+
+
+def _day(value: date | None) -> str:
+    return f"{value.year}年{value.month}月{value.day}日" if value else "本月"
+
+
+def _age(value: float | None) -> str:
+    return f"，时年{int(value)}岁" if value is not None else ""
+
+
+def _paren(value: str | None) -> str:
+    return f"（{value}）" if value else ""
+
+
+_DEATH_AGE = age_on("coalesce(s.change_date, $month_start)")
+_DEATH_WORKING = f"coalesce({_DEATH_AGE} BETWEEN $labour_min AND $labour_max, false)"
+_UNEMPLOYED_AGE = age_on("coalesce(s.register_date, $month_start)")
+_COLLAPSED = "coalesce(s.house_collapsed, false)"
+
+RULES: tuple[RuleSpec, ...] = (
+    YearToDateRule(
+        code="YB01", name="医疗自付费用高", source="medical_claims", level=_H, scope=_ALL,
+        risk_type="因病", direction=_R,
+        params={"threshold_monitored": float, "threshold_general": float, "red_multiple": float},
+        amount="self_paid",
+        threshold="CASE WHEN list_contains($monitored, h.household_type) "
+        "THEN $threshold_monitored ELSE $threshold_general END",
+        red="t.ytd >= h.threshold * $red_multiple",
+        key="CAST($year AS VARCHAR) || "
+        "CASE WHEN t.ytd >= h.threshold * $red_multiple THEN ':x2' ELSE '' END",
+        ev_amount="t.ytd",
+        ev_text="h.household_type",
+        ev_number="h.threshold",
+        evidence=lambda hit, month: (
+            f"{month[:4]}年1—{int(month[5:])}月家庭个人自付医疗费用合计 {hit['ev_amount']:,.2f} 元，"
+            f"达到{hit['ev_text']}阈值 {hit['ev_number']:,.0f} 元"
+        ),
+    ),
+    AbsenceRule(
+        code="YB02", name="未参保", source="medical_enrollment", level=_P, scope=_MON,
+        risk_type="基本医疗保障", direction=_S,
+        prepare=prepare_enrollment,
+        blocked=blocked_members,
+        present=ENROLLED_SQL,
+        seen="""
+            SELECT m.member_key, list(e.record_key ORDER BY e.record_key) AS record_keys,
+                   string_agg(DISTINCT e.enroll_status, '、' ORDER BY e.enroll_status) AS statuses
+            FROM enrollment_rows e
+            JOIN record_matches m
+              ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+            WHERE e.enroll_year IS NULL OR e.enroll_year = $year
+            GROUP BY m.member_key
+        """,
+        key="CAST($year AS VARCHAR)",
+        ev_text="seen.statuses",
+        evidence=lambda hit, month: (
+            f"{month[:4]}年度参保名册中无该成员正常参保记录"
+            + (f"（名册状态：{hit['ev_text']}）" if hit["ev_text"] else "")
+        ),
+    ),
+    RecordRule(
+        code="MZ01", name="新纳入低保特困", source="civil_affairs", level=_H, scope=_ALL,
+        risk_type="收入骤减或支出骤增", direction=_R,
+        where="s.change_type = '新增' AND s.assistance_type IN ('低保', '特困') "
+        "AND h.household_type = '一般农户'",
+        key="s.assistance_type",
+        ev_date="s.change_date",
+        ev_text="s.assistance_type",
+        ev_amount="s.amount",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}新纳入{hit['ev_text']}，户类型为一般农户"
+        ),
+    ),
+    RecordRule(
+        code="MZ02", name="临时救助", source="civil_affairs", level=_H, scope=_ALL,
+        risk_type="突发严重困难", direction=_R,
+        where=f"s.assistance_type = '临时救助' AND (s.change_date IS NULL OR {in_month('s.change_date')})",
+        red="true",
+        key="$month",
+        ev_date="s.change_date",
+        ev_amount="s.amount",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}获临时救助，金额 {_money(hit['ev_amount'])}"
+        ),
+    ),
+    RecordRule(
+        code="MZ03", name="退出低保", source="civil_affairs", level=_H, scope=_MON,
+        risk_type="收入骤减或支出骤增", direction=_R,
+        where="s.change_type = '退出' AND s.assistance_type = '低保'",
+        key="coalesce(CAST(s.change_date AS VARCHAR), '')",
+        ev_date="s.change_date",
+        evidence=lambda hit, month: f"{_day(hit['ev_date'])}退出低保",
+    ),
+    RecordRule(
+        code="JY01", name="义务教育辍学", source="education", level=_P, scope=_ALL,
+        risk_type="义务教育保障", direction=_R,
+        where="s.stage IN ('小学', '初中') AND s.school_status = '辍学'",
+        key="s.stage",
+        ev_text="s.stage",
+        ev_text2="s.grade",
+        evidence=lambda hit, month: f"{hit['ev_text']}{hit['ev_text2'] or ''}学生在校状态为辍学",
+    ),
+    RecordRule(
+        code="JY02", name="新入学大学生", source="education", level=_P, scope=_ALL,
+        risk_type="因学", direction=_R,
+        params={"window_months": int},
+        where="s.stage = '高校' AND s.enrol_month < $month_end "
+        "AND s.enrol_month >= CAST($month_start - to_months($window_months - 1) AS DATE)",
+        key="CAST(s.enrol_month AS VARCHAR)",
+        ev_date="s.enrol_month",
+        ev_text="s.school",
+        evidence=lambda hit, month: (
+            f"{hit['ev_date'].year}年{hit['ev_date'].month}月入学高校{_paren(hit['ev_text'])}"
+        ),
+    ),
+    RecordRule(
+        code="JY03", name="在校生未享受资助", source="education", level=_P, scope=_MON,
+        risk_type="因学", direction=_S,
+        where="s.school_status = '在读' AND s.aided = false",
+        key="s.stage",
+        ev_text="s.stage",
+        evidence=lambda hit, month: f"{hit['ev_text']}在读，未享受学生资助",
+    ),
+    RecordRule(
+        code="GA01", name="家庭成员死亡", source="public_security", level=_P, scope=_ALL,
+        risk_type="缺劳动力", direction=_R,
+        where="s.change_type = '死亡'",
+        red=_DEATH_WORKING,
+        risk_type_when=f"CASE WHEN {_DEATH_WORKING} THEN '缺劳动力' ELSE '其他' END",
+        key="'死亡'",
+        ev_date="s.change_date",
+        ev_number=_DEATH_AGE,
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}户籍注销（死亡）{_age(hit['ev_number'])}"
+        ),
+    ),
+    RecordRule(
+        code="GA02", name="拥有机动车", source="vehicles", level=_P, scope=_MON,
+        risk_type="—", direction=_X,
+        params={"vehicle_types": list},
+        where="list_contains($vehicle_types, s.vehicle_type)",
+        key="''",  # owning a car is one fact per person, whatever the plate column says
+        ev_date="s.register_date",
+        ev_text="s.vehicle_type",
+        evidence=lambda hit, month: (
+            f"名下登记{hit['ev_text']}"
+            + (f"，初次登记日期 {_day(hit['ev_date'])}" if hit["ev_date"] else "")
+        ),
+    ),
+    RecordRule(
+        code="ZJ01", name="危房", source="housing", level=_H, scope=_ALL,
+        risk_type="住房安全", direction=_R,
+        where="s.grade IN ('C', 'D')",
+        red="s.grade = 'D'",
+        key="s.grade",
+        ev_date="s.appraisal_date",
+        ev_text="s.grade",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}农村房屋安全鉴定等级为{hit['ev_text']}级"
+        ),
+    ),
+    RecordRule(
+        code="ZJ02", name="购买商品房", source="property", level=_P, scope=_MON,
+        risk_type="—", direction=_X,
+        where="true",
+        key="''",
+        ev_date="s.register_date",
+        ev_amount="s.floor_area",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}登记商品房"
+            + (
+                f"，建筑面积 {hit['ev_amount']:,.2f} 平方米"
+                if hit["ev_amount"] is not None
+                else ""
+            )
+        ),
+    ),
+    RecordRule(
+        code="CL01", name="新增残疾", source="disability", level=_P, scope=_ALL,
+        risk_type="因残", direction=_R,
+        where=in_month("s.issue_date"),
+        key="CAST(s.issue_date AS VARCHAR)",
+        ev_date="s.issue_date",
+        ev_text="s.category",
+        ev_text2="s.disability_level",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}新办残疾人证（{hit['ev_text'] or ''}{hit['ev_text2'] or ''}）"
+        ),
+    ),
+    RecordRule(
+        code="CL02", name="重度残疾未享补贴", source="disability", level=_P, scope=_MON,
+        risk_type="因残", direction=_S,
+        params={"levels": list},
+        where="list_contains($levels, s.disability_level) AND s.care_subsidy = false",
+        key="s.disability_level",
+        ev_text="s.disability_level",
+        evidence=lambda hit, month: f"残疾等级{hit['ev_text']}，未享受重度残疾人护理补贴",
+    ),
+    RecordRule(
+        code="YJ01", name="受灾损失大", source="emergency", level=_H, scope=_ALL,
+        risk_type="因灾", direction=_R,
+        params={"loss_threshold": float},
+        where=f"s.loss >= $loss_threshold OR {_COLLAPSED}",
+        red=_COLLAPSED,
+        key="coalesce(CAST(s.disaster_date AS VARCHAR), '') || '|' || "
+        f"CASE WHEN {_COLLAPSED} THEN '倒塌' ELSE '未倒塌' END",
+        ev_date="s.disaster_date",
+        ev_amount="s.loss",
+        ev_text="s.disaster_type",
+        ev_text2=f"CASE WHEN {_COLLAPSED} THEN '是' ELSE '否' END",
+        evidence=lambda hit, month: (
+            f"{_day(hit['ev_date'])}受灾{_paren(hit['ev_text'])}"
+            f"，直接经济损失 {_money(hit['ev_amount'])}"
+            + ("，房屋倒塌" if hit["ev_text2"] == "是" else "")
+        ),
+    ),
+    RecordRule(
+        code="RS01", name="失业登记", source="hrss", level=_P, scope=_ALL,
+        risk_type="务工就业不稳", direction=_R,
+        where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_AGE} BETWEEN $labour_min AND $labour_max",
+        key="coalesce(CAST(s.register_date AS VARCHAR), '')",
+        ev_date="s.register_date",
+        ev_number=_UNEMPLOYED_AGE,
+        evidence=lambda hit, month: f"{_day(hit['ev_date'])}办理失业登记{_age(hit['ev_number'])}",
+    ),
+    RecordRule(
+        code="CZ01", name="财政供养人员", source="public_servants", level=_P, scope=_MON,
+        risk_type="—", direction=_X,
+        where="true",
+        ev_text="s.employer",
+        evidence=lambda hit, month: f"列入财政供养人员名单{_paren(hit['ev_text'])}",
+    ),
+    RecordRule(
+        code="SJ01", name="经营市场主体", source="market", level=_P, scope=_MON,
+        risk_type="—", direction=_X,
+        params={"roles": list, "capital_threshold": float},
+        where="list_contains($roles, s.role) AND s.capital >= $capital_threshold",
+        # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell them
+        key="''",
+        ev_amount="s.capital",
+        ev_text="s.role",
+        ev_text2="s.entity_name",
+        evidence=lambda hit, month: (
+            f"市场主体{hit['ev_text']}，注册资本 {hit['ev_amount']:,.2f} 万元"
+        ),
+    ),
+    RecordRule(
+        code="XF01", name="涉访户", source="petition", level=_H, scope=_ALL,
+        risk_type="其他", direction=_R,
+        where=in_month("s.register_date"),
+        key="$month",
+        ev_date="s.register_date",
+        evidence=lambda hit, month: f"{_day(hit['ev_date'])}有信访登记，本月须走访",
+    ),
+    RecordRule(
+        code="SL01", name="饮水不安全", source="water", level=_H, scope=_ALL,
+        risk_type="饮水安全", direction=_R,
+        where="s.resolved = false",
+        ev_text="s.problem_type",
+        evidence=lambda hit, month: (
+            f"饮水安全排查发现问题{_paren(hit['ev_text'])}，尚未解决"
+        ),
+    ),
+)  # fmt: skip
+
+RULES_BY_CODE: dict[str, RuleSpec] = {rule.code: rule for rule in RULES}

@@ -8,7 +8,8 @@ import duckdb
 import polars as pl
 
 from pipelines.feedback import CONFIRMED, effective_verdicts
-from pipelines.rules.catalogue import RULES, RULES_BY_CODE, Level
+from pipelines.rules.catalogue import RULES, RULES_BY_CODE
+from pipelines.rules.continuity import subject_expr
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.warehouse import table_exists
 
@@ -17,15 +18,6 @@ from pipelines.warehouse import table_exists
 class Replay:
     counts: pl.DataFrame  # month, rule, current, proposed
     confirmed: pl.DataFrame  # rule, confirmed (past 属实), still_caught
-
-
-def _subject(frame: pl.DataFrame) -> pl.Expr:
-    person = [r.code for r in RULES if r.level is Level.PERSON]
-    return (
-        pl.when(pl.col("rule").is_in(person))
-        .then(pl.col("member_key"))
-        .otherwise(pl.col("household_id"))
-    )
 
 
 def months_in_warehouse(
@@ -76,7 +68,7 @@ def replay(
                  "current": now_counts.get(rule.code, 0), "proposed": new_counts.get(rule.code, 0)}
             )  # fmt: skip
         proposed_subjects.append(
-            new.warnings.select("rule", _subject(new.warnings).alias("subject")).with_columns(
+            new.warnings.select("rule", subject_expr().alias("subject")).with_columns(
                 pl.lit(month).alias("first_month")
             )
         )
@@ -100,7 +92,7 @@ def _confirmed_caught(
         params={"d": district, "m": last},
     ).pl()
     confirmed = listed.join(verdicts.select("warning_id"), on="warning_id").with_columns(
-        _subject(listed).alias("subject")
+        subject_expr().alias("subject")
     )
     caught = pl.concat(proposed) if proposed else pl.DataFrame(
         schema={"rule": pl.String, "subject": pl.String, "first_month": pl.String}

@@ -7,8 +7,7 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.rules.catalogue import RULES
-from pipelines.rules.evaluate import EVIDENCE, RECORD_RULES, warning_id
+from pipelines.rules.evaluate import warning_id
 
 
 def fired(warnings: pl.DataFrame, rule: str) -> pl.DataFrame:
@@ -17,13 +16,6 @@ def fired(warnings: pl.DataFrame, rule: str) -> pl.DataFrame:
 
 def subjects(warnings: pl.DataFrame, rule: str, column: str = "household_id") -> set[str]:
     return set(fired(warnings, rule)[column].to_list())
-
-
-def test_catalogue_has_the_contracts_twenty_rules_with_evidence():
-    assert len(RULES) == 20
-    assert {r.code for r in RULES} == set(EVIDENCE)
-    # every rule has its SQL: two aggregate rules, the rest fire on single records
-    assert set(RECORD_RULES) | {"YB01", "YB02"} == {r.code for r in RULES}
 
 
 def test_yb01_fires_in_the_month_the_year_to_date_sum_reaches_the_threshold(world, rule_config):

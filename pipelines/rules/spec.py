@@ -1,0 +1,293 @@
+"""What a rule is: one spec holding its row of the contract's table, SQL, parameters, evidence and 红."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import duckdb
+import polars as pl
+
+from pipelines.rules.completeness import (
+    MONITORED_SQL,
+    NOT_EVALUABLE_REASON_SQL,
+    not_evaluable_rows,
+    not_evaluable_where,
+    undecidable,
+)
+from pipelines.sources import SOURCES
+
+
+class Level(StrEnum):
+    HOUSEHOLD = "户"
+    PERSON = "人"
+
+
+class Scope(StrEnum):
+    ALL = "全部"
+    MONITORED = "重点"
+
+
+class Direction(StrEnum):
+    RISK = "风险"
+    SUPPORT = "帮扶"
+    PRECISION = "精准"
+
+
+# One hit (a row of the rule's query, as a dict) and the month YYYY-MM -> the 预警依据 text.
+Formatter = Callable[[dict, str], str]
+Parameters = Mapping[str, Any]
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def bind(sql: str, params: Parameters) -> dict[str, Any]:
+    """The $names a statement uses, and only those (DuckDB rejects unused named parameters)."""
+    return {name: params[name] for name in parameter_names(sql)}
+
+
+def parameter_names(sql: str) -> set[str]:
+    """Every `$name` a statement reads."""
+    return set(_PARAMETER.findall(sql))
+
+
+def age_on(day: str) -> str:
+    """SQL: the member's (`r`) age in whole years on `day` (SQL), from the roster's birth date."""
+    return (
+        f"(date_part('year', {day}) - date_part('year', r.birth_date) - "
+        f"CASE WHEN strftime({day}, '%m%d') < strftime(r.birth_date, '%m%d') THEN 1 ELSE 0 END)"
+    )
+
+
+def in_month(column: str) -> str:
+    """SQL: `column` falls in the evaluated month."""
+    return f"({column} >= $month_start AND {column} < $month_end)"
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RuleSpec(ABC):
+    """One rule of the contract's table (section 4), whole.
+
+    The hit columns (`red`, `key`, `risk_type_when`, `ev_*`) are SQL over the rows that the rule's
+    kind provides. `params` names the keys of the rule's `[rules.<code>]` table in defaults.toml,
+    each with the type it is bound as; the SQL reads them as `$<key>`, beside the parameters every
+    rule shares (pipelines/rules/evaluate.py: district, month bounds, working ages, monitored
+    household types).
+    """
+
+    code: str
+    name: str
+    source: str
+    level: Level
+    scope: Scope
+    risk_type: str
+    direction: Direction
+    evidence: Formatter
+    params: Mapping[str, Callable[[Any], Any]] = field(default_factory=dict)
+    red: str = "false"  # the rule's own 红 condition
+    # the evidence key: what makes this warning the same warning next month; parts joined by `|`,
+    # an empty part is unknown this month (pipelines/rules/continuity.py); never a field that a
+    # department may leave blank or respell (a code, a name, a plate)
+    key: str = "''"
+    # this hit's risk type, when it depends on the hit; NULL = the table's risk_type
+    risk_type_when: str = "NULL"
+    ev_date: str = "NULL"
+    ev_amount: str = "NULL"
+    ev_text: str = "NULL"
+    ev_text2: str = "NULL"
+    ev_number: str = "NULL"
+    # fires because a member is NOT in the source: only on a complete month (contract §4)
+    absence: ClassVar[bool] = False
+
+    @property
+    def department(self) -> str:
+        return SOURCES[self.source].department
+
+    def parameters(self, config: dict) -> dict[str, Any]:
+        """The rule's own parameters from its `[rules.<code>]` table, typed."""
+        table = config.get("rules", {}).get(self.code, {})
+        missing = sorted(set(self.params) - set(table))
+        if missing:
+            raise KeyError(f"rule configuration [rules.{self.code}] lacks {', '.join(missing)}")
+        return {name: convert(table[name]) for name, convert in self.params.items()}
+
+    def hit_columns(self) -> str:
+        return (
+            f"({self.red}) AS red, CAST({self.risk_type_when} AS VARCHAR) AS risk_type, "
+            f"CAST({self.key} AS VARCHAR) AS evidence_key, CAST({self.ev_date} AS DATE) AS ev_date, "
+            f"CAST({self.ev_amount} AS DOUBLE) AS ev_amount, "
+            f"CAST({self.ev_text} AS VARCHAR) AS ev_text, "
+            f"CAST({self.ev_text2} AS VARCHAR) AS ev_text2, "
+            f"CAST({self.ev_number} AS DOUBLE) AS ev_number"
+        )
+
+    @abstractmethod
+    def sql(self) -> str:
+        """The query of the rule's hits: record_keys, member_key, household_id, method,
+        confidence, then the hit columns."""
+
+    @abstractmethod
+    def evaluate(
+        self, con: duckdb.DuckDBPyConnection, params: Parameters
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The month's hits, and the members/rows the data could not decide (UNDECIDED_SCHEMA)."""
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RecordRule(RuleSpec):
+    """Fires on single department records: `where` over the staged row `s`, tied to the member `r`
+    of M's roster and their household `h`."""
+
+    where: str
+
+    def _rows(self, select: str, where: str) -> str:
+        scope = (
+            "AND list_contains($monitored, h.household_type)"
+            if self.scope is Scope.MONITORED
+            else ""
+        )
+        return f"""
+            SELECT [s.record_key] AS record_keys, m.member_key, m.household_id, m.method,
+                   m.confidence, {select}
+            FROM stg_{self.source} s
+            JOIN record_matches m
+              ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+            JOIN households h
+              ON h.district = s.district AND h.month = $month AND h.household_id = m.household_id
+            JOIN roster_members r
+              ON r.district = s.district AND r.month = $month AND r.member_key = m.member_key
+            WHERE s.district = $district AND s.month = $month {scope} AND ({where})
+        """
+
+    def sql(self) -> str:
+        return self._rows(self.hit_columns(), self.where)
+
+    def evaluate(
+        self, con: duckdb.DuckDBPyConnection, params: Parameters
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        # the rule's own query, with `where` replaced by "unknown because a field is unreadable"
+        unreadable = self._rows(
+            f"{NOT_EVALUABLE_REASON_SQL} AS reason", not_evaluable_where(self.where)
+        )
+        undecided = not_evaluable_rows(
+            con, self.code, unreadable, bind(unreadable, params), self.where
+        )
+        sql = self.sql()
+        return con.sql(sql, params=bind(sql, params)).pl(), undecided
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class YearToDateRule(RuleSpec):
+    """Fires for a household in the month when its `amount` summed over the calendar year up to
+    and including M reaches its `threshold` (the sum up to M−1 was below it). The hit columns read
+    the totals `t` (ytd, before) and the household `h` with its `threshold`."""
+
+    amount: str  # the staged column summed (a blank counts as 0; an unreadable one is 不可判断)
+    threshold: str  # SQL over the household `h`
+
+    def sql(self) -> str:
+        return f"""
+            WITH year_rows AS (
+                SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
+                       m.confidence, coalesce(s.{self.amount}, 0) AS amount
+                FROM stg_{self.source} s
+                JOIN record_matches m
+                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
+            ), totals AS (
+                SELECT household_id,
+                       sum(amount) AS ytd,
+                       sum(amount) FILTER (WHERE month < $month) AS before,
+                       list(record_key ORDER BY record_key) FILTER (WHERE month = $month)
+                           AS record_keys,
+                       -- ties broken by the key itself: a rerun names the same member and method
+                       arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
+                           AS member_key,
+                       arg_min(method, (confidence, method)) AS method,
+                       min(confidence) AS confidence
+                FROM year_rows GROUP BY household_id
+            )
+            SELECT t.record_keys, t.member_key, t.household_id, t.method, t.confidence,
+                   {self.hit_columns()}
+            FROM totals t
+            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
+                  WHERE h.district = $district AND h.month = $month) h
+              ON h.household_id = t.household_id
+            WHERE t.record_keys IS NOT NULL AND t.ytd >= h.threshold
+              AND coalesce(t.before, 0) < h.threshold
+        """
+
+    def _unreadable_sql(self) -> str:
+        return f"""
+            SELECT [s.record_key] AS record_keys, m.member_key, m.household_id,
+                   {NOT_EVALUABLE_REASON_SQL} AS reason
+            FROM stg_{self.source} s
+            JOIN record_matches m
+              ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+            WHERE s.district = $district AND s.month = $month AND s.{self.amount} IS NULL
+              AND s.record_key IN (SELECT record_key FROM field_problems
+                                   WHERE district = $district AND month = $month
+                                     AND field = '{self.amount}')
+        """
+
+    def evaluate(
+        self, con: duckdb.DuckDBPyConnection, params: Parameters
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        sql = self.sql()
+        hits = con.sql(sql, params=bind(sql, params)).pl()
+        # M's rows whose amount is unreadable, in households the rule did not fire for
+        unreadable = self._unreadable_sql()
+        rows = not_evaluable_rows(
+            con, self.code, unreadable, bind(unreadable, params), f"s.{self.amount}"
+        )
+        return hits, rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class AbsenceRule(RuleSpec):
+    """Fires for a monitored member whom the source does not show as `present`, and only when no
+    row of the month could be theirs (`blocked` lists those as 无法判断; contract §4,
+    pipelines/rules/completeness.py). The hit columns read the member `r` and `seen`, the
+    member's own rows of the source."""
+
+    absence: ClassVar[bool] = True
+    # stages the month's rows of the source as the `present`, `seen` and `blocked` queries read them
+    prepare: Callable[[duckdb.DuckDBPyConnection, Parameters], None]
+    blocked: Callable[[duckdb.DuckDBPyConnection, Parameters], pl.DataFrame]
+    present: str  # SQL: member_key of every member the source shows present
+    seen: str  # SQL: member_key, record_keys (and evidence columns) of the member's rows
+
+    def __post_init__(self) -> None:
+        if self.scope is not Scope.MONITORED:
+            raise ValueError(f"{self.code}: absence is judged over monitored members only")
+
+    def sql(self) -> str:
+        return f"""
+            WITH monitored AS ({MONITORED_SQL}),
+            present AS ({self.present}),
+            seen AS ({self.seen})
+            SELECT coalesce(seen.record_keys, []::VARCHAR[]) AS record_keys, r.member_key,
+                   r.household_id, CAST(NULL AS VARCHAR) AS method,
+                   CAST(NULL AS DOUBLE) AS confidence, {self.hit_columns()}
+            FROM monitored r
+            LEFT JOIN seen ON seen.member_key = r.member_key
+            WHERE r.member_key NOT IN (SELECT member_key FROM present)
+              AND r.member_key NOT IN (SELECT member_key FROM blocked_members)
+        """
+
+    def evaluate(
+        self, con: duckdb.DuckDBPyConnection, params: Parameters
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        self.prepare(con, params)
+        blocked = self.blocked(con, params)
+        con.register("_blocked", blocked.select("member_key"))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE blocked_members AS SELECT * FROM _blocked")
+        finally:
+            con.unregister("_blocked")
+        sql = self.sql()
+        return con.sql(sql, params=bind(sql, params)).pl(), undecidable(blocked, self.code)

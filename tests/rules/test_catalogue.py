@@ -1,0 +1,129 @@
+"""One rule, one spec: its settings in defaults.toml, its $parameters in its SQL, nothing orphaned."""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import pipelines.rules
+from pipelines.config import DEFAULTS_FILE, DataDir, load_rule_config
+from pipelines.rules.catalogue import MONITORED_TYPES, RULES, RULES_BY_CODE
+from pipelines.rules.completeness import NOT_EVALUABLE
+from pipelines.rules.evaluate import shared_parameters
+from pipelines.rules.spec import (
+    AbsenceRule,
+    Direction,
+    Level,
+    RecordRule,
+    Scope,
+    YearToDateRule,
+    parameter_names,
+)
+from pipelines.sources import SOURCES
+
+DEFAULTS = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+SHARED = set(shared_parameters(DEFAULTS, "test", "2026-10"))
+
+
+def test_the_contracts_twenty_rules_each_one_spec():
+    assert len(RULES) == 20 == len(RULES_BY_CODE)
+    for rule in RULES:
+        assert re.fullmatch(r"[A-Z]{2}\d{2}", rule.code)
+        assert rule.source in SOURCES and rule.name and rule.risk_type
+        assert isinstance(rule.level, Level) and isinstance(rule.scope, Scope)
+        assert isinstance(rule.direction, Direction) and callable(rule.evidence)
+    kinds = {rule.code: type(rule) for rule in RULES}
+    assert kinds.pop("YB01") is YearToDateRule and kinds.pop("YB02") is AbsenceRule
+    assert set(kinds.values()) == {RecordRule}
+    assert [r.code for r in RULES if r.absence] == ["YB02"]
+
+
+def test_every_rule_setting_in_defaults_is_a_parameter_of_its_spec_and_back():
+    settings = DEFAULTS["rules"]
+    assert set(settings) <= set(RULES_BY_CODE), "a [rules.X] table for no rule"
+    for rule in RULES:
+        table = settings.get(rule.code, {})
+        assert set(table) == set(rule.params), f"[rules.{rule.code}] vs the spec's params"
+        # each value converts to the type the spec binds
+        assert rule.parameters(DEFAULTS).keys() == rule.params.keys()
+
+
+def test_every_parameter_a_spec_declares_is_read_by_its_sql_and_no_other_is_needed():
+    for rule in RULES:
+        used = parameter_names(rule.sql())
+        assert set(rule.params) <= used, f"{rule.code} declares a parameter its SQL never reads"
+        assert used <= SHARED | set(rule.params), f"{rule.code} reads an undeclared $parameter"
+        assert not set(rule.params) & SHARED, f"{rule.code} shadows a shared parameter"
+
+
+def test_a_missing_setting_names_the_rule_and_the_key():
+    config = copy.deepcopy(DEFAULTS)
+    del config["rules"]["SJ01"]["capital_threshold"]
+    with pytest.raises(KeyError, match=r"\[rules\.SJ01\] lacks capital_threshold"):
+        RULES_BY_CODE["SJ01"].parameters(config)
+
+
+def test_a_district_file_naming_an_unknown_rule_setting_is_refused(tmp_path):
+    (tmp_path / "rules.toml").write_text("[rules.YJ01]\nloss_treshold = 3000\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"rules\.toml.*\[rules\.YJ01\] loss_treshold"):
+        load_rule_config(DataDir(tmp_path))
+    (tmp_path / "rules.toml").write_text("[rules.XX99]\nlimit = 1\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\[rules\.XX99\]"):
+        load_rule_config(DataDir(tmp_path))
+
+
+def test_monitored_household_types_are_written_once_in_the_rules_package():
+    package = Path(pipelines.rules.__file__).parent
+    spelled = [
+        (path.name, line.strip())
+        for path in sorted(package.glob("*.py"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if any(f"'{t}'" in line or f'"{t}"' in line for t in MONITORED_TYPES)
+    ]
+    assert spelled == [("catalogue.py", 'MONITORED_TYPES = ("脱贫户", "监测户")')]
+
+
+def test_the_jy02_window_is_its_setting(world, rule_config):
+    household = world.household("一般农户")
+    enrolled = {
+        month: world.member(household, f"学生{month}", birth=date(2006, 1, 1), relation="之子")
+        for month in (date(2025, 10, 1), date(2025, 11, 1), date(2026, 10, 1))
+    }
+    for month, member in enrolled.items():
+        world.record("education", member, stage="高校", school_status="在读", enrol_month=month)
+
+    def fired(window: int) -> set[date]:
+        config = copy.deepcopy(rule_config)
+        config["rules"]["JY02"]["window_months"] = window
+        keys = set(world.evaluate(config).filter(pl.col("rule") == "JY02")["member_key"])
+        return {month for month, member in enrolled.items() if member in keys}
+
+    assert fired(12) == {date(2025, 11, 1), date(2026, 10, 1)}
+    assert fired(13) == set(enrolled)
+    assert fired(1) == {date(2026, 10, 1)}
+
+
+def test_yb01_claims_with_an_unreadable_amount_are_not_evaluable_unless_the_household_fired(
+    world, rule_config
+):
+    quiet = world.household("一般农户")
+    unread = world.record("medical_claims", world.member(quiet), self_paid=None)
+    world.problem(unread, "self_paid", "约三千")
+    fired = world.household("一般农户")
+    payer = world.member(fired)
+    world.record("medical_claims", payer, self_paid=25_000.0)
+    hidden = world.record("medical_claims", payer, self_paid=None)
+    world.problem(hidden, "self_paid", "？")
+
+    run = world.run(rule_config)
+
+    assert set(run.warnings.filter(pl.col("rule") == "YB01")["household_id"]) == {fired}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
+    assert gaps.select("rule", "record_key", "household_id").rows() == [("YB01", unread, quiet)]
+    assert "self_paid" in gaps["reason"][0]
