@@ -97,12 +97,10 @@ def _dept(
     *fields: Field,
     household_level: bool = False,
 ) -> Source:
-    # household-level files name the 户主: when a file has both 户主姓名 and 姓名, take 户主姓名
-    name_headers = (
-        ("户主姓名", *(h for h in NAME_HEADERS if h != "户主姓名"))
-        if household_level
-        else NAME_HEADERS
-    )
+    # household-level files name the 户主: when a file has both 户主姓名 and 姓名, take 户主姓名;
+    # a person-level file names the person (救助对象姓名 …) and 户主姓名 only when nothing else
+    others = tuple(h for h in NAME_HEADERS if h != "户主姓名")
+    name_headers = ("户主姓名", *others) if household_level else (*others, "户主姓名")
     return Source(
         key=key,
         title=title,

@@ -87,6 +87,8 @@ NOTE_PATTERN = (
     r"^(?:填报人|填表人|制表人|制表|审核人|审核|负责人|单位负责人|填报单位|填报日期|制表日期"
     r"|联系人|联系电话|备注|说明|注)[:：]|^说明|^注\d*[、.．]|^填报|^制表"
 )
+# "1. 本表…", "2、数据来源…": a numbered line of text, not a 序号 followed by a name
+NUMBERED_NOTE = r"^\d{1,2}\s*[、.．]\s*[\u4e00-\u9fff]{2}"
 # Columns never kept, not even in raw_extra/raw_values: bank accounts and diagnoses (DOMAIN §7).
 DROPPED_COLUMNS = r"银行|账号|帐号|卡号|开户|诊断|疾病名称|病种|病名"
 
@@ -212,6 +214,11 @@ def _decorations(
                 (pl.col("_count") == 0)
                 | pl.col("_total")
                 | pl.col("_note")
+                # a numbered note alone on its row ("1. 本表统计截至…") is no data row
+                | (
+                    pl.col("_first").str.contains(NUMBERED_NOTE).fill_null(False)
+                    & (pl.col("_count") <= 1)
+                )
                 # a note's further lines continue under it as single-cell rows ("2. 网格员…")
                 | (
                     pl.col("_note").cast(pl.Int8).cum_max().cast(pl.Boolean)

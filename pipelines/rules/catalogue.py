@@ -181,7 +181,7 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="住房安全", direction=_R,
         where="s.grade IN ('C', 'D')",
         red="s.grade = 'D'",
-        key="s.grade",
+        key="CASE s.grade WHEN 'D' THEN '!2D' ELSE '!1C' END",  # a severity: D is stronger
         ev_date="s.appraisal_date",
         ev_text="s.grade",
         evidence=lambda hit, month: (
@@ -221,7 +221,7 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="因残", direction=_S,
         params={"levels": list},
         where="list_contains($levels, s.disability_level) AND s.care_subsidy = false",
-        key="s.disability_level",
+        key="''",  # one fact per person: its level written otherwise is no news
         ev_text="s.disability_level",
         evidence=lambda hit, month: f"残疾等级{hit['ev_text']}，未享受重度残疾人护理补贴",
     ),
@@ -232,7 +232,7 @@ RULES: tuple[RuleSpec, ...] = (
         where=f"s.loss >= $loss_threshold OR {_COLLAPSED}",
         red=_COLLAPSED,
         key="coalesce(CAST(s.disaster_date AS VARCHAR), '') || '|' || "
-        f"CASE WHEN {_COLLAPSED} THEN '倒塌' ELSE '未倒塌' END",
+        f"CASE WHEN {_COLLAPSED} THEN '!1倒塌' ELSE '!0未倒塌' END",
         ev_date="s.disaster_date",
         ev_amount="s.loss",
         ev_text="s.disaster_type",

@@ -5,6 +5,10 @@ This month's warning takes the id of an earlier warning of the same rule and sub
 agrees on every part both of them know (contract §5: the same person/household, rule and
 evidence keep the same id in every month). So a verified warning is not listed again as 新增
 just because next month's extract left a date or a code blank, or filled one in.
+
+A part written `!<n><label>` is a severity (ZJ01's grade, YJ01's collapse): a warning is new only
+when its evidence is new or stronger, so a weaker or equal severity agrees with the earlier one
+(a house re-appraised from D to C after a verified D is not listed again; C to D is).
 """
 
 from __future__ import annotations
@@ -28,18 +32,44 @@ def subject_expr() -> pl.Expr:
     )
 
 
+SEVERITY = "!"
+
+
+def _severity(part: str) -> int | None:
+    return int(part[1]) if part.startswith(SEVERITY) and part[1:2].isdigit() else None
+
+
+def _part_agrees(ours: str, theirs: str) -> bool:
+    if ours == theirs or not ours or not theirs:
+        return True
+    mine, earlier = _severity(ours), _severity(theirs)
+    return mine is not None and earlier is not None and mine <= earlier
+
+
 def keys_agree(this: str, earlier: str) -> bool:
-    """Every part known on both sides is equal (parts are compared position by position)."""
+    """Every part known on both sides is equal, or this month's severity is not stronger
+    (parts are compared position by position)."""
     ours, theirs = this.split(KEY_SEPARATOR), earlier.split(KEY_SEPARATOR)
     if len(ours) != len(theirs):
         return False
-    return all(a == b or not a or not b for a, b in zip(ours, theirs, strict=True))
+    return all(_part_agrees(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+def _merged_part(ours: str, theirs: str) -> str:
+    if not ours or not theirs:
+        return ours or theirs
+    mine, earlier = _severity(ours), _severity(theirs)
+    if mine is not None and earlier is not None and earlier > mine:
+        return theirs  # the warning stays as strong as it was first listed
+    return ours
 
 
 def merged_key(this: str, earlier: str) -> str:
-    """The key with the parts this month left blank filled from the earlier warning's."""
+    """The key with the parts this month left blank filled from the earlier warning's, and each
+    severity the stronger of the two."""
     return KEY_SEPARATOR.join(
-        a or b for a, b in zip(this.split(KEY_SEPARATOR), earlier.split(KEY_SEPARATOR), strict=True)
+        _merged_part(a, b)
+        for a, b in zip(this.split(KEY_SEPARATOR), earlier.split(KEY_SEPARATOR), strict=True)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import polars as pl
+import pytest
 
 from pipelines.ingest.grid import GRID_LEDGER
 from pipelines.ingest.headers import Header, find_header
@@ -62,6 +63,15 @@ def test_household_level_file_takes_the_head_over_the_member() -> None:
 def test_person_level_file_takes_the_member_over_the_head() -> None:
     header = _header([("户主姓名", "姓名", "证件号码", "救助类型")], "civil_affairs")
     assert header is not None and header.fields["name"] == 1
+
+
+@pytest.mark.parametrize("person", ["救助对象姓名", "申请人姓名", "人员姓名"])
+def test_a_person_level_file_names_the_person_before_the_head(person: str) -> None:
+    # a 民政 file with 户主姓名 + 户主身份证号 beside the recipient's own columns (wild profile)
+    header = _header(
+        [("户主姓名", "户主身份证号", person, "证件号码", "救助类型")], "civil_affairs"
+    )
+    assert header is not None and header.fields["name"] == 2
 
 
 def test_first_listed_alias_wins_whatever_the_column_order() -> None:

@@ -359,3 +359,17 @@ def test_a_300k_row_csv_stages_in_about_two_seconds(tmp_path: Path) -> None:
     staged = stage_source(SOURCES["medical_claims"], path.parent, MONTH)
     assert staged.records.height == 300_000
     assert time.perf_counter() - started < 3.0
+
+
+def test_numbered_notes_under_the_table_are_not_rows(tmp_path: Path) -> None:
+    rows = [
+        HEADER[:8],
+        ("1", "张三", "张三", ZHANG, "三十铺镇", "北山村", "低保", "新增"),
+        ("1. 本表统计截至2026年10月31日",),
+        ("2、数据来源：区民政局社会救助系统",),
+        ("3．如有疑问请联系救助股",),
+    ]
+    write_csv(tmp_path / "救助.csv", rows)
+    staged = stage_source(CIVIL, tmp_path, MONTH)
+    assert staged.records.height == 1 and staged.rejects.is_empty()
+    assert staged.files.row(0, named=True)["rows_skipped"] == 4  # header + three notes

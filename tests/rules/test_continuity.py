@@ -23,6 +23,10 @@ from tests.conftest import DISTRICT, MONTH
         ("2026-09-03|未倒塌", "|未倒塌", True),  # filled in this month
         ("2026-10-20|未倒塌", "2026-09-03|未倒塌", False),  # another disaster
         ("2026-09-03|倒塌", "2026-09-03|未倒塌", False),  # escalated: the house collapsed
+        ("2026-09-03|!0未倒塌", "2026-09-03|!1倒塌", True),  # reported weaker: not news
+        ("2026-09-03|!1倒塌", "2026-09-03|!0未倒塌", False),  # stronger: a new warning
+        ("!1C", "!2D", True),  # re-appraised D -> C after a verified D: not listed again
+        ("!2D", "!1C", False),  # C -> D is stronger evidence: a new warning
         ("2026", "2026:x2", False),  # YB01 at twice the threshold is a new warning
         ("", "初中", True),
         ("a|b", "a", False),
@@ -34,6 +38,7 @@ def test_keys_agree_on_every_part_both_know(this, earlier, agree):
 
 def test_merged_key_fills_what_this_month_left_blank():
     assert merged_key("|未倒塌", "2026-09-03|未倒塌") == "2026-09-03|未倒塌"
+    assert merged_key("!1C", "!2D") == "!2D"  # stays as strong as first listed
 
 
 def _evaluate_after(world, rule_config, earlier: list[dict]) -> pl.DataFrame:
@@ -55,26 +60,26 @@ def _disaster(world, disaster_date):
 
 def test_a_verified_warning_keeps_its_id_when_the_date_is_left_blank(world, rule_config):
     household = _disaster(world, None)
-    september = warning_id("YJ01", household, "2026-09-03|未倒塌")
+    september = warning_id("YJ01", household, "2026-09-03|!0未倒塌")
     warnings = _evaluate_after(
         world,
         rule_config,
         [{"warning_id": september, "rule": "YJ01", "household_id": household,
-          "evidence_key": "2026-09-03|未倒塌"}],
+          "evidence_key": "2026-09-03|!0未倒塌"}],
     )  # fmt: skip
     row = warnings.filter(pl.col("rule") == "YJ01").row(0, named=True)
     assert row["warning_id"] == september
-    assert row["evidence_key"] == "2026-09-03|未倒塌"
+    assert row["evidence_key"] == "2026-09-03|!0未倒塌"
 
 
 def test_another_disaster_is_a_new_warning(world, rule_config):
     household = _disaster(world, date(2026, 10, 20))
-    september = warning_id("YJ01", household, "2026-09-03|未倒塌")
+    september = warning_id("YJ01", household, "2026-09-03|!0未倒塌")
     warnings = _evaluate_after(
         world,
         rule_config,
         [{"warning_id": september, "rule": "YJ01", "household_id": household,
-          "evidence_key": "2026-09-03|未倒塌"}],
+          "evidence_key": "2026-09-03|!0未倒塌"}],
     )  # fmt: skip
     assert warnings.filter(pl.col("rule") == "YJ01")["warning_id"].to_list() != [september]
 

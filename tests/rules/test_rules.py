@@ -289,7 +289,7 @@ def test_warning_ids_are_stable_and_escalation_makes_a_new_id(world, rule_config
     world.record("housing", member, grade="C")
     first = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
     again = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
-    assert first == again == warning_id("ZJ01", household, "C")
+    assert first == again == warning_id("ZJ01", household, "!1C")
     world.records["housing"][0]["grade"] = "D"
     escalated = fired(world.evaluate(rule_config), "ZJ01")["warning_id"][0]
     assert escalated != first
