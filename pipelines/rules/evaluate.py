@@ -40,6 +40,7 @@ def shared_parameters(config: dict, district: str, month: str) -> dict[str, Any]
         "labour_min": int(config["ages"]["labour_min"]),
         "labour_max": int(config["ages"]["labour_max"]),
         "monitored": list(MONITORED_TYPES),
+        "precision_min_confidence": float(config["ties"]["precision_min_confidence"]),
     }
 
 

@@ -177,7 +177,25 @@ class RecordRule(RuleSpec):
             con, self.code, unreadable, bind(unreadable, params), self.where
         )
         sql = self.sql()
-        return con.sql(sql, params=bind(sql, params)).pl(), undecided
+        hits = con.sql(sql, params=bind(sql, params)).pl()
+        if self.direction is not Direction.PRECISION:
+            return hits, undecided
+        # telling a monitored household it may not qualify needs more than a name in a township
+        weak = hits.filter(pl.col("confidence") < params["precision_min_confidence"])
+        if weak.is_empty():
+            return hits, undecided
+        reasons = weak.select(
+            pl.col("record_keys").list.first().alias("record_key"),
+            "member_key",
+            "household_id",
+            pl.format(
+                "仅凭{}关联（可信度 {}），不足以认定是本人：请部门补充证件号码后再核",
+                "method",
+                pl.col("confidence").round(3),
+            ).alias("reason"),
+        )
+        undecided = pl.concat([undecided, undecidable(reasons, self.code)], how="vertical_relaxed")
+        return hits.filter(pl.col("confidence") >= params["precision_min_confidence"]), undecided
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

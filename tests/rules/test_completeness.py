@@ -199,3 +199,21 @@ def test_a_row_whose_needed_field_is_unreadable_is_not_evaluable(world, rule_con
     gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
     assert gaps.select("rule", "record_key").rows() == [("JY03", row)]
     assert "aided" in gaps["reason"][0]
+
+
+def test_a_precision_rule_needs_more_than_a_name_in_a_township(world, rule_config):
+    household = world.household("脱贫户")
+    owner = world.member(household, "周六")
+    other = world.member(household, "周七", relation="子")
+    by_name = world.record("vehicles", owner, vehicle_type="小型轿车")
+    world.matches[-1].update(method="姓名+乡镇", confidence=0.991)
+    world.record("vehicles", other, vehicle_type="小型轿车")  # tied by ID: listed
+    dropout = world.record("education", other, stage="初中", school_status="辍学")
+    world.matches[-1].update(method="姓名+乡镇", confidence=0.991)  # a 风险 rule still fires
+    run = world.run(rule_config)
+    assert set(run.warnings.filter(pl.col("rule") == "GA02")["member_key"]) == {other}
+    assert dropout in set(run.warnings.filter(pl.col("rule") == "JY01")["record_keys"].explode())
+    assert undecided(run) == {owner: {by_name}}
+    assert "姓名+乡镇" in run.undecided["reason"][0]
+    rule_config["ties"]["precision_min_confidence"] = 0.99
+    assert owner in set(world.run(rule_config).warnings["member_key"])
