@@ -129,9 +129,9 @@ def two_months(tmp_path_factory: pytest.TempPathFactory):
 
 def test_no_verified_warning_is_listed_again(two_months):
     root, answered = two_months
-    listed = set(_query(root, f"SELECT warning_id FROM listings WHERE month = '{SECOND}'")[
-        "warning_id"
-    ])
+    listed = set(
+        _query(root, f"SELECT warning_id FROM listings WHERE month = '{SECOND}'")["warning_id"]
+    )
     assert answered and not (listed & answered)
 
 
