@@ -1,0 +1,117 @@
+"""Decision: each record tied to its one strongest candidate, or left ambiguous or unmatched, with the reason."""
+
+from __future__ import annotations
+
+from pipelines.matching.comparison import ONE_EDIT, IdLevel, NameLevel, sql_in
+from pipelines.matching.ids import DESTROYED
+from pipelines.matching.ranks import Pass, Rank
+from pipelines.matching.workspace import Workspace
+
+_LISTED = int(Rank.LISTED)
+
+
+def decide(ws: Workspace) -> None:
+    """Fill `ff_decisions` (r_id, status, m_id, method, reason, candidates) for every record.
+
+    Per record (its candidates all come from one pass), the candidates of the strongest rank
+    short of LISTED win: one member there — or, for a household-level record, one household —
+    is a tie; more is ambiguous, listing every candidate (strongest first). A record with
+    candidates but none to tie is ambiguous too; one without any is unmatched, with the most
+    telling reason.
+    """
+    _disputed_ids(ws)
+    ws.table("ff_decisions", _TIES_AND_AMBIGUITIES.format(listed=_LISTED))
+    ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
+
+
+def _disputed_ids(ws: Workspace) -> None:
+    # The name pass compares a record with the holders of its ID (not ruled out): the ID is
+    # someone else's. A holder whose name is one character or an accent away from the
+    # record's (a two-character name, too short for the ID pass to call near) is as likely the
+    # person under a misspelt name as any namesake the name pass finds: `holder_near`.
+    ws.table(
+        "ff_disputed_ids",
+        f"""
+        SELECT r_id, bool_or(name = '{NameLevel.DIALECT}' OR {sql_in("spelling", ONE_EDIT)})
+                   AS holder_near
+        FROM ff_pair_features WHERE pass = '{Pass.NAME}' AND id = '{IdLevel.SAME}'
+        GROUP BY r_id
+        """,
+    )
+
+
+_TIES_AND_AMBIGUITIES = """
+    WITH candidates AS (
+        -- A record whose ID's holder carries a near name is not tied by name: every candidate
+        -- is only listed.
+        SELECT s.r_id, s.m_id, s.method, s.reason,
+               CASE WHEN d.holder_near THEN {listed} ELSE s.rank END AS rank
+        FROM ff_scored_pairs s LEFT JOIN ff_disputed_ids d USING (r_id)
+    ), single AS (
+        -- Most records have one candidate: tie them without the window and list machinery.
+        SELECT r_id, any_value(m_id) AS m_id, any_value(method) AS method
+        FROM candidates GROUP BY r_id HAVING count(*) = 1 AND min(rank) < {listed}
+    ), per_pair AS (
+        SELECT r_id, m_id, min(rank) AS rank,
+               arg_min(method, rank) AS method, arg_min(reason, rank) AS reason
+        FROM candidates WHERE r_id NOT IN (SELECT r_id FROM single)
+        GROUP BY r_id, m_id
+    ), ranked AS (
+        SELECT p.*, m.household_id, m.is_head, r.hh_level,
+               min(CASE WHEN p.rank < {listed} THEN p.rank END)
+                   OVER (PARTITION BY p.r_id) AS best
+        FROM per_pair p JOIN ff_members m USING (m_id) JOIN ff_records r USING (r_id)
+    ), grouped AS (
+        SELECT r_id, any_value(hh_level) AS hh_level,
+               count(*) FILTER (WHERE rank = best) AS n_best,
+               count(DISTINCT household_id) FILTER (WHERE rank = best) AS households,
+               arg_min(m_id, {{'head': NOT is_head, 'm': m_id}})
+                   FILTER (WHERE rank = best) AS pick,
+               arg_min(method, {{'head': NOT is_head, 'm': m_id}})
+                   FILTER (WHERE rank = best) AS method,
+               count(DISTINCT household_id) FILTER (WHERE rank = best AND is_head)
+                   AS head_households,
+               arg_min(m_id, m_id) FILTER (WHERE rank = best AND is_head) AS head_pick,
+               -- the reason of the strongest candidates (one per rank in the scoring table)
+               arg_min(reason, {{'rank': rank, 'm': m_id}}) AS reason,
+               list(m_id ORDER BY rank, m_id) AS candidates
+        FROM ranked GROUP BY r_id
+    )
+    SELECT r_id, 'matched' AS status, m_id, method, NULL AS reason, NULL::BIGINT[] AS candidates
+    FROM single
+    UNION ALL
+    -- A household-level record names the 户主: among namesakes in several households, the
+    -- one who is 户主 in the roster is meant. A record whose ID is someone else's is
+    -- ambiguous because of that conflict.
+    SELECT g.r_id,
+           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0
+                                    AND (households = 1 OR head_households = 1))
+                THEN 'matched' ELSE 'ambiguous' END AS status,
+           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1) THEN pick
+                WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
+           END AS m_id,
+           method,
+           CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict' ELSE g.reason END AS reason,
+           candidates
+    FROM grouped g LEFT JOIN ff_disputed_ids d USING (r_id)
+"""
+
+_UNMATCHED = """
+    INSERT INTO ff_decisions
+    SELECT r.r_id, 'unmatched', NULL, NULL,
+           CASE
+               WHEN r.nk IS NULL THEN 'no_name'
+               WHEN r.id_status = '{destroyed}' THEN 'destroyed'
+               WHEN r.area IS NOT NULL AND r.area NOT IN (
+                   SELECT DISTINCT left(id18, 6) FROM ff_members WHERE id_ok
+               ) THEN 'out_of_district'
+               WHEN r.id18 IS NOT NULL AND r.id_ok THEN 'id_not_in_roster'
+               WHEN r.id18 IS NOT NULL THEN 'bad_id'
+               WHEN r.own_birth IS NULL AND r.id_birth IS NULL AND r.village IS NULL
+                   THEN 'no_id_no_place'
+               ELSE 'no_id_name_not_found'
+           END,
+           []::BIGINT[]
+    FROM ff_records r
+    WHERE r.r_id NOT IN (SELECT r_id FROM ff_decisions)
+"""
