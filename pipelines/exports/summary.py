@@ -27,9 +27,9 @@ from pipelines.exports.township import (
     csv_data_rows,
     export_frame,
     fixed_workbook,
+    mask_ids,
     write_sheet,
 )
-from pipelines.matching.ids import mask_id
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import fetch_one, scalar, table_exists
@@ -404,7 +404,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
     records = pl.concat(frames, how="vertical_relaxed").with_row_index("_row")
     return (
         records.join(_describe_candidates(con, district, month, records), on="_row", how="left")
-        .with_columns(pl.col("id_number").map_elements(mask_id, return_dtype=pl.String))
+        .with_columns(mask_ids(pl.col("id_number")).alias("id_number"))
         .sort(["source", "file", "sheet", "row_number", "status"], nulls_last=True)
         .select(
             pl.col("source").replace_strict(departments, return_dtype=pl.String).alias("来源部门"),
@@ -440,7 +440,7 @@ def _describe_candidates(
         .explode("candidate_keys")
         .drop_nulls("candidate_keys")
         .join(members, left_on="candidate_keys", right_on="member_key", how="left")
-        .with_columns(pl.col("member_id").map_elements(mask_id, return_dtype=pl.String))
+        .with_columns(mask_ids(pl.col("member_id")).alias("member_id"))
         .with_columns(
             pl.format(
                 "{}（户编号 {}，证件 {}）",

@@ -17,8 +17,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.exports.fastxlsx import (
+    SPACE_CLASS,
+    BulkWorkbook,
+    BulkWorksheet,
+    Cells,
+    write_blocks,
+)
 from pipelines.feedback import VERDICTS
-from pipelines.matching.ids import mask_id
+from pipelines.matching.ids import _STRIP_CHARS
 from pipelines.warehouse import scalar, table_exists
 
 EXPORT_COLUMNS = (
@@ -120,23 +127,28 @@ def csv_text(value: str, limit: int | None = TEXT_LIMIT) -> str:
     return "'" + text if re.match(_FORMULA_START, text) else text
 
 
-def _clean_expr(expr: pl.Expr, limit: int) -> pl.Expr:
-    text = (
-        expr.str.replace_all(_ESCAPES, "")
-        .str.replace_all(_BREAKS, " ")
+def _cleaned(frame: pl.DataFrame, names: list[str], limit: int) -> pl.DataFrame:
+    """The text columns `names` cleaned (escape sequences and control characters out, breaks to
+    spaces) and then capped at `limit` characters; in two passes, so that each regex runs once
+    per cell (an eager select evaluates a reused expression again at every use)."""
+    cleaned = frame.with_columns(
+        pl.col(n).str.replace_all(_ESCAPES, "").str.replace_all(_BREAKS, " ")
         .str.replace_all(_CONTROLS, "")
-    )
-    return (
-        pl.when(text.str.len_chars() > limit)
-        .then(pl.concat_str(text.str.slice(0, limit - 1), pl.lit(ELLIPSIS)))
-        .otherwise(text)
+        for n in names
+    )  # fmt: skip
+    return cleaned.with_columns(
+        pl.when(pl.col(n).str.len_chars() > limit)
+        .then(pl.concat_str(pl.col(n).str.slice(0, limit - 1), pl.lit(ELLIPSIS)))
+        .otherwise(pl.col(n))
+        .alias(n)
+        for n in names
     )
 
 
 def export_frame(frame: pl.DataFrame, limit: int = TEXT_LIMIT) -> pl.DataFrame:
     """Text columns cleaned and capped for any export; numbers and dates stay as they are."""
     text = [n for n, t in frame.schema.items() if t == pl.String]
-    return frame.with_columns(_clean_expr(pl.col(n), limit).alias(n) for n in text)
+    return _cleaned(frame, text, limit) if text else frame
 
 
 def csv_frame(frame: pl.DataFrame, limit: int = TEXT_LIMIT) -> pl.DataFrame:
@@ -147,19 +159,23 @@ def csv_frame(frame: pl.DataFrame, limit: int = TEXT_LIMIT) -> pl.DataFrame:
         col = pl.col(name)
         if isinstance(dtype, pl.List):
             col = col.list.eval(pl.element().cast(pl.String)).list.join("；")
-        text = _clean_expr(col.cast(pl.String), limit)
-        out.append(
-            pl.when(text.str.contains(_FORMULA_START))
-            .then(pl.concat_str(pl.lit("'"), text))
-            .otherwise(text)
-            .alias(name)
-        )
-    return frame.select(out)
+        out.append(col.cast(pl.String).alias(name))
+    text = _cleaned(frame.select(out), frame.columns, limit)
+    return text.with_columns(
+        pl.when(pl.col(n).str.contains(_FORMULA_START))
+        .then(pl.concat_str(pl.lit("'"), pl.col(n)))
+        .otherwise(pl.col(n))
+        .alias(n)
+        for n in text.columns
+    )
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """UTF-8 with BOM (Excel opens it correctly), every cell safe."""
-    return b"\xef\xbb\xbf" + csv_frame(frame).write_csv().encode("utf-8")
+    return _BOM + csv_frame(frame).write_csv().encode("utf-8")
 
 
 def csv_data_rows(path: Path) -> int:
@@ -258,13 +274,49 @@ def build_listing(
     return listing, carried_from
 
 
+# mask_id's characters to strip, its Python `\s` spelled out for polars' regex engine
+_ID_STRIP = _STRIP_CHARS.replace(r"\s", SPACE_CLASS)
+
+
+def mask_ids(ids: pl.Expr) -> pl.Expr:
+    """mask_id of every ID of a column (null stays null), as one expression: first 6 + 8 '*' +
+    last 4 of 18 characters, first 6 + 6 '*' + last 3 of 15, beyond 18 the first 6 and '*' for
+    the rest, else the middle half hidden."""
+    t = ids.cast(pl.String).str.replace_all(_ID_STRIP, "")
+    n = t.str.len_chars().cast(pl.Int64)
+    keep = n // 4
+
+    def hidden(part: pl.Expr) -> pl.Expr:
+        return part.str.replace_all(r"(?s).", "*")
+
+    return (
+        pl.when(n == 18)
+        .then(pl.concat_str(t.str.head(6), pl.lit("*" * 8), t.str.tail(4)))
+        .when(n == 15)
+        .then(pl.concat_str(t.str.head(6), pl.lit("*" * 6), t.str.tail(3)))
+        .when(n > 18)
+        .then(pl.concat_str(t.str.head(6), hidden(t.str.slice(6))))
+        .otherwise(
+            pl.concat_str(
+                t.str.head(keep), hidden(t.str.slice(keep, n - 2 * keep)), t.str.tail(keep)
+            )
+        )
+    )
+
+
+_ORDER = ["village", "grid", "household_id", "rule", "warning_id"]
+
+
 def township_frame(listing: pl.DataFrame, *, mask: bool) -> pl.DataFrame:
     """The listing in the contract's export columns, sorted by 村, 网格, 户编号, 预警代码."""
-    ids = listing["id_number"]
-    shown = ids.map_elements(mask_id, return_dtype=pl.String) if mask else ids
+    return _export_rows(listing, mask=mask, order=_ORDER)
+
+
+def _export_rows(listing: pl.DataFrame, *, mask: bool, order: list[str]) -> pl.DataFrame:
+    shown = mask_ids(pl.col("id_number")) if mask else pl.col("id_number")
     return (
         listing.with_columns(shown.alias("_shown_id"))
-        .sort(["village", "grid", "household_id", "rule", "warning_id"], nulls_last=True)
+        .sort(order, nulls_last=True)
         .select(
             pl.col("warning_id").alias("预警编号"),
             pl.col("township").alias("乡镇"),
@@ -371,22 +423,57 @@ def write_township_files(
     for its township (a file overwritten by another township's, or cut short, fails the export)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     clear_township_files(out_dir)
-    parts = listing.partition_by("township", as_dict=True)
-    stems = township_stems(township for (township,) in parts)
+    # the whole listing is masked, sorted, made safe and measured once, then cut per township:
+    # sorted by township first, each township's rows are one run, in township_frame's order
+    frame = _export_rows(listing, mask=mask, order=["township", *_ORDER])
+    runs = frame.select(pl.col("乡镇").rle()).unnest("乡镇").rows()
+    stems = township_stems(township for _, township in runs)
+    safe_csv = csv_frame(frame)
+    if xlsx:
+        cells = export_frame(frame)
+        lines = _row_lines(cells, [_WIDTHS.get(name, 12) for name in cells.columns])
+    start, spans = 0, {}
+    for height, township in runs:
+        spans[township] = (start, height)
+        start += height
+    ordered = sorted(spans, key=lambda t: stems[t])
     planned: list[tuple[str | None, Path, int, tuple[str, ...]]] = []
-    for (township,), part in sorted(parts.items(), key=lambda kv: stems[kv[0][0]]):
-        frame = township_frame(part, mask=mask)
-        stem = stems[township]
-        csv_path = out_dir / f"{stem}.csv"
-        csv_path.write_bytes(csv_bytes(frame))
-        planned.append((township, csv_path, part.height, tuple(frame.columns)))
-        if xlsx:
-            xlsx_path = out_dir / f"{stem}.xlsx"
-            shown = clean_text(township or UNKNOWN_TOWNSHIP, 100)
-            write_township_xlsx(
-                frame, xlsx_path, title=f"{shown}防返贫动态监测预警清单", created=export_date
+    for township in ordered:
+        offset, height = spans[township]
+        csv_path = out_dir / f"{stems[township]}.csv"
+        csv_path.write_bytes(_BOM + safe_csv.slice(offset, height).write_csv().encode("utf-8"))
+        planned.append((township, csv_path, height, tuple(frame.columns)))
+    if xlsx:
+        # every township's workbook is opened, all their rows go in in one pass, then each closes
+        books: dict[str | None, tuple] = {}
+        try:
+            for township in spans:  # in the frame's order: the runs of write_blocks
+                books[township] = _open_township_workbook(
+                    out_dir / f"{stems[township]}.xlsx", list(cells.columns),
+                    created=export_date,
+                )  # fmt: skip
+            write_blocks(
+                [books[t][1] for t in spans], 1, _township_cells(cells), _heights(lines),
+                [spans[t][1] for t in spans], [books[t][2] for t in spans],
+            )  # fmt: skip
+            for township in spans:
+                shown = clean_text(township or UNKNOWN_TOWNSHIP, 100)
+                _finish_township_sheet(
+                    books[township][1], list(cells.columns), spans[township][1],
+                    title=f"{shown}防返贫动态监测预警清单",
+                )  # fmt: skip
+        finally:
+            for township in ordered:
+                if township in books:
+                    books[township][0].close()
+        planned = [
+            entry
+            for township, csv_path, height, columns in planned
+            for entry in (
+                (township, csv_path, height, columns),
+                (township, out_dir / f"{stems[township]}.xlsx", height, columns),
             )
-            planned.append((township, xlsx_path, part.height, tuple(frame.columns)))
+        ]
     try:
         verify_rows(planned, listed=listing.height)
     except ExportCheckError:
@@ -440,12 +527,73 @@ def _lines(text: str, width: int) -> int:
     return max(1, math.ceil(used / max(width - 1, 1)))
 
 
-def fixed_workbook(path: Path, created: date | None):
-    """An xlsxwriter workbook whose bytes depend only on its content (reruns give the same file)."""
-    import xlsxwriter
+def _row_lines(frame: pl.DataFrame, widths: list[int]) -> pl.Series:
+    """Per row, the most lines any of its cells needs: `_lines(str(value) or "", width)` for every
+    cell, all columns in one expression (each distinct wide character found once)."""
+    if not frame.width:
+        return pl.Series(dtype=pl.Int64)
+    texts = pl.DataFrame(
+        [
+            _cell_values(frame[name], numbers=()).alias(str(j))
+            for j, name in enumerate(frame.columns)
+        ]
+    ).fill_null("")
+    wide = _wide_class(texts)
+    used = [
+        pl.col(str(j)).str.len_chars().cast(pl.Int64)
+        + (pl.col(str(j)).str.count_matches(wide).cast(pl.Int64) if wide else 0)
+        for j in range(texts.width)
+    ]
+    lines = [
+        (u / max(width - 1, 1)).ceil().cast(pl.Int64).clip(lower_bound=1)
+        for u, width in zip(used, widths, strict=True)
+    ]
+    return texts.select(pl.max_horizontal(lines)).to_series()
 
+
+def _wide_class(texts: pl.DataFrame) -> str:
+    """A regex class of the characters in `texts` that take two width units (East Asian Wide or
+    Fullwidth, as unicodedata says); "" when there are none."""
+    if not texts.height:
+        return ""
+    # the distinct strings that hold a non-ASCII character (no ASCII character is wide)
+    distinct = pl.concat([texts[name].unique() for name in texts.columns])
+    distinct = distinct.filter(distinct.str.len_bytes() != distinct.str.len_chars())
+    found = set(distinct.str.join("").item() or "") if len(distinct) else set()
+    wide = sorted(ord(ch) for ch in found if unicodedata.east_asian_width(ch) in "WF")
+    if not wide:
+        return ""
+    ranges, start, end = [], wide[0], wide[0]
+    for point in wide[1:]:
+        if point == end + 1:
+            end = point
+            continue
+        ranges.append((start, end))
+        start = end = point
+    ranges.append((start, end))
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+_FLOAT = (pl.Float32, pl.Float64)
+_INT_OR_FLOAT = (*_FLOAT, pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32,
+                 pl.UInt64)  # fmt: skip
+
+
+def _cell_values(values: pl.Series, *, numbers: tuple) -> pl.Series:
+    """A column as an exported cell shows it: the dtypes in `numbers` as they are, strings as they
+    are, any other value as Python's str() of it (a date, a Decimal, True); None stays null."""
+    if values.dtype in numbers or values.dtype == pl.String:
+        return values
+    return pl.Series(
+        values.name, [None if v is None else str(v) for v in values.to_list()], dtype=pl.String
+    )
+
+
+def fixed_workbook(path: Path, created: date | None) -> BulkWorkbook:
+    """An xlsxwriter workbook whose bytes depend only on its content (reruns give the same file);
+    its sheets take whole blocks of rows (fastxlsx: the bytes of one write call per cell)."""
     # text stays text: nothing a cell holds becomes a formula, a number or a hyperlink
-    workbook = xlsxwriter.Workbook(
+    workbook = BulkWorkbook(
         str(path),
         {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
     )
@@ -458,19 +606,15 @@ def write_sheet(workbook, name: str, frame: pl.DataFrame) -> None:
     """A plain table sheet: bold header, numbers as numbers, first row and column frozen; text
     cleaned of control characters and capped (export_frame)."""
     header = workbook.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
-    sheet = workbook.add_worksheet(name)
+    sheet = workbook.add_worksheet(name, worksheet_class=BulkWorksheet)
     frame = export_frame(frame)
     for col, column in enumerate(frame.columns):
         sheet.write_string(0, col, clean_text(str(column)), header)
         sheet.set_column(col, col, max(10, min(40, len(str(column)) * 2 + 2)))
-    for row, values in enumerate(frame.iter_rows(), start=1):
-        for col, value in enumerate(values):
-            if value is None:
-                continue
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                sheet.write_number(row, col, value)
-            else:
-                sheet.write_string(row, col, str(value))
+    # numbers (not booleans) as numbers, everything else as its str(); None: no cell
+    sheet.write_block(
+        1, [Cells(_cell_values(frame[c], numbers=_INT_OR_FLOAT)) for c in frame.columns]
+    )
     sheet.freeze_panes(1, 1)
 
 
@@ -479,69 +623,82 @@ def write_township_xlsx(
 ) -> None:
     """Print-ready workbook: frozen header, widths, text IDs, verification columns highlighted."""
     frame = export_frame(frame)
-    title = clean_text(title, 200).replace("&", "&&")  # & starts a header code in Excel
-    workbook = fixed_workbook(path, created)
+    lines = _row_lines(frame, [_WIDTHS.get(name, 12) for name in frame.columns])
+    workbook, sheet, formats = _open_township_workbook(path, list(frame.columns), created=created)
     try:
-        sheet = workbook.add_worksheet("预警清单")
-        header = workbook.add_format(
-            {
-                "bold": True,
-                "bg_color": "#D9E1F2",
-                "border": 1,
-                "text_wrap": True,
-                "valign": "vcenter",
-            }
-        )
-        verify_header = workbook.add_format(
-            {"bold": True, "bg_color": "#FFD966", "border": 1, "text_wrap": True}
-        )
-        cell = workbook.add_format(
-            {"border": 1, "text_wrap": True, "valign": "top", "num_format": "@"}
-        )
-        verify_cell = workbook.add_format(
-            {"border": 1, "bg_color": "#FFF2CC", "valign": "top", "num_format": "@"}
-        )
-        overdue = workbook.add_format({"border": 1, "bg_color": "#F4B084", "bold": True})
-        red = workbook.add_format({"border": 1, "font_color": "#C00000", "bold": True})
-        columns = list(frame.columns)
-        for col, name in enumerate(columns):
-            is_verify = name in VERIFICATION_COLUMNS
-            sheet.write_string(0, col, name, verify_header if is_verify else header)
-            sheet.set_column(col, col, _WIDTHS.get(name, 12), verify_cell if is_verify else cell)
-        status_col, level_col = columns.index("状态"), columns.index("预警等级")
-        sheet.set_row(0, LINE_HEIGHT * max(_lines(name, _WIDTHS.get(name, 12)) for name in columns))
-        for row, values in enumerate(frame.iter_rows(), start=1):
-            lines = max(
-                _lines("" if v is None else str(v), _WIDTHS.get(name, 12))
-                for name, v in zip(columns, values, strict=True)
-            )
-            sheet.set_row(row, min(MAX_ROW_HEIGHT, LINE_HEIGHT * lines))
-            for col, value in enumerate(values):
-                if value is None:
-                    continue
-                fmt = verify_cell if columns[col] in VERIFICATION_COLUMNS else cell
-                if col == status_col and value == OVERDUE:
-                    fmt = overdue
-                elif col == level_col and value == "红":
-                    fmt = red
-                if isinstance(value, float):
-                    sheet.write_number(row, col, value, fmt)
-                else:
-                    sheet.write_string(row, col, str(value), fmt)
-        verdict_col = columns.index("核实结果")
-        if frame.height:
-            sheet.data_validation(
-                1, verdict_col, frame.height, verdict_col,
-                {"validate": "list", "source": list(VERDICTS)},
-            )  # fmt: skip
-        sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, max(frame.height, 1), len(columns) - 1)
-        sheet.set_landscape()
-        sheet.set_paper(8)  # A3: 28 columns do not fit an A4 width at a readable size
-        sheet.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.5)
-        sheet.fit_to_pages(1, 0)
-        sheet.repeat_rows(0)
-        sheet.set_header(f"&C{title}")
-        sheet.set_footer("&C第 &P 页，共 &N 页")
+        write_blocks([sheet], 1, _township_cells(frame), _heights(lines), [frame.height], [formats])
+        _finish_township_sheet(sheet, list(frame.columns), frame.height, title=title)
     finally:
         workbook.close()
+
+
+# the township workbook's formats, added in this order
+_TOWNSHIP_FORMATS = {
+    "header": {"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
+               "valign": "vcenter"},
+    "verify_header": {"bold": True, "bg_color": "#FFD966", "border": 1, "text_wrap": True},
+    "cell": {"border": 1, "text_wrap": True, "valign": "top", "num_format": "@"},
+    "verify_cell": {"border": 1, "bg_color": "#FFF2CC", "valign": "top", "num_format": "@"},
+    "overdue": {"border": 1, "bg_color": "#F4B084", "bold": True},
+    "red": {"border": 1, "font_color": "#C00000", "bold": True},
+}  # fmt: skip
+
+
+def _open_township_workbook(path: Path, columns: list[str], *, created: date | None):
+    """A township workbook up to its rows: formats, the header row, column widths and formats.
+    Returns the workbook, its sheet and its formats by name."""
+    workbook = fixed_workbook(path, created)
+    try:
+        sheet = workbook.add_worksheet("预警清单", worksheet_class=BulkWorksheet)
+        formats = {name: workbook.add_format(spec) for name, spec in _TOWNSHIP_FORMATS.items()}
+        for col, name in enumerate(columns):
+            verify = name in VERIFICATION_COLUMNS
+            sheet.write_string(0, col, name, formats["verify_header" if verify else "header"])
+            sheet.set_column(
+                col, col, _WIDTHS.get(name, 12), formats["verify_cell" if verify else "cell"]
+            )
+        sheet.set_row(0, LINE_HEIGHT * max(_lines(name, _WIDTHS.get(name, 12)) for name in columns))
+    except BaseException:
+        workbook.close()
+        raise
+    return workbook, sheet, formats
+
+
+def _heights(lines: pl.Series) -> list[int]:
+    """Per row: as tall as its most wrapped cell, up to the tallest row Excel shows."""
+    return [min(MAX_ROW_HEIGHT, LINE_HEIGHT * n) for n in lines.to_list()]
+
+
+def _township_cells(frame: pl.DataFrame) -> list[Cells]:
+    """The rows' cells: floats as numbers, everything else as its str(); the verification columns
+    in their own colour, 逾期 and 红 standing out (formats by name: each workbook's own)."""
+    marked = {"状态": (OVERDUE, "overdue"), "预警等级": ("红", "red")}
+    cells = []
+    for name in frame.columns:
+        values = frame[name]
+        special = ()
+        if name in marked and values.dtype == pl.String:
+            text, fmt = marked[name]
+            special = (((values == text).fill_null(False), fmt),)
+        fmt = "verify_cell" if name in VERIFICATION_COLUMNS else "cell"
+        cells.append(Cells(_cell_values(values, numbers=_FLOAT), fmt, special))
+    return cells
+
+
+def _finish_township_sheet(sheet, columns: list[str], height: int, *, title: str) -> None:
+    """The verdict list, frozen header, filter and the print setup."""
+    title = clean_text(title, 200).replace("&", "&&")  # & starts a header code in Excel
+    verdict_col = columns.index("核实结果")
+    if height:
+        sheet.data_validation(
+            1, verdict_col, height, verdict_col, {"validate": "list", "source": list(VERDICTS)}
+        )
+    sheet.freeze_panes(1, 0)
+    sheet.autofilter(0, 0, max(height, 1), len(columns) - 1)
+    sheet.set_landscape()
+    sheet.set_paper(8)  # A3: 28 columns do not fit an A4 width at a readable size
+    sheet.set_margins(left=0.3, right=0.3, top=0.5, bottom=0.5)
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    sheet.set_header(f"&C{title}")
+    sheet.set_footer("&C第 &P 页，共 &N 页")
