@@ -12,7 +12,7 @@ MEMBERS ?= 1000000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo test bench ui lint setup clean-demo
+.PHONY: demo test test-e2e bench ui lint setup clean-demo
 
 setup: $(VENV)/.synced
 
@@ -36,6 +36,10 @@ demo: $(VENV)/.synced
 
 test: $(VENV)/.synced
 	$(VENV)/bin/pytest -q
+
+# whole multi-month runs (lifecycle, relisting, a month of .xls files): CI runs them too
+test-e2e: $(VENV)/.synced
+	$(VENV)/bin/pytest -q -m e2e
 
 bench: $(VENV)/.synced
 	$(UV) sync --frozen --group bench --inexact

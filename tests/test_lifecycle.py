@@ -19,6 +19,8 @@ from pipelines.definitions import MONTHLY_JOB, defs
 from pipelines.generate import generate
 from pipelines.report import run_summary
 
+pytestmark = pytest.mark.e2e  # a whole multi-month run: CI runs it after the default suite
+
 MONTHS = ("2026-08", "2026-09", "2026-10")
 EXPORT_DATES = {"2026-08": "2026-09-06", "2026-09": "2026-10-06", "2026-10": "2026-11-06"}
 DISTRICT = "lifecycle"

@@ -17,6 +17,8 @@ from pipelines.definitions import MONTHLY_JOB, defs
 from pipelines.generate import generate
 from pipelines.ingest.readers import decode_text
 
+pytestmark = pytest.mark.e2e  # a whole multi-month run: CI runs it after the default suite
+
 FIRST, SECOND = "2026-09", "2026-10"
 EXPORT_DATES = {FIRST: "2026-10-06", SECOND: "2026-11-06"}
 # secondary columns a department fills one month and leaves blank the next

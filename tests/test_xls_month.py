@@ -54,6 +54,7 @@ def test_xls_workbooks_stage_like_the_xlsx_they_were_saved_from(district):
     assert _comparable(staged.records).equals(_comparable(as_xlsx))
 
 
+@pytest.mark.e2e  # a whole month: CI runs it after the default suite
 def test_the_month_runs_and_zj01_is_right_on_the_xls_townships(district, tmp_path):
     root, _ = district
     with (
