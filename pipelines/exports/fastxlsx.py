@@ -380,32 +380,36 @@ class _Preparation:
                 for k, j in enumerate(text)
             ]
         )
-        firsts = (
-            cells.drop_nulls("s")
-            .group_by("g", "s")
-            .agg(pl.col("p").min())
-            .sort("g", "p")
-            .partition_by("g", as_dict=True, include_key=False)
-        )
+        firsts = cells.drop_nulls("s").group_by("g", "s").agg(pl.col("p").min()).sort("g", "p")
+        sizes = dict(firsts.group_by("g").len().iter_rows())
         counts = dict(cells.group_by("g").agg(pl.col("s").count()).iter_rows())
-        indices = []
+        indices, offset = [], 0
         for g, sheet in enumerate(self.sheets):
-            strings = (
-                firsts[(g,)].get_column("s") if (g,) in firsts else pl.Series([], dtype=pl.String)
-            )
-            table, unique = sheet.str_table, strings.to_list()
+            # the run's distinct strings in the order of their first cell: those its table does
+            # not hold yet are numbered on from the table's count, in that order
+            strings = firsts.get_column("s").slice(offset, sizes.get(g, 0))
+            offset += len(strings)
+            table = sheet.str_table
             known = table.string_table
-            for string in unique:
-                if string not in known:
-                    known[string] = table.unique_count
-                    table.unique_count += 1
+            held = (
+                strings.is_in(pl.Series(list(known), dtype=pl.String).implode())
+                if known
+                else pl.Series([False] * len(strings), dtype=pl.Boolean)
+            )
+            fresh = strings.filter(~held).to_list()
+            number = (~held).cast(pl.Int64).cum_sum() - 1 + table.unique_count
+            if held.any():
+                number = number.scatter(held.arg_true(), [known[x] for x in strings.filter(held)])
+            first = table.unique_count
+            known.update(zip(fresh, range(first, first + len(fresh)), strict=True))
+            table.unique_count += len(fresh)
             table.count += counts.get(g, 0)
             indices.append(
                 pl.DataFrame(
                     {
-                        "g": pl.Series([g] * len(unique), dtype=pl.UInt32),
+                        "g": pl.repeat(g, len(strings), dtype=pl.UInt32, eager=True),
                         "s": strings,
-                        "i": pl.Series([known[s] for s in unique], dtype=pl.UInt32),
+                        "i": number.cast(pl.UInt32),
                     }
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -522,7 +523,14 @@ def write_district_files(
         if table_exists(con, "listings")
         else pl.DataFrame(schema={"township": pl.String, "rule": pl.String})
     )
-    images = charts(listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the charts (matplotlib, no warehouse) are drawn beside the gathering of the unresolved
+        # records (DuckDB and polars, which let go of the GIL while they work)
+        drawing = pool.submit(
+            charts, listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)")
+        )
+        unresolved = unresolved_listing(con, district, month)
+        images = drawing.result()
     path = out_dir / SUMMARY_XLSX
     workbook = fixed_workbook(path, export_date)
     alerts = [name for name in (MISSING_SHEET, FAILED_SHEET) if name in tables]
@@ -558,7 +566,6 @@ def write_district_files(
         out_dir=out_dir,
         export_date=export_date,
     )
-    unresolved = unresolved_listing(con, district, month)
     target = out_dir / UNRESOLVED_CSV
     if unresolved.height:
         target.write_bytes(csv_bytes(unresolved))
