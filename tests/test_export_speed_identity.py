@@ -595,3 +595,13 @@ def test_reference_helpers_cover_what_they_claim():
         unicodedata.east_asian_width(c) == "F" for c in "".join(TOWNSHIPS[-3:-1])
     )
     assert max(len(v or "") for v in frame["evidence"].to_list()) > 500
+
+
+def test_a_cell_written_into_a_block_afterwards_is_refused_not_lost(tmp_path):
+    workbook = fixed_workbook(tmp_path / "late.xlsx", CREATED)
+    sheet = workbook.add_worksheet("表", worksheet_class=BulkWorksheet)
+    sheet.write_string(0, 0, "表头")
+    sheet.write_block(1, [Cells(pl.Series([f"行{i}" for i in range(3000)]))])
+    sheet.write_string(5, 1, "后来写的")
+    with pytest.raises(RuntimeError, match="after it"):
+        workbook.close()

@@ -79,6 +79,7 @@ class _Prepared:
     """A sheet's block, ready but for its style indices."""
 
     first_row: int
+    height: int
     xml: str  # the block's <row> elements, style placeholders unresolved
     formats: list[Format | None]  # format role -> this sheet's format (None: no style)
     first_use: list[int]  # the roles the cells use, in the order of their first cell
@@ -119,7 +120,7 @@ class BulkWorksheet(Worksheet):
         """Rows first_row.. of `columns` (column 0 first): as if, row by row, `set_row(row,
         heights[i])` (when heights are given) and then, left to right, `write_string` /
         `write_number` for each non-null value. One block per sheet, below the rows written cell
-        by cell; the columns' formats set before."""
+        by cell, the columns' formats set before; nothing is written into or below it after."""
         columns = list(columns)
         write_blocks(
             [self], first_row, columns, heights, [len(columns[0].values) if columns else 0]
@@ -157,6 +158,11 @@ class BulkWorksheet(Worksheet):
                 raise RuntimeError("a column's format changed after its block was written")
         if any(self._row_attributes(p) != a for p, a in block.row_attributes.items()):
             raise RuntimeError("the default row height changed after the block was written")
+        end = block.first_row + block.height
+        if any(r >= block.first_row for r, row in self.table.items() if row) or any(
+            r >= end for r in self.row_info
+        ):
+            raise RuntimeError("a cell or row was written into or below the block after it")
         self._xml_start_tag("sheetData")
         self.row_spans = self._spans_with_earlier_rows(block)
         self._write_rows_before(block.first_row)
@@ -326,6 +332,7 @@ class _Preparation:
             used = [number for _, _, number in sorted(first_use[g])]
             sheet._prepared = _Prepared(
                 first_row=self.first_row,
+                height=self.lengths[g],
                 xml=xml[g],
                 formats=self.resolved[g],
                 first_use=used,
