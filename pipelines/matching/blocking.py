@@ -153,25 +153,24 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 )  # fmt: skip
 
 
-def find_pairs(ws: Workspace, pass_: Pass, after: Rank | None, records: str) -> bool:
+def find_pairs(ws: Workspace, pass_: Pass, after: Rank | None, records: str) -> int:
     """Add to `ff_candidate_pairs`, as round `after` of `pass_`, the pairs the rules gated at
     `after` find for `records` (SQL for the records searched) that no earlier round of the
-    pass found. A pair a person ruled out (非本人) is never a candidate. False: no rule
-    blocks in this round."""
+    pass found; return how many. A pair a person ruled out (非本人) is never a candidate."""
     rules = [rule for rule in BLOCKING_RULES if rule.pass_ is pass_ and rule.after == after]
     if not rules:
-        return False
+        return 0
     for key in dict.fromkeys(key for rule in rules for key in rule.keys):
         _KEY_RELATIONS[key](ws, records)
     found = " UNION ".join(rule.pairs.format(records=records) for rule in rules)
-    ws.con.execute(f"""
+    [(count,)] = ws.con.execute(f"""
         INSERT INTO ff_candidate_pairs
         SELECT '{pass_}', {round_number(after)}, r_id, m_id
         FROM ({found}) p
         ANTI JOIN ff_ruled_out USING (r_id, m_id)
         ANTI JOIN (SELECT r_id, m_id FROM ff_candidate_pairs WHERE pass = '{pass_}') USING (r_id, m_id)
-    """)
-    return True
+    """).fetchall()
+    return count
 
 
 def _record_id_repairs(ws: Workspace, records: str) -> None:

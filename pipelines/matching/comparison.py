@@ -8,7 +8,7 @@ import polars as pl
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from pipelines.matching.ranks import Pass
+from pipelines.matching.ranks import Pass, enum_type
 from pipelines.matching.workspace import Workspace
 
 
@@ -107,16 +107,21 @@ FEATURES: dict[str, type[StrEnum]] = {
 
 
 def level_type(feature: str) -> str:
-    """The DuckDB type of a feature's column: an ENUM of its levels (a level outside them is
-    refused on insert; conditions on levels compare small integers)."""
-    quoted = ", ".join(f"'{level}'" for level in FEATURES[feature])
-    return f"ENUM({quoted})"
+    """The DuckDB type of a feature's column: an ENUM of its levels."""
+    return enum_type(FEATURES[feature])
 
 
 def sql_in(column: str, levels: tuple[StrEnum, ...]) -> str:
-    """SQL: `column` is at one of `levels`."""
-    quoted = ", ".join(f"'{level}'" for level in levels)
-    return f"{column} IN ({quoted})"
+    """SQL: `column` (a compared feature, never NULL) is at one of `levels`, written as briefly
+    as the level's vocabulary allows."""
+    others = tuple(level for level in type(levels[0]) if level not in levels)
+    if len(levels) == 1:
+        return f"{column} = '{levels[0]}'"
+    if len(others) == 1:
+        return f"{column} <> '{others[0]}'"
+    negate, listed = (True, others) if len(others) < len(levels) else (False, levels)
+    quoted = ", ".join(f"'{level}'" for level in listed)
+    return f"{column} {'NOT IN' if negate else 'IN'} ({quoted})"
 
 
 def _id_level(pass_: Pass) -> str:
@@ -171,15 +176,18 @@ _LEVELS = {
 }
 
 
-def compare(ws: Workspace, pass_: Pass, round_: int, features: set[str]) -> None:
+def compare(
+    ws: Workspace, pass_: Pass, round_: int, features: set[str], asked: dict[str, str]
+) -> None:
     """Append to `ff_pair_features` the features of the pairs blocking found in round `round_`
     of `pass_`, each computed once.
 
     Only `features` (those the pass's scoring lines read, and the name and spelling) are
     compared; the others stay NULL. Record-side evidence comes from `ff_open_records`, which
     holds the birth date, area code and ID the pass trusts. First every pair gets its
-    features read off both rows; then, for the pairs whose names differ, the spelling
-    (rapidfuzz), the rivals and the namesakes (joins over the roster) are judged.
+    features read off both rows; then the spelling is judged (rapidfuzz) where the name keys
+    differ, and rivals and namesakes (joins over the roster) for the near names a scoring
+    line could read them for (`asked`: feature → SQL condition over `ff_pair_features f`).
     """
     this_round = f"f.pass = '{pass_}' AND f.round = {round_}"
     levels = {"id": _id_level(pass_)} | _LEVELS
@@ -205,9 +213,10 @@ def compare(ws: Workspace, pass_: Pass, round_: int, features: set[str]) -> None
         f"AND (f.name = '{NameLevel.DIALECT}' OR {sql_in('f.spelling', ONE_EDIT)})"
     )
     if "rival" in features:
-        _judge_rivals(ws, f"{this_round} AND {near}")
+        _judge_rivals(ws, f"{this_round} AND {near} AND {asked.get('rival', 'true')}")
     if "namesake" in features:
-        _judge_namesakes(ws, f"{this_round} AND {sql_in('f.spelling', ONE_EDIT)}")
+        one_edit = sql_in("f.spelling", ONE_EDIT)
+        _judge_namesakes(ws, f"{this_round} AND {one_edit} AND {asked.get('namesake', 'true')}")
 
 
 def _spellings(ws: Workspace, pairs: str) -> pl.DataFrame:

@@ -33,8 +33,9 @@ from pipelines.matching.labels import (
     REASONS,
 )
 from pipelines.matching.names import name_keys
-from pipelines.matching.ranks import Pass, round_number
-from pipelines.matching.scoring import SCORES, gate, score, uses
+from pipelines.matching.ranks import PASS_TYPE, Pass, round_number
+from pipelines.matching.scoring import METHOD_TYPE, REASON_TYPE, SCORES, asks, gate, score, uses
+from pipelines.matching.scoring import load as load_scoring_table
 from pipelines.matching.workspace import TABLES, Workspace
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -101,13 +102,14 @@ def _search(ws: Workspace, pass_: Pass) -> None:
     (ws.view if pass_ is Pass.ID else ws.table)("ff_open_records", PASS_RECORDS[pass_])
     # The name and its spelling are always compared: the decision reads them too.
     features = {"name", "spelling"} | {feature for feature in FEATURES if uses(pass_, feature)}
+    asked = {f: condition for f in ("rival", "namesake") if (condition := asks(pass_, f))}
     gates = {s.after for s in SCORES if s.pass_ is pass_} | {
         rule.after for rule in BLOCKING_RULES if rule.pass_ is pass_
     }
     for after in [None, *sorted(g for g in gates if g is not None)]:
         searched = f"(SELECT * FROM ff_open_records WHERE {gate(pass_, after)})"
         if find_pairs(ws, pass_, after, searched):
-            compare(ws, pass_, round_number(after), features)
+            compare(ws, pass_, round_number(after), features, asked)
         score(ws, pass_, after)
 
 
@@ -193,17 +195,17 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
         "ff_id_holders",
         "SELECT r.r_id, m.m_id FROM ff_records r JOIN ff_members m ON m.id18 = r.id18",
     )
+    load_scoring_table(ws)
     # What the passes add to, round by round.
-    pair = (
-        "NULL::VARCHAR AS pass, NULL::INTEGER AS round, NULL::BIGINT AS r_id, NULL::BIGINT AS m_id"
-    )
+    pair = f"NULL::{PASS_TYPE} AS pass, NULL::INTEGER AS round, NULL::BIGINT AS r_id, NULL::BIGINT AS m_id"
     ws.table("ff_candidate_pairs", f"SELECT {pair} WHERE false")
     levels = ", ".join(f"NULL::{level_type(feature)} AS {feature}" for feature in FEATURES)
     ws.table("ff_pair_features", f"SELECT {pair}, {levels} WHERE false")
     ws.table(
         "ff_scored_pairs",
-        "SELECT NULL::VARCHAR AS pass, NULL::BIGINT AS r_id, NULL::BIGINT AS m_id, "
-        "NULL::INTEGER AS rank, NULL::VARCHAR AS method, NULL::VARCHAR AS reason WHERE false",
+        f"SELECT NULL::{PASS_TYPE} AS pass, NULL::BIGINT AS r_id, NULL::BIGINT AS m_id, "
+        f"NULL::INTEGER AS rank, NULL::{METHOD_TYPE} AS method, NULL::{REASON_TYPE} AS reason "
+        "WHERE false",
     )
 
 

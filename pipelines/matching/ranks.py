@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum, StrEnum
 
 
@@ -50,3 +51,13 @@ def round_number(after: Rank | None) -> int:
     """A pass searches in rounds, one per gate (see `scoring.Score.after`): the working tables
     tell them apart by the gate's rank, 0 for the ungated round."""
     return 0 if after is None else int(after)
+
+
+def enum_type(values: Iterable[str]) -> str:
+    """A DuckDB ENUM of `values`: how the working tables store a pass, a level, a method or a
+    reason (one byte a row; a value outside them is refused)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"ENUM({quoted})"
+
+
+PASS_TYPE = enum_type(Pass)

@@ -17,8 +17,12 @@ from pipelines.matching.comparison import (
     SpellingLevel,
     sql_in,
 )
-from pipelines.matching.ranks import Pass, Rank, round_number
+from pipelines.matching.labels import METHODS, REASONS
+from pipelines.matching.ranks import Pass, Rank, enum_type, round_number
 from pipelines.matching.workspace import Workspace
+
+METHOD_TYPE = enum_type(METHODS)
+REASON_TYPE = enum_type(REASONS)
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,21 @@ def uses(pass_: Pass, feature: str) -> bool:
     return any(feature in s.levels for s in SCORES if s.pass_ is pass_)
 
 
+def asks(pass_: Pass, feature: str) -> str | None:
+    """SQL condition over `ff_pair_features f`: a line of `pass_` that reads `feature` could
+    score the pair, its other levels met (None: no line reads it). A feature that costs a
+    join over the roster is judged for these pairs only."""
+    reading = [s for s in SCORES if s.pass_ is pass_ and feature in s.levels]
+    if not reading:
+        return None
+    others = [
+        " AND ".join(sql_in(f"f.{f}", levels) for f, levels in s.levels.items() if f != feature)
+        or "true"
+        for s in reading
+    ]
+    return "(" + " OR ".join(f"({condition})" for condition in others) + ")"
+
+
 def gate(pass_: Pass, after: Rank | None) -> str:
     """SQL condition on `r_id`: the record has no candidate of `pass_` ranked stronger than
     `after` (always true when `after` is None)."""
@@ -192,29 +211,35 @@ def score(ws: Workspace, pass_: Pass, after: Rank | None) -> None:
                 f"f.round = {round_number(after)}")  # fmt: skip
     if after is not None:
         lines = [s for s in SCORES if s.pass_ is pass_ and s.after == after]
-        _score_with(ws, pass_, lines, gate(pass_, after))
+        # the lines' own levels first: few pairs meet them, fewer need the gate's anti-join
+        meets = " OR ".join(f"({s.condition()})" for s in lines)
+        _score_with(ws, pass_, lines, f"({meets}) AND {gate(pass_, after)}")
+
+
+def load(ws: Workspace) -> None:
+    """Put the scoring table in `ff_score_lines`: line (its place in SCORES), rank, method,
+    reason."""
+    values = ", ".join(
+        f"({i}, {int(s.rank)}, {'NULL' if s.method is None else repr(s.method)}, '{s.reason}')"
+        for i, s in enumerate(SCORES)
+    )
+    ws.table(
+        "ff_score_lines",
+        f"""SELECT line, rank, method::{METHOD_TYPE} AS method, reason::{REASON_TYPE} AS reason
+            FROM (VALUES {values}) t(line, rank, method, reason)""",
+    )
 
 
 def _score_with(ws: Workspace, pass_: Pass, lines: list[Score], pairs: str) -> None:
     if not lines:
         return
-    # Python's sort is stable: among lines of one rank, the table's order decides.
-    lines = sorted(lines, key=lambda s: s.rank)
-    which = " ".join(f"WHEN {s.condition()} THEN {i}" for i, s in enumerate(lines))
-    values = ", ".join(
-        f"({i}, {int(s.rank)}, {_sql_text(s.method)}, {_sql_text(s.reason)})"
-        for i, s in enumerate(lines)
-    )
+    # the strongest line a pair meets; among lines of one rank, the table's order decides
+    ordered = sorted(lines, key=lambda s: (s.rank, SCORES.index(s)))
+    which = " ".join(f"WHEN {s.condition()} THEN {SCORES.index(s)}" for s in ordered)
     ws.con.execute(f"""
         INSERT INTO ff_scored_pairs
         SELECT f.pass, f.r_id, f.m_id, t.rank, t.method, t.reason
         FROM (SELECT f.pass, f.r_id, f.m_id, CASE {which} END AS line
-              FROM ff_pair_features f
-              WHERE f.pass = '{pass_}' AND ({" OR ".join(s.condition() for s in lines)})
-                AND {pairs}) f
-        JOIN (VALUES {values}) t(line, rank, method, reason) USING (line)
+              FROM ff_pair_features f WHERE f.pass = '{pass_}' AND {pairs}) f
+        JOIN ff_score_lines t USING (line)
     """)
-
-
-def _sql_text(value: str | None) -> str:
-    return "NULL" if value is None else f"'{value}'"

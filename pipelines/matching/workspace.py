@@ -21,6 +21,7 @@ TABLES = (
     "ff_spellings",  # how far apart the written names of a round's pairs are
     "ff_candidate_pairs",  # every pair blocking found: pass, round, r_id, m_id
     "ff_pair_features",  # one row per candidate pair: its features, as levels
+    "ff_score_lines",  # the scoring table (scoring.SCORES): line, rank, method, reason
     "ff_scored_pairs",  # rank, method and reason of each pair the scoring table scores
     "ff_disputed_ids",  # records of the name pass whose ID another person holds
     "ff_decisions",  # per record: matched, ambiguous or unmatched, with the reason
