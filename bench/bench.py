@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import match_bench  # noqa: E402  (the isolated matcher / Splink workers)
 
-from pipelines.assets.matching import prepare_match_views  # noqa: E402
+from pipelines.linkage import prepare_match_views  # noqa: E402
 from pipelines.scoring import (  # noqa: E402
     format_profile_scores,
     format_score,

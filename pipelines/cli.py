@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipelines.config import (
     DATA_DIR_ENV,
@@ -19,6 +20,9 @@ from pipelines.config import (
     DataDir,
     district_key,
 )
+
+if TYPE_CHECKING:
+    from pipelines.resources import FangfanResource
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,18 +42,24 @@ def ensure_dagster_home() -> Path:
     return home
 
 
-def _set_data_env(args: argparse.Namespace) -> DataDir:
-    if getattr(args, "data_dir", None):
-        os.environ[DATA_DIR_ENV] = str(Path(args.data_dir).resolve())
-    layout = DataDir(Path(os.environ.get(DATA_DIR_ENV, REPO_ROOT / "data")).resolve())
-    os.environ[DATA_DIR_ENV] = str(layout.root)
-    if getattr(args, "district", None):
-        os.environ[DISTRICT_ENV] = args.district
-    if getattr(args, "rules", None):
-        os.environ[RULES_ENV] = str(Path(args.rules).resolve())
-    if getattr(args, "export_date", None):
-        os.environ[EXPORT_DATE_ENV] = args.export_date
-    return layout
+def _layout(args: argparse.Namespace) -> DataDir:
+    """--data-dir, else $FANGFAN_DATA_DIR, else ./data of the repository."""
+    chosen = getattr(args, "data_dir", None) or os.environ.get(DATA_DIR_ENV) or REPO_ROOT / "data"
+    return DataDir(Path(chosen).resolve())
+
+
+def run_settings(args: argparse.Namespace) -> FangfanResource:
+    """The run's settings from the arguments (each defaulting to its documented environment
+    variable), handed to Dagster as the `fangfan` resource: nothing is put into os.environ."""
+    from pipelines.resources import FangfanResource
+
+    rules = getattr(args, "rules", None) or os.environ.get(RULES_ENV, "")
+    return FangfanResource(
+        data_dir=str(_layout(args).root),
+        district=getattr(args, "district", None) or os.environ.get(DISTRICT_ENV, ""),
+        rules_file=str(Path(rules).resolve()) if rules else "",
+        export_date=getattr(args, "export_date", None) or os.environ.get(EXPORT_DATE_ENV, ""),
+    )
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -75,41 +85,47 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _earlier_claims_to_ingest(layout: DataDir, district: str, month: str) -> list[str]:
-    from pipelines.ingest.history import claims_months_to_ingest
-    from pipelines.warehouse import connect
+def run_month(
+    fangfan: FangfanResource,
+    month: str,
+    *,
+    earlier_claims: list[str] = (),
+    wait_seconds: float | None = None,
+) -> bool:
+    """Materialise every asset of one monthly partition against the persistent instance, after
+    one run per earlier claims month of the year that YB01 needs (`earlier_claims`).
 
-    if not layout.database.exists():
-        return claims_months_to_ingest(None, layout.raw, district, month)
-    with connect(layout.database, read_only=True) as con:
-        return claims_months_to_ingest(con, layout.raw, district, month)
-
-
-def run_month(layout: DataDir, month: str, *, wait_seconds: float | None = None) -> bool:
-    """Materialise every asset of one monthly partition against the persistent instance.
-
-    Runs left unfinished by a dead process are cleaned up first (marked failed, their writer slot
-    freed); a live run in the way is waited for, saying which one (pipelines/runs.py). The terminal
-    gets plain lines only: Dagster's events, stack traces included, stay in the run's event log.
-    Raises KeyboardInterrupt when a signal stopped the run, runs.WaitTimedOut when the wait ran out.
+    Before each run, runs left unfinished by a dead process are cleaned up (marked failed, their
+    writer slot freed); a live run in the way is waited for, saying which one (pipelines/runs.py).
+    The terminal gets plain lines only: Dagster's events, stack traces included, stay in the run's
+    event log. Raises KeyboardInterrupt when a signal stopped a run, runs.WaitTimedOut when the
+    wait ran out.
     """
+    from pipelines.definitions import CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_definitions
+
+    ensure_dagster_home()
+    definitions = build_definitions(fangfan)
+    runs_to_do = [(CLAIMS_HISTORY_JOB, m) for m in earlier_claims] + [(MONTHLY_JOB, month)]
+    for job_name, partition in runs_to_do:
+        if not _run_partition(definitions.resolve_job_def(job_name), partition, wait_seconds):
+            return False
+    return True
+
+
+def _run_partition(job, partition: str, wait_seconds: float | None) -> bool:
     import uuid
 
     import dagster as dg
 
     from pipelines import runs
-    from pipelines.definitions import MONTHLY_JOB, defs
 
-    ensure_dagster_home()
     wait = runs.DEFAULT_WAIT_SECONDS if wait_seconds is None else wait_seconds
-    definitions = defs()
-    job = definitions.resolve_job_def(MONTHLY_JOB)
     with dg.DagsterInstance.get() as instance:
         runs.wait_for_writer(instance, timeout=wait)
         run_id = str(uuid.uuid4())
         with runs.watch_run(run_id, timeout=wait):
             result = job.execute_in_process(
-                partition_key=month,
+                partition_key=partition,
                 instance=instance,
                 raise_on_error=False,
                 run_id=run_id,
@@ -122,16 +138,24 @@ def run_month(layout: DataDir, month: str, *, wait_seconds: float | None = None)
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                error = event.step_failure_data.error
-                while error is not None and error.cause is not None:
-                    error = error.cause  # the user code's own exception, not Dagster's wrapper
-                message = error.message.strip().splitlines()[-1] if error else ""
-                # "dagster._core.definitions.events.Failure: 农户花名册：…" → "农户花名册：…"
-                prefix = f"{error.cls_name}: " if error else ""
-                if prefix and prefix in message:
-                    message = message.split(prefix, 1)[1]
-                print(f"失败：{event.step_key}: {message}", file=sys.stderr)
+                print(f"失败：{_failure_line(event)}", file=sys.stderr)
     return result.success
+
+
+def _failure_line(event) -> str:
+    """`<asset>: <the user code's own message>` (the step's name when no asset is named)."""
+    data = event.step_failure_data
+    error = data.error
+    while error is not None and error.cause is not None:
+        error = error.cause  # the user code's own exception, not Dagster's wrapper
+    message = error.message.strip().splitlines()[-1] if error else ""
+    # "dagster._core.definitions.events.Failure: 农户花名册：…" → "农户花名册：…"
+    prefix = f"{error.cls_name}: " if error else ""
+    if prefix and prefix in message:
+        message = message.split(prefix, 1)[1]
+    failure = data.user_failure_data
+    named = failure.metadata.get("asset") if failure is not None else None
+    return f"{named.value if named is not None else event.step_key}: {message}"
 
 
 def _stop_on_sigterm(signum, frame):
@@ -139,15 +163,17 @@ def _stop_on_sigterm(signum, frame):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.definitions import claims_months_to_stage
     from pipelines.report import run_summary
     from pipelines.runs import StoppedWaiting, WaitTimedOut
 
-    layout = _set_data_env(args)
+    fangfan = run_settings(args)
+    layout = fangfan.layout
     if not (layout.raw / args.month).is_dir():
         print(f"{layout.raw / args.month} 不存在：没有这个月的原始数据", file=sys.stderr)
         return 2
-    district = district_key(layout)
-    earlier = _earlier_claims_to_ingest(layout, district, args.month)
+    district = fangfan.district_key
+    earlier = claims_months_to_stage(fangfan, args.month)
     if earlier:
         print(
             f"YB01 需要全年累计：先读入仓库中还没有的 {', '.join(earlier)} 医保结算明细 (medical_claims)"
@@ -157,8 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
     try:
         ok = run_month(
-            layout, args.month, wait_seconds=None if wait_minutes is None else wait_minutes * 60
-        )
+            fangfan, args.month, earlier_claims=earlier,
+            wait_seconds=None if wait_minutes is None else wait_minutes * 60,
+        )  # fmt: skip
     except StoppedWaiting:
         print(f"已停止：收到终止信号，{args.month} 还没有开始运行", file=sys.stderr)
         return 130
@@ -188,7 +215,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     from pipelines.runs import reap_dead_runs
 
-    _set_data_env(args)
+    fangfan = run_settings(args)
     ensure_dagster_home()
     # runs a crash left behind would block the run queue and the writer pool; while the UI is up
     # the run_hygiene sensor keeps doing this every minute
@@ -200,21 +227,23 @@ def cmd_ui(args: argparse.Namespace) -> int:
         str(dagster), "dev", "-m", "pipelines.definitions", "-h", "127.0.0.1", "-p", str(args.port),
     ]  # fmt: skip
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return subprocess.call(command, cwd=REPO_ROOT)
+    # the UI's code location builds its resource from the environment (pipelines/definitions.py)
+    env = os.environ | {DATA_DIR_ENV: fangfan.data_dir}
+    return subprocess.call(command, cwd=REPO_ROOT, env=env)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from pipelines.config import load_rule_config
     from pipelines.rules.replay import format_replay, replay
-    from pipelines.warehouse import connect
+    from pipelines.warehouse import open_warehouse
 
-    layout = _set_data_env(args)
+    layout = _layout(args)
     if not layout.database.exists():
         print(f"{layout.database} 不存在：请先运行 fangfan run", file=sys.stderr)
         return 2
     current = load_rule_config(layout)
     proposed = load_rule_config(layout, Path(args.proposed_rules))
-    with connect(layout.database, read_only=True) as con:
+    with open_warehouse(layout.database, read_only=True) as con:
         result = replay(
             con, district=district_key(layout), first=args.from_month, last=args.to_month,
             current=current, proposed=proposed,
@@ -226,7 +255,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from pipelines.scoring import format_score, score_month
 
-    layout = _set_data_env(args)
+    layout = _layout(args)
     truth = Path(args.truth) if args.truth else layout.root / "truth"
     table = score_month(layout.database, truth, district_key(layout), args.month)
     print(format_score(table))
@@ -237,7 +266,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """The export ledger: per month and township, the hash chain, files changed after export."""
     from pipelines.exports.ledger import audit
 
-    layout = _set_data_env(args)
+    layout = _layout(args)
     result = audit(layout.root, database=layout.database)
     print(result.text)
     return 0 if result.ok else 1

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import table_exists
+from pipelines.ingest.stage import StagedSource, stage_source
+from pipelines.schema import ANSWER_SCHEMA
+from pipelines.sources import DEPARTMENT_KEYS, FEEDBACK
+from pipelines.warehouse import replace_partition
 
 VERDICTS = ("属实-已纳入监测", "属实-已落实帮扶", "属实-无需纳入", "不属实", "非本人")
 CONFIRMED = VERDICTS[:3]
@@ -95,11 +99,6 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
 
 def effective_verdicts(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Per warning, the answer in force at month M: the latest 核实日期 wins (all answers are kept)."""
-    if not table_exists(con, "feedback_answers"):
-        return pl.DataFrame(
-            schema={"warning_id": pl.String, "verdict": pl.String, "verified_date": pl.Date,
-                    "answered_month": pl.String}
-        )  # fmt: skip
     return con.sql(
         """SELECT warning_id,
                   arg_max(verdict, (coalesce(verified_date, DATE '1900-01-01'), month, file, row_number)) AS verdict,
@@ -114,7 +113,7 @@ def records_behind(
     con: duckdb.DuckDBPyConnection, district: str, warning_ids: list[str]
 ) -> pl.DataFrame:
     """The department records behind warnings, with their cross-month identity key."""
-    if not warning_ids or not table_exists(con, "warning_records"):
+    if not warning_ids:
         return pl.DataFrame(
             schema={"warning_id": pl.String, "source": pl.String, "record_key": pl.String,
                     "record_month": pl.String, "identity_key": pl.String}
@@ -127,7 +126,7 @@ def records_behind(
     frames = []
     for (source,), part in provenance.partition_by("source", as_dict=True).items():
         # the source names a table: only registry keys reach the SQL
-        if source not in DEPARTMENT_KEYS or not table_exists(con, f"stg_{source}"):
+        if source not in DEPARTMENT_KEYS:
             continue
         con.register("_behind", part)
         try:
@@ -145,3 +144,92 @@ def records_behind(
         finally:
             con.unregister("_behind")
     return pl.concat(frames) if frames else records_behind(con, district, [])
+
+
+def listed_before(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """Every warning listed in a month before M: its township and member (one row per warning)."""
+    return con.sql(
+        """SELECT warning_id, any_value(township) AS township, any_value(member_key) AS member_key
+           FROM listings WHERE district = $d AND month < $m GROUP BY warning_id""",
+        params={"d": district, "m": month},
+    ).pl()
+
+
+def _as_rejects(rejected: pl.DataFrame) -> pl.DataFrame:
+    """Resolution rejects in the rejects-table shape; raw values keep the clerk's own cells."""
+    raw = [
+        json.dumps(
+            {"预警编号": r["warning_id"], "乡镇": r["township"], "核实结果": r["verdict"]},
+            ensure_ascii=False,
+        )
+        for r in rejected.iter_rows(named=True)
+    ]
+    return rejected.select(
+        pl.lit(FEEDBACK.key).alias("source"),
+        "file",
+        "sheet",
+        "row_number",
+        pl.lit("warning_id").alias("field"),
+        "reason",
+        pl.Series("raw_values", raw, dtype=pl.String),
+    )
+
+
+def account(staged: StagedSource, rejected: pl.DataFrame) -> StagedSource:
+    """Fold the resolution rejects into the per-file accounting: read = kept + rejected still."""
+    if rejected.is_empty():
+        return staged
+    per_file = rejected.group_by("file").len("extra")
+    files = (
+        staged.files.join(per_file, on="file", how="left")
+        .with_columns(pl.col("extra").fill_null(0))
+        .with_columns(
+            (pl.col("rows_kept") - pl.col("extra")).alias("rows_kept"),
+            (pl.col("rows_rejected") + pl.col("extra")).alias("rows_rejected"),
+        )
+        .drop("extra")
+    )
+    keys = rejected["record_key"].implode()
+    return StagedSource(
+        records=staged.records.filter(~pl.col("record_key").is_in(keys)),
+        rejects=pl.concat([staged.rejects, _as_rejects(rejected)], how="diagonal_relaxed"),
+        files=files,
+        received=staged.received,
+        field_problems=staged.field_problems.filter(~pl.col("record_key").is_in(keys)),
+    )
+
+
+@dataclass(frozen=True)
+class ReturnedLists:
+    """raw/<M>/feedback/ read and checked: the rows kept (rejects folded in) and the answers."""
+
+    staged: StagedSource
+    answers: pl.DataFrame  # ANSWER_SCHEMA
+    rejected: pl.DataFrame  # the rows the checks refused, with their reason
+
+
+def read_returned_lists(folder, listed: pl.DataFrame, month: str) -> ReturnedLists:
+    """Stage the townships' returned lists and check every answer against the warnings `listed`
+    before this month (listed_before)."""
+    staged = stage_source(FEEDBACK, folder, month)
+    if staged.records.height:
+        answers, rejected = resolve_answers(staged.records, listed)
+        answers = answers.select(*ANSWER_SCHEMA).cast(ANSWER_SCHEMA)
+    else:
+        answers, rejected = pl.DataFrame(schema=ANSWER_SCHEMA), pl.DataFrame()
+    return ReturnedLists(account(staged, rejected), answers, rejected)
+
+
+def write_negative_pairs(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """The record identities behind the warnings answered 非本人 in M, each with the member it
+    may never again be tied to; written to negative_pairs."""
+    verdicts = effective_verdicts(con, district, month)
+    answered = verdicts.filter(
+        (pl.col("verdict") == NOT_THIS_PERSON) & (pl.col("answered_month") == month)
+    )["warning_id"].to_list()
+    listed = listed_before(con, district, month)
+    pairs = records_behind(con, district, answered).join(
+        listed.select("warning_id", "member_key"), on="warning_id", how="left"
+    )
+    replace_partition(con, "negative_pairs", pairs, district=district, month=month)
+    return pairs

@@ -12,7 +12,7 @@ from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import connect, table_exists
+from pipelines.warehouse import open_warehouse
 
 
 def _width(text: str) -> int:
@@ -57,7 +57,7 @@ def _failures(con, district: str, month: str) -> list[str]:
 def run_summary(layout: DataDir, district: str, month: str) -> str:
     """Rows read/kept/rejected per source, matches, warnings per rule and township."""
     lines: list[str] = [f"fangfan · {district} · {month}", ""]
-    with connect(layout.database, read_only=True) as con:
+    with open_warehouse(layout.database, read_only=True) as con:
         params = [district, month]
         status = {
             r[0]: r
@@ -78,26 +78,24 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 params,
             )
         }
-        matched = {}
-        if table_exists(con, "record_matches"):
-            matched = {
-                r[0]: r[1]
-                for r in _rows(
-                    con,
-                    "SELECT source, count(*) FROM record_matches WHERE district = ? AND month = ?"
-                    " GROUP BY source",
-                    params,
-                )
-            }
-        unresolved = {}
-        if table_exists(con, "unmatched_records"):
+        matched = {
+            r[0]: r[1]
+            for r in _rows(
+                con,
+                "SELECT source, count(*) FROM record_matches WHERE district = ? AND month = ?"
+                " GROUP BY source",
+                params,
+            )
+        }
+        unresolved = {
+            (source, state): n
             for source, state, n in _rows(
                 con,
                 "SELECT source, status, count(*) FROM unmatched_records"
                 " WHERE district = ? AND month = ? GROUP BY ALL",
                 params,
-            ):
-                unresolved[(source, state)] = n
+            )
+        }
         lines.append(
             _pad("来源", 28)
             + "".join(_pad(h, 10) for h in ("读取", "保留", "退回", "匹配", "待确认", "未匹配"))
@@ -126,23 +124,13 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
         lines += _failures(con, district, month)
-        earlier = (
-            _rows(con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params)[
-                0
-            ][0]
-            if table_exists(con, "listings")
-            else None
-        )
-        listing = (
-            con.sql(
-                "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
-                params=params,
-            ).pl()
-            if table_exists(con, "listings")
-            else pl.DataFrame(
-                schema={"township": pl.String, "rule": pl.String, "status": pl.String}
-            )
-        )
+        earlier = _rows(
+            con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params
+        )[0][0]
+        listing = con.sql(
+            "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
+            params=params,
+        ).pl()
     by_rule = dict(listing.group_by("rule").len().iter_rows())
     lines.append(f"预警清单 {listing.height} 条（按规则）：")
     cells = [f"{r.code} {r.name} {by_rule.get(r.code, 0)}" for r in RULES]

@@ -1,4 +1,4 @@
-"""The one resource every asset uses: where the data lives and how to reach the warehouse."""
+"""The one resource every asset uses: the run's settings and the way to the declared warehouse."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import dagster as dg
 import duckdb
 
 from pipelines.config import DataDir, district_key, load_rule_config
-from pipelines.warehouse import connect
+from pipelines.warehouse import open_warehouse
 
 WRITER_POOL = "duckdb_writer"
 
 
 class FangfanResource(dg.ConfigurableResource):
-    """The data directory (contract layout), the district key and the rule configuration file."""
+    """The run's settings: the data directory (contract layout), the district key, the rule
+    configuration file and the export date; `fangfan run` builds it from its arguments, the UI
+    from the environment (pipelines/definitions.py)."""
 
     data_dir: str
     district: str = ""
@@ -36,5 +38,6 @@ class FangfanResource(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        with connect(self.layout.database, read_only=read_only) as con:
+        """The warehouse; a writer's connection holds every declared table (pipelines/schema.py)."""
+        with open_warehouse(self.layout.database, read_only=read_only) as con:
             yield con

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import polars as pl
+
+from pipelines.warehouse import read_frame, replace_partition
 
 HEAD_RELATIONS = ("户主", "本人")
 
@@ -106,3 +109,16 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
         .drop("hh_type")
     )
     return RosterTables(members, households, pl.concat(findings, how="vertical_relaxed"))
+
+
+def write_roster(con: duckdb.DuckDBPyConnection, district: str, month: str) -> RosterTables:
+    """The month's staged roster and grid ledger into roster_members, households and
+    roster_findings."""
+    params = [district, month]
+    staged = read_frame(con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params)
+    grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
+    tables = build_roster(staged.drop("district", "month"), grid.drop("district", "month"))
+    replace_partition(con, "roster_members", tables.members, district=district, month=month)
+    replace_partition(con, "households", tables.households, district=district, month=month)
+    replace_partition(con, "roster_findings", tables.findings, district=district, month=month)
+    return tables

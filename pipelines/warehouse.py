@@ -1,9 +1,8 @@
-"""The DuckDB warehouse: connections and idempotent per-district, per-month table writes."""
+"""The DuckDB warehouse: connections and idempotent per-district, per-month writes to declared tables."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +10,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def _ident(name: str) -> str:
-    # table names are code constants, never data; refuse anything else before it reaches SQL
-    if not _IDENT.match(name):
-        raise ValueError(f"not a table name: {name!r}")
-    return name
-
+from pipelines.schema import TABLE, ensure_schema
 
 LOCK_WAIT_SECONDS = 600.0
 
@@ -56,6 +47,25 @@ def connect(
         con.close()
 
 
+@contextlib.contextmanager
+def open_warehouse(
+    database: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the declared warehouse: a writer first brings it to the declared schema
+    (created whole when new, migrated when older: pipelines/schema.py)."""
+    with connect(database, read_only=read_only, wait=wait) as con:
+        if not read_only:
+            ensure_schema(con)
+        yield con
+
+
+def memory_warehouse() -> duckdb.DuckDBPyConnection:
+    """An in-memory warehouse holding every declared table (tests, benchmarks)."""
+    con = duckdb.connect()
+    ensure_schema(con)
+    return con
+
+
 def fetch_one(
     con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
 ) -> tuple | None:
@@ -70,34 +80,12 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: list | None = Non
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether `table` exists. Every declared table exists in a warehouse opened for writing
+    (pipelines.schema.ensure_schema), so in a pipeline run this is always true for them: the
+    modules that still ask (pipelines/rules/) can drop the question."""
     return bool(
-        scalar(
-            con,
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-            [_ident(table)],
-        )
+        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
     )
-
-
-def _ensure_columns(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-    existing = {
-        row[0]: row[1]
-        for row in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?",
-            [table],
-        ).fetchall()
-    }
-    con.register("_schema_probe", frame.head(0))
-    try:
-        types = {row[0]: row[1] for row in con.execute("DESCRIBE _schema_probe").fetchall()}
-    finally:
-        con.unregister("_schema_probe")
-    for column, sql_type in types.items():
-        if column not in existing:
-            con.execute(f'ALTER TABLE {table} ADD COLUMN "{column}" {sql_type}')
-        elif sql_type.startswith("DECIMAL") and existing[column] == "DOUBLE":
-            # amounts are exact decimals now: a warehouse written before keeps no float column
-            con.execute(f'ALTER TABLE {table} ALTER COLUMN "{column}" TYPE {sql_type}')
 
 
 def replace_partition(
@@ -109,24 +97,24 @@ def replace_partition(
     month: str,
     extra_where: tuple[str, list] | None = None,
 ) -> int:
-    """Delete this district+month's rows of `table`, insert `frame`, in one transaction."""
-    table = _ident(table)
+    """Delete this district+month's rows of a declared table (narrowed by `extra_where`, e.g. one
+    source's rows), insert `frame` by column name, in one transaction. Columns the frame lacks
+    are null; a column the table does not have is an error (DuckDB's, naming it)."""
+    declared = TABLE.get(table)
+    if declared is None or declared.append_only:
+        raise ValueError(f"not a declared partitioned table: {table!r}")
     frame = frame.with_columns(
         pl.lit(district).alias("district"), pl.lit(month).alias("month")
     ).select("district", "month", pl.exclude("district", "month"))
+    where, params = "district = ? AND month = ?", [district, month]
+    if extra_where:
+        where += f" AND {extra_where[0]}"
+        params += extra_where[1]
     con.execute("BEGIN TRANSACTION")
     try:
         con.register("_incoming", frame)
-        if not table_exists(con, table):
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM _incoming LIMIT 0")
-        else:
-            _ensure_columns(con, table, frame)
-        where, params = "district = ? AND month = ?", [district, month]
-        if extra_where:
-            where += f" AND {extra_where[0]}"
-            params += extra_where[1]
-        con.execute(f"DELETE FROM {table} WHERE {where}", params)
-        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        con.execute(f"DELETE FROM {declared.name} WHERE {where}", params)
+        con.execute(f"INSERT INTO {declared.name} BY NAME SELECT * FROM _incoming")
         con.unregister("_incoming")
         con.execute("COMMIT")
     except Exception:

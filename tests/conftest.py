@@ -13,7 +13,7 @@ import pytest
 from pipelines.ingest.table import FIELD_PROBLEM_SCHEMA, REJECT_SCHEMA, record_schema
 from pipelines.rules.evaluate import RuleRun, evaluate_rules
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 
 DISTRICT = "test"
 MONTH = "2026-10"
@@ -210,7 +210,7 @@ class World:
 
     def run(self, config: dict, *, received: set[str] | None = None) -> RuleRun:
         """The whole evaluation: warnings, rules not evaluated, and undecided members/rows."""
-        con = duckdb.connect()
+        con = memory_warehouse()
         self.build(con)
         received = received if received is not None else {s.key for s in DEPARTMENT_SOURCES}
         return evaluate_rules(

@@ -13,14 +13,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.assets.exports import district_summary, township_exports
 from pipelines.cli import main
 from pipelines.config import DataDir
+from pipelines.definitions import district_summary, township_exports
 from pipelines.exports.ledger import GENESIS, audit, head_path, ledger_path, verify_ledger
 from pipelines.resources import FangfanResource
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import open_warehouse, replace_partition
 from tests.conftest import DISTRICT, MONTH
 from tests.test_exports import _config, _world
 
@@ -47,7 +47,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("audit") / "district"
     layout = DataDir(root)
     layout.warehouse.mkdir(parents=True)
-    with duckdb.connect(str(layout.database)) as con:
+    with open_warehouse(layout.database) as con:
         _world().build(con)
         warnings = evaluate_rules(
             con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)

@@ -1,11 +1,12 @@
-"""The Dagster definitions: load without a warehouse, every asset and check, one writer pool."""
+"""The Dagster definitions: load without a warehouse, every asset monthly, one writer pool, jobs."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.definitions import build_resource, defs
+from pipelines.definitions import CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_resource, defs
 from pipelines.resources import WRITER_POOL
+from pipelines.schema import TABLES
 from pipelines.sources import ALL_SOURCE_KEYS
 
 
@@ -14,9 +15,11 @@ def test_definitions_load_with_every_asset_and_check(tmp_path, monkeypatch):
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    tables = {t.name for t in TABLES if not t.name.startswith("stg_") and not t.append_only}
+    files = {"township_exports", "district_summary", "department_quality_workbooks",
+             "unresolved_records_list", "medical_claims_ytd"}  # fmt: skip
+    assert keys == set(ALL_SOURCE_KEYS) | tables | files
     sources = set(ALL_SOURCE_KEYS) - {"feedback"}
-    assert sources | {"verification_feedback", "roster_members", "member_matches", "match_quality",
-                      "warnings", "township_exports", "district_summary"} == keys  # fmt: skip
     assert len(graph.asset_check_keys) == 2 * len(sources) + 2
     assert not (tmp_path / "nowhere").exists()  # loading opens no warehouse
 
@@ -28,6 +31,19 @@ def test_every_asset_is_monthly_and_queues_for_the_one_writer():
         assert asset.op.pool == WRITER_POOL, key
         assert isinstance(asset.partitions_def, dg.MonthlyPartitionsDefinition), key
         assert asset.partitions_def.timezone == "Asia/Shanghai"
+
+
+def test_the_claims_history_job_stages_only_claims_and_their_accounting():
+    job = defs().resolve_job_def(CLAIMS_HISTORY_JOB)
+    selected = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert selected == {
+        "medical_claims",
+        "rejects",
+        "ingest_files",
+        "field_problems",
+        "source_status",
+    }
+    assert defs().resolve_job_def(MONTHLY_JOB).partitions_def is not None
 
 
 def test_schedule_is_off_until_the_district_turns_it_on():

@@ -11,7 +11,6 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import openpyxl
 import polars as pl
 import pytest
@@ -35,7 +34,7 @@ from pipelines.exports.township import (
 from pipelines.report import run_summary
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.sources import DEPARTMENT_KEYS, DEPARTMENT_SOURCES
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, open_warehouse, replace_partition
 from tests.conftest import DISTRICT, MONTH, World
 
 FORMULA = re.compile(r"^\s*[=+\-@\t\r]")
@@ -104,7 +103,7 @@ def _assert_safe_csv(path: Path) -> int:
 
 def test_no_csv_cell_can_act_as_a_formula_or_carry_control_characters(tmp_path):
     world = _hostile_world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _export(con, tmp_path)
     out = tmp_path / MONTH
@@ -127,7 +126,7 @@ def test_no_csv_cell_can_act_as_a_formula_or_carry_control_characters(tmp_path):
 
 def test_xlsx_cells_are_text_without_control_characters(tmp_path):
     world = _hostile_world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _export(con, tmp_path)
     out = tmp_path / MONTH
@@ -202,7 +201,7 @@ def _two_qingshuihe() -> World:
 
 
 def test_townships_whose_names_sanitise_alike_get_their_own_files(tmp_path):
-    con = duckdb.connect()
+    con = memory_warehouse()
     _two_qingshuihe().build(con)
     listing, files = _export(con, tmp_path)
     csvs = {f.path.name: f for f in files if f.path.suffix == ".csv"}
@@ -242,7 +241,7 @@ def test_stems_are_stable_distinct_and_never_a_district_file():
 
 def test_a_file_overwritten_by_another_township_fails_the_export(tmp_path, monkeypatch):
     """Today's bug, forced back: both townships get one stem. The read-back catches it."""
-    con = duckdb.connect()
+    con = memory_warehouse()
     _two_qingshuihe().build(con)
     monkeypatch.setattr(
         township_module, "township_stems", lambda towns: dict.fromkeys(towns, "清水河街道")
@@ -253,7 +252,7 @@ def test_a_file_overwritten_by_another_township_fails_the_export(tmp_path, monke
 
 
 def test_read_back_counts_rows_per_file(tmp_path):
-    con = duckdb.connect()
+    con = memory_warehouse()
     _two_qingshuihe().build(con)
     listing, files = _export(con, tmp_path)
     planned = [(f.township, f.path, f.rows, f.columns) for f in files]
@@ -268,7 +267,7 @@ def test_read_back_counts_rows_per_file(tmp_path):
 
 
 def test_a_huge_evidence_cell_is_capped_in_exports_and_kept_whole_in_the_warehouse(tmp_path):
-    con = duckdb.connect()
+    con = memory_warehouse()
     _two_qingshuihe().build(con)
     huge = "危房" * 50_000  # 100,000 characters
     listing, files = _export(con, tmp_path, evidence=huge)
@@ -327,7 +326,7 @@ def _world_with_a_failed_file(con) -> None:
 
 
 def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_path):
-    con = duckdb.connect()
+    con = memory_warehouse()
     _world_with_a_failed_file(con)
     out = tmp_path / MONTH
     write_district_files(
@@ -355,7 +354,7 @@ def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_pat
 def test_failed_file_is_named_in_the_run_output(tmp_path):
     layout = DataDir(tmp_path)
     layout.warehouse.mkdir(parents=True)
-    with duckdb.connect(str(layout.database)) as con:
+    with open_warehouse(layout.database) as con:
         _world_with_a_failed_file(con)
     text = run_summary(layout, DISTRICT, MONTH)
     line = next(line for line in text.splitlines() if FAILED_FILE in line)
@@ -367,7 +366,7 @@ def test_failed_file_is_named_in_the_run_output(tmp_path):
 def test_a_terminal_escape_in_a_file_name_does_not_reach_the_terminal(tmp_path):
     layout = DataDir(tmp_path)
     layout.warehouse.mkdir(parents=True)
-    with duckdb.connect(str(layout.database)) as con:
+    with open_warehouse(layout.database) as con:
         _world_with_a_failed_file(con)
         con.execute("UPDATE ingest_files SET file = '\x1b[2J坏.csv' WHERE status = 'failed'")
     text = run_summary(layout, DISTRICT, MONTH)

@@ -6,7 +6,6 @@ import csv
 import io
 from datetime import date
 
-import duckdb
 import openpyxl
 import polars as pl
 
@@ -18,7 +17,7 @@ from pipelines.exports.township import (
 )
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT, World
 
 
@@ -62,7 +61,7 @@ def _read_csv(path) -> list[dict]:
 
 def test_one_file_per_township_holding_only_its_households(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _, files = _export(con, world, "2026-10", tmp_path)
     csvs = sorted(f.path.name for f in files if f.path.suffix == ".csv")
@@ -80,7 +79,7 @@ def test_one_file_per_township_holding_only_its_households(tmp_path):
 
 def test_ids_are_masked_by_default_and_full_only_when_turned_off(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     full_ids = {m["id_number"] for m in world.members}
     _export(con, world, "2026-10", tmp_path)
@@ -94,7 +93,7 @@ def test_ids_are_masked_by_default_and_full_only_when_turned_off(tmp_path):
 
 def test_xlsx_twin_is_formatted_for_clerks(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _export(con, world, "2026-10", tmp_path)
     sheet = openpyxl.load_workbook(tmp_path / "2026-10" / "东桥镇.xlsx").active
@@ -112,7 +111,7 @@ def test_xlsx_twin_is_formatted_for_clerks(tmp_path):
 
 def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     first, files = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
     hashes = {f.path.name: f.sha256 for f in files}
@@ -132,7 +131,7 @@ def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
 
 def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     october, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
     assert set(october["status"]) == {"新增"}
@@ -162,7 +161,7 @@ def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):
 def test_confidence_is_never_shown_as_certainty_it_is_not(tmp_path):
     world = _world()
     world.matches[0]["confidence"] = 0.999
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _export(con, world, "2026-10", tmp_path)
     shown = {r["匹配可信度"] for p in (tmp_path / "2026-10").glob("*.csv") for r in _read_csv(p)}
@@ -171,7 +170,7 @@ def test_confidence_is_never_shown_as_certainty_it_is_not(tmp_path):
 
 def test_rows_are_tall_enough_for_their_wrapped_evidence(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     _export(con, world, "2026-10", tmp_path)
     sheet = openpyxl.load_workbook(tmp_path / "2026-10" / "东桥镇.xlsx").active

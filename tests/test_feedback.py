@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import polars as pl
 import pytest
 
@@ -17,7 +16,7 @@ from pipelines.feedback import (
     normalise_verdict,
     resolve_answers,
 )
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 
 
 @pytest.mark.parametrize(
@@ -80,7 +79,7 @@ def test_resolution_rejects_unknown_ids_verdicts_and_other_townships():
 
 
 def test_latest_verification_date_wins_and_all_answers_are_kept():
-    con = duckdb.connect()
+    con = memory_warehouse()
     answers = pl.DataFrame(
         {
             "warning_id": ["W1", "W1", "W2"],

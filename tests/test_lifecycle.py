@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from pipelines.config import DataDir
-from pipelines.definitions import MONTHLY_JOB, defs
+from pipelines.definitions import MONTHLY_JOB, defs, stage_claims_history
 from pipelines.generate import generate
 from pipelines.report import run_summary
 
@@ -30,6 +30,7 @@ def _run(root: Path, month: str, instance) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANGFAN_DATA_DIR", str(root))
         patch.setenv("FANGFAN_EXPORT_DATE", EXPORT_DATES[month])
+        stage_claims_history(defs(), month, instance)  # YB01: the year's earlier claims months
         result = (
             defs()
             .resolve_job_def(MONTHLY_JOB)

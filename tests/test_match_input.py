@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import polars as pl
 
-from pipelines.assets.matching import run_matching
-from pipelines.warehouse import replace_partition
+from pipelines.linkage import run_matching
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import make_id
 
 
@@ -24,7 +23,7 @@ def _roster(con, id_number: str) -> None:
 
 
 def test_same_record_key_in_two_months_is_matched_once_per_month():
-    con = duckdb.connect()
+    con = memory_warehouse()
     id_number = make_id(date(1980, 1, 1))
     _roster(con, id_number)
     claim = pl.DataFrame(
@@ -65,7 +64,7 @@ def _staged_claim(id_number: str | None, **fields) -> pl.DataFrame:
 def test_a_bad_date_id_keeps_its_18_characters_for_repair():
     # The ingest reads 341501298001… as a bad date (year 2980) and keeps no id_number; the
     # match input keeps the characters, and the matcher repairs the swap (tier 2).
-    con = duckdb.connect()
+    con = memory_warehouse()
     id_number = make_id(date(1980, 1, 1))
     _roster(con, id_number)
     written = _swap_across_area_and_birth(id_number)
@@ -86,7 +85,7 @@ def test_a_non_me_verdict_on_a_kept_id_still_applies():
     # characters must not change the identity the verdict was recorded under.
     from pipelines.feedback import IDENTITY_SQL
 
-    con = duckdb.connect()
+    con = memory_warehouse()
     id_number = make_id(date(1980, 1, 1))
     _roster(con, id_number)
     written = _swap_across_area_and_birth(id_number)
@@ -105,7 +104,7 @@ def test_a_non_me_verdict_on_a_kept_id_still_applies():
 
 
 def test_a_non_id_cell_is_not_kept():
-    con = duckdb.connect()
+    con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     staged = _staged_claim(None, id_raw="3415021980汉字", id_status="invalid", id_birth=None)
     replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
@@ -118,7 +117,7 @@ def test_a_non_id_cell_is_not_kept():
 def test_a_staged_birth_date_column_reaches_the_matcher():
     # No department declares 出生日期 today; a staged table that has birth_date passes it on,
     # and a record without ID is tied by name + birth date + 乡镇.
-    con = duckdb.connect()
+    con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     staged = _staged_claim(
         None, id_status="missing", id_birth=None, id_area=None, birth_date=date(1980, 1, 1)
@@ -127,6 +126,7 @@ def test_a_staged_birth_date_column_reaches_the_matcher():
         pl.lit("medical_claims|a.csv||3").alias("record_key"),
         pl.lit(date(1981, 1, 1)).alias("birth_date"),
     )
+    con.execute("ALTER TABLE stg_medical_claims ADD COLUMN birth_date DATE")  # as if declared
     replace_partition(
         con, "stg_medical_claims", pl.concat([staged, other]), district="d", month="2026-10"
     )
@@ -140,7 +140,7 @@ def test_a_staged_birth_date_column_reaches_the_matcher():
 
 
 def test_without_a_birth_date_column_the_input_has_none():
-    con = duckdb.connect()
+    con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     staged = _staged_claim(None, id_status="missing", id_birth=None, id_area=None)
     replace_partition(con, "stg_medical_claims", staged, district="d", month="2026-10")
@@ -151,7 +151,7 @@ def test_without_a_birth_date_column_the_input_has_none():
 
 
 def test_a_month_without_department_data_matches_nothing():
-    con = duckdb.connect()
+    con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     matches, unresolved = run_matching(
         con, district="d", months=["2026-10"], roster_month="2026-10", sources=[]
@@ -160,9 +160,9 @@ def test_a_month_without_department_data_matches_nothing():
 
 
 def test_earlier_months_are_batched_by_volume(monkeypatch):
-    from pipelines.assets import matching
+    from pipelines import linkage as matching
 
-    con = duckdb.connect()
+    con = memory_warehouse()
     frame = pl.DataFrame({"record_key": [f"k{i}" for i in range(5)]})
     for month, rows in (("2026-01", 3), ("2026-02", 2), ("2026-03", 4), ("2026-04", 1)):
         replace_partition(con, "stg_medical_claims", frame.head(rows), district="d", month=month)

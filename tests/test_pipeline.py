@@ -13,7 +13,13 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.definitions import ALL_ASSETS, MONTHLY_JOB, build_resource, defs
+from pipelines.definitions import (
+    ALL_ASSETS,
+    MONTHLY_JOB,
+    build_resource,
+    defs,
+    stage_claims_history,
+)
 from pipelines.generate import generate
 from pipelines.scoring import format_score, score_month
 
@@ -49,6 +55,7 @@ def first_run(district: Path, instance):
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv("FANGFAN_DATA_DIR", str(district))
         monkeypatch.setenv("FANGFAN_EXPORT_DATE", "2026-11-06")
+        stage_claims_history(defs(), MONTH, instance)  # YB01: the year's earlier claims months
         result = dg.materialize(
             ALL_ASSETS,
             partition_key=MONTH,

@@ -62,7 +62,7 @@ def test_ambiguous_keys_are_left_alone():
 def test_match_input_gets_roster_spellings_in_duckdb():
     import duckdb
 
-    from pipelines.assets.matching import canonicalise_places
+    from pipelines.linkage import canonicalise_places
 
     con = duckdb.connect()
     con.register("_r", ROSTER)

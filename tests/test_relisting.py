@@ -13,7 +13,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.definitions import MONTHLY_JOB, defs
+from pipelines.definitions import MONTHLY_JOB, defs, stage_claims_history
 from pipelines.generate import generate
 from pipelines.ingest.readers import decode_text
 
@@ -39,6 +39,7 @@ def _run(root: Path, month: str, instance) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FANGFAN_DATA_DIR", str(root))
         patch.setenv("FANGFAN_EXPORT_DATE", EXPORT_DATES[month])
+        stage_claims_history(defs(), month, instance)  # YB01: the year's earlier claims months
         result = (
             defs()
             .resolve_job_def(MONTHLY_JOB)

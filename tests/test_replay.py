@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 from datetime import date
 
-import duckdb
 import polars as pl
 
 from pipelines.config import load_rule_config
 from pipelines.rules.replay import format_replay, replay
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT, World
 from tests.test_exports import _export
 
@@ -22,7 +21,7 @@ def test_replay_counts_and_confirmed_catch(tmp_path):
     big = world.member(world.household("一般农户"))
     world.record("medical_claims", small, self_paid=21_000.0)
     world.record("medical_claims", big, self_paid=30_000.0)
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     status = pl.DataFrame({"source": ["roster", *DEPARTMENT_KEYS], "received": True})
     replace_partition(con, "source_status", status, district=DISTRICT, month="2026-10")
@@ -55,7 +54,7 @@ def test_replay_reads_a_proposed_rules_file_for_a_record_rule(tmp_path):
     large = world.member(world.household("一般农户"))
     world.record("emergency", small, loss=3_000.0, house_collapsed=False)
     world.record("emergency", large, loss=6_000.0, house_collapsed=False)
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     status = pl.DataFrame({"source": ["roster", *DEPARTMENT_KEYS], "received": True})
     replace_partition(con, "source_status", status, district=DISTRICT, month="2026-10")

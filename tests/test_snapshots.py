@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipelines.assets.ingest import latest_snapshot_folder
+from pipelines.staging import latest_snapshot_folder
 
 
 def test_latest_earlier_snapshot_stands_in(tmp_path):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import openpyxl
 import polars as pl
 
 from pipelines.exports.learning import learned_tables, warning_history
 from pipelines.exports.summary import township_by_rule, write_district_summary
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT
 from tests.test_exports import _export, _world
 
@@ -27,7 +26,7 @@ def test_township_by_rule_totals():
 
 def _answered_world(tmp_path):
     world = _world()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     listing, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
     ids = listing.sort("warning_id")["warning_id"].to_list()

@@ -1,4 +1,4 @@
-"""The warehouse: idempotent partition writes, and one writer process at a time."""
+"""The warehouse: idempotent partition writes to declared tables, one writer process at a time."""
 
 from __future__ import annotations
 
@@ -6,23 +6,44 @@ import subprocess
 import sys
 import time
 
-import duckdb
 import polars as pl
 import pytest
 
-from pipelines.warehouse import connect, replace_partition
+from pipelines.warehouse import connect, memory_warehouse, open_warehouse, replace_partition
 
 
-def test_replace_partition_is_idempotent_and_adds_new_columns():
-    con = duckdb.connect()
-    replace_partition(con, "t", pl.DataFrame({"a": [1, 2]}), district="d", month="2026-10")
-    replace_partition(con, "t", pl.DataFrame({"a": [3], "b": ["x"]}), district="d", month="2026-10")
-    replace_partition(con, "t", pl.DataFrame({"a": [4]}), district="d", month="2026-09")
-    replace_partition(con, "t", pl.DataFrame({"a": [5]}), district="e", month="2026-10")
-    rows = con.sql("SELECT district, month, a, b FROM t ORDER BY district, month").fetchall()
-    assert rows == [("d", "2026-09", 4, None), ("d", "2026-10", 3, "x"), ("e", "2026-10", 5, None)]
-    with pytest.raises(ValueError, match="not a table name"):
-        replace_partition(con, "t; DROP TABLE t", pl.DataFrame({"a": [1]}), district="d", month="m")
+def _status(source: str, files: int) -> pl.DataFrame:
+    return pl.DataFrame({"source": [source], "received": [True], "files": [files]})
+
+
+def test_replace_partition_replaces_its_month_and_scope_only():
+    con = memory_warehouse()
+    for month in ("2026-09", "2026-10"):
+        for source in ("hrss", "water"):
+            frame = _status(source, 1)
+            by_source = ("source = ?", [source])
+            replace_partition(con, "source_status", frame, district="d", month=month, extra_where=by_source)  # fmt: skip
+    replace_partition(
+        con, "source_status", _status("hrss", 2), district="d", month="2026-10",
+        extra_where=("source = ?", ["hrss"]),
+    )  # fmt: skip
+    replace_partition(con, "source_status", _status("hrss", 3), district="e", month="2026-10")
+    rows = con.sql(
+        "SELECT district, month, source, files FROM source_status ORDER BY ALL"
+    ).fetchall()
+    assert rows == [
+        ("d", "2026-09", "hrss", 1), ("d", "2026-09", "water", 1),
+        ("d", "2026-10", "hrss", 2), ("d", "2026-10", "water", 1),
+        ("e", "2026-10", "hrss", 3),
+    ]  # fmt: skip
+
+
+def test_a_writer_opens_the_declared_warehouse(tmp_path):
+    database = tmp_path / "warehouse" / "fangfan.duckdb"
+    with open_warehouse(database) as con:
+        assert con.execute("SELECT count(*) FROM listings").fetchone() == (0,)
+    with open_warehouse(database, read_only=True) as con:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] >= 1
 
 
 def _hold_lock(path, seconds: float) -> subprocess.Popen:
@@ -36,6 +57,8 @@ def _hold_lock(path, seconds: float) -> subprocess.Popen:
 
 
 def test_a_second_writer_waits_for_the_lock(tmp_path):
+    import duckdb
+
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
     holder = _hold_lock(path, 2)
@@ -47,23 +70,11 @@ def test_a_second_writer_waits_for_the_lock(tmp_path):
 
 
 def test_a_lock_that_never_frees_fails_clearly(tmp_path):
+    import duckdb
+
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
     holder = _hold_lock(path, 5)
     with pytest.raises(RuntimeError, match="另一个进程"), connect(path, wait=0.5):
         pass
     holder.kill()
-
-
-def test_an_old_float_amount_column_becomes_exact():
-    """A warehouse written when amounts were floats sums them exactly after the next write."""
-    from decimal import Decimal
-
-    con = duckdb.connect()
-    con.execute("CREATE TABLE stg_x (district VARCHAR, month VARCHAR, self_paid DOUBLE)")
-    con.execute("INSERT INTO stg_x VALUES ('d', '2026-09', 15927.21)")
-    amounts = pl.Series("self_paid", ["2188.78", "1884.01"]).str.to_decimal(scale=4)
-    frame = pl.DataFrame({"self_paid": amounts.cast(pl.Decimal(20, 4))})
-    replace_partition(con, "stg_x", frame, district="d", month="2026-10")
-    total = con.execute("SELECT sum(self_paid) FROM stg_x").fetchone()[0]
-    assert total == Decimal("20000.0000")

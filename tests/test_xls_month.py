@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.definitions import MONTHLY_JOB, defs
+from pipelines.definitions import MONTHLY_JOB, defs, stage_claims_history
 from pipelines.generate import generate
 from pipelines.ingest.stage import stage_source
 from pipelines.scoring import produced_warnings, score
@@ -62,6 +62,7 @@ def test_the_month_runs_and_zj01_is_right_on_the_xls_townships(district, tmp_pat
         pytest.MonkeyPatch.context() as patch,
     ):
         patch.setenv("FANGFAN_DATA_DIR", str(root))
+        stage_claims_history(defs(), MONTH, instance)  # YB01: the year's earlier claims months
         result = (
             defs()
             .resolve_job_def(MONTHLY_JOB)

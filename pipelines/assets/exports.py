@@ -1,105 +1,152 @@
-"""Export layer: one warning list per township, the district summary, and the export ledger."""
+"""Export layer: one warning list per township, the district's files, and the export ledger."""
 
 from datetime import date
 
 import dagster as dg
 
-from pipelines.assets.common import warehouse_asset
-from pipelines.exports.ledger import append_entries, mirror_to_warehouse
-from pipelines.exports.summary import SUMMARY_XLSX, write_district_files
-from pipelines.exports.township import build_listing, export_date_for, write_township_files
-from pipelines.feedback import effective_verdicts
+from pipelines.assets.common import deps, file_spec, monthly_multi_asset, months, table_spec
+from pipelines.partitions import PREVIOUS_MONTH, UP_TO_THIS_MONTH
+from pipelines.publishing import Signature, paths, publish_district_files, publish_township_lists
 from pipelines.resources import FangfanResource
-from pipelines.warehouse import replace_partition, scalar
+from pipelines.sources import DEPARTMENT_KEYS
 
+EXPORTS_GROUP = "exports"
 # tags a launcher may set on a run to say who started it (Dagster+ sets dagster/user); absent in
 # a plain `fangfan run`, where the ledger records the OS user
 USER_TAGS = ("dagster/user", "user")
 
 
-def launching_user(context: dg.AssetExecutionContext) -> str | None:
+def signature(context: dg.AssetExecutionContext) -> Signature:
     tags = context.run.tags
-    return next((tags[t] for t in USER_TAGS if tags.get(t)), None)
+    return Signature(context.run.run_id, next((tags[t] for t in USER_TAGS if tags.get(t)), None))
 
 
-@warehouse_asset(
-    group="exports",
-    kinds={"csv", "xlsx"},
-    deps=["warnings", "verification_feedback"],
+@monthly_multi_asset(
+    name="township_exports",
+    specs=[
+        table_spec(
+            "listings",
+            group=EXPORTS_GROUP,
+            # this month's warnings on the roster's households, the answers so far (verified ones
+            # are not listed again), and the latest earlier listing (open warnings carried on)
+            depends_on=deps(
+                "warnings",
+                "households",
+                "roster_members",
+                "export_runs",
+                months("feedback_answers", UP_TO_THIS_MONTH),
+                months("listings", PREVIOUS_MONTH),
+            ),
+        ),  # fmt: skip
+        table_spec("export_runs", group=EXPORTS_GROUP),
+        file_spec(
+            "township_exports",
+            group=EXPORTS_GROUP,
+            kinds=("csv", "xlsx"),
+            description="乡镇预警清单：每个有预警的乡镇一个 CSV（UTF-8 BOM）与 XLSX，只含本乡镇农户；"
+            "证件号码默认脱敏（exports/<月份>/<乡镇>.csv|.xlsx）",
+            depends_on=deps("listings"),
+        ),
+    ],
 )
-def township_exports(
-    context: dg.AssetExecutionContext, fangfan: FangfanResource
-) -> dg.MaterializeResult:
-    """乡镇预警清单：每个有预警的乡镇一个 CSV（UTF-8 BOM）与 XLSX，只含本乡镇农户；证件号码默认脱敏。"""
-    month, district = context.partition_key, fangfan.district_key
-    config = fangfan.rule_config()["export"]
-    out_dir = fangfan.layout.exports(month)
+def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource):
+    """The month's listing and its township files; the first export date of the month is kept."""
     today = date.fromisoformat(fangfan.export_date) if fangfan.export_date else date.today()
     with fangfan.warehouse() as con:
-        export_date = export_date_for(con, district, month, today)
-        verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
-        listing, carried_from = build_listing(
-            con, district=district, month=month, export_date=export_date,
-            deadline_days=int(config["deadline_days"]), verified=verified,
+        lists = publish_township_lists(
+            con, fangfan.layout, district=fangfan.district_key, month=context.partition_key,
+            today=today, export_config=fangfan.rule_config()["export"],
+            signature=signature(context),
         )  # fmt: skip
-        files = write_township_files(
-            listing, out_dir, mask=bool(config["mask_ids"]), xlsx=bool(config["xlsx"]),
-            export_date=export_date,
-        )  # fmt: skip
-        replace_partition(
-            con, "listings", listing.drop("record_keys"), district=district, month=month
-        )
-        # every file that left: the append-only ledger outside the warehouse, mirrored in export_log
-        entries = append_entries(
-            fangfan.layout.root, files, district=district, month=month,
-            run_id=context.run.run_id, user=launching_user(context),
-        )  # fmt: skip
-        mirror_to_warehouse(con, entries)
+    listing = lists.listing
     by_status = dict(listing.group_by("status").len().iter_rows())
-    by_township = listing.group_by("township").len().sort("township")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="export_runs", metadata={"export_date": str(lists.export_date)}
+    )
+    yield dg.MaterializeResult(
+        asset_key="listings",
         metadata={
-            "export_dir": dg.MetadataValue.path(str(out_dir)),
-            "export_date": str(export_date),
-            "townships": by_township.height,
             "rows": listing.height,
-            "files_written": len(files),
-            "carried_from_month": carried_from or "无（此前没有导出记录）",
-            **{f"状态 · {k}": int(v) for k, v in by_status.items()},
-            **{f"乡镇 · {t}": int(n) for t, n in by_township.iter_rows()},
-        }
+            "carried_from_month": lists.carried_from or "无（此前没有导出记录）",
+            **{f"状态 · {k}": int(v) for k, v in sorted(by_status.items())},
+        },
     )
-
-
-@warehouse_asset(
-    group="exports",
-    kinds={"xlsx"},
-    deps=["township_exports"],
-)
-def district_summary(
-    context: dg.AssetExecutionContext, fangfan: FangfanResource
-) -> dg.MaterializeResult:
-    """区级汇总：乡镇×规则、部门、逐月趋势、数据接收与质量、匹配情况。"""
-    month, district = context.partition_key, fangfan.district_key
-    out_dir = fangfan.layout.exports(month)
-    with fangfan.warehouse() as con:
-        export_date = scalar(
-            con,
-            "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
-            [district, month],
-        )
-        files = write_district_files(
-            con, district=district, month=month, out_dir=out_dir,
-            export_date=export_date or date.today(),
-        )  # fmt: skip
-        entries = append_entries(
-            fangfan.layout.root, files, district=district, month=month,
-            run_id=context.run.run_id, user=launching_user(context),
-        )  # fmt: skip
-        mirror_to_warehouse(con, entries)
-    return dg.MaterializeResult(
+    by_township = listing.group_by("township").len().sort("township")
+    yield dg.MaterializeResult(
+        asset_key="township_exports",
         metadata={
-            "summary": dg.MetadataValue.path(str(out_dir / SUMMARY_XLSX)),
-            "files_written": len(files),
-        }
+            "export_dir": dg.MetadataValue.path(str(fangfan.layout.exports(context.partition_key))),
+            "townships": by_township.height,
+            "files_written": len(lists.files),
+            **{f"乡镇 · {t}": int(n) for t, n in by_township.iter_rows()},
+        },
     )
+
+
+# what the district's files read beyond the listing: the month's data quality, matching and rule
+# outcomes, the answers and first export dates so far, and the staged rows of 非本人 records
+DISTRICT_INPUTS = deps(
+    "listings", "source_status", "ingest_files", "rejects", "field_problems", "roster_members",
+    "roster_findings", "record_matches", "unmatched_records", "rule_undecided", "negative_pairs",
+    months("export_runs", UP_TO_THIS_MONTH), months("feedback_answers", UP_TO_THIS_MONTH),
+    *(months(key, UP_TO_THIS_MONTH) for key in DEPARTMENT_KEYS),
+)  # fmt: skip
+
+
+@monthly_multi_asset(
+    name="district_summary",
+    specs=[
+        file_spec(
+            "district_summary",
+            group=EXPORTS_GROUP,
+            kinds=("xlsx", "html", "csv"),
+            description="区级汇总：乡镇×规则、部门、逐月趋势、数据接收与质量、匹配情况、核实成效"
+            "（区级汇总.xlsx / .html / .csv）",
+            depends_on=DISTRICT_INPUTS,
+        ),
+        file_spec(
+            "department_quality_workbooks",
+            group=EXPORTS_GROUP,
+            kinds=("xlsx",),
+            description="部门数据质量反馈：每个部门一个工作簿（部门数据质量/<月份>_<部门>_数据质量反馈.xlsx）",
+            depends_on=deps(
+                "source_status",
+                "ingest_files",
+                "rejects",
+                "field_problems",
+                "unmatched_records",
+                DEPARTMENT_KEYS,
+            ),
+        ),  # fmt: skip
+        file_spec(
+            "unresolved_records_list",
+            group=EXPORTS_GROUP,
+            kinds=("csv",),
+            description="区级_未匹配与待确认.csv：未能唯一匹配、无法判断、被核实为非本人而撤回的部门记录",
+            depends_on=deps(
+                "unmatched_records",
+                "rule_undecided",
+                "negative_pairs",
+                "roster_members",
+                *(months(key, UP_TO_THIS_MONTH) for key in DEPARTMENT_KEYS),
+            ),
+        ),  # fmt: skip
+    ],
+)
+def district_summary(context: dg.AssetExecutionContext, fangfan: FangfanResource):
+    """The district's files of the month, dated with its first export."""
+    root = fangfan.layout.exports(context.partition_key)
+    with fangfan.warehouse() as con:
+        files = publish_district_files(
+            con, fangfan.layout, district=fangfan.district_key, month=context.partition_key,
+            today=date.today(), signature=signature(context),
+        )  # fmt: skip
+    for key, written in (
+        ("district_summary", files.summary),
+        ("department_quality_workbooks", files.department_workbooks),
+        ("unresolved_records_list", files.unresolved),
+    ):
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={"files": paths(written, root), "rows": sum(f.rows for f in written)},
+        )

@@ -3,42 +3,44 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import warehouse_asset
+from pipelines.assets.common import deps, monthly_multi_asset, table_spec
 from pipelines.resources import FangfanResource
-from pipelines.roster import build_roster
-from pipelines.warehouse import read_frame, replace_partition
+from pipelines.roster import write_roster
+from pipelines.rules.catalogue import MONITORED_TYPES
+
+IDENTITY_GROUP = "identity"
+ROSTER_INPUTS = deps("roster", "grid")
 
 
-@warehouse_asset(
-    group="identity",
-    kinds={"duckdb", "polars"},
-    deps=["roster", "grid"],
-)
-def roster_members(
-    context: dg.AssetExecutionContext, fangfan: FangfanResource
-) -> dg.MaterializeResult:
-    """花名册成员与农户：每户关联网格与网格员；重复证件号码、无网格农户作为数据质量问题报告。"""
-    month, district = context.partition_key, fangfan.district_key
-    params = [district, month]
-    with fangfan.warehouse() as con:
-        staged = read_frame(
-            con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params
+@monthly_multi_asset(
+    name="roster_members",
+    specs=[
+        table_spec(
+            table, group=IDENTITY_GROUP, depends_on=ROSTER_INPUTS, kinds=("duckdb", "polars")
         )
-        grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
-        tables = build_roster(staged.drop("district", "month"), grid.drop("district", "month"))
-        replace_partition(con, "roster_members", tables.members, district=district, month=month)
-        replace_partition(con, "households", tables.households, district=district, month=month)
-        replace_partition(con, "roster_findings", tables.findings, district=district, month=month)
-    counts = tables.findings.group_by("kind").len()
+        for table in ("roster_members", "households", "roster_findings")
+    ],
+)
+def roster_members(context: dg.AssetExecutionContext, fangfan: FangfanResource):
+    """花名册成员与农户：每户关联网格与网格员；重复证件号码、无网格农户作为数据质量问题报告。"""
+    with fangfan.warehouse() as con:
+        tables = write_roster(con, fangfan.district_key, context.partition_key)
     households = tables.households
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key="roster_members", metadata={"members": tables.members.height}
+    )
+    yield dg.MaterializeResult(
+        asset_key="households",
         metadata={
-            "members": tables.members.height,
             "households": households.height,
             "monitored_households": households.filter(
-                pl.col("household_type").is_in(["脱贫户", "监测户"])
+                pl.col("household_type").is_in(MONITORED_TYPES)
             ).height,
             "townships": households["township"].n_unique(),
-            **{f"finding · {k}": int(n) for k, n in counts.iter_rows()},
-        }
+        },
+    )
+    counts = tables.findings.group_by("kind").len().sort("kind")
+    yield dg.MaterializeResult(
+        asset_key="roster_findings",
+        metadata={f"finding · {kind}": int(n) for kind, n in counts.iter_rows()},
     )

@@ -3,67 +3,50 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import warehouse_asset
+from pipelines.assets.common import deps, monthly_multi_asset, months, table_spec
+from pipelines.evaluation import evaluate_month
+from pipelines.partitions import PREVIOUS_MONTH
 from pipelines.resources import FangfanResource
 from pipelines.rules.catalogue import RULES
-from pipelines.rules.evaluate import evaluate_rules
-from pipelines.warehouse import replace_partition
+from pipelines.sources import DEPARTMENT_KEYS
+
+RULES_GROUP = "rules"
+# what the rules read of the month: staged rows tied to members (the year's claims for YB01),
+# households and members, and where the sources were incomplete or a row could not be read
+RULE_INPUTS = deps(
+    DEPARTMENT_KEYS,
+    "record_matches", "unmatched_records", "medical_claims_ytd", "roster_members", "households",
+    "source_status", "ingest_files", "rejects", "field_problems",
+)  # fmt: skip
 
 
-def received_sources(con, district: str, month: str) -> set[str]:
-    rows = con.execute(
-        "SELECT source FROM source_status WHERE district = ? AND month = ? AND received",
-        [district, month],
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def provenance(warnings: pl.DataFrame) -> pl.DataFrame:
-    """One row per (warning, department record): source, file, sheet, row number."""
-    parts = (
-        warnings.select("warning_id", "record_keys")
-        .explode("record_keys")
-        .drop_nulls("record_keys")
-        .rename({"record_keys": "record_key"})
-    )
-    split = pl.col("record_key").str.split("|")
-    return parts.with_columns(
-        split.list.get(0).alias("source"),
-        split.list.get(1).alias("file"),
-        split.list.get(2).alias("sheet"),
-        split.list.get(3).cast(pl.Int64, strict=False).alias("row_number"),
-    )
-
-
-@warehouse_asset(
-    group="rules",
-    kinds={"duckdb", "polars"},
-    deps=["member_matches"],
+@monthly_multi_asset(
+    name="warnings",
+    specs=[
+        # a warning keeps the id of the earliest earlier warning it continues (pipelines/rules/
+        # continuity.py): each month's warnings carry their predecessors' ids forward
+        table_spec(
+            "warnings",
+            group=RULES_GROUP,
+            depends_on=[*RULE_INPUTS, months("warnings", PREVIOUS_MONTH)],
+            kinds=("duckdb", "polars"),
+        ),
+        table_spec("warning_records", group=RULES_GROUP, depends_on=deps("warnings")),
+        table_spec("rule_undecided", group=RULES_GROUP, depends_on=RULE_INPUTS),
+        table_spec(
+            "rules_not_evaluated",
+            group=RULES_GROUP,
+            depends_on=deps("source_status", "ingest_files"),
+        ),
+    ],
 )
-def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.MaterializeResult:
+def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """本月预警：按规则目录（阈值来自配置）评估，每户/每人每规则一条，附预警依据与来源记录。"""
-    month, district = context.partition_key, fangfan.district_key
-    config = fangfan.rule_config()
     with fangfan.warehouse() as con:
-        received = received_sources(con, district, month)
-        result = evaluate_rules(
-            con, district=district, month=month, config=config, received=received
-        )
-        replace_partition(con, "warnings", result.warnings, district=district, month=month)
-        replace_partition(
-            con, "warning_records", provenance(result.warnings), district=district, month=month
-        )
-        replace_partition(con, "rule_undecided", result.undecided, district=district, month=month)
-        replace_partition(
-            con, "rules_not_evaluated", not_evaluated_frame(result), district=district, month=month
+        result = evaluate_month(
+            con, fangfan.district_key, context.partition_key, fangfan.rule_config()
         )
     counts = dict(result.warnings.group_by("rule").len().iter_rows())
-    undecided = dict(
-        result.undecided.group_by("rule", "kind")
-        .len()
-        .select(pl.concat_str("rule", "kind", separator=" "), "len")
-        .iter_rows()
-    )
     metadata: dict = {"warnings": result.warnings.height}
     for rule in RULES:
         metadata[f"{rule.code} {rule.name}"] = (
@@ -71,15 +54,21 @@ def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> dg.
             if rule.code in result.not_evaluated
             else int(counts.get(rule.code, 0))
         )
+    yield dg.MaterializeResult(asset_key="warnings", metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key="warning_records",
+        metadata={"records": result.warnings["record_keys"].list.len().sum()},
+    )
     # the data could not decide: 无法判断 members, 不可判断 rows (listed for the district only)
-    for key, n in sorted(undecided.items()):
-        metadata[key] = int(n)
-    return dg.MaterializeResult(metadata=metadata)
-
-
-def not_evaluated_frame(result) -> pl.DataFrame:
-    """Rules not evaluated this month and why (named sources and files), for run output and summary."""
-    return pl.DataFrame(
-        {"rule": list(result.not_evaluated), "reason": list(result.not_evaluated.values())},
-        schema={"rule": pl.String, "reason": pl.String},
+    undecided = (
+        result.undecided.group_by("rule", "kind")
+        .len()
+        .select(pl.concat_str("rule", "kind", separator=" "), "len")
+        .sort("rule")
+    )
+    yield dg.MaterializeResult(
+        asset_key="rule_undecided", metadata={key: int(n) for key, n in undecided.iter_rows()}
+    )
+    yield dg.MaterializeResult(
+        asset_key="rules_not_evaluated", metadata={"rules": len(result.not_evaluated)}
     )

@@ -13,24 +13,34 @@ ROW_ACCOUNTING_CHECK = "row_accounting"
 
 
 def ingest_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    """Both block the month: rows that break the staged schema, or a file whose rows do not add
+    up, must not reach matching (a file that could not be read is a warning, not a block)."""
     return [
         dg.AssetCheckSpec(
-            SCHEMA_CHECK, asset=asset_key, description="staged rows match the pandera schema"
+            SCHEMA_CHECK,
+            asset=asset_key,
+            description="staged rows match the pandera schema",
+            blocking=True,
         ),
         dg.AssetCheckSpec(
             ROW_ACCOUNTING_CHECK,
             asset=asset_key,
-            description="per file: rows read = kept + rejected, and no file failed to read",
+            description="per file: rows read = kept + rejected + duplicate (blocks the month); "
+            "no file failed to read (warns)",
+            blocking=True,
         ),
     ]
 
 
-def schema_check(source: Source, records: pl.DataFrame) -> dg.AssetCheckResult:
+def schema_check(
+    source: Source, records: pl.DataFrame, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
     failures = schema_failures(source, records) if records.width else pl.DataFrame()
     metadata: dict[str, dg.MetadataValue | int] = {"rows_checked": records.height}
     for row in failures.iter_rows(named=True):
         metadata[f"{row['column']} · {row['check']}"] = int(row["failures"])
     return dg.AssetCheckResult(
+        asset_key=asset_key,
         check_name=SCHEMA_CHECK,
         passed=failures.height == 0,
         metadata=metadata,
@@ -38,10 +48,12 @@ def schema_check(source: Source, records: pl.DataFrame) -> dg.AssetCheckResult:
     )
 
 
-def row_accounting_check(files: pl.DataFrame) -> dg.AssetCheckResult:
+def row_accounting_check(
+    files: pl.DataFrame, asset_key: dg.AssetKey | None = None
+) -> dg.AssetCheckResult:
     if files.height == 0:
         return dg.AssetCheckResult(
-            check_name=ROW_ACCOUNTING_CHECK, passed=True, metadata={"files": 0}
+            asset_key=asset_key, check_name=ROW_ACCOUNTING_CHECK, passed=True, metadata={"files": 0}
         )
     # a file delivered twice (status 'duplicate') counts its rows as duplicate, not kept
     duplicate = pl.col("rows_duplicate") if "rows_duplicate" in files.columns else pl.lit(0)
@@ -50,6 +62,7 @@ def row_accounting_check(files: pl.DataFrame) -> dg.AssetCheckResult:
     ).height
     failed = files.filter(pl.col("status") != "ok").height
     return dg.AssetCheckResult(
+        asset_key=asset_key,
         check_name=ROW_ACCOUNTING_CHECK,
         passed=unbalanced == 0 and failed == 0,
         severity=dg.AssetCheckSeverity.ERROR if unbalanced else dg.AssetCheckSeverity.WARN,

@@ -13,7 +13,6 @@ import polars as pl
 
 from pipelines.exports.township import ExportedFile, fixed_workbook, write_sheet
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import table_exists
 
 FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
@@ -31,8 +30,6 @@ def failed_files(
 ) -> pl.DataFrame:
     """Every file (or sheet) of the month that could not be read, with the reader's reason
     (`sources`: only those)."""
-    if not table_exists(con, "ingest_files"):
-        return pl.DataFrame(schema=FAILED_COLUMNS)
     frame = con.sql(
         """SELECT source, file, sheet, status, message FROM ingest_files
            WHERE district = $d AND month = $m AND status IN ('failed', 'partial', 'duplicate')
@@ -59,8 +56,6 @@ def failed_files(
 def _rejected(
     con: duckdb.DuckDBPyConnection, district: str, month: str, source: str
 ) -> pl.DataFrame:
-    if not table_exists(con, "rejects"):
-        return pl.DataFrame()
     return con.sql(
         """SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, reason AS 原因
            FROM rejects WHERE district = $d AND month = $m AND source = $s
@@ -73,8 +68,6 @@ def _field_problems(
     con: duckdb.DuckDBPyConnection, district: str, month: str, source: str
 ) -> pl.DataFrame:
     """Kept rows with a field that could not be read: the row counts, that field does not."""
-    if not table_exists(con, "field_problems"):
-        return pl.DataFrame()
     return con.sql(
         """SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, reason AS 原因,
                   raw_value AS 原始值
@@ -89,8 +82,6 @@ def _unresolved(
 ) -> pl.DataFrame:
     """The department's own rows that could not be tied: where they are and why, no candidates
     (those are the roster's people, not the department's)."""
-    if not table_exists(con, "unmatched_records"):
-        return pl.DataFrame()
     frame = con.sql(
         f"""SELECT s.file AS 文件, s.sheet AS 工作表, s.row_number AS 行号, u.status, u.reason AS 原因
             FROM unmatched_records u JOIN stg_{source} s

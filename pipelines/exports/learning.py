@@ -10,13 +10,10 @@ import duckdb
 import polars as pl
 
 from pipelines.feedback import CONFIRMED, NOT_THIS_PERSON, REFUTED, effective_verdicts
-from pipelines.warehouse import table_exists
 
 
 def warning_history(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """One row per warning ever listed up to M, with its answer in force at M (if any)."""
-    if not table_exists(con, "listings"):
-        return pl.DataFrame()
     listed = con.sql(
         """SELECT warning_id, any_value(rule) AS rule, any_value(rule_name) AS rule_name,
                   any_value(department) AS department, any_value(township) AS township,
@@ -28,9 +25,7 @@ def warning_history(con: duckdb.DuckDBPyConnection, district: str, month: str) -
     exports = con.sql(
         "SELECT month AS first_month, export_date FROM export_runs WHERE district = $d",
         params={"d": district},
-    ).pl() if table_exists(con, "export_runs") else pl.DataFrame(
-        schema={"first_month": pl.String, "export_date": pl.Date}
-    )  # fmt: skip
+    ).pl()
     verdicts = effective_verdicts(con, district, month)
     return (
         listed.join(exports, on="first_month", how="left")

@@ -34,6 +34,9 @@ from pathlib import Path
 import duckdb
 
 from pipelines.exports.township import ExportedFile, clean_text
+from pipelines.schema import TABLE
+
+EXPORT_LOG = TABLE["export_log"]
 
 LEDGER_DIR = "ledger"
 LEDGER_FILE = "export_ledger.jsonl"
@@ -165,42 +168,25 @@ def append_entries(
     return entries
 
 
-EXPORT_LOG_COLUMNS = {
-    "district": "VARCHAR",
-    "month": "VARCHAR",
-    "exported_at": "VARCHAR",
-    "township": "VARCHAR",
-    "file": "VARCHAR",
-    "rows": "BIGINT",
-    "sha256": "VARCHAR",
-    "run_id": "VARCHAR",
-    "user": "VARCHAR",
-    "ids_masked": "BOOLEAN",
-    "ledger_seq": "BIGINT",
-    "entry_sha256": "VARCHAR",
-}
-
-
 def mirror_to_warehouse(con: duckdb.DuckDBPyConnection, entries: Sequence[dict]) -> None:
-    """Append the entries to `export_log` (append-only, like the ledger; older warehouses gain the
-    new columns, their earlier rows keep nulls there)."""
-    columns = ", ".join(f'"{name}" {kind}' for name, kind in EXPORT_LOG_COLUMNS.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS export_log ({columns})")
-    for name, kind in EXPORT_LOG_COLUMNS.items():
-        con.execute(f'ALTER TABLE export_log ADD COLUMN IF NOT EXISTS "{name}" {kind}')
-    names = ", ".join(f'"{name}"' for name in EXPORT_LOG_COLUMNS)
-    marks = ", ".join("?" for _ in EXPORT_LOG_COLUMNS)
+    """Append the entries to `export_log` (append-only, like the ledger)."""
+    rows = [
+        {
+            "district": e["district"], "month": e["month"], "exported_at": e["time"],
+            "township": e["township"], "file": Path(e["file"]).name, "rows": e["rows"],
+            "sha256": e["sha256"], "run_id": e["run_id"], "user": e["user"],
+            "ids_masked": e["ids_masked"], "ledger_seq": e["seq"],
+            "entry_sha256": e["entry_sha256"],
+        }
+        for e in entries
+    ]  # fmt: skip
+    names = EXPORT_LOG.column_names
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join("?" for _ in names)
     con.executemany(
-        f"INSERT INTO export_log ({names}) VALUES ({marks})",
-        [
-            [
-                e["district"], e["month"], e["time"], e["township"], Path(e["file"]).name,
-                e["rows"], e["sha256"], e["run_id"], e["user"], e["ids_masked"], e["seq"],
-                e["entry_sha256"],
-            ]
-            for e in entries
-        ],
-    )  # fmt: skip
+        f"INSERT INTO {EXPORT_LOG.name} ({columns}) VALUES ({marks})",
+        [[row[name] for name in names] for row in rows],
+    )
 
 
 # ---------------------------------------------------------------------------------------------

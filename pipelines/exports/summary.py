@@ -33,7 +33,7 @@ from pipelines.exports.township import (
 )
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import fetch_one, scalar, table_exists
+from pipelines.warehouse import fetch_one, scalar
 
 SUMMARY_XLSX = "区级汇总.xlsx"
 SUMMARY_CSV = "区级汇总.csv"
@@ -50,17 +50,15 @@ MISSING_SHEET = "未报送与读取失败"
 def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Department sources that were not received, had a file that could not be read, or held no
     usable row this month, by name, with what that means for their rules."""
-    status: dict[str, dict] = {}
-    if table_exists(con, "source_status"):
-        status = {
-            r["source"]: r
-            for r in _q(
-                con,
-                "SELECT * FROM source_status WHERE district = $d AND month = $m",
-                d=district,
-                m=month,
-            ).iter_rows(named=True)
-        }
+    status = {
+        r["source"]: r
+        for r in _q(
+            con,
+            "SELECT * FROM source_status WHERE district = $d AND month = $m",
+            d=district,
+            m=month,
+        ).iter_rows(named=True)
+    }
     failed = failed_files(con, district, month).filter(pl.col("状态").is_in(INCOMPLETE))
     failures = dict(failed.group_by("来源").len().iter_rows()) if failed.height else {}
     rows = []
@@ -137,8 +135,6 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
     rows = []
     for source in DEPARTMENT_SOURCES:
         table = f"stg_{source.key}"
-        if not table_exists(con, table):
-            continue
         stats = fetch_one(
             con,
             f"""SELECT count(*),
@@ -152,20 +148,17 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
         if not records:
             continue
         unresolved = {"ambiguous": 0, "unmatched": 0}
-        if table_exists(con, "unmatched_records"):
-            for status, n in con.execute(
-                "SELECT status, count(*) FROM unmatched_records WHERE district = ? AND month = ?"
-                " AND source = ? GROUP BY status",
-                [district, month, source.key],
-            ).fetchall():
-                unresolved[status] = n
-        rejected = 0
-        if table_exists(con, "rejects"):
-            rejected = scalar(
-                con,
-                "SELECT count(*) FROM rejects WHERE district = ? AND month = ? AND source = ?",
-                [district, month, source.key],
-            )
+        for status, n in con.execute(
+            "SELECT status, count(*) FROM unmatched_records WHERE district = ? AND month = ?"
+            " AND source = ? GROUP BY status",
+            [district, month, source.key],
+        ).fetchall():
+            unresolved[status] = n
+        rejected = scalar(
+            con,
+            "SELECT count(*) FROM rejects WHERE district = ? AND month = ? AND source = ?",
+            [district, month, source.key],
+        )
         rows.append(
             {
                 "部门": source.department,
@@ -194,8 +187,6 @@ UNDECIDED_SHEET = "无法判断与不可判断"
 def undecided_counts(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Per rule and department: members an absence rule could not decide (无法判断, listed in the
     unresolved list) and rows a rule could not evaluate for an unreadable field (不可判断)."""
-    if not table_exists(con, "rule_undecided"):
-        return pl.DataFrame()
     counts = _q(
         con,
         """SELECT rule, kind, count(DISTINCT coalesce(member_key, record_key)) AS n,
@@ -231,12 +222,9 @@ def undecided_counts(con: duckdb.DuckDBPyConnection, district: str, month: str) 
 def summary_tables(
     con: duckdb.DuckDBPyConnection, district: str, month: str
 ) -> dict[str, pl.DataFrame]:
-    listing = (
-        _q(con, "SELECT * FROM listings WHERE district = $d AND month = $m", d=district, m=month)
-        if table_exists(con, "listings")
-        else pl.DataFrame(schema={"township": pl.String, "rule": pl.String, "department": pl.String,
-                                  "status": pl.String, "level": pl.String})
-    )  # fmt: skip
+    listing = _q(
+        con, "SELECT * FROM listings WHERE district = $d AND month = $m", d=district, m=month
+    )
     tables: dict[str, pl.DataFrame] = {}
     # what went wrong comes first: a district reading the summary sees it before any count
     problems = source_problems(con, district, month)
@@ -268,69 +256,65 @@ def summary_tables(
             .rename({"township": "乡镇"})
             .sort("乡镇")
         )
-    if table_exists(con, "listings"):
-        tables["逐月"] = _q(
-            con,
-            """SELECT month AS 月份, count(*) AS 清单行数,
-                      count(*) FILTER (WHERE status = '新增') AS 新增,
-                      count(DISTINCT township) AS 乡镇数
-               FROM listings WHERE district = $d AND month <= $m GROUP BY month ORDER BY month""",
-            d=district,
-            m=month,
-        )
-    if table_exists(con, "source_status"):
-        status = _q(
-            con,
-            "SELECT * FROM source_status WHERE district = $d AND month = $m",
-            d=district,
-            m=month,
-        )
-        received = {r["source"]: r for r in status.iter_rows(named=True)}
-        failing = set(failed.filter(pl.col("状态").is_in(INCOMPLETE))["来源"].to_list())
-        tables["数据接收"] = pl.DataFrame(
-            [
-                {
-                    "来源": key,
-                    "部门": SOURCES[key].department,
-                    "数据": SOURCES[key].title,
-                    "是否报送": (
-                        "未报送"
-                        if not received.get(key, {}).get("received")
-                        else "已报送（有文件读取失败）"
-                        if key in failing
-                        else "已报送"
-                    ),
-                    "快照月份": received.get(key, {}).get("snapshot_month"),
-                    "文件数": received.get(key, {}).get("files", 0),
-                    "保留行数": received.get(key, {}).get("records", 0),
-                    "退回行数": received.get(key, {}).get("rejected", 0),
-                    # kept rows with a field that could not be read (that field is null)
-                    "字段无法识别数": received.get(key, {}).get("field_problems") or 0,
-                }
-                for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
-            ]
-        )
+    tables["逐月"] = _q(
+        con,
+        """SELECT month AS 月份, count(*) AS 清单行数,
+                  count(*) FILTER (WHERE status = '新增') AS 新增,
+                  count(DISTINCT township) AS 乡镇数
+           FROM listings WHERE district = $d AND month <= $m GROUP BY month ORDER BY month""",
+        d=district,
+        m=month,
+    )
+    status = _q(
+        con,
+        "SELECT * FROM source_status WHERE district = $d AND month = $m",
+        d=district,
+        m=month,
+    )
+    received = {r["source"]: r for r in status.iter_rows(named=True)}
+    failing = set(failed.filter(pl.col("状态").is_in(INCOMPLETE))["来源"].to_list())
+    tables["数据接收"] = pl.DataFrame(
+        [
+            {
+                "来源": key,
+                "部门": SOURCES[key].department,
+                "数据": SOURCES[key].title,
+                "是否报送": (
+                    "未报送"
+                    if not received.get(key, {}).get("received")
+                    else "已报送（有文件读取失败）"
+                    if key in failing
+                    else "已报送"
+                ),
+                "快照月份": received.get(key, {}).get("snapshot_month"),
+                "文件数": received.get(key, {}).get("files", 0),
+                "保留行数": received.get(key, {}).get("records", 0),
+                "退回行数": received.get(key, {}).get("rejected", 0),
+                # kept rows with a field that could not be read (that field is null)
+                "字段无法识别数": received.get(key, {}).get("field_problems") or 0,
+            }
+            for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
+        ]
+    )
     quality = department_quality(con, district, month)
     if quality.height:
         tables["部门数据质量"] = quality
-    if table_exists(con, "record_matches"):
-        tables["匹配方式"] = _q(
-            con,
-            """SELECT source AS 来源, method AS 匹配方式, count(*) AS 记录数,
-                      round(avg(confidence), 3) AS 平均可信度
-               FROM record_matches WHERE district = $d AND month = $m
-               GROUP BY ALL ORDER BY 来源, 记录数 DESC, 匹配方式""",
-            d=district,
-            m=month,
-        )
-    if table_exists(con, "roster_findings"):
-        tables["花名册问题"] = _q(
-            con,
-            """SELECT kind AS 问题, count(*) AS 数量 FROM roster_findings
-               WHERE district = $d AND month = $m GROUP BY kind ORDER BY kind""",
-            d=district,
-            m=month,
-        )
+    tables["匹配方式"] = _q(
+        con,
+        """SELECT source AS 来源, method AS 匹配方式, count(*) AS 记录数,
+                  round(avg(confidence), 3) AS 平均可信度
+           FROM record_matches WHERE district = $d AND month = $m
+           GROUP BY ALL ORDER BY 来源, 记录数 DESC, 匹配方式""",
+        d=district,
+        m=month,
+    )
+    tables["花名册问题"] = _q(
+        con,
+        """SELECT kind AS 问题, count(*) AS 数量 FROM roster_findings
+           WHERE district = $d AND month = $m GROUP BY kind ORDER BY kind""",
+        d=district,
+        m=month,
+    )
     return tables
 
 
@@ -339,59 +323,54 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
     frames = []
     for source in DEPARTMENT_SOURCES:
         table = f"stg_{source.key}"
-        if not table_exists(con, table):
-            continue
-        if table_exists(con, "unmatched_records"):
-            frames.append(
-                _q(
-                    con,
-                    f"""SELECT u.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
-                               s.village, u.status, u.reason, u.candidates AS candidate_keys
-                        FROM unmatched_records u JOIN {table} s
-                          ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
-                        WHERE u.district = $d AND u.month = $m AND u.source = $s""",
-                    d=district,
-                    m=month,
-                    s=source.key,
-                )  # fmt: skip
-            )
-        if table_exists(con, "negative_pairs"):
-            frames.append(
-                _q(
-                    con,
-                    f"""SELECT n.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
-                               s.village, 'withdrawn' AS status,
-                               '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason,
-                               [n.member_key] AS candidate_keys
-                        FROM negative_pairs n JOIN {table} s
-                          ON s.district = n.district AND s.month = n.record_month
-                         AND s.record_key = n.record_key
-                        WHERE n.district = $d AND n.month = $m AND n.source = $s""",
-                    d=district,
-                    m=month,
-                    s=source.key,
-                )  # fmt: skip
-            )
-        if table_exists(con, "rule_undecided"):
-            # an absence rule could not decide for this member because of this row (contract §4)
-            frames.append(
-                _q(
-                    con,
-                    f"""SELECT u.source, u.file, u.sheet, u.row_number, s.name, s.id_number,
-                               s.township, s.village, 'undecidable' AS status,
-                               u.rule || ' 无法判断：' || u.reason
-                                   || '；该成员本月不下发乡镇，请部门核对这条记录' AS reason,
-                               [u.member_key] AS candidate_keys
-                        FROM rule_undecided u LEFT JOIN {table} s
-                          ON s.district = u.district AND s.month = u.month
-                         AND s.record_key = u.record_key
-                        WHERE u.district = $d AND u.month = $m AND u.source = $s
-                          AND u.kind = '无法判断'""",
-                    d=district,
-                    m=month,
-                    s=source.key,
-                )  # fmt: skip
-            )
+        frames.append(
+            _q(
+                con,
+                f"""SELECT u.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
+                           s.village, u.status, u.reason, u.candidates AS candidate_keys
+                    FROM unmatched_records u JOIN {table} s
+                      ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
+                    WHERE u.district = $d AND u.month = $m AND u.source = $s""",
+                d=district,
+                m=month,
+                s=source.key,
+            )  # fmt: skip
+        )
+        frames.append(
+            _q(
+                con,
+                f"""SELECT n.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
+                           s.village, 'withdrawn' AS status,
+                           '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason,
+                           [n.member_key] AS candidate_keys
+                    FROM negative_pairs n JOIN {table} s
+                      ON s.district = n.district AND s.month = n.record_month
+                     AND s.record_key = n.record_key
+                    WHERE n.district = $d AND n.month = $m AND n.source = $s""",
+                d=district,
+                m=month,
+                s=source.key,
+            )  # fmt: skip
+        )
+        # an absence rule could not decide for this member because of this row (contract §4)
+        frames.append(
+            _q(
+                con,
+                f"""SELECT u.source, u.file, u.sheet, u.row_number, s.name, s.id_number,
+                           s.township, s.village, 'undecidable' AS status,
+                           u.rule || ' 无法判断：' || u.reason
+                               || '；该成员本月不下发乡镇，请部门核对这条记录' AS reason,
+                           [u.member_key] AS candidate_keys
+                    FROM rule_undecided u LEFT JOIN {table} s
+                      ON s.district = u.district AND s.month = u.month
+                     AND s.record_key = u.record_key
+                    WHERE u.district = $d AND u.month = $m AND u.source = $s
+                      AND u.kind = '无法判断'""",
+                d=district,
+                m=month,
+                s=source.key,
+            )  # fmt: skip
+        )
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame()
@@ -513,15 +492,11 @@ def write_district_files(
     written: list[ExportedFile] = []
     tables = summary_tables(con, district, month)
     tables.update(learned_tables(warning_history(con, district, month), month, export_date))
-    listing = (
-        _q(
-            con,
-            "SELECT township, rule FROM listings WHERE district = $d AND month = $m",
-            d=district,
-            m=month,
-        )
-        if table_exists(con, "listings")
-        else pl.DataFrame(schema={"township": pl.String, "rule": pl.String})
+    listing = _q(
+        con,
+        "SELECT township, rule FROM listings WHERE district = $d AND month = $m",
+        d=district,
+        m=month,
     )
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the charts (matplotlib, no warehouse) are drawn beside the gathering of the unresolved

@@ -26,7 +26,7 @@ from pipelines.exports.fastxlsx import (
 )
 from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import _STRIP_CHARS
-from pipelines.warehouse import scalar, table_exists
+from pipelines.warehouse import scalar
 
 EXPORT_COLUMNS = (
     "预警编号",
@@ -193,24 +193,18 @@ def xlsx_data_rows(path: Path) -> int:
 
 def export_date_for(con: duckdb.DuckDBPyConnection, district: str, month: str, today: date) -> date:
     """The date a month was first exported: a rerun keeps it, so deadlines don't move."""
-    if table_exists(con, "export_runs"):
-        existing = scalar(
-            con,
-            "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
-            [district, month],
-        )
-        if existing:
-            return existing
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS export_runs (district VARCHAR, month VARCHAR, export_date DATE)"
+    existing = scalar(
+        con,
+        "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
+        [district, month],
     )
+    if existing:
+        return existing
     con.execute("INSERT INTO export_runs VALUES (?, ?, ?)", [district, month, today])
     return today
 
 
 def _earlier_listings(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
-    if not table_exists(con, "listings"):
-        return pl.DataFrame()
     return con.sql(
         "SELECT * FROM listings WHERE district = $district AND month < $month",
         params={"district": district, "month": month},

@@ -6,26 +6,24 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.warehouse import table_exists
-
 CLAIMS = "medical_claims"
 
 
 def claims_months_to_ingest(
     con: duckdb.DuckDBPyConnection | None, raw: Path, district: str, month: str
 ) -> list[str]:
-    """Months of M's year before M with a claims folder in raw/ and no received claims in the
-    warehouse (`con` None: no warehouse yet, so every such month)."""
+    """Months of M's year before M with a claims folder in raw/ that the warehouse has not staged
+    (`con` None: no warehouse yet, so every such month)."""
     earlier = sorted(
         p.parent.name for p in raw.glob(f"{month[:4]}-*/{CLAIMS}") if p.parent.name < month
     )
-    if con is None or not earlier or not table_exists(con, "source_status"):
+    if con is None or not earlier:
         return earlier
-    done = {
+    staged = {
         row[0]
         for row in con.execute(
-            "SELECT month FROM source_status WHERE district = ? AND source = ? AND received",
+            "SELECT month FROM source_status WHERE district = ? AND source = ?",
             [district, CLAIMS],
         ).fetchall()
     }
-    return [m for m in earlier if m not in done]
+    return [m for m in earlier if m not in staged]

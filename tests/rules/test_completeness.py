@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 import pytest
 
 from pipelines.rules.completeness import NOT_EVALUABLE, UNDECIDABLE
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT, MONTH
 
 ENROLLED = {"enroll_year": 2026, "enroll_status": "正常参保"}
@@ -157,7 +156,7 @@ def test_an_incomplete_source_raises_no_absence_warning(
     if not records:
         world.records.pop("medical_enrollment")
         world.matches.clear()
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     replace_partition(
         con,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import polars as pl
 import pytest
 
 from pipelines.rules.continuity import keys_agree, merged_key
 from pipelines.rules.evaluate import evaluate_rules, warning_id
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT, MONTH
 
 
@@ -42,7 +41,7 @@ def test_merged_key_fills_what_this_month_left_blank():
 
 
 def _evaluate_after(world, rule_config, earlier: list[dict]) -> pl.DataFrame:
-    con = duckdb.connect()
+    con = memory_warehouse()
     world.build(con)
     frame = pl.DataFrame(earlier).with_columns(pl.lit(None, dtype=pl.String).alias("member_key"))
     replace_partition(con, "warnings", frame, district=DISTRICT, month="2026-09")

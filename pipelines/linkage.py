@@ -1,0 +1,269 @@
+"""Record linkage of a month: the matcher's input built from staged tables, its ties written back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from pipelines.feedback import IDENTITY_SQL
+from pipelines.matching.ids import clean_id_expr
+from pipelines.matching.matcher import match_records
+from pipelines.matching.places import canonical_places
+from pipelines.sources import DEPARTMENT_SOURCES
+from pipelines.warehouse import replace_partition, scalar
+
+CLAIMS = "medical_claims"
+
+
+def _record_select(source_key: str, household_level: bool, columns: set[str]) -> str:
+    # record keys repeat across months (same file name, same row): the matcher's key carries the
+    # month, so several months can be matched in one pass. `columns`: the staged table's.
+    # The record's own birth date where the department's file has one (a source that declares
+    # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
+    birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
+    id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
+    return f"""
+        SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
+               '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
+               {birth_date} AS birth_date, township, village,
+               {str(household_level).lower()} AS household_level, {id_raw} AS id_raw
+        FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
+    """
+
+
+def keep_mistyped_ids(con: duckdb.DuckDBPyConnection) -> None:
+    """An ID cell of 18 digits (or X) that the ingest cannot use because its birth date is not
+    a date or an X sits in its body — a mistyped digit, two digits swapped across the area code
+    and the birth date, the check X swapped inward — keeps those 18 characters in match_input
+    (as a bad checksum's do), so that the matcher's repair tier can find the ID they are one
+    typo from. Its status stays what the ingest said: the matcher never treats it as usable.
+    """
+    rows = con.sql(
+        "SELECT record_key, id_raw FROM match_input "
+        "WHERE id_number IS NULL AND id_status IN ('bad_date', 'invalid') AND id_raw IS NOT NULL"
+    ).pl()
+    kept = rows.select("record_key", id_number=clean_id_expr("id_raw")).filter(
+        pl.col("id_number").str.contains(r"^[0-9X]{18}$")
+    )
+    if kept.is_empty():
+        return
+    con.register("_kept_ids", kept)
+    try:
+        con.execute(
+            """UPDATE match_input SET id_number = k.id_number FROM _kept_ids k
+               WHERE match_input.record_key = k.record_key"""
+        )
+    finally:
+        con.unregister("_kept_ids")
+
+
+def _staged_columns(con: duckdb.DuckDBPyConnection, source_key: str) -> set[str]:
+    return set(con.sql(f"SELECT * FROM stg_{source_key} LIMIT 0").columns)
+
+
+def prepare_match_views(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    months: list[str],
+    roster_month: str,
+    sources: list[str],
+) -> None:
+    """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
+    by_key = {s.key: s for s in DEPARTMENT_SOURCES}
+    selects = [
+        _record_select(key, by_key[key].household_level, _staged_columns(con, key))
+        for key in sources
+    ]
+    # no department sent anything: an empty input of the same shape
+    union = " UNION ALL ".join(selects) or (
+        "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS source_record_key, "
+        "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS name, "
+        "NULL::VARCHAR AS id_number, NULL::VARCHAR AS id_status, NULL::DATE AS id_birth, "
+        "NULL::VARCHAR AS id_area, NULL::DATE AS birth_date, NULL::VARCHAR AS township, "
+        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level, NULL::VARCHAR AS id_raw "
+        "WHERE $district IS NULL AND $months IS NULL"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE match_input AS {union}",
+        {"district": district, "months": months},
+    )
+    params = {"district": district, "month": max(months)}
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE roster_input AS
+           SELECT member_key, household_id, name, id_number, id_status, birth_date, township,
+                  village, relation, is_head
+           FROM roster_members WHERE district = $district AND month = $month""",
+        {"district": district, "month": roster_month},
+    )
+    # 非本人 verdicts up to this month forbid their record identities being tied to that member
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE negative_input AS
+            SELECT DISTINCT i.source, i.record_key, n.member_key
+            FROM match_input i
+            JOIN negative_pairs n
+              ON n.district = $district AND n.month <= $month
+             AND n.identity_key = {IDENTITY_SQL.format(s="i")}""",
+        params,
+    )
+    # after the 非本人 identities, which are those of the staged rows
+    keep_mistyped_ids(con)
+    con.execute("ALTER TABLE match_input DROP COLUMN id_raw")
+    canonicalise_places(con)
+
+
+def canonicalise_places(con: duckdb.DuckDBPyConnection) -> None:
+    """Department 乡镇/村 spellings mapped onto the roster's names (only distinct pairs travel)."""
+    pairs = con.sql("SELECT DISTINCT township, village FROM match_input").pl()
+    roster_places = con.sql("SELECT DISTINCT township, village FROM roster_input").pl()
+    mapped = canonical_places(pairs, roster_places)
+    place_map = (
+        pairs.select(pl.col("township").alias("t0"), pl.col("village").alias("v0"))
+        .with_columns(mapped["township"], mapped["village"])
+        .filter(
+            (pl.col("t0").ne_missing(pl.col("township")))
+            | (pl.col("v0").ne_missing(pl.col("village")))
+        )
+    )
+    if place_map.is_empty():
+        return
+    con.register("_place_map", place_map)
+    try:
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE match_input AS
+               SELECT m.* REPLACE (coalesce(p.township, m.township) AS township,
+                                   coalesce(p.village, m.village) AS village)
+               FROM match_input m
+               LEFT JOIN _place_map p
+                 ON m.township IS NOT DISTINCT FROM p.t0 AND m.village IS NOT DISTINCT FROM p.v0"""
+        )
+    finally:
+        con.unregister("_place_map")
+
+
+def run_matching(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    months: list[str],
+    roster_month: str,
+    sources: list[str],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Match the records of `sources` in `months` against one roster; frames carry `month`."""
+    prepare_match_views(
+        con, district=district, months=months, roster_month=roster_month, sources=sources
+    )
+    result = match_records(con, "match_input", "roster_input", "negative_input")
+    origin = con.sql("SELECT record_key, source_record_key, source, month FROM match_input").pl()
+
+    def back(frame: pl.DataFrame) -> pl.DataFrame:
+        return (
+            frame.join(origin, on="record_key", how="left")
+            .drop("record_key")
+            .rename({"source_record_key": "record_key"})
+        )
+
+    return back(result.matches), back(result.unresolved)
+
+
+def staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
+    """The department sources with staged rows in the month."""
+    return [
+        s.key
+        for s in DEPARTMENT_SOURCES
+        if scalar(
+            con,
+            f"SELECT count(*) FROM stg_{s.key} WHERE district = ? AND month = ?",
+            [district, month],
+        )
+    ]
+
+
+BATCH_RECORDS = 1_000_000
+
+
+def _batches(con: duckdb.DuckDBPyConnection, district: str, months: list[str]) -> list[list[str]]:
+    """Consecutive months grouped so that each group holds about BATCH_RECORDS claims."""
+    if not months:
+        return []
+    sizes = dict(
+        con.execute(
+            "SELECT month, count(*) FROM stg_medical_claims"
+            " WHERE district = ? AND list_contains(?, month) GROUP BY month",
+            [district, months],
+        ).fetchall()
+    )
+    batches: list[list[str]] = [[]]
+    filled = 0
+    for month in months:
+        if batches[-1] and filled + sizes.get(month, 0) > BATCH_RECORDS:
+            batches.append([])
+            filled = 0
+        batches[-1].append(month)
+        filled += sizes.get(month, 0)
+    return batches
+
+
+def untied_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
+    """Months of M's year before M whose claims are staged but tied by no run yet (no run of
+    their own month: claims delivered for the year-to-date sum only)."""
+    rows = con.execute(
+        """SELECT DISTINCT month FROM stg_medical_claims
+           WHERE district = $d AND month >= $y AND month < $m
+             AND month NOT IN (SELECT DISTINCT month FROM record_matches
+                               WHERE district = $d AND source = 'medical_claims')
+           ORDER BY month""",
+        {"d": district, "y": f"{month[:4]}-01", "m": month},
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+@dataclass(frozen=True)
+class MonthTies:
+    """What one matching pass wrote: ties and unresolved records (frames without `month`)."""
+
+    matches: pl.DataFrame
+    unresolved: pl.DataFrame
+
+
+def match_month(con: duckdb.DuckDBPyConnection, district: str, month: str) -> MonthTies:
+    """Every department record of M tied to one member of M's roster, or listed as unresolved;
+    written to record_matches and unmatched_records."""
+    sources = staged_sources(con, district, month)
+    matches, unresolved = run_matching(
+        con, district=district, months=[month], roster_month=month, sources=sources
+    )
+    matches, unresolved = matches.drop("month"), unresolved.drop("month")
+    replace_partition(con, "record_matches", matches, district=district, month=month)
+    replace_partition(con, "unmatched_records", unresolved, district=district, month=month)
+    return MonthTies(matches, unresolved)
+
+
+def tie_earlier_claims(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, months: list[str]
+) -> dict[str, MonthTies]:
+    """Claims of earlier months of the year that no run tied (`months`, untied_claim_months),
+    tied against M's roster (the one the YB01 sum is for) and written under their own month, in
+    passes of about a month's volume so memory stays that of one month."""
+    tied: dict[str, MonthTies] = {}
+    where = ("source = ?", [CLAIMS])
+    for batch in _batches(con, district, months):
+        matches, unresolved = run_matching(
+            con, district=district, months=batch, roster_month=month, sources=[CLAIMS]
+        )
+        for earlier in batch:
+            part = MonthTies(
+                matches.filter(pl.col("month") == earlier).drop("month"),
+                unresolved.filter(pl.col("month") == earlier).drop("month"),
+            )
+            for table, frame in (
+                ("record_matches", part.matches),
+                ("unmatched_records", part.unresolved),
+            ):
+                replace_partition(
+                    con, table, frame, district=district, month=earlier, extra_where=where
+                )
+            tied[earlier] = part
+    return tied

@@ -1,0 +1,128 @@
+"""A month's files leave the pipeline: township lists, district files, each on the export ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.config import DataDir
+from pipelines.exports.departments import FOLDER as DEPARTMENT_FOLDER
+from pipelines.exports.ledger import append_entries, mirror_to_warehouse
+from pipelines.exports.summary import UNRESOLVED_CSV, write_district_files
+from pipelines.exports.township import (
+    ExportedFile,
+    build_listing,
+    export_date_for,
+    write_township_files,
+)
+from pipelines.feedback import effective_verdicts
+from pipelines.warehouse import replace_partition, scalar
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Who exports, under which run: what the ledger records beside each file."""
+
+    run_id: str | None
+    user: str | None
+
+
+@dataclass(frozen=True)
+class TownshipLists:
+    listing: pl.DataFrame
+    files: list[ExportedFile]
+    export_date: date
+    carried_from: str | None  # the earlier month open warnings were carried from
+
+
+def publish_township_lists(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataDir,
+    *,
+    district: str,
+    month: str,
+    today: date,
+    export_config: dict,
+    signature: Signature,
+) -> TownshipLists:
+    """This month's listing (new warnings and those still open, verified ones left out), one
+    CSV/XLSX per township, listings and export_runs written, every file on the ledger."""
+    export_date = export_date_for(con, district, month, today)
+    verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
+    listing, carried_from = build_listing(
+        con, district=district, month=month, export_date=export_date,
+        deadline_days=int(export_config["deadline_days"]), verified=verified,
+    )  # fmt: skip
+    files = write_township_files(
+        listing, layout.exports(month), mask=bool(export_config["mask_ids"]),
+        xlsx=bool(export_config["xlsx"]), export_date=export_date,
+    )  # fmt: skip
+    replace_partition(con, "listings", listing.drop("record_keys"), district=district, month=month)
+    _log(con, layout, files, district=district, month=month, signature=signature)
+    return TownshipLists(listing, files, export_date, carried_from)
+
+
+@dataclass(frozen=True)
+class DistrictFiles:
+    summary: list[ExportedFile]  # 区级汇总.xlsx / .html / .csv
+    department_workbooks: list[ExportedFile]
+    unresolved: list[ExportedFile]  # 区级_未匹配与待确认.csv (none when nothing is unresolved)
+
+
+def publish_district_files(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataDir,
+    *,
+    district: str,
+    month: str,
+    today: date,
+    signature: Signature,
+) -> DistrictFiles:
+    """The district summary, each department's data-quality workbook and the list of unresolved
+    records, dated with the month's first export; every file on the ledger."""
+    export_date = scalar(
+        con,
+        "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
+        [district, month],
+    )
+    files = write_district_files(
+        con, district=district, month=month, out_dir=layout.exports(month),
+        export_date=export_date or today,
+    )  # fmt: skip
+    _log(con, layout, files, district=district, month=month, signature=signature)
+
+    def kind(file: ExportedFile) -> str:
+        if file.path.parent.name == DEPARTMENT_FOLDER:
+            return "departments"
+        return "unresolved" if file.path.name == UNRESOLVED_CSV else "summary"
+
+    return DistrictFiles(
+        summary=[f for f in files if kind(f) == "summary"],
+        department_workbooks=[f for f in files if kind(f) == "departments"],
+        unresolved=[f for f in files if kind(f) == "unresolved"],
+    )
+
+
+def _log(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataDir,
+    files: list[ExportedFile],
+    *,
+    district: str,
+    month: str,
+    signature: Signature,
+) -> None:
+    """Every file that left: the append-only ledger outside the warehouse, mirrored in export_log."""
+    entries = append_entries(
+        layout.root, files, district=district, month=month,
+        run_id=signature.run_id, user=signature.user,
+    )  # fmt: skip
+    mirror_to_warehouse(con, entries)
+
+
+def paths(files: list[ExportedFile], root: Path) -> str:
+    return ", ".join(str(f.path.relative_to(root)) for f in files) or "无"

@@ -1,0 +1,192 @@
+"""The asset graph answers a newcomer: for the township files of a month, every asset upstream
+and the months each is read for; the cross-month flows are declared partition mappings."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+import toposort
+
+from pipelines.definitions import build_definitions, defs
+from pipelines.schema import TABLES
+from pipelines.sources import DEPARTMENT_KEYS
+
+MONTH = "2026-10"
+EVERY_MONTH_SO_FAR = ("2021-01", MONTH)  # the partitions start in 2021-01
+
+
+def _graph():
+    return defs().resolve_asset_graph()
+
+
+def _months(graph, child: dg.AssetKey, parent: dg.AssetKey, month: str) -> set[str]:
+    """The partitions of `parent` that `child`'s partition `month` reads (its partition mapping)."""
+    result = graph.get_parent_partition_keys_for_child(month, parent, child)
+    return set(result.partitions_subset.get_partition_keys())
+
+
+def _span(months: set[str]) -> tuple[str, str]:
+    return min(months), max(months)
+
+
+def upstream_reads(graph, key: str, month: str) -> dict[str, tuple[str, str]]:
+    """Every asset upstream of `key` (transitively), with the span of months read of it by the
+    steps on the way when `key` is made for `month`; each step runs for `month` (months before M
+    reach the file through the self-dependencies, asserted below)."""
+    reads: dict[str, set[str]] = {}
+    frontier, seen = [dg.AssetKey(key)], set()
+    while frontier:
+        child = frontier.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        for parent in graph.get(child).parent_keys:
+            reads.setdefault(parent.to_user_string(), set()).update(
+                _months(graph, child, parent, month)
+            )
+            frontier.append(parent)
+    return {name: _span(months) for name, months in reads.items()}
+
+
+def test_a_township_file_names_every_asset_and_month_it_is_made_from():
+    reads = upstream_reads(_graph(), "township_exports", MONTH)
+    this_month = (MONTH, MONTH)
+    expected = {
+        # the listing behind the file: this month's warnings on this month's households, the
+        # answers so far, the first export date, and last month's listing (open warnings)
+        "listings": ("2026-09", MONTH),
+        "warnings": ("2026-09", MONTH),  # a warning keeps the id of the one it continues
+        "households": this_month,
+        "roster_members": this_month,
+        "export_runs": this_month,
+        "feedback_answers": EVERY_MONTH_SO_FAR,
+        # the rules' inputs
+        "record_matches": ("2025-11", MONTH),  # M's ties, and the year's earlier claims months
+        "unmatched_records": this_month,
+        "medical_claims_ytd": this_month,
+        "source_status": ("2025-11", MONTH),
+        "ingest_files": this_month,
+        "rejects": this_month,
+        "field_problems": this_month,
+        # staged rows: M's for matching and the rules; the year's earlier claims for YB01
+        # (2025-11…2026-09 declared, those of 2026 read); and, for the 非本人 answers so far,
+        # the rows behind the answered warnings, staged in any earlier month
+        **{key: EVERY_MONTH_SO_FAR for key in DEPARTMENT_KEYS},
+        # matching's inputs: the roster, and every 非本人 answer so far
+        "roster": this_month,
+        "grid": this_month,
+        "negative_pairs": EVERY_MONTH_SO_FAR,
+    }
+    assert reads == expected
+
+
+def test_cross_month_flows_are_declared_partition_mappings():
+    graph = _graph()
+
+    def months(child: str, parent: str) -> tuple[str, str]:
+        return _span(_months(graph, dg.AssetKey(child), dg.AssetKey(parent), MONTH))
+
+    # the lifecycle carries forward month to month through the listing itself
+    assert months("listings", "listings") == ("2026-09", "2026-09")
+    assert months("warnings", "warnings") == ("2026-09", "2026-09")
+    assert months("match_quality", "match_quality") == ("2026-09", "2026-09")
+    # year-to-date claims: an asset of its own over the earlier months (those of M's year are
+    # read), never a side effect of staging month M
+    assert months("medical_claims_ytd", "medical_claims") == ("2025-11", "2026-09")
+    assert not graph.get(dg.AssetKey("medical_claims")).parent_keys  # staging reads raw/<M>/ only
+    assert months("record_matches", "medical_claims") == (MONTH, MONTH)
+    # 非本人 answers of every month so far forbid ties; the records behind them are earlier rows
+    assert months("record_matches", "negative_pairs") == EVERY_MONTH_SO_FAR
+    assert months("negative_pairs", "feedback_answers") == EVERY_MONTH_SO_FAR
+    assert months("negative_pairs", "medical_claims") == ("2021-01", "2026-09")
+
+
+def test_the_returned_lists_edge_would_close_a_cycle_dagster_refuses():
+    """Reading last month's listing when this month's answers come in (feedback ← listings M−1)
+    cannot be declared: feedback → matches → warnings → listings would close a cycle of assets,
+    which Dagster 1.13 refuses even across months (only an asset may depend on its own earlier
+    partitions). The ingest step reads it undeclared; its description says so."""
+    graph = _graph()
+    assert dg.AssetKey("listings") not in graph.get(dg.AssetKey("feedback")).parent_keys
+    assert "listings" in graph.get(dg.AssetKey("feedback")).description
+    keys = {key: set(graph.get(key).parent_keys) for key in graph.get_all_asset_keys()}
+    keys[dg.AssetKey("feedback")].add(dg.AssetKey("listings"))
+    keys[dg.AssetKey("record_matches")].add(dg.AssetKey("feedback"))  # 非本人 → matching
+    with pytest.raises(toposort.CircularDependencyError):
+        list(toposort.toposort(keys))
+    # as declared, the graph sorts: jobs and backfills can be planned
+    assert graph.toposorted_asset_keys
+
+
+def test_every_table_another_step_reads_is_an_asset():
+    graph = _graph()
+    tables = {
+        graph.get(key).metadata.get("dagster/table_name"): key.to_user_string()
+        for key in graph.get_all_asset_keys()
+    }
+    declared = {t.name for t in TABLES if not t.append_only}
+    assert declared <= set(tables), declared - set(tables)
+    assert tables["stg_medical_claims"] == "medical_claims"
+    assert tables["record_matches"] == "record_matches"
+
+
+def test_asset_graph_shape_keys_groups_and_checks():
+    graph = _graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    assert groups == {
+        "ingest": {"roster", "grid", *DEPARTMENT_KEYS, "feedback", "feedback_answers",
+                   "rejects", "ingest_files", "field_problems", "source_status"},
+        "identity": {"roster_members", "households", "roster_findings"},
+        "lifecycle": {"negative_pairs"},
+        "matching": {"record_matches", "unmatched_records", "medical_claims_ytd",
+                     "match_quality", "match_quality_reasons"},
+        "rules": {"warnings", "warning_records", "rule_undecided", "rules_not_evaluated"},
+        "exports": {"listings", "export_runs", "township_exports", "district_summary",
+                    "department_quality_workbooks", "unresolved_records_list"},
+    }  # fmt: skip
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    checked_sources = {"roster", "grid", *DEPARTMENT_KEYS}
+    assert checks == {
+        *((s, "staged_schema") for s in checked_sources),
+        *((s, "row_accounting") for s in checked_sources),
+        ("match_quality", "tie_rate_stable"),
+        ("match_quality", "reject_rate_low"),
+    }
+    definitions = defs()
+    for key in checked_sources:
+        specs = definitions.resolve_assets_def(key).check_specs
+        assert all(spec.blocking for spec in specs), key  # a bad month stops before matching
+
+
+def test_the_steps_are_the_computations_that_write_several_tables():
+    definitions = defs()
+    steps = {
+        key.to_user_string(): definitions.resolve_assets_def(key).op.name
+        for key in definitions.resolve_asset_graph().get_all_asset_keys()
+    }
+    assert steps["record_matches"] == steps["unmatched_records"] == "member_matches"
+    assert steps["listings"] == steps["export_runs"] == steps["township_exports"]
+    assert steps["township_exports"] == "township_exports"
+    assert steps["department_quality_workbooks"] == "district_summary"
+    assert steps["medical_claims"] == steps["rejects"] == steps["feedback"] == "ingest"
+    assert steps["negative_pairs"] == "verification_feedback"
+    written_by = {t.name: t.written_by for t in TABLES}
+    for key, step in steps.items():
+        table = (
+            definitions.resolve_asset_graph()
+            .get(dg.AssetKey(key))
+            .metadata.get("dagster/table_name")
+        )
+        if table:
+            assert written_by[table] == step, (table, step)
+
+
+def test_settings_come_as_a_resource():
+    from pipelines.resources import FangfanResource
+
+    fangfan = FangfanResource(data_dir="/somewhere", export_date="2026-11-06")
+    definitions = build_definitions(fangfan)
+    resource = definitions.resources["fangfan"]
+    assert resource.data_dir == "/somewhere" and resource.export_date == "2026-11-06"
