@@ -26,10 +26,10 @@ METHODS: dict[str, Method] = {
     "id": Method(1, "证件号码一致", 0.999),  # 786,393 ties, 18 wrong
     "id_homophone": Method(1, "证件号码一致+姓名同音", 0.999),  # 16,023 ties, 3 wrong
     # The holder under a near name, nobody in the household or the record's village carrying
-    # the written name better (matcher._insert_unrivalled). Measured on the bench at 200k
-    # members × 4 seeds (7–10, after the rival rule; the 1M figures above predate it); held
-    # at or below 0.998, under an exact name: someone not in the roster whose name is one
-    # character off would look the same.
+    # the written name better (comparison.RivalLevel, scoring.SCORES). Measured on the bench
+    # at 200k members × 4 seeds (7–10, after the rival rule; the 1M figures above predate
+    # it); held at or below 0.998, under an exact name: someone not in the roster whose name
+    # is one character off would look the same.
     "id_near": Method(1, "证件号码一致+姓名近似", 0.998),  # 王季英 for 王秀英: 2,573 ties, 2 wrong
     "id_near_dropped": Method(1, "证件号码一致+姓名缺字或多字", 0.998),  # 王秀: 1,440, none wrong
     "id_near_short": Method(1, "证件号码一致+姓名近似（二字）", 0.996),  # 王强/王伟: 599, 1 wrong
