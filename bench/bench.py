@@ -7,11 +7,13 @@ and overall against the generator's truth. A benchmark, not a test: it asserts n
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -35,21 +37,41 @@ from pipelines.sources import DEPARTMENT_KEYS  # noqa: E402
 
 MONTH = "2026-10"
 DISTRICT = "bench"
+# the held-out district of issue 10 (another generator's, 1,000,000 members): rows per source
+HELD_OUT_ROWS = {
+    "roster": 1_000_000,
+    "medical_enrollment": 287_000,
+    "education": 151_000,
+    "disability": 39_000,
+}
+HELD_OUT_CLAIMS_MONTHS = 9
+SAMPLE_SECONDS = 0.05
 
 
 def _children_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-def generate(root: Path, members: int, seed: int, profile: str = "normal") -> None:
+def generate(
+    root: Path, members: int, seed: int, profile: str = "normal", volume: str = ""
+) -> None:
+    """The district through the generator (`volume` "bench": the heavier department volumes)."""
     if (root / "raw" / MONTH).is_dir():
         print(f"reusing the generated district in {root}")
         return
     start = time.perf_counter()
+    code = (
+        "import sys, contextlib\n"
+        "from pathlib import Path\n"
+        "from pipelines.generate.core import generate\n"
+        "from pipelines.generate.background import bench_volumes\n"
+        "out, month, members, seed, profile, volume = sys.argv[1:7]\n"
+        "with bench_volumes() if volume == 'bench' else contextlib.nullcontext():\n"
+        "    generate(Path(out), [month], int(members), int(seed), profile)\n"
+    )
     subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "generate", "--out", str(root), "--month", MONTH,
-         "--members", str(members), "--seed", str(seed), "--messy", profile],
-        check=True, stdout=subprocess.DEVNULL,
+        [sys.executable, "-c", code, str(root), MONTH, str(members), str(seed), profile, volume],
+        check=True, stdout=subprocess.DEVNULL, cwd=REPO,
     )  # fmt: skip
     size = sum(p.stat().st_size for p in (root / "raw").rglob("*") if p.is_file())
     files = sum(1 for p in (root / "raw" / MONTH).rglob("*") if p.is_file())
@@ -59,33 +81,218 @@ def generate(root: Path, members: int, seed: int, profile: str = "normal") -> No
     )
 
 
-def run_month(root: Path, home: Path, label: str) -> float:
-    env = dict(os.environ, DAGSTER_HOME=str(home), FANGFAN_DISTRICT=DISTRICT)
+def precompile() -> dict[str, str]:
+    """A real install has its .pyc files; this environment sets PYTHONDONTWRITEBYTECODE, so every
+    process would recompile the libraries (~6 s). Compile the venv and the package once and time
+    the runs without that variable. Returns the environment the timed runs get."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    targets = [p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", "--month", MONTH, "--data-dir", str(root)],
-        check=True, stdout=subprocess.DEVNULL, env=env,
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *targets, str(REPO / "pipelines")],
+        check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
     )  # fmt: skip
-    wall = time.perf_counter() - start
     print(
-        f"\nwhole month, {label}: {wall:.1f} s wall, peak RSS so far {_children_peak_mib():,.0f} MiB"
+        f"bytecode: venv and pipelines/ precompiled in {time.perf_counter() - start:.1f} s; timed runs "
+        f"without PYTHONDONTWRITEBYTECODE (was {os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')})"
     )
-    print(step_table(home))
-    return wall
+    return env
 
 
-def step_table(home: Path) -> str:
-    code = (
-        "import dagster as dg\n"
-        "i = dg.DagsterInstance.get(); r = i.get_runs(limit=1)[0]\n"
-        "for s in sorted(i.get_run_step_stats(r.run_id), key=lambda s: s.start_time or 0):\n"
-        "    print(f'  {s.step_key:24s}{(s.end_time or 0) - (s.start_time or 0):8.2f} s')\n"
-    )
+def _rss_of_tree(pid: int) -> int:
+    """Resident bytes of a process and its children (from /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
+                    todo += [int(c) for c in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total
+
+
+def timed(command: list[str], env: dict[str, str]) -> dict:
+    """Run a command; wall, CPU (user+sys of it and its children) and RSS samples over time."""
+    samples: list[tuple[float, int]] = []
+    start = time.time()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env, cwd=REPO)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.time(), _rss_of_tree(process.pid)))
+            done.wait(SAMPLE_SECONDS)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(process.pid, 0)
+    end = time.time()
+    done.set()
+    sampler.join()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return {
+        "start": start,
+        "wall": end - start,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "user": usage.ru_utime,
+        "sys": usage.ru_stime,
+        "peak_rss": max((rss for _, rss in samples), default=0),
+        "peak_rss_kernel": usage.ru_maxrss * 1024,
+        "samples": samples,
+    }
+
+
+def step_stats(root: Path, home: Path, since: float) -> list[dict]:
+    """The Dagster runs started since `since`, their steps with time and rows in/out."""
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, str(REPO / "bench" / "steps.py"), str(home),
+         str(root / "warehouse" / "fangfan.duckdb"), DISTRICT, MONTH, str(since)],
+        capture_output=True, text=True, check=True, cwd=REPO,
         env=dict(os.environ, DAGSTER_HOME=str(home)),
     )  # fmt: skip
-    return out.stdout.rstrip()
+    return json.loads(out.stdout)["runs"]
+
+
+def run_month(root: Path, home: Path, env: dict[str, str]) -> dict:
+    """`fangfan run` of the bench month: whole-run figures and one row per step (the earlier
+    claims months' runs summed into `claims_history`)."""
+    env = dict(env, DAGSTER_HOME=str(home), FANGFAN_DISTRICT=DISTRICT)
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "run",
+        "--month",
+        MONTH,
+        "--data-dir",
+        str(root),
+    ]
+    figures = timed(command, env)
+    runs = step_stats(root, home, figures["start"] - 1)
+    samples = figures.pop("samples")
+    steps: dict[str, dict] = {}
+    accounted = 0.0
+    for run in runs:
+        history = run["job"] != "monthly_run"
+        for step in run["steps"]:
+            name = f"claims_history:{step['step']}" if history else step["step"]
+            rss = [
+                r for t, r in samples if step["start"] and step["start"] <= t <= (step["end"] or t)
+            ]
+            row = steps.setdefault(
+                name, {"seconds": 0.0, "rows_in": 0, "rows_out": 0, "peak_rss": 0, "runs": 0}
+            )
+            row["seconds"] += step["seconds"]
+            row["rows_in"] += step["rows_in"] or 0
+            row["rows_out"] += step["rows_out"] or 0
+            row["peak_rss"] = max(row["peak_rss"], max(rss, default=0))
+            row["runs"] += 1
+            accounted += step["seconds"]
+    figures["steps"] = steps
+    figures["outside_steps"] = figures["wall"] - accounted
+    figures["runs"] = len(runs)
+    return figures
+
+
+def _best(runs: list[dict]) -> dict:
+    """Best of N: the least wall / CPU / RSS of the whole run and of each step."""
+    best = {
+        key: min(r[key] for r in runs)
+        for key in ("wall", "cpu", "user", "sys", "peak_rss", "outside_steps")
+    }
+    best["repeats"] = len(runs)
+    best["steps"] = {}
+    for name in runs[0]["steps"]:
+        rows = [r["steps"][name] for r in runs if name in r["steps"]]
+        best["steps"][name] = {
+            "seconds": min(r["seconds"] for r in rows),
+            "rows_in": rows[0]["rows_in"],
+            "rows_out": rows[0]["rows_out"],
+            "peak_rss": min(r["peak_rss"] for r in rows),
+        }
+    return best
+
+
+def _ratio(now: float, before: float | None) -> str:
+    return f"{now / before:6.2f}×" if before else "      –"
+
+
+def format_run(label: str, run: dict, previous: dict | None) -> str:
+    gib = 2**30
+    lines = [
+        f"\nwhole month, {label} (best of {run['repeats']}): {run['wall']:.1f} s wall, "
+        f"{run['cpu']:.1f} s CPU (user {run['user']:.1f} + sys {run['sys']:.1f}), "
+        f"peak RSS {run['peak_rss'] / gib:.2f} GiB"
+        + (f"   [previous bench: {previous['wall']:.1f} s wall, ratio {_ratio(run['wall'], previous['wall']).strip()}]" if previous else ""),
+        f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
+    ]  # fmt: skip
+    before = (previous or {}).get("steps", {})
+    for name, step in sorted(run["steps"].items(), key=lambda kv: -kv[1]["seconds"]):
+        lines.append(
+            f"  {name:34s}{step['seconds']:8.2f}s{_ratio(step['seconds'], before.get(name, {}).get('seconds')):>9s}"
+            f"{step['rows_in']:>13,}{step['rows_out']:>13,}{step['peak_rss'] / gib:>9.2f}Gi"
+        )  # fmt: skip
+    lines.append(
+        f"  {'(process start, Dagster, summary)':34s}{run['outside_steps']:8.2f}s"
+        f"{_ratio(run['outside_steps'], (previous or {}).get('outside_steps')):>9s}"
+    )
+    return "\n".join(lines)
+
+
+def source_rows(root: Path) -> dict:
+    """Rows read per source for the month (ingest_files), and the earlier claims months staged."""
+    with duckdb.connect(str(root / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
+        read = dict(
+            con.execute(
+                "SELECT source, sum(rows_read)::BIGINT FROM ingest_files"
+                " WHERE district = ? AND month = ? GROUP BY source ORDER BY source",
+                [DISTRICT, MONTH],
+            ).fetchall()
+        )
+        kept = dict(
+            con.execute(
+                "SELECT source, records FROM source_status WHERE district = ? AND month = ?",
+                [DISTRICT, MONTH],
+            ).fetchall()
+        )
+        history = con.execute(
+            "SELECT count(DISTINCT month), coalesce(sum(records), 0)::BIGINT FROM source_status"
+            " WHERE district = ? AND source = 'medical_claims' AND month < ?",
+            [DISTRICT, MONTH],
+        ).fetchone()
+    return {"read": read, "kept": kept, "claims_months": history[0], "claims_rows": history[1]}
+
+
+def format_rows(rows: dict, members: int) -> str:
+    scale = members / 1_000_000
+    lines = [
+        f"rows per source, {MONTH} (held-out district of issue 10 scaled to {members:,} members):",
+        f"  {'source':22s}{'rows read':>12s}{'kept':>12s}{'held-out':>12s}",
+    ]
+    for source in sorted(rows["read"]):
+        target = HELD_OUT_ROWS.get(source)
+        mark = ""
+        if target is not None:
+            mark = "  ok" if rows["read"][source] >= target * scale else "  LIGHTER THAN HELD-OUT"
+        lines.append(
+            f"  {source:22s}{rows['read'][source]:>12,}{rows['kept'].get(source, 0):>12,}"
+            f"{'' if target is None else f'{round(target * scale):,}':>12s}{mark}"
+        )
+    months_ok = "ok" if rows["claims_months"] >= HELD_OUT_CLAIMS_MONTHS else "FEWER THAN HELD-OUT"
+    lines.append(
+        f"  earlier claims months staged: {rows['claims_months']} ({rows['claims_rows']:,} rows; "
+        f"held-out {HELD_OUT_CLAIMS_MONTHS}) {months_ok}"
+    )
+    return "\n".join(lines)
 
 
 def export_match_tables(root: Path, data: Path) -> None:
@@ -143,7 +350,9 @@ def print_scores(label: str, table: pl.DataFrame) -> dict:
     return overall
 
 
-def compare_profiles(args: argparse.Namespace, main_scores: pl.DataFrame) -> None:
+def compare_profiles(
+    args: argparse.Namespace, main_scores: pl.DataFrame, env: dict[str, str]
+) -> dict:
     """Warnings against the truth on each mess profile's district, per rule side by side.
 
     The profiles' districts have min(--members, --profile-members) members; the normal one is
@@ -151,7 +360,7 @@ def compare_profiles(args: argparse.Namespace, main_scores: pl.DataFrame) -> Non
     """
     profiles = [p for p in args.profiles.split(",") if p]
     if not profiles:
-        return
+        return {}
     members = min(args.members, args.profile_members)
     tables: dict[str, pl.DataFrame] = {}
     for profile in profiles:
@@ -165,20 +374,14 @@ def compare_profiles(args: argparse.Namespace, main_scores: pl.DataFrame) -> Non
         shutil.rmtree(root / "exports", ignore_errors=True)
         home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-        env = dict(os.environ, DAGSTER_HOME=str(home), FANGFAN_DISTRICT=DISTRICT)
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "run", "--month", MONTH, "--data-dir", str(root)],
-            check=True, stdout=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        print(
-            f"{profile} profile, {members:,} members: month in {time.perf_counter() - start:.1f} s"
-        )
+        run = run_month(root, home, env)
+        print(f"{profile} profile, {members:,} members: month in {run['wall']:.1f} s")
         tables[profile] = score_month(
             root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH
         )
     print(f"\nwarnings per mess profile ({members:,} members; P precision, R recall):")
     print(format_profile_scores(tables))
+    return {profile: table.to_dicts() for profile, table in tables.items()}
 
 
 def main() -> None:
@@ -193,26 +396,75 @@ def main() -> None:
         help="mess profiles to score side by side ('' to skip)",
     )
     parser.add_argument("--profile-members", type=int, default=100_000)
+    parser.add_argument(
+        "--volume",
+        default="bench",
+        choices=("bench", "default"),
+        help="department volumes: 'bench' (at least the held-out district's) or the generator's",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="first run + rerun N times, best of N"
+    )
+    parser.add_argument(
+        "--label", default="", help="a note saved with the figures (e.g. the commit measured)"
+    )
     args = parser.parse_args()
 
-    root = args.out / f"district-{args.members}-{args.seed}"
-    home = args.out / f"dagster-home-{args.members}"
-    print(f"fangfan bench: {args.members:,} members, seed {args.seed}, {os.cpu_count()} cores")
-    generate(root, args.members, args.seed)
-    shutil.rmtree(root / "warehouse", ignore_errors=True)
-    shutil.rmtree(root / "exports", ignore_errors=True)
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
-    run_month(root, home, "first run (earlier claims months ingested for YB01)")
-    steady = run_month(root, home, "rerun (earlier months already in the warehouse)")
+    suffix = "" if args.volume == "bench" else "-default"
+    root = args.out / f"district-{args.members}-{args.seed}{suffix}"
+    home = args.out / f"dagster-home-{args.members}{suffix}"
+    saved = args.out / f"bench-{args.members}-{args.seed}{suffix}.json"
+    previous = json.loads(saved.read_text()) if saved.exists() else None
+    load = os.getloadavg()
+    print(
+        f"fangfan bench: {args.members:,} members, seed {args.seed}, {os.cpu_count()} cores, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start"
+    )
+    generate(root, args.members, args.seed, volume="" if args.volume == "default" else "bench")
+    env = precompile()
+    firsts, reruns = [], []
+    for _ in range(args.repeat):
+        shutil.rmtree(root / "warehouse", ignore_errors=True)
+        shutil.rmtree(root / "exports", ignore_errors=True)
+        shutil.rmtree(root / "ledger", ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        firsts.append(run_month(root, home, env))
+        reruns.append(run_month(root, home, env))
+    rows = source_rows(root)
+    print("\n" + format_rows(rows, args.members))
+    first, rerun = _best(firsts), _best(reruns)
+    print(format_run("first run (earlier claims months ingested for YB01)", first,
+                     (previous or {}).get("first")))  # fmt: skip
+    print(format_run("rerun (earlier months already in the warehouse)", rerun,
+                     (previous or {}).get("rerun")))  # fmt: skip
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after the runs")
 
     print("\nwarnings against the generator's truth:")
     main_scores = score_month(
         root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH
     )
     print(format_score(main_scores))
+    figures = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "label": args.label,
+        "members": args.members,
+        "volume": args.volume,
+        "load_average": load,
+        "rows": rows,
+        "first": first,
+        "rerun": rerun,
+        "scores": main_scores.to_dicts(),
+    }
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    if previous is not None:
+        saved.with_suffix(".previous.json").write_text(json.dumps(previous, indent=1))
+    saved.write_text(json.dumps(figures, indent=1, default=str))
+    print(f"figures saved to {saved} (the previous ones to {saved.with_suffix('.previous.json')})")
 
-    data = args.out / f"match-{args.members}-{args.seed}"
+    data = args.out / f"match-{args.members}-{args.seed}{suffix}"
     export_match_tables(root, data)
     truth = truth_records(root / "truth", MONTH)
     roster = pl.read_parquet(data / "roster.parquet")
@@ -225,8 +477,9 @@ def main() -> None:
     ours_scores = print_scores(
         "ours", scored(pl.read_parquet(data / "ours_matches.parquet"), truth, roster)
     )
-    print(f"\nwhole month (steady state) {steady:.1f} s wall")
-    compare_profiles(args, main_scores)
+    figures["matcher"] = {"wall": ours["wall"], "rss_mib": ours["rss_mib"], **ours_scores}
+    figures["profiles"] = compare_profiles(args, main_scores, env)
+    saved.write_text(json.dumps(figures, indent=1, default=str))
     if args.no_splink:
         return
     splink = match_bench._spawn("splink", data)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from pipelines.staging import copy_month
 from pipelines.warehouse import read_frame, replace_partition
 
 HEAD_RELATIONS = ("户主", "本人")
@@ -17,6 +18,9 @@ class RosterTables:
     members: pl.DataFrame
     households: pl.DataFrame
     findings: pl.DataFrame  # data-quality findings: kind, household_id, member_key, detail
+    # the month whose keyed members were reused (its roster and grid had the same fingerprints),
+    # None when they were built now
+    reused_from: str | None = None
 
 
 def _key(column: str) -> pl.Expr:
@@ -111,9 +115,92 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
     return RosterTables(members, households, pl.concat(findings, how="vertical_relaxed"))
 
 
-def write_roster(con: duckdb.DuckDBPyConnection, district: str, month: str) -> RosterTables:
+ROSTER_TABLES = ("roster_members", "households", "roster_findings")
+
+
+def snapshot_fingerprints(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> tuple[str | None, str | None]:
+    """The fingerprints of M's staged roster and grid snapshots (None: not fingerprinted)."""
+    found = dict(
+        con.execute(
+            "SELECT source, fingerprint FROM source_status WHERE district = ? AND month = ?"
+            " AND source IN ('roster', 'grid')",
+            [district, month],
+        ).fetchall()
+    )
+    return found.get("roster"), found.get("grid")
+
+
+def reusable_build(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, roster_fp: str, grid_fp: str
+) -> str | None:
+    """A month whose roster tables were built from snapshots with these fingerprints (M first)."""
+    rows = con.execute(
+        "SELECT month FROM roster_builds WHERE district = ? AND roster_fingerprint = ?"
+        " AND grid_fingerprint = ? ORDER BY month = ? DESC, month DESC LIMIT 1",
+        [district, roster_fp, grid_fp, month],
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _read_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[pl.DataFrame]:
+    return [
+        read_frame(
+            con,
+            f"SELECT * EXCLUDE (district, month) FROM {table} WHERE district = ? AND month = ?",
+            [district, month],
+        )
+        for table in ROSTER_TABLES
+    ]
+
+
+def _record_build(
+    con: duckdb.DuckDBPyConnection,
+    district: str,
+    month: str,
+    fingerprints: tuple[str | None, str | None],
+    members: int,
+) -> None:
+    build = pl.DataFrame(
+        {
+            "roster_fingerprint": [fingerprints[0]],
+            "grid_fingerprint": [fingerprints[1]],
+            "members": [members],
+        },
+        schema={
+            "roster_fingerprint": pl.String,
+            "grid_fingerprint": pl.String,
+            "members": pl.Int64,
+        },
+    )
+    replace_partition(con, "roster_builds", build, district=district, month=month)
+
+
+def write_roster(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, *, reuse: bool = True
+) -> RosterTables:
     """The month's staged roster and grid ledger into roster_members, households and
-    roster_findings."""
+    roster_findings. When a month's tables were built from a roster and a grid with the same
+    fingerprints as M's, they are copied from it (or left as they are, when that month is M)
+    instead of being keyed again (`reuse` False: always build)."""
+    fingerprints = snapshot_fingerprints(con, district, month)
+    found = None
+    if reuse and all(fingerprints):
+        found = reusable_build(con, district, month, *fingerprints)
+    if found is not None:
+        if found != month:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in ROSTER_TABLES:
+                    copy_month(con, table, district=district, source_month=found, month=month)
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+        members, households, findings = _read_tables(con, district, month)
+        _record_build(con, district, month, fingerprints, members.height)
+        return RosterTables(members, households, findings, reused_from=found)
     params = [district, month]
     staged = read_frame(con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params)
     grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
@@ -121,4 +208,5 @@ def write_roster(con: duckdb.DuckDBPyConnection, district: str, month: str) -> R
     replace_partition(con, "roster_members", tables.members, district=district, month=month)
     replace_partition(con, "households", tables.households, district=district, month=month)
     replace_partition(con, "roster_findings", tables.findings, district=district, month=month)
+    _record_build(con, district, month, fingerprints, tables.members.height)
     return tables

@@ -160,7 +160,7 @@ TABLES: tuple[Table, ...] = (
         _partitioned(
             _columns(
                 "source VARCHAR, received BOOLEAN, snapshot_month VARCHAR, files BIGINT, "
-                "records BIGINT, rejected BIGINT, field_problems BIGINT"
+                "records BIGINT, rejected BIGINT, field_problems BIGINT, fingerprint VARCHAR"
             )
         ),
         key=(*PARTITION, "source"),
@@ -197,6 +197,16 @@ TABLES: tuple[Table, ...] = (
             )
         ),
         key=(*PARTITION, "household_id"),
+        written_by="roster_members",
+    ),
+    Table(
+        "roster_builds",
+        "what the month's roster tables were built from: the roster and grid snapshots' "
+        "fingerprints (a later month with the same ones reuses the keyed members)",
+        _partitioned(
+            _columns("roster_fingerprint VARCHAR, grid_fingerprint VARCHAR, members BIGINT")
+        ),
+        key=PARTITION,
         written_by="roster_members",
     ),
     Table(
@@ -429,12 +439,25 @@ def _adopt_undeclared_warehouse(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"ALTER TABLE {table.name} ALTER COLUMN {quoted} TYPE {column.type}")
 
 
+def _snapshot_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """source_status gets the snapshot's fingerprint (null in earlier rows: never reused);
+    roster_builds is created (empty: the next roster build of each month computes)."""
+    con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
+    con.execute(TABLE["roster_builds"].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "adopt a warehouse written before the schema was declared (tables created on first "
         "write): missing tables created, later columns added, float amounts → DECIMAL(20,4)",
         _adopt_undeclared_warehouse,
+    ),
+    Migration(
+        2,
+        "roster and grid snapshots fingerprinted (source_status.fingerprint, roster_builds): "
+        "an unchanged roster reuses the keyed members instead of rebuilding them",
+        _snapshot_fingerprints,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

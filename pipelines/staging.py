@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,9 +13,9 @@ import polars as pl
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.ingest.grid import stage_grid
-from pipelines.ingest.stage import StagedSource, stage_source
+from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
-from pipelines.warehouse import replace_partition
+from pipelines.warehouse import read_frame, replace_partition
 
 SNAPSHOT_SOURCES = (ROSTER, GRID)
 # the per-source accounting every staged source writes its own rows of
@@ -33,6 +35,10 @@ class Staged:
     folder: Path
     snapshot_month: str  # the month whose folder was read (a snapshot may be an earlier one)
     returned: ReturnedLists | None = None  # the feedback's checked answers
+    # roster and grid: the snapshot's fingerprint, and the month whose staged rows were reused
+    # because its snapshot had the same fingerprint (None: read and staged now)
+    fingerprint: str | None = None
+    reused_from: str | None = None
 
 
 def latest_snapshot_folder(raw: Path, month: str, source_key: str) -> tuple[Path, str] | None:
@@ -62,6 +68,140 @@ def stage_snapshot(layout: DataDir, source: Source, month: str) -> Staged:
             f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）"
         )
     return Staged(source, staged, folder, snapshot_month)
+
+
+# the code that turns a snapshot into staged rows and keyed members: a change to it changes every
+# fingerprint, so nothing staged or keyed by older code is reused
+_FINGERPRINTED_CODE = (
+    "ingest/*.py",
+    "sources.py",
+    "staging.py",
+    "roster.py",
+    "schema.py",
+    "warehouse.py",
+)
+PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def code_fingerprint() -> bytes:
+    digest = hashlib.blake2b(digest_size=20)
+    for pattern in _FINGERPRINTED_CODE:
+        for path in sorted(PACKAGE.glob(pattern)):
+            digest.update(path.relative_to(PACKAGE).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.digest()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Content hash of a snapshot folder: every data file's name and bytes, and the code that
+    stages and keys it. Same fingerprint, same staged rows (staging does not depend on the month)."""
+    digest = hashlib.blake2b(code_fingerprint(), digest_size=20)
+    for path in source_files(folder) if folder.is_dir() else []:
+        name = path.relative_to(folder).as_posix().encode()
+        digest.update(len(name).to_bytes(4, "little") + name)
+        digest.update(path.stat().st_size.to_bytes(8, "little"))
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint_month(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, source_key: str, fingerprint: str
+) -> str | None:
+    """A month whose staged snapshot of `source_key` has this fingerprint (M itself first, then
+    the latest other), or None."""
+    row = con.execute(
+        "SELECT month FROM source_status WHERE district = ? AND source = ? AND fingerprint = ?"
+        " AND records > 0 ORDER BY month = ? DESC, month DESC LIMIT 1",
+        [district, source_key, fingerprint, month],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def copy_month(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    district: str,
+    source_month: str,
+    month: str,
+    where: tuple[str, list] | None = None,
+) -> None:
+    """Replace M's rows of a table by a copy of another month's (inside the caller's transaction)."""
+    extra, params = (f" AND {where[0]}", where[1]) if where else ("", [])
+    con.execute(
+        f"DELETE FROM {table} WHERE district = ? AND month = ?{extra}", [district, month, *params]
+    )
+    con.execute(
+        f"INSERT INTO {table} BY NAME SELECT * REPLACE (? AS month) FROM {table}"
+        f" WHERE district = ? AND month = ?{extra}",
+        [month, district, source_month, *params],
+    )
+
+
+def _staged_from_warehouse(
+    con: duckdb.DuckDBPyConnection, source: Source, district: str, month: str
+) -> StagedSource:
+    """What staging gave, read back from M's rows (records, rejects, files, field problems)."""
+
+    def rows(table: str, by_source: bool) -> pl.DataFrame:
+        where = " AND source = ?" if by_source else ""
+        params = [district, month, source.key] if by_source else [district, month]
+        return read_frame(
+            con,
+            f"SELECT * EXCLUDE (district, month) FROM {table}"
+            f" WHERE district = ? AND month = ?{where}",
+            params,
+        )
+
+    return StagedSource(
+        records=rows(f"stg_{source.key}", False),
+        rejects=rows("rejects", True),
+        files=rows("ingest_files", True),
+        received=True,
+        field_problems=rows("field_problems", True),
+    )
+
+
+def reuse_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    folder: Path,
+    snapshot_month: str,
+    *,
+    district: str,
+    month: str,
+    fingerprint: str,
+) -> Staged | None:
+    """The roster or grid of M staged by copying the staged rows of a month whose snapshot has the
+    same fingerprint (nothing to write when that month is M itself), or None when there is none."""
+    found = fingerprint_month(con, district, month, source.key, fingerprint)
+    if found is None:
+        return None
+    if found != month:
+        by_source = ("source = ?", [source.key])
+        con.execute("BEGIN TRANSACTION")
+        try:
+            copy_month(con, f"stg_{source.key}", district=district, source_month=found, month=month)
+            for table in ACCOUNTING_TABLES:
+                copy_month(
+                    con, table, district=district, source_month=found, month=month, where=by_source
+                )
+            con.execute(
+                "UPDATE source_status SET snapshot_month = ? WHERE district = ? AND month = ?"
+                " AND source = ?",
+                [snapshot_month, district, month, source.key],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    staged = _staged_from_warehouse(con, source, district, month)
+    return Staged(
+        source, staged, folder, snapshot_month, fingerprint=fingerprint, reused_from=found
+    )
 
 
 def stage_month(layout: DataDir, source: Source, month: str) -> Staged:
@@ -95,7 +235,9 @@ def write_staged(
             "records": [frames.records.height],
             "rejected": [frames.rejects.height],
             "field_problems": [frames.field_problems.height],
-        }
+            "fingerprint": [staged.fingerprint],
+        },
+        schema_overrides={"fingerprint": pl.String},
     )
     replace_partition(
         con, "source_status", status, district=district, month=month, extra_where=by_source
@@ -103,15 +245,36 @@ def write_staged(
 
 
 def ingest_source(
-    con: duckdb.DuckDBPyConnection, layout: DataDir, source: Source, *, district: str, month: str
+    con: duckdb.DuckDBPyConnection,
+    layout: DataDir,
+    source: Source,
+    *,
+    district: str,
+    month: str,
+    reuse: bool = True,
 ) -> Staged:
     """Stage one source of M and write it. The townships' returned lists are checked against
-    every warning listed before M; their answers go to feedback_answers."""
+    every warning listed before M; their answers go to feedback_answers. A roster or grid
+    snapshot whose fingerprint a staged month already has is copied from that month, not read
+    again (`reuse` False: always read)."""
     if source is FEEDBACK:
         folder = layout.source_folder(month, FEEDBACK.key)
         returned = read_returned_lists(folder, listed_before(con, district, month), month)
         replace_partition(con, "feedback_answers", returned.answers, district=district, month=month)
         staged = Staged(FEEDBACK, returned.staged, folder, month, returned)
+    elif source in SNAPSHOT_SOURCES:
+        found = latest_snapshot_folder(layout.raw, month, source.key)
+        fingerprint = folder_fingerprint(found[0]) if found else None
+        if reuse and found and fingerprint:
+            reused = reuse_snapshot(
+                con, source, found[0], found[1], district=district, month=month,
+                fingerprint=fingerprint,
+            )  # fmt: skip
+            if reused is not None:
+                return reused
+        staged = stage_month(layout, source, month)
+        staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
+                        fingerprint=fingerprint)  # fmt: skip
     else:
         staged = stage_month(layout, source, month)
     write_staged(con, staged, district=district, month=month)

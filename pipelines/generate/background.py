@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from operator import itemgetter
 
@@ -29,6 +31,29 @@ CARS = frozenset(VEHICLE_TYPES[:4])
 
 
 _GETTERS = {source: itemgetter(*fields) for source, fields in VALUE_FIELDS.items()}
+
+
+# department volumes (module constants so that bench_volumes() can raise them for one call)
+EDUCATION_SHARE = 0.07  # students per member
+DISABILITY_SHARE = 0.55  # of the members whose health is 残疾, those with a 残疾人证 on file
+DISABILITY_NEW = 0.0002  # certificates issued this month, per member
+# make bench: at least the held-out district of issue 10 (151k education, 39k disability per 1M)
+BENCH_VOLUMES = {"EDUCATION_SHARE": 0.2, "DISABILITY_SHARE": 0.9, "DISABILITY_NEW": 0.0002}
+
+
+@contextmanager
+def bench_volumes() -> Iterator[None]:
+    """The heavier department volumes of `make bench` for the duration of one generate() call
+    (a forked history worker inherits them); the default generator is unchanged outside it."""
+    module = sys.modules[__name__]
+    saved = {name: getattr(module, name) for name in BENCH_VOLUMES}
+    try:
+        for name, value in BENCH_VOLUMES.items():
+            setattr(module, name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)
 
 
 def pack(source: str, *extras: object, **values: object) -> tuple[object, ...]:
@@ -322,7 +347,9 @@ def education(ctx: Context, month: str, exclude: set[int]) -> list[Record]:
     sept = date(sy, 9, 1)
     candidates = ctx.members_born_between(date(sy - 22, 9, 2), date(sy - 3, 9, 1))
     focus_count = sum(1 for m in candidates if ctx.focus(m))
-    share = max(0.0, (d.members * 0.07 - focus_count) / max(1, len(candidates) - focus_count))
+    share = max(
+        0.0, (d.members * EDUCATION_SHARE - focus_count) / max(1, len(candidates) - focus_count)
+    )
     records = []
     for m in candidates:
         focus = ctx.focus(m)
@@ -526,10 +553,10 @@ def disability(ctx: Context, month: str, exclude: set[int]) -> list[Record]:
     before = month_first(month) - timedelta(days=1)
     records = []
     for m in range(d.members):
-        if d.m_health[m] == "残疾" and m not in exclude and rng.random() < 0.55:
+        if d.m_health[m] == "残疾" and m not in exclude and rng.random() < DISABILITY_SHARE:
             issued = _date_between(rng, date(2008, 1, 1), min(before, d.ref - timedelta(days=1)))
             records.append(Record(m, disability_values(rng, ctx.focus(m), issued)))
-    for _ in range(max(1, round(d.members * 0.0002))):
+    for _ in range(max(1, round(d.members * DISABILITY_NEW))):
         m = fresh.randrange(d.members)
         if m not in exclude:
             records.append(Record(m, disability_values(fresh, ctx.focus(m), day_in(month, fresh))))

@@ -1,0 +1,110 @@
+"""An unchanged roster snapshot is not read and keyed again: the month reuses the keyed members of
+the month whose roster and grid had the same fingerprint, and gets exactly the rows a fresh build
+gives. A snapshot that differs in one cell is read and keyed anew."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.config import DataDir
+from pipelines.generate import generate
+from pipelines.roster import ROSTER_TABLES, write_roster
+from pipelines.sources import GRID, ROSTER
+from pipelines.staging import folder_fingerprint, ingest_source
+from pipelines.warehouse import memory_warehouse
+
+FIRST, SAME, CHANGED = "2026-10", "2026-11", "2026-12"
+DISTRICT = "d"
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
+    root = tmp_path_factory.mktemp("reuse") / "district"
+    generate(root, [FIRST], members=1500, seed=7, messy=True)
+    raw = root / "raw"
+    for month in (SAME, CHANGED):
+        for source in (ROSTER.key, GRID.key):
+            shutil.copytree(raw / FIRST / source, raw / month / source)
+    # one cell of one roster file differs in CHANGED: a name in the first data row
+    path = next(p for p in sorted((raw / CHANGED / ROSTER.key).iterdir()) if p.suffix == ".csv")
+    raw_bytes = path.read_bytes()
+    encoding = "utf-8-sig" if raw_bytes.startswith(b"\xef\xbb\xbf") else "gb18030"
+    lines = raw_bytes.decode(encoding).splitlines(keepends=True)
+    row = next(i for i, line in enumerate(lines) if line.count(",") > 5 and i > 0)
+    cells = lines[row].split(",")
+    name = next(i for i, cell in enumerate(cells) if cell and "\u4e00" <= cell[0] <= "\u9fff")
+    cells[name] = cells[name][:1] + "某" + cells[name][1:]
+    lines[row] = ",".join(cells)
+    path.write_bytes("".join(lines).encode(encoding))
+    return DataDir(root)
+
+
+def _month(con: duckdb.DuckDBPyConnection, layout: DataDir, month: str, *, reuse: bool = True):
+    staged = [
+        ingest_source(con, layout, source, district=DISTRICT, month=month, reuse=reuse)
+        for source in (ROSTER, GRID)
+    ]
+    return staged, write_roster(con, DISTRICT, month, reuse=reuse)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str, month: str) -> pl.DataFrame:
+    return con.sql(
+        f"SELECT * EXCLUDE (month) FROM {table} WHERE district = ? AND month = ? ORDER BY ALL",
+        params=[DISTRICT, month],
+    ).pl()
+
+
+def test_fingerprint_is_the_files_content(layout: DataDir):
+    raw = layout.raw
+    first = folder_fingerprint(raw / FIRST / ROSTER.key)
+    assert first == folder_fingerprint(raw / SAME / ROSTER.key)
+    assert first != folder_fingerprint(raw / CHANGED / ROSTER.key)
+
+
+def test_an_unchanged_roster_reuses_the_keyed_members_with_identical_rows(layout: DataDir):
+    con = memory_warehouse()
+    staged, tables = _month(con, layout, FIRST)
+    assert [s.reused_from for s in staged] == [None, None] and tables.reused_from is None
+    staged, tables = _month(con, layout, SAME)
+    assert [s.reused_from for s in staged] == [FIRST, FIRST]
+    assert tables.reused_from == FIRST
+    assert tables.members.height == _rows(con, "roster_members", SAME).height > 1000
+
+    fresh = memory_warehouse()  # the same month computed from the files, nothing reused
+    _month(fresh, layout, SAME, reuse=False)
+    for table in (*ROSTER_TABLES, "stg_roster", "stg_grid", "source_status", "ingest_files",
+                  "rejects", "field_problems", "roster_builds"):  # fmt: skip
+        reused, computed = _rows(con, table, SAME), _rows(fresh, table, SAME)
+        assert reused.height == computed.height, table
+        assert reused.equals(computed), table
+    # what the asset layer is handed is what a fresh build gives (rows in any order)
+    rebuilt = write_roster(fresh, DISTRICT, SAME, reuse=False)
+    for mine, theirs in zip(
+        (tables.members, tables.households, tables.findings),
+        (rebuilt.members, rebuilt.households, rebuilt.findings),
+        strict=True,
+    ):
+        assert mine.select(theirs.columns).sort(pl.all()).equals(theirs.sort(pl.all()))
+
+    # the same month again: nothing is copied or rebuilt, the rows stay
+    before = _rows(con, "roster_members", SAME)
+    staged, tables = _month(con, layout, SAME)
+    assert [s.reused_from for s in staged] == [SAME, SAME] and tables.reused_from == SAME
+    assert _rows(con, "roster_members", SAME).equals(before)
+
+
+def test_a_roster_changed_in_one_cell_is_read_and_keyed_again(layout: DataDir):
+    con = memory_warehouse()
+    _month(con, layout, FIRST)
+    staged, tables = _month(con, layout, CHANGED)
+    roster, grid = staged
+    assert roster.reused_from is None and grid.reused_from == FIRST
+    assert tables.reused_from is None
+    fresh = memory_warehouse()
+    _month(fresh, layout, CHANGED, reuse=False)
+    assert _rows(con, "roster_members", CHANGED).equals(_rows(fresh, "roster_members", CHANGED))
+    assert not _rows(con, "roster_members", CHANGED).equals(_rows(con, "roster_members", FIRST))
