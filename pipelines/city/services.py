@@ -1,0 +1,749 @@
+"""The city profile's services on one machine, started and always stopped (issue 11 item 2).
+
+`CityServices` starts, all on 127.0.0.1 with free ports and everything in one scratch folder:
+
+- a throw-away PostgreSQL cluster (`initdb` in the folder; Dagster's run, event-log and schedule
+  storage, dagster-postgres);
+- `redis-server` (the Celery broker and result backend);
+- N Celery workers (`celery -A dagster_celery.app worker`, one run at a time each), which take
+  the runs the daemon launches with dagster-celery's `CeleryRunLauncher`;
+- the Dagster daemon (queue with one run per district, run monitoring, run retries, backfills)
+  and the webserver (UI and GraphQL);
+
+with `DAGSTER_HOME` in the folder holding `deploy/dagster_city.yaml` as its `dagster.yaml`.
+
+Every service runs in its own process group; `stop()` (called by the context manager, by an
+`atexit` hook and on SIGTERM/SIGHUP) ends each group — SIGTERM (SIGINT for PostgreSQL: its fast
+shutdown), then SIGKILL after a grace period — and removes the folder. Each child also gets
+PR_SET_PDEATHSIG, so a service dies with the Python process even if that one is killed -9.
+
+`python -m pipelines.city.services --data-dir DIR [--workers N]` starts them and waits (Ctrl-C
+stops everything); `pipelines/city/run_city.py` uses them for `make city`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CITY_YAML = REPO_ROOT / "deploy" / "dagster_city.yaml"
+DISTRICT_TAG = "fangfan/district"
+CELERY_QUEUE = "dagster"
+PG_DB = "dagster"
+PG_USER = "fangfan"
+
+_LIBC = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: new session (own process group), and SIGKILL when the parent
+    dies (Linux prctl PR_SET_PDEATHSIG), so no service outlives a killed test."""
+    os.setsid()
+    global _LIBC
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def postgres_bin(name: str) -> str:
+    """A PostgreSQL program: on PATH, else Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / name).is_file():
+            return str(folder / name)
+    raise FileNotFoundError(
+        f"{name} not found: install PostgreSQL (Debian: apt-get install -y postgresql)"
+    )
+
+
+def redis_bin() -> str:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").is_file() else None
+    )
+    if not found:
+        raise FileNotFoundError("redis-server not found (Debian: apt-get install -y redis-server)")
+    return found
+
+
+def _venv_bin(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.is_file() else (shutil.which(name) or name)
+
+
+def _postgres_user() -> pwd.struct_passwd | None:
+    """PostgreSQL refuses to run as root: as root, run it as `postgres` (else `nobody`)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise RuntimeError("running as root and neither a postgres nor a nobody user exists")
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+    stop_signal: int = signal.SIGTERM
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@dataclass
+class CityServices:
+    """Postgres, Redis, `workers` Celery workers, the daemon and the webserver for the data
+    directory `data_dir` (FANGFAN_DATA_DIR of every service). Use as a context manager."""
+
+    data_dir: Path
+    workers: int = 1
+    scratch: Path | None = None  # parent of the services' folder (default: the system temp dir)
+    daemon: bool = True
+    webserver: bool = True
+    env: Mapping[str, str] = field(default_factory=dict)  # extra settings for every service
+    max_concurrent_runs: int | None = None  # default: the number of workers
+    keep: bool = False  # keep the folder (logs) after stop
+    startup_timeout: float = 180.0
+
+    def __post_init__(self) -> None:
+        self.services: list[Service] = []
+        self.folder: Path | None = None
+        self.pg_port = self.redis_port = self.web_port = 0
+        self._stopped = True
+        self._previous_handlers: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    # --- paths and settings ---------------------------------------------------------------
+
+    @property
+    def home(self) -> Path:
+        assert self.folder is not None
+        return self.folder / "dagster_home"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def postgres_url(self) -> str:
+        return f"postgresql://{PG_USER}@127.0.0.1:{self.pg_port}/{PG_DB}"
+
+    @property
+    def webserver_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def service_env(self) -> dict[str, str]:
+        """The environment of the daemon, the webserver and the workers."""
+        assert self.folder is not None
+        env = dict(os.environ)
+        env.update(
+            {
+                "DAGSTER_HOME": str(self.home),
+                "FANGFAN_PG_HOST": "127.0.0.1",
+                "FANGFAN_PG_PORT": str(self.pg_port),
+                "FANGFAN_PG_DB": PG_DB,
+                "FANGFAN_PG_USER": PG_USER,
+                "FANGFAN_PG_PASSWORD": "",
+                "FANGFAN_REDIS_URL": self.redis_url,
+                "FANGFAN_MAX_CONCURRENT_RUNS": str(self.max_concurrent_runs or self.workers),
+                "FANGFAN_DATA_DIR": str(Path(self.data_dir).resolve()),
+                # the worker's Celery app (dagster_celery.app) reads dagster_celery_config
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(self.folder / "celery"), env.get("PYTHONPATH", "")) if p
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.env)
+        return env
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def __enter__(self) -> CityServices:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> CityServices:
+        parent = Path(self.scratch) if self.scratch else None
+        if parent:
+            parent.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix="fangfan-city-", dir=parent))
+        self._stopped = False
+        atexit.register(self.stop)
+        self._trap_signals()
+        try:
+            self._start_postgres()
+            self._start_redis()
+            self._write_instance()
+            for i in range(self.workers):
+                self._start_worker(i + 1)
+            if self.daemon:
+                self._start(
+                    "daemon", [_venv_bin("dagster-daemon"), "run", "-m", "pipelines.definitions"]
+                )
+            if self.webserver:
+                self.web_port = free_port()
+                self._start(
+                    "webserver",
+                    [
+                        _venv_bin("dagster-webserver"),
+                        "-m",
+                        "pipelines.definitions",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(self.web_port),
+                    ],
+                )
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """End every service (reverse order of start), then remove the folder. Idempotent."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        for service in reversed(self.services):
+            self._end(service)
+        self.services.clear()
+        self._restore_signals()
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.stop)
+        if self.folder is not None and not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _trap_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def handler(signum: int, _frame: object) -> None:
+            self.stop()
+            raise SystemExit(128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            self._previous_handlers[signum] = signal.signal(signum, handler)
+
+    def _restore_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, previous in self._previous_handlers.items():
+            with contextlib.suppress(Exception):
+                signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
+
+    def _start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        stop_signal: int = signal.SIGTERM,
+        user: pwd.struct_passwd | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Service:
+        assert self.folder is not None
+        log = self.folder / "logs" / f"{name}.log"
+        log.parent.mkdir(exist_ok=True)
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT if user is None else self.folder,
+                env=dict(env) if env is not None else self.service_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+                user=user.pw_uid if user else None,
+                group=user.pw_gid if user else None,
+                extra_groups=[] if user else None,
+            )
+        service = Service(name, process, log, stop_signal)
+        self.services.append(service)
+        return service
+
+    def _end(self, service: Service, grace: float = 20.0) -> None:
+        pgid = service.process.pid  # own session: its pid is the group id
+        if service.alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, service.stop_signal)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                service.process.wait(timeout=grace)
+        # the group's other members (code servers, pool processes, postgres backends) as well
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            service.process.wait(timeout=5)
+
+    # --- the services ---------------------------------------------------------------------
+
+    def _start_postgres(self) -> None:
+        assert self.folder is not None
+        user = _postgres_user()
+        data = self.folder / "postgres"
+        data.mkdir()
+        if user is not None:
+            os.chown(data, user.pw_uid, user.pw_gid)
+            os.chmod(self.folder, 0o755)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+        env.update({"LC_ALL": "C", "LANG": "C"})
+        init = subprocess.run(
+            [
+                postgres_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            cwd=self.folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
+        if init.returncode != 0:
+            raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+        self.pg_port = free_port()
+        self._start(
+            "postgres",
+            [
+                postgres_bin("postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.pg_port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                f"unix_socket_directories={data}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stop_signal=signal.SIGINT,  # fast shutdown: disconnect clients, stop
+            user=user,
+            env=env,
+        )
+        self._wait("postgres", lambda: _port_open(self.pg_port), self.services[-1])
+        ready = postgres_bin("pg_isready")
+        self._wait(
+            "postgres",
+            lambda: (
+                subprocess.run(
+                    [
+                        ready,
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        str(self.pg_port),
+                        "-U",
+                        PG_USER,
+                        "-d",
+                        "postgres",
+                    ],
+                    capture_output=True,
+                ).returncode
+                == 0
+            ),
+            self.services[-1],
+        )
+        made = subprocess.run(
+            [
+                postgres_bin("createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.pg_port),
+                "-U",
+                PG_USER,
+                PG_DB,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            raise RuntimeError(f"createdb failed: {made.stderr}")
+
+    def _start_redis(self) -> None:
+        assert self.folder is not None
+        folder = self.folder / "redis"
+        folder.mkdir()
+        self.redis_port = free_port()
+        service = self._start(
+            "redis",
+            [
+                redis_bin(),
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(folder),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ],
+        )
+        self._wait("redis", lambda: _port_open(self.redis_port), service)
+
+    def _write_instance(self) -> None:
+        assert self.folder is not None
+        self.home.mkdir()
+        shutil.copyfile(CITY_YAML, self.home / "dagster.yaml")
+        (self.home / ".nux").mkdir()
+        (self.home / ".nux" / "nux.yaml").write_text("seen: 1\n")
+        celery = self.folder / "celery"
+        celery.mkdir()
+        # the settings the worker's app (dagster_celery.app: make_app() without arguments) loads;
+        # the launcher gets the same broker and backend from dagster_city.yaml
+        (celery / "dagster_celery_config.py").write_text(
+            f"broker_url = {self.redis_url!r}\n"
+            f"result_backend = {self.redis_url!r}\n"
+            "worker_prefetch_multiplier = 1\n"
+            "task_acks_late = False\n"
+            "broker_connection_retry_on_startup = True\n"
+        )
+
+    def _start_worker(self, number: int) -> None:
+        self._start(
+            f"worker{number}",
+            [
+                _venv_bin("celery"),
+                "-A",
+                "dagster_celery.app",
+                "worker",
+                "-Q",
+                CELERY_QUEUE,
+                "--concurrency",
+                "1",
+                "--prefetch-multiplier",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"fangfan{number}@%h",
+                "--loglevel",
+                "INFO",
+            ],
+        )
+
+    # --- readiness --------------------------------------------------------------------------
+
+    def _wait(self, what: str, ready, service: Service | None = None) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if service is not None and not service.alive:
+                raise RuntimeError(f"{what} exited at start:\n{self.tail(service)}")
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.3)
+        raise TimeoutError(f"{what} not ready after {self.startup_timeout:.0f} s")
+
+    def tail(self, service: Service, lines: int = 40) -> str:
+        try:
+            return "\n".join(service.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def workers_answering(self) -> int:
+        from celery import Celery
+
+        app = Celery("fangfan-ping", broker=self.redis_url, backend=self.redis_url)
+        try:
+            return len(app.control.ping(timeout=1.0) or [])
+        finally:
+            app.close()
+
+    def wait_ready(self) -> None:
+        for service in self.services:
+            if service.name.startswith("worker"):
+                self._wait(service.name, lambda: True, service)
+        if self.workers:
+            self._wait("celery workers", lambda: self.workers_answering() >= self.workers)
+        if self.webserver:
+            web = next(s for s in self.services if s.name == "webserver")
+            self._wait("webserver", lambda: self._http_ok("/server_info"), web)
+        if self.daemon and self.webserver:
+            daemon = next(s for s in self.services if s.name == "daemon")
+            self._wait("daemon", self._daemon_healthy, daemon)
+
+    def _http_ok(self, path: str) -> bool:
+        with urllib.request.urlopen(self.webserver_url + path, timeout=2) as reply:
+            return reply.status == 200
+
+    def _daemon_healthy(self) -> bool:
+        data = self.graphql(
+            "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+        )
+        statuses = data["instance"]["daemonHealth"]["allDaemonStatuses"]
+        return bool(statuses) and all(s["healthy"] for s in statuses if s["required"])
+
+    def check_alive(self) -> None:
+        """Raise if a service has died (say which, with its log's tail)."""
+        for service in self.services:
+            if not service.alive:
+                raise RuntimeError(
+                    f"{service.name} exited ({service.process.returncode}):\n{self.tail(service)}"
+                )
+
+    # --- GraphQL: what the UI does ---------------------------------------------------------
+
+    def graphql(self, query: str, variables: Mapping | None = None) -> dict:
+        body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
+        request = urllib.request.Request(
+            self.webserver_url + "/graphql",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            answer = json.loads(reply.read())
+        if answer.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {answer['errors']}")
+        return answer["data"]
+
+    def repository(self) -> tuple[str, str]:
+        """(code location name, repository name) of the definitions the webserver serves."""
+        data = self.graphql(
+            "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } }"
+            " ... on PythonError { message } } }"
+        )
+        nodes = data["repositoriesOrError"].get("nodes")
+        if not nodes:
+            raise RuntimeError(f"no repository loaded: {data['repositoriesOrError']}")
+        return nodes[0]["location"]["name"], nodes[0]["name"]
+
+    def launch_run(self, job: str, tags: Mapping[str, str]) -> str:
+        """Submit a run as the UI's Launch button does: it is queued, the daemon dequeues it and
+        the Celery launcher sends it to a worker. Returns the run id."""
+        location, repository = self.repository()
+        data = self.graphql(
+            """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
+                 __typename ... on LaunchRunSuccess { run { runId } }
+                 ... on PythonError { message stack } ... on RunConfigValidationInvalid { errors { message } }
+                 ... on InvalidSubsetError { message } ... on PipelineNotFoundError { message } } }""",
+            {
+                "p": {
+                    "selector": {
+                        "repositoryLocationName": location,
+                        "repositoryName": repository,
+                        "jobName": job,
+                    },
+                    "runConfigData": {},
+                    "executionMetadata": {
+                        "tags": [{"key": k, "value": v} for k, v in tags.items()]
+                    },
+                }
+            },
+        )
+        result = data["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launchRun: {result}")
+        return result["run"]["runId"]
+
+    def partition_names(self, job: str) -> list[str]:
+        location, repository = self.repository()
+        data = self.graphql(
+            """query($r: RepositorySelector!, $n: String!) { partitionSetOrError(
+                 repositorySelector: $r, partitionSetName: $n) { __typename
+                 ... on PartitionSet { partitionsOrError { ... on Partitions { results { name } } } } } }""",
+            {
+                "r": {"repositoryLocationName": location, "repositoryName": repository},
+                "n": f"{job}_partition_set",
+            },
+        )
+        part = data["partitionSetOrError"]
+        return [p["name"] for p in part["partitionsOrError"]["results"]]
+
+    def launch_backfill(
+        self, job: str, partitions: list[str], tags: Mapping[str, str] | None = None
+    ) -> str:
+        """A partition backfill of `job`, as the UI's "Materialize"/backfill dialog submits it;
+        the daemon plans its runs and queues them. Returns the backfill id."""
+        location, repository = self.repository()
+        data = self.graphql(
+            """mutation($b: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $b) {
+                 __typename ... on LaunchBackfillSuccess { backfillId }
+                 ... on PythonError { message stack } ... on PartitionSetNotFoundError { message } } }""",
+            {
+                "b": {
+                    "selector": {
+                        "partitionSetName": f"{job}_partition_set",
+                        "repositorySelector": {
+                            "repositoryLocationName": location,
+                            "repositoryName": repository,
+                        },
+                    },
+                    "partitionNames": partitions,
+                    "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+                }
+            },
+        )
+        result = data["launchPartitionBackfill"]
+        if result["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"launchPartitionBackfill: {result}")
+        return result["backfillId"]
+
+    def runs(self, tag: tuple[str, str] | None = None, run_ids: list[str] | None = None) -> list:
+        flt: dict = {}
+        if tag:
+            flt["tags"] = [{"key": tag[0], "value": tag[1]}]
+        if run_ids:
+            flt["runIds"] = run_ids
+        data = self.graphql(
+            """query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results {
+                 runId status startTime endTime jobName tags { key value } } } } }""",
+            {"f": flt},
+        )
+        return data["runsOrError"]["results"]
+
+    def backfill_status(self, backfill_id: str) -> str:
+        data = self.graphql(
+            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                 ... on PartitionBackfill { status } ... on PythonError { message } } }""",
+            {"id": backfill_id},
+        )
+        return data["partitionBackfillOrError"].get("status", "")
+
+    def wait_runs(
+        self,
+        run_ids: list[str] | None = None,
+        tag: tuple[str, str] | None = None,
+        expect: int = 1,
+        timeout: float = 1800.0,
+        retry_grace: float = 45.0,
+    ) -> list[dict]:
+        """Wait until the runs (by id, or by tag: at least `expect` of them) and the daemon's
+        retries of the failed ones have finished; returns them all (retries included)."""
+        finished = {"SUCCESS", "FAILURE", "CANCELED"}
+        deadline = time.monotonic() + timeout
+        settled_at: float | None = None
+        while True:
+            self.check_alive()
+            runs = self.runs(tag=tag, run_ids=run_ids)
+            ids = {r["runId"] for r in runs}
+            for run in list(runs):  # the retries of failed runs (tag dagster/parent_run_id)
+                if run["status"] == "FAILURE":
+                    runs += [
+                        r
+                        for r in self.runs(tag=("dagster/parent_run_id", run["runId"]))
+                        if r["runId"] not in ids
+                    ]
+            done = len(runs) >= expect and all(r["status"] in finished for r in runs)
+            if not done:
+                settled_at = None
+            else:
+                failed_without_retry = [
+                    r
+                    for r in runs
+                    if r["status"] == "FAILURE"
+                    and not any(
+                        t["key"] == "dagster/parent_run_id" and t["value"] == r["runId"]
+                        for other in runs
+                        for t in other["tags"]
+                    )
+                ]
+                settled_at = settled_at or time.monotonic()
+                # a failed run's retry is queued by the daemon a little after the failure
+                if not failed_without_retry or time.monotonic() - settled_at > retry_grace:
+                    return runs
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"runs not finished after {timeout:.0f} s: {runs}")
+            time.sleep(1.0)
+
+
+@contextlib.contextmanager
+def city_services(data_dir: Path, **options) -> Iterator[CityServices]:
+    services = CityServices(Path(data_dir), **options)
+    with services:
+        yield services
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.city.services",
+        description="Start the city services (PostgreSQL, Redis, Celery workers, Dagster daemon "
+        "and webserver) on 127.0.0.1 and keep them up until Ctrl-C or SIGTERM.",
+    )
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scratch", help="parent folder of the services' folder")
+    parser.add_argument("--keep", action="store_true", help="keep the folder (logs) after stop")
+    args = parser.parse_args(argv)
+    services = CityServices(
+        Path(args.data_dir), workers=args.workers, scratch=args.scratch, keep=args.keep
+    )
+    try:
+        with services:
+            print(f"DAGSTER_HOME={services.home}", flush=True)
+            print(f"PostgreSQL  {services.postgres_url}", flush=True)
+            print(f"Redis       {services.redis_url}", flush=True)
+            print(f"Dagster UI  {services.webserver_url}  ({args.workers} Celery workers)")
+            print("Ctrl-C stops every service.", flush=True)
+            while True:
+                services.check_alive()
+                time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
