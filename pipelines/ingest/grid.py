@@ -18,6 +18,7 @@ from pipelines.ingest.readers import (
 )
 from pipelines.ingest.stage import StagedSource, require_header, stage_folder
 from pipelines.ingest.table import SheetFailure, Table
+from pipelines.matching.places import TOWNSHIP_SUFFIXES, suffix_pattern
 from pipelines.sources import GRID, Field, Source, normalise_header
 
 # The workbook's extra columns; the flat CSV form has none of them (they stay null there).
@@ -46,7 +47,7 @@ GRID_LEDGER = Source(
 TICK_FIELDS = ("worker_is_group_leader", "worker_is_party_member")
 TITLE_MARK = "防止返贫"
 TEMPLATE_BLANK = "(街道、开发区)"
-TOWNSHIP_SUFFIX = r"(?:镇|乡|街道|开发区|办事处)$"
+TOWNSHIP_SUFFIX = suffix_pattern(TOWNSHIP_SUFFIXES)
 _NAMES_IN_TEXT = (
     r"(?P<township>[\u4e00-\u9fff]+?(?:镇|乡|街道|开发区))[_\-—\s]*"
     r"(?P<village>[\u4e00-\u9fff]+?(?:村|社区|居委会))"

@@ -77,10 +77,9 @@ TableReader = Callable[[Source, Path, str], list[Table | SheetFailure]]
 def stage_source(source: Source, folder: Path, month: str) -> StagedSource:
     """Stage every file of raw/<month>/<source>/ (month is the partition; rows carry no month)."""
     if source.key == GRID.key:
-        # the ledger has its own layout (title-row 乡镇/村, ticks); grid.py builds on this module
-        from pipelines.ingest.grid import stage_grid
-
-        return stage_grid(folder, month)
+        # the ledger has its own layout (title-row 乡镇/村, ticks): ingest/grid.py builds on this
+        # module, and pipelines/staging.py hands the grid to it
+        raise ValueError("the grid ledger is staged by pipelines.ingest.grid.stage_grid")
     return stage_folder(source, folder, read_tables)
 
 

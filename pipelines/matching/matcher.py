@@ -33,6 +33,7 @@ from pipelines.matching.labels import (
     REASONS,
 )
 from pipelines.matching.names import name_keys
+from pipelines.matching.places import TOWNSHIP_SUFFIXES, VILLAGE_SUFFIXES, suffix_pattern
 from pipelines.matching.ranks import PASS_TYPE, Pass, round_number
 from pipelines.matching.scoring import METHOD_TYPE, REASON_TYPE, SCORES, asks, gate, score, uses
 from pipelines.matching.scoring import load as load_scoring_table
@@ -113,15 +114,14 @@ def _search(ws: Workspace, pass_: Pass) -> None:
         score(ws, pass_, after)
 
 
-def _place(column: str, suffixes: str) -> str:
+def _place(column: str, suffixes: tuple[str, ...]) -> str:
     # Clerks write 三十铺镇 or 三十铺, 北山村 or 北山村委会: compare the name without its suffix.
-    return (
-        f"nullif(regexp_replace(regexp_replace({column}, '\\s', '', 'g'), '({suffixes})$', ''), '')"
-    )
+    pattern = suffix_pattern(suffixes)
+    return f"nullif(regexp_replace(regexp_replace({column}, '\\s', '', 'g'), '{pattern}', ''), '')"
 
 
-_TOWN = "街道办事处|街道|镇|乡"
-_VILLAGE = "村民委员会|村委会|村"
+_TOWN = TOWNSHIP_SUFFIXES
+_VILLAGE = VILLAGE_SUFFIXES
 
 
 def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) -> None:

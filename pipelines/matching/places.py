@@ -6,8 +6,20 @@ import polars as pl
 
 # administrative prefixes a department may put before the township, and suffixes it may drop
 _PREFIX = r"^(?:.{2,7}?省)?(?:.{2,7}?市)?(?:.{2,7}?[区县])?"
-_TOWNSHIP_SUFFIX = r"(?:镇|乡|街道办事处|街道|办事处|开发区)$"
-_VILLAGE_SUFFIX = r"(?:村民委员会|居民委员会|村委会|居委会|社区|村)$"
+# The one list of what a township or village name may end with (the matcher, the grid ledger's
+# titles and the department spellings all read these). Longest first: an alternation takes the
+# first that fits.
+TOWNSHIP_SUFFIXES = ("街道办事处", "街道", "办事处", "开发区", "镇", "乡")
+VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村")
+
+
+def suffix_pattern(suffixes: tuple[str, ...]) -> str:
+    """A regular expression (Python, polars and DuckDB alike) for a name ending in one of them."""
+    return f"(?:{'|'.join(suffixes)})$"
+
+
+_TOWNSHIP_SUFFIX = suffix_pattern(TOWNSHIP_SUFFIXES)
+_VILLAGE_SUFFIX = suffix_pattern(VILLAGE_SUFFIXES)
 
 
 def _base(expr: pl.Expr) -> pl.Expr:

@@ -16,7 +16,8 @@ import duckdb
 import polars as pl
 
 from pipelines.matching.places import canonical_places
-from pipelines.warehouse import table_exists
+from pipelines.schema import TABLE
+from pipelines.warehouse import scalar
 
 UNDECIDABLE = "无法判断"  # an absence rule cannot tell whether the member is absent
 NOT_EVALUABLE = "不可判断"  # a row the rule needs a field of, and that field is unreadable
@@ -66,22 +67,16 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
     """Sources whose month is no evidence of anyone's absence, with the reason in plain Chinese:
     not received, a file that could not be read (named), or no data row at all."""
     gaps: dict[str, str] = {}
-    if not table_exists(con, "source_status"):
-        return gaps
     status = con.sql(
         "SELECT source, received FROM source_status WHERE district = $d AND month = $m",
         params={"d": district, "m": month},
     ).pl()
-    failed = (
-        con.sql(
-            """SELECT source, string_agg(file, '、' ORDER BY file) AS files FROM ingest_files
-               WHERE district = $d AND month = $m AND status IN ('failed', 'partial')
-               GROUP BY source""",
-            params={"d": district, "m": month},
-        ).pl()
-        if table_exists(con, "ingest_files")
-        else pl.DataFrame(schema={"source": pl.String, "files": pl.String})
-    )
+    failed = con.sql(
+        """SELECT source, string_agg(file, '、' ORDER BY file) AS files FROM ingest_files
+           WHERE district = $d AND month = $m AND status IN ('failed', 'partial')
+           GROUP BY source""",
+        params={"d": district, "m": month},
+    ).pl()
     failed_files = dict(failed.iter_rows())
     for source, received in status.iter_rows():
         if not received:
@@ -95,13 +90,14 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
 
 def _has_rows(con: duckdb.DuckDBPyConnection, source: str, district: str, month: str) -> bool:
     table = f"stg_{source}"
-    if not re.fullmatch(r"[a-z_]+", source) or not table_exists(con, table):
+    if table not in TABLE:  # every source's staged table is declared (pipelines/schema.py)
         return False
-    found = con.execute(
+    found = scalar(
+        con,
         f"SELECT count(*) > 0 FROM (SELECT 1 FROM {table} WHERE district = ? AND month = ? LIMIT 1)",
         [district, month],
-    ).fetchone()
-    return bool(found and found[0])
+    )
+    return bool(found)
 
 
 def _fields_of(where: str) -> list[str]:
@@ -117,8 +113,6 @@ def not_evaluable_rows(
     `matched_sql` is the rule's own query with `where` replaced by this test, so scope and ties
     are the rule's.
     """
-    if not table_exists(con, "field_problems"):
-        return empty_undecided()
     rows = con.sql(matched_sql, params=params).pl()
     if rows.is_empty():
         return empty_undecided()
@@ -163,11 +157,6 @@ ENROLLMENT_SQL = """
                WHERE district = $district AND month = $month AND field = 'enroll_year') fy
       ON fy.record_key = s.record_key
     WHERE s.district = $district AND s.month = $month
-"""
-ENROLLMENT_NO_PROBLEMS_SQL = """
-    CREATE OR REPLACE TEMP TABLE enrollment_rows AS
-    SELECT s.*, false AS year_unreadable
-    FROM stg_medical_enrollment s WHERE s.district = $district AND s.month = $month
 """
 
 # members tied to a row that says 正常参保 for M's year (a blank year: the list is the year's)
@@ -263,8 +252,7 @@ BLOCKING_SQL = f"""
 
 def prepare_enrollment(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """enrollment_rows: M's staged enrollment rows, each flagged when its 参保年度 is unreadable."""
-    sql = ENROLLMENT_SQL if table_exists(con, "field_problems") else ENROLLMENT_NO_PROBLEMS_SQL
-    con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+    con.execute(ENROLLMENT_SQL, {k: v for k, v in params.items() if f"${k}" in ENROLLMENT_SQL})
 
 
 def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
@@ -291,19 +279,6 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
     """Monitored members without a 正常参保 record for whom some row of the month could be one:
     member_key, household_id, record_key (the blocking row) and the reason."""
-    if not table_exists(con, "unmatched_records"):
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE unmatched_records AS SELECT NULL::VARCHAR AS district, "
-            "NULL::VARCHAR AS month, NULL::VARCHAR AS record_key, NULL::VARCHAR AS status, "
-            "NULL::VARCHAR[] AS candidates WHERE false"
-        )
-    if not table_exists(con, "rejects"):
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE rejects AS SELECT NULL::VARCHAR AS district, "
-            "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS file, "
-            "NULL::VARCHAR AS sheet, NULL::BIGINT AS row_number, NULL::VARCHAR AS raw_values "
-            "WHERE false"
-        )
     _unresolved_places(con, params)
     sql = BLOCKING_SQL
     return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()

@@ -17,7 +17,6 @@ import duckdb
 import polars as pl
 
 from pipelines.rules.catalogue import RULES_BY_CODE, Level
-from pipelines.warehouse import table_exists
 
 KEY_SEPARATOR = "|"
 
@@ -82,8 +81,6 @@ def earlier_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) 
         "evidence_key": pl.String,
         "month": pl.String,
     }
-    if not table_exists(con, "warnings"):
-        return pl.DataFrame(schema=schema)
     frame = con.sql(
         """SELECT warning_id, rule, household_id, member_key, evidence_key, month FROM warnings
            WHERE district = $district AND month < $month""",

@@ -11,7 +11,11 @@ from pipelines.feedback import CONFIRMED, effective_verdicts
 from pipelines.rules.catalogue import RULES, RULES_BY_CODE
 from pipelines.rules.continuity import subject_expr
 from pipelines.rules.evaluate import evaluate_rules
-from pipelines.warehouse import table_exists
+from pipelines.schema import SCHEMA_VERSION, schema_version
+
+
+class OutdatedWarehouse(RuntimeError):
+    """The warehouse predates the declared schema: a run (a writer) migrates it first."""
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,6 @@ class Replay:
 def months_in_warehouse(
     con: duckdb.DuckDBPyConnection, district: str, first: str, last: str
 ) -> list[str]:
-    if not table_exists(con, "source_status"):
-        return []
     rows = con.execute(
         """SELECT DISTINCT month FROM source_status
            WHERE district = ? AND month BETWEEN ? AND ? AND source = 'roster' ORDER BY month""",
@@ -52,6 +54,11 @@ def replay(
 ) -> Replay:
     """Per month and rule: warnings under the current vs the proposed configuration, and how many
     of the warnings townships confirmed (属实) the proposed configuration would still raise."""
+    found = schema_version(con.cursor())  # its own cursor: nothing left half-read on `con`
+    if found != SCHEMA_VERSION:
+        raise OutdatedWarehouse(
+            f"仓库结构版本为 {found}，当前程序为 {SCHEMA_VERSION}：请先运行一次 fangfan run 以升级仓库，再回放规则"
+        )
     counts: list[dict] = []
     proposed_subjects: list[pl.DataFrame] = []
     for month in months_in_warehouse(con, district, first, last):
@@ -80,8 +87,6 @@ def _confirmed_caught(
     con: duckdb.DuckDBPyConnection, district: str, last: str, proposed: list[pl.DataFrame]
 ) -> pl.DataFrame:
     schema = {"rule": pl.String, "confirmed": pl.UInt32, "still_caught": pl.UInt32}
-    if not table_exists(con, "listings"):
-        return pl.DataFrame(schema=schema)
     verdicts = effective_verdicts(con, district, last).filter(pl.col("verdict").is_in(CONFIRMED))
     if verdicts.is_empty():
         return pl.DataFrame(schema=schema)

@@ -129,9 +129,15 @@ def test_missing_grid_folder_is_not_received(tmp_path: Path) -> None:
     assert not stage_grid(tmp_path / "grid", MONTH).received
 
 
-def test_stage_source_hands_the_grid_to_the_ledger_reader(tmp_path: Path) -> None:
+def test_the_month_hands_the_grid_to_the_ledger_reader(tmp_path: Path) -> None:
+    from pipelines.config import DataDir
     from pipelines.ingest.stage import stage_source
+    from pipelines.staging import stage_month
 
-    write_ledger(tmp_path / "grid" / "a.xlsx", f"三十铺镇（街道、开发区）北山村{TAIL}", ROWS)
-    staged = stage_source(GRID, tmp_path / "grid", MONTH)
+    folder = tmp_path / "raw" / MONTH / "grid"
+    write_ledger(folder / "a.xlsx", f"三十铺镇（街道、开发区）北山村{TAIL}", ROWS)
+    staged = stage_month(DataDir(tmp_path), GRID, MONTH).staged
     assert staged.records["village"].to_list() == ["北山村", "北山村"]
+    # the plain table reader would take the title row for data: it refuses the ledger
+    with pytest.raises(ValueError, match="stage_grid"):
+        stage_source(GRID, folder, MONTH)
