@@ -12,7 +12,7 @@ MEMBERS ?= 1000000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: demo test test-e2e bench ui lint setup clean-demo
+.PHONY: demo test test-e2e test-services city bench ui lint setup clean-demo
 
 setup: $(VENV)/.synced
 
@@ -40,6 +40,23 @@ test: $(VENV)/.synced
 # whole multi-month runs (lifecycle, relisting, a month of .xls files): CI runs them too
 test-e2e: $(VENV)/.synced
 	$(VENV)/bin/pytest -q -m e2e
+
+# the city profile on real services (PostgreSQL, Redis, a Celery worker, the daemon): CI runs it too
+test-services: $(VENV)/.synced
+	$(VENV)/bin/pytest -q -m services
+
+# make city [WORKERS=1|2]: a synthetic city of CITY_DISTRICTS districts x CITY_MEMBERS members, one
+# month backfilled through PostgreSQL, Redis, Celery workers, the daemon and the webserver, all on
+# 127.0.0.1 and all stopped at the end; a run with another WORKERS prints the throughput ratio
+WORKERS ?= 2
+CITY_DISTRICTS ?= 4
+CITY_MEMBERS ?= 2000
+CITY_MONTH ?= 2026-10
+CITY_DIR ?= $(or $(TMPDIR),/tmp)/fangfan-city
+city: $(VENV)/.synced
+	$(VENV)/bin/python -m pipelines.city.services city --out $(CITY_DIR)/city \
+		--workers $(WORKERS) --districts $(CITY_DISTRICTS) --members $(CITY_MEMBERS) \
+		--month $(CITY_MONTH) --scratch $(CITY_DIR) --record $(CITY_DIR)/throughput.json
 
 bench: $(VENV)/.synced
 	$(UV) sync --frozen --group bench --inexact
