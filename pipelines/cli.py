@@ -6,7 +6,6 @@ import argparse
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -214,6 +213,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from pipelines.runs import reap_dead_runs
+    from pipelines.uiproc import run_service
 
     fangfan = run_settings(args)
     ensure_dagster_home()
@@ -229,7 +229,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     print(f"Dagster UI: http://127.0.0.1:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
     # the UI's code location builds its resource from the environment (pipelines/definitions.py)
     env = os.environ | {DATA_DIR_ENV: fangfan.data_dir}
-    return subprocess.call(command, cwd=REPO_ROOT, env=env)
+    # its own session: Ctrl-C, SIGTERM or a closed terminal stop dagster dev and every process it
+    # started (webserver, daemon, code server, run workers), none left behind (pipelines/uiproc.py)
+    return run_service(command, cwd=REPO_ROOT, env=env, name="Dagster UI")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
