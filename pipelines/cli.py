@@ -88,11 +88,14 @@ def run_month(
     fangfan: FangfanResource,
     month: str,
     *,
+    district: str | None = None,
     earlier_claims: list[str] = (),
     wait_seconds: float | None = None,
 ) -> bool:
-    """Materialise every asset of one monthly partition against the persistent instance, after
-    one run per earlier claims month of the year that YB01 needs (`earlier_claims`).
+    """Materialise every asset of one month of one district (the month × district partition)
+    against the persistent instance, after one run per earlier claims month of the year that
+    YB01 needs (`earlier_claims`). `district`: the district's code in a city (default: the only
+    district of the data directory); it is added to the district partitions when new.
 
     Before each run, runs left unfinished by a dead process are cleaned up (marked failed, their
     writer slot freed); a live run in the way is waited for, saying which one (pipelines/runs.py).
@@ -100,18 +103,42 @@ def run_month(
     event log. Raises KeyboardInterrupt when a signal stopped a run, runs.WaitTimedOut when the
     wait ran out.
     """
-    from pipelines.definitions import CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_definitions
+    import dagster as dg
+
+    from pipelines.definitions import (
+        CLAIMS_HISTORY_JOB,
+        MONTHLY_JOB,
+        build_definitions,
+        district_tags,
+        register_districts,
+    )
+    from pipelines.partitions import partition_key
 
     ensure_dagster_home()
+    code = district or fangfan.city.codes[0]
     definitions = build_definitions(fangfan)
+    with dg.DagsterInstance.get() as instance:
+        register_districts(instance, [code])
     runs_to_do = [(CLAIMS_HISTORY_JOB, m) for m in earlier_claims] + [(MONTHLY_JOB, month)]
     for job_name, partition in runs_to_do:
-        if not _run_partition(definitions.resolve_job_def(job_name), partition, wait_seconds):
+        job = definitions.resolve_job_def(job_name)
+        if not _run_partition(
+            job, partition_key(partition, code), wait_seconds, district_tags(code)
+        ):
             return False
     return True
 
 
-def _run_partition(job, partition: str, wait_seconds: float | None) -> bool:
+def run_city_month(fangfan: FangfanResource, month: str, wait_seconds: float | None = None) -> bool:
+    """The city's assets of a month (cross-district ties), after every district ran it."""
+    from pipelines.definitions import CITY_JOB, build_definitions
+
+    ensure_dagster_home()
+    job = build_definitions(fangfan).resolve_job_def(CITY_JOB)
+    return _run_partition(job, month, wait_seconds, {})
+
+
+def _run_partition(job, partition, wait_seconds: float | None, tags: dict[str, str]) -> bool:
     import uuid
 
     import dagster as dg
@@ -128,7 +155,7 @@ def _run_partition(job, partition: str, wait_seconds: float | None) -> bool:
                 instance=instance,
                 raise_on_error=False,
                 run_id=run_id,
-                tags=runs.launch_tags(),
+                tags={**runs.launch_tags(), **tags},
                 # the event log keeps every step; the terminal shows the assets' warnings only
                 run_config={"loggers": {"terminal": {"config": {"log_level": "WARNING"}}}},
             )
@@ -162,17 +189,54 @@ def _stop_on_sigterm(signum, frame):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """One month of the data directory's district; of every district of a city (districts.toml
+    or one folder per district; `--district CODE` for one of them), then the city's ties."""
+    fangfan = run_settings(args)
+    city = fangfan.city
+    if city.single:
+        return _run_district(args, fangfan, city.codes[0])
+    chosen = [args.district] if getattr(args, "district", None) else city.codes
+    codes = [c for c in chosen if (city.district(c).layout.raw / args.month).is_dir()]
+    for code in chosen:
+        if code not in codes:
+            print(f"{code} {city.district(code).name}：没有 {args.month} 的原始数据，跳过")
+    if not codes:
+        print(f"{city.root} 的区县都没有 {args.month} 的原始数据", file=sys.stderr)
+        return 2
+    failed = []
+    for code in codes:
+        print(f"== {code} {city.district(code).name} {args.month}")
+        status = _run_district(args, fangfan, code)
+        if status == 130:
+            return status
+        if status:
+            failed.append(code)
+    print(f"== 跨区县比对 {args.month}")
+    wait_minutes = getattr(args, "wait_minutes", None)
+    if not run_city_month(fangfan, args.month, None if wait_minutes is None else wait_minutes * 60):
+        print(f"{args.month} 的跨区县比对失败，详见 Dagster UI（fangfan ui）", file=sys.stderr)
+        return 1
+    from pipelines.city.ties import city_summary
+
+    print(city_summary(city, args.month))
+    if failed:
+        print(f"运行失败的区县：{', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str) -> int:
     from pipelines.definitions import claims_months_to_stage
     from pipelines.report import run_summary
     from pipelines.runs import StoppedWaiting, WaitTimedOut
 
-    fangfan = run_settings(args)
-    layout = fangfan.layout
+    settings = fangfan.for_district(code)
+    layout = settings.layout
     if not (layout.raw / args.month).is_dir():
         print(f"{layout.raw / args.month} 不存在：没有这个月的原始数据", file=sys.stderr)
         return 2
-    district = fangfan.district_key
-    earlier = claims_months_to_stage(fangfan, args.month)
+    district = settings.district_key
+    earlier = claims_months_to_stage(settings, args.month)
     if earlier:
         print(
             f"YB01 需要全年累计：先读入仓库中还没有的 {', '.join(earlier)} 医保结算明细 (medical_claims)"
@@ -182,7 +246,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
     try:
         ok = run_month(
-            fangfan, args.month, earlier_claims=earlier,
+            fangfan, args.month, district=code, earlier_claims=earlier,
             wait_seconds=None if wait_minutes is None else wait_minutes * 60,
         )  # fmt: skip
     except StoppedWaiting:
@@ -299,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help=f"data directory (default ./data or ${DATA_DIR_ENV})")
     run.add_argument(
         "--district",
-        help=f"district key for every table (default: the data dir's name, or ${DISTRICT_ENV})",
+        help=f"district key for every table (default: the data dir's name, or ${DISTRICT_ENV}); "
+        "in a city (districts.toml): the code of the one district to run",
     )
     run.add_argument("--rules", help="a rules TOML overriding the defaults")
     run.add_argument("--export-date", help="YYYY-MM-DD the first export of the month counts from")

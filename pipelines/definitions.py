@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.assets.city import CITY_GROUP, cross_district_ties, district_partitions_sensor
 from pipelines.assets.exports import district_summary, township_exports
 from pipelines.assets.feedback import verification_feedback
 from pipelines.assets.identity import roster_members
@@ -15,6 +16,7 @@ from pipelines.assets.matching import match_quality, medical_claims_ytd, member_
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
+from pipelines.partitions import district_partitions, partition_key
 from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
@@ -22,10 +24,13 @@ from pipelines.staging import ACCOUNTING_TABLES
 from pipelines.warehouse import open_warehouse
 
 MONTHLY_JOB = "monthly_run"
+CITY_JOB = "city_ties"
+DISTRICT_TAG = "fangfan/district"
 CLAIMS_HISTORY_JOB = "claims_history"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-ALL_ASSETS = [
+# the steps of one district's month (month × district partitions)
+DISTRICT_STEPS = [
     ingest,
     roster_members,
     verification_feedback,
@@ -36,10 +41,12 @@ ALL_ASSETS = [
     township_exports,
     district_summary,
 ]
+ALL_ASSETS = [*DISTRICT_STEPS, cross_district_ties]
+DISTRICT_ASSETS = dg.AssetSelection.all() - dg.AssetSelection.groups(CITY_GROUP)
 
 monthly_job = dg.define_asset_job(
     MONTHLY_JOB,
-    selection=dg.AssetSelection.all(),
+    selection=DISTRICT_ASSETS,
     executor_def=dg.in_process_executor,
     description="一个月的完整比对：读入各部门数据 → 匹配 → 预警 → 乡镇清单与区级汇总",
 )
@@ -51,6 +58,14 @@ claims_history_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(CLAIMS, *ACCOUNTING_TABLES),
     executor_def=dg.in_process_executor,
     description="读入本年此前月份的医保结算明细（仅 medical_claims 及其读入记录），供 YB01 全年累计",
+)
+
+# after every district ran month M: the records and roster members tied across districts
+city_job = dg.define_asset_job(
+    CITY_JOB,
+    selection=dg.AssetSelection.groups(CITY_GROUP),
+    executor_def=dg.in_process_executor,
+    description="跨区县比对：各区县本月未匹配记录与他区花名册、两区花名册重复（写入城市仓库）",
 )
 
 # Departments push last month's data by the 5th: run on the 6th, off until the district turns it on.
@@ -81,9 +96,9 @@ def build_definitions(fangfan: FangfanResource | None = None) -> dg.Definitions:
     """The definitions with the run settings `fangfan` (default: from the environment)."""
     return dg.Definitions(
         assets=ALL_ASSETS,
-        jobs=[monthly_job, claims_history_job],
+        jobs=[monthly_job, claims_history_job, city_job],
         schedules=[monthly_schedule],
-        sensors=[raw_files_arrival, run_hygiene],
+        sensors=[raw_files_arrival, run_hygiene, district_partitions_sensor],
         resources={"fangfan": fangfan or build_resource()},
         # `fangfan run` selects this one: plain lines, no Dagster stack traces on the terminal;
         # runs that configure no logger (UI, tests) keep Dagster's console logger
@@ -113,14 +128,53 @@ def stage_claims_history(
     month: str,
     instance: dg.DagsterInstance,
     fangfan: FangfanResource | None = None,
+    district: str | None = None,
 ) -> list[str]:
     """Stage the earlier claims months M needs, one run of CLAIMS_HISTORY_JOB per month (what
-    `fangfan run` does before the month's run); returns the months."""
+    `fangfan run` does before the month's run); returns the months. `district`: the district's
+    code in a city (default: the only district of the data directory)."""
     settings = fangfan or build_resource().process_config_and_initialize()
-    earlier = claims_months_to_stage(settings, month)
+    code = district or settings.city.codes[0]
+    register_districts(instance, [code])
+    earlier = claims_months_to_stage(settings.for_district(code), month)
     job = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
     for earlier_month in earlier:
-        result = job.execute_in_process(partition_key=earlier_month, instance=instance)
+        result = job.execute_in_process(
+            partition_key=partition_key(earlier_month, code),
+            instance=instance,
+            tags=district_tags(code),
+        )
         if not result.success:
             raise RuntimeError(f"{CLAIMS} {earlier_month} could not be staged")
     return earlier
+
+
+def district_partition(
+    month: str,
+    fangfan: FangfanResource | None = None,
+    instance: dg.DagsterInstance | None = None,
+    district: str | None = None,
+) -> dg.MultiPartitionKey:
+    """The month × district partition of `month` of district `district` (default: the data
+    directory's only district), added to `instance`'s district partitions when given."""
+    settings = fangfan or build_resource().process_config_and_initialize()
+    code = district or settings.city.codes[0]
+    if instance is not None:
+        register_districts(instance, [code])
+    return partition_key(month, code)
+
+
+def register_districts(instance: dg.DagsterInstance, codes: list[str]) -> list[str]:
+    """Add the districts not yet known to the instance as partitions of the district dimension;
+    returns those added."""
+    known = set(instance.get_dynamic_partitions(district_partitions.name))
+    new = [code for code in codes if code not in known]
+    if new:
+        instance.add_dynamic_partitions(district_partitions.name, new)
+    return new
+
+
+def district_tags(code: str) -> dict[str, str]:
+    """The tag naming a run's district (one run per district at a time: deploy/dagster_city.yaml;
+    Dagster also tags partitioned runs `dagster/partition/district` itself)."""
+    return {DISTRICT_TAG: code}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.partitions import monthly_partitions
+from pipelines.partitions import district_partitions, monthly_partitions, partition_key
 from pipelines.resources import FangfanResource
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
@@ -21,8 +21,11 @@ def month_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def arrival_requests(raw: Path, valid_months: set[str]) -> list[dg.RunRequest]:
-    """One request per month folder, keyed by its fingerprint: unchanged files never re-run."""
+def arrival_requests(
+    raw: Path, valid_months: set[str], district: str | None = None
+) -> list[dg.RunRequest]:
+    """One request per month folder, keyed by its fingerprint: unchanged files never re-run.
+    `district`: the district's code (the partition is month × district; None: the month only)."""
     if not raw.is_dir():
         return []
     requests = []
@@ -30,9 +33,9 @@ def arrival_requests(raw: Path, valid_months: set[str]) -> list[dg.RunRequest]:
         if folder.name not in valid_months:
             continue
         fingerprint = month_fingerprint(folder)
-        requests.append(
-            dg.RunRequest(run_key=f"{folder.name}:{fingerprint}", partition_key=folder.name)
-        )
+        key = folder.name if district is None else str(partition_key(folder.name, district))
+        run_key = f"{folder.name}:{fingerprint}" if district is None else f"{key}:{fingerprint}"
+        requests.append(dg.RunRequest(run_key=run_key, partition_key=key))
     return requests
 
 
@@ -43,7 +46,17 @@ def arrival_requests(raw: Path, valid_months: set[str]) -> list[dg.RunRequest]:
     description="raw/<月份>/ 下文件有变化（新报送、补报、乡镇核实结果）时重跑该月",
 )
 def raw_files_arrival(context: dg.SensorEvaluationContext, fangfan: FangfanResource):
-    requests = arrival_requests(fangfan.layout.raw, set(monthly_partitions.get_partition_keys()))
+    months = set(monthly_partitions.get_partition_keys())
+    city = fangfan.city
+    requests = [
+        request
+        for district in city.districts
+        for request in arrival_requests(district.layout.raw, months, district.code)
+    ]
     if not requests:
         return dg.SkipReason(f"no month folders under {fangfan.layout.raw}")
-    return requests
+    # districts not yet known as partitions are added before their runs are requested
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[district_partitions.build_add_request(city.codes)],
+    )

@@ -1,5 +1,6 @@
-"""The asset graph answers a newcomer: for the township files of a month, every asset upstream
-and the months each is read for; the cross-month flows are declared partition mappings."""
+"""The asset graph answers a newcomer: for the township files of a month of a district, every
+asset upstream and the months each is read for (always of the same district); the cross-month
+flows are declared partition mappings over the month × district partitions."""
 
 from __future__ import annotations
 
@@ -7,12 +8,33 @@ import dagster as dg
 import pytest
 import toposort
 
+from pipelines.city.schema import CITY_TABLES
 from pipelines.definitions import build_definitions, defs
+from pipelines.partitions import (
+    district_of,
+    district_partitions,
+    month_of,
+    monthly_partitions,
+    partition_key,
+)
 from pipelines.schema import TABLES
 from pipelines.sources import DEPARTMENT_KEYS
 
 MONTH = "2026-10"
 EVERY_MONTH_SO_FAR = ("2021-01", MONTH)  # the partitions start in 2021-01
+DISTRICT = "341502"
+OTHER = "341503"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _districts():
+    """Two districts known to the instance the mappings are resolved against."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(district_partitions.name, [DISTRICT, OTHER])
+        with partition_loading_context(dynamic_partitions_store=instance):
+            yield
 
 
 def _graph():
@@ -20,9 +42,14 @@ def _graph():
 
 
 def _months(graph, child: dg.AssetKey, parent: dg.AssetKey, month: str) -> set[str]:
-    """The partitions of `parent` that `child`'s partition `month` reads (its partition mapping)."""
-    result = graph.get_parent_partition_keys_for_child(month, parent, child)
-    return set(result.partitions_subset.get_partition_keys())
+    """The months of `parent` that `child`'s partition (`month`, DISTRICT) reads (its partition
+    mapping); every one of them is DISTRICT's own."""
+    result = graph.get_parent_partition_keys_for_child(
+        partition_key(month, DISTRICT), parent, child
+    )
+    keys = result.partitions_subset.get_partition_keys()
+    assert {district_of(key) for key in keys} <= {DISTRICT}, (child, parent)
+    return {month_of(key) for key in keys}
 
 
 def _span(months: set[str]) -> tuple[str, str]:
@@ -144,7 +171,9 @@ def test_asset_graph_shape_keys_groups_and_checks():
                      "match_quality", "match_quality_reasons"},
         "rules": {"warnings", "warning_records", "rule_undecided", "rules_not_evaluated"},
         "exports": {"listings", "export_runs", "township_exports", "district_summary",
-                    "department_quality_workbooks", "unresolved_records_list"},
+                    "department_quality_workbooks", "unresolved_records_list",
+                    "cross_district_list"},
+        "city": {"cross_district_ties", "cross_district_roster_findings"},
     }  # fmt: skip
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
     checked_sources = {"roster", "grid", *DEPARTMENT_KEYS}
@@ -172,7 +201,9 @@ def test_the_steps_are_the_computations_that_write_several_tables():
     assert steps["department_quality_workbooks"] == "district_summary"
     assert steps["medical_claims"] == steps["rejects"] == steps["feedback"] == "ingest"
     assert steps["negative_pairs"] == "verification_feedback"
+    assert steps["cross_district_ties"] == steps["cross_district_roster_findings"]
     written_by = {t.name: t.written_by for t in TABLES}
+    written_by |= {f"city.{t.name}": t.written_by for t in CITY_TABLES}
     for key, step in steps.items():
         table = (
             definitions.resolve_asset_graph()
@@ -190,3 +221,23 @@ def test_settings_come_as_a_resource():
     definitions = build_definitions(fangfan)
     resource = definitions.resources["fangfan"]
     assert resource.data_dir == "/somewhere" and resource.export_date == "2026-11-06"
+
+
+def test_the_city_reads_every_district_of_its_month():
+    """The city assets are partitioned by month only; month M of the city reads month M of
+    every district, and nothing of the districts' other months."""
+    graph = _graph()
+    city = dg.AssetKey("cross_district_ties")
+    assert graph.get(city).partitions_def == monthly_partitions
+    for parent in ("roster_members", "unmatched_records", "vehicles"):
+        result = graph.get_parent_partition_keys_for_child(MONTH, dg.AssetKey(parent), city)
+        keys = set(result.partitions_subset.get_partition_keys())
+        assert keys == {str(partition_key(MONTH, DISTRICT)), str(partition_key(MONTH, OTHER))}
+    # a district's month reads no other district (identity on the district dimension)
+    listings = dg.AssetKey("listings")
+    result = graph.get_parent_partition_keys_for_child(
+        partition_key(MONTH, OTHER), listings, listings
+    )
+    assert set(result.partitions_subset.get_partition_keys()) == {
+        str(partition_key("2026-09", OTHER))
+    }

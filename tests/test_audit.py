@@ -15,7 +15,7 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.config import DataDir
-from pipelines.definitions import district_summary, township_exports
+from pipelines.definitions import district_partition, district_summary, township_exports
 from pipelines.exports.ledger import GENESIS, audit, head_path, ledger_path, verify_ledger
 from pipelines.resources import FangfanResource
 from pipelines.rules.evaluate import evaluate_rules
@@ -26,15 +26,12 @@ from tests.test_exports import _config, _world
 
 
 def _materialize(root: Path, instance, user: str = "王科员") -> dg.ExecuteInProcessResult:
+    fangfan = FangfanResource(data_dir=str(root), district=DISTRICT, export_date="2026-11-03")
     result = dg.materialize(
         [township_exports, district_summary],
-        partition_key=MONTH,
+        partition_key=district_partition(MONTH, fangfan, instance),
         instance=instance,
-        resources={
-            "fangfan": FangfanResource(
-                data_dir=str(root), district=DISTRICT, export_date="2026-11-03"
-            )
-        },
+        resources={"fangfan": fangfan},
         tags={"dagster/user": user},
     )
     assert result.success

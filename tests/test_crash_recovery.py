@@ -190,14 +190,14 @@ _BLOCKED_INSIDE_DAGSTER = """
 import sys, uuid
 import dagster as dg
 from pipelines import runs
-from pipelines.definitions import MONTHLY_JOB, defs
+from pipelines.definitions import MONTHLY_JOB, defs, district_partition
 
 job = defs().resolve_job_def(MONTHLY_JOB)
 run_id = str(uuid.uuid4())
 print("run", run_id, flush=True)
 with dg.DagsterInstance.get() as instance, runs.watch_run(run_id, timeout=600):
     job.execute_in_process(
-        partition_key=sys.argv[1], instance=instance, raise_on_error=False, run_id=run_id,
+        partition_key=district_partition(sys.argv[1], instance=instance), instance=instance, raise_on_error=False, run_id=run_id,
         tags=runs.launch_tags(), run_config={"loggers": {"terminal": {}}},
     )
 """

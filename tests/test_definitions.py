@@ -1,10 +1,13 @@
-"""The Dagster definitions: load without a warehouse, every asset monthly, one writer pool, jobs."""
+"""The Dagster definitions: load without a warehouse, every district asset month × district in
+the one writer pool, the city assets monthly, jobs."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.definitions import CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_resource, defs
+from pipelines.city.schema import CITY_TABLES
+from pipelines.definitions import CITY_JOB, CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_resource, defs
+from pipelines.partitions import district_partitions, month_district_partitions, monthly_partitions
 from pipelines.resources import WRITER_POOL
 from pipelines.schema import TABLES
 from pipelines.sources import ALL_SOURCE_KEYS
@@ -17,20 +20,41 @@ def test_definitions_load_with_every_asset_and_check(tmp_path, monkeypatch):
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     tables = {t.name for t in TABLES if not t.name.startswith("stg_") and not t.append_only}
     files = {"township_exports", "district_summary", "department_quality_workbooks",
-             "unresolved_records_list", "medical_claims_ytd"}  # fmt: skip
-    assert keys == set(ALL_SOURCE_KEYS) | tables | files
+             "unresolved_records_list", "medical_claims_ytd", "cross_district_list"}  # fmt: skip
+    city = {t.name for t in CITY_TABLES}
+    assert keys == set(ALL_SOURCE_KEYS) | tables | files | city
     sources = set(ALL_SOURCE_KEYS) - {"feedback"}
     assert len(graph.asset_check_keys) == 2 * len(sources) + 2
     assert not (tmp_path / "nowhere").exists()  # loading opens no warehouse
 
 
-def test_every_asset_is_monthly_and_queues_for_the_one_writer():
+def test_every_district_asset_is_month_by_district_and_queues_for_the_one_writer():
     definitions = defs()
+    city = {t.name for t in CITY_TABLES}
     for key in definitions.resolve_asset_graph().get_all_asset_keys():
         asset = definitions.resolve_assets_def(key)
+        if key.to_user_string() in city:
+            # read-only on the districts' warehouses, writes the city's own
+            assert asset.partitions_def == monthly_partitions, key
+            continue
         assert asset.op.pool == WRITER_POOL, key
-        assert isinstance(asset.partitions_def, dg.MonthlyPartitionsDefinition), key
-        assert asset.partitions_def.timezone == "Asia/Shanghai"
+        partitions = asset.partitions_def
+        assert isinstance(partitions, dg.MultiPartitionsDefinition), key
+        dimensions = {d.name: d.partitions_def for d in partitions.partitions_defs}
+        assert dimensions["month"] == monthly_partitions, key
+        assert dimensions["district"] == district_partitions, key
+        assert monthly_partitions.timezone == "Asia/Shanghai"
+        assert isinstance(district_partitions, dg.DynamicPartitionsDefinition)
+
+
+def test_the_monthly_job_is_one_district_and_the_city_job_one_month():
+    monthly = defs().resolve_job_def(MONTHLY_JOB)
+    assert monthly.partitions_def == month_district_partitions
+    city = defs().resolve_job_def(CITY_JOB)
+    assert city.partitions_def == monthly_partitions
+    assert {k.to_user_string() for k in city.asset_layer.selected_asset_keys} == {
+        t.name for t in CITY_TABLES
+    }
 
 
 def test_the_claims_history_job_stages_only_claims_and_their_accounting():

@@ -25,7 +25,12 @@ import polars as pl
 import pytest
 
 from pipelines.config import DataDir, district_key, load_rule_config
-from pipelines.definitions import MONTHLY_JOB, build_definitions, stage_claims_history
+from pipelines.definitions import (
+    MONTHLY_JOB,
+    build_definitions,
+    district_partition,
+    stage_claims_history,
+)
 from pipelines.evaluation import evaluate_month
 from pipelines.feedback import write_negative_pairs
 from pipelines.generate import generate
@@ -108,9 +113,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     job = definitions.resolve_job_def(MONTHLY_JOB)
     with dg.instance_for_test() as instance:
         staged = stage_claims_history(definitions, MONTH, instance, fangfan)
-        assert job.execute_in_process(partition_key=MONTH, instance=instance).success
+        partition = district_partition(MONTH, fangfan, instance)
+        assert job.execute_in_process(partition_key=partition, instance=instance).success
         first = (_files(through_dagster), _tables(through_dagster))
-        assert job.execute_in_process(partition_key=MONTH, instance=instance).success
+        assert job.execute_in_process(partition_key=partition, instance=instance).success
         rerun = (_files(through_dagster), _tables(through_dagster))
     run_without_dagster(by_functions)
     return {

@@ -14,10 +14,11 @@ import polars as pl
 import pytest
 
 from pipelines.definitions import (
-    ALL_ASSETS,
+    DISTRICT_STEPS,
     MONTHLY_JOB,
     build_resource,
     defs,
+    district_partition,
     stage_claims_history,
 )
 from pipelines.generate import generate
@@ -46,7 +47,7 @@ def _run(district: Path, instance, monkeypatch) -> dg.ExecuteInProcessResult:
     monkeypatch.setenv("FANGFAN_DATA_DIR", str(district))
     monkeypatch.setenv("FANGFAN_EXPORT_DATE", "2026-11-06")
     job = defs().resolve_job_def(MONTHLY_JOB)
-    return job.execute_in_process(partition_key=MONTH, instance=instance)
+    return job.execute_in_process(partition_key=district_partition(MONTH), instance=instance)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,8 @@ def first_run(district: Path, instance):
         monkeypatch.setenv("FANGFAN_EXPORT_DATE", "2026-11-06")
         stage_claims_history(defs(), MONTH, instance)  # YB01: the year's earlier claims months
         result = dg.materialize(
-            ALL_ASSETS,
-            partition_key=MONTH,
+            DISTRICT_STEPS,
+            partition_key=district_partition(MONTH, instance=instance),
             instance=instance,
             resources={"fangfan": build_resource()},
         )

@@ -13,7 +13,7 @@ import openpyxl
 import polars as pl
 import pytest
 
-from pipelines.definitions import MONTHLY_JOB, defs, stage_claims_history
+from pipelines.definitions import MONTHLY_JOB, defs, district_partition, stage_claims_history
 from pipelines.generate import generate
 from pipelines.ingest.readers import decode_text
 
@@ -43,7 +43,7 @@ def _run(root: Path, month: str, instance) -> None:
         result = (
             defs()
             .resolve_job_def(MONTHLY_JOB)
-            .execute_in_process(partition_key=month, instance=instance)
+            .execute_in_process(partition_key=district_partition(month), instance=instance)
         )
     assert result.success, month
 

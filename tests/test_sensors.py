@@ -25,6 +25,9 @@ def test_run_keys_change_only_when_files_change(tmp_path):
     assert arrival_requests(raw, months)[0].run_key != first[0].run_key
     assert arrival_requests(raw, {"2026-09"}) == []  # a month outside the partitions
     assert arrival_requests(tmp_path / "missing", months) == []
+    # the month of one district of a city: the month × district partition
+    (district,) = arrival_requests(raw, months, "341502")
+    assert district.partition_key == "341502|2026-10"
 
 
 def test_sensor_is_off_by_default_and_targets_the_monthly_job():

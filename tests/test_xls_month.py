@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.definitions import MONTHLY_JOB, defs, stage_claims_history
+from pipelines.definitions import MONTHLY_JOB, defs, district_partition, stage_claims_history
 from pipelines.generate import generate
 from pipelines.ingest.stage import stage_source
 from pipelines.scoring import produced_warnings, score
@@ -66,7 +66,7 @@ def test_the_month_runs_and_zj01_is_right_on_the_xls_townships(district, tmp_pat
         result = (
             defs()
             .resolve_job_def(MONTHLY_JOB)
-            .execute_in_process(partition_key=MONTH, instance=instance)
+            .execute_in_process(partition_key=district_partition(MONTH), instance=instance)
         )
     assert result.success
     with duckdb.connect(str(root / "warehouse" / "fangfan.duckdb"), read_only=True) as con:

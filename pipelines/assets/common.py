@@ -1,12 +1,13 @@
-"""The one shape every asset here has: a monthly partition, the one-writer pool, declared tables."""
+"""The one shape every asset here has: a month × district partition, the one-writer pool,
+declared tables."""
 
 from collections.abc import Iterable, Sequence
 
 import dagster as dg
 import polars as pl
 
-from pipelines.partitions import monthly_partitions
-from pipelines.resources import WRITER_POOL
+from pipelines.partitions import month_district_partitions, month_of
+from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.schema import TABLE
 
 CODE_VERSION = "2"
@@ -88,16 +89,24 @@ def monthly_multi_asset(
     check_specs: Sequence[dg.AssetCheckSpec] | None = None,
     can_subset: bool = False,
 ):
-    """One computation over the monthly partition that writes the tables of `specs`: it queues
+    """One computation over a month × district partition that writes the tables of `specs`: it queues
     in the one-writer pool, so DuckDB never sees two writers."""
     return dg.multi_asset(
         name=name,
         specs=list(specs),
         check_specs=check_specs,
-        partitions_def=monthly_partitions,
+        partitions_def=month_district_partitions,
         pool=WRITER_POOL,
         can_subset=can_subset,
     )
+
+
+def district_settings(
+    context: dg.AssetExecutionContext, fangfan: FangfanResource
+) -> tuple[FangfanResource, str]:
+    """The settings of the partition's district (its data directory, warehouse and district key)
+    and the partition's month."""
+    return fangfan.at(context), month_of(context.partition_key)
 
 
 def markdown(frame: pl.DataFrame) -> str:

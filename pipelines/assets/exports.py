@@ -4,7 +4,15 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.assets.common import deps, file_spec, monthly_multi_asset, months, table_spec
+from pipelines.assets.common import (
+    deps,
+    district_settings,
+    file_spec,
+    monthly_multi_asset,
+    months,
+    table_spec,
+)
+from pipelines.city.pickup import previous_month, publish_cross_district_file
 from pipelines.partitions import PREVIOUS_MONTH, UP_TO_THIS_MONTH
 from pipelines.publishing import Signature, paths, publish_district_files, publish_township_lists
 from pipelines.resources import FangfanResource
@@ -51,10 +59,11 @@ def signature(context: dg.AssetExecutionContext) -> Signature:
 )
 def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """The month's listing and its township files; the first export date of the month is kept."""
+    fangfan, month = district_settings(context, fangfan)
     today = date.fromisoformat(fangfan.export_date) if fangfan.export_date else date.today()
     with fangfan.warehouse() as con:
         lists = publish_township_lists(
-            con, fangfan.layout, district=fangfan.district_key, month=context.partition_key,
+            con, fangfan.layout, district=fangfan.district_key, month=month,
             today=today, export_config=fangfan.rule_config()["export"],
             signature=signature(context),
         )  # fmt: skip
@@ -75,7 +84,7 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
     yield dg.MaterializeResult(
         asset_key="township_exports",
         metadata={
-            "export_dir": dg.MetadataValue.path(str(fangfan.layout.exports(context.partition_key))),
+            "export_dir": dg.MetadataValue.path(str(fangfan.layout.exports(month))),
             "townships": by_township.height,
             "files_written": len(lists.files),
             **{f"乡镇 · {t}": int(n) for t, n in by_township.iter_rows()},
@@ -131,16 +140,43 @@ DISTRICT_INPUTS = deps(
                 *(months(key, UP_TO_THIS_MONTH) for key in DEPARTMENT_KEYS),
             ),
         ),  # fmt: skip
+        file_spec(
+            "cross_district_list",
+            group=EXPORTS_GROUP,
+            kinds=("csv",),
+            description="区级_跨区县.csv（城市部署）：上月跨区县比对转来本区的他区部门记录（注明来源区县）"
+            "与同时在他区花名册上的本区成员；读城市仓库上月的 cross_district_ties / "
+            "cross_district_roster_findings（按月分区的城市资产偏移一个月映射到月×区县分区，"
+            "Dagster 1.13 不能声明，故不画出）。没有时不生成文件",
+            depends_on=deps("households", "roster_members"),
+        ),
     ],
 )
 def district_summary(context: dg.AssetExecutionContext, fangfan: FangfanResource):
-    """The district's files of the month, dated with its first export."""
-    root = fangfan.layout.exports(context.partition_key)
+    """The district's files of the month, dated with its first export; in a city, the records
+    routed to the district and its members on another roster (the city's ties of M−1)."""
+    city_database = fangfan.city.database
+    fangfan, month = district_settings(context, fangfan)
+    root = fangfan.layout.exports(month)
+    signed = signature(context)
     with fangfan.warehouse() as con:
         files = publish_district_files(
-            con, fangfan.layout, district=fangfan.district_key, month=context.partition_key,
-            today=date.today(), signature=signature(context),
+            con, fangfan.layout, district=fangfan.district_key, month=month,
+            today=date.today(), signature=signed,
         )  # fmt: skip
+        cross = publish_cross_district_file(
+            con, fangfan.layout, city_database, district=fangfan.district_key, month=month,
+            mask=fangfan.rule_config()["export"]["mask_ids"], run_id=signed.run_id,
+            user=signed.user,
+        )  # fmt: skip
+    yield dg.MaterializeResult(
+        asset_key="cross_district_list",
+        metadata={
+            "files": paths([cross] if cross else [], root),
+            "rows": cross.rows if cross else 0,
+            "city_month": previous_month(month),
+        },
+    )
     for key, written in (
         ("district_summary", files.summary),
         ("department_quality_workbooks", files.department_workbooks),

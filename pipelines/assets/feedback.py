@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.assets.common import deps, monthly_multi_asset, months, table_spec
+from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
 from pipelines.feedback import write_negative_pairs
 from pipelines.partitions import EARLIER_MONTHS, UP_TO_THIS_MONTH
 from pipelines.resources import FangfanResource
@@ -29,8 +29,9 @@ LIFECYCLE_GROUP = "lifecycle"
 )
 def verification_feedback(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """乡镇核实为非本人的预警：其背后的部门记录今后不再与该成员匹配（本月起生效）。"""
+    fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
-        pairs = write_negative_pairs(con, fangfan.district_key, context.partition_key)
+        pairs = write_negative_pairs(con, fangfan.district_key, month)
     yield dg.MaterializeResult(
         asset_key="negative_pairs", metadata={"negative_pairs_added": pairs.height}
     )

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import deps, monthly_multi_asset, table_spec
+from pipelines.assets.common import deps, district_settings, monthly_multi_asset, table_spec
 from pipelines.resources import FangfanResource
 from pipelines.roster import write_roster
 from pipelines.rules.catalogue import MONITORED_TYPES
@@ -23,8 +23,9 @@ ROSTER_INPUTS = deps("roster", "grid")
 )
 def roster_members(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """花名册成员与农户：每户关联网格与网格员；重复证件号码、无网格农户作为数据质量问题报告。"""
+    fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
-        tables = write_roster(con, fangfan.district_key, context.partition_key)
+        tables = write_roster(con, fangfan.district_key, month)
     households = tables.households
     yield dg.MaterializeResult(
         asset_key="roster_members", metadata={"members": tables.members.height}

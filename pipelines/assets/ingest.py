@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import markdown, monthly_multi_asset, table_spec
+from pipelines.assets.common import district_settings, markdown, monthly_multi_asset, table_spec
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.feedback import ReturnedLists
 from pipelines.ingest.stage import StagedSource
@@ -94,10 +94,9 @@ def _checks(
 
 
 def _stage(
-    context: dg.AssetExecutionContext, fangfan: FangfanResource, source: Source, con
+    context: dg.AssetExecutionContext, fangfan: FangfanResource, month: str, source: Source, con
 ) -> list[dg.MaterializeResult]:
     """Stage one source (the feedback with its checked answers) and describe what it gave."""
-    month = context.partition_key
     try:
         staged = ingest_source(
             con, fangfan.layout, source, district=fangfan.district_key, month=month
@@ -143,8 +142,9 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
     per-file accounting and receipt status (roster and grid first: without them no month runs).
     A run for an earlier month's claims only (year-to-date) selects medical_claims and the
     accounting tables."""
+    fangfan, month = district_settings(context, fangfan)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    month, district = context.partition_key, fangfan.district_key
+    district = fangfan.district_key
     results: list[dg.MaterializeResult] = []
     # results are yielded once the warehouse is closed: a generator paused inside the connection
     # would keep it open if Dagster stopped the step there
@@ -152,7 +152,7 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
         for source in (*CHECKED_SOURCES, FEEDBACK):
             together = {source.key, "feedback_answers"} if source is FEEDBACK else {source.key}
             if together & selected:
-                results += _stage(context, fangfan, source, con)
+                results += _stage(context, fangfan, month, source, con)
         counts = accounting_counts(con, district, month)
     yield from (r for r in results if r.asset_key.to_user_string() in selected)
     for table in ACCOUNTING_TABLES:

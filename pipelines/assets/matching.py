@@ -3,11 +3,17 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import deps, monthly_multi_asset, months, table_spec
+from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
 from pipelines.checks.matching import match_check_specs, reject_rate_check, tie_rate_check
 from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
 from pipelines.linkage import MonthTies, match_month, tie_earlier_claims, untied_claim_months
-from pipelines.partitions import EARLIER_MONTHS_OF_THE_YEAR, PREVIOUS_MONTH, UP_TO_THIS_MONTH
+from pipelines.partitions import (
+    EARLIER_MONTHS_OF_THE_YEAR,
+    PREVIOUS_MONTH,
+    UP_TO_THIS_MONTH,
+    district_of,
+    partition_key,
+)
 from pipelines.quality import write_quality
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_KEYS
@@ -46,8 +52,9 @@ def _unresolved_metadata(unresolved: pl.DataFrame) -> dict:
 )
 def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """部门记录与花名册成员的匹配：逐层（证件号码、纠错、姓名+出生日期、姓名+村），不确定的进入待确认清单。"""
+    fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
-        ties = match_month(con, fangfan.district_key, context.partition_key)
+        ties = match_month(con, fangfan.district_key, month)
     yield dg.MaterializeResult(asset_key="record_matches", metadata=_tie_metadata(ties))
     yield dg.MaterializeResult(
         asset_key="unmatched_records", metadata=_unresolved_metadata(ties.unresolved)
@@ -79,7 +86,8 @@ def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource):
 def medical_claims_ytd(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """The year's earlier claims months, each staged as its own partition of medical_claims,
     tied against this month's roster where no run of their own month tied them."""
-    month, district = context.partition_key, fangfan.district_key
+    fangfan, month = district_settings(context, fangfan)
+    district = fangfan.district_key
     with fangfan.warehouse() as con:
         missing = claims_months_to_ingest(con, fangfan.layout.raw, district, month)
         if missing:
@@ -98,7 +106,7 @@ def medical_claims_ytd(context: dg.AssetExecutionContext, fangfan: FangfanResour
             context.log_event(
                 dg.AssetMaterialization(
                     asset_key=key,
-                    partition=earlier,
+                    partition=partition_key(earlier, district_of(context.partition_key)),
                     description=f"{CLAIMS} of {earlier} tied against the {month} roster by medical_claims_ytd",
                     metadata={**metadata, "roster_month": month},
                 )
@@ -133,8 +141,9 @@ def medical_claims_ytd(context: dg.AssetExecutionContext, fangfan: FangfanResour
 )
 def match_quality(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """匹配质量：每个来源的记录数、匹配、待确认、未匹配（按原因）、证件号码纠错数与退回率。"""
+    fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
-        per_source, previous = write_quality(con, fangfan.district_key, context.partition_key)
+        per_source, previous = write_quality(con, fangfan.district_key, month)
     metadata: dict = {}
     for row in per_source.iter_rows(named=True):
         rate = row["tie_rate"]

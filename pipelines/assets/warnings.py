@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import deps, monthly_multi_asset, months, table_spec
+from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
 from pipelines.evaluation import evaluate_month
 from pipelines.partitions import PREVIOUS_MONTH
 from pipelines.resources import FangfanResource
@@ -42,10 +42,9 @@ RULE_INPUTS = deps(
 )
 def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     """本月预警：按规则目录（阈值来自配置）评估，每户/每人每规则一条，附预警依据与来源记录。"""
+    fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
-        result = evaluate_month(
-            con, fangfan.district_key, context.partition_key, fangfan.rule_config()
-        )
+        result = evaluate_month(con, fangfan.district_key, month, fangfan.rule_config())
     counts = dict(result.warnings.group_by("rule").len().iter_rows())
     metadata: dict = {"warnings": result.warnings.height}
     for rule in RULES:
