@@ -35,8 +35,8 @@ class Staged:
     folder: Path
     snapshot_month: str  # the month whose folder was read (a snapshot may be an earlier one)
     returned: ReturnedLists | None = None  # the feedback's checked answers
-    # roster and grid: the snapshot's fingerprint, and the month whose staged rows were reused
-    # because its snapshot had the same fingerprint (None: read and staged now)
+    # the folder's fingerprint (None: the feedback, or no folder), and the month whose staged rows
+    # were reused because its folder had the same fingerprint (None: read and staged now)
     fingerprint: str | None = None
     reused_from: str | None = None
 
@@ -85,7 +85,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 @functools.cache
 def code_fingerprint() -> bytes:
-    digest = hashlib.blake2b(digest_size=20)
+    digest = hashlib.sha256()
     for pattern in _FINGERPRINTED_CODE:
         for path in sorted(PACKAGE.glob(pattern)):
             digest.update(path.relative_to(PACKAGE).as_posix().encode())
@@ -96,7 +96,7 @@ def code_fingerprint() -> bytes:
 def folder_fingerprint(folder: Path) -> str:
     """Content hash of a snapshot folder: every data file's name and bytes, and the code that
     stages and keys it. Same fingerprint, same staged rows (staging does not depend on the month)."""
-    digest = hashlib.blake2b(code_fingerprint(), digest_size=20)
+    digest = hashlib.sha256(code_fingerprint())  # sha256: twice blake2b's speed here (SHA-NI)
     for path in source_files(folder) if folder.is_dir() else []:
         name = path.relative_to(folder).as_posix().encode()
         digest.update(len(name).to_bytes(4, "little") + name)
@@ -175,7 +175,7 @@ def reuse_snapshot(
     month: str,
     fingerprint: str,
 ) -> Staged | None:
-    """The roster or grid of M staged by copying the staged rows of a month whose snapshot has the
+    """A source of M staged by copying the staged rows of a month whose folder (snapshot) had the
     same fingerprint (nothing to write when that month is M itself), or None when there is none."""
     found = fingerprint_month(con, district, month, source.key, fingerprint)
     if found is None:
@@ -254,29 +254,33 @@ def ingest_source(
     reuse: bool = True,
 ) -> Staged:
     """Stage one source of M and write it. The townships' returned lists are checked against
-    every warning listed before M; their answers go to feedback_answers. A roster or grid
-    snapshot whose fingerprint a staged month already has is copied from that month, not read
-    again (`reuse` False: always read)."""
+    every warning listed before M; their answers go to feedback_answers. A source folder (for
+    the roster and grid, the snapshot folder used) whose fingerprint a staged month already has
+    is copied from that month, not read again: a rerun of M reads no unchanged file twice, an
+    unchanged roster is not read again next month (`reuse` False: always read)."""
     if source is FEEDBACK:
         folder = layout.source_folder(month, FEEDBACK.key)
         returned = read_returned_lists(folder, listed_before(con, district, month), month)
         replace_partition(con, "feedback_answers", returned.answers, district=district, month=month)
         staged = Staged(FEEDBACK, returned.staged, folder, month, returned)
-    elif source in SNAPSHOT_SOURCES:
+        write_staged(con, staged, district=district, month=month)
+        return staged
+    if source in SNAPSHOT_SOURCES:
         found = latest_snapshot_folder(layout.raw, month, source.key)
-        fingerprint = folder_fingerprint(found[0]) if found else None
-        if reuse and found and fingerprint:
-            reused = reuse_snapshot(
-                con, source, found[0], found[1], district=district, month=month,
-                fingerprint=fingerprint,
-            )  # fmt: skip
-            if reused is not None:
-                return reused
-        staged = stage_month(layout, source, month)
-        staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
-                        fingerprint=fingerprint)  # fmt: skip
     else:
-        staged = stage_month(layout, source, month)
+        folder = layout.source_folder(month, source.key)
+        found = (folder, month) if folder.is_dir() else None
+    fingerprint = folder_fingerprint(found[0]) if found else None
+    if reuse and found and fingerprint:
+        reused = reuse_snapshot(
+            con, source, found[0], found[1], district=district, month=month,
+            fingerprint=fingerprint,
+        )  # fmt: skip
+        if reused is not None:
+            return reused
+    staged = stage_month(layout, source, month)
+    staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
+                    fingerprint=fingerprint)  # fmt: skip
     write_staged(con, staged, district=district, month=month)
     return staged
 

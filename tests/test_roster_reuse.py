@@ -13,7 +13,7 @@ import pytest
 from pipelines.config import DataDir
 from pipelines.generate import generate
 from pipelines.roster import ROSTER_TABLES, write_roster
-from pipelines.sources import GRID, ROSTER
+from pipelines.sources import GRID, ROSTER, SOURCES
 from pipelines.staging import folder_fingerprint, ingest_source
 from pipelines.warehouse import memory_warehouse
 
@@ -108,3 +108,18 @@ def test_a_roster_changed_in_one_cell_is_read_and_keyed_again(layout: DataDir):
     _month(fresh, layout, CHANGED, reuse=False)
     assert _rows(con, "roster_members", CHANGED).equals(_rows(fresh, "roster_members", CHANGED))
     assert not _rows(con, "roster_members", CHANGED).equals(_rows(con, "roster_members", FIRST))
+
+
+def test_a_rerun_reads_no_unchanged_department_file_again(layout: DataDir):
+    con = memory_warehouse()
+    source = SOURCES["medical_enrollment"]
+    first = ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
+    before = {t: _rows(con, t, FIRST) for t in ("stg_medical_enrollment", "source_status")}
+    again = ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
+    assert first.reused_from is None and again.reused_from == FIRST
+    assert again.staged.records.height == first.staged.records.height > 0
+    for table, rows in before.items():
+        assert _rows(con, table, FIRST).equals(rows), table
+    # a month with no folder of its own is not received, whatever an earlier month had
+    absent = ingest_source(con, layout, source, district=DISTRICT, month=SAME)
+    assert not absent.staged.received and absent.reused_from is None
