@@ -761,6 +761,21 @@ def _run_seconds(runs: list[dict]) -> float:
     )
 
 
+def peak_parallel(runs: list[dict]) -> int:
+    """The most runs that were executing at the same moment (from their start and end times)."""
+    edges = sorted(
+        (t, step)
+        for r in runs
+        if r.get("startTime") and r.get("endTime")
+        for t, step in ((r["startTime"], 1), (r["endTime"], -1))
+    )
+    peak = now = 0
+    for _, step in edges:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
 def _district_of(run: dict) -> str:
     tags = {t["key"]: t["value"] for t in run["tags"]}
     return tags.get("dagster/partition/district") or tags.get(DISTRICT_TAG, "")
@@ -866,6 +881,7 @@ def run_city_month(services: CityServices, month: str, timeout: float = 3600.0) 
         ),
         "runs": len(runs),
         "history_runs": len(earlier),
+        "peak_parallel": peak_parallel(runs),
     }
 
 
@@ -885,7 +901,8 @@ def format_city_month(result: dict) -> str:
     lines.append(
         f"回填 {result['backfill_id']}：{len(result['districts'])} 个区县，{result['runs']} 次运行"
         f"（其中此前月份医保结算明细 {result['history_runs']} 次）"
-        f"（{result['celery_tasks']} 次经 Celery 发到 worker），共 {result['backfill_seconds']:.1f} s；"
+        f"（{result['celery_tasks']} 次经 Celery 发到 worker，最多 {result['peak_parallel']} 个同时运行），"
+        f"共 {result['backfill_seconds']:.1f} s；"
         f"跨区县比对 {result['city_status']} {result['city_seconds']:.1f} s"
     )
     return "\n".join(lines)
