@@ -1,0 +1,221 @@
+"""Run-failure notices: the plain-language text (pure) and the sensor that writes and shows it."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from pipelines import notices
+from pipelines.notices import FailedRun, StepFailure, notice, run_partition, split_partition
+from pipelines.operations import NOTICE_TAG, run_failure_notice
+from pipelines.resources import FangfanResource
+
+WHEN = datetime(2026, 11, 6, 2, 15)
+ID = "34150219800101123X"
+
+
+def _run(*steps: StepFailure, month="2026-10", district="金安区", message="") -> FailedRun:
+    return FailedRun("run-1", "monthly_run", month, district, steps, message, WHEN)
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("2026-10", ("2026-10", None)),
+        ("341502|2026-10", ("2026-10", "341502")),  # Dagster's order: dimensions by name
+        ("2026-10|341502", ("2026-10", "341502")),
+        (None, (None, None)),
+        ("city", (None, "city")),
+    ],
+)
+def test_partition_keys_of_both_shapes(key, expected):
+    assert split_partition(key) == expected
+
+
+def test_run_partition_prefers_the_dimension_tags():
+    tags = {
+        "dagster/partition": "341502|2026-10",
+        "dagster/partition/month": "2026-10",
+        "dagster/partition/district": "341502",
+    }
+    assert run_partition(tags) == ("2026-10", "341502")
+    assert run_partition({"dagster/partition": "2026-09"}) == ("2026-09", None)
+    assert run_partition({}) == (None, None)
+
+
+def test_scrub_hides_ids_and_phone_numbers_and_keeps_one_short_line():
+    text = f"第 3 行 {ID} 与 341502********123X 重复，电话 13800000000\n第二行"
+    scrubbed = notices.scrub(text)
+    assert "\n" not in scrubbed
+    assert not re.search(r"\d{11,}", scrubbed) and "123X" not in scrubbed
+    assert "第 3 行" in scrubbed and "第二行" in scrubbed
+    assert len(notices.scrub("很长" * 200)) == notices.MAX_PROBLEM_CHARS
+
+
+def test_a_missing_roster_says_which_folder_to_check_and_to_rerun_the_month():
+    failure = StepFailure(
+        "ingest",
+        asset="roster",
+        errors=(
+            ("Failure", "农户花名册：raw/ 下没有 2026-10 或更早月份的 roster 文件夹，无法运行"),
+        ),
+    )
+    item = notice(_run(failure))
+    assert item.district == "金安区" and item.month == "2026-10"
+    assert item.step == "读入各部门数据（ingest）"
+    assert item.problem.startswith("农户花名册：raw/ 下没有 2026-10")
+    assert "raw/2026-10/roster/（农户花名册）" in item.action
+    assert "在界面（fangfan ui）中重新运行 2026-10" in item.action
+    text = item.text()
+    assert text.splitlines()[0] == "【运行失败】2026-11-06 02:15"
+    assert "区县：金安区　月份：2026-10　失败步骤：读入各部门数据（ingest）" in text
+    assert "run-1" in text
+
+
+def test_a_blocking_check_names_the_source_and_the_check():
+    message = "1 blocking asset check failed with ERROR severity:\nhousing: row_accounting"
+    item = notice(_run(StepFailure("ingest", errors=(("DagsterAssetCheckFailedError", message),))))
+    assert (
+        item.problem
+        == "农村房屋安全鉴定的文件行数核对（读入行数 = 保留 + 退回 + 重复）未通过，本月没有继续往下算"
+    )
+    assert "raw/2026-10/housing/（农村房屋安全鉴定）" in item.action
+    assert item.action.endswith("在界面（fangfan ui）中重新运行 2026-10")
+
+
+def test_an_internal_error_never_repeats_its_message():
+    # a library's message may quote a cell: a name, an ID
+    errors = (
+        ("DagsterExecutionStepExecutionError", "Error occurred while executing op warnings"),
+        ("ConversionException", f"Could not convert '张三' ({ID}) to INT32"),
+    )
+    item = notice(_run(StepFailure("warnings", errors=errors)))
+    for text in (item.text(), item.line(), json.dumps(notices.asdict(item), ensure_ascii=False)):
+        assert "张三" not in text and "1980" not in text
+    assert "ConversionException" in item.problem
+    assert item.step == "预警规则计算（warnings）"
+    assert "运行编号" in item.action
+
+
+def test_a_failure_message_with_an_id_is_scrubbed():
+    errors = (("Failure", f"花名册第 12 行证件号码 {ID} 重复"),)
+    item = notice(_run(StepFailure("roster_members", errors=errors)))
+    assert ID not in item.text() and "［证件号码已隐去］" in item.problem
+
+
+def test_a_run_whose_process_died_needs_only_a_rerun():
+    message = (
+        "运行所属进程已不在（进程 4242 已不存在）：由 fangfan 标记为失败并释放 duckdb_writer 写入槽"
+    )
+    item = notice(_run(message=message))
+    assert item.step == "整个运行"
+    assert item.problem.startswith("运行中断")
+    assert item.action.startswith("不需要改数据，直接在界面（fangfan ui）中重新运行 2026-10")
+
+
+def test_a_run_of_no_partition_still_reads_plainly():
+    item = notice(
+        _run(StepFailure("x", errors=(("ValueError", "bad"),)), month=None, district=None)
+    )
+    assert item.month == "（未指定月份）" and item.district == "（全部区县）"
+    assert "重新运行 该月" not in item.action
+
+
+def test_notice_files_are_appended_once_per_run(tmp_path):
+    folder = tmp_path / "notices"
+    first = notice(_run(StepFailure("ingest", asset="roster", errors=(("Failure", "缺花名册"),))))
+    assert notices.append_notice(folder, first)
+    assert not notices.append_notice(folder, first)  # the sensor evaluated twice
+    second = notice(FailedRun("run-2", "monthly_run", "2026-11", "金安区", (), "进程已不在", WHEN))
+    assert notices.append_notice(folder, second)
+    raw = (folder / notices.TEXT_FILE).read_bytes()
+    assert raw.startswith("\ufeff".encode()) and raw.count("\ufeff".encode()) == 1
+    text = raw.decode("utf-8-sig")
+    assert (
+        text.count("【运行失败】") == 2 and "\r\n" in text and "\n" not in text.replace("\r\n", "")
+    )
+    records = [json.loads(line) for line in (folder / notices.JSONL_FILE).read_text().splitlines()]
+    assert [r["run_id"] for r in records] == ["run-1", "run-2"]
+    assert records[0]["month"] == "2026-10" and records[0]["step"] == "读入各部门数据（ingest）"
+
+
+# --- the sensor, on a run that really failed ------------------------------------------------------
+
+MONTHS = dg.MonthlyPartitionsDefinition(start_date="2026-01", fmt="%Y-%m")
+MONTH_DISTRICT = dg.MultiPartitionsDefinition(
+    {"month": MONTHS, "district": dg.StaticPartitionsDefinition(["jinan"])}
+)
+
+
+def _failing_job(partitions_def):
+    @dg.asset(name="roster", partitions_def=partitions_def)
+    def roster():
+        return 1
+
+    @dg.multi_asset(
+        name="ingest",
+        specs=[dg.AssetSpec("medical_enrollment", deps=[roster])],
+        partitions_def=partitions_def,
+    )
+    def ingest():
+        raise dg.Failure(
+            "医保参保名册：raw/2026-10/medical_enrollment/名册.xlsx 读不出（文件被截断）",
+            metadata={"asset": "medical_enrollment"},
+        )
+
+    job = dg.define_asset_job("monthly_run")
+    return dg.Definitions(assets=[roster, ingest], jobs=[job]).resolve_job_def("monthly_run")
+
+
+@pytest.mark.parametrize(
+    ("partitions_def", "partition"),
+    [
+        (MONTHS, "2026-10"),
+        (MONTH_DISTRICT, dg.MultiPartitionKey({"month": "2026-10", "district": "jinan"})),
+    ],
+    ids=["month", "month_x_district"],
+)
+def test_the_sensor_writes_the_notice_and_shows_it_on_the_run(tmp_path, partitions_def, partition):
+    data = tmp_path / "jinan"
+    (data / "raw" / "2026-10").mkdir(parents=True)
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    with dg.instance_for_test() as instance:
+        result = _failing_job(partitions_def).execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = (
+            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            .records[0]
+            .event_log_entry.dagster_event
+        )
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_notice",
+            dagster_event=failure,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources={"fangfan": fangfan},
+        ).for_run_failure()
+        run_failure_notice(context)
+        run_failure_notice(context)  # evaluated again: still one notice
+
+        text = (data / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
+        assert text.count("【运行失败】") == 1
+        assert "区县：jinan　月份：2026-10　失败步骤：读入各部门数据（ingest）" in text
+        assert "医保参保名册：raw/2026-10/medical_enrollment/名册.xlsx 读不出（文件被截断）" in text
+        assert "检查 raw/2026-10/medical_enrollment/（医保参保名册）中的文件" in text
+        assert result.run_id in text
+        # in the UI: an event in the failed run's own log, and a tag on the run
+        logged = [
+            record.event_log_entry.message
+            for record in instance.get_records_for_run(
+                result.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT
+            ).records
+        ]
+        assert sum("运行失败通知：jinan 2026-10" in m for m in logged) == 1
+        assert "读不出" in instance.get_run_by_id(result.run_id).tags[NOTICE_TAG]
