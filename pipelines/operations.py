@@ -47,11 +47,7 @@ class Place:
 
 def places(fangfan: FangfanResource) -> tuple[list[Place], Path]:
     """The districts of the deployment and its data root (one district: the data directory)."""
-    try:
-        city = fangfan.city
-    except AttributeError:  # a resource without cities: the data directory is the district
-        key = fangfan.district_key
-        return [Place(key, key, fangfan.layout.root)], fangfan.layout.root
+    city = fangfan.city
     return [Place(d.code, d.name, Path(d.data_dir)) for d in city.districts], Path(city.root)
 
 

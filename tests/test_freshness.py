@@ -180,3 +180,31 @@ def test_the_sensor_records_the_check_when_the_state_changes(tmp_path):
             )
         )
         assert [e.passed for e in after.asset_events] == [True]
+
+
+def test_lateness_of_a_city_per_district(tmp_path):
+    root = tmp_path / "city"
+    root.mkdir()
+    (root / "districts.toml").write_text(
+        '[[district]]\ncode = "341502"\nname = "金安区"\ndata_dir = "341502"\n\n'
+        '[[district]]\ncode = "341503"\nname = "裕安区"\ndata_dir = "341503"\n',
+        encoding="utf-8",
+    )
+    for code in ("341502", "341503"):
+        _file(root / code / "raw" / "2026-10" / "roster" / "名册.xlsx", datetime(2026, 11, 3, 9))
+    city_partitions = dg.MultiPartitionsDefinition(
+        {"month": MONTHS, "district": dg.StaticPartitionsDefinition(["341502", "341503"])}
+    )
+
+    @dg.asset(name="district_summary", partitions_def=city_partitions)
+    def summary():
+        return None
+
+    with dg.instance_for_test() as instance:
+        key = dg.MultiPartitionKey({"month": "2026-10", "district": "341502"})
+        assert dg.materialize([summary], partition_key=key, instance=instance).success
+        statuses = lateness(instance, FangfanResource(data_dir=str(root)), today=date(2026, 11, 11))
+    assert [(s.district, s.month, s.state) for s in statuses] == [
+        ("金安区", "2026-10", DONE),
+        ("裕安区", "2026-10", LATE),
+    ]

@@ -219,3 +219,47 @@ def test_the_sensor_writes_the_notice_and_shows_it_on_the_run(tmp_path, partitio
         ]
         assert sum("运行失败通知：jinan 2026-10" in m for m in logged) == 1
         assert "读不出" in instance.get_run_by_id(result.run_id).tags[NOTICE_TAG]
+
+
+def _city(tmp_path):
+    root = tmp_path / "city"
+    for code in ("341502", "341503"):
+        (root / code / "raw" / "2026-10").mkdir(parents=True)
+    (root / "districts.toml").write_text(
+        '[[district]]\ncode = "341502"\nname = "金安区"\ndata_dir = "341502"\n\n'
+        '[[district]]\ncode = "341503"\nname = "裕安区"\ndata_dir = "341503"\n',
+        encoding="utf-8",
+    )
+    return root
+
+
+CITY_PARTITIONS = dg.MultiPartitionsDefinition(
+    {"month": MONTHS, "district": dg.StaticPartitionsDefinition(["341502", "341503"])}
+)
+
+
+def test_in_a_city_the_notice_goes_to_the_failed_districts_own_folder(tmp_path):
+    root = _city(tmp_path)
+    fangfan = FangfanResource(data_dir=str(root))
+    partition = dg.MultiPartitionKey({"month": "2026-10", "district": "341503"})
+    with dg.instance_for_test() as instance:
+        result = _failing_job(CITY_PARTITIONS).execute_in_process(
+            partition_key=partition, instance=instance, raise_on_error=False
+        )
+        failure = (
+            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            .records[0]
+            .event_log_entry.dagster_event
+        )
+        run_failure_notice(
+            dg.build_run_status_sensor_context(
+                sensor_name="run_failure_notice",
+                dagster_event=failure,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id),
+                resources={"fangfan": fangfan},
+            ).for_run_failure()
+        )
+    text = (root / "341503" / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
+    assert "区县：裕安区　月份：2026-10" in text
+    assert not (root / "341502" / "notices").exists() and not (root / "notices").exists()
