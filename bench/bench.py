@@ -182,9 +182,9 @@ def run_month(root: Path, home: Path, env: dict[str, str]) -> dict:
     steps: dict[str, dict] = {}
     accounted = 0.0
     for run in runs:
-        history = run["job"] != "monthly_run"
+        other = run["job"] != "monthly_run"  # the claims history months, the city's ties
         for step in run["steps"]:
-            name = f"claims_history:{step['step']}" if history else step["step"]
+            name = f"{run['job']}:{step['step']}" if other else step["step"]
             rss = [
                 r for t, r in samples if step["start"] and step["start"] <= t <= (step["end"] or t)
             ]

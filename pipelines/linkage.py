@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -12,7 +15,7 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
-from pipelines.warehouse import replace_partition, scalar
+from pipelines.warehouse import read_frame, replace_partition, scalar
 
 CLAIMS = "medical_claims"
 
@@ -228,16 +231,98 @@ class MonthTies:
     unresolved: pl.DataFrame
 
 
-def match_month(con: duckdb.DuckDBPyConnection, district: str, month: str) -> MonthTies:
+# the code the ties of a month depend on beyond the staged rows and the roster (those are
+# fingerprinted by pipelines.staging, whose code fingerprint covers the ingest and the roster)
+_MATCH_CODE = ("matching/*.py", "linkage.py", "feedback.py")
+PACKAGE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def _match_code() -> bytes:
+    digest = hashlib.sha256()
+    for pattern in _MATCH_CODE:
+        for path in sorted(PACKAGE.glob(pattern)):
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + path.read_bytes())
+    return digest.digest()
+
+
+def match_fingerprint(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, sources: list[str]
+) -> str | None:
+    """What M's ties are a function of: every matched source's staged-folder fingerprint, the
+    fingerprints M's roster tables were built from, the 非本人 pairs up to M and the matcher's
+    code. None when one of them is not fingerprinted (then the month is matched)."""
+    staged = con.execute(
+        "SELECT source, fingerprint FROM source_status WHERE district = ? AND month = ?"
+        " AND list_contains(?, source) ORDER BY source",
+        [district, month, sources],
+    ).fetchall()
+    built = con.execute(
+        "SELECT roster_fingerprint, grid_fingerprint, members FROM roster_builds"
+        " WHERE district = ? AND month = ?",
+        [district, month],
+    ).fetchall()
+    members = scalar(
+        con,
+        "SELECT count(*) FROM roster_members WHERE district = ? AND month = ?",
+        [district, month],
+    )
+    if len(staged) != len(sources) or any(fp is None for _, fp in staged):
+        return None
+    if len(built) != 1 or None in built[0] or built[0][2] != members:
+        return None
+    negatives = con.execute(
+        "SELECT count(*), coalesce(sum(hash(warning_id, source, record_key, record_month,"
+        " identity_key, member_key, month) % 1000000007), 0)"
+        " FROM negative_pairs WHERE district = ? AND month <= ?",
+        [district, month],
+    ).fetchone()
+    digest = hashlib.sha256(_match_code())
+    digest.update(repr((staged, built[0], negatives)).encode())
+    return digest.hexdigest()
+
+
+def _ties_of(con: duckdb.DuckDBPyConnection, district: str, month: str) -> MonthTies:
+    def rows(table: str) -> pl.DataFrame:
+        return read_frame(
+            con,
+            f"SELECT * EXCLUDE (district, month) FROM {table} WHERE district = ? AND month = ?",
+            [district, month],
+        )
+
+    return MonthTies(rows("record_matches"), rows("unmatched_records"))
+
+
+def match_month(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, *, reuse: bool = True
+) -> MonthTies:
     """Every department record of M tied to one member of M's roster, or listed as unresolved;
-    written to record_matches and unmatched_records."""
+    written to record_matches and unmatched_records. When M was matched before from the same
+    inputs (match_fingerprint), its ties stand and are read back (`reuse` False: always match)."""
     sources = staged_sources(con, district, month)
+    fingerprint = match_fingerprint(con, district, month, sources)
+    if reuse and fingerprint is not None:
+        done = scalar(
+            con,
+            "SELECT input_fingerprint FROM match_builds WHERE district = ? AND month = ?",
+            [district, month],
+        )
+        if done == fingerprint:
+            return _ties_of(con, district, month)
+    # the month's ties are no one's until they are all written (a run stopped in between
+    # leaves nothing a later run could take for them)
+    con.execute("DELETE FROM match_builds WHERE district = ? AND month = ?", [district, month])
     matches, unresolved = run_matching(
         con, district=district, months=[month], roster_month=month, sources=sources
     )
     matches, unresolved = matches.drop("month"), unresolved.drop("month")
     replace_partition(con, "record_matches", matches, district=district, month=month)
     replace_partition(con, "unmatched_records", unresolved, district=district, month=month)
+    build = pl.DataFrame(
+        {"input_fingerprint": [fingerprint], "records": [matches.height + unresolved.height]},
+        schema={"input_fingerprint": pl.String, "records": pl.Int64},
+    )
+    replace_partition(con, "match_builds", build, district=district, month=month)
     return MonthTies(matches, unresolved)
 
 

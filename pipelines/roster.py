@@ -202,6 +202,7 @@ def write_roster(
         _record_build(con, district, month, fingerprints, members.height)
         return RosterTables(members, households, findings, reused_from=found)
     params = [district, month]
+    con.execute("DELETE FROM roster_builds WHERE district = ? AND month = ?", params)
     staged = read_frame(con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params)
     grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
     tables = build_roster(staged.drop("district", "month"), grid.drop("district", "month"))

@@ -218,6 +218,14 @@ TABLES: tuple[Table, ...] = (
         key=(*PARTITION, "kind", "household_id", "member_key"),
         written_by="roster_members",
     ),
+    Table(
+        "match_builds",
+        "what the month's ties were computed from: a fingerprint of the staged sources, the roster, "
+        "the 非本人 pairs and the matcher's code (a rerun with the same one keeps the ties)",
+        _partitioned(_columns("input_fingerprint VARCHAR, records BIGINT")),
+        key=PARTITION,
+        written_by="member_matches",
+    ),
     # matching
     Table(
         "record_matches",
@@ -441,9 +449,10 @@ def _adopt_undeclared_warehouse(con: duckdb.DuckDBPyConnection) -> None:
 
 def _snapshot_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     """source_status gets the snapshot's fingerprint (null in earlier rows: never reused);
-    roster_builds is created (empty: the next roster build of each month computes)."""
+    roster_builds and match_builds are created (empty: the next run of each month computes)."""
     con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
-    con.execute(TABLE["roster_builds"].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+    for table in ("roster_builds", "match_builds"):
+        con.execute(TABLE[table].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -455,8 +464,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         2,
-        "roster and grid snapshots fingerprinted (source_status.fingerprint, roster_builds): "
-        "an unchanged roster reuses the keyed members instead of rebuilding them",
+        "sources fingerprinted (source_status.fingerprint, roster_builds, match_builds): "
+        "unchanged files are not read again, an unchanged roster is not keyed again, "
+        "unchanged inputs are not matched again",
         _snapshot_fingerprints,
     ),
 )

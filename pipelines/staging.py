@@ -219,6 +219,11 @@ def write_staged(
     field problems and receipt status."""
     key, frames = staged.source.key, staged.staged
     by_source = ("source = ?", [key])
+    # the fingerprint goes last: rows half written by a stopped run are never taken for a folder's
+    con.execute(
+        "UPDATE source_status SET fingerprint = NULL WHERE district = ? AND month = ? AND source = ?",
+        [district, month, key],
+    )
     replace_partition(con, f"stg_{key}", frames.records, district=district, month=month)
     for table, frame in (
         ("rejects", frames.rejects),

@@ -1,6 +1,7 @@
 """An unchanged roster snapshot is not read and keyed again: the month reuses the keyed members of
 the month whose roster and grid had the same fingerprint, and gets exactly the rows a fresh build
-gives. A snapshot that differs in one cell is read and keyed anew."""
+gives. A snapshot that differs in one cell is read and keyed anew. A rerun reads no unchanged
+department folder again and keeps the ties when nothing they depend on changed."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 
 from pipelines.config import DataDir
 from pipelines.generate import generate
+from pipelines.linkage import match_fingerprint, match_month, staged_sources
 from pipelines.roster import ROSTER_TABLES, write_roster
-from pipelines.sources import GRID, ROSTER, SOURCES
+from pipelines.sources import DEPARTMENT_SOURCES, GRID, ROSTER, SOURCES
 from pipelines.staging import folder_fingerprint, ingest_source
 from pipelines.warehouse import memory_warehouse
 
@@ -123,3 +125,31 @@ def test_a_rerun_reads_no_unchanged_department_file_again(layout: DataDir):
     # a month with no folder of its own is not received, whatever an earlier month had
     absent = ingest_source(con, layout, source, district=DISTRICT, month=SAME)
     assert not absent.staged.received and absent.reused_from is None
+
+
+def test_a_rerun_with_the_same_inputs_keeps_the_ties_a_new_input_rematches(layout: DataDir):
+    con = memory_warehouse()
+    for source in (ROSTER, GRID, *DEPARTMENT_SOURCES):
+        ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
+    write_roster(con, DISTRICT, FIRST)
+    first = match_month(con, DISTRICT, FIRST)
+    tables = {t: _rows(con, t, FIRST) for t in ("record_matches", "unmatched_records")}
+    sources = staged_sources(con, DISTRICT, FIRST)
+    fingerprint = match_fingerprint(con, DISTRICT, FIRST, sources)
+    assert fingerprint is not None and first.matches.height > 0
+
+    again = match_month(con, DISTRICT, FIRST)  # same inputs: nothing matched or written
+    for mine, theirs in ((again.matches, first.matches), (again.unresolved, first.unresolved)):
+        assert mine.select(theirs.columns).sort(pl.all()).equals(theirs.sort(pl.all()))
+    fresh = match_month(con, DISTRICT, FIRST, reuse=False)  # what matching now gives
+    assert fresh.matches.sort(pl.all()).equals(first.matches.sort(pl.all()))
+    for table, rows in tables.items():
+        assert _rows(con, table, FIRST).equals(rows), table
+
+    # a 非本人 answer is a new input: the fingerprint moves, the month is matched again
+    con.execute(
+        "INSERT INTO negative_pairs (district, month, warning_id, source, record_key,"
+        " identity_key, member_key) VALUES (?, ?, 'W1', 'hrss', 'k', 'i', 'm')",
+        [DISTRICT, FIRST],
+    )
+    assert match_fingerprint(con, DISTRICT, FIRST, sources) != fingerprint
