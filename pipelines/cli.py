@@ -84,6 +84,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate_city(args: argparse.Namespace) -> int:
+    from pipelines.city.generate import generate_city
+
+    summary = generate_city(
+        Path(args.out), districts=args.districts, members=args.members, month=args.month,
+        seed=args.seed, messy=args.messy or False, moved=args.moved, duplicates=args.duplicates,
+    )  # fmt: skip
+    out = Path(args.out).resolve()
+    print(f"synthetic city written to {out} for {args.month} (districts.toml, truth/{args.month}/)")
+    for code, name in summary["districts"].items():
+        print(f"  {code} {name}: {out / code}")
+    print(f"  moved records: {summary['moved_records']}")
+    print(f"  people on two rosters: {summary['roster_duplicates']}")
+    print(f"run it: fangfan run --month {args.month} --data-dir {out}")
+    return 0
+
+
 def run_month(
     fangfan: FangfanResource,
     month: str,
@@ -216,9 +233,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not run_city_month(fangfan, args.month, None if wait_minutes is None else wait_minutes * 60):
         print(f"{args.month} 的跨区县比对失败，详见 Dagster UI（fangfan ui）", file=sys.stderr)
         return 1
+    from pipelines.city.generate import format_city_score, score_city
     from pipelines.city.ties import city_summary
 
     print(city_summary(city, args.month))
+    if (city.root / "truth" / args.month / "moved_records.csv").is_file():
+        print(format_city_score(score_city(city.root, args.month)))
     if failed:
         print(f"运行失败的区县：{', '.join(failed)}", file=sys.stderr)
         return 1
@@ -357,6 +377,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="mess profile: normal (bare --messy), heavy (2.5x the rates), wild (other habits)",
     )
     gen.set_defaults(func=cmd_generate)
+
+    city = sub.add_parser(
+        "generate-city",
+        help="write a synthetic city: districts of the generator, people moved between them",
+    )
+    city.add_argument("--out", required=True)
+    city.add_argument("--month", required=True, help="YYYY-MM")
+    city.add_argument("--districts", type=int, default=4)
+    city.add_argument("--members", type=int, default=2_000, help="members per district")
+    city.add_argument("--seed", type=int, default=1)
+    city.add_argument("--moved", type=int, help="department records of people of another district")
+    city.add_argument("--duplicates", type=int, help="people put on a second district's roster")
+    city.add_argument("--messy", nargs="?", const="normal", choices=("normal",))
+    city.set_defaults(func=cmd_generate_city)
 
     run = sub.add_parser("run", help="run one month through Dagster and print the summary")
     run.add_argument("--month", required=True, help="YYYY-MM")
