@@ -100,3 +100,23 @@ def test_the_resource_resolves_the_partitions_district(tmp_path):
 def test_previous_month():
     assert previous_month("2026-01") == "2025-12"
     assert previous_month("2026-10") == "2026-09"
+
+
+def test_the_district_sensor_adds_new_districts_as_partitions(tmp_path):
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    _district(tmp_path / "341502", "金安区")
+    _district(tmp_path / "341503", "裕安区")
+    fangfan = FangfanResource(data_dir=str(tmp_path))
+    sensor = build_definitions(fangfan).resolve_sensor_def("district_partitions_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"fangfan": fangfan})
+        result = sensor(context)
+        (request,) = result.dynamic_partitions_requests
+        assert request.partitions_def_name == "district"
+        assert list(request.partition_keys) == ["341502", "341503"]
+        instance.add_dynamic_partitions("district", ["341502", "341503"])
+        assert isinstance(sensor(context), dg.SkipReason)
