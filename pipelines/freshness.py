@@ -22,6 +22,9 @@ from pipelines.notices import split_partition
 DEADLINE_DAY = 10
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 FEEDBACK_FOLDER = "feedback"  # the townships' answers, not department files
+# an earlier month of the year holding nothing but its claims is YB01's history (staged by the
+# claims_history job), not a month to run
+CLAIMS_FOLDER = "medical_claims"
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 LATE = "late"  # files here, deadline passed, not run: 逾期未运行
@@ -122,25 +125,28 @@ def summary(statuses: Iterable[MonthStatus]) -> str:
 
 def arrival_dates(raw: Path, tz: ZoneInfo = TIMEZONE) -> dict[str, date]:
     """Month → the day (in `tz`) its first department file arrived (earliest modification time
-    of a file under raw/<M>/ outside feedback/, hidden files ignored); months with none left
-    out."""
+    of a file under raw/<M>/<source>/ but feedback/, hidden and Office lock files ignored).
+    Left out: months with no such file, and months holding only medical_claims (YB01's history
+    of an earlier month of the year, not a month to run)."""
     found: dict[str, date] = {}
     if not raw.is_dir():
         return found
     for folder in sorted(p for p in raw.iterdir() if p.is_dir() and _MONTH.match(p.name)):
-        earliest = _earliest_file_time(folder)
-        if earliest is not None:
-            found[folder.name] = datetime.fromtimestamp(earliest, tz).date()
+        times = _earliest_file_times(folder)
+        if times and set(times) != {CLAIMS_FOLDER}:
+            found[folder.name] = datetime.fromtimestamp(min(times.values()), tz).date()
     return found
 
 
-def _earliest_file_time(folder: Path) -> float | None:
-    earliest = None
+def _earliest_file_times(folder: Path) -> dict[str, float]:
+    """Source folder → the earliest modification time of a file in it."""
+    earliest: dict[str, float] = {}
     for top, dirs, files in os.walk(folder):
-        if Path(top) == folder:
-            dirs[:] = [d for d in dirs if d != FEEDBACK_FOLDER and not d.startswith(".")]
-        else:
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        here = Path(top).relative_to(folder).parts
+        if not here:
+            dirs[:] = [d for d in dirs if d != FEEDBACK_FOLDER]
+            continue  # files beside the source folders are nobody's delivery
         for name in files:
             if name.startswith(".") or name.startswith("~$"):  # hidden, Office lock files
                 continue
@@ -148,5 +154,5 @@ def _earliest_file_time(folder: Path) -> float | None:
                 mtime = os.stat(os.path.join(top, name)).st_mtime
             except OSError:
                 continue
-            earliest = mtime if earliest is None else min(earliest, mtime)
+            earliest[here[0]] = min(mtime, earliest.get(here[0], mtime))
     return earliest

@@ -44,8 +44,8 @@ STEP_NAMES = {
 CHECK_NAMES = {
     "staged_schema": "读入数据的格式检查",
     "row_accounting": "文件行数核对（读入行数 = 保留 + 退回 + 重复）",
-    "tie_rate": "匹配率检查",
-    "reject_rate": "退回率检查",
+    "tie_rate_stable": "匹配率检查",
+    "reject_rate_low": "退回率检查",
 }
 
 

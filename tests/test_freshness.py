@@ -99,6 +99,8 @@ def test_arrival_is_the_first_department_file_of_the_month(tmp_path):
     _file(raw / "2026-10" / "housing" / "~$名册.xlsx", datetime(2026, 10, 1))  # Office lock file
     _file(raw / "2026-11" / "feedback" / "东桥镇.xlsx", datetime(2026, 12, 1))  # answers only
     (raw / "2026-12").mkdir()  # an empty month
+    _file(raw / "2026-08" / "medical_claims" / "结算.xlsx", datetime(2026, 11, 3))  # YB01 history
+    _file(raw / "2026-12" / "说明.txt", datetime(2027, 1, 2))  # beside the source folders
     (raw / "notes").mkdir()
     _file(raw / "notes" / "readme.txt", datetime(2026, 9, 1))
     assert freshness.arrival_dates(raw) == {"2026-10": date(2026, 11, 3)}
@@ -180,6 +182,13 @@ def test_the_sensor_records_the_check_when_the_state_changes(tmp_path):
             )
         )
         assert [e.passed for e in after.asset_events] == [True]
+        # a materialisation that did not execute the check (the UI shows a check's result for
+        # the latest one): evaluated again although nothing else changed
+        assert dg.materialize([_summary], partition_key="2026-09", instance=instance).success
+        context = dg.build_sensor_context(
+            instance=instance, resources={"fangfan": fangfan}, cursor=after.cursor
+        )
+        assert [e.passed for e in sensor.evaluate_tick(context).asset_events] == [True]
 
 
 def test_lateness_of_a_city_per_district(tmp_path):
