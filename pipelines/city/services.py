@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -885,25 +886,48 @@ def run_city_month(services: CityServices, month: str, timeout: float = 3600.0) 
     }
 
 
+def _cell(text: object, width: int, right: bool = True) -> str:
+    """`text` padded to `width` terminal columns (a CJK character takes two)."""
+    text = str(text)
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    pad = " " * max(0, width - used)
+    return pad + text if right else text + pad
+
+
 def format_city_month(result: dict) -> str:
+    header = ("运行用时 s", "运行次数", "读入行", "保留", "退回", "成员", "匹配", "未匹配")
     lines = [
-        f"{'区县':<10}{'状态':<10}{'用时 s':>8}{'次数':>6}{'读入行':>9}{'保留':>9}{'退回':>7}"
-        f"{'成员':>8}{'匹配':>8}{'未匹配':>8}{'预警':>7}{'下发':>7}"
+        _cell("区县", 16, right=False)
+        + _cell("状态", 8, right=False)
+        + "".join(_cell(h, 11) for h in header)
+        + _cell("预警", 8)
+        + _cell("下发", 8)
     ]
     for d in result["districts"]:
         c = d.counts
+        values = (
+            f"{d.seconds:.1f}",
+            d.attempts,
+            c.get("rows_read", 0),
+            c.get("rows_kept", 0),
+            c.get("rows_rejected", 0),
+            c.get("members", 0),
+            c.get("ties", 0),
+            c.get("unresolved", 0),
+        )
         lines.append(
-            f"{d.code + ' ' + d.name:<10}{d.status:<10}{d.seconds:>8.1f}{d.attempts:>6}"
-            f"{c.get('rows_read', 0):>9}{c.get('rows_kept', 0):>9}{c.get('rows_rejected', 0):>7}"
-            f"{c.get('members', 0):>8}{c.get('ties', 0):>8}{c.get('unresolved', 0):>8}"
-            f"{c.get('warnings', 0):>7}{c.get('listed', 0):>7}"
+            _cell(f"{d.code} {d.name}", 16, right=False)
+            + _cell(d.status, 8, right=False)
+            + "".join(_cell(v, 11) for v in values)
+            + _cell(c.get("warnings", 0), 8)
+            + _cell(c.get("listed", 0), 8)
         )
     lines.append(
         f"回填 {result['backfill_id']}：{len(result['districts'])} 个区县，{result['runs']} 次运行"
-        f"（其中此前月份医保结算明细 {result['history_runs']} 次）"
-        f"（{result['celery_tasks']} 次经 Celery 发到 worker，最多 {result['peak_parallel']} 个同时运行），"
-        f"共 {result['backfill_seconds']:.1f} s；"
-        f"跨区县比对 {result['city_status']} {result['city_seconds']:.1f} s"
+        f"（其中此前月份医保结算明细 {result['history_runs']} 次；"
+        f"{result['celery_tasks']} 次经 Celery 发到 worker，最多 {result['peak_parallel']} 个同时运行），"
+        f"共 {result['backfill_seconds']:.1f} s；跨区县比对 {result['city_status']} "
+        f"{result['city_seconds']:.1f} s"
     )
     return "\n".join(lines)
 
