@@ -34,6 +34,7 @@ from pipelines.resources import FangfanResource
 SUMMARY_ASSET = dg.AssetKey("district_summary")
 ON_TIME_CHECK = "ran_on_time"
 NOTICE_TAG = "fangfan/notice"
+WILL_RETRY_TAG = "dagster/will_retry"  # set on a failed run when run retries are on
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,12 @@ def failed_run(context: dg.RunFailureSensorContext, fangfan: FangfanResource):
     ),
 )
 def run_failure_notice(context: dg.RunFailureSensorContext, fangfan: FangfanResource):
+    if context.dagster_run.tags.get(WILL_RETRY_TAG) == "true":
+        # the city profile retries a failed run once: only a failure that stays is the team's
+        context.log.info(
+            f"运行 {context.dagster_run.run_id} 失败，将自动重试；重试也失败时才写通知"
+        )
+        return
     run, folder = failed_run(context, fangfan)
     item = notices.notice(run)
     written = notices.append_notice(folder, item)

@@ -238,6 +238,31 @@ CITY_PARTITIONS = dg.MultiPartitionsDefinition(
 )
 
 
+def test_a_failure_that_will_be_retried_is_not_noticed_yet(tmp_path):
+    data = tmp_path / "jinan"
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    with dg.instance_for_test() as instance:
+        result = _failing_job(MONTHS).execute_in_process(
+            partition_key="2026-10", instance=instance, raise_on_error=False,
+            tags={"dagster/will_retry": "true"},
+        )  # fmt: skip
+        failure = (
+            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+            .records[0]
+            .event_log_entry.dagster_event
+        )
+        run_failure_notice(
+            dg.build_run_status_sensor_context(
+                sensor_name="run_failure_notice",
+                dagster_event=failure,
+                dagster_instance=instance,
+                dagster_run=instance.get_run_by_id(result.run_id),
+                resources={"fangfan": fangfan},
+            ).for_run_failure()
+        )
+    assert not (data / "notices").exists()
+
+
 def test_in_a_city_the_notice_goes_to_the_failed_districts_own_folder(tmp_path):
     root = _city(tmp_path)
     fangfan = FangfanResource(data_dir=str(root))
