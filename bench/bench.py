@@ -410,7 +410,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    suffix = "" if args.volume == "bench" else "-default"
+    suffix = f"-{args.volume}"  # a district per volume: the bench one is regenerated when renamed
     root = args.out / f"district-{args.members}-{args.seed}{suffix}"
     home = args.out / f"dagster-home-{args.members}{suffix}"
     saved = args.out / f"bench-{args.members}-{args.seed}{suffix}.json"

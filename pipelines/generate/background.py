@@ -37,8 +37,17 @@ _GETTERS = {source: itemgetter(*fields) for source, fields in VALUE_FIELDS.items
 EDUCATION_SHARE = 0.07  # students per member
 DISABILITY_SHARE = 0.55  # of the members whose health is 残疾, those with a 残疾人证 on file
 DISABILITY_NEW = 0.0002  # certificates issued this month, per member
-# make bench: at least the held-out district of issue 10 (151k education, 39k disability per 1M)
-BENCH_VOLUMES = {"EDUCATION_SHARE": 0.2, "DISABILITY_SHARE": 0.9, "DISABILITY_NEW": 0.0002}
+UNIVERSITY_SHARE = 0.45  # of the members aged 18-21, those at a 高校
+LATE_GRADUATES = 0  # years past 21 a 高校 student may still be enrolled (in 大四)
+# make bench: at least the held-out district of issue 10 (151k education, 39k disability per 1M;
+# every school-age member on the 学生名册 gives 125k: the 高校 share and years rise too)
+BENCH_VOLUMES = {
+    "EDUCATION_SHARE": 1.0,
+    "UNIVERSITY_SHARE": 1.0,
+    "LATE_GRADUATES": 2,
+    "DISABILITY_SHARE": 0.9,
+    "DISABILITY_NEW": 0.0002,
+}
 
 
 @contextmanager
@@ -310,8 +319,8 @@ def stage_for_age(age: int, rng: random.Random) -> tuple[str, int] | None:
         return "初中", age - 12
     if 15 <= age <= 17:
         return ("高中" if rng.random() < 0.8 else "中职"), age - 15
-    if 18 <= age <= 21 and rng.random() < 0.45:
-        return "高校", age - 18
+    if 18 <= age <= 21 + LATE_GRADUATES and rng.random() < UNIVERSITY_SHARE:
+        return "高校", min(age - 18, 3)
     return None
 
 
@@ -345,7 +354,7 @@ def education(ctx: Context, month: str, exclude: set[int]) -> list[Record]:
     sy = school_year(month)
     rng = ctx.rng("education", sy)
     sept = date(sy, 9, 1)
-    candidates = ctx.members_born_between(date(sy - 22, 9, 2), date(sy - 3, 9, 1))
+    candidates = ctx.members_born_between(date(sy - 22 - LATE_GRADUATES, 9, 2), date(sy - 3, 9, 1))
     focus_count = sum(1 for m in candidates if ctx.focus(m))
     share = max(
         0.0, (d.members * EDUCATION_SHARE - focus_count) / max(1, len(candidates) - focus_count)

@@ -308,8 +308,10 @@ def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
     if len(sizes) < 2:
         return {}
     distinct = dict(counts.group_by("file").len().iter_rows())
+    # only a row that two files hold can cover one: the others need no join
+    shared = counts.filter(pl.col("row").is_duplicated())
     covered = (
-        counts.join(counts, on="row", suffix="_other")
+        shared.join(shared, on="row", suffix="_other")
         .filter((pl.col("file") != pl.col("file_other")) & (pl.col("n_other") >= pl.col("n")))
         .group_by("file", "file_other")
         .len("covered")
