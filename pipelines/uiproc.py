@@ -23,7 +23,6 @@ Now `fangfan ui`:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -36,7 +35,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # dagster dev stops its services in a few seconds; it would itself wait up to 60 s for each
 GRACE_SECONDS = 45.0
 KILL_WAIT_SECONDS = 5.0
-PR_SET_PDEATHSIG = 1
 
 Say = Callable[[str], None]
 
@@ -120,18 +118,23 @@ def end_session(
     _wait_until_gone(sid, proc, wait)
 
 
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """preexec_fn: SIGTERM to the child when its parent dies (Linux), so a `kill -9` of
+# Run first in the child, then replaced by the command (exec keeps the death signal): a plain
+# program instead of a preexec_fn, which is unsafe in a process with threads.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)  # the parent died before prctl took effect
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _dying_with_parent(command: Sequence[str]) -> list[str]:
+    """`command`, to receive SIGTERM when its parent dies (Linux), so a `kill -9` of
     `fangfan ui` still stops `dagster dev` and, through it, its services."""
-
-    def preexec() -> None:
-        with contextlib.suppress(Exception):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
+    if not sys.platform.startswith("linux"):
+        return list(command)
+    return [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
 def run_service(
@@ -154,10 +157,9 @@ def run_service(
     # reset by exec, an inherited "ignore" would not be)
     previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
     try:
-        preexec = _die_with_parent(os.getpid()) if sys.platform.startswith("linux") else None
         proc = subprocess.Popen(
-            list(command), cwd=cwd, env=dict(env) if env is not None else None,
-            start_new_session=True, preexec_fn=preexec,
+            _dying_with_parent(command), cwd=cwd, env=dict(env) if env is not None else None,
+            start_new_session=True,
         )  # fmt: skip
         forced = True  # also when something fails in here: nothing may be left running
         try:

@@ -177,3 +177,29 @@ def test_stubborn_processes_of_the_session_are_ended(tmp_path, stop):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             supervisor.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG")
+def test_a_killed_supervisor_still_stops_the_service():
+    # kill -9 of `fangfan ui` cannot be caught: the kernel sends dagster dev SIGTERM instead
+    service = "import time; print('ready', flush=True); time.sleep(600)"
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _SUPERVISOR, service, "2"],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    session = None
+    try:
+        assert supervisor.stdout.readline().strip() == "ready"
+        session = _session_of_child(supervisor.pid)
+        assert session is not None
+        supervisor.kill()
+        supervisor.wait()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while any(f[3] == session and f[0] not in ("Z", "X") for f in _processes().values()):
+            assert time.monotonic() < deadline, "the service outlived its supervisor"
+            time.sleep(0.1)
+    finally:
+        for pid, fields in _processes().items():
+            if session is not None and fields[3] == session:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
