@@ -35,6 +35,43 @@ def _finding(rows: pl.DataFrame, kind: str, detail: str) -> pl.DataFrame:
     )
 
 
+# what a household has once, read from its members: the value most of them give
+HOUSEHOLD_PLACE = ("township", "village", "group", "grid", "household_type")
+
+
+def _most_common_places(ordered: pl.DataFrame, heads: pl.DataFrame) -> pl.DataFrame:
+    """Each HOUSEHOLD_PLACE column of `heads` (the households' least value, `_max_<c>` their
+    greatest) made the value most of the household's members give (blank ones aside); between
+    values given equally often, the one of the member listed first (the head first). Where all
+    members agree that is the one value they give, so it is counted only where they differ."""
+    differ = pl.any_horizontal(pl.col(c) != pl.col(f"_max_{c}") for c in HOUSEHOLD_PLACE)
+    mixed = heads.filter(differ.fill_null(False))["household_id"].implode()
+    heads = heads.drop(f"_max_{c}" for c in HOUSEHOLD_PLACE)
+    members = ordered.filter(pl.col("household_id").is_in(mixed)).with_row_index("_position")
+    if members.is_empty():
+        return heads
+    for column in HOUSEHOLD_PLACE:
+        chosen = (
+            members.filter(pl.col(column).is_not_null())
+            .group_by("household_id", column)
+            .agg(pl.len().alias("_n"), pl.col("_position").min())
+            .sort(["household_id", "_n", "_position"], descending=[False, True, False])
+            .unique("household_id", keep="first")
+            .select("household_id", pl.col(column).alias("_chosen"))
+        )
+        heads = (
+            heads.join(chosen, on="household_id", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("household_id").is_in(mixed))
+                .then(pl.col("_chosen"))
+                .otherwise(pl.col(column))
+                .alias(column)
+            )
+            .drop("_chosen")
+        )
+    return heads
+
+
 def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
     """Members keyed by household + ID (or name), households with their 网格员, and findings."""
     members = staged_roster.with_columns(
@@ -62,23 +99,24 @@ def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTable
     findings.append(
         _finding(duplicate_ids, "花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理")
     )
+    # members in record order within a household, its head first
+    ordered = members.sort(
+        ["household_id", "is_head"], descending=[False, True], maintain_order=True
+    )
     heads = (
-        members.sort(["household_id", "is_head"], descending=[False, True])
-        .group_by("household_id", maintain_order=True)
+        ordered.group_by("household_id", maintain_order=True)
         .agg(
             pl.col("member_key").first().alias("head_member_key"),
             pl.col("name").filter(pl.col("is_head")).first().alias("head_from_relation"),
             pl.col("head_name").drop_nulls().first().alias("head_name"),
-            pl.col("township").drop_nulls().mode().first().alias("township"),
-            pl.col("village").drop_nulls().mode().first().alias("village"),
-            pl.col("group").drop_nulls().mode().first().alias("group"),
-            pl.col("grid").drop_nulls().mode().first().alias("grid"),
-            pl.col("household_type").drop_nulls().mode().first().alias("household_type"),
+            *(pl.col(c).min().alias(c) for c in HOUSEHOLD_PLACE),
+            *(pl.col(c).max().alias(f"_max_{c}") for c in HOUSEHOLD_PLACE),
             pl.len().alias("members"),
         )
         .with_columns(pl.coalesce("head_name", "head_from_relation").alias("head_name"))
         .drop("head_from_relation")
     )
+    heads = _most_common_places(ordered, heads)
     ledger = (
         grid.with_columns(
             _key("township").alias("_t"), _key("village").alias("_v"), _key("grid").alias("_g")
