@@ -229,6 +229,8 @@ class MonthTies:
 
     matches: pl.DataFrame
     unresolved: pl.DataFrame
+    # the month's ties stood: its inputs were those it was last matched from (match_builds)
+    reused: bool = False
 
 
 # the code the ties of a month depend on beyond the staged rows and the roster (those are
@@ -290,7 +292,7 @@ def _ties_of(con: duckdb.DuckDBPyConnection, district: str, month: str) -> Month
             [district, month],
         )
 
-    return MonthTies(rows("record_matches"), rows("unmatched_records"))
+    return MonthTies(rows("record_matches"), rows("unmatched_records"), reused=True)
 
 
 def match_month(

@@ -139,6 +139,7 @@ def test_a_rerun_with_the_same_inputs_keeps_the_ties_a_new_input_rematches(layou
     assert fingerprint is not None and first.matches.height > 0
 
     again = match_month(con, DISTRICT, FIRST)  # same inputs: nothing matched or written
+    assert again.reused and not first.reused
     for mine, theirs in ((again.matches, first.matches), (again.unresolved, first.unresolved)):
         assert mine.select(theirs.columns).sort(pl.all()).equals(theirs.sort(pl.all()))
     fresh = match_month(con, DISTRICT, FIRST, reuse=False)  # what matching now gives
