@@ -161,9 +161,31 @@ def test_the_district_picks_the_ties_up_next_month_with_the_source_district(city
         assert rows.filter(pl.col("类别") == TWICE).height >= 1
 
 
-def test_the_next_months_run_writes_the_cross_district_file_on_the_ledger(city):
+def test_the_city_evaluates_the_receiving_districts_rules_over_routed_records(city):
+    root, _, _, _ = city
+    database = load_city(root).database
+    warnings = read_city(database, "cross_district_warnings", MONTH)
+    assert warnings.height >= 1
+    ties = read_city(database, "cross_district_ties", MONTH)
+    for row in warnings.iter_rows(named=True):
+        assert "（来源区县：" in row["evidence"]
+        # the subject is a member of the receiving district, its record another district's row
+        mine = ties.filter(pl.col("district") == row["district"])
+        assert row["household_id"] in set(mine["household_id"])
+        assert all(
+            key.split("|")[1].split("/")[0] in set(mine["from_district"])
+            for key in row["record_keys"]
+        )
+
+
+def test_the_next_months_run_lists_routed_warnings_and_the_cross_district_file(city):
+    """Month M+1 of the receiving district: the routed warnings are in its warnings and in the
+    township file of the member's own township (来源区县 in the evidence); the district file
+    lists every routed record, IDs masked, on the ledger."""
     root, _, _, instance = city
-    district = load_city(root).districts[0]
+    routed = read_city(load_city(root).database, "cross_district_warnings", MONTH)
+    code = routed["district_code"].value_counts(sort=True)["district_code"][0]
+    district = load_city(root).district(code)
     # the next month's delivery: the same extracts again
     shutil.copytree(district.layout.raw / MONTH, district.layout.raw / NEXT)
     fangfan = FangfanResource(data_dir=str(root), export_date="2026-03-06")
@@ -173,9 +195,30 @@ def test_the_next_months_run_writes_the_cross_district_file_on_the_ledger(city):
         .execute_in_process(partition_key=partition_key(NEXT, district.code), instance=instance)
     )
     assert result.success
+    mine = routed.filter(pl.col("district_code") == code)
+    with duckdb.connect(str(district.layout.database), read_only=True) as con:
+        listed = con.sql(
+            "SELECT w.warning_id, w.evidence, h.township FROM warnings w "
+            "JOIN households h USING (district, month, household_id) "
+            "WHERE w.month = ? AND w.evidence LIKE '%来源区县%'",
+            params=[NEXT],
+        ).pl()
+        sources = con.sql(
+            "SELECT DISTINCT file FROM warning_records WHERE month = ? AND file LIKE '%/%'",
+            params=[NEXT],
+        ).pl()
+    # a routed warning gives way to one the district raised itself for the same rule and subject
+    assert listed.height >= 1 and set(listed["warning_id"]) <= set(mine["warning_id"])
+    assert sources.height >= 1
+    for row in listed.iter_rows(named=True):
+        township_csv = district.layout.exports(NEXT) / f"{row['township']}.csv"
+        assert "来源区县：" in township_csv.read_bytes().decode("utf-8-sig")
     written = district.layout.exports(NEXT) / CROSS_DISTRICT_CSV
     text = written.read_bytes().decode("utf-8-sig")
-    assert text.count(ROUTED) == MOVED // 2
+    assert (
+        text.count(ROUTED)
+        == read_city(load_city(root).database, "cross_district_ties", MONTH, district.name).height
+    )
     assert "来源区县：" in text
     ledger = (district.layout.root / "ledger" / "export_ledger.jsonl").read_text(encoding="utf-8")
     assert CROSS_DISTRICT_CSV in ledger

@@ -18,7 +18,9 @@ def test_definitions_load_with_every_asset_and_check(tmp_path, monkeypatch):
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    memos = {"roster_builds", "match_builds"}  # a step's own memo of its inputs: no asset
     tables = {t.name for t in TABLES if not t.name.startswith("stg_") and not t.append_only}
+    tables -= memos
     files = {"township_exports", "district_summary", "department_quality_workbooks",
              "unresolved_records_list", "medical_claims_ytd", "cross_district_list"}  # fmt: skip
     city = {t.name for t in CITY_TABLES}

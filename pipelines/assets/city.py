@@ -45,6 +45,10 @@ def _city_spec(table: str, depends_on: list[dg.AssetDep]) -> dg.AssetSpec:
     specs=[
         _city_spec("cross_district_ties", CITY_INPUTS),
         _city_spec(
+            "cross_district_warnings",
+            [dg.AssetDep("cross_district_ties"), *CITY_INPUTS],
+        ),
+        _city_spec(
             "cross_district_roster_findings",
             [dg.AssetDep("roster_members", partition_mapping=EVERY_DISTRICT)],
         ),
@@ -56,7 +60,7 @@ def cross_district_ties(context: dg.AssetExecutionContext, fangfan: FangfanResou
     同一人在两个区县花名册上，作为两区的数据质量问题。各区仓库只读，写入城市仓库。"""
     month = context.partition_key
     city = fangfan.city
-    result = tie_city_month(city, month)
+    result, warnings = tie_city_month(city, month)
     if result.districts_missing:
         context.log.warning(
             f"{month}: no warehouse or roster yet for {', '.join(result.districts_missing)}"
@@ -69,9 +73,20 @@ def cross_district_ties(context: dg.AssetExecutionContext, fangfan: FangfanResou
             "districts_read": ", ".join(result.districts_read) or "无",
             "districts_missing": ", ".join(result.districts_missing) or "无",
             "records_routed": ties.height,
+            "warnings_routed": warnings.height,
             **{
                 f"转入 · {district}": int(n)
                 for district, n in ties.group_by("district").len().sort("district").iter_rows()
+            },
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="cross_district_warnings",
+        metadata={
+            "warnings": warnings.height,
+            **{
+                f"预警 · {district}": int(n)
+                for district, n in warnings.group_by("district").len().sort("district").iter_rows()
             },
         },
     )

@@ -4,6 +4,8 @@ import dagster as dg
 import polars as pl
 
 from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
+from pipelines.city.pickup import previous_month
+from pipelines.city.routing import add_routed_warnings
 from pipelines.evaluation import evaluate_month
 from pipelines.partitions import PREVIOUS_MONTH
 from pipelines.resources import FangfanResource
@@ -41,12 +43,22 @@ RULE_INPUTS = deps(
     ],
 )
 def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource):
-    """本月预警：按规则目录（阈值来自配置）评估，每户/每人每规则一条，附预警依据与来源记录。"""
+    """本月预警：按规则目录（阈值来自配置）评估，每户/每人每规则一条，附预警依据与来源记录。
+    城市部署中另加上月跨区县比对转来的预警（城市仓库 cross_district_warnings，依据注明来源区县；
+    按月分区的城市资产偏移一个月，Dagster 不能声明，故不画出）。"""
+    city_database = fangfan.city.database
     fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
         result = evaluate_month(con, fangfan.district_key, month, fangfan.rule_config())
+        # in a city: the warnings its rules raised last month over records of other districts
+        routed = add_routed_warnings(
+            con, city_database, fangfan.district_key, month, previous_month(month)
+        )
     counts = dict(result.warnings.group_by("rule").len().iter_rows())
-    metadata: dict = {"warnings": result.warnings.height}
+    metadata: dict = {
+        "warnings": result.warnings.height + routed,
+        "routed_from_other_districts": routed,
+    }
     for rule in RULES:
         metadata[f"{rule.code} {rule.name}"] = (
             f"未评估（{result.not_evaluated[rule.code]}）"

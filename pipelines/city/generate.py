@@ -32,6 +32,7 @@ from pipelines.city.districts import DISTRICTS_FILE, load_city
 from pipelines.city.ties import read_city
 from pipelines.generate import generate
 from pipelines.generate.ids import is_valid
+from pipelines.rules.catalogue import MONITORED_TYPES
 
 # 六安市's districts and counties: codes are the partition keys, names the district keys
 CITY_DISTRICTS = (
@@ -58,6 +59,7 @@ class _Person:
     id_number: str
     sex: str
     birth: str
+    monitored: bool  # of a 脱贫户 or 监测户 household: the rules watch it
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -110,6 +112,7 @@ def _roster_people(folder: Path, code: str) -> list[_Person]:
                         code, row[column["姓名"]].strip(), id_number,
                         row[column.get("性别", 0)] if "性别" in column else "",
                         row[column.get("出生日期", 0)] if "出生日期" in column else "",
+                        "户类型" in column and row[column["户类型"]].strip() in MONITORED_TYPES,
                     )
                 )  # fmt: skip
     return people
@@ -178,6 +181,9 @@ def generate_city(
     }
     for persons in pool.values():
         rng.shuffle(persons)
+        # moved records are taken from the end: members of monitored households first (their
+        # records raise warnings in the district they belong to); roster duplicates from the front
+        persons.sort(key=lambda p: p.monitored)
     moved_n = moved if moved is not None else max(2, members // 100)
     duplicates_n = duplicates if duplicates is not None else max(1, members // 400)
     codes = [code for code, _ in chosen]
@@ -249,7 +255,7 @@ def _plant_roster_duplicates(
         found = _data_file(out / other / "raw" / month / "roster")
         if found is None:
             continue
-        person = pool[home].pop()
+        person = pool[home].pop(0)
         path, file_rows, encoding, at = found
         header = file_rows[at]
         row = list(file_rows[-1])

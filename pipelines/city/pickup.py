@@ -7,7 +7,9 @@ district's month, so its findings reach each district's next month):
   and could not tie the record there), each with its 来源区县, department, file and row;
 - D's roster members who are also on another district's roster (a data-quality finding).
 
-They are written as one district file `exports/<M>/区级_跨区县.csv` (UTF-8 BOM, cells made safe,
+(The warnings the district's rules raise over the routed records reach its warnings and the
+township lists through its `warnings` step: pipelines/city/routing.py.) They are written as one
+district file `exports/<M>/区级_跨区县.csv` (UTF-8 BOM, cells made safe,
 IDs masked unless `[export] mask_ids = false`), on the export ledger like every file that
 leaves. Only D's own households are in it; townships' lists are unchanged. No rows: no file
 (a district outside a city, or a city month without ties, exports exactly what it did before).

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.schema import Column, Table
+from pipelines.schema import TABLE, Column, Table
 
 
 def _columns(spec: str) -> tuple[Column, ...]:
@@ -37,6 +37,14 @@ CITY_TABLES: tuple[Table, ...] = (
             "other_household_id VARCHAR, other_township VARCHAR, other_village VARCHAR"
         ),
         key=("district", "month", "member_key", "other_district", "other_household_id"),
+        written_by="cross_district_ties",
+    ),
+    Table(
+        "cross_district_warnings",
+        "warnings the receiving district's rules raise over the records routed to it (evidence "
+        "naming 来源区县); the district adds them to its next month's warnings",
+        (*TABLE["warnings"].columns, Column("district_code", "VARCHAR")),
+        key=("district", "month", "warning_id"),
         written_by="cross_district_ties",
     ),
 )

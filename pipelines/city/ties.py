@@ -171,27 +171,37 @@ def _declared(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     return frame.select(columns).unique(subset=key, keep="first").sort(key)
 
 
-def write_city(database: Path, month: str, ties: CityTies) -> None:
+def write_city(
+    database: Path, month: str, ties: CityTies, warnings: pl.DataFrame | None = None
+) -> None:
     """Replace the month's rows of the city tables (one transaction)."""
+    tables = [
+        ("cross_district_ties", ties.ties),
+        ("cross_district_roster_findings", ties.roster_findings),
+    ]
+    if warnings is not None:
+        tables.append(("cross_district_warnings", warnings))
     with connect(database) as con:
         ensure_city_schema(con)
         con.execute("BEGIN TRANSACTION")
-        for table, frame in (
-            ("cross_district_ties", ties.ties),
-            ("cross_district_roster_findings", ties.roster_findings),
-        ):
+        for table, frame in tables:
             con.execute(f"DELETE FROM {table} WHERE month = ?", [month])
+            columns = ", ".join(f'"{c}"' for c in CITY_TABLE[table].column_names)
             con.register("city_rows", frame)
-            con.execute(f"INSERT INTO {table} SELECT * FROM city_rows")
+            con.execute(f"INSERT INTO {table} SELECT {columns} FROM city_rows")
             con.unregister("city_rows")
         con.execute("COMMIT")
 
 
-def tie_city_month(city: City, month: str) -> CityTies:
-    """The city asset's work: read the districts, write the city warehouse."""
+def tie_city_month(city: City, month: str) -> tuple[CityTies, pl.DataFrame]:
+    """The city asset's work: read the districts, evaluate each receiving district's rules over
+    the records routed to it (pipelines/city/routing.py), write the city warehouse."""
+    from pipelines.city.routing import routed_warnings
+
     ties = read_districts(city, month)
-    write_city(city.database, month, ties)
-    return ties
+    warnings = routed_warnings(city, month, ties.ties)
+    write_city(city.database, month, ties, warnings)
+    return ties, warnings
 
 
 def read_city(database: Path, table: str, month: str, district: str | None = None) -> pl.DataFrame:
