@@ -140,3 +140,49 @@ def test_two_districts_on_celery_match_a_plain_run(tmp_path):
         assert sorted(celery_exports) == sorted(plain_exports)
         different = [f for f in celery_exports if celery_exports[f] != plain_exports[f]]
         assert different == [], f"{code}: files differ from the plain run: {different}"
+
+
+def _pool_processes(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_a_run_whose_worker_dies_is_failed_by_monitoring_and_retried(tmp_path):
+    """The process running a district's run is killed (as the OOM killer would): run monitoring
+    asks Celery for the task's state, marks the run failed, and the daemon retries it once."""
+    import time
+
+    from pipelines.city.generate import generate_city
+    from pipelines.partitions import partition_key
+
+    root = tmp_path / "city"
+    generate_city(root, districts=2, members=2000, month=MONTH, seed=5)
+    for earlier in root.glob(f"*/raw/{MONTH[:4]}-*"):
+        if earlier.name != MONTH:
+            shutil.rmtree(earlier)
+    code = sorted(p.name for p in root.iterdir() if (p / "raw").is_dir())[0]
+    with CityServices(
+        root, workers=1, scratch=tmp_path / "services", env={"FANGFAN_EXPORT_DATE": EXPORT_DATE}
+    ) as services:
+        services.add_district(code)
+        backfill = services.launch_backfill("monthly_run", [str(partition_key(MONTH, code))])
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            runs = services.runs(tag=("dagster/backfill", backfill))
+            if runs and runs[0]["status"] == "STARTED":
+                break
+            time.sleep(0.3)
+        assert runs and runs[0]["status"] == "STARTED", runs
+        first = runs[0]["runId"]
+        worker = next(s for s in services.services if s.name == "worker1")
+        for pid in _pool_processes(worker.process.pid):
+            os.kill(pid, 9)
+        runs = services.wait_runs(run_ids=[first], timeout=900)
+    by_id = {r["runId"]: r for r in runs}
+    assert by_id[first]["status"] == "FAILURE"
+    retries = [
+        r
+        for r in runs
+        if {t["key"]: t["value"] for t in r["tags"]}.get("dagster/parent_run_id") == first
+    ]
+    assert len(retries) == 1 and retries[0]["status"] == "SUCCESS", runs
+    assert list((root / code / "exports" / MONTH).glob("*.csv"))
