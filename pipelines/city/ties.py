@@ -224,13 +224,15 @@ def city_summary(city: City, month: str) -> str:
     another district's roster (counts only: no names or IDs on the terminal)."""
     ties = read_city(city.database, "cross_district_ties", month)
     findings = read_city(city.database, "cross_district_roster_findings", month)
+    warnings = read_city(city.database, "cross_district_warnings", month)
     lines = [f"跨区县比对 {month}（城市仓库 {city.database}）："]
     for district in city.districts:
         routed = ties.filter(pl.col("district") == district.name)
         sent = ties.filter(pl.col("from_district") == district.name).height
         twice = findings.filter(pl.col("district") == district.name)["member_key"].n_unique()
         lines.append(
-            f"  {district.code} {district.name}：他区转来 {routed.height} 条，"
-            f"转往他区 {sent} 条，同时在他区花名册上的成员 {twice} 人"
+            f"  {district.code} {district.name}：他区转来 {routed.height} 条"
+            f"（本区规则预警 {warnings.filter(pl.col('district') == district.name).height} 条，"
+            f"列入下月清单），转往他区 {sent} 条，同时在他区花名册上的成员 {twice} 人"
         )
     return "\n".join(lines)
