@@ -4,7 +4,7 @@ Celery worker, the Dagster daemon and webserver, all on 127.0.0.1 (pipelines/cit
 Two tiny districts of a generated city run one month through the daemon (a partition backfill,
 as from the UI) and dagster-celery's run launcher; their exports must be byte for byte those of
 a plain in-process `fangfan run` of the same data, and no service may outlive the test, even a
-failing one. Marked `services`: not in the default suite; CI runs `make test-services`, after
+failing one. A run whose worker process is killed is failed by run monitoring and retried once. Marked `services`: not in the default suite; CI runs `make test-services`, after
 installing postgresql and redis-server where they are missing (.ci/run).
 """
 
