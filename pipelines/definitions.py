@@ -16,6 +16,7 @@ from pipelines.assets.matching import match_quality, medical_claims_ytd, member_
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
+from pipelines.operations import month_lateness, ran_on_time, run_failure_notice
 from pipelines.partitions import district_partitions, partition_key
 from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
@@ -98,7 +99,14 @@ def build_definitions(fangfan: FangfanResource | None = None) -> dg.Definitions:
         assets=ALL_ASSETS,
         jobs=[monthly_job, claims_history_job, city_job],
         schedules=[monthly_schedule],
-        sensors=[raw_files_arrival, run_hygiene, district_partitions_sensor],
+        sensors=[
+            raw_files_arrival,
+            run_hygiene,
+            district_partitions_sensor,
+            run_failure_notice,
+            month_lateness,
+        ],
+        asset_checks=[ran_on_time],
         resources={"fangfan": fangfan or build_resource()},
         # `fangfan run` selects this one: plain lines, no Dagster stack traces on the terminal;
         # runs that configure no logger (UI, tests) keep Dagster's console logger

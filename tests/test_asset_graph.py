@@ -186,6 +186,7 @@ def test_asset_graph_shape_keys_groups_and_checks():
         *((s, "row_accounting") for s in checked_sources),
         ("match_quality", "tie_rate_stable"),
         ("match_quality", "reject_rate_low"),
+        ("district_summary", "ran_on_time"),  # late months (pipelines/operations.py)
     }
     definitions = defs()
     for key in checked_sources:

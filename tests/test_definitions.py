@@ -26,7 +26,7 @@ def test_definitions_load_with_every_asset_and_check(tmp_path, monkeypatch):
     city = {t.name for t in CITY_TABLES}
     assert keys == set(ALL_SOURCE_KEYS) | tables | files | city
     sources = set(ALL_SOURCE_KEYS) - {"feedback"}
-    assert len(graph.asset_check_keys) == 2 * len(sources) + 2
+    assert len(graph.asset_check_keys) == 2 * len(sources) + 3  # + match quality ×2, lateness
     assert not (tmp_path / "nowhere").exists()  # loading opens no warehouse
 
 
