@@ -78,21 +78,13 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 params,
             )
         }
-        matched = {
-            r[0]: r[1]
-            for r in _rows(
+        # ties, ambiguous and unmatched per source: the month's match_quality (pipelines/quality.py)
+        quality = {
+            source: (tied, ambiguous, unmatched)
+            for source, tied, ambiguous, unmatched in _rows(
                 con,
-                "SELECT source, count(*) FROM record_matches WHERE district = ? AND month = ?"
-                " GROUP BY source",
-                params,
-            )
-        }
-        unresolved = {
-            (source, state): n
-            for source, state, n in _rows(
-                con,
-                "SELECT source, status, count(*) FROM unmatched_records"
-                " WHERE district = ? AND month = ? GROUP BY ALL",
+                "SELECT source, tied, ambiguous, unmatched FROM match_quality"
+                " WHERE district = ? AND month = ?",
                 params,
             )
         }
@@ -116,11 +108,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 note += f"  （沿用 {row[2]} 快照）"
             counts = [read or 0, kept or 0, rejected or 0]
             if key not in ("roster", "grid"):
-                counts += [
-                    matched.get(key, 0),
-                    unresolved.get((key, "ambiguous"), 0),
-                    unresolved.get((key, "unmatched"), 0),
-                ]
+                counts += quality.get(key, (0, 0, 0))
             lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
         lines += _failures(con, district, month)

@@ -96,8 +96,8 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
 # outcomes, the answers and first export dates so far, and the staged rows of 非本人 records
 DISTRICT_INPUTS = deps(
     "listings", "source_status", "ingest_files", "rejects", "field_problems", "roster_members",
-    "roster_findings", "record_matches", "unmatched_records", "rule_undecided", "negative_pairs",
-    months("export_runs", UP_TO_THIS_MONTH), months("feedback_answers", UP_TO_THIS_MONTH),
+    "roster_findings", "record_matches", "unmatched_records", "match_quality", "rule_undecided",
+    "negative_pairs", months("export_runs", UP_TO_THIS_MONTH), months("feedback_answers", UP_TO_THIS_MONTH),
     *(months(key, UP_TO_THIS_MONTH) for key in DEPARTMENT_KEYS),
 )  # fmt: skip
 

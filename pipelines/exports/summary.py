@@ -132,6 +132,14 @@ def township_by_rule(listing: pl.DataFrame) -> pl.DataFrame:
 
 def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Per department source: their own ID error rate, missing IDs, unmatched share (to send back)."""
+    # ties, ambiguous and unmatched per source are the month's match_quality (pipelines/quality.py)
+    unresolved_by_source = {
+        source: {"ambiguous": ambiguous, "unmatched": unmatched}
+        for source, ambiguous, unmatched in con.execute(
+            "SELECT source, ambiguous, unmatched FROM match_quality WHERE district = ? AND month = ?",
+            [district, month],
+        ).fetchall()
+    }
     rows = []
     for source in DEPARTMENT_SOURCES:
         table = f"stg_{source.key}"
@@ -147,13 +155,7 @@ def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str
         records = stats[0]
         if not records:
             continue
-        unresolved = {"ambiguous": 0, "unmatched": 0}
-        for status, n in con.execute(
-            "SELECT status, count(*) FROM unmatched_records WHERE district = ? AND month = ?"
-            " AND source = ? GROUP BY status",
-            [district, month, source.key],
-        ).fetchall():
-            unresolved[status] = n
+        unresolved = unresolved_by_source.get(source.key, {"ambiguous": 0, "unmatched": 0})
         rejected = scalar(
             con,
             "SELECT count(*) FROM rejects WHERE district = ? AND month = ? AND source = ?",
