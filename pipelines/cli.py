@@ -320,7 +320,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from pipelines.config import load_rule_config
-    from pipelines.rules.replay import format_replay, replay
+    from pipelines.rules.replay import OutdatedWarehouse, format_replay, replay
     from pipelines.warehouse import open_warehouse
 
     layout = _layout(args)
@@ -329,11 +329,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     current = load_rule_config(layout)
     proposed = load_rule_config(layout, Path(args.proposed_rules))
-    with open_warehouse(layout.database, read_only=True) as con:
-        result = replay(
-            con, district=district_key(layout), first=args.from_month, last=args.to_month,
-            current=current, proposed=proposed,
-        )  # fmt: skip
+    try:
+        with open_warehouse(layout.database, read_only=True) as con:
+            result = replay(
+                con, district=district_key(layout), first=args.from_month, last=args.to_month,
+                current=current, proposed=proposed,
+            )  # fmt: skip
+    except OutdatedWarehouse as outdated:
+        print(str(outdated), file=sys.stderr)
+        return 2
     print(format_replay(result))
     return 0
 

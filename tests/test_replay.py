@@ -68,3 +68,20 @@ def test_replay_reads_a_proposed_rules_file_for_a_record_rule(tmp_path):
 
     yj01 = result.counts.filter(pl.col("rule") == "YJ01").row(0, named=True)
     assert (yj01["current"], yj01["proposed"]) == (1, 2)
+
+
+def test_replay_of_a_warehouse_older_than_the_schema_says_to_run_once(tmp_path, capsys):
+    import duckdb
+
+    from pipelines.cli import main
+
+    database = tmp_path / "warehouse" / "fangfan.duckdb"
+    database.parent.mkdir(parents=True)
+    with duckdb.connect(str(database)) as con:  # tables written before the schema was declared
+        con.execute("CREATE TABLE source_status (district VARCHAR, month VARCHAR, source VARCHAR)")
+    proposed = tmp_path / "proposed.toml"
+    proposed.write_text("", encoding="utf-8")
+    code = main(["replay", "--data-dir", str(tmp_path), "--rules", str(proposed),
+                 "--from", "2026-01", "--to", "2026-02"])  # fmt: skip
+    assert code == 2
+    assert "fangfan run" in capsys.readouterr().err
