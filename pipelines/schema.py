@@ -553,3 +553,19 @@ def markdown_table() -> str:
         key = ", ".join(c for c in table.key if c not in PARTITION) or "—"
         lines.append(f"| `{table.name}` | {key} | `{table.written_by}` | {table.description} |")
     return "\n".join(lines)
+
+
+def partition_rows(
+    con: duckdb.DuckDBPyConnection, tables: Iterable[str], district: str, month: str
+) -> dict[str, int]:
+    """Rows of each declared partitioned table for one district and month (asset metadata: the
+    UI shows, month by month, how much each step wrote)."""
+    counts = {}
+    for name in tables:
+        table = TABLE[name]
+        if table.append_only or "month" not in table.column_names:
+            raise ValueError(f"not a declared partitioned table: {name!r}")
+        counts[name] = con.execute(
+            f"SELECT count(*) FROM {table.name} WHERE district = ? AND month = ?", [district, month]
+        ).fetchone()[0]
+    return counts
