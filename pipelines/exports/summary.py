@@ -410,13 +410,23 @@ def _describe_candidates(
     con: duckdb.DuckDBPyConnection, district: str, month: str, records: pl.DataFrame
 ) -> pl.DataFrame:
     """Each record's candidates as the district reads them: 姓名（户编号 …，证件 masked）."""
-    members = _q(
-        con,
-        """SELECT member_key, household_id, name AS member_name, id_number AS member_id
-           FROM roster_members WHERE district = $d AND month = $m""",
-        d=district,
-        m=month,
+    # only the candidates' rows of the roster leave the warehouse, not the whole month's
+    keys = records.select(
+        pl.col("candidate_keys").explode().drop_nulls().unique().alias("member_key")
     )
+    con.register("_candidate_keys", keys)
+    try:
+        members = _q(
+            con,
+            """SELECT m.member_key, m.household_id, m.name AS member_name,
+                      m.id_number AS member_id
+               FROM roster_members m JOIN _candidate_keys k ON k.member_key = m.member_key
+               WHERE m.district = $d AND m.month = $m""",
+            d=district,
+            m=month,
+        )
+    finally:
+        con.unregister("_candidate_keys")
     return (
         records.select("_row", "candidate_keys")
         .explode("candidate_keys")
