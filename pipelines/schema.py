@@ -565,7 +565,8 @@ def partition_rows(
         table = TABLE[name]
         if table.append_only or "month" not in table.column_names:
             raise ValueError(f"not a declared partitioned table: {name!r}")
+        # fetchall: DuckDB 2.0 blocks a connection on a half-read result
         counts[name] = con.execute(
             f"SELECT count(*) FROM {table.name} WHERE district = ? AND month = ?", [district, month]
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     return counts

@@ -114,7 +114,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     with dg.instance_for_test() as instance:
         staged = stage_claims_history(definitions, MONTH, instance, fangfan)
         partition = district_partition(MONTH, fangfan, instance)
-        assert job.execute_in_process(partition_key=partition, instance=instance).success
+        result = job.execute_in_process(partition_key=partition, instance=instance)
+        assert result.success
+        metadata = {
+            event.asset_key.to_user_string(): event.materialization.metadata
+            for event in result.get_asset_materialization_events()
+            # medical_claims_ytd also logs the earlier months' ties it wrote: not this partition
+            if event.materialization.partition == str(partition)
+        }
         first = (_files(through_dagster), _tables(through_dagster))
         assert job.execute_in_process(partition_key=partition, instance=instance).success
         rerun = (_files(through_dagster), _tables(through_dagster))
@@ -122,6 +129,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
     return {
         "earlier_claims": staged,
         "first": first,
+        "metadata": metadata,
         "rerun": rerun,
         "pure": (_files(by_functions), _tables(by_functions)),
     }
@@ -145,3 +153,13 @@ def test_a_rerun_changes_no_byte_and_no_row(runs):
 def test_dagster_exports_exactly_what_the_step_functions_export(runs):
     assert runs["pure"][0] == runs["first"][0]
     _same_tables(runs["pure"][1], runs["first"][1])
+
+
+def test_every_asset_records_its_step_time_and_a_table_its_rows(runs):
+    metadata, tables = runs["metadata"], runs["first"][1]
+    assert {"roster_members", "record_matches", "warnings", "township_exports"} <= set(metadata)
+    for key, values in metadata.items():
+        assert values["step_seconds"].value >= 0, key
+    for key in ("roster_members", "record_matches", "warnings", "listings"):
+        month_rows = tables[key].filter(pl.col("month") == MONTH).height
+        assert metadata[key]["rows"].value == month_rows > 0, key

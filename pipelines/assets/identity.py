@@ -28,7 +28,9 @@ def roster_members(context: dg.AssetExecutionContext, fangfan: FangfanResource):
         tables = write_roster(con, fangfan.district_key, month)
     households = tables.households
     yield dg.MaterializeResult(
-        asset_key="roster_members", metadata={"members": tables.members.height}
+        asset_key="roster_members",
+        # an unchanged snapshot (same fingerprint) reuses the keyed members of that month
+        metadata={"members": tables.members.height, "reused_from": tables.reused_from or "—"},
     )
     yield dg.MaterializeResult(
         asset_key="households",

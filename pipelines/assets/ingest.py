@@ -104,6 +104,10 @@ def _stage(
     except NothingToStage as error:
         raise dg.Failure(str(error), metadata={"asset": source.key}) from None
     metadata = staged_metadata(staged.staged, staged.folder)
+    if staged.fingerprint is not None:
+        metadata["fingerprint"] = staged.fingerprint[:12]
+    if staged.reused_from is not None:
+        metadata["reused_from"] = staged.reused_from  # the same files as then: not read again
     if staged.snapshot_month != month:
         metadata["note"] = f"本月未报送，沿用 {staged.snapshot_month} 的快照"
         context.log.warning(f"{source.key}: no {month} snapshot, using {staged.snapshot_month}")

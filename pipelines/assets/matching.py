@@ -55,7 +55,9 @@ def member_matches(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     fangfan, month = district_settings(context, fangfan)
     with fangfan.warehouse() as con:
         ties = match_month(con, fangfan.district_key, month)
-    yield dg.MaterializeResult(asset_key="record_matches", metadata=_tie_metadata(ties))
+    yield dg.MaterializeResult(
+        asset_key="record_matches", metadata={**_tie_metadata(ties), "reused": ties.reused}
+    )
     yield dg.MaterializeResult(
         asset_key="unmatched_records", metadata=_unresolved_metadata(ties.unresolved)
     )
