@@ -28,6 +28,10 @@ from pipelines.definitions import (
 from pipelines.partitions import partition_key
 from pipelines.resources import FangfanResource
 
+# whole multi-month runs of two districts (and of each alone): CI runs them after the default
+# suite (make test-e2e)
+pytestmark = pytest.mark.e2e
+
 MONTH = "2026-01"  # January: no earlier claims months to stage, one run per district
 NEXT = "2026-02"
 EXPORT_DATE = "2026-02-06"
