@@ -171,6 +171,22 @@ def _failing_job(partitions_def):
     return dg.Definitions(assets=[roster, ingest], jobs=[job]).resolve_job_def("monthly_run")
 
 
+def _failure_context(instance, run_id: str, fangfan: FangfanResource):
+    """The run-failure sensor's context for the failed run `run_id`, as the daemon builds it."""
+    failure = (
+        instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        .records[0]
+        .event_log_entry.dagster_event
+    )
+    return dg.build_run_status_sensor_context(
+        sensor_name="run_failure_notice",
+        dagster_event=failure,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources={"fangfan": fangfan},
+    ).for_run_failure()
+
+
 @pytest.mark.parametrize(
     ("partitions_def", "partition"),
     [
@@ -188,19 +204,7 @@ def test_the_sensor_writes_the_notice_and_shows_it_on_the_run(tmp_path, partitio
             partition_key=partition, instance=instance, raise_on_error=False
         )
         assert not result.success
-        run = instance.get_run_by_id(result.run_id)
-        failure = (
-            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-            .records[0]
-            .event_log_entry.dagster_event
-        )
-        context = dg.build_run_status_sensor_context(
-            sensor_name="run_failure_notice",
-            dagster_event=failure,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources={"fangfan": fangfan},
-        ).for_run_failure()
+        context = _failure_context(instance, result.run_id, fangfan)
         run_failure_notice(context)
         run_failure_notice(context)  # evaluated again: still one notice
 
@@ -246,20 +250,7 @@ def test_a_failure_that_will_be_retried_is_not_noticed_yet(tmp_path):
             partition_key="2026-10", instance=instance, raise_on_error=False,
             tags={"dagster/will_retry": "true"},
         )  # fmt: skip
-        failure = (
-            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-            .records[0]
-            .event_log_entry.dagster_event
-        )
-        run_failure_notice(
-            dg.build_run_status_sensor_context(
-                sensor_name="run_failure_notice",
-                dagster_event=failure,
-                dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(result.run_id),
-                resources={"fangfan": fangfan},
-            ).for_run_failure()
-        )
+        run_failure_notice(_failure_context(instance, result.run_id, fangfan))
     assert not (data / "notices").exists()
 
 
@@ -271,20 +262,7 @@ def test_in_a_city_the_notice_goes_to_the_failed_districts_own_folder(tmp_path):
         result = _failing_job(CITY_PARTITIONS).execute_in_process(
             partition_key=partition, instance=instance, raise_on_error=False
         )
-        failure = (
-            instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
-            .records[0]
-            .event_log_entry.dagster_event
-        )
-        run_failure_notice(
-            dg.build_run_status_sensor_context(
-                sensor_name="run_failure_notice",
-                dagster_event=failure,
-                dagster_instance=instance,
-                dagster_run=instance.get_run_by_id(result.run_id),
-                resources={"fangfan": fangfan},
-            ).for_run_failure()
-        )
+        run_failure_notice(_failure_context(instance, result.run_id, fangfan))
     text = (root / "341503" / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
     assert "区县：裕安区　月份：2026-10" in text
     assert not (root / "341502" / "notices").exists() and not (root / "notices").exists()
