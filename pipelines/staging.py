@@ -288,13 +288,3 @@ def ingest_source(
                     fingerprint=fingerprint)  # fmt: skip
     write_staged(con, staged, district=district, month=month)
     return staged
-
-
-def accounting_counts(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, int]:
-    """Rows of each accounting table for the month (what the ingest left there, all sources)."""
-    return {
-        table: con.execute(
-            f"SELECT count(*) FROM {table} WHERE district = ? AND month = ?", [district, month]
-        ).fetchone()[0]
-        for table in ACCOUNTING_TABLES
-    }

@@ -160,6 +160,7 @@ def test_every_asset_records_its_step_time_and_a_table_its_rows(runs):
     assert {"roster_members", "record_matches", "warnings", "township_exports"} <= set(metadata)
     for key, values in metadata.items():
         assert values["step_seconds"].value >= 0, key
-    for key in ("roster_members", "record_matches", "warnings", "listings"):
+    for key in ("roster_members", "record_matches", "warnings", "listings", "ingest_files",
+                "source_status"):  # fmt: skip
         month_rows = tables[key].filter(pl.col("month") == MONTH).height
         assert metadata[key]["rows"].value == month_rows > 0, key
