@@ -15,7 +15,7 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
-from pipelines.warehouse import read_frame, replace_partition, scalar
+from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
 
 CLAIMS = "medical_claims"
 
@@ -273,12 +273,13 @@ def match_fingerprint(
         return None
     if len(built) != 1 or None in built[0] or built[0][2] != members:
         return None
-    negatives = con.execute(
+    negatives = fetch_one(
+        con,
         "SELECT count(*), coalesce(sum(hash(warning_id, source, record_key, record_month,"
         " identity_key, member_key, month) % 1000000007), 0)"
         " FROM negative_pairs WHERE district = ? AND month <= ?",
         [district, month],
-    ).fetchone()
+    )
     digest = hashlib.sha256(_match_code())
     digest.update(repr((staged, built[0], negatives)).encode())
     return digest.hexdigest()

@@ -501,7 +501,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     an empty warehouse."""
     existing = _existing_columns(con)
     if SCHEMA_VERSION_TABLE.name in existing:
-        return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+        # fetchall: DuckDB 2.0 blocks a connection on a half-read result
+        return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
     return 0 if set(existing) & set(TABLE) else None
 
 

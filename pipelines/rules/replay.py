@@ -54,7 +54,7 @@ def replay(
 ) -> Replay:
     """Per month and rule: warnings under the current vs the proposed configuration, and how many
     of the warnings townships confirmed (属实) the proposed configuration would still raise."""
-    found = schema_version(con.cursor())  # its own cursor: nothing left half-read on `con`
+    found = schema_version(con)
     if found != SCHEMA_VERSION:
         raise OutdatedWarehouse(
             f"仓库结构版本为 {found}，当前程序为 {SCHEMA_VERSION}：请先运行一次 fangfan run 以升级仓库，再回放规则"
