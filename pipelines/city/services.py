@@ -384,39 +384,14 @@ class CityServices:
             env=env,
         )
         self._wait("postgres", lambda: _port_open(self.pg_port), self.services[-1])
-        ready = postgres_bin("pg_isready")
+        ready = self._pg_client("pg_isready", "-d", "postgres")
         self._wait(
             "postgres",
-            lambda: (
-                subprocess.run(
-                    [
-                        ready,
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        str(self.pg_port),
-                        "-U",
-                        PG_USER,
-                        "-d",
-                        "postgres",
-                    ],
-                    capture_output=True,
-                ).returncode
-                == 0
-            ),
+            lambda: subprocess.run(ready, capture_output=True).returncode == 0,
             self.services[-1],
         )
         made = subprocess.run(
-            [
-                postgres_bin("createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.pg_port),
-                "-U",
-                PG_USER,
-                PG_DB,
-            ],
+            self._pg_client("createdb", PG_DB),
             env=env,
             capture_output=True,
             text=True,
@@ -493,6 +468,19 @@ class CityServices:
         )
 
     # --- readiness --------------------------------------------------------------------------
+
+    def _pg_client(self, tool: str, *args: str) -> list[str]:
+        """A PostgreSQL client command against this cluster, as its superuser, on loopback."""
+        return [
+            postgres_bin(tool),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            PG_USER,
+            *args,
+        ]
 
     def _wait(self, what: str, ready, service: Service | None = None) -> None:
         deadline = time.monotonic() + self.startup_timeout
