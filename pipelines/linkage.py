@@ -158,17 +158,56 @@ def run_matching(
     prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
-    result = match_records(con, "match_input", "roster_input", "negative_input")
-    origin = con.sql("SELECT record_key, source_record_key, source, month FROM match_input").pl()
+    distinct_identities(con)
+    result = match_records(con, "match_identities", "roster_input", "negative_input")
+    origin = con.sql(
+        "SELECT identity, source_record_key, source, month FROM match_input ORDER BY position"
+    ).pl()
 
     def back(frame: pl.DataFrame) -> pl.DataFrame:
-        return (
-            frame.join(origin, on="record_key", how="left")
-            .drop("record_key")
-            .rename({"source_record_key": "record_key"})
-        )
+        # every record of an identity gets that identity's outcome, in the records' own order
+        return origin.join(
+            frame.rename({"record_key": "identity"}), on="identity", how="inner",
+            maintain_order="left",
+        ).drop("identity").rename({"source_record_key": "record_key"}).select(
+            "record_key", *[c for c in frame.columns if c != "record_key"], "source", "month"
+        )  # fmt: skip
 
     return back(result.matches), back(result.unresolved)
+
+
+# what the matcher reads of a record (match_input's columns but its keys): records alike in all
+# of them get the same outcome, since every decision is made per record (GROUP BY r_id)
+_IDENTITY_COLUMNS = (
+    "source", "name", "id_number", "id_status", "id_birth", "id_area", "birth_date",
+    "township", "village", "household_level",
+)  # fmt: skip
+
+
+def distinct_identities(con: duckdb.DuckDBPyConnection) -> None:
+    """The records of match_input collapsed to their distinct identities (match_identities):
+    a claims month repeats the same patient's row once per claim, and the year's earlier months
+    repeat it again, so the matcher searches each identity once. A record that a 非本人 answer
+    concerns keeps an identity of its own (its record key), so that the answer rules out that
+    member for it alone, exactly as before. match_input gains `identity` and `position`."""
+    columns = ", ".join(_IDENTITY_COLUMNS)
+    # a JSON list tells a null from any text, "null" included
+    listed = ", ".join(f"{c}::VARCHAR" for c in _IDENTITY_COLUMNS)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE match_input AS
+            SELECT m.*, (row_number() OVER ())::BIGINT AS position,
+                   CASE WHEN m.record_key IN (SELECT record_key FROM negative_input)
+                        THEN m.record_key
+                        ELSE 'i#' || md5(to_json([{listed}]))
+                   END AS identity
+            FROM match_input m"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE match_identities AS
+            SELECT identity AS record_key, {columns}
+            FROM match_input
+            QUALIFY row_number() OVER (PARTITION BY identity ORDER BY position) = 1"""
+    )
 
 
 def staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:

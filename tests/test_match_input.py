@@ -170,3 +170,37 @@ def test_earlier_months_are_batched_by_volume(monkeypatch):
     batches = matching._batches(con, "d", ["2026-01", "2026-02", "2026-03", "2026-04"])
     assert batches == [["2026-01", "2026-02"], ["2026-03", "2026-04"]]
     assert matching._batches(con, "d", []) == []
+
+
+def test_records_alike_are_searched_once_and_each_gets_the_outcome():
+    # A patient's claims repeat their identity once per claim: the matcher searches it once,
+    # and every record comes back, in its own order, with what a search of its own would give.
+    from pipelines.linkage import prepare_match_views
+    from pipelines.matching.matcher import match_records
+
+    con = memory_warehouse()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    rows = [
+        _staged_claim(id_number),  # the patient's ID
+        _staged_claim(None, id_status="missing", id_birth=None, id_area=None),  # name only
+        _staged_claim(id_number, name="李四"),  # the ID of someone else's name
+        _staged_claim(None, name=None, id_status="missing", id_birth=None, id_area=None),
+    ]
+    claims = pl.concat([rows[i % 4] for i in (0, 1, 0, 2, 3, 0, 1, 2)]).with_columns(
+        record_key=pl.format("medical_claims|a.csv||{}", pl.int_range(2, 10))
+    )
+    replace_partition(con, "stg_medical_claims", claims, district="d", month="2026-10")
+    args = {"district": "d", "months": ["2026-10"], "roster_month": "2026-10"}
+    matches, unresolved = run_matching(con, **args, sources=["medical_claims"])
+    assert con.sql("SELECT count(*) FROM match_identities").fetchall() == [(4,)]
+
+    prepare_match_views(con, **args, sources=["medical_claims"])  # each record on its own
+    alone = match_records(con, "match_input", "roster_input", "negative_input")
+    for together, own in ((matches, alone.matches), (unresolved, alone.unresolved)):
+        own = own.with_columns(pl.col("record_key").str.replace("^2026-10#", ""))
+        assert together.drop("source", "month").equals(own), together
+    assert matches.height + unresolved.height == 8
+    assert matches["record_key"].to_list() == sorted(
+        matches["record_key"], key=lambda k: int(k.split("||")[1])
+    )
