@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import polars as pl
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.ingest.grid import stage_grid
+from pipelines.ingest.pool import each_as_read, map_in_threads
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
 from pipelines.warehouse import read_frame, replace_partition
@@ -24,6 +26,10 @@ ACCOUNTING_TABLES = ("rejects", "ingest_files", "field_problems", "source_status
 
 class NothingToStage(ValueError):
     """A snapshot source (roster, grid) has no folder up to this month, or no usable row."""
+
+    def __init__(self, source: Source, message: str) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 @dataclass(frozen=True)
@@ -59,13 +65,14 @@ def stage_snapshot(layout: DataDir, source: Source, month: str) -> Staged:
     found = latest_snapshot_folder(layout.raw, month, source.key)
     if found is None:
         raise NothingToStage(
-            f"{source.title}：raw/ 下没有 {month} 或更早月份的 {source.key} 文件夹，无法运行"
+            source,
+            f"{source.title}：raw/ 下没有 {month} 或更早月份的 {source.key} 文件夹，无法运行",
         )
     folder, snapshot_month = found
     staged = stage_grid(folder, month) if source is GRID else stage_source(ROSTER, folder, month)
     if staged.records.height == 0:
         raise NothingToStage(
-            f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）"
+            source, f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）"
         )
     return Staged(source, staged, folder, snapshot_month)
 
@@ -249,6 +256,27 @@ def write_staged(
     )
 
 
+def _located(layout: DataDir, source: Source, month: str) -> tuple[Path, str] | None:
+    """The folder a source of M is read from and its month (a snapshot's may be earlier)."""
+    if source in SNAPSHOT_SOURCES:
+        return latest_snapshot_folder(layout.raw, month, source.key)
+    folder = layout.source_folder(month, source.key)
+    return (folder, month) if folder.is_dir() else None
+
+
+def _ingest_feedback(
+    con: duckdb.DuckDBPyConnection, layout: DataDir, *, district: str, month: str
+) -> Staged:
+    """The townships' returned lists, checked against every warning listed before M; their
+    answers go to feedback_answers."""
+    folder = layout.source_folder(month, FEEDBACK.key)
+    returned = read_returned_lists(folder, listed_before(con, district, month), month)
+    replace_partition(con, "feedback_answers", returned.answers, district=district, month=month)
+    staged = Staged(FEEDBACK, returned.staged, folder, month, returned)
+    write_staged(con, staged, district=district, month=month)
+    return staged
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     layout: DataDir,
@@ -258,33 +286,62 @@ def ingest_source(
     month: str,
     reuse: bool = True,
 ) -> Staged:
-    """Stage one source of M and write it. The townships' returned lists are checked against
-    every warning listed before M; their answers go to feedback_answers. A source folder (for
-    the roster and grid, the snapshot folder used) whose fingerprint a staged month already has
-    is copied from that month, not read again: a rerun of M reads no unchanged file twice, an
-    unchanged roster is not read again next month (`reuse` False: always read)."""
-    if source is FEEDBACK:
-        folder = layout.source_folder(month, FEEDBACK.key)
-        returned = read_returned_lists(folder, listed_before(con, district, month), month)
-        replace_partition(con, "feedback_answers", returned.answers, district=district, month=month)
-        staged = Staged(FEEDBACK, returned.staged, folder, month, returned)
-        write_staged(con, staged, district=district, month=month)
-        return staged
-    if source in SNAPSHOT_SOURCES:
-        found = latest_snapshot_folder(layout.raw, month, source.key)
-    else:
-        folder = layout.source_folder(month, source.key)
-        found = (folder, month) if folder.is_dir() else None
-    fingerprint = folder_fingerprint(found[0]) if found else None
-    if reuse and found and fingerprint:
-        reused = reuse_snapshot(
-            con, source, found[0], found[1], district=district, month=month,
-            fingerprint=fingerprint,
-        )  # fmt: skip
+    """Stage one source of M and write it (ingest_sources for one source)."""
+    return ingest_sources(con, layout, [source], district=district, month=month, reuse=reuse)[0]
+
+
+def ingest_sources(
+    con: duckdb.DuckDBPyConnection,
+    layout: DataDir,
+    sources: Sequence[Source],
+    *,
+    district: str,
+    month: str,
+    reuse: bool = True,
+) -> list[Staged]:
+    """Stage the sources of M and write them; returns them in the order given.
+
+    A source folder (for the roster and grid, the snapshot folder used) whose fingerprint a
+    staged month already has is copied from that month, not read again: a rerun of M reads no
+    unchanged file twice, an unchanged roster is not read again next month (`reuse` False:
+    always read). The folders to read are read side by side (pipelines.ingest.pool), each
+    written on this connection as soon as it is staged, so at most two sources are held at once
+    and DuckDB keeps its one writer. The feedback is read last: it is checked against what was
+    listed before M."""
+    done: dict[str, Staged] = {}
+    plain = [source for source in sources if source is not FEEDBACK]
+    found = {source.key: _located(layout, source, month) for source in plain}
+    fingerprints = dict(
+        zip(
+            found,
+            map_in_threads(
+                lambda at: folder_fingerprint(at[0]) if at else None, list(found.values())
+            ),
+            strict=True,
+        )
+    )
+    to_read = []
+    for source in plain:
+        at, fingerprint = found[source.key], fingerprints[source.key]
+        reused = (
+            reuse_snapshot(
+                con, source, at[0], at[1], district=district, month=month, fingerprint=fingerprint
+            )
+            if reuse and at and fingerprint
+            else None
+        )
         if reused is not None:
-            return reused
-    staged = stage_month(layout, source, month)
-    staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
-                    fingerprint=fingerprint)  # fmt: skip
-    write_staged(con, staged, district=district, month=month)
-    return staged
+            done[source.key] = reused
+        else:
+            to_read.append(source)
+
+    def write(source: Source, staged: Staged) -> None:
+        staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
+                        fingerprint=fingerprints[source.key])  # fmt: skip
+        write_staged(con, staged, district=district, month=month)
+        done[source.key] = staged
+
+    each_as_read(lambda source: stage_month(layout, source, month), to_read, write)
+    if FEEDBACK in sources:
+        done[FEEDBACK.key] = _ingest_feedback(con, layout, district=district, month=month)
+    return [done[source.key] for source in sources]

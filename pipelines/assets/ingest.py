@@ -12,7 +12,7 @@ from pipelines.feedback import ReturnedLists
 from pipelines.ingest.stage import StagedSource
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, Source
-from pipelines.staging import ACCOUNTING_TABLES, NothingToStage, ingest_source
+from pipelines.staging import ACCOUNTING_TABLES, NothingToStage, Staged, ingest_sources
 
 INGEST_GROUP = "ingest"
 CHECKED_SOURCES: tuple[Source, ...] = (ROSTER, GRID, *DEPARTMENT_SOURCES)
@@ -93,16 +93,11 @@ def _checks(
     ]
 
 
-def _stage(
-    context: dg.AssetExecutionContext, fangfan: FangfanResource, month: str, source: Source, con
+def _results(
+    context: dg.AssetExecutionContext, staged: Staged, month: str
 ) -> list[dg.MaterializeResult]:
-    """Stage one source (the feedback with its checked answers) and describe what it gave."""
-    try:
-        staged = ingest_source(
-            con, fangfan.layout, source, district=fangfan.district_key, month=month
-        )
-    except NothingToStage as error:
-        raise dg.Failure(str(error), metadata={"asset": source.key}) from None
+    """What one staged source gave (the feedback with its checked answers), as results."""
+    source = staged.source
     metadata = staged_metadata(staged.staged, staged.folder)
     if staged.fingerprint is not None:
         metadata["fingerprint"] = staged.fingerprint[:12]
@@ -151,11 +146,20 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
     results: list[dg.MaterializeResult] = []
     # results are yielded once the warehouse is closed: a generator paused inside the connection
     # would keep it open if Dagster stopped the step there
+    chosen = [
+        source
+        for source in (*CHECKED_SOURCES, FEEDBACK)
+        if ({source.key, "feedback_answers"} if source is FEEDBACK else {source.key}) & selected
+    ]
     with fangfan.warehouse() as con:
-        for source in (*CHECKED_SOURCES, FEEDBACK):
-            together = {source.key, "feedback_answers"} if source is FEEDBACK else {source.key}
-            if together & selected:
-                results += _stage(context, fangfan, month, source, con)
+        try:
+            staged = ingest_sources(
+                con, fangfan.layout, chosen, district=fangfan.district_key, month=month
+            )
+        except NothingToStage as error:
+            raise dg.Failure(str(error), metadata={"asset": error.source.key}) from None
+    for one in staged:
+        results += _results(context, one, month)
     yield from (r for r in results if r.asset_key.to_user_string() in selected)
     for table in ACCOUNTING_TABLES:
         if table in selected:

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.headers import SCAN_ROWS, Header, find_header
+from pipelines.ingest.pool import map_in_threads
 from pipelines.ingest.readers import (
     CSV_SUFFIXES,
     EXCEL_SUFFIXES,
@@ -99,14 +100,16 @@ def stage_folder(
             files=pl.DataFrame(schema=FILE_SCHEMA),
             received=False,
         )
+
     # all tables of the source are typed together: one pass per column, not one per file
-    outcomes: list[tuple[str, Table | SheetFailure | UnreadableFile]] = []
-    for path in files:
+    def read(path: Path) -> list[tuple[str, Table | SheetFailure | UnreadableFile]]:
         name = path.relative_to(folder).as_posix()
         try:
-            outcomes.extend((name, table) for table in reader(source, path, name))
+            return [(name, table) for table in reader(source, path, name)]
         except UnreadableFile as error:
-            outcomes.append((name, error))
+            return [(name, error)]
+
+    outcomes = [outcome for found in map_in_threads(read, files) for outcome in found]
     tables = [outcome for _, outcome in outcomes if isinstance(outcome, Table)]
     records, rejects, field_problems, results = stage_tables(source, tables, tick_fields)
     counts = iter(results)

@@ -10,6 +10,7 @@ import polars as pl
 
 from pipelines.ingest import parse
 from pipelines.ingest.headers import Header
+from pipelines.ingest.pool import map_in_threads
 from pipelines.ingest.readers import ROW_NUMBER, Grid
 from pipelines.matching.ids import INVALID, MISSING, normalise_ids
 from pipelines.sources import Field, FieldType, Source, normalise_header
@@ -387,27 +388,34 @@ def _type_field(
     elif f.type is FieldType.NAME:
         if f.name == "name":
             typed.values["name_raw"] = raw
-        typed.values[f.name] = parse.parse_name(parse.clean(raw), cleaned=True)
+        typed.values[f.name] = by_distinct_cell(
+            raw, lambda cells: {"v": parse.parse_name(parse.clean(cells), cleaned=True)}
+        )["v"]
         blank = typed.values[f.name].is_null()
     elif f.type in PARSERS:
         parser, problem = PARSERS[f.type]
-        # each column is cleaned once; the parser trusts it
-        cleaned = parse.clean(
-            raw,
-            dates=f.type in (FieldType.DATE, FieldType.MONTH),
-            yes_no=f.type is FieldType.YESNO,  # 无 is "no" here, a blank elsewhere
-        )
-        value = (
-            parser(cleaned, cleaned=True, unit=f.unit)
-            if f.type is FieldType.AMOUNT
-            else parser(cleaned, cleaned=True)
-        )
+
+        def read(cells: pl.Series) -> dict[str, pl.Series]:
+            # each column is cleaned once; the parser trusts it
+            cleaned = parse.clean(
+                cells,
+                dates=f.type in (FieldType.DATE, FieldType.MONTH),
+                yes_no=f.type is FieldType.YESNO,  # 无 is "no" here, a blank elsewhere
+            )
+            value = (
+                parser(cleaned, cleaned=True, unit=f.unit)
+                if f.type is FieldType.AMOUNT
+                else parser(cleaned, cleaned=True)
+            )
+            return {"v": value, "blank": cleaned.is_null()}
+
+        read_cells = by_distinct_cell(raw, read)
+        value, blank = read_cells["v"], read_cells["blank"]
         typed.values[f.name] = value
-        unreadable = cleaned.is_not_null() & value.is_null()
+        unreadable = ~blank & value.is_null()
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
-        blank = cleaned.is_null()
     elif f.allowed:
-        value = _enum(raw, f.allowed, f.synonyms)
+        value = by_distinct_cell(raw, lambda cells: {"v": _enum(cells, f.allowed, f.synonyms)})["v"]
         typed.values[f.name] = value
         outside = (value.is_not_null() & ~value.is_in(f.allowed)).fill_null(False)
         allowed = "/".join(f.allowed)
@@ -415,12 +423,34 @@ def _type_field(
         typed.problems.append((outside, f.name, text))
         blank = value.is_null()
     else:
-        value = parse.compact(raw) if f.name in PLACE_FIELDS else parse.text(raw)
+        clean_text = parse.compact if f.name in PLACE_FIELDS else parse.text
+        value = by_distinct_cell(raw, lambda cells: {"v": clean_text(cells)})["v"]
         typed.values[f.name] = value
         blank = value.is_null()
     if f.required:
         required = reason(lambda label: f"「{label}」为空（必填）")
         typed.problems.insert(0, (blank.fill_null(True), f.name, required))
+
+
+# a column holding fewer distinct cells than this share of its rows is read once per distinct cell
+DISTINCT_SHARE = 0.5
+
+
+def by_distinct_cell(
+    raw: pl.Series, read: Callable[[pl.Series], dict[str, pl.Series]]
+) -> dict[str, pl.Series]:
+    """read(raw), computed once per distinct cell when the column repeats itself (dates, places,
+    amounts, a patient's name on each claim): every parser reads a cell on its own, so a cell's
+    value never depends on its neighbours, and each row takes its cell's result."""
+    distinct = raw.unique()
+    if distinct.len() > raw.len() * DISTINCT_SHARE:
+        return read(raw)
+    results = read(distinct)
+    table = pl.DataFrame({"_cell": distinct, **results})
+    back = raw.to_frame("_cell").join(
+        table, on="_cell", how="left", nulls_equal=True, maintain_order="left"
+    )
+    return {name: back[name] for name in results}
 
 
 @dataclass(frozen=True)
@@ -515,7 +545,7 @@ def stage_tables(
     with every reason), field problems of kept rows, and per-table accounting (read = kept +
     rejected; decorations counted as skipped)."""
     schema = record_schema(source, tick_fields)
-    prepared = [prepare_table(source, table) for table in tables]
+    prepared = map_in_threads(lambda table: prepare_table(source, table), tables)
     if not prepared:
         return (
             pl.DataFrame(schema=schema),

@@ -373,3 +373,33 @@ def test_numbered_notes_under_the_table_are_not_rows(tmp_path: Path) -> None:
     staged = stage_source(CIVIL, tmp_path, MONTH)
     assert staged.records.height == 1 and staged.rejects.is_empty()
     assert staged.files.row(0, named=True)["rows_skipped"] == 4  # header + three notes
+
+
+def test_a_column_of_repeated_cells_is_read_once_per_distinct_cell(
+    civil_folder: Path, monkeypatch
+) -> None:
+    # the messy civil rows, repeated: each parser sees every distinct cell once, and the staged
+    # rows, rejects and field problems are those of reading every row on its own
+    from pipelines.ingest import parse, table
+    from pipelines.sources import FieldType
+
+    rows = CIVIL_ROWS[:3] + [row for row in CIVIL_ROWS[3:9] if row] * 40
+    write_csv(civil_folder / "三十铺镇_社会救助变动名册.csv", rows, "gb18030")
+    seen: list[int] = []
+    parse_date = parse.parse_date
+    monkeypatch.setitem(
+        table.PARSERS,
+        FieldType.DATE,
+        (
+            lambda v, **kw: seen.append(v.len()) or parse_date(v, **kw),
+            table.PARSERS[FieldType.DATE][1],
+        ),
+    )
+    together = stage_source(CIVIL, civil_folder, MONTH)
+    assert seen == [5]  # 4 written dates and a blank, of 200 rows
+    monkeypatch.setattr(table, "DISTINCT_SHARE", 0.0)  # every row read on its own
+    alone = stage_source(CIVIL, civil_folder, MONTH)
+    assert seen[1] == 200
+    for name in ("records", "rejects", "field_problems", "files"):
+        assert getattr(together, name).equals(getattr(alone, name)), name
+    assert together.records.height == 40 * 4 and together.field_problems.height == 40 * 4
