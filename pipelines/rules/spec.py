@@ -209,17 +209,30 @@ class YearToDateRule(RuleSpec):
 
     def sql(self) -> str:
         return f"""
-            WITH year_rows AS (
+            WITH year_rows AS MATERIALIZED (
                 SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
                        m.confidence, coalesce(s.{self.amount}, 0) AS amount
                 FROM stg_{self.source} s
                 JOIN record_matches m
                   ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
                 WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
-            ), totals AS (
+            ), sums AS (
                 SELECT household_id,
                        sum(amount) AS ytd,
-                       sum(amount) FILTER (WHERE month < $month) AS before,
+                       sum(amount) FILTER (WHERE month < $month) AS before
+                FROM year_rows GROUP BY household_id
+                HAVING bool_or(month = $month)
+            ), crossed AS (
+                -- the few households whose sum crossed the threshold this month: only their
+                -- rows are listed and ranked
+                SELECT s.ytd, s.before, h.*
+                FROM sums s
+                JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
+                      WHERE h.district = $district AND h.month = $month) h
+                  ON h.household_id = s.household_id
+                WHERE s.ytd >= h.threshold AND coalesce(s.before, 0) < h.threshold
+            ), totals AS (
+                SELECT household_id,
                        list(record_key ORDER BY record_key) FILTER (WHERE month = $month)
                            AS record_keys,
                        -- ties broken by the key itself: a rerun names the same member and method
@@ -227,16 +240,14 @@ class YearToDateRule(RuleSpec):
                            AS member_key,
                        arg_min(method, (confidence, method)) AS method,
                        min(confidence) AS confidence
-                FROM year_rows GROUP BY household_id
+                FROM year_rows
+                WHERE household_id IN (SELECT household_id FROM crossed)
+                GROUP BY household_id
             )
             SELECT t.record_keys, t.member_key, t.household_id, t.method, t.confidence,
                    {self.hit_columns()}
-            FROM totals t
-            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
-                  WHERE h.district = $district AND h.month = $month) h
-              ON h.household_id = t.household_id
-            WHERE t.record_keys IS NOT NULL AND t.ytd >= h.threshold
-              AND coalesce(t.before, 0) < h.threshold
+            FROM (SELECT x.*, c.ytd, c.before FROM totals x JOIN crossed c USING (household_id)) t
+            JOIN crossed h ON h.household_id = t.household_id
         """
 
     def _unreadable_sql(self) -> str:
