@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.feedback import IDENTITY_SQL
 from pipelines.matching.ids import clean_id_expr
-from pipelines.matching.matcher import match_records
+from pipelines.matching.matcher import MatchResult, match_records
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
@@ -155,25 +155,60 @@ def run_matching(
     sources: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Match the records of `sources` in `months` against one roster; frames carry `month`."""
+    match_identities(
+        con, district=district, months=months, roster_month=roster_month, sources=sources
+    )
+    return record_outcomes(con)
+
+
+def match_identities(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    months: list[str],
+    roster_month: str,
+    sources: list[str],
+) -> None:
+    """The records of `sources` in `months` matched against one roster, each distinct identity
+    once: the outcomes stay in DuckDB (temp tables identity_ties, identity_unresolved) until
+    record_outcomes hands each record its identity's."""
     prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
     distinct_identities(con)
-    result = match_records(con, "match_identities", "roster_input", "negative_input")
-    origin = con.sql(
-        "SELECT identity, source_record_key, source, month FROM match_input ORDER BY position"
-    ).pl()
+    result = _match_identities(con)
+    con.execute("DROP TABLE temp.main.match_identities")
+    for table, frame in (
+        ("identity_ties", result.matches),
+        ("identity_unresolved", result.unresolved),
+    ):
+        con.register("_outcomes", frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _outcomes")
+        finally:
+            con.unregister("_outcomes")
 
-    def back(frame: pl.DataFrame) -> pl.DataFrame:
-        # every record of an identity gets that identity's outcome, in the records' own order
-        return origin.join(
-            frame.rename({"record_key": "identity"}), on="identity", how="inner",
-            maintain_order="left",
-        ).drop("identity").rename({"source_record_key": "record_key"}).select(
-            "record_key", *[c for c in frame.columns if c != "record_key"], "source", "month"
-        )  # fmt: skip
 
-    return back(result.matches), back(result.unresolved)
+def record_outcomes(
+    con: duckdb.DuckDBPyConnection, month: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Ties and unresolved records of the last match_identities (of one month of it), every record
+    with its identity's outcome, in the records' own order; frames carry `month`."""
+
+    def rows(table: str) -> pl.DataFrame:
+        outcome = [
+            c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"
+        ]
+        return con.sql(
+            f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
+                       m.source, m.month
+                FROM match_input m JOIN {table} t ON t.record_key = m.identity
+                WHERE $month IS NULL OR m.month = $month
+                ORDER BY m.position""",
+            params={"month": month},
+        ).pl()
+
+    return rows("identity_ties"), rows("identity_unresolved")
 
 
 # what the matcher reads of a record (match_input's columns but its keys): records alike in all
@@ -195,18 +230,52 @@ def distinct_identities(con: duckdb.DuckDBPyConnection) -> None:
     listed = ", ".join(f"{c}::VARCHAR" for c in _IDENTITY_COLUMNS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE match_input AS
-            SELECT m.*, (row_number() OVER ())::BIGINT AS position,
+            SELECT m.*,
                    CASE WHEN m.record_key IN (SELECT record_key FROM negative_input)
                         THEN m.record_key
                         ELSE 'i#' || md5(to_json([{listed}]))
                    END AS identity
-            FROM match_input m"""
+            FROM (SELECT *, (row_number() OVER ())::BIGINT AS position FROM match_input) m"""
     )
+    # numbered in the order they first appear, IDENTITY_BATCH to a batch
+    firsts = ", ".join(f"any_value({c}) AS {c}" for c in _IDENTITY_COLUMNS)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE match_identities AS
-            SELECT identity AS record_key, {columns}
-            FROM match_input
-            QUALIFY row_number() OVER (PARTITION BY identity ORDER BY position) = 1"""
+            SELECT identity AS record_key, {columns},
+                   (row_number() OVER (ORDER BY first) - 1) // {IDENTITY_BATCH} AS batch
+            FROM (SELECT identity, {firsts}, min(position) AS first
+                  FROM match_input GROUP BY identity)
+            ORDER BY first"""
+    )
+
+
+# identities searched in one pass: the matcher's memory is that of this many records, however
+# many months of claims are tied at once
+IDENTITY_BATCH = 600_000
+
+
+def _match_identities(con: duckdb.DuckDBPyConnection) -> MatchResult:
+    """match_identities through the matcher, IDENTITY_BATCH at a time (each identity is decided
+    on its own, so any split gives the same outcome)."""
+    batches = scalar(con, "SELECT count(DISTINCT batch) FROM match_identities")
+    if batches <= 1:
+        return match_records(con, "match_identities", "roster_input", "negative_input")
+    parts = []
+    try:
+        for batch in range(batches):
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE match_identity_batch AS"
+                " SELECT * FROM match_identities WHERE batch = ?",
+                [batch],
+            )
+            parts.append(
+                match_records(con, "match_identity_batch", "roster_input", "negative_input")
+            )
+    finally:
+        con.execute("DROP TABLE IF EXISTS temp.main.match_identity_batch")
+    return MatchResult(
+        pl.concat([part.matches for part in parts]),
+        pl.concat([part.unresolved for part in parts]),
     )
 
 
@@ -221,31 +290,6 @@ def staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) ->
             [district, month],
         )
     ]
-
-
-BATCH_RECORDS = 1_000_000
-
-
-def _batches(con: duckdb.DuckDBPyConnection, district: str, months: list[str]) -> list[list[str]]:
-    """Consecutive months grouped so that each group holds about BATCH_RECORDS claims."""
-    if not months:
-        return []
-    sizes = dict(
-        con.execute(
-            "SELECT month, count(*) FROM stg_medical_claims"
-            " WHERE district = ? AND list_contains(?, month) GROUP BY month",
-            [district, months],
-        ).fetchall()
-    )
-    batches: list[list[str]] = [[]]
-    filled = 0
-    for month in months:
-        if batches[-1] and filled + sizes.get(month, 0) > BATCH_RECORDS:
-            batches.append([])
-            filled = 0
-        batches[-1].append(month)
-        filled += sizes.get(month, 0)
-    return batches
 
 
 def untied_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
@@ -270,6 +314,10 @@ class MonthTies:
     unresolved: pl.DataFrame
     # the month's ties stood: its inputs were those it was last matched from (match_builds)
     reused: bool = False
+
+    def counted(self) -> MonthTies:
+        """Only what a run's metadata reads (the ties' tiers, the unresolved records' status)."""
+        return MonthTies(self.matches.select("tier"), self.unresolved.select("status"), self.reused)
 
 
 # the code the ties of a month depend on beyond the staged rows and the roster (those are
@@ -372,25 +420,23 @@ def tie_earlier_claims(
     con: duckdb.DuckDBPyConnection, district: str, month: str, months: list[str]
 ) -> dict[str, MonthTies]:
     """Claims of earlier months of the year that no run tied (`months`, untied_claim_months),
-    tied against M's roster (the one the YB01 sum is for) and written under their own month, in
-    passes of about a month's volume so memory stays that of one month."""
+    tied against M's roster (the one the YB01 sum is for) and written under their own month. The
+    months are matched together: a patient's identity, repeated month after month, is searched
+    once, and memory stays that of IDENTITY_BATCH identities."""
     tied: dict[str, MonthTies] = {}
+    if not months:
+        return tied
     where = ("source = ?", [CLAIMS])
-    for batch in _batches(con, district, months):
-        matches, unresolved = run_matching(
-            con, district=district, months=batch, roster_month=month, sources=[CLAIMS]
-        )
-        for earlier in batch:
-            part = MonthTies(
-                matches.filter(pl.col("month") == earlier).drop("month"),
-                unresolved.filter(pl.col("month") == earlier).drop("month"),
+    match_identities(con, district=district, months=months, roster_month=month, sources=[CLAIMS])
+    for earlier in months:
+        matches, unresolved = record_outcomes(con, earlier)
+        part = MonthTies(matches.drop("month"), unresolved.drop("month"))
+        for table, frame in (
+            ("record_matches", part.matches),
+            ("unmatched_records", part.unresolved),
+        ):
+            replace_partition(
+                con, table, frame, district=district, month=earlier, extra_where=where
             )
-            for table, frame in (
-                ("record_matches", part.matches),
-                ("unmatched_records", part.unresolved),
-            ):
-                replace_partition(
-                    con, table, frame, district=district, month=earlier, extra_where=where
-                )
-            tied[earlier] = part
+        tied[earlier] = part.counted()  # a month's rows let go once written
     return tied

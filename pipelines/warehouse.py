@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,15 @@ import polars as pl
 from pipelines.schema import TABLE, ensure_schema
 
 LOCK_WAIT_SECONDS = 600.0
+# DuckDB's own memory (its cache of the file, temp tables, joins) per connection: beyond it DuckDB
+# spills to <warehouse>.tmp. With the frames in Python beside it, a 1M-member month stays under
+# 3 GiB (docs/SCALE.md). FANGFAN_DUCKDB_MEMORY overrides it (DuckDB's form: 4GB, 1500MB …).
+MEMORY_ENV = "FANGFAN_DUCKDB_MEMORY"
+DEFAULT_MEMORY = "1800MB"
+
+
+def memory_limit() -> str:
+    return os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
 
 
 def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
@@ -22,7 +32,9 @@ def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnec
     pause = 0.2
     while True:
         try:
-            return duckdb.connect(str(database), read_only=read_only)
+            return duckdb.connect(
+                str(database), read_only=read_only, config={"memory_limit": memory_limit()}
+            )
         except duckdb.IOException as error:
             if "lock" not in str(error).lower() or time.monotonic() >= deadline:
                 raise RuntimeError(

@@ -159,17 +159,51 @@ def test_a_month_without_department_data_matches_nothing():
     assert matches.is_empty() and unresolved.is_empty()
 
 
-def test_earlier_months_are_batched_by_volume(monkeypatch):
-    from pipelines import linkage as matching
+def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeypatch):
+    # the year's claims months are tied together: IDENTITY_BATCH bounds the matcher's memory,
+    # and any split of the identities gives the outcome of one pass, in the records' order
+    from pipelines import linkage
 
     con = memory_warehouse()
-    frame = pl.DataFrame({"record_key": [f"k{i}" for i in range(5)]})
-    for month, rows in (("2026-01", 3), ("2026-02", 2), ("2026-03", 4), ("2026-04", 1)):
-        replace_partition(con, "stg_medical_claims", frame.head(rows), district="d", month=month)
-    monkeypatch.setattr(matching, "BATCH_RECORDS", 5)
-    batches = matching._batches(con, "d", ["2026-01", "2026-02", "2026-03", "2026-04"])
-    assert batches == [["2026-01", "2026-02"], ["2026-03", "2026-04"]]
-    assert matching._batches(con, "d", []) == []
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    variants = [
+        _staged_claim(id_number),
+        _staged_claim(None, id_status="missing", id_birth=None, id_area=None),
+        _staged_claim(id_number, name="李四"),
+        _staged_claim(
+            id_number[:-1] + ("0" if id_number[-1] != "0" else "1"), id_status="bad_checksum"
+        ),
+        _staged_claim(None, name="王五", id_status="missing", id_birth=None, id_area=None),
+    ]
+    for n, month in enumerate(("2026-01", "2026-02", "2026-03")):
+        rows = pl.concat([variants[(n + i) % 5] for i in range(7)]).with_columns(
+            record_key=pl.format("medical_claims|a.csv||{}", pl.int_range(2, 9))
+        )
+        replace_partition(con, "stg_medical_claims", rows, district="d", month=month)
+    months = ["2026-01", "2026-02", "2026-03"]
+    args = {
+        "district": "d",
+        "months": months,
+        "roster_month": "2026-10",
+        "sources": ["medical_claims"],
+    }
+    one_pass = linkage.run_matching(con, **args)
+    monkeypatch.setattr(linkage, "IDENTITY_BATCH", 2)
+    searched: list[int] = []
+    match_records = linkage.match_records
+
+    def counted(con, records, *args):
+        searched.append(con.sql(f"SELECT count(*) FROM {records}").fetchall()[0][0])
+        return match_records(con, records, *args)
+
+    monkeypatch.setattr(linkage, "match_records", counted)
+    batched = linkage.run_matching(con, **args)
+    assert searched == [2, 2, 1]  # 5 identities of 21 records
+    for together, split in zip(one_pass, batched, strict=True):
+        assert together.equals(split)
+    assert one_pass[0].height + one_pass[1].height == 21
+    assert {m for m in one_pass[0]["month"]} == set(months)
 
 
 def test_records_alike_are_searched_once_and_each_gets_the_outcome():
@@ -193,7 +227,7 @@ def test_records_alike_are_searched_once_and_each_gets_the_outcome():
     replace_partition(con, "stg_medical_claims", claims, district="d", month="2026-10")
     args = {"district": "d", "months": ["2026-10"], "roster_month": "2026-10"}
     matches, unresolved = run_matching(con, **args, sources=["medical_claims"])
-    assert con.sql("SELECT count(*) FROM match_identities").fetchall() == [(4,)]
+    assert con.sql("SELECT count(DISTINCT identity) FROM match_input").fetchall() == [(4,)]
 
     prepare_match_views(con, **args, sources=["medical_claims"])  # each record on its own
     alone = match_records(con, "match_input", "roster_input", "negative_input")

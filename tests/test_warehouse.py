@@ -78,3 +78,17 @@ def test_a_lock_that_never_frees_fails_clearly(tmp_path):
     with pytest.raises(RuntimeError, match="另一个进程"), connect(path, wait=0.5):
         pass
     holder.kill()
+
+
+def test_duckdb_memory_is_bounded_and_configurable(tmp_path, monkeypatch):
+    # a 1M-member month stays under 3 GiB only if DuckDB's share is bounded (docs/SCALE.md)
+    def limit() -> float:
+        with open_warehouse(tmp_path / "w.duckdb") as con:
+            return con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    monkeypatch.delenv("FANGFAN_DUCKDB_MEMORY", raising=False)
+    default = limit()
+    monkeypatch.setenv("FANGFAN_DUCKDB_MEMORY", "3GB")
+    configured = limit()
+    assert default.endswith("GiB") and float(default.split()[0]) < 2
+    assert configured != default and float(configured.split()[0]) > 2.5
