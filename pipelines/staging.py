@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.checks.schemas import staged_schema
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.ingest.grid import stage_grid
@@ -151,20 +152,23 @@ def copy_month(
 def _staged_from_warehouse(
     con: duckdb.DuckDBPyConnection, source: Source, district: str, month: str
 ) -> StagedSource:
-    """What staging gave, read back from M's rows (records, rejects, files, field problems)."""
+    """What staging gave, read back from M's rows (rejects, files, field problems; of the records
+    only the columns the staged schema checks, which is all a reuse reports on)."""
 
-    def rows(table: str, by_source: bool) -> pl.DataFrame:
+    def rows(
+        table: str, by_source: bool, columns: str = "* EXCLUDE (district, month)"
+    ) -> pl.DataFrame:
         where = " AND source = ?" if by_source else ""
         params = [district, month, source.key] if by_source else [district, month]
         return read_frame(
-            con,
-            f"SELECT * EXCLUDE (district, month) FROM {table}"
-            f" WHERE district = ? AND month = ?{where}",
-            params,
+            con, f"SELECT {columns} FROM {table} WHERE district = ? AND month = ?{where}", params
         )
 
+    table = f"stg_{source.key}"
+    stored = set(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)
+    checked = [c for c in staged_schema(source).columns if c in stored]
     return StagedSource(
-        records=rows(f"stg_{source.key}", False),
+        records=rows(table, False, ", ".join(f'"{c}"' for c in checked)),
         rejects=rows("rejects", True),
         files=rows("ingest_files", True),
         received=True,
