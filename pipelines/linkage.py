@@ -154,11 +154,23 @@ def run_matching(
     roster_month: str,
     sources: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Match the records of `sources` in `months` against one roster; frames carry `month`."""
-    match_identities(
+    """Match the records of `sources` in `months` against one roster, record by record; frames
+    carry `month`. (A month's records seldom repeat one another: searching each distinct identity
+    once, as match_identities does for the year's claims, costs more than it saves here.)"""
+    prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
-    return record_outcomes(con)
+    result = match_records(con, "match_input", "roster_input", "negative_input")
+    origin = con.sql("SELECT record_key, source_record_key, source, month FROM match_input").pl()
+
+    def back(frame: pl.DataFrame) -> pl.DataFrame:
+        return (
+            frame.join(origin, on="record_key", how="left")
+            .drop("record_key")
+            .rename({"source_record_key": "record_key"})
+        )
+
+    return back(result.matches), back(result.unresolved)
 
 
 def match_identities(
@@ -170,7 +182,9 @@ def match_identities(
     sources: list[str],
 ) -> None:
     """The records of `sources` in `months` matched against one roster, each distinct identity
-    once: the outcomes stay in DuckDB (temp tables identity_ties, identity_unresolved) until
+    once (the year's claims repeat a patient's identity claim after claim, month after month, and
+    searching the identities IDENTITY_BATCH at a time bounds the matcher's memory, however many
+    months are tied): the outcomes stay in DuckDB (temp tables identity_ties, identity_unresolved) until
     record_outcomes hands each record its identity's."""
     prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources

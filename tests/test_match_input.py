@@ -188,7 +188,8 @@ def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeyp
         "roster_month": "2026-10",
         "sources": ["medical_claims"],
     }
-    one_pass = linkage.run_matching(con, **args)
+    linkage.match_identities(con, **args)
+    one_pass = linkage.record_outcomes(con)
     monkeypatch.setattr(linkage, "IDENTITY_BATCH", 2)
     searched: list[int] = []
     match_records = linkage.match_records
@@ -198,7 +199,12 @@ def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeyp
         return match_records(con, records, *args)
 
     monkeypatch.setattr(linkage, "match_records", counted)
-    batched = linkage.run_matching(con, **args)
+    linkage.match_identities(con, **args)
+    batched = linkage.record_outcomes(con)
+    assert batched[0].equals(linkage.record_outcomes(con, None)[0])
+    by_month = linkage.record_outcomes(con, "2026-02")
+    assert set(by_month[0]["month"]) | set(by_month[1]["month"]) == {"2026-02"}
+    assert by_month[0].height + by_month[1].height == 7
     assert searched == [2, 2, 1]  # 5 identities of 21 records
     for together, split in zip(one_pass, batched, strict=True):
         assert together.equals(split)
@@ -209,7 +215,7 @@ def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeyp
 def test_records_alike_are_searched_once_and_each_gets_the_outcome():
     # A patient's claims repeat their identity once per claim: the matcher searches it once,
     # and every record comes back, in its own order, with what a search of its own would give.
-    from pipelines.linkage import prepare_match_views
+    from pipelines.linkage import match_identities, prepare_match_views, record_outcomes
     from pipelines.matching.matcher import match_records
 
     con = memory_warehouse()
@@ -226,7 +232,8 @@ def test_records_alike_are_searched_once_and_each_gets_the_outcome():
     )
     replace_partition(con, "stg_medical_claims", claims, district="d", month="2026-10")
     args = {"district": "d", "months": ["2026-10"], "roster_month": "2026-10"}
-    matches, unresolved = run_matching(con, **args, sources=["medical_claims"])
+    match_identities(con, **args, sources=["medical_claims"])
+    matches, unresolved = record_outcomes(con)
     assert con.sql("SELECT count(DISTINCT identity) FROM match_input").fetchall() == [(4,)]
 
     prepare_match_views(con, **args, sources=["medical_claims"])  # each record on its own
