@@ -45,6 +45,7 @@ HELD_OUT_ROWS = {
     "disability": 39_000,
 }
 HELD_OUT_CLAIMS_MONTHS = 9
+EXPORT_WARNINGS = 40_000  # issue 10: the month's exports, all of them, in ≤ 4 s at 40k warnings
 SAMPLE_SECONDS = 0.05
 
 
@@ -295,6 +296,30 @@ def format_rows(rows: dict, members: int) -> str:
     return "\n".join(lines)
 
 
+def exports_at(root: Path, scratch: Path, warnings: int, env: dict[str, str]) -> dict:
+    """The month's exports written again from a copy of its warehouse holding `warnings`
+    warnings (bench/exports_bench.py), in its own process; the copy is deleted after."""
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "exports_bench.py"),
+         str(root / "warehouse" / "fangfan.duckdb"), DISTRICT, MONTH, str(warnings), str(scratch)],
+        capture_output=True, text=True, check=True, cwd=REPO, env=env,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def format_exports(figures: dict, previous: dict | None) -> str:
+    lines = [
+        f"\nexports at {figures['warnings']:,} warnings ({figures['listed']:,} listed, "
+        f"{figures['townships']} townships; {figures['township_files']} township files, "
+        f"{figures['district_files']} district files): {figures['together']:.2f} s together"
+        + (f"   [previous bench: {previous['together']:.2f} s, ratio {_ratio(figures['together'], previous['together']).strip()}]" if previous else ""),
+    ]  # fmt: skip
+    before = (previous or {}).get("steps", {})
+    for name, seconds in figures["steps"].items():
+        lines.append(f"  {name:52s}{seconds:7.2f}s{_ratio(seconds, before.get(name)):>9s}")
+    return "\n".join(lines)
+
+
 def export_match_tables(root: Path, data: Path) -> None:
     """The month's staged records and roster, exactly as the pipeline feeds the matcher."""
     with duckdb.connect(str(root / "warehouse" / "fangfan.duckdb"), read_only=True) as con:
@@ -447,6 +472,8 @@ def main() -> None:
         root / "warehouse" / "fangfan.duckdb", root / "truth", DISTRICT, MONTH
     )
     print(format_score(main_scores))
+    exports = exports_at(root, args.out / "exports-scratch", EXPORT_WARNINGS, env)
+    print(format_exports(exports, (previous or {}).get("exports")))
     figures = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "label": args.label,
@@ -457,6 +484,7 @@ def main() -> None:
         "first": first,
         "rerun": rerun,
         "scores": main_scores.to_dicts(),
+        "exports": exports,
     }
     saved.parent.mkdir(parents=True, exist_ok=True)
     if previous is not None:

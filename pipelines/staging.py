@@ -15,9 +15,9 @@ from pipelines.checks.schemas import staged_schema
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.ingest.grid import stage_grid
-from pipelines.ingest.pool import each_as_read, map_in_threads
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
+from pipelines.threads import each_as_read, map_in_threads
 from pipelines.warehouse import read_frame, replace_partition
 
 SNAPSHOT_SOURCES = (ROSTER, GRID)
@@ -308,7 +308,7 @@ def ingest_sources(
     A source folder (for the roster and grid, the snapshot folder used) whose fingerprint a
     staged month already has is copied from that month, not read again: a rerun of M reads no
     unchanged file twice, an unchanged roster is not read again next month (`reuse` False:
-    always read). The folders to read are read side by side (pipelines.ingest.pool), each
+    always read). The folders to read are read side by side (pipelines.threads), each
     written on this connection as soon as it is staged, so at most two sources are held at once
     and DuckDB keeps its one writer. The feedback is read last: it is checked against what was
     listed before M."""

@@ -14,7 +14,6 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.headers import SCAN_ROWS, Header, find_header
-from pipelines.ingest.pool import map_in_threads
 from pipelines.ingest.readers import (
     CSV_SUFFIXES,
     EXCEL_SUFFIXES,
@@ -37,6 +36,7 @@ from pipelines.ingest.table import (
     stage_tables,
 )
 from pipelines.sources import GRID, Source, normalise_header
+from pipelines.threads import map_in_threads
 
 FILE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),

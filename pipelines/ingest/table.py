@@ -10,10 +10,10 @@ import polars as pl
 
 from pipelines.ingest import parse
 from pipelines.ingest.headers import Header
-from pipelines.ingest.pool import map_in_threads
 from pipelines.ingest.readers import ROW_NUMBER, Grid
 from pipelines.matching.ids import INVALID, MISSING, normalise_ids
 from pipelines.sources import Field, FieldType, Source, normalise_header
+from pipelines.threads import map_in_threads
 
 PLACE_FIELDS = ("township", "village", "group", "grid")
 PROVENANCE_SCHEMA: dict[str, pl.DataType] = {

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipelines.ingest import pool
+from pipelines import threads as pool
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,8 @@
-"""Threads for the pure reading work: polars and the file readers release the GIL for the bulk
-of it, so on the district's few cores two files (or two sources) read side by side take about
-two thirds of the time one after the other (docs/SCALE.md). Writing stays on one thread: DuckDB
-has one writer."""
+"""Threads for pure work that releases the GIL for the bulk of it: reading files (polars and the
+file readers), so on the district's few cores two files (or two sources) read side by side take
+about two thirds of the time one after the other (docs/SCALE.md); and packing the township
+workbooks (zlib and the file writes). Writing to the warehouse stays on one thread: DuckDB has
+one writer."""
 
 from __future__ import annotations
 
