@@ -208,21 +208,23 @@ def record_outcomes(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Ties and unresolved records of the last match_identities (of one month of it), every record
     with its identity's outcome, in the records' own order; frames carry `month`."""
-
-    def rows(table: str) -> pl.DataFrame:
-        outcome = [
-            c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"
-        ]
-        return con.sql(
-            f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
-                       m.source, m.month
-                FROM match_input m JOIN {table} t ON t.record_key = m.identity
-                WHERE $month IS NULL OR m.month = $month
-                ORDER BY m.position""",
+    return tuple(  # type: ignore[return-value]
+        con.sql(
+            f"SELECT * EXCLUDE (position) FROM ({_outcome_rows(con, table)})"
+            " WHERE $month IS NULL OR month = $month ORDER BY position",
             params={"month": month},
         ).pl()
+        for table in ("identity_ties", "identity_unresolved")
+    )
 
-    return rows("identity_ties"), rows("identity_unresolved")
+
+def _outcome_rows(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """SQL: the records of match_input, each with its identity's outcome in `table`
+    (identity_ties or identity_unresolved), its source, month and position."""
+    outcome = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"]
+    return f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
+                      m.source, m.month, m.position
+               FROM match_input m JOIN {table} t ON t.record_key = m.identity"""
 
 
 # what the matcher reads of a record (match_input's columns but its keys): records alike in all
@@ -442,6 +444,44 @@ def tie_earlier_claims(
     tied: dict[str, MonthTies] = {}
     if not months:
         return tied
+    match_identities(con, district=district, months=months, roster_month=month, sources=[CLAIMS])
+    # every month's rows written by DuckDB itself (no round trip through polars), each month's in
+    # its records' order, in one transaction; a month's rows replace what it held of the claims
+    counted: dict[str, dict[str, pl.DataFrame]] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, target, column in (
+            ("identity_ties", "record_matches", "tier"),
+            ("identity_unresolved", "unmatched_records", "status"),
+        ):
+            rows = _outcome_rows(con, table)
+            con.execute(
+                f"DELETE FROM {target} WHERE district = $d AND source = $s AND list_contains($months, month)",
+                {"d": district, "s": CLAIMS, "months": months},
+            )
+            con.execute(
+                f"""INSERT INTO {target} BY NAME
+                    SELECT $d AS district, * EXCLUDE (position) FROM ({rows})
+                    WHERE list_contains($months, month) ORDER BY month, position""",
+                {"d": district, "months": months},
+            )
+            # what a run's metadata reads of them (MonthTies.counted)
+            kept = con.sql(f"SELECT month, {column} FROM ({rows})").pl()
+            counted[column] = {
+                key[0]: part.drop("month")
+                for key, part in kept.partition_by("month", as_dict=True).items()
+            }
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    for earlier in months:
+        tier, status = (counted[c].get(earlier) for c in ("tier", "status"))
+        tied[earlier] = MonthTies(
+            tier if tier is not None else pl.DataFrame(schema={"tier": pl.Int8}),
+            status if status is not None else pl.DataFrame(schema={"status": pl.String}),
+        )
+    return tied
     where = ("source = ?", [CLAIMS])
     match_identities(con, district=district, months=months, roster_month=month, sources=[CLAIMS])
     for earlier in months:
