@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.feedback import IDENTITY_SQL
 from pipelines.matching.ids import clean_id_expr
-from pipelines.matching.matcher import MatchResult, match_records
+from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
@@ -154,23 +154,30 @@ def run_matching(
     roster_month: str,
     sources: list[str],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Match the records of `sources` in `months` against one roster, record by record; frames
-    carry `month`. (A month's records seldom repeat one another: searching each distinct identity
-    once, as match_identities does for the year's claims, costs more than it saves here.)"""
+    """Ties and unresolved records of `sources` in `months` matched against one roster, record by
+    record (match_each_record), as frames in the records' order; frames carry `month`."""
+    match_each_record(
+        con, district=district, months=months, roster_month=roster_month, sources=sources
+    )
+    return _outcome_frames(con, "record_key", "t.rowid")
+
+
+def match_each_record(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    months: list[str],
+    roster_month: str,
+    sources: list[str],
+) -> None:
+    """The records of `sources` in `months` matched against one roster, record by record; the
+    outcomes stay in DuckDB (OUTCOMES, by match_input's record_key). A month's records seldom
+    repeat one another: searching each distinct identity once, as match_identities does for the
+    year's claims, costs more than it saves here."""
     prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
-    result = match_records(con, "match_input", "roster_input", "negative_input")
-    origin = con.sql("SELECT record_key, source_record_key, source, month FROM match_input").pl()
-
-    def back(frame: pl.DataFrame) -> pl.DataFrame:
-        return (
-            frame.join(origin, on="record_key", how="left")
-            .drop("record_key")
-            .rename({"source_record_key": "record_key"})
-        )
-
-    return back(result.matches), back(result.unresolved)
+    match_records_into(con, OUTCOMES, "match_input", "roster_input", "negative_input")
 
 
 def match_identities(
@@ -184,23 +191,14 @@ def match_identities(
     """The records of `sources` in `months` matched against one roster, each distinct identity
     once (the year's claims repeat a patient's identity claim after claim, month after month, and
     searching the identities IDENTITY_BATCH at a time bounds the matcher's memory, however many
-    months are tied): the outcomes stay in DuckDB (temp tables identity_ties, identity_unresolved) until
-    record_outcomes hands each record its identity's."""
+    months are tied): the outcomes stay in DuckDB (OUTCOMES, by match_input's identity) until
+    they are written (_write_outcomes) or read (record_outcomes) record by record."""
     prepare_match_views(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
     distinct_identities(con)
-    result = _match_identities(con)
+    _match_identities(con)
     con.execute("DROP TABLE temp.main.match_identities")
-    for table, frame in (
-        ("identity_ties", result.matches),
-        ("identity_unresolved", result.unresolved),
-    ):
-        con.register("_outcomes", frame)
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM _outcomes")
-        finally:
-            con.unregister("_outcomes")
 
 
 def record_outcomes(
@@ -208,23 +206,88 @@ def record_outcomes(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Ties and unresolved records of the last match_identities (of one month of it), every record
     with its identity's outcome, in the records' own order; frames carry `month`."""
+    return _outcome_frames(con, "identity", "m.position", month)
+
+
+# the matcher's outcome, left in DuckDB (temp tables): ties, unresolved records
+OUTCOMES = ("outcome_ties", "outcome_unresolved")
+# each outcome table, the warehouse table its rows go to, and the column a run's metadata reads
+OUTCOME_TARGETS = (
+    ("outcome_ties", "record_matches", "tier"),
+    ("outcome_unresolved", "unmatched_records", "status"),
+)
+
+
+def _outcome_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, order: str) -> str:
+    """SQL: the records of match_input, each with the outcome in `table` (one of OUTCOMES) of its
+    `key` (record_key: searched alone; identity: searched once with those alike), its own
+    record key, source and month, and `ord` (`order`: the records' order)."""
+    outcome = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"]
+    return f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
+                      m.source, m.month, {order} AS ord
+               FROM match_input m JOIN {table} t ON t.record_key = m.{key}"""
+
+
+def _outcome_frames(
+    con: duckdb.DuckDBPyConnection, key: str, order: str, month: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     return tuple(  # type: ignore[return-value]
         con.sql(
-            f"SELECT * EXCLUDE (position) FROM ({_outcome_rows(con, table)})"
-            " WHERE $month IS NULL OR month = $month ORDER BY position",
+            f"SELECT * EXCLUDE (ord) FROM ({_outcome_rows(con, table, key, order)})"
+            " WHERE $month IS NULL OR month = $month ORDER BY ord",
             params={"month": month},
         ).pl()
-        for table in ("identity_ties", "identity_unresolved")
+        for table in OUTCOMES
     )
 
 
-def _outcome_rows(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """SQL: the records of match_input, each with its identity's outcome in `table`
-    (identity_ties or identity_unresolved), its source, month and position."""
-    outcome = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"]
-    return f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
-                      m.source, m.month, m.position
-               FROM match_input m JOIN {table} t ON t.record_key = m.identity"""
+def _write_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    months: list[str],
+    key: str,
+    order: str,
+    source: str | None = None,
+) -> dict[str, MonthTies]:
+    """The last matching's outcomes (OUTCOMES, by match_input's `key`) written as each record's
+    row of record_matches or unmatched_records under its own month, each month's rows in the
+    records' order (`order`), replacing the months' rows (of `source` only, when given), in one
+    transaction. DuckDB writes them itself: they never come into Python, but for the column a
+    run's metadata reads (MonthTies)."""
+    params: dict = {"d": district, "months": months}
+    only = ""
+    if source is not None:
+        only, params = " AND source = $s", {**params, "s": source}
+    counted: dict[str, dict[str, pl.DataFrame]] = {}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table, target, column in OUTCOME_TARGETS:
+            rows = _outcome_rows(con, table, key, order)
+            con.execute(
+                f"DELETE FROM {target} WHERE district = $d AND list_contains($months, month){only}",
+                params,
+            )
+            con.execute(
+                f"""INSERT INTO {target} BY NAME
+                    SELECT $d AS district, * EXCLUDE (ord) FROM ({rows})
+                    ORDER BY month, ord""",
+                {"d": district},
+            )
+            kept = con.sql(f"SELECT month, {column} FROM ({rows})").pl()
+            counted[column] = {
+                m: part.drop("month")
+                for (m,), part in kept.partition_by("month", as_dict=True).items()
+            }
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    empty = {"tier": pl.DataFrame(schema={"tier": pl.Int8}),
+             "status": pl.DataFrame(schema={"status": pl.String})}  # fmt: skip
+    return {
+        m: MonthTies(*(counted[c].get(m, empty[c]) for c in ("tier", "status"))) for m in months
+    }
 
 
 # what the matcher reads of a record (match_input's columns but its keys): records alike in all
@@ -272,13 +335,14 @@ def distinct_identities(con: duckdb.DuckDBPyConnection) -> None:
 IDENTITY_BATCH = 1_200_000
 
 
-def _match_identities(con: duckdb.DuckDBPyConnection) -> MatchResult:
-    """match_identities through the matcher, IDENTITY_BATCH at a time (each identity is decided
-    on its own, so any split gives the same outcome)."""
+def _match_identities(con: duckdb.DuckDBPyConnection) -> None:
+    """match_identities through the matcher into OUTCOMES, IDENTITY_BATCH at a time (each identity
+    is decided on its own, so any split gives the same outcome)."""
     batches = scalar(con, "SELECT count(DISTINCT batch) FROM match_identities")
     if batches <= 1:
-        return match_records(con, "match_identities", "roster_input", "negative_input")
-    parts = []
+        match_records_into(con, OUTCOMES, "match_identities", "roster_input", "negative_input")
+        return
+    parts = ("outcome_batch_ties", "outcome_batch_unresolved")
     try:
         for batch in range(batches):
             con.execute(
@@ -286,15 +350,16 @@ def _match_identities(con: duckdb.DuckDBPyConnection) -> MatchResult:
                 " SELECT * FROM match_identities WHERE batch = ?",
                 [batch],
             )
-            parts.append(
-                match_records(con, "match_identity_batch", "roster_input", "negative_input")
-            )
+            match_records_into(con, parts, "match_identity_batch", "roster_input", "negative_input")
+            for part, whole in zip(parts, OUTCOMES, strict=True):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {whole} AS SELECT * FROM {part}"
+                    if batch == 0
+                    else f"INSERT INTO {whole} SELECT * FROM {part}"
+                )
     finally:
-        con.execute("DROP TABLE IF EXISTS temp.main.match_identity_batch")
-    return MatchResult(
-        pl.concat([part.matches for part in parts]),
-        pl.concat([part.unresolved for part in parts]),
-    )
+        for table in ("match_identity_batch", *parts):
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
 
 
 def staged_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
@@ -326,16 +391,13 @@ def untied_claim_months(con: duckdb.DuckDBPyConnection, district: str, month: st
 
 @dataclass(frozen=True)
 class MonthTies:
-    """What one matching pass wrote: ties and unresolved records (frames without `month`)."""
+    """What one matching pass wrote of a month, as a run's metadata reads it: the ties' tiers
+    (`matches`) and the unresolved records' statuses (`unresolved`)."""
 
     matches: pl.DataFrame
     unresolved: pl.DataFrame
     # the month's ties stood: its inputs were those it was last matched from (match_builds)
     reused: bool = False
-
-    def counted(self) -> MonthTies:
-        """Only what a run's metadata reads (the ties' tiers, the unresolved records' status)."""
-        return MonthTies(self.matches.select("tier"), self.unresolved.select("status"), self.reused)
 
 
 # the code the ties of a month depend on beyond the staged rows and the roster (those are
@@ -391,14 +453,14 @@ def match_fingerprint(
 
 
 def _ties_of(con: duckdb.DuckDBPyConnection, district: str, month: str) -> MonthTies:
-    def rows(table: str) -> pl.DataFrame:
+    def column(table: str, name: str) -> pl.DataFrame:
         return read_frame(
-            con,
-            f"SELECT * EXCLUDE (district, month) FROM {table} WHERE district = ? AND month = ?",
-            [district, month],
+            con, f"SELECT {name} FROM {table} WHERE district = ? AND month = ?", [district, month]
         )
 
-    return MonthTies(rows("record_matches"), rows("unmatched_records"), reused=True)
+    return MonthTies(
+        column("record_matches", "tier"), column("unmatched_records", "status"), reused=True
+    )
 
 
 def match_month(
@@ -420,18 +482,19 @@ def match_month(
     # the month's ties are no one's until they are all written (a run stopped in between
     # leaves nothing a later run could take for them)
     con.execute("DELETE FROM match_builds WHERE district = ? AND month = ?", [district, month])
-    matches, unresolved = run_matching(
-        con, district=district, months=[month], roster_month=month, sources=sources
+    match_each_record(con, district=district, months=[month], roster_month=month, sources=sources)
+    ties = _write_outcomes(
+        con, district=district, months=[month], key="record_key", order="t.rowid"
     )
-    matches, unresolved = matches.drop("month"), unresolved.drop("month")
-    replace_partition(con, "record_matches", matches, district=district, month=month)
-    replace_partition(con, "unmatched_records", unresolved, district=district, month=month)
     build = pl.DataFrame(
-        {"input_fingerprint": [fingerprint], "records": [matches.height + unresolved.height]},
+        {
+            "input_fingerprint": [fingerprint],
+            "records": [ties[month].matches.height + ties[month].unresolved.height],
+        },
         schema={"input_fingerprint": pl.String, "records": pl.Int64},
     )
     replace_partition(con, "match_builds", build, district=district, month=month)
-    return MonthTies(matches, unresolved)
+    return ties[month]
 
 
 def tie_earlier_claims(
@@ -441,58 +504,9 @@ def tie_earlier_claims(
     tied against M's roster (the one the YB01 sum is for) and written under their own month. The
     months are matched together: a patient's identity, repeated month after month, is searched
     once, and memory stays that of IDENTITY_BATCH identities."""
-    tied: dict[str, MonthTies] = {}
     if not months:
-        return tied
+        return {}
     match_identities(con, district=district, months=months, roster_month=month, sources=[CLAIMS])
-    # every month's rows written by DuckDB itself (no round trip through polars), each month's in
-    # its records' order, in one transaction; a month's rows replace what it held of the claims
-    counted: dict[str, dict[str, pl.DataFrame]] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, target, column in (
-            ("identity_ties", "record_matches", "tier"),
-            ("identity_unresolved", "unmatched_records", "status"),
-        ):
-            rows = _outcome_rows(con, table)
-            con.execute(
-                f"DELETE FROM {target} WHERE district = $d AND source = $s AND list_contains($months, month)",
-                {"d": district, "s": CLAIMS, "months": months},
-            )
-            con.execute(
-                f"""INSERT INTO {target} BY NAME
-                    SELECT $d AS district, * EXCLUDE (position) FROM ({rows})
-                    WHERE list_contains($months, month) ORDER BY month, position""",
-                {"d": district, "months": months},
-            )
-            # what a run's metadata reads of them (MonthTies.counted)
-            kept = con.sql(f"SELECT month, {column} FROM ({rows})").pl()
-            counted[column] = {
-                key[0]: part.drop("month")
-                for key, part in kept.partition_by("month", as_dict=True).items()
-            }
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    for earlier in months:
-        tier, status = (counted[c].get(earlier) for c in ("tier", "status"))
-        tied[earlier] = MonthTies(
-            tier if tier is not None else pl.DataFrame(schema={"tier": pl.Int8}),
-            status if status is not None else pl.DataFrame(schema={"status": pl.String}),
-        )
-    return tied
-    where = ("source = ?", [CLAIMS])
-    match_identities(con, district=district, months=months, roster_month=month, sources=[CLAIMS])
-    for earlier in months:
-        matches, unresolved = record_outcomes(con, earlier)
-        part = MonthTies(matches.drop("month"), unresolved.drop("month"))
-        for table, frame in (
-            ("record_matches", part.matches),
-            ("unmatched_records", part.unresolved),
-        ):
-            replace_partition(
-                con, table, frame, district=district, month=earlier, extra_where=where
-            )
-        tied[earlier] = part.counted()  # a month's rows let go once written
-    return tied
+    return _write_outcomes(
+        con, district=district, months=months, key="identity", order="m.position", source=CLAIMS
+    )

@@ -192,13 +192,13 @@ def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeyp
     one_pass = linkage.record_outcomes(con)
     monkeypatch.setattr(linkage, "IDENTITY_BATCH", 2)
     searched: list[int] = []
-    match_records = linkage.match_records
+    match_records_into = linkage.match_records_into
 
-    def counted(con, records, *args):
+    def counted(con, into, records, *args):
         searched.append(con.sql(f"SELECT count(*) FROM {records}").fetchall()[0][0])
-        return match_records(con, records, *args)
+        return match_records_into(con, into, records, *args)
 
-    monkeypatch.setattr(linkage, "match_records", counted)
+    monkeypatch.setattr(linkage, "match_records_into", counted)
     linkage.match_identities(con, **args)
     batched = linkage.record_outcomes(con)
     assert batched[0].equals(linkage.record_outcomes(con, None)[0])

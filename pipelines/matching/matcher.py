@@ -80,7 +80,34 @@ def match_records(
     or in `unresolved` (ambiguous with its candidates, or unmatched with the reason).
     Pairs in `negatives` (source, record_key, member_key) are never tied.
     """
-    for table in (records, roster, negatives):
+    try:
+        match_records_into(con, _OWN_OUTCOMES, records, roster, negatives)
+        matches, unresolved = (con.sql(f"SELECT * FROM {t}").pl() for t in _OWN_OUTCOMES)
+        return MatchResult(
+            matches=matches.cast(MATCH_SCHEMA),  # type: ignore[arg-type]
+            unresolved=unresolved.cast(UNRESOLVED_SCHEMA),  # type: ignore[arg-type]
+        )
+    finally:
+        for table in _OWN_OUTCOMES:
+            con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+# where match_records has match_records_into leave the outcome it hands back
+_OWN_OUTCOMES = ("ff_outcome_matches", "ff_outcome_unresolved")
+
+
+def match_records_into(
+    con: duckdb.DuckDBPyConnection,
+    into: tuple[str, str],
+    records: str = "match_input",
+    roster: str = "roster_members",
+    negatives: str | None = "negative_pairs",
+) -> None:
+    """match_records, the outcome left in DuckDB: temp tables `into` = (ties, unresolved), created
+    or replaced, with the columns of MATCH_SCHEMA and UNRESOLVED_SCHEMA, each in the records'
+    order. A caller that writes the outcome to the warehouse need not fetch it into Python."""
+    outputs = [t for t in into if t not in _OWN_OUTCOMES]
+    for table in (records, roster, negatives, *outputs):
         if table is not None and not _IDENTIFIER.match(table):
             raise ValueError(f"not a table name: {table!r}")
         if table is not None and table.split(".")[-1] in TABLES:
@@ -91,7 +118,7 @@ def match_records(
         for pass_ in Pass:
             _search(ws, pass_)
         decide(ws)
-        return _collect(ws)
+        _collect(ws, *into)
     finally:
         ws.close()
 
@@ -209,7 +236,8 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
     )
 
 
-def _collect(ws: Workspace) -> MatchResult:
+def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
+    """The decisions as temp tables `matches` and `unresolved` (see match_records_into)."""
     con = ws.con
     ws.frame(
         "ff_method_labels",
@@ -226,13 +254,15 @@ def _collect(ws: Workspace) -> MatchResult:
         "ff_reason_texts", pl.DataFrame({"code": list(REASONS), "text": list(REASONS.values())})
     )
     # A name-based tie of a record whose ID belongs to someone else is worth less.
-    matches = con.sql(
-        """
-        SELECT r.record_key, m.member_key, m.household_id,
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {matches} AS
+        SELECT r.record_key::VARCHAR AS record_key, m.member_key::VARCHAR AS member_key,
+               m.household_id::VARCHAR AS household_id,
                t.tier::TINYINT AS tier,
-               t.label || CASE WHEN c.r_id IS NOT NULL THEN ? ELSE '' END
-                       || CASE WHEN r.hh_level THEN ? ELSE '' END AS method,
-               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END, 3)
+               (t.label || CASE WHEN c.r_id IS NOT NULL THEN ? ELSE '' END
+                        || CASE WHEN r.hh_level THEN ? ELSE '' END)::VARCHAR AS method,
+               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END, 3)::DOUBLE
                    AS confidence
         FROM ff_decisions d
         JOIN ff_records r USING (r_id)
@@ -242,9 +272,10 @@ def _collect(ws: Workspace) -> MatchResult:
         WHERE d.status = 'matched'
         ORDER BY d.r_id
         """,
-        params=[CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, CONFLICT_FACTOR],
-    ).pl()
-    unresolved = con.sql("""
+        [CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, CONFLICT_FACTOR],
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {unresolved} AS
         WITH listed AS (
             SELECT d.r_id, list(m.member_key ORDER BY u.pos) AS candidates
             FROM (SELECT r_id, unnest(candidates) AS m_id,
@@ -254,16 +285,13 @@ def _collect(ws: Workspace) -> MatchResult:
             JOIN ff_members m ON m.m_id = u.m_id
             GROUP BY d.r_id
         )
-        SELECT r.record_key, d.status, x.text AS reason,
-               coalesce(l.candidates, []::VARCHAR[]) AS candidates
+        SELECT r.record_key::VARCHAR AS record_key, d.status::VARCHAR AS status,
+               x.text::VARCHAR AS reason,
+               coalesce(l.candidates, []::VARCHAR[])::VARCHAR[] AS candidates
         FROM ff_decisions d
         JOIN ff_records r USING (r_id)
         JOIN ff_reason_texts x ON x.code = d.reason
         LEFT JOIN listed l ON l.r_id = d.r_id
         WHERE d.status <> 'matched'
         ORDER BY d.r_id
-    """).pl()
-    return MatchResult(
-        matches=matches.cast(MATCH_SCHEMA),  # type: ignore[arg-type]
-        unresolved=unresolved.cast(UNRESOLVED_SCHEMA),  # type: ignore[arg-type]
-    )
+    """)

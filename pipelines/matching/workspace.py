@@ -27,6 +27,8 @@ TABLES = (
     "ff_decisions",  # per record: matched, ambiguous or unmatched, with the reason
     "ff_method_labels",  # METHODS as a table
     "ff_reason_texts",  # REASONS as a table
+    "ff_outcome_matches",  # match_records: the outcome it hands back (not the workspace's own)
+    "ff_outcome_unresolved",
 )
 _FRAME = "_ff_frame"
 
