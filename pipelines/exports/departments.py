@@ -77,21 +77,14 @@ def _field_problems(
     ).pl()
 
 
-def _unresolved(
-    con: duckdb.DuckDBPyConnection, district: str, month: str, source: str
-) -> pl.DataFrame:
+def _unresolved(listing: pl.DataFrame, source: str) -> pl.DataFrame:
     """The department's own rows that could not be tied: where they are and why, no candidates
-    (those are the roster's people, not the department's)."""
-    frame = con.sql(
-        f"""SELECT s.file AS 文件, s.sheet AS 工作表, s.row_number AS 行号, u.status, u.reason AS 原因
-            FROM unmatched_records u JOIN stg_{source} s
-              ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
-            WHERE u.district = $d AND u.month = $m AND u.source = $s
-            ORDER BY s.file, s.sheet, s.row_number""",
-        params={"d": district, "m": month, "s": source},
-    ).pl()
-    return frame.with_columns(
-        pl.col("status").replace_strict(STATUS, return_dtype=pl.String).alias("类别")
+    (those are the roster's people, not the department's). Read off the district's list of
+    unresolved records (summary.unresolved_listing), which holds them in this order already."""
+    if not listing.height:
+        return pl.DataFrame()
+    return listing.filter(
+        (pl.col("来源") == source) & pl.col("类别").is_in(list(STATUS.values()))
     ).select("文件", "工作表", "行号", "类别", "原因")
 
 
@@ -101,10 +94,12 @@ def write_department_workbooks(
     district: str,
     month: str,
     quality: pl.DataFrame,
+    unresolved: pl.DataFrame,
     out_dir: Path,
     export_date: date,
 ) -> list[ExportedFile]:
-    """`quality`: the summary's 部门数据质量 table (one row per source with records). A department
+    """`quality`: the summary's 部门数据质量 table (one row per source with records);
+    `unresolved`: the district's list of unresolved records (summary.unresolved_listing). A department
     whose file could not be read gets its workbook too, naming the file and the reason first.
     A rerun replaces them."""
     folder = out_dir / FOLDER
@@ -139,7 +134,7 @@ def write_department_workbooks(
             for label, frame in (
                 ("退回行", _rejected(con, district, month, source)),
                 ("字段无法识别", _field_problems(con, district, month, source)),
-                ("未匹配", _unresolved(con, district, month, source)),
+                ("未匹配", _unresolved(unresolved, source)),
             ):
                 if frame.height:
                     sheets[f"{title}_{label}"[:31]] = frame

@@ -550,6 +550,7 @@ def write_district_files(
         district=district,
         month=month,
         quality=tables.get("部门数据质量", pl.DataFrame()),
+        unresolved=unresolved,
         out_dir=out_dir,
         export_date=export_date,
     )
