@@ -283,6 +283,8 @@ def _write_outcomes(
     except Exception:
         con.execute("ROLLBACK")
         raise
+    for table in OUTCOMES:  # written: let go
+        con.execute(f"DROP TABLE temp.main.{table}")
     empty = {"tier": pl.DataFrame(schema={"tier": pl.Int8}),
              "status": pl.DataFrame(schema={"status": pl.String})}  # fmt: skip
     return {
