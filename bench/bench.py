@@ -7,6 +7,7 @@ and overall against the generator's truth. A benchmark, not a test: it asserts n
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -434,6 +435,11 @@ def main() -> None:
         "--label", default="", help="a note saved with the figures (e.g. the commit measured)"
     )
     args = parser.parse_args()
+    if not args.no_splink and importlib.util.find_spec("splink") is None:
+        # found out only after the runs otherwise, as the comparison's worker dies
+        sys.exit(
+            "splink is not installed: `make bench` installs it (uv's bench group), or --no-splink"
+        )
 
     suffix = f"-{args.volume}"  # a district per volume: the bench one is regenerated when renamed
     root = args.out / f"district-{args.members}-{args.seed}{suffix}"
