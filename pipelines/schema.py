@@ -156,11 +156,13 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "source_status",
-        "per source: received or not (未报送), the snapshot month used, files, rows kept and rejected",
+        "per source: received or not (未报送), the snapshot month used, files, rows kept and rejected, "
+        "what the staged schema check found",
         _partitioned(
             _columns(
                 "source VARCHAR, received BOOLEAN, snapshot_month VARCHAR, files BIGINT, "
-                "records BIGINT, rejected BIGINT, field_problems BIGINT, fingerprint VARCHAR"
+                "records BIGINT, rejected BIGINT, field_problems BIGINT, fingerprint VARCHAR, "
+                "schema_failures VARCHAR"
             )
         ),
         key=(*PARTITION, "source"),
@@ -455,6 +457,12 @@ def _snapshot_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(TABLE[table].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
 
 
+def _stored_schema_checks(con: duckdb.DuckDBPyConnection) -> None:
+    """source_status keeps what the staged schema check found when the rows were staged (null in
+    earlier rows: a reuse of them checks the rows again)."""
+    con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS schema_failures VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -468,6 +476,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "unchanged files are not read again, an unchanged roster is not keyed again, "
         "unchanged inputs are not matched again",
         _snapshot_fingerprints,
+    ),
+    Migration(
+        3,
+        "the staged schema check's findings kept with the source (source_status.schema_failures): "
+        "a rerun that reuses unchanged files does not read their rows back to check them again",
+        _stored_schema_checks,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from pipelines.checks.schemas import staged_schema
+from pipelines.checks.schemas import schema_failures, staged_schema
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.ingest.grid import stage_grid
@@ -46,6 +47,16 @@ class Staged:
     # were reused because its folder had the same fingerprint (None: read and staged now)
     fingerprint: str | None = None
     reused_from: str | None = None
+    # what the staged schema check found in the kept rows (checks.schemas.schema_failures; None:
+    # the feedback, which has none), found as they were staged and kept in source_status, so that
+    # a reuse does not read the rows back to check them again
+    schema_failures: pl.DataFrame | None = None
+    counted: int | None = None  # a reused source's kept rows: its records are not read back
+
+    @property
+    def kept(self) -> int:
+        """Rows kept (staged) for the month."""
+        return self.staged.records.height if self.counted is None else self.counted
 
 
 def latest_snapshot_folder(raw: Path, month: str, source_key: str) -> tuple[Path, str] | None:
@@ -151,9 +162,10 @@ def copy_month(
 
 def _staged_from_warehouse(
     con: duckdb.DuckDBPyConnection, source: Source, district: str, month: str
-) -> StagedSource:
-    """What staging gave, read back from M's rows (rejects, files, field problems; of the records
-    only the columns the staged schema checks, which is all a reuse reports on)."""
+) -> tuple[StagedSource, pl.DataFrame, int]:
+    """What staging gave, read back from M's rows: rejects, files and field problems; of the
+    records only their count and what the schema check found when they were staged (a reuse
+    reports on no more). Rows staged before that was kept are read back and checked again."""
 
     def rows(
         table: str, by_source: bool, columns: str = "* EXCLUDE (district, month)"
@@ -164,16 +176,33 @@ def _staged_from_warehouse(
             con, f"SELECT {columns} FROM {table} WHERE district = ? AND month = ?{where}", params
         )
 
-    table = f"stg_{source.key}"
-    stored = set(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)
-    checked = [c for c in staged_schema(source).columns if c in stored]
-    return StagedSource(
-        records=rows(table, False, ", ".join(f'"{c}"' for c in checked)),
+    [(kept, found)] = con.execute(
+        "SELECT records, schema_failures FROM source_status"
+        " WHERE district = ? AND month = ? AND source = ?",
+        [district, month, source.key],
+    ).fetchall()
+    if found is not None:
+        failures = pl.DataFrame(json.loads(found), schema=FAILURES_SCHEMA)
+    else:
+        table = f"stg_{source.key}"
+        stored = set(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)
+        checked = [c for c in staged_schema(source).columns if c in stored]
+        records = rows(table, False, ", ".join(f'"{c}"' for c in checked))
+        failures = schema_failures(source, records) if records.width else _NO_FAILURES
+        kept = records.height
+    staged = StagedSource(
+        records=pl.DataFrame(),
         rejects=rows("rejects", True),
         files=rows("ingest_files", True),
         received=True,
         field_problems=rows("field_problems", True),
     )
+    return staged, failures, kept
+
+
+# schema_failures as kept in source_status (JSON rows)
+FAILURES_SCHEMA = {"column": pl.String, "check": pl.String, "failures": pl.UInt32}
+_NO_FAILURES = pl.DataFrame(schema=FAILURES_SCHEMA)
 
 
 def reuse_snapshot(
@@ -209,10 +238,11 @@ def reuse_snapshot(
         except Exception:
             con.execute("ROLLBACK")
             raise
-    staged = _staged_from_warehouse(con, source, district, month)
+    staged, failures, kept = _staged_from_warehouse(con, source, district, month)
     return Staged(
-        source, staged, folder, snapshot_month, fingerprint=fingerprint, reused_from=found
-    )
+        source, staged, folder, snapshot_month, fingerprint=fingerprint, reused_from=found,
+        schema_failures=failures, counted=kept,
+    )  # fmt: skip
 
 
 def stage_month(layout: DataDir, source: Source, month: str) -> Staged:
@@ -252,8 +282,13 @@ def write_staged(
             "rejected": [frames.rejects.height],
             "field_problems": [frames.field_problems.height],
             "fingerprint": [staged.fingerprint],
+            "schema_failures": [
+                None
+                if staged.schema_failures is None
+                else json.dumps(staged.schema_failures.to_dicts(), ensure_ascii=False)
+            ],
         },
-        schema_overrides={"fingerprint": pl.String},
+        schema_overrides={"fingerprint": pl.String, "schema_failures": pl.String},
     )
     replace_partition(
         con, "source_status", status, district=district, month=month, extra_where=by_source
@@ -339,13 +374,18 @@ def ingest_sources(
         else:
             to_read.append(source)
 
+    def read(source: Source) -> Staged:
+        staged = stage_month(layout, source, month)
+        # checked as it is staged, in the reading thread: the finding is kept with the source
+        records = staged.staged.records
+        failures = schema_failures(source, records) if records.width else _NO_FAILURES
+        return replace(staged, fingerprint=fingerprints[source.key], schema_failures=failures)
+
     def write(source: Source, staged: Staged) -> None:
-        staged = Staged(source, staged.staged, staged.folder, staged.snapshot_month,
-                        fingerprint=fingerprints[source.key])  # fmt: skip
         write_staged(con, staged, district=district, month=month)
         done[source.key] = staged
 
-    each_as_read(lambda source: stage_month(layout, source, month), to_read, write)
+    each_as_read(read, to_read, write)
     if FEEDBACK in sources:
         done[FEEDBACK.key] = _ingest_feedback(con, layout, district=district, month=month)
     return [done[source.key] for source in sources]

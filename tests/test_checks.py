@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.checks.ingest import row_accounting_check, schema_check
 from pipelines.checks.matching import reject_rate_check, tie_rate_check
+from pipelines.checks.schemas import schema_failures
 from pipelines.sources import SOURCES
 
 
@@ -57,12 +58,14 @@ def test_schema_check_counts_failures_by_column_and_check():
             "name": ["甲", None],
         }
     )
-    assert schema_check(source, good).passed
+
+    def check(frame: pl.DataFrame):
+        return schema_check(schema_failures(source, frame), frame.height)
+
+    assert check(good).passed and check(good).metadata["rows_checked"].value == 2
     bad = good.with_columns(pl.Series("grade", ["E", "A"]), pl.Series("id_number", ["12345", None]))
-    result = schema_check(source, bad)
+    result = check(bad)
     assert not result.passed
     assert any(k.startswith("grade") for k in result.metadata)
     assert any(k.startswith("id_number") for k in result.metadata)
-    assert not schema_check(
-        source, good.drop("name")
-    ).passed  # staged rows always carry a name column
+    assert not check(good.drop("name")).passed  # staged rows always carry a name column

@@ -119,9 +119,17 @@ def test_a_rerun_reads_no_unchanged_department_file_again(layout: DataDir):
     before = {t: _rows(con, t, FIRST) for t in ("stg_medical_enrollment", "source_status")}
     again = ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
     assert first.reused_from is None and again.reused_from == FIRST
-    assert again.staged.records.height == first.staged.records.height > 0
+    assert again.kept == first.kept > 0 and again.staged.records.is_empty()  # not read back
+    # the schema check's finding is kept with the source: the reuse reports what staging found
+    assert again.schema_failures is not None and first.schema_failures is not None
+    assert again.schema_failures.equals(first.schema_failures)
     for table, rows in before.items():
         assert _rows(con, table, FIRST).equals(rows), table
+    # rows staged before the finding was kept (migration 3 leaves it null): read back, checked
+    con.execute("UPDATE source_status SET schema_failures = NULL WHERE month = ?", [FIRST])
+    older = ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
+    assert older.reused_from == FIRST and older.kept == first.kept
+    assert older.schema_failures is not None and older.schema_failures.equals(first.schema_failures)
     # a month with no folder of its own is not received, whatever an earlier month had
     absent = ingest_source(con, layout, source, district=DISTRICT, month=SAME)
     assert not absent.staged.received and absent.reused_from is None

@@ -46,13 +46,13 @@ ANSWERS_SPEC = table_spec("feedback_answers", group=INGEST_GROUP)
 ACCOUNTING_SPECS = [table_spec(table, group=INGEST_GROUP) for table in ACCOUNTING_TABLES]
 
 
-def staged_metadata(staged: StagedSource, folder: Path) -> dict:
+def staged_metadata(staged: StagedSource, folder: Path, *, kept: int) -> dict:
     files = staged.files
     metadata: dict = {
         "received": staged.received,
         "folder": dg.MetadataValue.path(str(folder)),
         "files": files.height,
-        "rows_kept": staged.records.height,
+        "rows_kept": kept,
         "rows_rejected": staged.rejects.height,
         # kept rows with a field that could not be read (the field is null, the row is kept)
         "rows_with_field_problems": staged.field_problems["record_key"].n_unique(),
@@ -75,15 +75,14 @@ def staged_metadata(staged: StagedSource, folder: Path) -> dict:
     return metadata
 
 
-def _checks(
-    context: dg.AssetExecutionContext, source: Source, staged: StagedSource
-) -> list[dg.AssetCheckResult]:
-    if source not in CHECKED_SOURCES:
+def _checks(context: dg.AssetExecutionContext, staged: Staged) -> list[dg.AssetCheckResult]:
+    source = staged.source
+    if source not in CHECKED_SOURCES or staged.schema_failures is None:
         return []
     key = dg.AssetKey(source.key)
     results = [
-        schema_check(source, staged.records, asset_key=key),
-        row_accounting_check(staged.files, asset_key=key),
+        schema_check(staged.schema_failures, staged.kept, asset_key=key),
+        row_accounting_check(staged.staged.files, asset_key=key),
     ]
     return [
         result
@@ -98,7 +97,7 @@ def _results(
 ) -> list[dg.MaterializeResult]:
     """What one staged source gave (the feedback with its checked answers), as results."""
     source = staged.source
-    metadata = staged_metadata(staged.staged, staged.folder)
+    metadata = staged_metadata(staged.staged, staged.folder, kept=staged.kept)
     if staged.fingerprint is not None:
         metadata["fingerprint"] = staged.fingerprint[:12]
     if staged.reused_from is not None:
@@ -108,7 +107,7 @@ def _results(
         context.log.warning(f"{source.key}: no {month} snapshot, using {staged.snapshot_month}")
     elif not staged.staged.received and source is not FEEDBACK:
         context.log.warning(f"{source.key}: not received for {month}")
-    checks = _checks(context, source, staged.staged)
+    checks = _checks(context, staged)
     results = [dg.MaterializeResult(asset_key=source.key, metadata=metadata, check_results=checks)]
     if staged.returned is not None:
         results.append(_answers_result(staged.returned))

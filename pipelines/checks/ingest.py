@@ -5,9 +5,6 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from pipelines.checks.schemas import schema_failures
-from pipelines.sources import Source
-
 SCHEMA_CHECK = "staged_schema"
 ROW_ACCOUNTING_CHECK = "row_accounting"
 
@@ -33,10 +30,11 @@ def ingest_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 
 
 def schema_check(
-    source: Source, records: pl.DataFrame, asset_key: dg.AssetKey | None = None
+    failures: pl.DataFrame, rows: int, asset_key: dg.AssetKey | None = None
 ) -> dg.AssetCheckResult:
-    failures = schema_failures(source, records) if records.width else pl.DataFrame()
-    metadata: dict[str, dg.MetadataValue | int] = {"rows_checked": records.height}
+    """The staged schema check of `rows` kept rows, from what it found in them
+    (checks.schemas.schema_failures, run as they are staged: pipelines/staging.py)."""
+    metadata: dict[str, dg.MetadataValue | int] = {"rows_checked": rows}
     for row in failures.iter_rows(named=True):
         metadata[f"{row['column']} · {row['check']}"] = int(row["failures"])
     return dg.AssetCheckResult(
