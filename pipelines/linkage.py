@@ -15,7 +15,7 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
-from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
+from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar, table_columns
 
 CLAIMS = "medical_claims"
 
@@ -62,10 +62,6 @@ def keep_mistyped_ids(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_kept_ids")
 
 
-def _staged_columns(con: duckdb.DuckDBPyConnection, source_key: str) -> set[str]:
-    return set(con.sql(f"SELECT * FROM stg_{source_key} LIMIT 0").columns)
-
-
 def prepare_match_views(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -77,7 +73,7 @@ def prepare_match_views(
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
     selects = [
-        _record_select(key, by_key[key].household_level, _staged_columns(con, key))
+        _record_select(key, by_key[key].household_level, set(table_columns(con, f"stg_{key}")))
         for key in sources
     ]
     # no department sent anything: an empty input of the same shape
@@ -222,7 +218,7 @@ def _outcome_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, order: s
     """SQL: the records of match_input, each with the outcome in `table` (one of OUTCOMES) of its
     `key` (record_key: searched alone; identity: searched once with those alike), its own
     record key, source and month, and `ord` (`order`: the records' order)."""
-    outcome = [c for c in con.sql(f"SELECT * FROM {table} LIMIT 0").columns if c != "record_key"]
+    outcome = [c for c in table_columns(con, table) if c != "record_key"]
     return f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
                       m.source, m.month, {order} AS ord
                FROM match_input m JOIN {table} t ON t.record_key = m.{key}"""
@@ -256,25 +252,25 @@ def _write_outcomes(
     transaction. DuckDB writes them itself: they never come into Python, but for the column a
     run's metadata reads (MonthTies)."""
     params: dict = {"d": district, "months": months}
-    only = ""
+    written = "district = $d AND list_contains($months, month)"
     if source is not None:
-        only, params = " AND source = $s", {**params, "s": source}
+        written, params = f"{written} AND source = $s", {**params, "s": source}
     counted: dict[str, dict[str, pl.DataFrame]] = {}
     con.execute("BEGIN TRANSACTION")
     try:
         for table, target, column in OUTCOME_TARGETS:
-            rows = _outcome_rows(con, table, key, order)
-            con.execute(
-                f"DELETE FROM {target} WHERE district = $d AND list_contains($months, month){only}",
-                params,
-            )
+            con.execute(f"DELETE FROM {target} WHERE {written}", params)
             con.execute(
                 f"""INSERT INTO {target} BY NAME
-                    SELECT $d AS district, * EXCLUDE (ord) FROM ({rows})
+                    SELECT $d AS district, * EXCLUDE (ord)
+                    FROM ({_outcome_rows(con, table, key, order)})
                     ORDER BY month, ord""",
                 {"d": district},
             )
-            kept = con.sql(f"SELECT month, {column} FROM ({rows})").pl()
+            # what the run's metadata reads, from the rows just written (not a second join)
+            kept = con.sql(
+                f"SELECT month, {column} FROM {target} WHERE {written}", params=params
+            ).pl()
             counted[column] = {
                 m: part.drop("month")
                 for (m,), part in kept.partition_by("month", as_dict=True).items()

@@ -19,7 +19,7 @@ from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
 from pipelines.threads import each_as_read, map_in_threads
-from pipelines.warehouse import read_frame, replace_partition
+from pipelines.warehouse import read_frame, replace_partition, table_columns
 
 SNAPSHOT_SOURCES = (ROSTER, GRID)
 # the per-source accounting every staged source writes its own rows of
@@ -185,11 +185,10 @@ def _staged_from_warehouse(
         failures = pl.DataFrame(json.loads(found), schema=FAILURES_SCHEMA)
     else:
         table = f"stg_{source.key}"
-        stored = set(con.sql(f"SELECT * FROM {table} LIMIT 0").columns)
+        stored = set(table_columns(con, table))
         checked = [c for c in staged_schema(source).columns if c in stored]
         records = rows(table, False, ", ".join(f'"{c}"' for c in checked))
-        failures = schema_failures(source, records) if records.width else _NO_FAILURES
-        kept = records.height
+        failures, kept = _schema_findings(source, records), records.height
     staged = StagedSource(
         records=pl.DataFrame(),
         rejects=rows("rejects", True),
@@ -202,7 +201,14 @@ def _staged_from_warehouse(
 
 # schema_failures as kept in source_status (JSON rows)
 FAILURES_SCHEMA = {"column": pl.String, "check": pl.String, "failures": pl.UInt32}
-_NO_FAILURES = pl.DataFrame(schema=FAILURES_SCHEMA)
+
+
+def _schema_findings(source: Source, records: pl.DataFrame) -> pl.DataFrame:
+    """What the staged schema check finds in a source's kept rows (nothing when none were
+    staged: a source not received has no columns to check)."""
+    if not records.width:
+        return pl.DataFrame(schema=FAILURES_SCHEMA)
+    return schema_failures(source, records)
 
 
 def reuse_snapshot(
@@ -377,8 +383,7 @@ def ingest_sources(
     def read(source: Source) -> Staged:
         staged = stage_month(layout, source, month)
         # checked as it is staged, in the reading thread: the finding is kept with the source
-        records = staged.staged.records
-        failures = schema_failures(source, records) if records.width else _NO_FAILURES
+        failures = _schema_findings(source, staged.staged.records)
         return replace(staged, fingerprint=fingerprints[source.key], schema_failures=failures)
 
     def write(source: Source, staged: Staged) -> None:

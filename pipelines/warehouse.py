@@ -135,6 +135,11 @@ def replace_partition(
     return frame.height
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The columns of a table (or view), in order."""
+    return con.sql(f"SELECT * FROM {table} LIMIT 0").columns
+
+
 def read_frame(
     con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
 ) -> pl.DataFrame:
