@@ -289,14 +289,13 @@ def _identical_files(paths: dict[str, Path]) -> dict[str, str]:
     return duplicates
 
 
-def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
-    """File -> message, for every file whose data rows (kept and rejected, as multisets) are all
-    rows of one other file of the folder that is itself counted."""
-    holding = set(staged.records["file"].unique()) | set(staged.rejects["file"].unique())
-    if len(holding - skip) < 2:
-        return {}
-    columns = [c for c in staged.records.columns if c not in _NOT_CONTENT]
-    rows = pl.concat(
+_PEOPLE = ("id_number", "name")
+
+
+def _row_hashes(staged: StagedSource, columns: list[str], skip: set[str]) -> pl.DataFrame:
+    """file, row: a hash of each kept row's `columns` and of each rejected row, files in `skip`
+    left out."""
+    return pl.concat(
         [
             staged.records.select("file", pl.struct(columns).hash().alias("row")),
             staged.rejects.select(
@@ -304,6 +303,28 @@ def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
             ),
         ]
     ).filter(~pl.col("file").is_in(list(skip)))
+
+
+def _could_be_contained(staged: StagedSource, people: list[str], skip: set[str]) -> bool:
+    """Whether some file's rows, told apart by `people` only, are all rows of other files."""
+    keys = _row_hashes(staged, people, skip).unique()
+    shared = keys.with_columns(pl.col("row").is_duplicated().alias("shared"))
+    return bool(shared.group_by("file").agg(pl.col("shared").all())["shared"].any())
+
+
+def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
+    """File -> message, for every file whose data rows (kept and rejected, as multisets) are all
+    rows of one other file of the folder that is itself counted."""
+    holding = set(staged.records["file"].unique()) | set(staged.rejects["file"].unique())
+    if len(holding - skip) < 2:
+        return {}
+    columns = [c for c in staged.records.columns if c not in _NOT_CONTENT]
+    # a file can lie within another only if each of its people (ID and name) is in another file
+    # too: when no file passes this cheap test, the rows need not be compared whole
+    people = [c for c in _PEOPLE if c in columns]
+    if people and not _could_be_contained(staged, people, skip):
+        return {}
+    rows = _row_hashes(staged, columns, skip)
     # a file with a sheet that could not be read holds more than its staged rows
     incomplete = staged.files.filter(pl.col("status") == "failed")["file"].unique().to_list()
     counts = rows.group_by("file", "row").len("n")

@@ -440,6 +440,18 @@ def test_files_that_differ_in_one_row_are_both_counted(tmp_path: Path) -> None:
     assert staged.records.height == 8
 
 
+def test_a_file_whose_rows_are_spread_over_two_others_is_counted(tmp_path: Path) -> None:
+    # each person of each file is in another file too, but no one file holds another's rows
+    title, header, zhang, li, _, wang = CLAIMS_ROWS
+    folder = tmp_path / "medical_claims"
+    write_xlsx(folder / "a.xlsx", [title, header, zhang, li])
+    write_xlsx(folder / "b.xlsx", [title, header, li, wang])
+    write_xlsx(folder / "c.xlsx", [title, header, zhang, wang])
+    staged = _stage(folder, CLAIMS)
+    assert staged.files["status"].to_list() == ["ok", "ok", "ok"]
+    assert staged.records.height == 6
+
+
 def test_a_copy_of_an_unreadable_file_is_not_a_second_failure(tmp_path: Path) -> None:
     folder = tmp_path / "medical_claims"
     folder.mkdir()
