@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging import copy_month
-from pipelines.warehouse import read_frame, replace_partition
+from pipelines.warehouse import read_frame, replace_partition, scalar
 
 HEAD_RELATIONS = ("户主", "本人")
 
@@ -18,139 +18,164 @@ class RosterTables:
     members: pl.DataFrame
     households: pl.DataFrame
     findings: pl.DataFrame  # data-quality findings: kind, household_id, member_key, detail
-    # the month whose keyed members were reused (its roster and grid had the same fingerprints),
-    # None when they were built now
+
+
+@dataclass(frozen=True)
+class RosterWritten:
+    """What write_roster wrote for M: the members counted (not read back), the households and
+    findings as written."""
+
+    members: int
+    households: pl.DataFrame
+    findings: pl.DataFrame
+    # the month whose keyed members were reused (same roster and grid fingerprints), None when
+    # they were built now
     reused_from: str | None = None
 
 
-def _key(column: str) -> pl.Expr:
+# Rust's \s (polars) is Unicode White_Space; RE2's (DuckDB) is ASCII: spelled out here whole
+_SPACE = r"[\t\n\x0B\f\r\x{85}\p{Z}]+"
+
+
+def _key(column: str) -> str:
     """Join key for place and grid names: whitespace and full-width spaces ignored."""
-    return pl.col(column).fill_null("").str.replace_all(r"[\s\u3000]+", "")
-
-
-def _finding(rows: pl.DataFrame, kind: str, detail: str) -> pl.DataFrame:
-    """Data-quality findings: what, for which household and member (never the person's data)."""
-    return rows.select(
-        pl.lit(kind).alias("kind"), "household_id", "member_key", pl.lit(detail).alias("detail")
-    )
+    return f"regexp_replace(coalesce(\"{column}\", ''), '{_SPACE}', '', 'g')"
 
 
 # what a household has once, read from its members: the value most of them give
 HOUSEHOLD_PLACE = ("township", "village", "group", "grid", "household_type")
+_HEAD = ", ".join(f"'{relation}'" for relation in HEAD_RELATIONS)
+
+FINDING = {
+    "duplicate_member": ("同户重复成员", "同一户内证件号码（或无证件时姓名）重复，仅保留第一行"),
+    "duplicate_id": ("花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理"),
+    "ungridded": ("农户无网格台账", "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员"),
+}
 
 
-def _most_common_places(ordered: pl.DataFrame, heads: pl.DataFrame) -> pl.DataFrame:
-    """Each HOUSEHOLD_PLACE column of `heads` (the households' least value, `_max_<c>` their
-    greatest) made the value most of the household's members give (blank ones aside); between
-    values given equally often, the one of the member listed first (the head first). Where all
-    members agree that is the one value they give, so it is counted only where they differ."""
-    differ = pl.any_horizontal(pl.col(c) != pl.col(f"_max_{c}") for c in HOUSEHOLD_PLACE)
-    mixed = heads.filter(differ.fill_null(False))["household_id"].implode()
-    heads = heads.drop(f"_max_{c}" for c in HOUSEHOLD_PLACE)
-    members = ordered.filter(pl.col("household_id").is_in(mixed)).with_row_index("_position")
-    if members.is_empty():
-        return heads
-    for column in HOUSEHOLD_PLACE:
-        chosen = (
-            members.filter(pl.col(column).is_not_null())
-            .group_by("household_id", column)
-            .agg(pl.len().alias("_n"), pl.col("_position").min())
-            .sort(["household_id", "_n", "_position"], descending=[False, True, False])
-            .unique("household_id", keep="first")
-            .select("household_id", pl.col(column).alias("_chosen"))
+# a household's members as listed: its head first, then in record order
+_LISTED = "is_head DESC, record_key"
+# the same order as one sortable text, for min()
+_PLACE_IN_LIST = "(CASE WHEN is_head THEN '0' ELSE '1' END) || record_key"
+
+
+def _key_roster(
+    con: duckdb.DuckDBPyConnection, roster: str, grid: str, where: str = "", params: tuple = ()
+) -> None:
+    """Temp tables _members (one row per member_key, the first by record_key), _households (with their 网格员) and
+    _findings, from the rows of tables `roster` and `grid` that `where` (with `params`) keeps.
+    The grid ledger's first row (rowid) stands where a 乡镇+村+网格 is listed twice."""
+    keyed = f"""
+        SELECT * REPLACE (coalesce(birth_date, id_birth) AS birth_date),
+               household_id || '|' || coalesce(id_number, name) AS member_key,
+               coalesce(relation IN ({_HEAD})
+                        OR (relation IS NULL AND name = head_name), false) AS is_head
+        FROM {roster} {where}"""
+    # a member_key given twice is rare: its rows are found by one aggregate, not a window
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _repeated AS
+        SELECT member_key, min(record_key) AS first_key, count(*) AS copies
+        FROM ({keyed}) GROUP BY member_key HAVING count(*) > 1""",
+        list(params),
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _members AS
+        SELECT k.*, coalesce(r.copies, 1) AS _copies
+        FROM ({keyed}) k LEFT JOIN _repeated r ON k.member_key IS NOT DISTINCT FROM r.member_key
+        WHERE r.copies IS NULL OR k.record_key = r.first_key""",
+        list(params),
+    )
+    least = ", ".join(f'min("{c}") AS "{c}", max("{c}") AS "_max_{c}"' for c in HOUSEHOLD_PLACE)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _heads AS
+        SELECT household_id,
+               first(member_key ORDER BY {_LISTED}) AS head_member_key,
+               coalesce(first(head_name ORDER BY {_LISTED}) FILTER (WHERE head_name IS NOT NULL),
+                        first(name ORDER BY {_LISTED}) FILTER (WHERE is_head)) AS head_name,
+               {least}, count(*)::UINTEGER AS members
+        FROM _members GROUP BY household_id"""
+    )
+    # where members give different places, the value most of them give (blank ones aside);
+    # between values given equally often, the one of the member listed first (the head first)
+    differ = " OR ".join(f'"{c}" IS DISTINCT FROM "_max_{c}"' for c in HOUSEHOLD_PLACE)
+    chosen = ",\n".join(
+        f"(SELECT first(value ORDER BY n DESC, pos) FROM ("
+        f' SELECT "{c}" AS value, count(*) AS n, min({_PLACE_IN_LIST}) AS pos'
+        " FROM _members m"
+        f' WHERE m.household_id = h.household_id AND "{c}" IS NOT NULL GROUP BY 1'
+        f')) AS "{c}"'
+        for c in HOUSEHOLD_PLACE
+    )
+    con.execute(
+        f"""UPDATE _heads h SET {", ".join(f'"{c}" = v."{c}"' for c in HOUSEHOLD_PLACE)}
+        FROM (SELECT h.household_id, {chosen} FROM _heads h WHERE {differ}) v
+        WHERE h.household_id = v.household_id"""
+    )
+    places = ", ".join(f'h."{c}"' for c in HOUSEHOLD_PLACE)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _households AS
+        WITH ledger AS (
+            SELECT {_key("township")} AS _t, {_key("village")} AS _v, {_key("grid")} AS _g,
+                   worker_name, worker_phone
+            FROM (SELECT rowid AS _order, * FROM {grid} {where})
+            QUALIFY row_number() OVER (PARTITION BY _t, _v, _g ORDER BY _order) = 1
         )
-        heads = (
-            heads.join(chosen, on="household_id", how="left", maintain_order="left")
-            .with_columns(
-                pl.when(pl.col("household_id").is_in(mixed))
-                .then(pl.col("_chosen"))
-                .otherwise(pl.col(column))
-                .alias(column)
-            )
-            .drop("_chosen")
-        )
-    return heads
+        SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
+               l.worker_name, l.worker_phone
+        FROM _heads h LEFT JOIN ledger l
+          ON l._t = {_key("township")} AND l._v = {_key("village")} AND l._g = {_key("grid")}
+        ORDER BY h.household_id NULLS FIRST""",
+        list(params),
+    )
+    kinds = {kind: [f"'{text}'" for text in texts] for kind, texts in FINDING.items()}
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _findings AS
+        SELECT * FROM (
+            SELECT {kinds["duplicate_member"][0]} AS kind, household_id, member_key,
+                   {kinds["duplicate_member"][1]} AS detail, 1 AS part, record_key AS _order
+            FROM _members WHERE _copies > 1
+            UNION ALL
+            SELECT {kinds["duplicate_id"][0]}, household_id, member_key,
+                   {kinds["duplicate_id"][1]}, 2, record_key
+            FROM _members
+            WHERE id_number IS NOT NULL
+            QUALIFY count(*) OVER (PARTITION BY id_number) > 1
+            UNION ALL
+            SELECT {kinds["ungridded"][0]}, household_id, head_member_key,
+                   {kinds["ungridded"][1]}, 3, household_id
+            FROM _households
+            WHERE worker_name IS NULL AND worker_phone IS NULL
+        ) ORDER BY part, _order"""
+    )
+
+
+# the members as written: the household's type where the member's own row gives none
+_MEMBERS = """
+    SELECT m.* EXCLUDE (_copies)
+               REPLACE (coalesce(m.household_type, h.household_type) AS household_type)
+    FROM _members m LEFT JOIN (SELECT household_id, household_type FROM _households) h
+      USING (household_id)
+    ORDER BY m.record_key"""
+_FINDINGS = "SELECT kind, household_id, member_key, detail FROM _findings"
+_TEMPS = ("_repeated", "_members", "_heads", "_households", "_findings")
 
 
 def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
-    """Members keyed by household + ID (or name), households with their 网格员, and findings."""
-    members = staged_roster.with_columns(
-        (pl.col("household_id") + "|" + pl.coalesce("id_number", "name")).alias("member_key"),
-        pl.coalesce("birth_date", "id_birth").alias("birth_date"),
-        (
-            pl.col("relation").is_in(HEAD_RELATIONS)
-            | (pl.col("relation").is_null() & (pl.col("name") == pl.col("head_name")))
+    """Members keyed by household + ID (or name), households with their 网格员, and findings:
+    what write_roster writes, computed from frames (the rows of one month)."""
+    con = duckdb.connect()
+    try:
+        # tables, not views: the grid's row order (rowid) decides between repeated entries
+        con.execute("CREATE TABLE roster AS SELECT * FROM staged_roster")
+        con.execute("CREATE TABLE ledger AS SELECT * FROM grid")
+        _key_roster(con, "roster", "ledger")
+        return RosterTables(
+            con.sql(_MEMBERS).pl(),
+            con.sql("SELECT * FROM _households").pl(),
+            con.sql(_FINDINGS).pl(),
         )
-        .fill_null(False)
-        .alias("is_head"),
-    ).sort("record_key")
-    duplicate_rows = members.filter(pl.col("member_key").is_duplicated())
-    members = members.unique("member_key", keep="first", maintain_order=True)
-    findings = [
-        _finding(
-            duplicate_rows.unique("member_key"),
-            "同户重复成员",
-            "同一户内证件号码（或无证件时姓名）重复，仅保留第一行",
-        )
-    ]
-    duplicate_ids = members.filter(
-        pl.col("id_number").is_not_null() & pl.col("id_number").is_duplicated()
-    )
-    findings.append(
-        _finding(duplicate_ids, "花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理")
-    )
-    # members in record order within a household, its head first
-    ordered = members.sort(
-        ["household_id", "is_head"], descending=[False, True], maintain_order=True
-    )
-    heads = (
-        ordered.group_by("household_id", maintain_order=True)
-        .agg(
-            pl.col("member_key").first().alias("head_member_key"),
-            pl.col("name").filter(pl.col("is_head")).first().alias("head_from_relation"),
-            pl.col("head_name").drop_nulls().first().alias("head_name"),
-            *(pl.col(c).min().alias(c) for c in HOUSEHOLD_PLACE),
-            *(pl.col(c).max().alias(f"_max_{c}") for c in HOUSEHOLD_PLACE),
-            pl.len().alias("members"),
-        )
-        .with_columns(pl.coalesce("head_name", "head_from_relation").alias("head_name"))
-        .drop("head_from_relation")
-    )
-    heads = _most_common_places(ordered, heads)
-    ledger = (
-        grid.with_columns(
-            _key("township").alias("_t"), _key("village").alias("_v"), _key("grid").alias("_g")
-        )
-        .unique(["_t", "_v", "_g"], keep="first", maintain_order=True)
-        .select("_t", "_v", "_g", "worker_name", "worker_phone")
-    )
-    households = (
-        heads.with_columns(
-            _key("township").alias("_t"), _key("village").alias("_v"), _key("grid").alias("_g")
-        )
-        .join(ledger, on=["_t", "_v", "_g"], how="left")
-        .drop("_t", "_v", "_g")
-    )
-    ungridded = households.filter(
-        pl.col("worker_name").is_null() & pl.col("worker_phone").is_null()
-    ).rename({"head_member_key": "member_key"})
-    findings.append(
-        _finding(
-            ungridded,
-            "农户无网格台账",
-            "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员",
-        )
-    )
-    members = (
-        members.join(
-            households.select("household_id", pl.col("household_type").alias("hh_type")),
-            on="household_id",
-            how="left",
-        )
-        .with_columns(pl.coalesce("household_type", "hh_type").alias("household_type"))
-        .drop("hh_type")
-    )
-    return RosterTables(members, households, pl.concat(findings, how="vertical_relaxed"))
+    finally:
+        con.close()
 
 
 ROSTER_TABLES = ("roster_members", "households", "roster_findings")
@@ -182,15 +207,22 @@ def reusable_build(
     return rows[0][0] if rows else None
 
 
-def _read_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[pl.DataFrame]:
-    return [
+def _read_tables(con: duckdb.DuckDBPyConnection, district: str, month: str) -> RosterWritten:
+    """What write_roster hands the asset layer, read from M's written tables."""
+    members = scalar(
+        con,
+        "SELECT count(*) FROM roster_members WHERE district = ? AND month = ?",
+        [district, month],
+    )
+    households, findings = (
         read_frame(
             con,
             f"SELECT * EXCLUDE (district, month) FROM {table} WHERE district = ? AND month = ?",
             [district, month],
         )
-        for table in ROSTER_TABLES
-    ]
+        for table in ROSTER_TABLES[1:]
+    )
+    return RosterWritten(members, households, findings)
 
 
 def _record_build(
@@ -215,9 +247,35 @@ def _record_build(
     replace_partition(con, "roster_builds", build, district=district, month=month)
 
 
+def _write_keyed(con: duckdb.DuckDBPyConnection, district: str, month: str) -> None:
+    """M's staged roster and grid keyed in the warehouse and written over M's roster tables."""
+    params = (district, month)
+    _key_roster(con, "stg_roster", "stg_grid", "WHERE district = ? AND month = ?", params)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in ROSTER_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE district = ? AND month = ?", list(params))
+        con.execute(f"INSERT INTO roster_members BY NAME {_MEMBERS}")
+        con.execute(
+            "INSERT INTO households BY NAME SELECT ? AS district, ? AS month, * FROM _households",
+            list(params),
+        )
+        con.execute(
+            f"INSERT INTO roster_findings BY NAME SELECT ? AS district, ? AS month, * FROM ({_FINDINGS})",
+            list(params),
+        )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for temp in _TEMPS:
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
 def write_roster(
     con: duckdb.DuckDBPyConnection, district: str, month: str, *, reuse: bool = True
-) -> RosterTables:
+) -> RosterWritten:
     """The month's staged roster and grid ledger into roster_members, households and
     roster_findings. When a month's tables were built from a roster and a grid with the same
     fingerprints as M's, they are copied from it (or left as they are, when that month is M)
@@ -236,16 +294,9 @@ def write_roster(
             except Exception:
                 con.execute("ROLLBACK")
                 raise
-        members, households, findings = _read_tables(con, district, month)
-        _record_build(con, district, month, fingerprints, members.height)
-        return RosterTables(members, households, findings, reused_from=found)
-    params = [district, month]
-    con.execute("DELETE FROM roster_builds WHERE district = ? AND month = ?", params)
-    staged = read_frame(con, "SELECT * FROM stg_roster WHERE district = ? AND month = ?", params)
-    grid = read_frame(con, "SELECT * FROM stg_grid WHERE district = ? AND month = ?", params)
-    tables = build_roster(staged.drop("district", "month"), grid.drop("district", "month"))
-    replace_partition(con, "roster_members", tables.members, district=district, month=month)
-    replace_partition(con, "households", tables.households, district=district, month=month)
-    replace_partition(con, "roster_findings", tables.findings, district=district, month=month)
-    _record_build(con, district, month, fingerprints, tables.members.height)
-    return tables
+    else:
+        con.execute("DELETE FROM roster_builds WHERE district = ? AND month = ?", [district, month])
+        _write_keyed(con, district, month)
+    written = _read_tables(con, district, month)
+    _record_build(con, district, month, fingerprints, written.members)
+    return RosterWritten(written.members, written.households, written.findings, found)

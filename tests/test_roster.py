@@ -82,3 +82,50 @@ def test_duplicate_ids_are_reported_not_resolved():
     assert counts["花名册证件号码重复"] == 2  # both households keep their member
     assert counts["同户重复成员"] == 1
     assert tables.members.height == 2
+
+
+def test_grid_keys_ignore_every_kind_of_space_and_the_ledgers_first_row_stands():
+    tables = build_roster(
+        roster(
+            [
+                ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "东桥镇", "王岗村", "一组", "一组\u00a0网格", "一般农户"),
+                ("r|2", "H2", "李四", "李四", "A2", BIRTH, None, "户主", "东桥镇", "北山村", "二组", "二组\u3000网格", "一般农户"),
+                ("r|3", "H3", "王五", "王五", "A3", BIRTH, None, None, "东桥镇", "北山村", "三组", "三组\t网格", "一般农户"),
+            ]
+        ),
+        grid(
+            [
+                ("东桥镇", "王岗村", "一组网格", "网格员甲", "1"),
+                ("东桥镇", "王岗村", "一组 网格", "网格员乙", "2"),  # listed again: the first stands
+                ("东桥镇 ", "北山村", "二组网格", "网格员丙", "3"),
+                ("东桥镇", "北山村", "三组网格", "网格员丁", "4"),
+            ]
+        ),
+    )  # fmt: skip
+    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    assert workers == {"H1": "网格员甲", "H2": "网格员丙", "H3": "网格员丁"}
+    heads = dict(tables.members.select("member_key", "is_head").iter_rows())
+    assert heads["H3|A3"]  # no relation given: the head by the household's head name
+    assert tables.findings.filter(pl.col("kind") == "农户无网格台账").is_empty()
+
+
+def test_a_member_given_twice_keeps_the_row_that_sorts_first():
+    # record keys sort as text ("r|10" before "r|9"), as they did when the roster was keyed
+    tables = build_roster(
+        roster(
+            [
+                ("r|9", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "脱贫户"),
+                ("r|10", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "一般农户"),
+                ("r|11", "H1", "李四", "张三", None, None, None, None, "镇", "村", "组", "网", None),
+            ]
+        ),
+        grid([("镇", "村", "网", "甲", "1")]),
+    )  # fmt: skip
+    members = {r["member_key"]: r for r in tables.members.iter_rows(named=True)}
+    assert members["H1|A1"]["record_key"] == "r|10"
+    assert members["H1|A1"]["household_type"] == "一般农户"
+    # a member without a type takes the household's: the value its members give
+    assert members["H1|李四"]["household_type"] == "一般农户"
+    assert tables.members["record_key"].to_list() == ["r|10", "r|11"]
+    duplicate = tables.findings.filter(pl.col("kind") == "同户重复成员")
+    assert duplicate.select("household_id", "member_key").rows() == [("H1", "H1|A1")]

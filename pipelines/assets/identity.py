@@ -30,7 +30,7 @@ def roster_members(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     yield dg.MaterializeResult(
         asset_key="roster_members",
         # an unchanged snapshot (same fingerprint) reuses the keyed members of that month
-        metadata={"members": tables.members.height, "reused_from": tables.reused_from or "—"},
+        metadata={"members": tables.members, "reused_from": tables.reused_from or "—"},
     )
     yield dg.MaterializeResult(
         asset_key="households",
