@@ -13,6 +13,8 @@ township without a name and names that need a hashed file stem.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import random
 import re
@@ -605,3 +607,25 @@ def test_a_cell_written_into_a_block_afterwards_is_refused_not_lost(tmp_path):
     sheet.write_string(5, 1, "后来写的")
     with pytest.raises(RuntimeError, match="after it"):
         workbook.close()
+
+
+def _reader_rows(data: bytes) -> int:
+    """The reference count: Python's csv reader over the decoded text, header aside."""
+    text = data.decode("utf-8-sig")
+    return max(0, sum(1 for _ in csv.reader(io.StringIO(text, newline=""))) - 1)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_csv_rows_are_counted_as_the_csv_reader_counts_them(tmp_path, seed):
+    rng = random.Random(seed)
+    pieces = ["甲", "a", " ", "\n", "\r\n", '"', ",", "张三\n李四", "", "x" * 30, "合计"]
+    rows = [
+        {f"c{j}": "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4))) for j in range(4)}
+        for _ in range(rng.randint(0, 60))
+    ]
+    frame = pl.DataFrame(rows, schema={f"c{j}": pl.String for j in range(4)})
+    path = tmp_path / "t.csv"
+    data = township_module.csv_bytes(frame)
+    for written in (data, data.rstrip(b"\n")):  # also a file whose last line is unterminated
+        path.write_bytes(written)
+        assert township_module.csv_data_rows(path) == _reader_rows(written) == frame.height

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from pipelines.exports.township import ExportedFile, clean_text
 from pipelines.schema import TABLE
@@ -180,13 +181,14 @@ def mirror_to_warehouse(con: duckdb.DuckDBPyConnection, entries: Sequence[dict])
         }
         for e in entries
     ]  # fmt: skip
-    names = EXPORT_LOG.column_names
-    columns = ", ".join(f'"{name}"' for name in names)
-    marks = ", ".join("?" for _ in names)
-    con.executemany(
-        f"INSERT INTO {EXPORT_LOG.name} ({columns}) VALUES ({marks})",
-        [[row[name] for name in names] for row in rows],
-    )
+    if not rows:
+        return
+    # one INSERT of all the rows (executemany runs one statement per row)
+    con.register("_entries", pl.DataFrame(rows, infer_schema_length=None))
+    try:
+        con.execute(f"INSERT INTO {EXPORT_LOG.name} BY NAME SELECT * FROM _entries")
+    finally:
+        con.unregister("_entries")
 
 
 # ---------------------------------------------------------------------------------------------
