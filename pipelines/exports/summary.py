@@ -322,59 +322,50 @@ def summary_tables(
 
 def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Records not tied to exactly one member this month, and records withdrawn as 非本人."""
-    frames = []
-    for source in DEPARTMENT_SOURCES:
-        table = f"stg_{source.key}"
-        frames.append(
-            _q(
-                con,
-                f"""SELECT u.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
-                           s.village, u.status, u.reason, u.candidates AS candidate_keys
-                    FROM unmatched_records u JOIN {table} s
-                      ON s.district = u.district AND s.month = u.month AND s.record_key = u.record_key
-                    WHERE u.district = $d AND u.month = $m AND u.source = $s""",
-                d=district,
-                m=month,
-                s=source.key,
-            )  # fmt: skip
-        )
-        frames.append(
-            _q(
-                con,
-                f"""SELECT n.source, s.file, s.sheet, s.row_number, s.name, s.id_number, s.township,
-                           s.village, 'withdrawn' AS status,
-                           '乡镇核实为非本人：预警撤回，今后不再与该成员匹配' AS reason,
-                           [n.member_key] AS candidate_keys
-                    FROM negative_pairs n JOIN {table} s
-                      ON s.district = n.district AND s.month = n.record_month
-                     AND s.record_key = n.record_key
-                    WHERE n.district = $d AND n.month = $m AND n.source = $s""",
-                d=district,
-                m=month,
-                s=source.key,
-            )  # fmt: skip
-        )
-        # an absence rule could not decide for this member because of this row (contract §4)
-        frames.append(
-            _q(
-                con,
-                f"""SELECT u.source, u.file, u.sheet, u.row_number, s.name, s.id_number,
-                           s.township, s.village, 'undecidable' AS status,
-                           u.rule || ' 无法判断：' || u.reason
-                               || '；该成员本月不下发乡镇，请部门核对这条记录' AS reason,
-                           [u.member_key] AS candidate_keys
-                    FROM rule_undecided u LEFT JOIN {table} s
-                      ON s.district = u.district AND s.month = u.month
-                     AND s.record_key = u.record_key
-                    WHERE u.district = $d AND u.month = $m AND u.source = $s
-                      AND u.kind = '无法判断'""",
-                d=district,
-                m=month,
-                s=source.key,
-            )  # fmt: skip
-        )
-    frames = [f for f in frames if f.height]
-    if not frames:
+    # one query for every source: each source's staged rows are joined once, for the three kinds
+    # of entries at the same time (one query per source and kind cost more than the joins)
+    parts = " UNION ALL ".join(
+        f"""SELECT p.*, s.file AS s_file, s.sheet AS s_sheet, s.row_number AS s_row_number,
+                   s.name, s.id_number, s.township, s.village
+            FROM entries p LEFT JOIN stg_{source.key} s
+              ON s.district = $d AND s.month = p.record_month AND s.record_key = p.record_key
+            WHERE p.source = '{source.key}'"""
+        for source in DEPARTMENT_SOURCES
+    )
+    records = _q(
+        con,
+        f"""WITH entries AS (
+                SELECT source, record_key, $m AS record_month, NULL::VARCHAR AS file,
+                       NULL::VARCHAR AS sheet, NULL::BIGINT AS row_number, status, reason,
+                       candidates AS candidate_keys, 0 AS part, NULL::VARCHAR AS member_key
+                FROM unmatched_records WHERE district = $d AND month = $m
+                UNION ALL
+                SELECT source, record_key, record_month, NULL, NULL, NULL, 'withdrawn',
+                       '乡镇核实为非本人：预警撤回，今后不再与该成员匹配', [member_key], 1,
+                       member_key
+                FROM negative_pairs WHERE district = $d AND month = $m
+                UNION ALL
+                -- an absence rule could not decide for this member because of this row (§4)
+                SELECT source, record_key, $m, file, sheet, row_number, 'undecidable',
+                       rule || ' 无法判断：' || reason
+                           || '；该成员本月不下发乡镇，请部门核对这条记录',
+                       [member_key], 2, member_key
+                FROM rule_undecided
+                WHERE district = $d AND month = $m AND kind = '无法判断'
+            )
+            SELECT source,
+                   CASE WHEN part = 2 THEN file ELSE s_file END AS file,
+                   CASE WHEN part = 2 THEN sheet ELSE s_sheet END AS sheet,
+                   CASE WHEN part = 2 THEN row_number ELSE s_row_number END AS row_number,
+                   name, id_number, township, village, status, reason, candidate_keys
+            FROM ({parts})
+            -- unmatched and withdrawn entries need their staged row; an undecided one does not
+            WHERE part = 2 OR s_row_number IS NOT NULL
+            ORDER BY source, file, sheet, row_number, status, part, reason, member_key""",
+        d=district,
+        m=month,
+    )
+    if records.height == 0:
         return pl.DataFrame()
     status_label = {
         "ambiguous": "待确认(多个候选)",
@@ -383,11 +374,11 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
         "undecidable": "无法判断",
     }
     departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
-    records = pl.concat(frames, how="vertical_relaxed").with_row_index("_row")
+    records = records.with_row_index("_row")
     return (
         records.join(_describe_candidates(con, district, month, records), on="_row", how="left")
         .with_columns(mask_ids(pl.col("id_number")).alias("id_number"))
-        .sort(["source", "file", "sheet", "row_number", "status"], nulls_last=True)
+        .sort("_row")  # the query's order
         .select(
             pl.col("source").replace_strict(departments, return_dtype=pl.String).alias("来源部门"),
             pl.col("source").alias("来源"),

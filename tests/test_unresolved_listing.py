@@ -1,0 +1,72 @@
+"""The district's list of unresolved records (区级_未匹配与待确认): every unmatched or ambiguous
+record, every record withdrawn as 非本人 (read from its own month's staged rows) and every row an
+absence rule could not decide on, each with its staged row's cells, in file order."""
+
+from __future__ import annotations
+
+from pipelines.exports.summary import unresolved_listing
+from pipelines.warehouse import memory_warehouse
+
+D, M, EARLIER = "d", "2026-10", "2026-09"
+
+
+def _staged(con, source: str, month: str, row: int, name: str) -> str:
+    key = f"{source}|{source}.csv||{row}"
+    con.execute(
+        f"""INSERT INTO stg_{source} BY NAME
+            SELECT ? AS district, ? AS month, ? AS source, ? AS file, ? AS row_number,
+                   ? AS record_key, ? AS name, '东桥镇' AS township""",
+        [D, month, source, f"{source}.csv", row, key, name],
+    )
+    return key
+
+
+def test_every_kind_of_entry_is_listed_once_in_file_order():
+    con = memory_warehouse()
+    con.execute(
+        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('H1|A', 'H1', '王玉玲', '341502197211262862'), ('H2|B', 'H2', '王玉玲', NULL)) "
+        "t(member_key, household_id, name, id_number)",
+        [D, M],
+    )
+    unmatched = _staged(con, "education", M, 7, "张三")
+    ambiguous = _staged(con, "education", M, 3, "王玉玲")
+    enrolment = _staged(con, "medical_enrollment", M, 12, "王玉玲")
+    withdrawn = _staged(con, "civil_affairs", EARLIER, 5, "李四")  # a record of an earlier month
+    _staged(con, "civil_affairs", M, 5, "另一人")  # same key this month: not the withdrawn row
+    con.execute(
+        "INSERT INTO unmatched_records VALUES (?, ?, 'unmatched', '无候选', [], ?, 'education'),"
+        " (?, ?, 'ambiguous', '多个候选', ['H2|B', 'H1|A'], ?, 'education')",
+        [D, M, unmatched, D, M, ambiguous],
+    )
+    con.execute(
+        "INSERT INTO negative_pairs BY NAME SELECT ? AS district, ? AS month, 'w1' AS warning_id,"
+        " 'civil_affairs' AS source, ? AS record_key, ? AS record_month, 'H1|A' AS member_key",
+        [D, M, withdrawn, EARLIER],
+    )
+    # one row blocks two members' YB02 (listed in member order); a third entry's row is not staged
+    con.execute(
+        "INSERT INTO rule_undecided BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('YB02', '无法判断', 'H2|B', 'medical_enrollment', ?, 'medical_enrollment.csv', 12, '候选'),"
+        "('YB02', '无法判断', 'H1|A', 'medical_enrollment', ?, 'medical_enrollment.csv', 12, '候选'),"
+        "('YB02', '无法判断', 'H1|A', 'medical_enrollment', 'gone', 'x.csv', 99, '行已删'),"
+        "('YB02', '不可判断', 'H1|A', 'medical_enrollment', ?, 'medical_enrollment.csv', 12, '另议')"
+        ") t(rule, kind, member_key, source, record_key, file, row_number, reason)",
+        [D, M, enrolment, enrolment, enrolment],
+    )
+    listed = unresolved_listing(con, D, M)
+    rows = listed.select("来源", "文件", "行号", "姓名", "类别", "候选人数").rows()
+    assert rows == [
+        ("civil_affairs", "civil_affairs.csv", 5, "李四", "非本人撤回", 1),
+        ("education", "education.csv", 3, "王玉玲", "待确认(多个候选)", 2),
+        ("education", "education.csv", 7, "张三", "未匹配", 0),
+        ("medical_enrollment", "medical_enrollment.csv", 12, "王玉玲", "无法判断", 1),
+        ("medical_enrollment", "medical_enrollment.csv", 12, "王玉玲", "无法判断", 1),
+        ("medical_enrollment", "x.csv", 99, None, "无法判断", 1),
+    ]
+    candidates = listed["候选人"].to_list()
+    assert (
+        candidates[1] == "王玉玲（户编号 H1，证件 341502********2862）；王玉玲（户编号 H2，证件 ）"
+    )
+    assert [c.split("户编号 ")[1][:2] for c in candidates[3:5]] == ["H1", "H2"]
+    assert listed["原因"][5].startswith("YB02 无法判断：行已删")
