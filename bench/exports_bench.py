@@ -92,6 +92,10 @@ def main() -> None:
                 con.execute(
                     f"DELETE FROM {table} WHERE district = ? AND month = ?", [district, month]
                 )
+            # as in a run, where each asset's connection closes (and checkpoints) before the
+            # next one opens: the copies are not left in the write-ahead log for the first
+            # export write to checkpoint
+            con.execute("CHECKPOINT")
             con.sql("SELECT 1 AS warm").pl()  # DuckDB's first frame imports pyarrow's parts
             start = time.perf_counter()
             lists = publish_township_lists(

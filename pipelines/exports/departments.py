@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -88,6 +89,40 @@ def _unresolved(listing: pl.DataFrame, source: str) -> pl.DataFrame:
     ).select("文件", "工作表", "行号", "类别", "原因")
 
 
+def _department_sheets(
+    con: duckdb.DuckDBPyConnection,
+    district: str,
+    month: str,
+    department: str,
+    quality: pl.DataFrame,
+    failed: pl.DataFrame,
+    unresolved: pl.DataFrame,
+    by_key: dict,
+) -> dict[str, pl.DataFrame]:
+    """A department's sheets: its rates, its files that could not be read, then per source the
+    rejected rows, the fields that could not be read and the rows that could not be tied."""
+    rates = quality.filter(pl.col("部门") == department) if quality.height else pl.DataFrame()
+    own_failed = failed.filter(pl.col("部门") == department)
+    if rates.is_empty():  # nothing of it could be read: the overview still names its sources
+        rates = pl.DataFrame(
+            {"部门": department, "数据": by_key[k].title, "来源": k, "记录数": 0}
+            for k in dict.fromkeys(own_failed["来源"].to_list())
+        )
+    sheets: dict[str, pl.DataFrame] = {"概况": rates}
+    if own_failed.height:
+        sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "状态", "原因")
+    for source in rates["来源"].to_list():
+        title = by_key[source].title
+        for label, frame in (
+            ("退回行", _rejected(con, district, month, source)),
+            ("字段无法识别", _field_problems(con, district, month, source)),
+            ("未匹配", _unresolved(unresolved, source)),
+        ):
+            if frame.height:
+                sheets[f"{title}_{label}"[:31]] = frame
+    return sheets
+
+
 def write_department_workbooks(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -114,45 +149,37 @@ def write_department_workbooks(
     if not departments:
         return []
     folder.mkdir(parents=True)
-    written = []
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
-    for department in departments:
-        rates = quality.filter(pl.col("部门") == department) if quality.height else pl.DataFrame()
-        own_failed = failed.filter(pl.col("部门") == department)
-        if rates.is_empty():  # nothing of it could be read: the overview still names its sources
-            rates = pl.DataFrame(
-                {"部门": department, "数据": by_key[k].title, "来源": k, "记录数": 0}
-                for k in dict.fromkeys(own_failed["来源"].to_list())
+
+    def packed(workbook, path: Path) -> str:
+        workbook.close()
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    planned = []
+    # each workbook is packed (XML, then zlib) on a second thread while the next one is written
+    with ThreadPoolExecutor(max_workers=1) as packer:
+        for department in departments:
+            path = folder / f"{month}_{department}_数据质量反馈.xlsx"
+            sheets = _department_sheets(
+                con, district, month, department, quality, failed, unresolved, by_key
             )
-        path = folder / f"{month}_{department}_数据质量反馈.xlsx"
-        workbook = fixed_workbook(path, export_date)
-        sheets: dict[str, pl.DataFrame] = {"概况": rates}
-        if own_failed.height:
-            sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "状态", "原因")
-        for source in rates["来源"].to_list():
-            title = by_key[source].title
-            for label, frame in (
-                ("退回行", _rejected(con, district, month, source)),
-                ("字段无法识别", _field_problems(con, district, month, source)),
-                ("未匹配", _unresolved(unresolved, source)),
-            ):
-                if frame.height:
-                    sheets[f"{title}_{label}"[:31]] = frame
-        try:
-            for name, frame in sheets.items():
-                write_sheet(workbook, name, frame)
-        finally:
-            workbook.close()
-        written.append(
-            ExportedFile(
-                None,
-                path,
-                sum(frame.height for frame in sheets.values()),
-                hashlib.sha256(path.read_bytes()).hexdigest(),
-                tuple(
-                    f"{name}.{column}" for name, frame in sheets.items() for column in frame.columns
-                ),
-                None,
-            )
+            workbook = fixed_workbook(path, export_date)
+            try:
+                for name, frame in sheets.items():
+                    write_sheet(workbook, name, frame)
+            except BaseException:
+                workbook.close()
+                raise
+            planned.append((path, sheets, packer.submit(packed, workbook, path)))
+    written = [
+        ExportedFile(
+            None,
+            path,
+            sum(frame.height for frame in sheets.values()),
+            digest.result(),
+            tuple(f"{name}.{column}" for name, frame in sheets.items() for column in frame.columns),
+            None,
         )
+        for path, sheets, digest in planned
+    ]
     return written
