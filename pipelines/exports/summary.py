@@ -486,29 +486,16 @@ def _exported(path: Path, rows: int, columns: tuple[str, ...], ids_masked: bool 
     return ExportedFile(None, path, rows, file_sha256(path), columns, ids_masked)
 
 
-def write_district_files(
-    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
+def _write_summary(
+    out_dir: Path,
+    district: str,
+    month: str,
+    export_date: date,
+    tables: dict[str, pl.DataFrame],
+    images: dict[str, bytes],
 ) -> list[ExportedFile]:
-    """The summary (XLSX, HTML, CSV), the department workbooks and the list of unresolved records:
-    every file written, in order."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """区级汇总 as XLSX (the failures first, then the charts, then every table), HTML and CSV."""
     written: list[ExportedFile] = []
-    tables = summary_tables(con, district, month)
-    tables.update(learned_tables(warning_history(con, district, month), month, export_date))
-    listing = _q(
-        con,
-        "SELECT township, rule FROM listings WHERE district = $d AND month = $m",
-        d=district,
-        m=month,
-    )
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the charts (matplotlib, no warehouse) are drawn beside the gathering of the unresolved
-        # records (DuckDB and polars, which let go of the GIL while they work)
-        drawing = pool.submit(
-            charts, listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)")
-        )
-        unresolved = unresolved_listing(con, district, month)
-        images = drawing.result()
     path = out_dir / SUMMARY_XLSX
     workbook = fixed_workbook(path, export_date)
     alerts = [name for name in (MISSING_SHEET, FAILED_SHEET) if name in tables]
@@ -536,19 +523,52 @@ def write_district_files(
     by_rule = tables["乡镇×预警"]
     (out_dir / SUMMARY_CSV).write_bytes(csv_bytes(by_rule))
     written.append(_exported(out_dir / SUMMARY_CSV, by_rule.height, tuple(by_rule.columns)))
-    written += write_department_workbooks(
-        con,
-        district=district,
-        month=month,
-        quality=tables.get("部门数据质量", pl.DataFrame()),
-        unresolved=unresolved,
-        out_dir=out_dir,
-        export_date=export_date,
-    )
-    target = out_dir / UNRESOLVED_CSV
+    return written
+
+
+def _write_unresolved(target: Path, unresolved: pl.DataFrame) -> list[ExportedFile]:
+    """The list of unresolved records as CSV (none, and an earlier one removed, when empty)."""
     if unresolved.height:
         target.write_bytes(csv_bytes(unresolved))
-        written.append(_exported(target, unresolved.height, tuple(unresolved.columns), True))
-    elif target.exists():
-        target.unlink()
+        return [_exported(target, unresolved.height, tuple(unresolved.columns), True)]
+    target.unlink(missing_ok=True)
+    return []
+
+
+def write_district_files(
+    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
+) -> list[ExportedFile]:
+    """The summary (XLSX, HTML, CSV), the department workbooks and the list of unresolved records:
+    every file written, in order."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[ExportedFile] = []
+    tables = summary_tables(con, district, month)
+    tables.update(learned_tables(warning_history(con, district, month), month, export_date))
+    listing = _q(
+        con,
+        "SELECT township, rule FROM listings WHERE district = $d AND month = $m",
+        d=district,
+        m=month,
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the charts (matplotlib, no warehouse) are drawn beside the gathering of the unresolved
+        # records (DuckDB and polars, which let go of the GIL while they work); then the list of
+        # unresolved records is written beside the summary and the department workbooks
+        drawing = pool.submit(
+            charts, listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)")
+        )
+        unresolved = unresolved_listing(con, district, month)
+        listed = pool.submit(_write_unresolved, out_dir / UNRESOLVED_CSV, unresolved)
+        images = drawing.result()
+        written += _write_summary(out_dir, district, month, export_date, tables, images)
+        written += write_department_workbooks(
+            con,
+            district=district,
+            month=month,
+            quality=tables.get("部门数据质量", pl.DataFrame()),
+            unresolved=unresolved,
+            out_dir=out_dir,
+            export_date=export_date,
+        )
+        written += listed.result()
     return written
