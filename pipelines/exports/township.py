@@ -8,6 +8,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -428,43 +429,29 @@ def write_township_files(
     frame = _export_rows(listing, mask=mask, order=["township", *_ORDER])
     runs = frame.select(pl.col("乡镇").rle()).unnest("乡镇").rows()
     stems = township_stems(township for _, township in runs)
-    safe_csv = csv_frame(frame)
-    if xlsx:
-        cells = export_frame(frame)
-        lines = _row_lines(cells, [_WIDTHS.get(name, 12) for name in cells.columns])
     start, spans = 0, {}
     for height, township in runs:
         spans[township] = (start, height)
         start += height
     ordered = sorted(spans, key=lambda t: stems[t])
-    planned: list[tuple[str | None, Path, int, tuple[str, ...]]] = []
-    for township in ordered:
-        offset, height = spans[township]
-        csv_path = out_dir / f"{stems[township]}.csv"
-        csv_path.write_bytes(_BOM + safe_csv.slice(offset, height).write_csv().encode("utf-8"))
-        planned.append((township, csv_path, height, tuple(frame.columns)))
+    planned: list[tuple[str | None, Path, int, tuple[str, ...]]] = [
+        (township, out_dir / f"{stems[township]}.csv", spans[township][1], tuple(frame.columns))
+        for township in ordered
+    ]
+
+    def write_csv_files() -> None:
+        safe_csv = csv_frame(frame)
+        for township, csv_path, height, _ in planned:
+            rows = safe_csv.slice(spans[township][0], height)
+            csv_path.write_bytes(_BOM + rows.write_csv().encode("utf-8"))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the CSV files are written on a second thread while the workbooks are
+        csv_files = pool.submit(write_csv_files)
+        if xlsx:
+            _write_township_workbooks(frame, out_dir, stems, spans, ordered, export_date)
+        csv_files.result()
     if xlsx:
-        # every township's workbook is opened, all their rows go in in one pass, then each closes
-        books: dict[str | None, tuple] = {}
-        try:
-            for township in spans:  # in the frame's order: the runs of write_blocks
-                books[township] = _open_township_workbook(
-                    out_dir / f"{stems[township]}.xlsx", list(cells.columns),
-                    created=export_date,
-                )  # fmt: skip
-            write_blocks(
-                [books[t][1] for t in spans], 1, _township_cells(cells), _heights(lines),
-                [spans[t][1] for t in spans], [books[t][2] for t in spans],
-            )  # fmt: skip
-            for township in spans:
-                shown = clean_text(township or UNKNOWN_TOWNSHIP, 100)
-                _finish_township_sheet(
-                    books[township][1], list(cells.columns), spans[township][1],
-                    title=f"{shown}防返贫动态监测预警清单",
-                )  # fmt: skip
-        finally:
-            # closing packs each workbook (XML, then zlib): the packing of two side by side
-            map_in_threads(lambda book: book.close(), [books[t][0] for t in ordered if t in books])
         planned = [
             entry
             for township, csv_path, height, columns in planned
@@ -482,6 +469,40 @@ def write_township_files(
         ExportedFile(township, path, rows, _sha256(path), columns, mask)
         for township, path, rows, columns in planned
     ]
+
+
+def _write_township_workbooks(
+    frame: pl.DataFrame,
+    out_dir: Path,
+    stems: dict[str | None, str],
+    spans: dict[str | None, tuple[int, int]],
+    ordered: list[str | None],
+    export_date: date | None,
+) -> None:
+    """One workbook per township: `spans` the townships' runs of rows in `frame`."""
+    cells = export_frame(frame)
+    lines = _row_lines(cells, [_WIDTHS.get(name, 12) for name in cells.columns])
+    # every township's workbook is opened, all their rows go in in one pass, then each closes
+    books: dict[str | None, tuple] = {}
+    try:
+        for township in spans:  # in the frame's order: the runs of write_blocks
+            books[township] = _open_township_workbook(
+                out_dir / f"{stems[township]}.xlsx", list(cells.columns),
+                created=export_date,
+            )  # fmt: skip
+        write_blocks(
+            [books[t][1] for t in spans], 1, _township_cells(cells), _heights(lines),
+            [spans[t][1] for t in spans], [books[t][2] for t in spans],
+        )  # fmt: skip
+        for township in spans:
+            shown = clean_text(township or UNKNOWN_TOWNSHIP, 100)
+            _finish_township_sheet(
+                books[township][1], list(cells.columns), spans[township][1],
+                title=f"{shown}防返贫动态监测预警清单",
+            )  # fmt: skip
+    finally:
+        # closing packs each workbook (XML, then zlib): the packing of two side by side
+        map_in_threads(lambda book: book.close(), [books[t][0] for t in ordered if t in books])
 
 
 def verify_rows(
