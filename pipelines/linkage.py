@@ -218,7 +218,7 @@ def _outcome_rows(con: duckdb.DuckDBPyConnection, table: str, key: str, order: s
     """SQL: the records of match_input, each with the outcome in `table` (one of OUTCOMES) of its
     `key` (record_key: searched alone; identity: searched once with those alike), its own
     record key, source and month, and `ord` (`order`: the records' order)."""
-    outcome = [c for c in table_columns(con, table) if c != "record_key"]
+    outcome = [c for c in table_columns(con, table) if c not in ("record_key", "r_id")]
     return f"""SELECT m.source_record_key AS record_key, {", ".join(f"t.{c}" for c in outcome)},
                       m.source, m.month, {order} AS ord
                FROM match_input m JOIN {table} t ON t.record_key = m.{key}"""
@@ -482,7 +482,7 @@ def match_month(
     con.execute("DELETE FROM match_builds WHERE district = ? AND month = ?", [district, month])
     match_each_record(con, district=district, months=[month], roster_month=month, sources=sources)
     ties = _write_outcomes(
-        con, district=district, months=[month], key="record_key", order="t.rowid"
+        con, district=district, months=[month], key="record_key", order="t.r_id"
     )
     build = pl.DataFrame(
         {

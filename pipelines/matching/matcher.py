@@ -82,7 +82,9 @@ def match_records(
     """
     try:
         match_records_into(con, _OWN_OUTCOMES, records, roster, negatives)
-        matches, unresolved = (con.sql(f"SELECT * FROM {t}").pl() for t in _OWN_OUTCOMES)
+        matches, unresolved = (
+            con.sql(f"SELECT * EXCLUDE (r_id) FROM {t} ORDER BY r_id").pl() for t in _OWN_OUTCOMES
+        )
         return MatchResult(
             matches=matches.cast(MATCH_SCHEMA),  # type: ignore[arg-type]
             unresolved=unresolved.cast(UNRESOLVED_SCHEMA),  # type: ignore[arg-type]
@@ -104,8 +106,9 @@ def match_records_into(
     negatives: str | None = "negative_pairs",
 ) -> None:
     """match_records, the outcome left in DuckDB: temp tables `into` = (ties, unresolved), created
-    or replaced, with the columns of MATCH_SCHEMA and UNRESOLVED_SCHEMA, each in the records'
-    order. A caller that writes the outcome to the warehouse need not fetch it into Python."""
+    or replaced, with the columns of MATCH_SCHEMA and UNRESOLVED_SCHEMA and `r_id`, the record's
+    place in `records` (the rows are not sorted by it: a caller orders them as it writes them).
+    A caller that writes the outcome to the warehouse need not fetch it into Python."""
     outputs = [t for t in into if t not in _OWN_OUTCOMES]
     for table in (records, roster, negatives, *outputs):
         if table is not None and not _IDENTIFIER.match(table):
@@ -257,8 +260,8 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {matches} AS
-        SELECT r.record_key::VARCHAR AS record_key, m.member_key::VARCHAR AS member_key,
-               m.household_id::VARCHAR AS household_id,
+        SELECT d.r_id, r.record_key::VARCHAR AS record_key,
+               m.member_key::VARCHAR AS member_key, m.household_id::VARCHAR AS household_id,
                t.tier::TINYINT AS tier,
                (t.label || CASE WHEN c.r_id IS NOT NULL THEN ? ELSE '' END
                         || CASE WHEN r.hh_level THEN ? ELSE '' END)::VARCHAR AS method,
@@ -270,7 +273,6 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
         JOIN ff_method_labels t ON t.code = d.method
         LEFT JOIN ff_disputed_ids c ON c.r_id = d.r_id
         WHERE d.status = 'matched'
-        ORDER BY d.r_id
         """,
         [CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, CONFLICT_FACTOR],
     )
@@ -285,7 +287,7 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
             JOIN ff_members m ON m.m_id = u.m_id
             GROUP BY d.r_id
         )
-        SELECT r.record_key::VARCHAR AS record_key, d.status::VARCHAR AS status,
+        SELECT d.r_id, r.record_key::VARCHAR AS record_key, d.status::VARCHAR AS status,
                x.text::VARCHAR AS reason,
                coalesce(l.candidates, []::VARCHAR[])::VARCHAR[] AS candidates
         FROM ff_decisions d
@@ -293,5 +295,4 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
         JOIN ff_reason_texts x ON x.code = d.reason
         LEFT JOIN listed l ON l.r_id = d.r_id
         WHERE d.status <> 'matched'
-        ORDER BY d.r_id
     """)
