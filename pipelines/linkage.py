@@ -481,9 +481,7 @@ def match_month(
     # leaves nothing a later run could take for them)
     con.execute("DELETE FROM match_builds WHERE district = ? AND month = ?", [district, month])
     match_each_record(con, district=district, months=[month], roster_month=month, sources=sources)
-    ties = _write_outcomes(
-        con, district=district, months=[month], key="record_key", order="t.r_id"
-    )
+    ties = _write_outcomes(con, district=district, months=[month], key="record_key", order="t.r_id")
     build = pl.DataFrame(
         {
             "input_fingerprint": [fingerprint],

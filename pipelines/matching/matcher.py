@@ -161,6 +161,17 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
         f"SELECT name FROM {roster}) WHERE name IS NOT NULL"
     ).pl()
     ws.frame("ff_name_keys", name_keys(distinct["name"]))
+    # a district writes a few hundred places: each spelling is cleaned once, then joined
+    for table, column, suffixes, alias in (
+        ("ff_towns", "township", _TOWN, "town"),
+        ("ff_villages", "village", _VILLAGE, "village"),
+    ):
+        ws.table(
+            table,
+            f"""SELECT {column} AS written, {_place(column, suffixes)} AS {alias}
+                FROM (SELECT {column} FROM {records} UNION SELECT {column} FROM {roster})
+                WHERE {column} IS NOT NULL""",
+        )
 
     birth_from_id = "try_strptime(substr({id}, 7, 8), '%Y%m%d')::DATE"
     ws.table(
@@ -176,12 +187,13 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
                coalesce(s.birth_date::DATE,
                         CASE WHEN s.id_status IN {USABLE_ID}
                              THEN {birth_from_id.format(id="s.id_number")} END) AS birth,
-               {_place("s.township", _TOWN)} AS town,
-               {_place("s.village", _VILLAGE)} AS village,
+               t.town, v.village,
                coalesce(s.is_head, false) AS is_head
         -- numbered before the join: a window over the joined rows would run on one thread
         FROM (SELECT (row_number() OVER ())::BIGINT AS m_id, * FROM {roster}) s
         LEFT JOIN ff_name_keys k ON s.name = k.name
+        LEFT JOIN ff_towns t ON t.written = s.township
+        LEFT JOIN ff_villages v ON v.written = s.village
         """,
     )
     ws.table(
@@ -201,11 +213,12 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
                coalesce(s.id_area, left(s.id_number, 6)) AS area_written,
                CASE WHEN s.id_status IN {_AREA_INTACT}
                     THEN coalesce(s.id_area, left(s.id_number, 6)) END AS area,
-               {_place("s.township", _TOWN)} AS town,
-               {_place("s.village", _VILLAGE)} AS village,
+               t.town, v.village,
                coalesce(s.household_level, false) AS hh_level
         FROM (SELECT (row_number() OVER ())::BIGINT AS r_id, * FROM {records}) s
         LEFT JOIN ff_name_keys k ON s.name = k.name
+        LEFT JOIN ff_towns t ON t.written = s.township
+        LEFT JOIN ff_villages v ON v.written = s.village
         """,
     )
     if negatives is None:

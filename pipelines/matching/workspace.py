@@ -9,6 +9,8 @@ import polars as pl
 # matcher's table would hide it.
 TABLES = (
     "ff_name_keys",  # name → name key, pinyin key, accent key
+    "ff_towns",  # each township as written → the name compared bare (no 镇/乡/街道, no spaces)
+    "ff_villages",  # each village as written → likewise (no 村/居委会…)
     "ff_records",  # the department records, numbered (r_id), with name keys and places compared bare
     "ff_members",  # the roster members, numbered (m_id), likewise
     "ff_ruled_out",  # record–member pairs a person answered 非本人 for: never compared
