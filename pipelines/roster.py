@@ -62,9 +62,10 @@ _PLACE_IN_LIST = "(CASE WHEN is_head THEN '0' ELSE '1' END) || record_key"
 def _key_roster(
     con: duckdb.DuckDBPyConnection, roster: str, grid: str, where: str = "", params: tuple = ()
 ) -> None:
-    """Temp tables _members (one row per member_key, the first by record_key), _households (with their 网格员) and
-    _findings, from the rows of tables `roster` and `grid` that `where` (with `params`) keeps.
-    The grid ledger's first row (rowid) stands where a 乡镇+村+网格 is listed twice."""
+    """Temp tables _members (one row per member_key, the first by record_key), _households (with
+    their 网格员) and _findings, from the rows of tables `roster` and `grid` that `where` (with
+    `params`) keeps. The grid ledger's first row (rowid) stands where a 乡镇+村+网格 is listed
+    twice."""
     keyed = f"""
         SELECT * REPLACE (coalesce(birth_date, id_birth) AS birth_date),
                household_id || '|' || coalesce(id_number, name) AS member_key,
