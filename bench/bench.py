@@ -505,13 +505,17 @@ def main() -> None:
     records = pl.read_parquet(data / "records.parquet").height
     ours = match_bench._spawn("ours", data)
     print(
-        f"\nmatcher alone: {records:,} records × {roster.height:,} members: {ours['wall']:.2f} s wall, "
-        f"{records / ours['wall']:,.0f} records/s, peak RSS {ours['rss_mib']:,.0f} MiB"
+        f"\nmatcher alone: {records:,} records × {roster.height:,} members: {ours['wall']:.2f} s wall "
+        f"to frames in Python ({ours['in_duckdb']:.2f} s to the outcome in DuckDB, as the pipeline "
+        f"runs it), {records / ours['wall']:,.0f} records/s, peak RSS {ours['rss_mib']:,.0f} MiB"
     )
     ours_scores = print_scores(
         "ours", scored(pl.read_parquet(data / "ours_matches.parquet"), truth, roster)
     )
-    figures["matcher"] = {"wall": ours["wall"], "rss_mib": ours["rss_mib"], **ours_scores}
+    figures["matcher"] = {
+        "wall": ours["wall"], "in_duckdb": ours["in_duckdb"], "rss_mib": ours["rss_mib"],
+        **ours_scores,
+    }  # fmt: skip
     figures["profiles"] = compare_profiles(args, main_scores, env)
     saved.write_text(json.dumps(figures, indent=1, default=str))
     if args.no_splink:

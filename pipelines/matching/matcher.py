@@ -82,16 +82,21 @@ def match_records(
     """
     try:
         match_records_into(con, _OWN_OUTCOMES, records, roster, negatives)
-        matches, unresolved = (
-            con.sql(f"SELECT * EXCLUDE (r_id) FROM {t} ORDER BY r_id").pl() for t in _OWN_OUTCOMES
-        )
-        return MatchResult(
-            matches=matches.cast(MATCH_SCHEMA),  # type: ignore[arg-type]
-            unresolved=unresolved.cast(UNRESOLVED_SCHEMA),  # type: ignore[arg-type]
-        )
+        return outcome_frames(con, _OWN_OUTCOMES)
     finally:
         for table in _OWN_OUTCOMES:
             con.execute(f"DROP TABLE IF EXISTS temp.main.{table}")
+
+
+def outcome_frames(con: duckdb.DuckDBPyConnection, into: tuple[str, str]) -> MatchResult:
+    """The outcome match_records_into left in `into`, as frames in the records' order."""
+    matches, unresolved = (
+        con.sql(f"SELECT * EXCLUDE (r_id) FROM {t} ORDER BY r_id").pl() for t in into
+    )
+    return MatchResult(
+        matches=matches.cast(MATCH_SCHEMA),  # type: ignore[arg-type]
+        unresolved=unresolved.cast(UNRESOLVED_SCHEMA),  # type: ignore[arg-type]
+    )
 
 
 # where match_records has match_records_into leave the outcome it hands back
