@@ -1,0 +1,198 @@
+"""The keyed roster against its definition, written out row by row in plain Python: member keys,
+the first of a member given twice, heads, a household's places (the value most members give,
+ties to the member listed first, the head first), grid routing by names without any kind of
+space (the ledger's first row standing), the household type a member without one takes, and the
+three findings. Random rosters full of the cases that matter; both doors (build_roster on frames,
+write_roster in the warehouse) give the same."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from datetime import date
+
+import polars as pl
+import pytest
+
+from pipelines.roster import HEAD_RELATIONS, HOUSEHOLD_PLACE, build_roster, write_roster
+from pipelines.warehouse import memory_warehouse
+from tests.test_roster import ROSTER_SCHEMA
+
+GRID_SCHEMA = {"record_key": pl.String, "township": pl.String, "village": pl.String,
+               "grid": pl.String, "worker_name": pl.String, "worker_phone": pl.String}  # fmt: skip
+SPACES = [" ", "\u3000", "\u00a0", "\t", "\u2003", ""]
+WHITESPACE = re.compile(r"\s+")  # Python's \s: Unicode whitespace (the test writes no \x1c-\x1f)
+
+
+def _random_roster(rng: random.Random) -> tuple[list[dict], list[dict]]:
+    towns, villages, grids = (
+        ["东桥镇", "孙岗镇"],
+        ["王岗村", "北山村", None],
+        ["一组网格", "二组网格"],
+    )
+    rows, key = [], 0
+    for h in range(rng.randint(5, 40)):
+        household = f"H{h:03d}" if rng.random() > 0.02 else None
+        head = f"户主{h}"
+        town, village, grid = rng.choice(towns), rng.choice(villages), rng.choice(grids)
+        for m in range(rng.randint(1, 5)):
+            key += rng.randint(1, 11)  # record keys sort as text: "r|10" before "r|9"
+            name = head if m == 0 else rng.choice([f"成员{h}-{m}", f"成员{h}-1", None])
+            rows.append(
+                {
+                    "record_key": f"r|{key}",
+                    "household_id": household,
+                    "name": name,
+                    "head_name": rng.choice([head, head, None]),
+                    "id_number": rng.choice([f"ID{h}-{m}", f"ID{h}-0", f"ID{h + 1}-0", None]),
+                    "id_birth": rng.choice([date(1970, 1, 1), None]),
+                    "birth_date": rng.choice([date(1980, 2, 2), None]),
+                    "relation": rng.choice(["户主", "本人", "配偶", "子女", None])
+                    if m
+                    else rng.choice(["户主", None]),
+                    "township": town if rng.random() > 0.15 else rng.choice([*towns, None]),
+                    "village": village if rng.random() > 0.15 else rng.choice(villages),
+                    "group": rng.choice(["一组", "二组", None]),
+                    "grid": grid if rng.random() > 0.1 else None,
+                    "household_type": rng.choice(["脱贫户", "一般农户", "监测户", None]),
+                }
+            )
+    rng.shuffle(rows)
+    ledger = []
+    for n in range(rng.randint(1, 8)):
+        spaced = rng.choice(SPACES)
+        ledger.append(
+            {
+                "record_key": f"g|{n}",
+                "township": rng.choice(towns) + rng.choice(SPACES),
+                "village": rng.choice(villages),
+                "grid": rng.choice(grids).replace("组", "组" + spaced, 1),
+                "worker_name": f"网格员{n}",
+                "worker_phone": rng.choice([f"1380000{n:04d}", None]),
+            }
+        )
+    return rows, ledger
+
+
+def _bare(text: str | None) -> str:
+    return WHITESPACE.sub("", text or "")
+
+
+def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counter]:
+    """members by member_key, households by household_id, findings as a multiset."""
+    keyed = []
+    for row in sorted(rows, key=lambda r: r["record_key"]):
+        who = row["id_number"] if row["id_number"] is not None else row["name"]
+        member_key = (
+            None if row["household_id"] is None or who is None else f"{row['household_id']}|{who}"
+        )
+        is_head = row["relation"] in HEAD_RELATIONS or (
+            row["relation"] is None and row["name"] is not None and row["name"] == row["head_name"]
+        )
+        birth = row["birth_date"] if row["birth_date"] is not None else row["id_birth"]
+        keyed.append(row | {"member_key": member_key, "is_head": is_head, "birth_date": birth})
+    copies = Counter(r["member_key"] for r in keyed)
+    members, seen = [], set()
+    for row in keyed:
+        if row["member_key"] not in seen:
+            seen.add(row["member_key"])
+            members.append(row)
+    findings = Counter()
+    for row in members:
+        if copies[row["member_key"]] > 1:
+            findings[("同户重复成员", row["household_id"], row["member_key"])] += 1
+    ids = Counter(r["id_number"] for r in members if r["id_number"] is not None)
+    for row in members:
+        if row["id_number"] is not None and ids[row["id_number"]] > 1:
+            findings[("花名册证件号码重复", row["household_id"], row["member_key"])] += 1
+    first_worker: dict[tuple, dict] = {}
+    for entry in ledger:
+        first_worker.setdefault(
+            tuple(_bare(entry[c]) for c in ("township", "village", "grid")), entry
+        )
+    households = {}
+    for household in {r["household_id"] for r in members}:
+        listed = sorted(
+            (r for r in members if r["household_id"] == household),
+            key=lambda r: (not r["is_head"], r["record_key"]),
+        )
+        head_names = [r["head_name"] for r in listed if r["head_name"] is not None]
+        head_relation = [r["name"] for r in listed if r["is_head"]]
+        place = {}
+        for column in HOUSEHOLD_PLACE:
+            values = [r[column] for r in listed if r[column] is not None]
+            counts = Counter(values)
+            place[column] = (
+                max(values, key=lambda v: (counts[v], -values.index(v))) if values else None
+            )
+        worker = first_worker.get(tuple(_bare(place[c]) for c in ("township", "village", "grid")))
+        households[household] = {
+            "head_member_key": listed[0]["member_key"],
+            "head_name": head_names[0]
+            if head_names
+            else (head_relation[0] if head_relation else None),
+            **place,
+            "members": len(listed),
+            "worker_name": worker["worker_name"] if worker else None,
+            "worker_phone": worker["worker_phone"] if worker else None,
+        }
+        if worker is None or (worker["worker_name"] is None and worker["worker_phone"] is None):
+            findings[("农户无网格台账", household, listed[0]["member_key"])] += 1
+    keyed_members = {
+        r["member_key"]: {
+            "record_key": r["record_key"],
+            "is_head": r["is_head"],
+            "birth_date": r["birth_date"],
+            "household_type": r["household_type"]
+            if r["household_type"] is not None
+            else households[r["household_id"]]["household_type"],
+        }
+        for r in members
+    }
+    return keyed_members, households, findings
+
+
+def _compare(members: pl.DataFrame, households: pl.DataFrame, findings: pl.DataFrame, expected):
+    want_members, want_households, want_findings = expected
+    got_members = {
+        r["member_key"]: {
+            k: r[k] for k in ("record_key", "is_head", "birth_date", "household_type")
+        }
+        for r in members.iter_rows(named=True)
+    }
+    assert members.height == len(want_members)
+    assert got_members == want_members
+    assert members["record_key"].to_list() == sorted(members["record_key"].to_list())
+    got_households = {
+        r["household_id"]: {k: v for k, v in r.items() if k != "household_id"}
+        for r in households.iter_rows(named=True)
+    }
+    assert got_households == want_households
+    assert Counter(findings.select("kind", "household_id", "member_key").rows()) == want_findings
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_keyed_roster_is_its_definition(seed):
+    rows, ledger = _random_roster(random.Random(seed))
+    staged = pl.DataFrame(rows, schema=ROSTER_SCHEMA)
+    grid = pl.DataFrame(ledger, schema=GRID_SCHEMA)
+    expected = _reference(rows, ledger)
+    tables = build_roster(staged, grid)
+    _compare(tables.members, tables.households, tables.findings, expected)
+
+    # the warehouse's door: the same rows staged as a month, keyed and written there
+    con = memory_warehouse()
+    for table, frame in (("stg_roster", staged), ("stg_grid", grid)):
+        con.register("_rows", frame)
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT 'd' AS district, '2026-10' AS month, * FROM _rows"
+        )
+        con.unregister("_rows")
+    written = write_roster(con, "d", "2026-10", reuse=False)
+
+    def table(name: str) -> pl.DataFrame:
+        return con.sql(f"SELECT * EXCLUDE (district, month) FROM {name} ORDER BY rowid").pl()
+
+    _compare(table("roster_members"), table("households"), table("roster_findings"), expected)
+    assert written.members == len(expected[0])
