@@ -155,7 +155,7 @@ def run_matching(
     match_each_record(
         con, district=district, months=months, roster_month=roster_month, sources=sources
     )
-    return _outcome_frames(con, "record_key", "t.rowid")
+    return _outcome_frames(con, "record_key", "t.r_id")
 
 
 def match_each_record(

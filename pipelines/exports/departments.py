@@ -3,7 +3,6 @@ read, rejected and unmatched rows."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -12,6 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import ExportedFile, fixed_workbook, write_sheet
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 
@@ -153,7 +153,7 @@ def write_department_workbooks(
 
     def packed(workbook, path: Path) -> str:
         workbook.close()
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
 
     planned = []
     # each workbook is packed (XML, then zlib) on a second thread while the next one is written
