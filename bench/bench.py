@@ -101,35 +101,43 @@ def precompile() -> dict[str, str]:
     return env
 
 
-def _rss_of_tree(pid: int) -> int:
-    """Resident bytes of a process and its children (from /proc)."""
-    total, todo = 0, [pid]
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _usage_of_tree(pid: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds (user + sys, its reaped children's included) of a process
+    and its live children (from /proc)."""
+    rss, cpu, todo = 0, 0.0, [pid]
     while todo:
         current = todo.pop()
         try:
             with open(f"/proc/{current}/status", encoding="ascii") as status:
                 for line in status:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
+                        rss += int(line.split()[1]) * 1024
                         break
+            with open(f"/proc/{current}/stat", encoding="ascii") as stat:
+                # fields after the command's closing parenthesis: utime stime cutime cstime
+                fields = stat.read().rsplit(")", 1)[1].split()
+                cpu += sum(int(f) for f in fields[11:15]) / TICK
             for task in os.listdir(f"/proc/{current}/task"):
                 with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as children:
                     todo += [int(c) for c in children.read().split()]
         except (FileNotFoundError, ProcessLookupError, ValueError):
             continue
-    return total
+    return rss, cpu
 
 
 def timed(command: list[str], env: dict[str, str]) -> dict:
     """Run a command; wall, CPU (user+sys of it and its children) and RSS samples over time."""
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, float]] = []
     start = time.time()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env, cwd=REPO)
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            samples.append((time.time(), _rss_of_tree(process.pid)))
+            samples.append((time.time(), *_usage_of_tree(process.pid)))
             done.wait(SAMPLE_SECONDS)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -147,7 +155,7 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
         "cpu": usage.ru_utime + usage.ru_stime,
         "user": usage.ru_utime,
         "sys": usage.ru_stime,
-        "peak_rss": max((rss for _, rss in samples), default=0),
+        "peak_rss": max((rss for _, rss, _ in samples), default=0),
         "peak_rss_kernel": usage.ru_maxrss * 1024,
         "samples": samples,
     }
@@ -187,13 +195,17 @@ def run_month(root: Path, home: Path, env: dict[str, str]) -> dict:
         other = run["job"] != "monthly_run"  # the claims history months, the city's ties
         for step in run["steps"]:
             name = f"{run['job']}:{step['step']}" if other else step["step"]
-            rss = [
-                r for t, r in samples if step["start"] and step["start"] <= t <= (step["end"] or t)
-            ]
+            inside = [
+                (r, c) for t, r, c in samples if step["start"] and step["start"] <= t <= (step["end"] or t)
+            ]  # fmt: skip
+            rss = [r for r, _ in inside]
             row = steps.setdefault(
-                name, {"seconds": 0.0, "rows_in": 0, "rows_out": 0, "peak_rss": 0, "runs": 0}
+                name,
+                {"seconds": 0.0, "cpu": 0.0, "rows_in": 0, "rows_out": 0, "peak_rss": 0, "runs": 0},
             )
             row["seconds"] += step["seconds"]
+            # CPU between the first and last sample inside the step (samples every 50 ms)
+            row["cpu"] += inside[-1][1] - inside[0][1] if len(inside) > 1 else 0.0
             row["rows_in"] += step["rows_in"] or 0
             row["rows_out"] += step["rows_out"] or 0
             row["peak_rss"] = max(row["peak_rss"], max(rss, default=0))
@@ -217,6 +229,7 @@ def _best(runs: list[dict]) -> dict:
         rows = [r["steps"][name] for r in runs if name in r["steps"]]
         best["steps"][name] = {
             "seconds": min(r["seconds"] for r in rows),
+            "cpu": min(r.get("cpu", 0.0) for r in rows),
             "rows_in": rows[0]["rows_in"],
             "rows_out": rows[0]["rows_out"],
             "peak_rss": min(r["peak_rss"] for r in rows),
@@ -235,12 +248,13 @@ def format_run(label: str, run: dict, previous: dict | None) -> str:
         f"{run['cpu']:.1f} s CPU (user {run['user']:.1f} + sys {run['sys']:.1f}), "
         f"peak RSS {run['peak_rss'] / gib:.2f} GiB"
         + (f"   [previous bench: {previous['wall']:.1f} s wall, ratio {_ratio(run['wall'], previous['wall']).strip()}]" if previous else ""),
-        f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
+        f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'CPU':>9s}{'cores':>7s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
     ]  # fmt: skip
     before = (previous or {}).get("steps", {})
     for name, step in sorted(run["steps"].items(), key=lambda kv: -kv[1]["seconds"]):
         lines.append(
             f"  {name:34s}{step['seconds']:8.2f}s{_ratio(step['seconds'], before.get(name, {}).get('seconds')):>9s}"
+            f"{step.get('cpu', 0.0):8.2f}s{step.get('cpu', 0.0) / max(step['seconds'], 1e-9):7.2f}"
             f"{step['rows_in']:>13,}{step['rows_out']:>13,}{step['peak_rss'] / gib:>9.2f}Gi"
         )  # fmt: skip
     lines.append(

@@ -126,10 +126,12 @@ def run_month(
         CLAIMS_HISTORY_JOB,
         MONTHLY_JOB,
         build_definitions,
+        claims_plan,
         district_tags,
         register_districts,
     )
     from pipelines.partitions import partition_key
+    from pipelines.staging import reading_ahead
 
     ensure_dagster_home()
     code = district or fangfan.city.codes[0]
@@ -137,12 +139,14 @@ def run_month(
     with dg.DagsterInstance.get() as instance:
         register_districts(instance, [code])
     runs_to_do = [(CLAIMS_HISTORY_JOB, m) for m in earlier_claims] + [(MONTHLY_JOB, month)]
-    for job_name, partition in runs_to_do:
-        job = definitions.resolve_job_def(job_name)
-        if not _run_partition(
-            job, partition_key(partition, code), wait_seconds, district_tags(code)
-        ):
-            return False
+    # each earlier claims month is read while the run before it writes
+    with reading_ahead(fangfan.for_district(code).layout, claims_plan(earlier_claims)):
+        for job_name, partition in runs_to_do:
+            job = definitions.resolve_job_def(job_name)
+            if not _run_partition(
+                job, partition_key(partition, code), wait_seconds, district_tags(code)
+            ):
+                return False
     return True
 
 

@@ -21,7 +21,8 @@ from pipelines.partitions import district_partitions, partition_key
 from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
-from pipelines.staging import ACCOUNTING_TABLES
+from pipelines.sources import SOURCES, Source
+from pipelines.staging import ACCOUNTING_TABLES, reading_ahead
 from pipelines.warehouse import open_warehouse
 
 MONTHLY_JOB = "monthly_run"
@@ -146,15 +147,22 @@ def stage_claims_history(
     register_districts(instance, [code])
     earlier = claims_months_to_stage(settings.for_district(code), month)
     job = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
-    for earlier_month in earlier:
-        result = job.execute_in_process(
-            partition_key=partition_key(earlier_month, code),
-            instance=instance,
-            tags=district_tags(code),
-        )
-        if not result.success:
-            raise RuntimeError(f"{CLAIMS} {earlier_month} could not be staged")
+    # each month is read while the run before it writes
+    with reading_ahead(settings.for_district(code).layout, claims_plan(earlier)):
+        for earlier_month in earlier:
+            result = job.execute_in_process(
+                partition_key=partition_key(earlier_month, code),
+                instance=instance,
+                tags=district_tags(code),
+            )
+            if not result.success:
+                raise RuntimeError(f"{CLAIMS} {earlier_month} could not be staged")
     return earlier
+
+
+def claims_plan(months: list[str]) -> list[tuple[Source, str]]:
+    """What the claims history runs of `months` read: their claims folders, in order."""
+    return [(SOURCES[CLAIMS], month) for month in months]
 
 
 def district_partition(

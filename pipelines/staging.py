@@ -5,7 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -322,6 +325,115 @@ def _ingest_feedback(
     return staged
 
 
+def read_staged(layout: DataDir, source: Source, month: str, fingerprint: str | None) -> Staged:
+    """A source of M read and staged (not written), checked as it is staged: the schema finding
+    is kept with the source."""
+    staged = stage_month(layout, source, month)
+    failures = _schema_findings(source, staged.staged.records)
+    return replace(staged, fingerprint=fingerprint, schema_failures=failures)
+
+
+class ReadAhead:
+    """Sources of the months a process is about to run, read and staged ahead on one background
+    thread, in order (`fangfan run` catching up the year's earlier claims months, one run per
+    month: while one run writes its month, the next month's folder is being read, so the two
+    cores are both at work). ingest_sources takes a month's source from here when it would read
+    it and the folder still has the fingerprint it was read with; anything else it reads itself,
+    as without. At most `ahead` staged sources wait to be taken; taking one lets go of those
+    planned before it (runs go in the plan's order), and one not yet started is not waited for."""
+
+    def __init__(self, layout: DataDir, plan: Sequence[tuple[Source, str]], ahead: int = 1):
+        self._layout = layout
+        self._ahead = ahead
+        # (source key, month, folder) → the staged source, in the plan's order
+        self._planned: dict[tuple[str, str, Path], Future[Staged]] = {}
+        for source, month in plan:
+            self._planned[(source.key, month, layout.source_folder(month, source.key))] = Future()
+        self._plan = list(plan)
+        self._changed = threading.Condition()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._read_all, name="fangfan-ahead", daemon=True)
+        self._thread.start()
+
+    def _waiting(self) -> int:
+        return sum(1 for future in self._planned.values() if future.done())
+
+    def _read_all(self) -> None:
+        for source, month in self._plan:
+            key = (source.key, month, self._layout.source_folder(month, source.key))
+            with self._changed:
+                self._changed.wait_for(lambda: self._stopped or self._waiting() < self._ahead)
+                future = self._planned.get(key)
+                if self._stopped:
+                    return
+                if future is None or not future.set_running_or_notify_cancel():
+                    continue  # let go of, or taken as not started
+            try:
+                folder = key[2]
+                fingerprint = folder_fingerprint(folder) if folder.is_dir() else None
+                future.set_result(read_staged(self._layout, source, month, fingerprint))
+            except BaseException as error:  # the run reads it itself, and meets the error there
+                future.set_exception(error)
+            with self._changed:
+                self._changed.notify_all()
+
+    def take(
+        self, source: Source, at: tuple[Path, str] | None, month: str, fingerprint: str | None
+    ) -> Staged | None:
+        """M's `source` as read ahead from folder `at`, or None (not planned, not started, failed,
+        or its folder changed since: then the caller reads it)."""
+        if at is None:
+            return None
+        key = (source.key, month, at[0])
+        with self._changed:
+            if key not in self._planned:
+                return None
+            keys = list(self._planned)
+            for earlier in keys[: keys.index(key) + 1]:
+                future = self._planned.pop(earlier)
+                future.cancel()  # one not yet started is read by its run, not waited for
+            self._changed.notify_all()
+        if future.cancelled():
+            return None
+        try:
+            staged = future.result()
+        except BaseException:
+            return None
+        return staged if staged.fingerprint == fingerprint else None
+
+    def close(self) -> None:
+        """Stop reading ahead (a read under way finishes first) and let go of what is held."""
+        with self._changed:
+            self._stopped = True
+            for future in self._planned.values():
+                future.cancel()
+            self._planned.clear()
+            self._changed.notify_all()
+        self._thread.join()
+
+
+class _NoReadAhead:
+    def take(self, *args: object) -> None:
+        return None
+
+
+_READ_AHEAD: ReadAhead | _NoReadAhead = _NoReadAhead()
+
+
+@contextmanager
+def reading_ahead(layout: DataDir, plan: Sequence[tuple[Source, str]]) -> Iterator[ReadAhead]:
+    """Within the block, `plan`'s sources of their months are read ahead (ReadAhead) for the
+    ingest_sources calls of this process."""
+    global _READ_AHEAD
+    ahead = ReadAhead(layout, plan)
+    previous, _READ_AHEAD = _READ_AHEAD, ahead
+    try:
+        yield ahead
+    finally:
+        _READ_AHEAD = previous
+        ahead.close()
+
+
 def ingest_source(
     con: duckdb.DuckDBPyConnection,
     layout: DataDir,
@@ -381,10 +493,9 @@ def ingest_sources(
             to_read.append(source)
 
     def read(source: Source) -> Staged:
-        staged = stage_month(layout, source, month)
-        # checked as it is staged, in the reading thread: the finding is kept with the source
-        failures = _schema_findings(source, staged.staged.records)
-        return replace(staged, fingerprint=fingerprints[source.key], schema_failures=failures)
+        fingerprint = fingerprints[source.key]
+        ahead = _READ_AHEAD.take(source, found[source.key], month, fingerprint)
+        return ahead or read_staged(layout, source, month, fingerprint)
 
     def write(source: Source, staged: Staged) -> None:
         write_staged(con, staged, district=district, month=month)
