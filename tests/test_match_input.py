@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import polars as pl
+import pytest
 
 from pipelines.linkage import run_matching
 from pipelines.warehouse import memory_warehouse, replace_partition
@@ -245,3 +246,47 @@ def test_records_alike_are_searched_once_and_each_gets_the_outcome():
     assert matches["record_key"].to_list() == sorted(
         matches["record_key"], key=lambda k: int(k.split("||")[1])
     )
+
+
+def test_identities_keyed_alike_by_the_hash_are_told_apart(monkeypatch):
+    # identities are keyed by a 64-bit hash of their columns; were two to share one, every
+    # identity is keyed again (MD5 of the columns), and the outcome is the same
+    from pipelines import linkage
+
+    con = memory_warehouse()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+    rows = [
+        _staged_claim(id_number),
+        _staged_claim(None, id_status="missing", id_birth=None, id_area=None),
+        _staged_claim(id_number, name="李四"),
+        _staged_claim(None, name=None, id_status="missing", id_birth=None, id_area=None),
+    ]
+    claims = pl.concat([rows[i % 4] for i in (0, 1, 0, 2, 3, 0, 1, 2)]).with_columns(
+        record_key=pl.format("medical_claims|a.csv||{}", pl.int_range(2, 10))
+    )
+    replace_partition(con, "stg_medical_claims", claims, district="d", month="2026-10")
+    args = {"district": "d", "months": ["2026-10"], "roster_month": "2026-10",
+            "sources": ["medical_claims"]}  # fmt: skip
+
+    def identities() -> list[str]:
+        return [
+            r[0] for r in con.sql("SELECT identity FROM match_input ORDER BY position").fetchall()
+        ]
+
+    linkage.match_identities(con, **args)
+    hashed, keys = linkage.record_outcomes(con), identities()
+    assert len(set(keys)) == 4 and all(k.startswith("i#") for k in keys)
+
+    # a "hash" every identity shares: the second key takes over
+    shared = ("hash(source)", linkage._IDENTITY_KEYS[1])
+    monkeypatch.setattr(linkage, "_IDENTITY_KEYS", shared)
+    linkage.match_identities(con, **args)
+    rekeyed, keys_again = linkage.record_outcomes(con), identities()
+    assert len(set(keys_again)) == 4 and not set(keys_again) & set(keys)
+    for first, second in zip(hashed, rekeyed, strict=True):
+        assert first.equals(second)
+
+    monkeypatch.setattr(linkage, "_IDENTITY_KEYS", shared[:1])  # no key that tells them apart
+    with pytest.raises(AssertionError, match="share"):
+        linkage.match_identities(con, **args)
