@@ -132,22 +132,26 @@ def run_month(
     )
     from pipelines.partitions import partition_key
     from pipelines.staging import reading_ahead
+    from pipelines.warehouse import deferring_checkpoints
 
     ensure_dagster_home()
     code = district or fangfan.city.codes[0]
     definitions = build_definitions(fangfan)
     with dg.DagsterInstance.get() as instance:
         register_districts(instance, [code])
-    runs_to_do = [(CLAIMS_HISTORY_JOB, m) for m in earlier_claims] + [(MONTHLY_JOB, month)]
-    # each earlier claims month is read while the run before it writes
-    with reading_ahead(fangfan.for_district(code).layout, claims_plan(earlier_claims)):
-        for job_name, partition in runs_to_do:
-            job = definitions.resolve_job_def(job_name)
-            if not _run_partition(
-                job, partition_key(partition, code), wait_seconds, district_tags(code)
-            ):
+    tags = district_tags(code)
+    history = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
+    # each earlier claims month is read while the run before it writes, and checkpointed with the
+    # month's own run
+    with (
+        reading_ahead(fangfan.for_district(code).layout, claims_plan(earlier_claims)),
+        deferring_checkpoints(),
+    ):
+        for earlier in earlier_claims:
+            if not _run_partition(history, partition_key(earlier, code), wait_seconds, tags):
                 return False
-    return True
+    monthly = definitions.resolve_job_def(MONTHLY_JOB)
+    return _run_partition(monthly, partition_key(month, code), wait_seconds, tags)
 
 
 def run_city_month(fangfan: FangfanResource, month: str, wait_seconds: float | None = None) -> bool:

@@ -23,7 +23,7 @@ from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
 from pipelines.sources import SOURCES, Source
 from pipelines.staging import ACCOUNTING_TABLES, reading_ahead
-from pipelines.warehouse import open_warehouse
+from pipelines.warehouse import deferring_checkpoints, open_warehouse
 
 MONTHLY_JOB = "monthly_run"
 CITY_JOB = "city_ties"
@@ -147,8 +147,11 @@ def stage_claims_history(
     register_districts(instance, [code])
     earlier = claims_months_to_stage(settings.for_district(code), month)
     job = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
-    # each month is read while the run before it writes
-    with reading_ahead(settings.for_district(code).layout, claims_plan(earlier)):
+    # each month is read while the run before it writes; checkpointed by the next writer after
+    with (
+        reading_ahead(settings.for_district(code).layout, claims_plan(earlier)),
+        deferring_checkpoints(),
+    ):
         for earlier_month in earlier:
             result = job.execute_in_process(
                 partition_key=partition_key(earlier_month, code),

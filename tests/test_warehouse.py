@@ -9,7 +9,13 @@ import time
 import polars as pl
 import pytest
 
-from pipelines.warehouse import connect, memory_warehouse, open_warehouse, replace_partition
+from pipelines.warehouse import (
+    connect,
+    deferring_checkpoints,
+    memory_warehouse,
+    open_warehouse,
+    replace_partition,
+)
 
 
 def _status(source: str, files: int) -> pl.DataFrame:
@@ -92,3 +98,25 @@ def test_duckdb_memory_is_bounded_and_configurable(tmp_path, monkeypatch):
     configured = limit()
     assert default.endswith("GiB") and float(default.split()[0]) < 2
     assert configured != default and float(configured.split()[0]) > 2.5
+
+
+def test_writers_closing_while_checkpoints_are_deferred_leave_their_rows_in_the_log(tmp_path):
+    database = tmp_path / "warehouse" / "fangfan.duckdb"
+    wal = database.with_name(database.name + ".wal")
+    with open_warehouse(database):
+        pass
+    assert not wal.exists()
+    with deferring_checkpoints():
+        for month in ("2026-01", "2026-02"):
+            with open_warehouse(database) as con:
+                replace_partition(
+                    con, "source_status", _status("hrss", 1), district="d", month=month
+                )
+            assert wal.exists()  # not checkpointed into the file
+        with open_warehouse(database, read_only=True) as con:  # the log is read by every reader
+            assert con.execute("SELECT count(*) FROM source_status").fetchone() == (2,)
+    with open_warehouse(database) as con:  # the first writer after the block checkpoints
+        replace_partition(con, "source_status", _status("water", 1), district="d", month="2026-03")
+    assert not wal.exists()
+    with open_warehouse(database, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM source_status").fetchone() == (3,)
