@@ -49,14 +49,16 @@ def assign_fields(labels: Sequence[str], fields: Sequence[Field]) -> dict[str, i
     """Field -> column. Each field takes the free column whose header is its highest-priority
     alias (姓名 before 户主姓名 unless the source lists 户主姓名 first); leftmost on a tie."""
     index = _alias_index(tuple(fields))
+    # the columns whose header is some alias, left to right (most rows scanned are data: none)
+    aliased = [(column, index[label]) for column, label in enumerate(labels) if label in index]
     claimed: set[int] = set()
     assigned: dict[str, int] = {}
-    for field in fields:
+    for field in fields if aliased else ():
         best: tuple[int, int] | None = None
-        for column, label in enumerate(labels):
+        for column, aliases in aliased:
             if column in claimed:
                 continue
-            for name, priority in index.get(label, ()):
+            for name, priority in aliases:
                 if name == field.name and (best is None or priority < best[0]):
                     best = (priority, column)
         if best is not None:
