@@ -126,7 +126,7 @@ def run_month(
         CLAIMS_HISTORY_JOB,
         MONTHLY_JOB,
         build_definitions,
-        claims_plan,
+        catch_up_plan,
         district_tags,
         register_districts,
     )
@@ -141,17 +141,17 @@ def run_month(
         register_districts(instance, [code])
     tags = district_tags(code)
     history = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
-    # each earlier claims month is read while the run before it writes, and checkpointed with the
-    # month's own run
-    with (
-        reading_ahead(fangfan.for_district(code).layout, claims_plan(earlier_claims)),
-        deferring_checkpoints(),
-    ):
-        for earlier in earlier_claims:
-            if not _run_partition(history, partition_key(earlier, code), wait_seconds, tags):
-                return False
     monthly = definitions.resolve_job_def(MONTHLY_JOB)
-    return _run_partition(monthly, partition_key(month, code), wait_seconds, tags)
+    settings = fangfan.for_district(code)
+    plan, staged = catch_up_plan(settings, month, list(earlier_claims))
+    # each earlier claims month is read while the runs before it write, and checkpointed with the
+    # month's own run; M's roster and grid are read while the last of them are written
+    with reading_ahead(settings.layout, plan, staged=staged):
+        with deferring_checkpoints():
+            for earlier in earlier_claims:
+                if not _run_partition(history, partition_key(earlier, code), wait_seconds, tags):
+                    return False
+        return _run_partition(monthly, partition_key(month, code), wait_seconds, tags)
 
 
 def run_city_month(fangfan: FangfanResource, month: str, wait_seconds: float | None = None) -> bool:

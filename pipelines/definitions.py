@@ -22,7 +22,12 @@ from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
 from pipelines.sources import SOURCES, Source
-from pipelines.staging import ACCOUNTING_TABLES, reading_ahead
+from pipelines.staging import (
+    ACCOUNTING_TABLES,
+    SNAPSHOT_SOURCES,
+    reading_ahead,
+    staged_fingerprints,
+)
 from pipelines.warehouse import deferring_checkpoints, open_warehouse
 
 MONTHLY_JOB = "monthly_run"
@@ -166,6 +171,24 @@ def stage_claims_history(
 def claims_plan(months: list[str]) -> list[tuple[Source, str]]:
     """What the claims history runs of `months` read: their claims folders, in order."""
     return [(SOURCES[CLAIMS], month) for month in months]
+
+
+def catch_up_plan(
+    fangfan: FangfanResource, month: str, earlier: list[str]
+) -> tuple[list[tuple[Source, str]], frozenset[tuple[str, str]]]:
+    """What `fangfan run` reads ahead when it catches up the year's earlier claims months: their
+    claims, then M's roster and grid (read while the last months are written and M's run starts;
+    1M bench: the roster is 1M rows), and the snapshots the warehouse holds already (reused by
+    M's run, so not read ahead). Nothing when there is nothing to catch up."""
+    if not earlier:
+        return [], frozenset()
+    layout = fangfan.layout
+    snapshots = [s for s in SNAPSHOT_SOURCES if layout.source_folder(month, s.key).is_dir()]
+    staged: frozenset[tuple[str, str]] = frozenset()
+    if layout.database.exists():
+        with open_warehouse(layout.database, read_only=True) as con:
+            staged = staged_fingerprints(con, fangfan.district_key)
+    return claims_plan(earlier) + [(s, month) for s in snapshots], staged
 
 
 def district_partition(

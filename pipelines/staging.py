@@ -129,6 +129,18 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def staged_fingerprints(
+    con: duckdb.DuckDBPyConnection, district: str
+) -> frozenset[tuple[str, str]]:
+    """(source, fingerprint) of every staged snapshot of the district: what a run would reuse."""
+    rows = con.execute(
+        "SELECT DISTINCT source, fingerprint FROM source_status WHERE district = ?"
+        " AND fingerprint IS NOT NULL AND records > 0 AND list_contains(?, source)",
+        [district, [s.key for s in SNAPSHOT_SOURCES]],
+    ).fetchall()
+    return frozenset(rows)
+
+
 def fingerprint_month(
     con: duckdb.DuckDBPyConnection, district: str, month: str, source_key: str, fingerprint: str
 ) -> str | None:
@@ -344,12 +356,21 @@ class ReadAhead:
     it and the folder still has the fingerprint it was read with; anything else it reads itself,
     as without. At most `ahead` sources are read or wait to be taken at once, each on its own
     thread (two: 1.1 s less than one over the 1M bench's nine months, 0.1 GiB more held); taking
-    one lets go of those planned before it (runs go in the plan's order), and one not yet started
-    is not waited for."""
+    one lets go of those planned for earlier months (runs go in the plan's order), and one not yet
+    started is not waited for. A snapshot (roster, grid) whose fingerprint is among `staged` is
+    not read: its run reuses the staged rows."""
 
-    def __init__(self, layout: DataDir, plan: Sequence[tuple[Source, str]], ahead: int = 2):
+    def __init__(
+        self,
+        layout: DataDir,
+        plan: Sequence[tuple[Source, str]],
+        ahead: int = 2,
+        staged: frozenset[tuple[str, str]] = frozenset(),
+    ):
         self._layout = layout
         self._ahead = ahead
+        # (source key, fingerprint) the warehouse holds already: a run would reuse them, not read
+        self._staged = staged
         # (source key, month, folder) → the staged source, in the plan's order
         self._planned: dict[tuple[str, str, Path], Future[Staged]] = {}
         for source, month in plan:
@@ -383,7 +404,10 @@ class ReadAhead:
             try:
                 folder = key[2]
                 fingerprint = folder_fingerprint(folder) if folder.is_dir() else None
-                future.set_result(read_staged(self._layout, source, month, fingerprint))
+                reused = (source.key, fingerprint) in self._staged
+                future.set_result(
+                    None if reused else read_staged(self._layout, source, month, fingerprint)
+                )
             except BaseException as error:  # the run reads it itself, and meets the error there
                 future.set_exception(error)
             with self._changed:
@@ -400,10 +424,10 @@ class ReadAhead:
         with self._changed:
             if key not in self._planned:
                 return None
-            keys = list(self._planned)
-            for earlier in keys[: keys.index(key) + 1]:
-                future = self._planned.pop(earlier)
-                future.cancel()  # one not yet started is read by its run, not waited for
+            future = self._planned.pop(key)
+            for earlier in [k for k in self._planned if k[1] < month]:
+                self._planned.pop(earlier).cancel()
+            future.cancel()  # one not yet started is read by its run, not waited for
             self._changed.notify_all()
         if future.cancelled():
             return None
@@ -411,7 +435,7 @@ class ReadAhead:
             staged = future.result()
         except BaseException:
             return None
-        return staged if staged.fingerprint == fingerprint else None
+        return staged if staged is not None and staged.fingerprint == fingerprint else None
 
     def close(self) -> None:
         """Stop reading ahead (a read under way finishes first) and let go of what is held."""
@@ -435,12 +459,15 @@ _READ_AHEAD: ReadAhead | _NoReadAhead = _NoReadAhead()
 
 @contextmanager
 def reading_ahead(
-    layout: DataDir, plan: Sequence[tuple[Source, str]], ahead: int = 2
+    layout: DataDir,
+    plan: Sequence[tuple[Source, str]],
+    ahead: int = 2,
+    staged: frozenset[tuple[str, str]] = frozenset(),
 ) -> Iterator[ReadAhead]:
     """Within the block, `plan`'s sources of their months are read ahead (ReadAhead, `ahead` at a
-    time) for the ingest_sources calls of this process."""
+    time, skipping the `staged` snapshots) for the ingest_sources calls of this process."""
     global _READ_AHEAD
-    ahead = ReadAhead(layout, plan, ahead)
+    ahead = ReadAhead(layout, plan, ahead, staged)
     previous, _READ_AHEAD = _READ_AHEAD, ahead
     try:
         yield ahead

@@ -17,7 +17,13 @@ from pipelines.config import DataDir
 from pipelines.generate import generate
 from pipelines.ingest.history import CLAIMS
 from pipelines.sources import SOURCES
-from pipelines.staging import ACCOUNTING_TABLES, AHEAD_THREAD, ingest_source, reading_ahead
+from pipelines.staging import (
+    ACCOUNTING_TABLES,
+    AHEAD_THREAD,
+    folder_fingerprint,
+    ingest_source,
+    reading_ahead,
+)
 from pipelines.warehouse import memory_warehouse
 
 MONTH = "2026-10"
@@ -165,3 +171,37 @@ def test_a_read_that_failed_ahead_is_read_by_the_run(layout, reads, monkeypatch)
     with reading_ahead(layout, _plan(EARLIER[:1])):
         _ingest(ahead, layout, EARLIER[0])
     _equal(_written(ahead, EARLIER[0]), _written(plain, EARLIER[0]))
+
+
+def test_the_months_roster_is_read_ahead_unless_staged_and_a_month_lets_go_of_earlier_ones_only(
+    layout, monkeypatch
+):
+    # fangfan run catching up: the claims months, then M's roster and grid. Taking M's roster
+    # must not let go of M's grid (the month's ingest asks for both); a snapshot whose
+    # fingerprint the warehouse holds is not read ahead (the run reuses it)
+    seen: list[tuple[str, str, bool]] = []
+    original = staging.stage_month
+
+    def stage_month(layout, source, month):
+        seen.append((source.key, month, threading.current_thread().name.startswith(AHEAD_THREAD)))
+        return original(layout, source, month)
+
+    monkeypatch.setattr(staging, "stage_month", stage_month)
+    roster, grid = SOURCES["roster"], SOURCES["grid"]
+    held = frozenset({(grid.key, folder_fingerprint(layout.source_folder(MONTH, grid.key)))})
+    plan = [*_plan(EARLIER[:1]), (roster, MONTH), (grid, MONTH)]
+    con = memory_warehouse()
+    with reading_ahead(layout, plan, staged=held):
+        _ingest(con, layout, EARLIER[0])
+        for _ in range(400):  # both snapshots done ahead (the grid found staged, not read)
+            if ("roster", MONTH, True) in seen:
+                break
+            threading.Event().wait(0.05)
+        staged = [
+            ingest_source(con, layout, source, district=DISTRICT, month=MONTH, reuse=False)
+            for source in (grid, roster)  # the grid first: taking it keeps the roster
+        ]
+    assert sorted(seen) == sorted([
+        (CLAIMS, EARLIER[0], True), ("roster", MONTH, True), ("grid", MONTH, False)
+    ])  # fmt: skip
+    assert [s.staged.records.height > 0 for s in staged] == [True, True]
