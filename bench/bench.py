@@ -157,6 +157,7 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
         "sys": usage.ru_stime,
         "peak_rss": max((rss for _, rss, _ in samples), default=0),
         "peak_rss_kernel": usage.ru_maxrss * 1024,
+        "minflt": usage.ru_minflt,
         "samples": samples,
     }
 
@@ -221,7 +222,7 @@ def _best(runs: list[dict]) -> dict:
     """Best of N: the least wall / CPU / RSS of the whole run and of each step."""
     best = {
         key: min(r[key] for r in runs)
-        for key in ("wall", "cpu", "user", "sys", "peak_rss", "outside_steps")
+        for key in ("wall", "cpu", "user", "sys", "peak_rss", "minflt", "outside_steps")
     }
     best["repeats"] = len(runs)
     best["steps"] = {}
@@ -246,7 +247,7 @@ def format_run(label: str, run: dict, previous: dict | None) -> str:
     lines = [
         f"\nwhole month, {label} (best of {run['repeats']}): {run['wall']:.1f} s wall, "
         f"{run['cpu']:.1f} s CPU (user {run['user']:.1f} + sys {run['sys']:.1f}), "
-        f"peak RSS {run['peak_rss'] / gib:.2f} GiB"
+        f"peak RSS {run['peak_rss'] / gib:.2f} GiB, {run.get('minflt', 0):,} minor page faults"
         + (f"   [previous bench: {previous['wall']:.1f} s wall, ratio {_ratio(run['wall'], previous['wall']).strip()}]" if previous else ""),
         f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'CPU':>9s}{'cores':>7s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
     ]  # fmt: skip

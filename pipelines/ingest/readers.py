@@ -258,7 +258,6 @@ def _utf8_body(raw: bytes) -> bytes | None:
     return body
 
 
-
 def _head(body: bytes) -> str:
     """The first HEAD_CHARS characters of UTF-8 `body` (a character takes at most 4 bytes)."""
     return body[: 4 * HEAD_CHARS + 4].decode("utf-8", errors="ignore")[:HEAD_CHARS]
