@@ -129,13 +129,18 @@ def folder_fingerprint(folder: Path) -> str:
     return digest.hexdigest()
 
 
+# a staged snapshot a later run of the district reuses when the folder's fingerprint is its own
+# (fingerprint_month); the same rows are what ReadAhead need not read (staged_fingerprints)
+_REUSABLE = "district = ? AND records > 0"
+
+
 def staged_fingerprints(
     con: duckdb.DuckDBPyConnection, district: str
 ) -> frozenset[tuple[str, str]]:
     """(source, fingerprint) of every staged snapshot of the district: what a run would reuse."""
     rows = con.execute(
-        "SELECT DISTINCT source, fingerprint FROM source_status WHERE district = ?"
-        " AND fingerprint IS NOT NULL AND records > 0 AND list_contains(?, source)",
+        f"SELECT DISTINCT source, fingerprint FROM source_status WHERE {_REUSABLE}"
+        " AND fingerprint IS NOT NULL AND list_contains(?, source)",
         [district, [s.key for s in SNAPSHOT_SOURCES]],
     ).fetchall()
     return frozenset(rows)
@@ -147,8 +152,8 @@ def fingerprint_month(
     """A month whose staged snapshot of `source_key` has this fingerprint (M itself first, then
     the latest other), or None."""
     row = con.execute(
-        "SELECT month FROM source_status WHERE district = ? AND source = ? AND fingerprint = ?"
-        " AND records > 0 ORDER BY month = ? DESC, month DESC LIMIT 1",
+        f"SELECT month FROM source_status WHERE {_REUSABLE} AND source = ? AND fingerprint = ?"
+        " ORDER BY month = ? DESC, month DESC LIMIT 1",
         [district, source_key, fingerprint, month],
     ).fetchall()
     return row[0][0] if row else None
@@ -372,7 +377,7 @@ class ReadAhead:
         # (source key, fingerprint) the warehouse holds already: a run would reuse them, not read
         self._staged = staged
         # (source key, month, folder) → the staged source, in the plan's order
-        self._planned: dict[tuple[str, str, Path], Future[Staged]] = {}
+        self._planned: dict[tuple[str, str, Path], Future[Staged | None]] = {}
         for source, month in plan:
             self._planned[(source.key, month, layout.source_folder(month, source.key))] = Future()
         self._plan = list(plan)

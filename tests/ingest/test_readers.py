@@ -57,6 +57,7 @@ _WIDE = "𠀀" * (readers.HEAD_CHARS // 4)  # four bytes a character: a head cut
         f"说明\t{_WIDE}\n姓名\t证件号码\n张三\t1\n",  # a head wider than HEAD_CHARS
         "\u3000 \n\u3000\n",  # blank to a reader: an empty file
         "a|b|c\n1|2|3\n\x00|x|y\n",
+        '\ufeff序号,姓名\r\n1,张三\r\n2,"李\r\n四"\r\n',  # as Excel saves CSV (UTF-8)
     ],
 )
 def test_utf8_files_read_alike_without_being_decoded(
