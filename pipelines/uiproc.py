@@ -145,9 +145,12 @@ def run_service(
     grace: float = GRACE_SECONDS,
     name: str = "Dagster UI",
     say: Say = _stderr,
+    kill_wait: float = KILL_WAIT_SECONDS,
 ) -> int:
     """Run `command` in a session of its own until it ends or a stop signal comes; leave no
-    process of that session behind. Returns 0 when stopped by a signal, else its exit code."""
+    process of that session behind (what is left after the service ends gets `kill_wait` seconds
+    before SIGTERM, and as long again before SIGKILL). Returns 0 when stopped by a signal, else
+    its exit code."""
     received: list[int] = []
 
     def on_signal(signum, frame):
@@ -165,7 +168,7 @@ def run_service(
         try:
             code, forced = _supervise(proc, received, grace, name, say)
         finally:
-            end_session(proc, say=say, now=forced)
+            end_session(proc, say=say, wait=kill_wait, now=forced)
             proc.wait()
     finally:
         for sig, handler in previous.items():

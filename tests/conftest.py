@@ -228,3 +228,32 @@ def rule_config() -> dict:
     from pipelines.config import load_rule_config
 
     return load_rule_config()
+
+
+@pytest.fixture(autouse=True)
+def _no_dead_dagster_instance_in_context():
+    """Dagster keeps the entered instance's DefsStateStorage in a context variable (set by
+    `DagsterInstance.__enter__`, reset to the value before by `__exit__`), and building
+    Definitions reads it. An instance entered inside a generator that is never closed (a run
+    stopped half-way, a context manager abandoned in a reference cycle) is exited whenever the
+    garbage collector gets to it; if that happens while a later test has its own instance entered,
+    the later `__exit__` restores the abandoned instance's storage, whose instance is then gone:
+    the next test that builds Definitions fails with "Attempted to resolve undefined
+    DagsterInstance weakref" (seen once in CI, in tests/test_sensors.py; reproduced with such a
+    generator). A storage whose instance is gone belongs to no test: it is cleared before each
+    test, and the test after which it was found gets a warning."""
+    from dagster._core.storage.defs_state import base
+
+    def dead() -> bool:
+        storage = base.DefsStateStorage.get()
+        if storage is None or not storage.has_instance:
+            return False
+        return storage._instance_weakref() is None
+
+    if dead():
+        base._current_storage.set(None)
+    yield
+    if dead():
+        import warnings
+
+        warnings.warn("this test left a garbage-collected Dagster instance entered", stacklevel=1)

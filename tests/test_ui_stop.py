@@ -138,7 +138,10 @@ time.sleep(600)
 _SUPERVISOR = """
 import sys
 from pipelines.uiproc import run_service
-sys.exit(run_service([sys.executable, "-c", sys.argv[1]], grace=float(sys.argv[2]), name="test"))
+sys.exit(run_service(
+    [sys.executable, "-c", sys.argv[1]], grace=float(sys.argv[2]), name="test",
+    kill_wait=float(sys.argv[3]),
+))
 """
 
 
@@ -155,7 +158,7 @@ def _session_of_child(parent: int) -> str | None:
 )
 def test_stubborn_processes_of_the_session_are_ended(tmp_path, stop):
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", _SUPERVISOR, _SERVICE, "2"],
+        [sys.executable, "-c", _SUPERVISOR, _SERVICE, "2", "0.5"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -187,7 +190,7 @@ def test_a_killed_supervisor_still_stops_the_service():
     # kill -9 of `fangfan ui` cannot be caught: the kernel sends dagster dev SIGTERM instead
     service = "import time; print('ready', flush=True); time.sleep(600)"
     supervisor = subprocess.Popen(
-        [sys.executable, "-c", _SUPERVISOR, service, "2"],
+        [sys.executable, "-c", _SUPERVISOR, service, "2", "0.5"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     session = None
