@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG, month_of
 from pipelines.schema import TABLE
 
 
@@ -48,6 +49,13 @@ def step_tables() -> dict[str, tuple[set[str], set[str]]]:
     return tables
 
 
+def _months_between(first: str, last: str) -> list[str]:
+    """YYYY-MM months from `first` to `last`, both included."""
+    start = int(first[:4]) * 12 + int(first[5:7]) - 1
+    end = int(last[:4]) * 12 + int(last[5:7]) - 1
+    return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(start, end + 1)]
+
+
 def _rows(con, table: str, district: str, month: str) -> int:
     return con.execute(
         f"SELECT count(*) FROM {table} WHERE district = ? AND month = ?", [district, month]
@@ -72,9 +80,16 @@ def main() -> None:
         if start is None or start < since_ts:
             continue
         partition = run.tags.get("dagster/partition", month)
-        part_month = partition.split("|")[-1] if "|" in partition else partition
-        if not part_month[:4].isdigit():
-            part_month = next((p for p in partition.split("|") if p[:4].isdigit()), month)
+        if RANGE_START_TAG in run.tags:  # the earlier claims months: one run over their range
+            partition = f"{run.tags[RANGE_START_TAG]}..{run.tags[RANGE_END_TAG]}"
+            run_months = _months_between(
+                month_of(run.tags[RANGE_START_TAG]), month_of(run.tags[RANGE_END_TAG])
+            )
+        else:
+            part_month = partition.split("|")[-1] if "|" in partition else partition
+            if not part_month[:4].isdigit():
+                part_month = next((p for p in partition.split("|") if p[:4].isdigit()), month)
+            run_months = [part_month]
         steps = []
         for stat in sorted(
             instance.get_run_step_stats(run.run_id), key=lambda s: s.start_time or 0
@@ -82,15 +97,15 @@ def main() -> None:
             reads, writes = graph.get(stat.step_key, (set(), set()))
             rows_in = rows_out = None
             if con is not None and graph:
-                rows_out = sum(_rows(con, t, district, part_month) for t in writes)
+                rows_out = sum(_rows(con, t, district, m) for t in writes for m in run_months)
                 if stat.step_key == "ingest":
                     rows_in = con.execute(
                         "SELECT coalesce(sum(rows_read), 0) FROM ingest_files"
-                        " WHERE district = ? AND month = ?",
-                        [district, part_month],
+                        " WHERE district = ? AND list_contains(?, month)",
+                        [district, run_months],
                     ).fetchone()[0]
                 else:
-                    rows_in = sum(_rows(con, t, district, part_month) for t in reads)
+                    rows_in = sum(_rows(con, t, district, m) for t in reads for m in run_months)
             steps.append(
                 {
                     "step": stat.step_key,

@@ -110,8 +110,8 @@ def run_month(
     wait_seconds: float | None = None,
 ) -> bool:
     """Materialise every asset of one month of one district (the month × district partition)
-    against the persistent instance, after one run per earlier claims month of the year that
-    YB01 needs (`earlier_claims`). `district`: the district's code in a city (default: the only
+    against the persistent instance, after the earlier claims months of the year that YB01 needs
+    (`earlier_claims`): one run over each stretch of consecutive months (partitions.month_runs). `district`: the district's code in a city (default: the only
     district of the data directory); it is added to the district partitions when new.
 
     Before each run, runs left unfinished by a dead process are cleaned up (marked failed, their
@@ -130,7 +130,7 @@ def run_month(
         district_tags,
         register_districts,
     )
-    from pipelines.partitions import partition_key
+    from pipelines.partitions import month_runs, partition_key, run_target
     from pipelines.staging import reading_ahead
     from pipelines.warehouse import deferring_checkpoints
 
@@ -144,12 +144,14 @@ def run_month(
     monthly = definitions.resolve_job_def(MONTHLY_JOB)
     settings = fangfan.for_district(code)
     plan, staged = catch_up_plan(settings, month, list(earlier_claims))
-    # each earlier claims month is read while the runs before it write, and checkpointed with the
-    # month's own run; M's roster and grid are read while the last of them are written
+    # the earlier claims months go as one run over each stretch of consecutive months; each month
+    # is read while the one before it is written, and checkpointed with the month's own run; M's
+    # roster and grid are read while the last of them are written
     with reading_ahead(settings.layout, plan, staged=staged):
         with deferring_checkpoints():
-            for earlier in earlier_claims:
-                if not _run_partition(history, partition_key(earlier, code), wait_seconds, tags):
+            for months in month_runs(list(earlier_claims)):
+                key, range_tags = run_target(months, code)
+                if not _run_partition(history, key, wait_seconds, {**tags, **range_tags}):
                     return False
         return _run_partition(monthly, partition_key(month, code), wait_seconds, tags)
 

@@ -17,7 +17,7 @@ from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
 from pipelines.operations import month_lateness, ran_on_time, run_failure_notice
-from pipelines.partitions import district_partitions, partition_key
+from pipelines.partitions import district_partitions, month_runs, partition_key, run_target
 from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
 from pipelines.sensors import raw_files_arrival
@@ -144,27 +144,26 @@ def stage_claims_history(
     fangfan: FangfanResource | None = None,
     district: str | None = None,
 ) -> list[str]:
-    """Stage the earlier claims months M needs, one run of CLAIMS_HISTORY_JOB per month (what
-    `fangfan run` does before the month's run); returns the months. `district`: the district's
-    code in a city (default: the only district of the data directory)."""
+    """Stage the earlier claims months M needs with CLAIMS_HISTORY_JOB, one run over each stretch
+    of consecutive months (what `fangfan run` does before the month's run); returns the months.
+    `district`: the district's code in a city (default: the only district of the data directory)."""
     settings = fangfan or build_resource().process_config_and_initialize()
     code = district or settings.city.codes[0]
     register_districts(instance, [code])
     earlier = claims_months_to_stage(settings.for_district(code), month)
     job = definitions.resolve_job_def(CLAIMS_HISTORY_JOB)
-    # each month is read while the run before it writes; checkpointed by the next writer after
+    # each month is read while the one before it is written; checkpointed by the next writer after
     with (
         reading_ahead(settings.for_district(code).layout, claims_plan(earlier)),
         deferring_checkpoints(),
     ):
-        for earlier_month in earlier:
+        for months in month_runs(earlier):
+            key, range_tags = run_target(months, code)
             result = job.execute_in_process(
-                partition_key=partition_key(earlier_month, code),
-                instance=instance,
-                tags=district_tags(code),
+                partition_key=key, instance=instance, tags={**district_tags(code), **range_tags}
             )
             if not result.success:
-                raise RuntimeError(f"{CLAIMS} {earlier_month} could not be staged")
+                raise RuntimeError(f"{CLAIMS} {', '.join(months)} could not be staged")
     return earlier
 
 

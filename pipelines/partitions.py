@@ -49,6 +49,43 @@ def district_of(key: str | dg.MultiPartitionKey) -> str:
     return key.split("|")[0]
 
 
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def month_runs(months: list[str]) -> list[list[str]]:
+    """`months` (YYYY-MM, ascending) cut into runs of consecutive months: each becomes one Dagster
+    run over a range of partitions (an asset that accepts ranges: `ingest`), where a gap would
+    otherwise put a month in the range that is not to be run."""
+    runs: list[list[str]] = []
+    for month in months:
+        year, number = int(month[:4]), int(month[5:7])
+        if runs:
+            last = runs[-1][-1]
+            if (int(last[:4]) * 12 + int(last[5:7])) + 1 == year * 12 + number:
+                runs[-1].append(month)
+                continue
+        runs.append([month])
+    return runs
+
+
+def run_target(months: list[str], district: str) -> tuple[dg.MultiPartitionKey | None, dict]:
+    """How a run of `months` of `district` is asked of Dagster: one month is its partition key;
+    several consecutive ones (month_runs) are the range tags of one run."""
+    if len(months) == 1:
+        return partition_key(months[0], district), {}
+    first, last = partition_key(months[0], district), partition_key(months[-1], district)
+    return None, {RANGE_START_TAG: str(first), RANGE_END_TAG: str(last)}
+
+
+def context_partitions(context: dg.AssetExecutionContext) -> list[dg.MultiPartitionKey]:
+    """The partitions a step runs for: its one partition, or each of a range (one district)."""
+    keys = list(context.partition_keys)
+    if len({district_of(key) for key in keys}) > 1:
+        raise ValueError("a run over a range of partitions covers one district")
+    return keys
+
+
 def _window(start: int, end: int) -> dg.MultiPartitionMapping:
     # months before the first partition (2021-01) simply do not exist; the flag and the multi
     # mappings are beta in 1.13 (checked on 1.13.27: tests/test_asset_graph.py)

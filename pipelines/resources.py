@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.city.districts import City, District, load_city
 from pipelines.config import DataDir, district_key, load_rule_config
-from pipelines.partitions import district_of
+from pipelines.partitions import context_partitions, district_of
 from pipelines.warehouse import open_warehouse
 
 WRITER_POOL = "duckdb_writer"
@@ -58,8 +58,9 @@ class FangfanResource(dg.ConfigurableResource):
         )
 
     def at(self, context: dg.AssetExecutionContext) -> FangfanResource:
-        """The settings of the district of the context's partition."""
-        return self.for_district(district_of(context.partition_key))
+        """The settings of the district of the context's partition (or partitions: a run over a
+        range covers one district)."""
+        return self.for_district(district_of(context_partitions(context)[0]))
 
     def rule_config(self) -> dict:
         return load_rule_config(self.layout, Path(self.rules_file) if self.rules_file else None)

@@ -80,7 +80,8 @@ def test_the_resource_resolves_the_partitions_district(tmp_path):
     _district(tmp_path / "341502", "金安区")
     _district(tmp_path / "341503", "裕安区")
     city = FangfanResource(data_dir=str(tmp_path), export_date="2026-11-06")
-    context = SimpleNamespace(partition_key=partition_key("2026-10", "341503"))
+    key = partition_key("2026-10", "341503")
+    context = SimpleNamespace(partition_key=key, partition_keys=[key])
     settings = city.at(context)
     assert settings.layout.root == (tmp_path / "341503").resolve()
     assert (

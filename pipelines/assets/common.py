@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 import dagster as dg
 import polars as pl
 
-from pipelines.partitions import month_district_partitions, month_of
+from pipelines.partitions import context_partitions, month_district_partitions, month_of
 from pipelines.resources import WRITER_POOL, FangfanResource
 from pipelines.schema import TABLE, partition_rows
 
@@ -108,7 +108,8 @@ def monthly_multi_asset(
 def measured(compute: Callable[..., Iterator]) -> Callable[..., Iterator]:
     """The step `compute` with "step_seconds" (the whole step) and "rows" (a declared table's rows
     of the district and month, counted after the step closed its writer) added to the metadata
-    of every MaterializeResult, so the UI shows month by month where the time goes."""
+    of every MaterializeResult, so the UI shows month by month where the time goes. A run over a
+    range of months (`ingest` accepts one) records each month's rows with that month."""
 
     @functools.wraps(compute)
     def step(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Iterator:
@@ -121,17 +122,26 @@ def measured(compute: Callable[..., Iterator]) -> Callable[..., Iterator]:
             if isinstance(r, dg.MaterializeResult) and r.asset_key is not None
         }
         tables = sorted(k for k in keys if k in TABLE and _partitioned(TABLE[k]))
-        settings, month = district_settings(context, fangfan)
-        counts: dict[str, int] = {}
+        settings = fangfan.at(context)
+        partitions = context_partitions(context)
+        counts: dict[str, dict[str, int]] = {}
         if tables:
             with settings.warehouse(read_only=True) as con:
-                counts = partition_rows(con, tables, settings.district_key, month)
+                counts = {
+                    str(key): partition_rows(con, tables, settings.district_key, month_of(key))
+                    for key in partitions
+                }
+        if len(partitions) > 1:
+            for key in partitions:
+                for table, rows in counts.get(str(key), {}).items():
+                    context.add_asset_metadata({"rows": rows}, asset_key=table, partition_key=key)
+        own = counts.get(str(partitions[0]), {}) if len(partitions) == 1 else {}
         for result in results:
             if isinstance(result, dg.MaterializeResult) and result.asset_key is not None:
                 key = result.asset_key.to_user_string()
                 extra = {"step_seconds": seconds}
-                if key in counts:
-                    extra["rows"] = counts[key]
+                if key in own:
+                    extra["rows"] = own[key]
                 result = dg.MaterializeResult(
                     asset_key=result.asset_key,
                     metadata={**(result.metadata or {}), **extra},

@@ -6,15 +6,18 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import district_settings, markdown, monthly_multi_asset, table_spec
+from pipelines.assets.common import markdown, monthly_multi_asset, table_spec
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.feedback import ReturnedLists
 from pipelines.ingest.stage import StagedSource
+from pipelines.partitions import context_partitions, month_of
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, Source
 from pipelines.staging import ACCOUNTING_TABLES, NothingToStage, Staged, ingest_sources
 
 INGEST_GROUP = "ingest"
+# one month of a run: its partition, the results of its selected assets, what was staged
+StagedMonth = tuple[dg.MultiPartitionKey, list[dg.MaterializeResult], list[Staged]]
 CHECKED_SOURCES: tuple[Source, ...] = (ROSTER, GRID, *DEPARTMENT_SOURCES)
 
 
@@ -138,11 +141,12 @@ def _answers_result(returned: ReturnedLists) -> dg.MaterializeResult:
 def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Iterator:
     """Every selected source of raw/<M>/ read, typed and normalised, with its rejected rows,
     per-file accounting and receipt status (roster and grid first: without them no month runs).
-    A run for an earlier month's claims only (year-to-date) selects medical_claims and the
-    accounting tables."""
-    fangfan, month = district_settings(context, fangfan)
+    A run for earlier months' claims only (year-to-date) selects medical_claims and the
+    accounting tables; `fangfan run` asks for those months as one run over their range, staged
+    month after month, each month's metadata recorded with its own partition."""
+    fangfan = fangfan.at(context)
+    partitions = context_partitions(context)
     selected = {key.to_user_string() for key in context.selected_asset_keys}
-    results: list[dg.MaterializeResult] = []
     # results are yielded once the warehouse is closed: a generator paused inside the connection
     # would keep it open if Dagster stopped the step there
     chosen = [
@@ -150,17 +154,101 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
         for source in (*CHECKED_SOURCES, FEEDBACK)
         if ({source.key, "feedback_answers"} if source is FEEDBACK else {source.key}) & selected
     ]
-    with fangfan.warehouse() as con:
-        try:
-            staged = ingest_sources(
-                con, fangfan.layout, chosen, district=fangfan.district_key, month=month
-            )
-        except NothingToStage as error:
-            raise dg.Failure(str(error), metadata={"asset": error.source.key}) from None
-    for one in staged:
-        results += _results(context, one, month)
-    yield from (r for r in results if r.asset_key.to_user_string() in selected)
+    done: list[StagedMonth] = []
+    try:
+        with fangfan.warehouse() as con:
+            for key in partitions:
+                month = month_of(key)
+                try:
+                    staged = ingest_sources(
+                        con, fangfan.layout, chosen, district=fangfan.district_key, month=month
+                    )
+                except NothingToStage as error:
+                    raise dg.Failure(str(error), metadata={"asset": error.source.key}) from None
+                results = [r for one in staged for r in _results(context, one, month)]
+                chosen_results = [r for r in results if r.asset_key.to_user_string() in selected]
+                done.append((key, chosen_results, staged))
+    except BaseException:
+        if len(partitions) > 1:
+            _record_staged_months(context, done, [t for t in ACCOUNTING_TABLES if t in selected])
+        raise
+    if len(partitions) == 1:
+        yield from done[0][1]
+    else:
+        yield from _range_results(context, done)
     for table in ACCOUNTING_TABLES:
         if table in selected:
             # its rows of the month: added by `measured` (assets/common.py), as for every table
             yield dg.MaterializeResult(asset_key=table)
+
+
+def _range_results(
+    context: dg.AssetExecutionContext,
+    done: list[StagedMonth],
+) -> Iterator[dg.MaterializeResult]:
+    """One result per asset for a run over several months: each month's metadata goes with its
+    own partition; a check judges the months together (one evaluation per run)."""
+    for key, results, _ in done:
+        for result in results:
+            context.add_asset_metadata(
+                dict(result.metadata or {}), asset_key=result.asset_key, partition_key=key
+            )
+    months = [month_of(key) for key, _, _ in done]
+    by_asset = [staged for _, _, month_staged in done for staged in month_staged]
+    for asset_key in dict.fromkeys(r.asset_key for _, results, _ in done for r in results):
+        of_asset = [s for s in by_asset if s.source.key == asset_key.to_user_string()]
+        checks = _range_checks(context, of_asset) if of_asset else []
+        yield dg.MaterializeResult(
+            asset_key=asset_key,
+            metadata={"months": ", ".join(months)},
+            check_results=checks,
+        )
+
+
+def _range_checks(
+    context: dg.AssetExecutionContext, staged: list[Staged]
+) -> list[dg.AssetCheckResult]:
+    """The checks of one source over several months: schema failures summed, every file's
+    accounting (the files of all months)."""
+    source = staged[0].source
+    with_checks = [s for s in staged if s.schema_failures is not None]
+    if source not in CHECKED_SOURCES or not with_checks:
+        return []
+    failures = pl.concat([s.schema_failures for s in with_checks])
+    if failures.height:
+        failures = failures.group_by("column", "check", maintain_order=True).agg(
+            pl.col("failures").sum()
+        )
+    key = dg.AssetKey(source.key)
+    results = [
+        schema_check(failures, sum(s.kept for s in with_checks), asset_key=key),
+        row_accounting_check(
+            pl.concat([s.staged.files for s in staged], how="diagonal"), asset_key=key
+        ),
+    ]
+    return [
+        result
+        for result in results
+        if dg.AssetCheckKey(key, result.check_name) in context.selected_asset_check_keys
+    ]
+
+
+def _record_staged_months(
+    context: dg.AssetExecutionContext, done: list[StagedMonth], tables: list[str]
+) -> None:
+    """A run over several months failed part-way: the months staged before the failure are in
+    the warehouse (each committed on its own), so they are recorded as materialised (their
+    sources with their metadata, and the accounting `tables`); the next run stages the rest."""
+    for key, results, _ in done:
+        for asset_key, metadata in [
+            *((r.asset_key, dict(r.metadata or {})) for r in results),
+            *((dg.AssetKey(table), {}) for table in tables),
+        ]:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=asset_key,
+                    partition=str(key),
+                    description="staged before a later month of the same run failed",
+                    metadata=metadata,
+                )
+            )
