@@ -34,6 +34,9 @@ class Field:
     synonyms: tuple[tuple[str, str], ...] = ()
     # the unit an AMOUNT column is in (a cell that says 万 or 元 itself is converted to it)
     unit: str = "元"
+    # a long number written as text (户编号) that Excel destroys when it takes it for a number:
+    # shown in scientific notation, or stored with only its first 15 digits (ingest/table.py)
+    long_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ ROSTER = Source(
         Field("village", VILLAGE_HEADERS, required=True),
         Field("group", GROUP_HEADERS),
         Field("grid", ("网格", "村组网格名称", "网格名称"), required=True),
-        Field("household_id", ("户编号",), required=True),
+        Field("household_id", ("户编号",), required=True, long_code=True),
         # in the roster 户主姓名 is its own column, so it is not a name alias here
         Field("head_name", ("户主姓名",), FieldType.NAME),
         Field("name", tuple(h for h in NAME_HEADERS if h != "户主姓名"), FieldType.NAME, True),
@@ -441,7 +444,7 @@ FEEDBACK = Source(
         Field("warning_id", ("预警编号",), required=True),
         Field("township", TOWNSHIP_HEADERS),
         Field("village", VILLAGE_HEADERS),
-        Field("household_id", ("户编号",)),
+        Field("household_id", ("户编号",), long_code=True),
         Field("rule", ("预警代码",)),
         Field("verdict", ("核实结果",)),
         Field("verification_note", ("核实说明",)),

@@ -86,10 +86,20 @@ def stage_snapshot(layout: DataDir, source: Source, month: str) -> Staged:
     folder, snapshot_month = found
     staged = stage_grid(folder, month) if source is GRID else stage_source(ROSTER, folder, month)
     if staged.records.height == 0:
-        raise NothingToStage(
-            source, f"{source.title}：{folder} 中没有可用的数据行（见 rejects / ingest_files）"
-        )
+        raise NothingToStage(source, f"{source.title}：{folder} 中没有可用的数据行" + _why(staged))
     return Staged(source, staged, folder, snapshot_month)
+
+
+def _why(staged: StagedSource) -> str:
+    """Why no row was kept, for the failure message: the rows rejected and the commonest reason
+    (reasons name columns, never a cell's value)."""
+    rejects = staged.rejects
+    if rejects.height == 0:
+        return "（见 rejects / ingest_files）"
+    reason, count = (
+        rejects.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
+    )
+    return f"：{rejects.height} 行全部退回，最多的原因（{count} 行）：{reason}（见 rejects / ingest_files）"
 
 
 # the code that turns a snapshot into staged rows and keyed members: a change to it changes every

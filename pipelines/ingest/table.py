@@ -427,9 +427,37 @@ def _type_field(
         value = by_distinct_cell(raw, lambda cells: {"v": clean_text(cells)})["v"]
         typed.values[f.name] = value
         blank = value.is_null()
+        if f.long_code:
+            destroyed = _destroyed_code(value, context.number_codes[f.name])
+            text = reason(
+                lambda label: (
+                    f"「{label}」已被 Excel 当作数字改写（{DESTROYED_CODE}），原编号无法恢复"
+                )
+            )
+            typed.problems.append((destroyed, f.name, text))
     if f.required:
         required = reason(lambda label: f"「{label}」为空（必填）")
         typed.problems.insert(0, (blank.fill_null(True), f.name, required))
+
+
+# how Excel destroys a long code it takes for a number: scientific notation (3.41502E+16; a
+# LibreOffice CSV writes E+016), or a number cell of 16+ digits, which keeps 15 significant ones
+_SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[Ee]\+?[0-9]{1,3}$"
+_LONG_NUMBER = r"^[0-9]{16,}$"
+DESTROYED_CODE = "科学计数法，或超过 15 位的数字只剩前 15 位"
+
+
+def _destroyed_code(value: pl.Series, stored_as_number: pl.Series) -> pl.Series:
+    """A long code (Field.long_code) Excel has destroyed: in scientific notation, or 16+ digits in
+    a column the workbook stores as numbers. Two households' numbers may have become one: the
+    code no longer says which household a row is, so it is never used as if it did."""
+    return _frame_eval(
+        {"v": value, "n": stored_as_number},
+        (
+            pl.col("v").str.contains(_SCIENTIFIC)
+            | (pl.col("n") & pl.col("v").str.contains(_LONG_NUMBER))
+        ).fill_null(False),
+    )
 
 
 # a column holding fewer distinct cells than this share of its rows is read once per distinct cell
@@ -459,6 +487,8 @@ class _Context:
 
     tables: pl.Series  # the table index of each row
     number_ids: pl.Series  # the row's table stored its ID column as numbers
+    # per long-code field (Field.long_code): the row's table stored that column as numbers
+    number_codes: dict[str, pl.Series]
 
 
 def _absent_field(typed: _Typed, f: Field, height: int) -> None:
@@ -489,7 +519,19 @@ def _type_fields(
         if (column := p.table.header.column_of("id_number")) is not None
         and f"c{column}" in p.table.grid.number_columns
     ]
-    context = _Context(tables, tables.is_in(number_id_tables))
+    number_codes = {
+        f.name: tables.is_in(
+            [
+                i
+                for i, p in enumerate(prepared)
+                if (column := p.table.header.column_of(f.name)) is not None
+                and f"c{column}" in p.table.grid.number_columns
+            ]
+        )
+        for f in source.fields
+        if f.long_code
+    }
+    context = _Context(tables, tables.is_in(number_id_tables), number_codes)
     for f in source.fields:
         labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
         if f.required and len(labels) < len(prepared):

@@ -53,7 +53,8 @@ INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2
 _STRIP_CHARS = rf"[\s\u00a0\u2028\u2029{INVISIBLE}'\"`‘’“”]"
 # a cell the cleaning cannot change: the common case, checked once and left alone
 _PLAIN = r"^(?:[0-9]{17}[0-9X]|[0-9]{15})$"
-_SCI = r"^([0-9])(?:\.([0-9]+))?E\+?([0-9]{1,2})$"
+# Excel writes E+17, LibreOffice E+017
+_SCI = r"^([0-9])(?:\.([0-9]+))?E\+?0?([0-9]{1,2})$"
 _D18 = r"^[0-9]{17}[0-9X]$"
 _D15 = r"^[0-9]{15}$"
 _D20 = r"^[0-9]{17}[0-9X][0-9]{2,4}$"

@@ -90,6 +90,7 @@ X_ID = "34150219900101005X"  # synthetic, valid, check character X
         ("360426209901010071", "bad_date", None),  # born in the future
         ("3.60426E+17", "destroyed", None),
         ("3.60426199101010E+17", "destroyed", None),
+        ("3.60426199101010E+017", "destroyed", None),  # as a LibreOffice CSV writes it
         ("341502199001011000", "destroyed", None),
         ("无", "missing", None),
         ("/", "missing", None),
@@ -116,6 +117,7 @@ def test_destroyed_scientific_keeps_area_and_birth_where_they_survive() -> None:
     assert seven["id_area"] == "341502" and seven["id_birth"] is None
     long = _one("3.41502199001011E+17")
     assert long["id_area"] == "341502" and long["id_birth"] == date(1990, 1, 1)
+    assert _one("3.41502199001011E+017") == long  # LibreOffice's three-digit exponent
     legacy = _one("1.10223790813697E+14")
     assert legacy["id_status"] == "destroyed" and legacy["id_birth"] == date(1979, 8, 13)
 

@@ -246,6 +246,64 @@ def test_roster_required_blank_and_allowed_values(tmp_path: Path) -> None:
     assert schema_failures(ROSTER, staged.records).height == 0
 
 
+_ROSTER_HEADER = ("乡镇", "村", "网格", "户编号", "户主姓名", "姓名", "证件号码", "户类型")
+
+
+def _roster_row(household: object, name: str, id_number: str) -> tuple:
+    return ("三十铺镇", "北山村", "一组网格", household, "张三", name, id_number, "脱贫户")
+
+
+def test_roster_household_numbers_excel_destroyed_are_rejected_not_merged(tmp_path: Path) -> None:
+    # Excel shows a 17-digit 户编号 it took for a number as 3.41502E+16 (LibreOffice: E+016):
+    # two households become one number, so such a row cannot say which household it is
+    folder = tmp_path / "roster"
+    rows = [
+        _ROSTER_HEADER,
+        _roster_row("34150210000600007", "张三", ZHANG),  # text: kept
+        _roster_row("3.41502100006E+16", "李四", LI),
+        _roster_row("3.41502100006E+016", "王五", WANG),
+        _roster_row("H0012", "赵六", make_id(date(1970, 5, 5))),
+    ]
+    write_csv(folder / "农户花名册.csv", rows)
+    staged = stage_source(ROSTER, folder, MONTH)
+    assert staged.records["household_id"].to_list() == ["34150210000600007", "H0012"]
+    reasons = dict(zip(staged.rejects["row_number"], staged.rejects["reason"], strict=True))
+    destroyed = "「户编号」已被 Excel 当作数字改写（科学计数法，或超过 15 位的数字只剩前 15 位），原编号无法恢复"
+    assert reasons == {3: destroyed, 4: destroyed}
+
+
+def test_roster_household_numbers_stored_as_numbers_keep_only_short_ones(tmp_path: Path) -> None:
+    # a workbook holding 户编号 as numbers: 17 digits kept only 15 (34150210000600007 and
+    # 34150210000600011 both read 34150210000600000); 15 digits or fewer are exact
+    folder = tmp_path / "roster"
+    rows = [
+        _ROSTER_HEADER,
+        _roster_row(34150210000600007, "张三", ZHANG),
+        _roster_row(34150210000600011, "李四", LI),
+        _roster_row(341502100006001, "王五", WANG),
+    ]
+    write_xlsx(folder / "农户花名册.xlsx", rows)
+    staged = stage_source(ROSTER, folder, MONTH)
+    assert staged.records["household_id"].to_list() == ["341502100006001"]
+    assert staged.rejects["row_number"].to_list() == [2, 3]
+    assert staged.rejects["reason"].str.contains("户编号」已被 Excel").all()
+
+
+def test_a_destroyed_household_number_in_the_answers_is_a_field_problem(tmp_path: Path) -> None:
+    # optional there: the answer is kept, its 户编号 left unknown (never a wrong household)
+    folder = tmp_path / "feedback"
+    rows = [
+        ("预警编号", "乡镇", "户编号", "预警代码", "核实结果"),
+        ("W-1", "三十铺镇", "3.41502100006E+16", "GA01", "属实"),
+        ("W-2", "三十铺镇", "34150210000600007", "GA01", "属实"),
+    ]
+    write_csv(folder / "核实结果.csv", rows)
+    staged = stage_source(SOURCES["feedback"], folder, MONTH)
+    assert staged.records["household_id"].to_list() == [None, "34150210000600007"]
+    (problem,) = staged.field_problems.iter_rows(named=True)
+    assert problem["field"] == "household_id" and "已被 Excel" in problem["reason"]
+
+
 def test_xlsx_source_with_title_merged_cells_and_number_ids(tmp_path: Path) -> None:
     folder = tmp_path / "medical_claims"
     rows = [
@@ -403,3 +461,19 @@ def test_a_column_of_repeated_cells_is_read_once_per_distinct_cell(
     for name in ("records", "rejects", "field_problems", "files"):
         assert getattr(together, name).equals(getattr(alone, name)), name
     assert together.records.height == 40 * 4 and together.field_problems.height == 40 * 4
+
+
+def test_a_roster_with_no_usable_row_fails_saying_why(tmp_path: Path) -> None:
+    from pipelines.config import DataDir
+    from pipelines.staging import NothingToStage, stage_snapshot
+
+    folder = tmp_path / "raw" / MONTH / "roster"
+    rows = [_ROSTER_HEADER, _roster_row("3.41502100006E+16", "张三", ZHANG)]
+    rows += [_roster_row("3.41502100007E+16", "李四", LI), _roster_row("", "王五", WANG)]
+    write_csv(folder / "农户花名册.csv", rows)
+    with pytest.raises(NothingToStage) as failed:
+        stage_snapshot(DataDir(tmp_path), ROSTER, MONTH)
+    message = str(failed.value)
+    assert "3 行全部退回" in message
+    assert "最多的原因（2 行）：「户编号」已被 Excel 当作数字改写" in message
+    assert "张三" not in message and "3.415" not in message  # reasons name columns, not values
