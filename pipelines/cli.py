@@ -295,11 +295,16 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+    if not ok:
+        # no summary: the month's tables are those of a run that stopped part-way (a source
+        # not staged would read as 未报送, an earlier run's listings as this run's)
+        print(
+            f"{args.month} 的运行失败，本次没有生成新的乡镇清单和区级汇总；详见 Dagster UI（fangfan ui）",
+            file=sys.stderr,
+        )
+        return 1
     if layout.database.exists():
         print(run_summary(layout, district, args.month))
-    if not ok:
-        print(f"{args.month} 的运行失败，详见 Dagster UI（fangfan ui）", file=sys.stderr)
-        return 1
     return 0
 
 

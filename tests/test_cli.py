@@ -30,8 +30,11 @@ def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, 
         "户主姓名,乡镇,村,鉴定等级\n张三,东桥镇,王岗村,D\n", encoding="utf-8"
     )
     assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "d")]) == 1
-    err = capsys.readouterr().err
-    assert "roster" in err and "运行失败" in err
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "roster" in err and "运行失败" in err and "没有生成新的乡镇清单" in err
+    # no summary of the half-run month: housing was never staged and would read as 未报送
+    assert "未报送" not in captured.out and "预警清单" not in captured.out
     # one plain line per failed step; Dagster's stack traces stay in the run's event log
     assert "失败：roster: 农户花名册" in err and "Stack Trace" not in err and "Traceback" not in err
     assert "dagster._core" not in err
