@@ -97,6 +97,7 @@ def _dead_pid() -> int:
     return child.pid
 
 
+@pytest.mark.e2e  # three whole months in subprocesses (≈ 1 min): CI runs it after the default suite
 def test_kill_9_mid_run_then_the_next_run_completes_with_identical_exports(tmp_path):
     clean_data, crash_data = tmp_path / "clean" / "jinan", tmp_path / "crash" / "jinan"
     generate(clean_data, months=[MONTH], members=300, seed=11, messy=True)
