@@ -78,23 +78,6 @@ def staged_metadata(staged: StagedSource, folder: Path, *, kept: int) -> dict:
     return metadata
 
 
-def _checks(context: dg.AssetExecutionContext, staged: Staged) -> list[dg.AssetCheckResult]:
-    source = staged.source
-    if source not in CHECKED_SOURCES or staged.schema_failures is None:
-        return []
-    key = dg.AssetKey(source.key)
-    results = [
-        schema_check(staged.schema_failures, staged.kept, asset_key=key),
-        row_accounting_check(staged.staged.files, asset_key=key),
-    ]
-    return [
-        result
-        for result in results
-        if dg.AssetCheckKey(dg.AssetKey(source.key), result.check_name)
-        in context.selected_asset_check_keys
-    ]
-
-
 def _results(
     context: dg.AssetExecutionContext, staged: Staged, month: str
 ) -> list[dg.MaterializeResult]:
@@ -110,7 +93,7 @@ def _results(
         context.log.warning(f"{source.key}: no {month} snapshot, using {staged.snapshot_month}")
     elif not staged.staged.received and source is not FEEDBACK:
         context.log.warning(f"{source.key}: not received for {month}")
-    checks = _checks(context, staged)
+    checks = _checks(context, [staged])
     results = [dg.MaterializeResult(asset_key=source.key, metadata=metadata, check_results=checks)]
     if staged.returned is not None:
         results.append(_answers_result(staged.returned))
@@ -197,7 +180,7 @@ def _range_results(
     by_asset = [staged for _, _, month_staged in done for staged in month_staged]
     for asset_key in dict.fromkeys(r.asset_key for _, results, _ in done for r in results):
         of_asset = [s for s in by_asset if s.source.key == asset_key.to_user_string()]
-        checks = _range_checks(context, of_asset) if of_asset else []
+        checks = _checks(context, of_asset) if of_asset else []
         yield dg.MaterializeResult(
             asset_key=asset_key,
             metadata={"months": ", ".join(months)},
@@ -205,11 +188,9 @@ def _range_results(
         )
 
 
-def _range_checks(
-    context: dg.AssetExecutionContext, staged: list[Staged]
-) -> list[dg.AssetCheckResult]:
-    """The checks of one source over several months: schema failures summed, every file's
-    accounting (the files of all months)."""
+def _checks(context: dg.AssetExecutionContext, staged: list[Staged]) -> list[dg.AssetCheckResult]:
+    """The selected checks of one source over its staged months (one, or a run's range): schema
+    failures summed over the months, the accounting of every file of every month."""
     source = staged[0].source
     with_checks = [s for s in staged if s.schema_failures is not None]
     if source not in CHECKED_SOURCES or not with_checks:
