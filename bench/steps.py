@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.config import previous_month
 from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG, month_of
 from pipelines.schema import TABLE
 
@@ -50,10 +51,11 @@ def step_tables() -> dict[str, tuple[set[str], set[str]]]:
 
 
 def _months_between(first: str, last: str) -> list[str]:
-    """YYYY-MM months from `first` to `last`, both included."""
-    start = int(first[:4]) * 12 + int(first[5:7]) - 1
-    end = int(last[:4]) * 12 + int(last[5:7]) - 1
-    return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(start, end + 1)]
+    """YYYY-MM months from `first` to `last` (not before it), both included."""
+    months = [last]
+    while months[-1] != first:
+        months.append(previous_month(months[-1]))
+    return months[::-1]
 
 
 def _rows(con, table: str, district: str, month: str) -> int:

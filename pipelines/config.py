@@ -40,6 +40,12 @@ class DataDir:
         return self.raw / month / source
 
 
+def previous_month(month: str) -> str:
+    """The month before `month` (YYYY-MM)."""
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year - 1:04d}-12" if number == 1 else f"{year:04d}-{number - 1:02d}"
+
+
 def data_dir_from_env(default: str = "data") -> DataDir:
     return DataDir(Path(os.environ.get(DATA_DIR_ENV, default)).resolve())
 

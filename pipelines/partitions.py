@@ -17,6 +17,8 @@ import warnings
 
 import dagster as dg
 
+from pipelines.config import previous_month
+
 MONTH = "month"
 DISTRICT = "district"
 
@@ -59,13 +61,10 @@ def month_runs(months: list[str]) -> list[list[str]]:
     otherwise put a month in the range that is not to be run."""
     runs: list[list[str]] = []
     for month in months:
-        year, number = int(month[:4]), int(month[5:7])
-        if runs:
-            last = runs[-1][-1]
-            if (int(last[:4]) * 12 + int(last[5:7])) + 1 == year * 12 + number:
-                runs[-1].append(month)
-                continue
-        runs.append([month])
+        if runs and previous_month(month) == runs[-1][-1]:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
     return runs
 
 

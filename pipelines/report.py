@@ -6,7 +6,7 @@ import unicodedata
 
 import polars as pl
 
-from pipelines.config import DataDir
+from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
@@ -22,11 +22,6 @@ def _width(text: str) -> int:
 def _pad(text: str, width: int) -> str:
     """Left-justify by display width: a Chinese character takes two terminal columns."""
     return text + " " * max(0, width - _width(text))
-
-
-def previous_month(month: str) -> str:
-    year, mon = (int(part) for part in month.split("-"))
-    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 def _rows(con, sql: str, params: list) -> list[tuple]:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from pipelines.city.districts import load_city
-from pipelines.city.pickup import previous_month
+from pipelines.config import previous_month
 from pipelines.partitions import district_of, month_of, partition_key
 from pipelines.resources import FangfanResource
 

@@ -12,7 +12,8 @@ from pipelines.assets.common import (
     months,
     table_spec,
 )
-from pipelines.city.pickup import previous_month, publish_cross_district_file
+from pipelines.city.pickup import publish_cross_district_file
+from pipelines.config import previous_month
 from pipelines.partitions import PREVIOUS_MONTH, UP_TO_THIS_MONTH
 from pipelines.publishing import Signature, paths, publish_district_files, publish_township_lists
 from pipelines.resources import FangfanResource

@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 
 from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
-from pipelines.city.pickup import previous_month
 from pipelines.city.routing import add_routed_warnings
+from pipelines.config import previous_month
 from pipelines.evaluation import evaluate_month
 from pipelines.partitions import PREVIOUS_MONTH
 from pipelines.resources import FangfanResource

@@ -17,14 +17,13 @@ leaves. Only D's own households are in it; townships' lists are unchanged. No ro
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipelines.city.ties import read_city
-from pipelines.config import DataDir
+from pipelines.config import DataDir, previous_month
 from pipelines.exports.ledger import append_entries, file_sha256, mirror_to_warehouse
 from pipelines.exports.township import ExportedFile, csv_bytes, csv_data_rows, mask_ids
 from pipelines.sources import SOURCES
@@ -36,12 +35,6 @@ COLUMNS = (
     "类别", "乡镇", "村", "户编号", "姓名", "证件号码", "来源区县", "来源部门", "数据", "文件",
     "工作表", "行号", "说明",
 )  # fmt: skip
-
-
-def previous_month(month: str) -> str:
-    first = date.fromisoformat(f"{month}-01")
-    year, number = (first.year - 1, 12) if first.month == 1 else (first.year, first.month - 1)
-    return f"{year:04d}-{number:02d}"
 
 
 def _source_label(key: str) -> tuple[str, str]:

@@ -513,25 +513,20 @@ def _type_fields(
     """Type every field over the rows of all tables at once (one pass per column, not per file)."""
     typed = _Typed()
     tables = combined["_table"]
-    number_id_tables = [
-        i
-        for i, p in enumerate(prepared)
-        if (column := p.table.header.column_of("id_number")) is not None
-        and f"c{column}" in p.table.grid.number_columns
-    ]
-    number_codes = {
-        f.name: tables.is_in(
+
+    def stored_as_numbers(field_name: str) -> pl.Series:
+        """Per row: its table holds the field's column as number cells."""
+        return tables.is_in(
             [
                 i
                 for i, p in enumerate(prepared)
-                if (column := p.table.header.column_of(f.name)) is not None
+                if (column := p.table.header.column_of(field_name)) is not None
                 and f"c{column}" in p.table.grid.number_columns
             ]
         )
-        for f in source.fields
-        if f.long_code
-    }
-    context = _Context(tables, tables.is_in(number_id_tables), number_codes)
+
+    number_codes = {f.name: stored_as_numbers(f.name) for f in source.fields if f.long_code}
+    context = _Context(tables, stored_as_numbers("id_number"), number_codes)
     for f in source.fields:
         labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
         if f.required and len(labels) < len(prepared):
