@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import duckdb
 import polars as pl
 
-from pipelines.rules.evaluate import RuleRun, evaluate_rules
-from pipelines.warehouse import replace_partition
+from pipelines.fingerprints import code_digest
+from pipelines.linkage import CLAIMS, match_fingerprint, staged_sources
+from pipelines.rules.completeness import UNDECIDED_SCHEMA
+from pipelines.rules.evaluate import WARNING_SCHEMA, RuleRun, evaluate_rules
+from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
+
+# the method of a warning another district's records raised (added after the month's own
+# evaluation by pipelines.city.routing, and again by every run: never part of a reused result)
+ROUTED_METHOD = "证件号码一致（跨区县转来）"
+# the code a month's warnings depend on beyond what their inputs' fingerprints already cover
+# (ingest and roster code: the staged fingerprints; matcher code: the ties' fingerprint)
+_RULE_CODE = ("rules/*.py", "evaluation.py", "sources.py")
+# what the month's evaluation writes
+RULE_TABLES = ("warnings", "warning_records", "rule_undecided", "rules_not_evaluated")
 
 
 def received_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> set[str]:
@@ -42,18 +57,110 @@ def not_evaluated_frame(result: RuleRun) -> pl.DataFrame:
     )
 
 
-def evaluate_month(
+def _table_digest(
+    con: duckdb.DuckDBPyConnection, table: str, where: str, params: list
+) -> tuple | None:
+    """Row count and an order-free hash of the whole rows of `table` that `where` picks."""
+    return fetch_one(
+        con,
+        f"SELECT count(*), coalesce(sum(hash(t) % 1000000007), 0) FROM {table} t WHERE {where}",
+        params,
+    )
+
+
+def rules_fingerprint(
     con: duckdb.DuckDBPyConnection, district: str, month: str, config: dict
+) -> str | None:
+    """What M's evaluation is a function of:
+    - M's ties, by their own fingerprint (the staged sources, the roster and grid, the 非本人 pairs,
+      the matcher's code), and only when the ties in the warehouse were made from those inputs;
+    - every source's status in the months of M's year up to M (received, fingerprints), and M's
+      files, rejects and field problems (a gap or an unreadable field changes what is decided);
+    - the year's earlier claims ties (YB01 sums the claims, whose staged rows the statuses'
+      fingerprints cover);
+    - the warnings of earlier months (their ids are carried forward);
+    - the rule settings and the rules' code.
+    None when the ties are not fingerprinted: the month is then evaluated."""
+    ties = match_fingerprint(con, district, month, staged_sources(con, district, month))
+    built = scalar(
+        con,
+        "SELECT input_fingerprint FROM match_builds WHERE district = ? AND month = ?",
+        [district, month],
+    )
+    if ties is None or built != ties:
+        return None
+    year, this_month = f"{month[:4]}-01", [district, month]
+    month_rows = "district = ? AND month = ?"
+    earlier_claims = "district = ? AND source = ? AND month >= ? AND month < ?"
+    digests = [
+        _table_digest(con, "source_status", "district = ? AND month >= ? AND month <= ?",
+                      [district, year, month]),
+        *(_table_digest(con, table, month_rows, this_month)
+          for table in ("ingest_files", "rejects", "field_problems")),
+        *(_table_digest(con, table, earlier_claims, [district, CLAIMS, year, month])
+          for table in ("record_matches", "unmatched_records")),
+        _table_digest(con, "warnings", "district = ? AND month < ?", this_month),
+    ]  # fmt: skip
+    digest = hashlib.sha256(code_digest(_RULE_CODE))
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    digest.update(repr((ties, digests)).encode())
+    return digest.hexdigest()
+
+
+def _stored_run(con: duckdb.DuckDBPyConnection, district: str, month: str) -> RuleRun:
+    """M's evaluation as the warehouse holds it (its own warnings: routed ones excluded)."""
+    params = [district, month, ROUTED_METHOD]
+    warnings = read_frame(
+        con,
+        f"SELECT {', '.join(WARNING_SCHEMA)} FROM warnings WHERE district = ? AND month = ?"
+        " AND method IS DISTINCT FROM ? ORDER BY rule, warning_id",
+        params,
+    )
+    undecided = read_frame(
+        con,
+        f"SELECT {', '.join(UNDECIDED_SCHEMA)} FROM rule_undecided"
+        " WHERE district = ? AND month = ? ORDER BY ALL",
+        params[:2],
+    )
+    not_evaluated = con.execute(
+        "SELECT rule, reason FROM rules_not_evaluated WHERE district = ? AND month = ? ORDER BY rule",
+        params[:2],
+    ).fetchall()
+    return RuleRun(
+        warnings.cast(WARNING_SCHEMA),  # type: ignore[arg-type]
+        dict(not_evaluated),
+        undecided.cast(UNDECIDED_SCHEMA),  # type: ignore[arg-type]
+        reused=True,
+    )
+
+
+def evaluate_month(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, config: dict, *, reuse: bool = True
 ) -> RuleRun:
     """Every rule over the month's sources that were received; warnings, warning_records,
-    rule_undecided and rules_not_evaluated written."""
+    rule_undecided and rules_not_evaluated written. When M was evaluated before from the same
+    inputs (rules_fingerprint), its tables stand and are read back (`reuse` False: always
+    evaluate)."""
+    fingerprint = rules_fingerprint(con, district, month, config)
+    if reuse and fingerprint is not None:
+        done = scalar(
+            con,
+            "SELECT input_fingerprint FROM rule_builds WHERE district = ? AND month = ?",
+            [district, month],
+        )
+        if done == fingerprint:
+            return _stored_run(con, district, month)
+    # the month's tables are no one's until they are all written
+    con.execute("DELETE FROM rule_builds WHERE district = ? AND month = ?", [district, month])
     received = received_sources(con, district, month)
     result = evaluate_rules(con, district=district, month=month, config=config, received=received)
-    for table, frame in (
-        ("warnings", result.warnings),
-        ("warning_records", provenance(result.warnings)),
-        ("rule_undecided", result.undecided),
-        ("rules_not_evaluated", not_evaluated_frame(result)),
-    ):
+    frames = (result.warnings, provenance(result.warnings), result.undecided,
+              not_evaluated_frame(result))  # fmt: skip
+    for table, frame in zip(RULE_TABLES, frames, strict=True):
         replace_partition(con, table, frame, district=district, month=month)
+    if fingerprint is not None:
+        build = pl.DataFrame(
+            {"input_fingerprint": [fingerprint]}, schema={"input_fingerprint": pl.String}
+        )
+        replace_partition(con, "rule_builds", build, district=district, month=month)
     return result

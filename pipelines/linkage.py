@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipelines.feedback import IDENTITY_SQL
+from pipelines.fingerprints import code_digest
 from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
@@ -414,16 +413,6 @@ class MonthTies:
 # the code the ties of a month depend on beyond the staged rows and the roster (those are
 # fingerprinted by pipelines.staging, whose code fingerprint covers the ingest and the roster)
 _MATCH_CODE = ("matching/*.py", "linkage.py", "feedback.py")
-PACKAGE = Path(__file__).resolve().parent
-
-
-@functools.cache
-def _match_code() -> bytes:
-    digest = hashlib.sha256()
-    for pattern in _MATCH_CODE:
-        for path in sorted(PACKAGE.glob(pattern)):
-            digest.update(path.relative_to(PACKAGE).as_posix().encode() + path.read_bytes())
-    return digest.digest()
 
 
 def match_fingerprint(
@@ -458,7 +447,7 @@ def match_fingerprint(
         " FROM negative_pairs WHERE district = ? AND month <= ?",
         [district, month],
     )
-    digest = hashlib.sha256(_match_code())
+    digest = hashlib.sha256(code_digest(_MATCH_CODE))
     digest.update(repr((staged, built[0], negatives)).encode())
     return digest.hexdigest()
 

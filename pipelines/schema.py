@@ -228,6 +228,15 @@ TABLES: tuple[Table, ...] = (
         key=PARTITION,
         written_by="member_matches",
     ),
+    Table(
+        "rule_builds",
+        "what the month's warnings were evaluated from: a fingerprint of the ties, the sources' "
+        "status, the year's claims ties, earlier warnings, the rule settings and the rules' code "
+        "(a rerun with the same one keeps the warnings)",
+        _partitioned(_columns("input_fingerprint VARCHAR")),
+        key=PARTITION,
+        written_by="warnings",
+    ),
     # matching
     Table(
         "record_matches",
@@ -381,6 +390,8 @@ SCHEMA_VERSION_TABLE = Table(
 )
 
 TABLE: dict[str, Table] = {t.name: t for t in (*TABLES, SCHEMA_VERSION_TABLE)}
+# a step's memo of what it last built from (read by that step only, to reuse its result): no asset
+MEMO_TABLES = frozenset({"roster_builds", "match_builds", "rule_builds"})
 
 
 def staged_table(source_key: str) -> Table:
@@ -463,6 +474,11 @@ def _stored_schema_checks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS schema_failures VARCHAR")
 
 
+def _rule_builds(con: duckdb.DuckDBPyConnection) -> None:
+    """rule_builds is created (empty: the next run of each month evaluates it)."""
+    con.execute(TABLE["rule_builds"].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -482,6 +498,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "the staged schema check's findings kept with the source (source_status.schema_failures): "
         "a rerun that reuses unchanged files does not read their rows back to check them again",
         _stored_schema_checks,
+    ),
+    Migration(
+        4,
+        "rule evaluations fingerprinted (rule_builds): a rerun whose ties, sources, earlier "
+        "warnings, rule settings and rules' code are unchanged keeps the month's warnings",
+        _rule_builds,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import threading
@@ -18,6 +17,7 @@ import polars as pl
 from pipelines.checks.schemas import schema_failures, staged_schema
 from pipelines.config import DataDir
 from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
+from pipelines.fingerprints import code_digest
 from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
@@ -112,17 +112,10 @@ _FINGERPRINTED_CODE = (
     "schema.py",
     "warehouse.py",
 )
-PACKAGE = Path(__file__).resolve().parent
 
 
-@functools.cache
 def code_fingerprint() -> bytes:
-    digest = hashlib.sha256()
-    for pattern in _FINGERPRINTED_CODE:
-        for path in sorted(PACKAGE.glob(pattern)):
-            digest.update(path.relative_to(PACKAGE).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.digest()
+    return code_digest(_FINGERPRINTED_CODE)
 
 
 def folder_fingerprint(folder: Path) -> str:

@@ -9,7 +9,7 @@ from pipelines.city.schema import CITY_TABLES
 from pipelines.definitions import CITY_JOB, CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_resource, defs
 from pipelines.partitions import district_partitions, month_district_partitions, monthly_partitions
 from pipelines.resources import WRITER_POOL
-from pipelines.schema import TABLES
+from pipelines.schema import MEMO_TABLES, TABLES
 from pipelines.sources import ALL_SOURCE_KEYS
 
 
@@ -18,7 +18,7 @@ def test_definitions_load_with_every_asset_and_check(tmp_path, monkeypatch):
     definitions = defs()
     graph = definitions.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    memos = {"roster_builds", "match_builds"}  # a step's own memo of its inputs: no asset
+    memos = MEMO_TABLES
     tables = {t.name for t in TABLES if not t.name.startswith("stg_") and not t.append_only}
     tables -= memos
     files = {"township_exports", "district_summary", "department_quality_workbooks",

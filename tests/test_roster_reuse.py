@@ -1,7 +1,8 @@
 """An unchanged roster snapshot is not read and keyed again: the month reuses the keyed members of
 the month whose roster and grid had the same fingerprint, and gets exactly the rows a fresh build
 gives. A snapshot that differs in one cell is read and keyed anew. A rerun reads no unchanged
-department folder again and keeps the ties when nothing they depend on changed."""
+department folder again, keeps the ties when nothing they depend on changed, and keeps the
+month's warnings when nothing their evaluation depends on changed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import DataDir
+from pipelines.city.routing import add_routed_warnings
+from pipelines.config import DataDir, load_rule_config
+from pipelines.evaluation import RULE_TABLES, ROUTED_METHOD, evaluate_month, rules_fingerprint
 from pipelines.generate import generate
 from pipelines.linkage import match_fingerprint, match_month, staged_sources
 from pipelines.roster import ROSTER_TABLES, write_roster
@@ -161,3 +164,92 @@ def test_a_rerun_with_the_same_inputs_keeps_the_ties_a_new_input_rematches(layou
         [DISTRICT, FIRST],
     )
     assert match_fingerprint(con, DISTRICT, FIRST, sources) != fingerprint
+
+
+def _warnings_month(layout: DataDir) -> duckdb.DuckDBPyConnection:
+    con = memory_warehouse()
+    for source in (ROSTER, GRID, *DEPARTMENT_SOURCES):
+        ingest_source(con, layout, source, district=DISTRICT, month=FIRST)
+    write_roster(con, DISTRICT, FIRST)
+    match_month(con, DISTRICT, FIRST)
+    return con
+
+
+def _same_run(mine, theirs) -> bool:
+    return (
+        mine.warnings.sort("warning_id").equals(theirs.warnings.sort("warning_id"))
+        and mine.undecided.sort(pl.all()).equals(theirs.undecided.sort(pl.all()))
+        and mine.not_evaluated == theirs.not_evaluated
+    )
+
+
+def test_a_rerun_with_the_same_inputs_keeps_the_warnings(layout: DataDir, tmp_path):
+    con = _warnings_month(layout)
+    config = load_rule_config()
+    first = evaluate_month(con, DISTRICT, FIRST, config)
+    tables = {t: _rows(con, t, FIRST) for t in RULE_TABLES}
+    assert not first.reused and first.warnings.height > 0 and first.undecided.height > 0
+
+    again = evaluate_month(con, DISTRICT, FIRST, config)  # nothing evaluated or written
+    assert again.reused and _same_run(again, first)
+    fresh = evaluate_month(con, DISTRICT, FIRST, config, reuse=False)  # what evaluation now gives
+    assert not fresh.reused and _same_run(fresh, first)
+    for table, rows in tables.items():
+        assert _rows(con, table, FIRST).equals(rows), table
+
+    # a warning another district's records raised, added by an earlier run: not part of the
+    # reused evaluation, and taken out again when this run's city has none for the month
+    routed = first.warnings.head(1).with_columns(
+        pl.lit("R-1").alias("warning_id"), pl.lit(ROUTED_METHOD).alias("method")
+    )
+    con.register("_routed", routed)
+    con.execute(
+        f"INSERT INTO warnings (district, month, {', '.join(routed.columns)})"
+        f" SELECT '{DISTRICT}', '{FIRST}', * FROM _routed"
+    )
+    assert _same_run(evaluate_month(con, DISTRICT, FIRST, config), first)
+    assert add_routed_warnings(con, tmp_path / "no-city.duckdb", DISTRICT, FIRST, SAME) == 0
+    assert _rows(con, "warnings", FIRST).equals(tables["warnings"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["threshold", "field_problem", "earlier_warning", "negative_pair", "source_status"],
+)
+def test_a_changed_input_of_the_rules_evaluates_the_month_again(layout: DataDir, change: str):
+    con = _warnings_month(layout)
+    config = load_rule_config()
+    evaluate_month(con, DISTRICT, FIRST, config)
+    fingerprint = rules_fingerprint(con, DISTRICT, FIRST, config)
+    assert fingerprint is not None
+    if change == "threshold":
+        config["rules"]["YB01"] = {**config["rules"]["YB01"], "threshold_general": 1.0}
+    elif change == "field_problem":
+        con.execute(
+            "INSERT INTO field_problems (district, month, source, record_key, field)"
+            " VALUES (?, ?, 'hrss', 'hrss|x.csv||2', 'registered_on')",
+            [DISTRICT, FIRST],
+        )
+    elif change == "earlier_warning":
+        con.execute(
+            "INSERT INTO warnings (district, month, warning_id, rule, household_id)"
+            " VALUES (?, '2026-09', 'W-0', 'ZJ01', 'h')",
+            [DISTRICT],
+        )
+    elif change == "negative_pair":  # the ties no longer stand: nothing is reused until rematched
+        con.execute(
+            "INSERT INTO negative_pairs (district, month, warning_id, source, record_key,"
+            " identity_key, member_key) VALUES (?, ?, 'W1', 'hrss', 'k', 'i', 'm')",
+            [DISTRICT, FIRST],
+        )
+    else:  # an earlier claims month of the year staged since
+        con.execute(
+            "INSERT INTO source_status (district, month, source, received, fingerprint)"
+            " VALUES (?, '2026-03', 'medical_claims', true, 'f')",
+            [DISTRICT],
+        )
+    assert rules_fingerprint(con, DISTRICT, FIRST, config) != fingerprint
+    rerun = evaluate_month(con, DISTRICT, FIRST, config)
+    assert not rerun.reused
+    again = evaluate_month(con, DISTRICT, FIRST, config)
+    assert again.reused is (change != "negative_pair")

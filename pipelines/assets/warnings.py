@@ -58,6 +58,8 @@ def warnings(context: dg.AssetExecutionContext, fangfan: FangfanResource):
     metadata: dict = {
         "warnings": result.warnings.height + routed,
         "routed_from_other_districts": routed,
+        # evaluated before from the same inputs (pipelines/evaluation.py rules_fingerprint)
+        "reused": result.reused,
     }
     for rule in RULES:
         metadata[f"{rule.code} {rule.name}"] = (

@@ -24,13 +24,12 @@ import polars as pl
 from pipelines.city.districts import City
 from pipelines.city.ties import read_city
 from pipelines.config import load_rule_config
-from pipelines.evaluation import provenance
+from pipelines.evaluation import ROUTED_METHOD, provenance
 from pipelines.rules.catalogue import RULES_BY_CODE
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.schema import TABLE, staged_table
 from pipelines.warehouse import memory_warehouse, open_warehouse
 
-ROUTED_METHOD = "证件号码一致（跨区县转来）"
 WARNING_COLUMNS = TABLE["warnings"].column_names  # district, month, warning_id, …, record_keys
 
 
@@ -169,7 +168,17 @@ def add_routed_warnings(
     con: duckdb.DuckDBPyConnection, city_database: Path, district: str, month: str, before: str
 ) -> int:
     """After district `district` evaluated `month`: add the city's warnings of `before` routed
-    to it (skipping a rule and subject it raised itself); returns how many were added."""
+    to it (skipping a rule and subject it raised itself); returns how many were added. Those an
+    earlier run added are taken out first: a month whose evaluation was reused still has them."""
+    con.execute(
+        "DELETE FROM warning_records WHERE district = $d AND month = $m AND warning_id IN"
+        " (SELECT warning_id FROM warnings WHERE district = $d AND month = $m AND method = $r)",
+        {"d": district, "m": month, "r": ROUTED_METHOD},
+    )
+    con.execute(
+        "DELETE FROM warnings WHERE district = ? AND month = ? AND method = ?",
+        [district, month, ROUTED_METHOD],
+    )
     routed = read_city(city_database, "cross_district_warnings", before, district)
     if routed.is_empty():
         return 0

@@ -51,6 +51,8 @@ class RuleRun:
     warnings: pl.DataFrame
     not_evaluated: dict[str, str]  # rule code -> why (source not received, unreadable file …)
     undecided: pl.DataFrame = field(default_factory=empty_undecided)
+    # read back: the month had been evaluated from the same inputs (pipelines/evaluation.py)
+    reused: bool = False
 
 
 def warning_id(rule: str, subject: str, evidence_key: str) -> str:
