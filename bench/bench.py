@@ -46,6 +46,7 @@ HELD_OUT_ROWS = {
     "disability": 39_000,
 }
 HELD_OUT_CLAIMS_MONTHS = 9
+HELD_OUT_RAW_MB = 222  # its raw files, the nine earlier claims months included
 EXPORT_WARNINGS = 40_000  # issue 10: the month's exports, all of them, in ≤ 4 s at 40k warnings
 SAMPLE_SECONDS = 0.05
 
@@ -286,7 +287,16 @@ def source_rows(root: Path) -> dict:
             " WHERE district = ? AND source = 'medical_claims' AND month < ?",
             [DISTRICT, MONTH],
         ).fetchone()
-    return {"read": read, "kept": kept, "claims_months": history[0], "claims_rows": history[1]}
+    raw = root / "raw"
+    folders = [raw / MONTH, *(p / "medical_claims" for p in raw.iterdir() if p.name < MONTH)]
+    size = sum(f.stat().st_size for d in folders if d.is_dir() for f in d.rglob("*") if f.is_file())
+    return {
+        "read": read,
+        "kept": kept,
+        "claims_months": history[0],
+        "claims_rows": history[1],
+        "raw_mb": size / 1e6,
+    }
 
 
 def format_rows(rows: dict, members: int) -> str:
@@ -308,6 +318,11 @@ def format_rows(rows: dict, members: int) -> str:
     lines.append(
         f"  earlier claims months staged: {rows['claims_months']} ({rows['claims_rows']:,} rows; "
         f"held-out {HELD_OUT_CLAIMS_MONTHS}) {months_ok}"
+    )
+    raw_ok = "ok" if rows["raw_mb"] >= HELD_OUT_RAW_MB * scale else "LIGHTER THAN HELD-OUT"
+    lines.append(
+        f"  raw files the first run reads: {rows['raw_mb']:,.0f} MB "
+        f"(held-out {HELD_OUT_RAW_MB * scale:,.0f} MB) {raw_ok}"
     )
     return "\n".join(lines)
 

@@ -79,6 +79,16 @@ def name_keys(names: pl.Series) -> pl.DataFrame:
     )
 
 
+def simplified_names(names: pl.Series) -> pl.DataFrame:
+    """`name, name_key` for every distinct non-null name: the name as a person reads it (name_keys'
+    `name_key`: 劉睿 and 刘睿, 阿依·木 and 阿依木 are one name), without the pinyin keys."""
+    unique = names.drop_nulls().unique().cast(pl.String)
+    stripped = _strip_separators(unique).to_list()
+    return pl.DataFrame(
+        {"name": unique, "name_key": pl.Series(_simplify(stripped), dtype=pl.String)}
+    )
+
+
 def _apply(names: pl.Series, column: str) -> pl.Series:
     keys = name_keys(names)
     mapped = names.cast(pl.String).replace_strict(

@@ -15,6 +15,7 @@ import re
 import duckdb
 import polars as pl
 
+from pipelines.matching.names import simplified_names
 from pipelines.matching.places import canonical_places
 from pipelines.schema import TABLE
 from pipelines.warehouse import scalar
@@ -181,7 +182,8 @@ BLOCKING_SQL = f"""
     WITH monitored AS ({MONITORED_SQL}),
     enrolled AS ({ENROLLED_SQL}),
     open_members AS (
-        SELECT * FROM monitored WHERE member_key NOT IN (SELECT member_key FROM enrolled)
+        SELECT m.*, k.name_key FROM monitored m LEFT JOIN name_keys k ON k.name = m.name
+        WHERE m.member_key NOT IN (SELECT member_key FROM enrolled)
     ),
     tied AS (
         SELECT m.member_key, e.record_key,
@@ -192,10 +194,12 @@ BLOCKING_SQL = f"""
           ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
         WHERE {_COULD_ENROL}
     ),
+    -- rows tied to nobody (unmatched) or to no one member (ambiguous): either may be theirs
     unresolved AS (
-        SELECT u.status, u.candidates, e.*
+        SELECT u.status, u.candidates, k.name_key, e.*
         FROM unmatched_records u
         JOIN enrollment_rows e ON e.record_key = u.record_key
+        LEFT JOIN name_keys k ON k.name = e.name
         WHERE u.district = $district AND u.month = $month AND {_COULD_ENROL}
     ),
     ambiguous AS (
@@ -204,29 +208,28 @@ BLOCKING_SQL = f"""
         FROM unresolved WHERE status = 'ambiguous'
     ),
     by_id AS (
-        SELECT o.member_key, u.record_key, '一条未匹配记录的证件号码与该成员一致' AS reason
+        SELECT o.member_key, u.record_key, '一条未能唯一匹配的记录的证件号码与该成员一致' AS reason
         FROM unresolved u JOIN open_members o ON u.id_number = o.id_number
-        WHERE u.status = 'unmatched'
     ),
     by_surviving_id AS (
         SELECT o.member_key, u.record_key,
-               '一条未匹配记录的证件号码已损坏，残存部分（地区码/出生日期）与该成员一致' AS reason
+               '一条未能唯一匹配的记录的证件号码已损坏，残存部分（地区码/出生日期）与该成员一致'
+                   AS reason
         FROM unresolved u JOIN open_members o
           ON u.id_birth = o.birth_date
          AND (u.id_area IS NULL OR u.id_area = left(o.id_number, 6))
-        WHERE u.status = 'unmatched' AND u.id_number IS NULL AND u.id_birth IS NOT NULL
-          AND (u.name IS NULL OR u.name = o.name)
+        WHERE u.id_number IS NULL AND u.id_birth IS NOT NULL
+          AND (u.name IS NULL OR u.name_key = o.name_key)
     ),
     by_name AS (
         SELECT o.member_key, u.record_key,
-               '一条未匹配记录的姓名与该成员相同，乡镇/村相符或未填' AS reason
+               '一条未能唯一匹配的记录的姓名与该成员相同，乡镇/村相符或未填' AS reason
         FROM unresolved u
         JOIN places p ON p.record_key = u.record_key
         JOIN open_members o
-          ON u.name = o.name
+          ON u.name_key = o.name_key
          AND (p.township IS NULL OR p.township = o.township)
          AND (p.village IS NULL OR p.village = o.village)
-        WHERE u.status = 'unmatched'
     ),
     by_reject AS (
         SELECT o.member_key, x.record_key,
@@ -276,10 +279,31 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         con.unregister("_places")
 
 
+def _name_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """name_keys: each name of an unresolved enrollment row or a monitored member, as a person
+    reads it (simplified_names): a row written 劉睿 has the name of member 刘睿."""
+    sql = f"""SELECT e.name FROM unmatched_records u
+              JOIN enrollment_rows e ON e.record_key = u.record_key
+              WHERE u.district = $district AND u.month = $month
+              UNION SELECT name FROM ({MONITORED_SQL})"""
+    names = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+    keys = simplified_names(names["name"])
+    con.register("_name_keys", keys)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE name_keys AS SELECT * FROM _name_keys")
+    finally:
+        con.unregister("_name_keys")
+
+
 def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
     """Monitored members without a 正常参保 record for whom some row of the month could be one:
-    member_key, household_id, record_key (the blocking row) and the reason."""
+    member_key, household_id, record_key (the blocking row) and the reason.
+
+    A row blocks a member when it is tied to them, when it is ambiguous with them among its
+    candidates, and when it is unmatched or ambiguous and carries their ID, what survives of it,
+    or their name (as a person reads it) with their 乡镇/村 (contract §4)."""
     _unresolved_places(con, params)
+    _name_keys(con, params)
     sql = BLOCKING_SQL
     return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
 

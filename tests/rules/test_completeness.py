@@ -113,6 +113,44 @@ def test_an_unmatched_row_with_the_name_and_place_blocks_but_not_elsewhere(famil
     assert undecided(run) == {subject: {here}}
 
 
+def test_an_unmatched_row_with_the_name_in_traditional_characters_blocks(family, rule_config):
+    # 張小紅 is 张小红 as a person reads it (found re-saving a district through LibreOffice: a row
+    # whose ID Excel destroyed kept only the name, written 劉睿 for the member 刘睿)
+    world, subject = family
+    row = world.unmatched(
+        "medical_enrollment", name="張小紅", township="东桥镇", village="王岗村", **ENROLLED
+    )
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {row}}
+
+
+def test_an_ambiguous_row_with_the_name_and_place_blocks_though_not_a_candidate(
+    family, rule_config
+):
+    # the matcher listed only near names as candidates (the row's destroyed ID disagreed with
+    # the member's): a row with her name in her village may still be hers (contract §4)
+    world, subject = family
+    near = world.member(world.household("监测户", township="东桥镇", village="王岗村"), "张晓红")
+    row = world.ambiguous(
+        "medical_enrollment", [near], name="张小红", township="东桥镇", village="王岗村", **ENROLLED
+    )
+    run = world.run(rule_config)
+    assert subject not in yb02(run)
+    assert undecided(run) == {subject: {row}, near: {row}}
+
+
+def test_an_ambiguous_row_with_what_survives_of_the_id_blocks(family, rule_config):
+    world, subject = family
+    member = next(m for m in world.members if m["member_key"] == subject)
+    near = world.member(world.household("监测户"), "张晓红")
+    row = world.ambiguous(
+        "medical_enrollment", [near], name=None, id_status="destroyed",
+        id_area=member["id_number"][:6], id_birth=member["birth_date"], **ENROLLED,
+    )  # fmt: skip
+    run = world.run(rule_config)
+    assert undecided(run) == {subject: {row}, near: {row}}
+
+
 def test_an_unmatched_row_saying_not_enrolled_does_not_block(family, rule_config):
     world, subject = family
     world.unmatched("medical_enrollment", name="张小红", enroll_year=2026, enroll_status="未参保")
