@@ -12,9 +12,11 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines import fingerprints
 from pipelines.city.routing import add_routed_warnings
 from pipelines.config import DataDir, load_rule_config
-from pipelines.evaluation import RULE_TABLES, ROUTED_METHOD, evaluate_month, rules_fingerprint
+from pipelines.evaluation import ROUTED_METHOD, RULE_TABLES, evaluate_month, rules_fingerprint
+from pipelines.fingerprints import code_digest
 from pipelines.generate import generate
 from pipelines.linkage import match_fingerprint, match_month, staged_sources
 from pipelines.roster import ROSTER_TABLES, write_roster
@@ -68,6 +70,28 @@ def test_fingerprint_is_the_files_content(layout: DataDir):
     first = folder_fingerprint(raw / FIRST / ROSTER.key)
     assert first == folder_fingerprint(raw / SAME / ROSTER.key)
     assert first != folder_fingerprint(raw / CHANGED / ROSTER.key)
+
+
+@pytest.fixture
+def fresh_code_digest():
+    code_digest.cache_clear()
+    yield
+    code_digest.cache_clear()
+
+
+def test_a_library_upgrade_changes_every_fingerprint(
+    layout: DataDir, monkeypatch, fresh_code_digest
+):
+    # a newer DuckDB or polars may read or compute differently: nothing it did not make is reused
+    folder = layout.raw / FIRST / ROSTER.key
+    before = folder_fingerprint(folder)
+    assert folder_fingerprint(folder) == before
+    version = fingerprints.metadata.version
+    monkeypatch.setattr(
+        fingerprints.metadata, "version", lambda name: "99.0" if name == "polars" else version(name)
+    )
+    code_digest.cache_clear()
+    assert folder_fingerprint(folder) != before
 
 
 def test_an_unchanged_roster_reuses_the_keyed_members_with_identical_rows(layout: DataDir):
