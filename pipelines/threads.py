@@ -38,26 +38,28 @@ def map_in_threads(function: Callable[[T], R], items: Iterable[T]) -> list[R]:
 def each_as_read(read: Callable[[T], R], items: Iterable[T], then: Callable[[T, R], None]) -> None:
     """read(item) for the items side by side, and then(item, result) on the calling thread as
     each read finishes (in the order they finish), with at most `reading_threads()` reads held
-    at once: a result is released once handed on. The first failed read is raised once the
-    reads running with it are done; reads not yet started are not started."""
-    waiting = list(items)
+    at once: a result is released once handed on. When a read fails, the reads running with it
+    are waited for, reads not yet started are not started, and of the failed ones the one first
+    in `items` is raised: the same failure whichever thread was faster."""
+    waiting = list(enumerate(items))
     threads = min(reading_threads(), len(waiting))
     if threads <= 1:
-        for item in waiting:
+        for _, item in waiting:
             then(item, read(item))
         return
     waiting.reverse()
     with ThreadPoolExecutor(threads, thread_name_prefix="fangfan-read") as pool:
-        running: dict[Future, T] = {}
+        running: dict[Future, tuple[int, T]] = {}
         while waiting or running:
             while waiting and len(running) < threads:
-                item = waiting.pop()
-                running[pool.submit(read, item)] = item
+                position, item = waiting.pop()
+                running[pool.submit(read, item)] = (position, item)
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            if any(future.exception() is not None for future in finished):
+                waiting.clear()
+                wait(running)
+                failed = [(running[f][0], f) for f in running if f.exception() is not None]
+                raise min(failed, key=lambda pair: pair[0])[1].exception()
             for future in finished:
-                item = running.pop(future)
-                if future.exception() is not None:
-                    waiting.clear()
-                    wait(running)
-                    raise future.exception()
+                item = running.pop(future)[1]
                 then(item, future.result())

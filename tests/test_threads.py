@@ -77,6 +77,17 @@ def test_a_failed_read_stops_the_reads_not_started_and_hands_on_nothing_after_it
     assert sorted(started) == [0, 1] and handed == []
 
 
+def test_of_two_failed_reads_the_one_first_in_order_is_raised_whichever_failed_first():
+    # roster and grid both missing: the run names the roster, not whichever thread lost the race
+    def read(n: int) -> int:
+        time.sleep(0.05 if n == 0 else 0.0)
+        raise RuntimeError(f"item {n}")
+
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="item 0"):
+            pool.each_as_read(read, range(2), lambda n, _: None)
+
+
 def test_one_thread_reads_one_after_the_other(monkeypatch):
     monkeypatch.setenv("FANGFAN_READ_THREADS", "1")
     names: set[str] = set()
