@@ -26,10 +26,11 @@ def _record_select(source_key: str, household_level: bool, columns: set[str]) ->
     # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
     birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
     id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
+    id_prefix = "id_prefix::VARCHAR" if "id_prefix" in columns else "CAST(NULL AS VARCHAR)"
     return f"""
         SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
                '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
-               {birth_date} AS birth_date, township, village,
+               {id_prefix} AS id_prefix, {birth_date} AS birth_date, township, village,
                {str(household_level).lower()} AS household_level, {id_raw} AS id_raw
         FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
     """
@@ -80,7 +81,8 @@ def prepare_match_views(
         "SELECT NULL::VARCHAR AS record_key, NULL::VARCHAR AS source_record_key, "
         "NULL::VARCHAR AS month, NULL::VARCHAR AS source, NULL::VARCHAR AS name, "
         "NULL::VARCHAR AS id_number, NULL::VARCHAR AS id_status, NULL::DATE AS id_birth, "
-        "NULL::VARCHAR AS id_area, NULL::DATE AS birth_date, NULL::VARCHAR AS township, "
+        "NULL::VARCHAR AS id_area, NULL::VARCHAR AS id_prefix, NULL::DATE AS birth_date, "
+        "NULL::VARCHAR AS township, "
         "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level, NULL::VARCHAR AS id_raw "
         "WHERE $district IS NULL AND $months IS NULL"
     )
@@ -290,8 +292,8 @@ def _write_outcomes(
 # what the matcher reads of a record (match_input's columns but its keys): records alike in all
 # of them get the same outcome, since every decision is made per record (GROUP BY r_id)
 _IDENTITY_COLUMNS = (
-    "source", "name", "id_number", "id_status", "id_birth", "id_area", "birth_date",
-    "township", "village", "household_level",
+    "source", "name", "id_number", "id_status", "id_birth", "id_area", "id_prefix",
+    "birth_date", "township", "village", "household_level",
 )  # fmt: skip
 
 

@@ -479,6 +479,14 @@ def _rule_builds(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(TABLE["rule_builds"].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
 
 
+def _id_prefixes(con: duckdb.DuckDBPyConnection) -> None:
+    """Every staged table gets id_prefix (null in earlier rows: the staging code changed, so the
+    next run of each month stages them again)."""
+    for table in TABLES:
+        if "id_prefix" in table.column_names:
+            con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS id_prefix VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -504,6 +512,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "rule evaluations fingerprinted (rule_builds): a rerun whose ties, sources, earlier "
         "warnings, rule settings and rules' code are unchanged keeps the month's warnings",
         _rule_builds,
+    ),
+    Migration(
+        5,
+        "a destroyed ID's certain digits kept (stg_*.id_prefix): the matcher rules out members "
+        "whose ID does not begin with them",
+        _id_prefixes,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -31,6 +31,7 @@ IDENTITY_SCHEMA: dict[str, pl.DataType] = {
     "id_status": pl.String(),
     "id_birth": pl.Date(),
     "id_area": pl.String(),
+    "id_prefix": pl.String(),
 }
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -498,7 +499,7 @@ def _absent_field(typed: _Typed, f: Field, height: int) -> None:
         return pl.Series([None] * height, dtype=dtype)
 
     if f.type is FieldType.ID:
-        for name in ("id_raw", "id_number", "id_birth", "id_area"):
+        for name in ("id_raw", "id_number", "id_birth", "id_area", "id_prefix"):
             typed.values[name] = nulls(IDENTITY_SCHEMA[name])
         typed.values["id_status"] = pl.repeat(MISSING, height, eager=True, dtype=pl.String)
         return

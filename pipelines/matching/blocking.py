@@ -38,7 +38,8 @@ PASS_RECORDS: dict[Pass, str] = {
     # with another usable ID — unless it ends in 000: it may be an ID Excel rounded that
     # passed its checksum by chance (1 in 11), which the ingest cannot always tell. A mistyped
     # ID (bad checksum, bad date, invalid) may carry its typo in the area code: it rules out
-    # only members whose area is more than one typo away.
+    # only members whose area is more than one typo away. A destroyed ID rules out members
+    # whose ID does not begin with the digits it kept for certain.
     Pass.NAME: f"""
         WITH searched AS (
             SELECT * FROM ff_records
@@ -52,7 +53,7 @@ PASS_RECORDS: dict[Pass, str] = {
         SELECT {_SEARCHED},
                CASE WHEN h.disputed THEN r.own_birth
                     ELSE coalesce(r.own_birth, r.id_birth) END AS birth,
-               CASE WHEN h.r_id IS NULL THEN r.area END AS area_check,
+               CASE WHEN h.r_id IS NULL THEN coalesce(r.surviving, r.area) END AS area_check,
                CASE WHEN h.r_id IS NULL AND r.area IS NULL THEN r.area_written END
                    AS area_typo_check,
                r.id_ok AND h.r_id IS NULL AND NOT r.id18 LIKE '%000' AS id_trusted

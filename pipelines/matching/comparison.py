@@ -159,9 +159,10 @@ _PLACE = f"""
          WHEN r.town = m.town THEN '{PlaceLevel.TOWNSHIP_ONLY}'
          ELSE '{PlaceLevel.UNKNOWN}' END"""
 # A comparison that cannot be made (an ID marked usable without its number) counts as differing.
+# What is checked is the area code, or every digit a destroyed ID kept for certain (its prefix).
 _AREA = f"""
     CASE WHEN r.area_check IS NOT NULL AND m.id_ok
-         THEN CASE WHEN left(m.id18, 6) = r.area_check THEN '{AreaLevel.AGREES}'
+         THEN CASE WHEN starts_with(m.id18, r.area_check) THEN '{AreaLevel.AGREES}'
                    ELSE '{AreaLevel.DIFFERS}' END
          WHEN r.area_typo_check IS NOT NULL AND m.id_ok
          THEN CASE WHEN damerau_levenshtein(left(m.id18, 6), r.area_typo_check) <= 1

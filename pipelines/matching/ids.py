@@ -170,12 +170,19 @@ def clean_id_expr(column: str | pl.Expr, *, nfkc: bool = True) -> pl.Expr:
 
 
 ID_STRUCT = pl.Struct(
-    {"id_number": pl.String, "id_status": pl.String, "id_birth": pl.Date, "id_area": pl.String}
+    {
+        "id_number": pl.String,
+        "id_status": pl.String,
+        "id_birth": pl.Date,
+        "id_area": pl.String,
+        "id_prefix": pl.String,
+    }
 )
 
 
 def normalise_id_expr(column: str | pl.Expr) -> pl.Expr:
-    """Struct {id_number, id_status, id_birth, id_area} for a column of raw ID cells, vectorised."""
+    """Struct {id_number, id_status, id_birth, id_area, id_prefix} for a column of raw ID cells,
+    vectorised."""
     expr = pl.col(column) if isinstance(column, str) else column
     return expr.map_batches(lambda batch: normalise_ids(batch).to_struct(), return_dtype=ID_STRUCT)
 
@@ -207,7 +214,8 @@ def _last_certain(digits: pl.Expr) -> pl.Expr:
 def normalise_ids(
     values: pl.Series, groups: pl.Series | None = None, damaged: pl.Series | None = None
 ) -> pl.DataFrame:
-    """Classify a column of raw ID cells: id_number, id_status, id_birth, id_area (DESIGN.md).
+    """Classify a column of raw ID cells: id_number, id_status, id_birth, id_area, id_prefix
+    (DESIGN.md).
 
     Cleaning (clean_id_text): NFKC, spaces of either width, invisible format characters
     (zero-width, bidi U+202A–202E/U+2066–2069, soft hyphen, U+180E), quotes and text
@@ -229,7 +237,10 @@ def normalise_ids(
     when all six digits are certain and start with a province code, else null (never a
     prefix); `id_birth` only when all eight (legacy: six) birth digits are certain and form
     a real date. So `3.41502E+17` keeps neither (its sixth digit may have been 1), while
-    `341502199001011000` keeps both and `341502199001010000` only the area.
+    `341502199001011000` keeps both and `341502199001010000` only the area. `id_prefix` is
+    every certain digit of a destroyed ID, as the start of the 18-digit ID (at least the area):
+    `341502200711020000` keeps no birth date, but its prefix `3415022007110` still says the
+    holder was born in November 2007.
     """
     # Built step by step on a frame: one nested expression repeats its shared parts per use.
     cleaned_values = _cleaned(values)
@@ -344,6 +355,16 @@ def normalise_ids(
         .when(eighteen & (certain >= 14))
         .then(_date8(digits.str.slice(6, 8)))
     )
+    # every certain digit, as the start of the 18-digit ID (a legacy number gets its 19)
+    destroyed_prefix = pl.when(
+        (legacy | eighteen) & (certain >= 6) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
+    ).then(
+        pl.when(legacy & (certain > 6))
+        .then(
+            pl.concat_str([digits.str.slice(0, 6), pl.lit("19"), digits.str.slice(6, certain - 6)])
+        )
+        .otherwise(digits.str.slice(0, certain))
+    )
     has_digits = is_18 | is_15 | is_20
     return frame.select(
         id_number=pl.when(has_digits & status.is_in((*USABLE_STATUSES, BAD_CHECKSUM))).then(
@@ -359,4 +380,5 @@ def normalise_ids(
         .then(destroyed_area)
         .when(is_18 | is_15 | (is_20 & date_ok))
         .then(pl.col("base18").str.slice(0, 6)),
+        id_prefix=pl.when(status == DESTROYED).then(destroyed_prefix),
     ).collect()

@@ -179,6 +179,12 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
         )
 
     birth_from_id = "try_strptime(substr({id}, 7, 8), '%Y%m%d')::DATE"
+    # every certain digit of a destroyed ID (ids.normalise_ids), where the input carries it
+    surviving = (
+        "s.id_prefix"
+        if "id_prefix" in ws.con.sql(f"SELECT * FROM {records} LIMIT 0").columns
+        else "NULL"
+    )
     ws.table(
         "ff_members",
         f"""
@@ -218,6 +224,7 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
                coalesce(s.id_area, left(s.id_number, 6)) AS area_written,
                CASE WHEN s.id_status IN {_AREA_INTACT}
                     THEN coalesce(s.id_area, left(s.id_number, 6)) END AS area,
+               {surviving}::VARCHAR AS surviving,
                t.town, v.village,
                coalesce(s.household_level, false) AS hh_level
         FROM (SELECT (row_number() OVER ())::BIGINT AS r_id, * FROM {records}) s

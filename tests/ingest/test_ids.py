@@ -129,6 +129,7 @@ def test_rounded_id_keeps_area_and_birth_but_no_number() -> None:
         "id_status": "destroyed",
         "id_birth": date(1990, 1, 1),
         "id_area": "341502",
+        "id_prefix": "34150219900101",
     }
 
 
@@ -136,6 +137,19 @@ def test_rounded_id_whose_last_kept_digit_is_zero_keeps_no_birth_date() -> None:
     # 3415021990010109|95xx rounds to …0110|000: the carry moved the day, so it is not trusted
     result = _one("341502199001010000")
     assert result["id_status"] == "destroyed" and result["id_birth"] is None
+    # what is certain still says who could hold it: born in January 1990, on day 1–9 or so
+    assert result["id_prefix"] == "3415021990010"
+
+
+def test_a_destroyed_ids_prefix_is_every_certain_digit_as_an_18_digit_start() -> None:
+    assert _one("3.41502E+17")["id_prefix"] is None  # not even the area is certain
+    assert _one("3.415021E+17")["id_prefix"] == "341502"
+    assert _one("3.41502199001011E+17")["id_prefix"] == "34150219900101"
+    # a legacy 15-digit number: its year gets its 19
+    assert _one("1.10223790813697E+14")["id_prefix"] == "1102231979081369"
+    assert _one("341502198604280000")["id_prefix"] == "3415021986042"
+    # usable IDs need none: their number is compared whole
+    assert _one("341502200711019759")["id_prefix"] is None
 
 
 def test_real_id_ending_000_is_valid_in_a_clean_column() -> None:

@@ -33,6 +33,7 @@ RECORD_SCHEMA = {
     "id_status": pl.String,
     "id_birth": pl.Date,
     "id_area": pl.String,
+    "id_prefix": pl.String,
     "birth_date": pl.Date,
     "township": pl.String,
     "village": pl.String,
@@ -116,6 +117,7 @@ def record(
     id_birth: dt.date | None = None,
     id_area: str | None = None,
     household_level: bool = False,
+    id_prefix: str | None = None,
 ) -> dict[str, Any]:
     status = id_status or id_status_of(id_number)
     if id_birth is None and id_number and status in ("valid", "converted15", "bad_checksum"):
@@ -130,6 +132,7 @@ def record(
         "id_status": status,
         "id_birth": id_birth,
         "id_area": id_area,
+        "id_prefix": id_prefix,
         "birth_date": birth_date,
         "township": township,
         "village": village,
@@ -138,8 +141,8 @@ def record(
 
 
 def ingested(key: str, name: str | None, written_id: str, **fields: Any) -> dict[str, Any]:
-    """A record whose ID cell reads `written_id`, with id_number, id_status, id_birth and id_area
-    as the ingest derives them (pipelines.matching.ids), and the 18 characters of a bad date or
+    """A record whose ID cell reads `written_id`, with id_number, id_status, id_birth, id_area and
+    id_prefix as the ingest derives them (pipelines.matching.ids), and the 18 characters of a bad date or
     an X swapped into the body kept as the match input keeps them (keep_mistyped_ids)."""
     read = normalise_ids(pl.Series([written_id])).row(0, named=True)
     if read["id_status"] in ("bad_date", "invalid") and re.fullmatch(r"[0-9X]{18}", written_id):

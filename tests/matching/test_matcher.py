@@ -14,6 +14,7 @@ from pipelines.matching.repair import checksum_neighbours
 from tests.matching.builders import (
     birth_of,
     check_char,
+    ingested,
     make_id,
     member,
     record,
@@ -299,6 +300,24 @@ def test_destroyed_id_with_only_the_area_needs_a_village(run) -> None:
     assert unresolved(run(_family(), [rec]), "r")["status"] == "unmatched"
     located = record("r", "刘强", None, id_status="destroyed", id_area="341502", village="北山村")
     assert tie(run(_family(), [located]), "r")["method"] == "姓名+村"
+
+
+def test_a_destroyed_ids_certain_digits_rule_out_a_namesake_born_otherwise(run) -> None:
+    # 341502200711019759 rounded to …0711020000: the carry moved the day, so no birth date
+    # survives, but 3415022007110 does: born in November 2007, not 1990 (found in a district
+    # whose files LibreOffice had saved as workbooks)
+    student = make_id("20071101", 975)
+    namesake = make_id("19901030", 76)
+    roster = [
+        member("H1|s", "陈浩然", student, "H1", village="许冲村"),
+        member("H2|n", "陈浩然", namesake, "H2", village="油坊村"),
+    ]
+    written = ingested("r", "陈浩然", student[:13] + "20000", township="三十铺镇")
+    assert written["id_birth"] is None and written["id_prefix"] == student[:13]
+    assert tie(run(roster, [written]), "r")["member_key"] == "H1|s"
+    # what survives of the ID agrees with neither: nobody is taken for the record's holder
+    other = ingested("r", "陈浩然", make_id("19850505", 11)[:14] + "0000", township="三十铺镇")
+    assert unresolved(run(roster, [other]), "r")["status"] == "unmatched"
 
 
 def test_name_birth_and_township(run) -> None:
