@@ -221,6 +221,18 @@ BLOCKING_SQL = f"""
         WHERE u.id_number IS NULL AND u.id_birth IS NOT NULL
           AND (u.name IS NULL OR u.name_key = o.name_key)
     ),
+    -- no birth date survived (rounding carried into it), but the certain digits still reach
+    -- into it: area, year and month at least
+    by_surviving_digits AS (
+        SELECT o.member_key, u.record_key,
+               '一条未能唯一匹配的记录的证件号码已损坏，确定残存的前 ' || length(u.id_prefix)
+                   || ' 位与该成员的证件号码一致' AS reason
+        FROM unresolved u JOIN open_members o
+          ON left(o.id_number, 12) = left(u.id_prefix, 12)
+         AND starts_with(o.id_number, u.id_prefix)
+        WHERE u.id_number IS NULL AND u.id_birth IS NULL AND length(u.id_prefix) >= 12
+          AND (u.name IS NULL OR u.name_key = o.name_key)
+    ),
     by_name AS (
         SELECT o.member_key, u.record_key,
                '一条未能唯一匹配的记录的姓名与该成员相同，乡镇/村相符或未填' AS reason
@@ -244,7 +256,8 @@ BLOCKING_SQL = f"""
     ),
     blocking AS (
         SELECT * FROM tied UNION ALL SELECT * FROM ambiguous UNION ALL SELECT * FROM by_id
-        UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_name
+        UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_surviving_digits
+        UNION ALL SELECT * FROM by_name
         UNION ALL SELECT * FROM by_reject
     )
     SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason

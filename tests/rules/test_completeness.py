@@ -100,6 +100,25 @@ def test_an_unmatched_row_with_what_survives_of_the_id_blocks(family, rule_confi
     assert undecided(run) == {subject: {row}}
 
 
+def test_a_row_whose_id_kept_its_certain_digits_but_no_birth_date_blocks(family, rule_config):
+    # rounding carried into the birth date: it is gone, but area, year and month are certain
+    world, subject = family
+    member = next(m for m in world.members if m["member_key"] == subject)
+    row = world.unmatched(
+        "medical_enrollment", name=None, id_status="destroyed",
+        id_area=member["id_number"][:6], id_prefix=member["id_number"][:13], **ENROLLED,
+    )  # fmt: skip
+    elsewhere = member["id_number"][:6] + (
+        "1950" if member["id_number"][6:10] != "1950" else "1951"
+    )
+    world.unmatched(
+        "medical_enrollment", name=None, id_status="destroyed", id_prefix=elsewhere + "0101",
+        **ENROLLED,
+    )  # fmt: skip
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {row}}
+
+
 def test_an_unmatched_row_with_the_name_and_place_blocks_but_not_elsewhere(family, rule_config):
     world, subject = family
     here = world.unmatched(
