@@ -44,6 +44,15 @@ def _paren(value: str | None) -> str:
 _DEATH_AGE = age_on("coalesce(s.change_date, $month_start)")
 _DEATH_WORKING = f"coalesce({_DEATH_AGE} BETWEEN $labour_min AND $labour_max, false)"
 _UNEMPLOYED_AGE = age_on("coalesce(s.register_date, $month_start)")
+# Without its date a registration is M's, and the age on it is known unless the member has a
+# birthday in M that crosses the working-age bounds: then the row cannot be decided (NULL; with
+# an unreadable 登记日期 it is 不可判断), never a guess at the day.
+_UNEMPLOYED_AGE_LAST = age_on("coalesce(s.register_date, $month_end - INTERVAL 1 DAY)")
+_WORKING = "BETWEEN $labour_min AND $labour_max"
+_UNEMPLOYED_WORKING = (
+    f"CASE WHEN ({_UNEMPLOYED_AGE} {_WORKING}) = ({_UNEMPLOYED_AGE_LAST} {_WORKING}) "
+    f"THEN {_UNEMPLOYED_AGE} {_WORKING} END"
+)
 _COLLAPSED = "coalesce(s.house_collapsed, false)"
 
 RULES: tuple[RuleSpec, ...] = (
@@ -246,7 +255,7 @@ RULES: tuple[RuleSpec, ...] = (
     RecordRule(
         code="RS01", name="失业登记", source="hrss", level=_P, scope=_ALL,
         risk_type="务工就业不稳", direction=_R,
-        where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_AGE} BETWEEN $labour_min AND $labour_max",
+        where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_WORKING}",
         key="coalesce(CAST(s.register_date AS VARCHAR), '')",
         ev_date="s.register_date",
         ev_number=_UNEMPLOYED_AGE,

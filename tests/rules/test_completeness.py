@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 import pytest
 
@@ -255,6 +257,23 @@ def test_a_row_whose_needed_field_is_unreadable_is_not_evaluable(world, rule_con
     gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
     assert gaps.select("rule", "record_key").rows() == [("JY03", row)]
     assert "aided" in gaps["reason"][0]
+
+
+def test_an_unreadable_date_that_decides_the_age_is_not_evaluable(world, rule_config):
+    # RS01 asks for age 16–60 on 登记日期. A date LibreOffice wrote as 10/22/26 cannot be read
+    # (which century?); a member turning 61 on 2026-10-08 was 60 or 61 that day: 不可判断, not a
+    # warning computed for the 1st of the month
+    household = world.household("一般农户")
+    turning = world.member(household, "王五", birth=date(1965, 10, 8))
+    row = world.record("hrss", turning, register_type="失业登记", register_date=None)
+    world.problem(row, "register_date", "10/22/26")
+    steady = world.member(household, "王六", relation="子", birth=date(1990, 3, 1))
+    kept = world.record("hrss", steady, register_type="失业登记", register_date=None)
+    world.problem(kept, "register_date", "10/22/26")
+    run = world.run(rule_config)
+    assert set(run.warnings.filter(pl.col("rule") == "RS01")["member_key"]) == {steady}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
+    assert gaps.select("rule", "record_key").rows() == [("RS01", row)]
 
 
 def test_a_precision_rule_needs_more_than_a_name_in_a_township(world, rule_config):
