@@ -12,7 +12,7 @@ from pipelines.fingerprints import code_digest
 from pipelines.linkage import CLAIMS, match_fingerprint, staged_sources
 from pipelines.rules.completeness import UNDECIDED_SCHEMA
 from pipelines.rules.evaluate import WARNING_SCHEMA, RuleRun, evaluate_rules
-from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar
+from pipelines.warehouse import built_from, fetch_one, forget_build, read_frame, replace_partition
 
 # the method of a warning another district's records raised (added after the month's own
 # evaluation by pipelines.city.routing, and again by every run: never part of a reused result)
@@ -82,12 +82,7 @@ def rules_fingerprint(
     - the rule settings and the rules' code.
     None when the ties are not fingerprinted: the month is then evaluated."""
     ties = match_fingerprint(con, district, month, staged_sources(con, district, month))
-    built = scalar(
-        con,
-        "SELECT input_fingerprint FROM match_builds WHERE district = ? AND month = ?",
-        [district, month],
-    )
-    if ties is None or built != ties:
+    if ties is None or built_from(con, "match_builds", district, month) != ties:
         return None
     year, this_month = f"{month[:4]}-01", [district, month]
     month_rows = "district = ? AND month = ?"
@@ -142,16 +137,14 @@ def evaluate_month(
     inputs (rules_fingerprint), its tables stand and are read back (`reuse` False: always
     evaluate)."""
     fingerprint = rules_fingerprint(con, district, month, config)
-    if reuse and fingerprint is not None:
-        done = scalar(
-            con,
-            "SELECT input_fingerprint FROM rule_builds WHERE district = ? AND month = ?",
-            [district, month],
-        )
-        if done == fingerprint:
-            return _stored_run(con, district, month)
+    if (
+        reuse
+        and fingerprint is not None
+        and built_from(con, "rule_builds", district, month) == fingerprint
+    ):
+        return _stored_run(con, district, month)
     # the month's tables are no one's until they are all written
-    con.execute("DELETE FROM rule_builds WHERE district = ? AND month = ?", [district, month])
+    forget_build(con, "rule_builds", district, month)
     received = received_sources(con, district, month)
     result = evaluate_rules(con, district=district, month=month, config=config, received=received)
     frames = (result.warnings, provenance(result.warnings), result.undecided,

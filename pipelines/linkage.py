@@ -14,7 +14,15 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
-from pipelines.warehouse import fetch_one, read_frame, replace_partition, scalar, table_columns
+from pipelines.warehouse import (
+    built_from,
+    fetch_one,
+    forget_build,
+    read_frame,
+    replace_partition,
+    scalar,
+    table_columns,
+)
 
 CLAIMS = "medical_claims"
 
@@ -473,17 +481,15 @@ def match_month(
     inputs (match_fingerprint), its ties stand and are read back (`reuse` False: always match)."""
     sources = staged_sources(con, district, month)
     fingerprint = match_fingerprint(con, district, month, sources)
-    if reuse and fingerprint is not None:
-        done = scalar(
-            con,
-            "SELECT input_fingerprint FROM match_builds WHERE district = ? AND month = ?",
-            [district, month],
-        )
-        if done == fingerprint:
-            return _ties_of(con, district, month)
+    if (
+        reuse
+        and fingerprint is not None
+        and built_from(con, "match_builds", district, month) == fingerprint
+    ):
+        return _ties_of(con, district, month)
     # the month's ties are no one's until they are all written (a run stopped in between
     # leaves nothing a later run could take for them)
-    con.execute("DELETE FROM match_builds WHERE district = ? AND month = ?", [district, month])
+    forget_build(con, "match_builds", district, month)
     match_each_record(con, district=district, months=[month], roster_month=month, sources=sources)
     ties = _write_outcomes(con, district=district, months=[month], key="record_key", order="t.r_id")
     build = pl.DataFrame(

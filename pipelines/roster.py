@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 
 from pipelines.staging import copy_month
-from pipelines.warehouse import read_frame, replace_partition, scalar
+from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar
 
 HEAD_RELATIONS = ("户主", "本人")
 
@@ -296,7 +296,7 @@ def write_roster(
                 con.execute("ROLLBACK")
                 raise
     else:
-        con.execute("DELETE FROM roster_builds WHERE district = ? AND month = ?", [district, month])
+        forget_build(con, "roster_builds", district, month)
         _write_keyed(con, district, month)
     written = _read_tables(con, district, month)
     _record_build(con, district, month, fingerprints, written.members)

@@ -465,7 +465,7 @@ def _snapshot_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
     roster_builds and match_builds are created (empty: the next run of each month computes)."""
     con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
     for table in ("roster_builds", "match_builds"):
-        con.execute(TABLE[table].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        _create_if_missing(con, table)
 
 
 def _stored_schema_checks(con: duckdb.DuckDBPyConnection) -> None:
@@ -474,9 +474,13 @@ def _stored_schema_checks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS schema_failures VARCHAR")
 
 
+def _create_if_missing(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    con.execute(TABLE[table].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+
+
 def _rule_builds(con: duckdb.DuckDBPyConnection) -> None:
     """rule_builds is created (empty: the next run of each month evaluates it)."""
-    con.execute(TABLE["rule_builds"].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+    _create_if_missing(con, "rule_builds")
 
 
 def _id_prefixes(con: duckdb.DuckDBPyConnection) -> None:

@@ -157,6 +157,22 @@ def replace_partition(
     return frame.height
 
 
+def built_from(con: duckdb.DuckDBPyConnection, memo: str, district: str, month: str) -> str | None:
+    """The input fingerprint a step's memo (match_builds, rule_builds) holds for the month; None
+    when the month has none."""
+    return scalar(
+        con,
+        f"SELECT input_fingerprint FROM {memo} WHERE district = ? AND month = ?",
+        [district, month],
+    )
+
+
+def forget_build(con: duckdb.DuckDBPyConnection, memo: str, district: str, month: str) -> None:
+    """Delete the month's memo before its step writes: tables half written by a stopped run are
+    then never taken for the ones the memo describes."""
+    con.execute(f"DELETE FROM {memo} WHERE district = ? AND month = ?", [district, month])
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """The columns of a table (or view), in order."""
     return con.sql(f"SELECT * FROM {table} LIMIT 0").columns

@@ -346,16 +346,8 @@ def normalise_ids(
     )
     legacy = is_sci & (exponent == _LEGACY_EXPONENT)
     eighteen = ~is_sci | exponent.is_in(_ID_EXPONENTS)
-    destroyed_area = pl.when(
-        (legacy | eighteen) & (certain >= 6) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
-    ).then(digits.str.slice(0, 6))
-    destroyed_birth = (
-        pl.when(legacy & (certain >= 12))
-        .then(_date8(pl.concat_str([pl.lit("19"), digits.str.slice(6, 6)])))
-        .when(eighteen & (certain >= 14))
-        .then(_date8(digits.str.slice(6, 8)))
-    )
-    # every certain digit, as the start of the 18-digit ID (a legacy number gets its 19)
+    # every certain digit, as the start of the 18-digit ID (a legacy number gets its 19), when
+    # at least the area code is certain; the area is its first six
     destroyed_prefix = pl.when(
         (legacy | eighteen) & (certain >= 6) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
     ).then(
@@ -364,6 +356,13 @@ def normalise_ids(
             pl.concat_str([digits.str.slice(0, 6), pl.lit("19"), digits.str.slice(6, certain - 6)])
         )
         .otherwise(digits.str.slice(0, certain))
+    )
+    destroyed_area = destroyed_prefix.str.slice(0, 6)
+    destroyed_birth = (
+        pl.when(legacy & (certain >= 12))
+        .then(_date8(pl.concat_str([pl.lit("19"), digits.str.slice(6, 6)])))
+        .when(eighteen & (certain >= 14))
+        .then(_date8(digits.str.slice(6, 8)))
     )
     has_digits = is_18 | is_15 | is_20
     return frame.select(

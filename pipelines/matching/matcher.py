@@ -38,6 +38,7 @@ from pipelines.matching.ranks import PASS_TYPE, Pass, round_number
 from pipelines.matching.scoring import METHOD_TYPE, REASON_TYPE, SCORES, asks, gate, score, uses
 from pipelines.matching.scoring import load as load_scoring_table
 from pipelines.matching.workspace import TABLES, Workspace
+from pipelines.warehouse import table_columns
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 # Statuses whose area code (id_area, or the ID's first six digits) is the one written: a usable
@@ -180,11 +181,7 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
 
     birth_from_id = "try_strptime(substr({id}, 7, 8), '%Y%m%d')::DATE"
     # every certain digit of a destroyed ID (ids.normalise_ids), where the input carries it
-    surviving = (
-        "s.id_prefix"
-        if "id_prefix" in ws.con.sql(f"SELECT * FROM {records} LIMIT 0").columns
-        else "NULL"
-    )
+    surviving = "s.id_prefix" if "id_prefix" in table_columns(con, records) else "NULL"
     ws.table(
         "ff_members",
         f"""
