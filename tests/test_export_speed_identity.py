@@ -4,7 +4,7 @@ byte-identical before and after each optimisation").
 Each reference below is the plain code the exports used before they were made fast, kept here as
 the definition of the output: one xlsxwriter call per cell, one `set_row` per row, mask_id per ID,
 the township files one township at a time. The fast paths (pipelines/exports/fastxlsx.py, the
-vectorised masking, line counting and cleaning in township.py, the charts without pyplot) must
+vectorised masking, line counting and cleaning in township.py) must
 reproduce them byte for byte on hand-built data full of the cases that matter: CJK and wide
 characters, control characters and escape sequences, formula starts, XML specials, whitespace at
 the ends, `_x0041_` look-alikes, text over the cap, nulls everywhere, overdue and red rows, a
@@ -30,7 +30,6 @@ import xlsxwriter
 from pipelines.exports import fastxlsx
 from pipelines.exports import township as township_module
 from pipelines.exports.fastxlsx import BulkWorkbook, BulkWorksheet, Cells, write_blocks
-from pipelines.exports.learning import charts
 from pipelines.exports.township import (
     _BREAKS,
     _CONTROLS,
@@ -550,41 +549,6 @@ def test_many_workbooks_in_one_pass_are_each_the_single_workbook(tmp_path):
         part = frame.slice(offset, height)
         ref_write_township_xlsx(part, tmp_path / "ref.xlsx", title="乡镇", created=CREATED)
         assert path.read_bytes() == (tmp_path / "ref.xlsx").read_bytes(), path.name
-
-
-# -- charts -------------------------------------------------------------------------------------
-
-
-def test_charts_without_pyplot_are_the_pyplot_pngs():
-    import matplotlib.pyplot as plt
-
-    from pipelines.exports import learning
-
-    rng = random.Random(5)
-    frame = pl.DataFrame(
-        {
-            "township": [rng.choice(["东桥镇", "木厂镇", "马头镇"]) for _ in range(300)],
-            "rule": [rng.choice(["YB01", "JY02", "ZJ01"]) for _ in range(300)],
-        }
-    )
-    trend = pl.DataFrame({"月份": ["2026-08", "2026-09", "2026-10"], "清单行数": [5, 9, 7],
-                          "新增": [5, 4, 2]})  # fmt: skip
-    rates = pl.DataFrame({"预警代码": ["YB01", "JY02"], "已核实": [3, 0], "属实占比": [0.5, None]})
-    fast = charts(frame, trend, rates)
-
-    def subplots(figsize):
-        return plt.subplots(figsize=figsize)
-
-    original = learning._figure
-    learning._figure = subplots
-    try:
-        reference = charts(frame, trend, rates)
-    finally:
-        learning._figure = original
-        plt.close("all")
-    assert list(fast) == list(reference) == ["乡镇×规则", "逐月趋势", "规则属实占比"]
-    for name in fast:
-        assert fast[name] == reference[name], name
 
 
 def test_reference_helpers_cover_what_they_claim():

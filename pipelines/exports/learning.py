@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from datetime import date
-from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -94,76 +92,3 @@ def learned_tables(history: pl.DataFrame, month: str, today: date) -> dict[str, 
         .sort("乡镇")
     )
     return tables
-
-
-def _font() -> None:
-    """Chinese labels need a CJK font: Noto Sans CJK SC ships with the mplfonts package."""
-    import matplotlib
-    import mplfonts
-    from matplotlib import font_manager
-
-    matplotlib.use("Agg")
-    path = Path(mplfonts.__file__).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
-    font_manager.fontManager.addfont(str(path))
-    matplotlib.rcParams["font.family"] = font_manager.FontProperties(fname=str(path)).get_name()
-    matplotlib.rcParams["axes.unicode_minus"] = False
-
-
-def _figure(figsize: tuple[float, float]):
-    """A figure and its axes on the Agg canvas, without pyplot and its global registry of
-    figures, so that the charts can be drawn off the main thread (the same PNG bytes)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=figsize)
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots()
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    return buffer.getvalue()
-
-
-def charts(
-    listing: pl.DataFrame, trend: pl.DataFrame, rule_rates: pl.DataFrame | None
-) -> dict[str, bytes]:
-    """PNG charts: warnings by township and rule, month-over-month trend, confirmation by rule."""
-    _font()
-    from matplotlib.ticker import MaxNLocator
-
-    images: dict[str, bytes] = {}
-    if listing.height:
-        counts = listing.group_by(["township", "rule"]).len().sort(["township", "rule"])
-        townships = counts["township"].unique().sort().to_list()
-        figure, axis = _figure((10, max(3, 0.35 * len(townships) + 1)))
-        left = [0] * len(townships)
-        for rule in counts["rule"].unique().sort().to_list():
-            part = dict(counts.filter(pl.col("rule") == rule).select("township", "len").rows())
-            values = [part.get(t, 0) for t in townships]
-            axis.barh(townships, values, left=left, label=rule)
-            left = [a + b for a, b in zip(left, values, strict=True)]
-        axis.set_title("本月预警：乡镇 × 规则")
-        axis.set_xlabel("预警条数")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.invert_yaxis()
-        axis.legend(ncol=5, fontsize=7, loc="lower right")
-        images["乡镇×规则"] = _png(figure)
-    if trend.height:
-        figure, axis = _figure((8, 3.5))
-        axis.plot(trend["月份"], trend["清单行数"], marker="o", label="清单行数")
-        axis.plot(trend["月份"], trend["新增"], marker="s", label="新增")
-        axis.set_title("逐月趋势")
-        axis.legend()
-        axis.tick_params(axis="x", rotation=45)
-        images["逐月趋势"] = _png(figure)
-    if rule_rates is not None and rule_rates.filter(pl.col("已核实") > 0).height:
-        answered = rule_rates.filter(pl.col("已核实") > 0)
-        figure, axis = _figure((8, 3.5))
-        axis.bar(answered["预警代码"], answered["属实占比"].fill_null(0))
-        axis.set_ylim(0, 1)
-        axis.set_title("各规则核实属实占比（累计）")
-        axis.tick_params(axis="x", rotation=45)
-        images["规则属实占比"] = _png(figure)
-    return images

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -12,13 +10,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.exports.charts import Chart, add_chart_sheet, chart_figures, svg
 from pipelines.exports.departments import (
     FAILED_SHEET,
     INCOMPLETE,
     failed_files,
     write_department_workbooks,
 )
-from pipelines.exports.learning import charts, learned_tables, warning_history
+from pipelines.exports.learning import learned_tables, warning_history
 from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import (
     ExportCheckError,
@@ -38,6 +37,7 @@ from pipelines.warehouse import fetch_one, scalar
 SUMMARY_XLSX = "区级汇总.xlsx"
 SUMMARY_CSV = "区级汇总.csv"
 SUMMARY_HTML = "区级汇总.html"
+CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 
 ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
@@ -437,7 +437,7 @@ def _describe_candidates(
     )
 
 
-def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes]) -> str:
+def _html(title: str, tables: dict[str, pl.DataFrame], charts: list[Chart]) -> str:
     parts = [
         "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
@@ -446,11 +446,8 @@ def _html(title: str, tables: dict[str, pl.DataFrame], images: dict[str, bytes])
         f"<h1>{html.escape(title)}</h1>",
     ]
     tables = {name: export_frame(frame) for name, frame in tables.items()}
-    for name, png in images.items():
-        data = base64.b64encode(png).decode()
-        parts.append(
-            f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>"
-        )
+    for chart in charts:
+        parts.append(f"<h2>{html.escape(chart.name)}</h2>{svg(chart)}")
     for name, frame in tables.items():
         parts.append(f"<h2>{html.escape(name)}</h2><table><tr>")
         parts.extend(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
@@ -492,7 +489,7 @@ def _write_summary(
     month: str,
     export_date: date,
     tables: dict[str, pl.DataFrame],
-    images: dict[str, bytes],
+    charts: list[Chart],
 ) -> list[ExportedFile]:
     """区级汇总 as XLSX (the failures first, then the charts, then every table), HTML and CSV."""
     written: list[ExportedFile] = []
@@ -502,13 +499,8 @@ def _write_summary(
     try:
         for name in alerts:  # before the charts: the first sheet a reader opens says what failed
             write_sheet(workbook, name, tables[name])
-        if images:
-            sheet = workbook.add_worksheet("图表")
-            row = 0
-            for name, png in images.items():
-                sheet.write_string(row, 0, name)
-                sheet.insert_image(row + 1, 0, f"{name}.png", {"image_data": io.BytesIO(png)})
-                row += 32
+        if charts:
+            add_chart_sheet(workbook, CHART_SHEET, charts, clean_text)
         for name, frame in tables.items():
             if name not in alerts:
                 write_sheet(workbook, name, frame)
@@ -518,7 +510,7 @@ def _write_summary(
     written.append(_exported(path, rows, _sheet_columns(tables)))
     title = clean_text(f"{district} {month} 防返贫动态监测预警 区级汇总", 200)
     html_path = out_dir / SUMMARY_HTML
-    html_path.write_text(_html(title, tables, images), encoding="utf-8")
+    html_path.write_text(_html(title, tables, charts), encoding="utf-8")
     written.append(_exported(html_path, rows, _sheet_columns(tables)))
     by_rule = tables["乡镇×预警"]
     (out_dir / SUMMARY_CSV).write_bytes(csv_bytes(by_rule))
@@ -550,17 +542,15 @@ def write_district_files(
         d=district,
         m=month,
     )
+    charts = chart_figures(
+        listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)")
+    )
+    unresolved = unresolved_listing(con, district, month)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # the charts (matplotlib, no warehouse) are drawn beside the gathering of the unresolved
-        # records (DuckDB and polars, which let go of the GIL while they work); then the list of
-        # unresolved records is written beside the summary and the department workbooks
-        drawing = pool.submit(
-            charts, listing, tables.get("逐月", pl.DataFrame()), tables.get("规则成效(累计)")
-        )
-        unresolved = unresolved_listing(con, district, month)
+        # the list of unresolved records is written beside the summary and the department
+        # workbooks
         listed = pool.submit(_write_unresolved, out_dir / UNRESOLVED_CSV, unresolved)
-        images = drawing.result()
-        written += _write_summary(out_dir, district, month, export_date, tables, images)
+        written += _write_summary(out_dir, district, month, export_date, tables, charts)
         written += write_department_workbooks(
             con,
             district=district,
