@@ -13,7 +13,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 # the libraries whose behaviour the results depend on: reading cells, SQL, names, spellings
-LIBRARIES = ("duckdb", "polars", "pyarrow", "fastexcel", "opencc", "pypinyin", "rapidfuzz")
+LIBRARIES = ("duckdb", "polars", "pyarrow", "fastexcel", "opencc", "pypinyin")
 
 
 @functools.cache

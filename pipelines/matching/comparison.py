@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import polars as pl
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-
 from pipelines.matching.ranks import Pass, enum_type
 from pipelines.matching.workspace import Workspace
 
@@ -144,10 +140,16 @@ _NAME = f"""
          WHEN r.py = m.py THEN '{NameLevel.HOMOPHONE}'
          WHEN r.dk = m.dk THEN '{NameLevel.DIALECT}'
          ELSE '{NameLevel.OTHER}' END"""
-# NULL: the keys differ, the spelling is judged next.
+# Levenshtein distance over characters (DuckDB's, on code points) where the keys differ, then the
+# lengths tell which one-edit kind it is.
 _SPELLING = f"""
     CASE WHEN r.nk = m.nk THEN '{SpellingLevel.SAME}'
-         WHEN r.nk IS NULL OR m.nk IS NULL THEN '{SpellingLevel.FAR}' END"""
+         WHEN r.nk IS NULL OR m.nk IS NULL OR levenshtein(r.nk, m.nk) > 1
+         THEN '{SpellingLevel.FAR}'
+         WHEN least(r.nlen, m.nlen) <= 1 THEN '{SpellingLevel.SINGLE}'
+         WHEN r.nlen <> m.nlen THEN '{SpellingLevel.DROPPED}'
+         WHEN r.nlen >= 3 THEN '{SpellingLevel.ONE_OFF}'
+         ELSE '{SpellingLevel.ONE_OFF_SHORT}' END"""
 _BIRTH = f"""
     CASE WHEN r.birth IS NULL OR m.birth IS NULL THEN '{BirthLevel.UNKNOWN}'
          WHEN r.birth = m.birth THEN '{BirthLevel.AGREES}'
@@ -186,16 +188,12 @@ def compare(
     Only `features` (those the pass's scoring lines read, and the name and spelling) are
     compared; the others stay NULL. Record-side evidence comes from `ff_open_records`, which
     holds the birth date, area code and ID the pass trusts. First every pair gets its
-    features read off both rows; then the spelling is judged (rapidfuzz) where the name keys
-    differ, and rivals and namesakes (joins over the roster) for the near names a scoring
+    features read off both rows, the spelling included (an edit distance where the name keys
+    differ); then rivals and namesakes (joins over the roster) for the near names a scoring
     line could read them for (`asked`: feature → SQL condition over `ff_pair_features f`).
     """
     this_round = f"f.pass = '{pass_}' AND f.round = {round_}"
-    # the spelling of the pairs whose name keys differ is judged first and joined in: updating
-    # the features after they are written costs more (2 s of 12 for a year's claims)
-    ws.frame("ff_spellings", _spellings(ws, f"p.pass = '{pass_}' AND p.round = {round_}"))
     levels = {"id": _id_level(pass_)} | _LEVELS
-    levels["spelling"] = f"coalesce({_SPELLING}, s.spelling)"
     ws.con.execute(f"""
         INSERT INTO ff_pair_features
         SELECT p.pass, p.round, p.r_id, p.m_id,
@@ -206,7 +204,6 @@ def compare(
         JOIN ff_open_records r USING (r_id)
         JOIN ff_members m USING (m_id)
         LEFT JOIN ff_id_holders h USING (r_id, m_id)
-        LEFT JOIN ff_spellings s USING (r_id, m_id)
         WHERE p.pass = '{pass_}' AND p.round = {round_}
     """)
     near = (
@@ -218,45 +215,6 @@ def compare(
     if "namesake" in features:
         one_edit = sql_in("f.spelling", ONE_EDIT)
         _judge_namesakes(ws, f"{this_round} AND {one_edit} AND {asked.get('namesake', 'true')}")
-
-
-def _spellings(ws: Workspace, pairs: str) -> pl.DataFrame:
-    """`r_id, m_id, spelling` of the candidate pairs of `ff_candidate_pairs p` meeting `pairs`
-    whose name keys differ (both known): those `_SPELLING` leaves to judge.
-
-    Only these pairs reach Python; rapidfuzz scores them in one vectorised call on both cores.
-    """
-    found = ws.con.sql(f"""
-        SELECT p.r_id, p.m_id, r.nk AS a, m.nk AS b, r.nlen AS a_len, m.nlen AS b_len
-        FROM ff_candidate_pairs p
-        JOIN ff_open_records r USING (r_id) JOIN ff_members m USING (m_id)
-        WHERE {pairs} AND r.nk <> m.nk
-    """).pl()
-    distance = (
-        process.cpdist(
-            found["a"].to_list(),
-            found["b"].to_list(),
-            scorer=Levenshtein.distance,
-            score_cutoff=1,
-            workers=-1,
-        )
-        if found.height
-        else []
-    )
-    shorter = pl.min_horizontal("a_len", "b_len")
-    return found.with_columns(distance=pl.Series(distance, dtype=pl.Int64)).select(
-        "r_id",
-        "m_id",
-        spelling=pl.when(pl.col("distance") > 1)
-        .then(pl.lit(SpellingLevel.FAR.value))
-        .when(shorter <= 1)
-        .then(pl.lit(SpellingLevel.SINGLE.value))
-        .when(pl.col("a_len") != pl.col("b_len"))
-        .then(pl.lit(SpellingLevel.DROPPED.value))
-        .when(pl.col("a_len") >= 3)
-        .then(pl.lit(SpellingLevel.ONE_OFF.value))
-        .otherwise(pl.lit(SpellingLevel.ONE_OFF_SHORT.value)),
-    )
 
 
 def _judge_rivals(ws: Workspace, near: str) -> None:

@@ -20,7 +20,6 @@ TABLES = (
     "ff_member_id_repairs",  # blocking keys: repairs of the members' failing IDs
     "ff_record_deletion_keys",  # blocking keys: a name and its one-character deletions
     "ff_member_deletion_keys",
-    "ff_spellings",  # how far apart the written names of a round's pairs are
     "ff_candidate_pairs",  # every pair blocking found: pass, round, r_id, m_id
     "ff_pair_features",  # one row per candidate pair: its features, as levels
     "ff_score_lines",  # the scoring table (scoring.SCORES): line, rank, method, reason
