@@ -62,7 +62,12 @@ CREATED = date(2026, 11, 6)
 def ref_workbook(path: Path, created: date | None) -> xlsxwriter.Workbook:
     workbook = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+        {
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "in_memory": True,  # the container as the exports pack it (no temporary files)
+        },
     )
     workbook.set_properties({"created": datetime.combine(created or date(2000, 1, 1), time())})
     return workbook

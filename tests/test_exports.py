@@ -109,6 +109,24 @@ def test_xlsx_twin_is_formatted_for_clerks(tmp_path):
     )
 
 
+def test_workbooks_never_spill_names_and_ids_into_temporary_files(tmp_path, monkeypatch):
+    """xlsxwriter assembles each sheet in a temporary file unless told otherwise: the names and
+    IDs would sit in the system's temp folder while the file is written (and after a crash)."""
+    import tempfile
+
+    def no_temporary_files(*args, **kwargs):
+        raise AssertionError("an export wrote a temporary file")
+
+    world = _world()
+    con = memory_warehouse()
+    world.build(con)
+    monkeypatch.setattr(tempfile, "mkstemp", no_temporary_files)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", no_temporary_files)
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_temporary_files)
+    _, files = _export(con, world, "2026-10", tmp_path)
+    assert any(f.path.suffix == ".xlsx" for f in files)
+
+
 def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
     world = _world()
     con = memory_warehouse()

@@ -612,10 +612,17 @@ def _cell_values(values: pl.Series, *, numbers: tuple) -> pl.Series:
 def fixed_workbook(path: Path, created: date | None) -> BulkWorkbook:
     """An xlsxwriter workbook whose bytes depend only on its content (reruns give the same file);
     its sheets take whole blocks of rows (fastxlsx: the bytes of one write call per cell)."""
-    # text stays text: nothing a cell holds becomes a formula, a number or a hyperlink
+    # text stays text: nothing a cell holds becomes a formula, a number or a hyperlink; the
+    # sheets' XML is assembled in memory, never in temporary files (names and IDs would sit in
+    # the system's temp folder until the workbook closes, and stay there after a crash)
     workbook = BulkWorkbook(
         str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+        {
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "in_memory": True,
+        },
     )
     moment = datetime.combine(created or date(2000, 1, 1), time())
     workbook.set_properties({"created": moment})
