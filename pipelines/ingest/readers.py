@@ -686,17 +686,21 @@ def _excel_numbers(
     """
     if frame.height == 0:
         return frame, frozenset()
-    suspects = []
-    for column in frame.columns:
-        values = frame[column]
+
+    def suspect(column: str) -> pl.Expr:
+        values = pl.col(column)
         long = values.str.contains(_LONG_INTEGER)
         # a number cell's text is an exact binary value; most typed IDs are not one
         exact = values.cast(pl.Int64, strict=False) == values.cast(pl.Float64, strict=False).cast(
             pl.Int64, strict=False
         )
         too_long = values.str.len_chars() > 19
-        if (long & (exact | too_long)).any():
-            suspects.append(column)
+        return (long & (exact | too_long)).any()
+
+    # every column judged in one pass over the sheet (a workbook has a few dozen columns, a
+    # district's grid ledger a workbook per 村)
+    found_long = frame.select(suspect(column) for column in frame.columns).row(0)
+    suspects = [column for column, long in zip(frame.columns, found_long, strict=True) if long]
     if not suspects:
         return frame, frozenset()
     indices = [int(column[1:]) for column in suspects]
