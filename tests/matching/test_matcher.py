@@ -89,6 +89,14 @@ def test_exact_id_with_one_character_off_on_a_three_character_name(run) -> None:
     assert tie(result, "r")["confidence"] < METHODS["id"].confidence
 
 
+@pytest.mark.parametrize("rare", ["𠀾", "𪚥"])  # outside the BMP: four bytes, two UTF-16 units
+def test_a_rare_character_counts_as_one_character_in_the_spelling(run, rare: str) -> None:
+    # 生僻字 in names are written outside the Basic Multilingual Plane; the edit distance counts
+    # characters, so 刘<rare>国 against 刘建国 is one character off, not several
+    result = run(_family(father=f"刘{rare}国"), [record("r", "刘建国", FATHER)])
+    assert tie(result, "r")["method"] == "证件号码一致+姓名近似"
+
+
 def test_exact_id_with_a_different_two_character_name_is_a_conflict_not_a_tie(run) -> None:
     result = run(_family(), [record("r", "李四", FATHER)])
     assert tie(result, "r") is None
