@@ -104,6 +104,10 @@ def test_chart_cells_stay_text(tmp_path):
     assert cells["=1+1"].data_type == "s"  # a string, never a formula
 
 
+def texts_of(root) -> list[str]:
+    return [t.text for t in root.iter(f"{SVG}text")]
+
+
 def test_svg_draws_one_bar_per_figure_and_escapes_text():
     charts = chart_figures(_listing(), TREND, RATES)
     for chart in charts:
@@ -125,6 +129,9 @@ def test_svg_draws_one_bar_per_figure_and_escapes_text():
         ends[township] = x + width
         widths[township] = widths.get(township, 0) + width
     assert widths["东桥镇"] == 2 * widths["木厂镇"]
+    # the value axis: whole counts from 0, reaching the largest total
+    ticks = [float(t) for t in texts_of(stacked) if re.fullmatch(r"\d+(\.\d+)?", t or "")]
+    assert ticks[0] == 0 and all(t == int(t) for t in ticks) and ticks[-1] >= 4
     columns = ElementTree.fromstring(svg(charts[2]))
     heights = [float(r.get("height")) for r in columns.iter(f"{SVG}rect")]
     assert heights[0] > 0 and heights[1] == 0  # YB01 at 50 %, ZJ01 at 0

@@ -204,14 +204,23 @@ def _legend_rows(chart: Chart) -> int:
     return 0 if len(chart.series) < 2 else (len(chart.series) + 7) // 8
 
 
-def _nice_top(value: float, share: bool) -> float:
-    """The axis's end: 1 for a share, else the least round number (1, 1.2, 1.5, 2 … 8 × 10^k) at
-    or above `value`."""
-    if share or value <= 0:
-        return 1.0
-    step = 10 ** math.floor(math.log10(value))
-    tops = (round(m * step, 12) for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10))
-    return next(top for top in tops if top >= value)
+def _axis(value: float, share: bool) -> tuple[float, float]:
+    """The value axis's end and tick step: 0–1 by quarters for a share; for a count, a whole round
+    step (1, 2, 2.5 or 5 × 10^k, about a fifth of `value`) and its least multiple at or above
+    `value`."""
+    if share:
+        return 1.0, 0.25
+    if value <= 0:
+        return 1.0, 1.0
+    rough = value / 5
+    power = 10 ** math.floor(math.log10(rough))
+    step = max(1.0, float(next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough)))
+    step = float(math.ceil(step))
+    return math.ceil(value / step) * step, step
+
+
+def _ticks(top: float, step: float) -> list[float]:
+    return [round(k * step, 12) for k in range(int(round(top / step)) + 1)]
 
 
 def _svg_stacked_bars(chart: Chart) -> str:
@@ -221,7 +230,7 @@ def _svg_stacked_bars(chart: Chart) -> str:
     height = top_pad + len(chart.categories) * (bar + 4) + 40 + _legend_rows(chart) * 18
     width = left + plot_width + right
     totals = [sum(v[i] for v in chart.series.values()) for i in range(len(chart.categories))]
-    top = _nice_top(max(totals, default=0), chart.share)
+    top, step = _axis(max(totals, default=0), chart.share)
     parts = _svg_open(width, height, chart)
     for i, category in enumerate(chart.categories):
         y = top_pad + i * (bar + 4)
@@ -242,11 +251,9 @@ def _svg_stacked_bars(chart: Chart) -> str:
     parts.append(
         f"<line x1='{left}' y1='{axis_y}' x2='{left + plot_width}' y2='{axis_y}' stroke='#999'/>"
     )
-    for k in range(5):
-        x = left + plot_width * k / 4
-        parts.append(
-            f"<text x='{x:.0f}' y='{axis_y + 14}' text-anchor='middle'>{top * k / 4:g}</text>"
-        )
+    for tick in _ticks(top, step):
+        x = left + plot_width * tick / top
+        parts.append(f"<text x='{x:.0f}' y='{axis_y + 14}' text-anchor='middle'>{tick:g}</text>")
     if chart.axis_label:
         parts.append(
             f"<text x='{left + plot_width / 2:.0f}' y='{axis_y + 30}' text-anchor='middle'>"
@@ -263,12 +270,12 @@ def _svg_vertical(chart: Chart) -> str:
     width = left + slot * len(chart.categories) + right
     height = top_pad + plot_height + 50 + _legend_rows(chart) * 18
     peak = max((v for values in chart.series.values() for v in values), default=0)
-    top = _nice_top(peak, chart.share)
+    top, step = _axis(peak, chart.share)
     base = top_pad + plot_height
     parts = _svg_open(max(width, 260), height, chart)
-    for k in range(5):
-        y = base - plot_height * k / 4
-        label = f"{top * k / 4:.0%}" if chart.share else f"{top * k / 4:g}"
+    for tick in _ticks(top, step):
+        y = base - plot_height * tick / top
+        label = f"{tick:.0%}" if chart.share else f"{tick:g}"
         parts.append(
             f"<line x1='{left}' y1='{y:.0f}' x2='{width - right}' y2='{y:.0f}' stroke='#eee'/>"
             f"<text x='{left - 4}' y='{y + 4:.0f}' text-anchor='end'>{label}</text>"
