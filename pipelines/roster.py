@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from pipelines.matching.ids import DESTROYED
 from pipelines.staging import copy_month
-from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar
+from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
 
 HEAD_RELATIONS = ("户主", "本人")
 
@@ -47,9 +48,17 @@ HOUSEHOLD_PLACE = ("township", "village", "group", "grid", "household_type")
 _HEAD = ", ".join(f"'{relation}'" for relation in HEAD_RELATIONS)
 
 FINDING = {
-    "duplicate_member": ("同户重复成员", "同一户内证件号码（或无证件时姓名）重复，仅保留第一行"),
+    "duplicate_member": (
+        "同户重复成员",
+        "同一户内证件号码重复（或无可用证件号码时，姓名与出生日期都相同），仅保留第一行",
+    ),
     "duplicate_id": ("花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理"),
     "ungridded": ("农户无网格台账", "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员"),
+    "destroyed_id": (
+        "花名册证件号码被Excel改写",
+        "证件号码已被 Excel 当作数字改写（科学计数法，或只剩前 15 位），原号码无法恢复；"
+        "该成员暂按姓名和出生日期识别。请从系统重新导出花名册，证件号码列保存为文本",
+    ),
 }
 
 
@@ -66,12 +75,30 @@ def _key_roster(
     their 网格员) and _findings, from the rows of tables `roster` and `grid` that `where` (with
     `params`) keeps. The grid ledger's first row (rowid) stands where a 乡镇+村+网格 is listed
     twice."""
+    # A member without a usable ID is known by name; namesakes in one household without IDs
+    # (a grandson named after his grandfather, IDs that Excel destroyed) are told apart by birth
+    # date, which a person reading the roster would see. Only such households need the date.
+    without_id = f"{where} {'AND' if where else 'WHERE'} id_number IS NULL"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _namesakes AS
+        SELECT household_id, name FROM {roster} {without_id}
+        GROUP BY household_id, name HAVING count(DISTINCT coalesce(birth_date, id_birth)) > 1""",
+        list(params),
+    )
+    birth = "coalesce(r.birth_date, r.id_birth)"
     keyed = f"""
-        SELECT * REPLACE (coalesce(birth_date, id_birth) AS birth_date),
-               household_id || '|' || coalesce(id_number, name) AS member_key,
-               coalesce(relation IN ({_HEAD})
-                        OR (relation IS NULL AND name = head_name), false) AS is_head
-        FROM {roster} {where}"""
+        SELECT r.* REPLACE ({birth} AS birth_date),
+               r.household_id || '|' || coalesce(
+                   r.id_number,
+                   r.name || CASE WHEN n.name IS NOT NULL AND {birth} IS NOT NULL
+                                  THEN '|' || strftime({birth}, '%Y-%m-%d') ELSE '' END
+               ) AS member_key,
+               coalesce(r.relation IN ({_HEAD})
+                        OR (r.relation IS NULL AND r.name = r.head_name), false) AS is_head
+        FROM {roster} r
+        LEFT JOIN _namesakes n
+          ON r.id_number IS NULL AND n.household_id = r.household_id AND n.name = r.name
+        {where}"""
     # a member_key given twice is rare: its rows are found by one aggregate, not a window
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _repeated AS
@@ -129,6 +156,10 @@ def _key_roster(
         list(params),
     )
     kinds = {kind: [f"'{text}'" for text in texts] for kind, texts in FINDING.items()}
+    # frames built by hand (build_roster in tests) may carry no ID status
+    destroyed = (
+        f"id_status = '{DESTROYED}'" if "id_status" in table_columns(con, "_members") else "false"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _findings AS
         SELECT * FROM (
@@ -146,6 +177,11 @@ def _key_roster(
                    {kinds["ungridded"][1]}, 3, household_id
             FROM _households
             WHERE worker_name IS NULL AND worker_phone IS NULL
+            UNION ALL
+            SELECT {kinds["destroyed_id"][0]}, household_id, member_key,
+                   {kinds["destroyed_id"][1]}, 4, record_key
+            FROM _members
+            WHERE {destroyed}
         ) ORDER BY part, _order"""
     )
 
@@ -158,7 +194,7 @@ _MEMBERS = """
       USING (household_id)
     ORDER BY m.record_key"""
 _FINDINGS = "SELECT kind, household_id, member_key, detail FROM _findings"
-_TEMPS = ("_repeated", "_members", "_heads", "_households", "_findings")
+_TEMPS = ("_namesakes", "_repeated", "_members", "_heads", "_households", "_findings")
 
 
 def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:

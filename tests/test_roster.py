@@ -129,3 +129,35 @@ def test_a_member_given_twice_keeps_the_row_that_sorts_first():
     assert tables.members["record_key"].to_list() == ["r|10", "r|11"]
     duplicate = tables.findings.filter(pl.col("kind") == "同户重复成员")
     assert duplicate.select("household_id", "member_key").rows() == [("H1", "H1|A1")]
+
+
+def test_namesakes_without_ids_are_told_apart_by_birth_and_destroyed_ids_reported():
+    """A roster whose IDs Excel destroyed (saved "as shown": 3.41502E+17) keys its members by
+    name; a grandson named after his father is still a member of his own (his birth date tells
+    them apart), true repeats still collapse, and every destroyed ID is reported."""
+    rows = [
+        ("r|1", "H1", "汪家宝", "汪家宝", None, None, date(1962, 10, 26), "户主"),
+        ("r|2", "H1", "汪宇航", "汪家宝", None, None, date(1994, 5, 18), "之子"),
+        ("r|3", "H1", "汪宇航", "汪家宝", None, None, date(2024, 1, 8), "之孙子"),
+        ("r|4", "H2", "李四", "李四", None, None, BIRTH, "户主"),
+        ("r|5", "H2", "李四", "李四", None, None, BIRTH, "户主"),  # the same row twice
+        ("r|6", "H2", "李娜", "李四", "ID6", BIRTH, None, "之女"),
+    ]
+    frame = roster([(*r, "镇", "村", "组", "网", "脱贫户") for r in rows]).with_columns(
+        id_status=pl.Series(["destroyed"] * 5 + ["valid"]),
+    )
+    tables = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]))
+    keys = tables.members["member_key"].to_list()
+    assert keys == [
+        "H1|汪家宝",
+        "H1|汪宇航|1994-05-18",
+        "H1|汪宇航|2024-01-08",
+        "H2|李四",
+        "H2|ID6",
+    ]
+    findings = tables.findings.group_by("kind").agg(pl.col("member_key").sort())
+    found = dict(findings.iter_rows())
+    assert found["同户重复成员"] == ["H2|李四"]
+    assert found["花名册证件号码被Excel改写"] == [
+        "H1|汪宇航|1994-05-18", "H1|汪宇航|2024-01-08", "H1|汪家宝", "H2|李四"
+    ]  # fmt: skip

@@ -45,9 +45,10 @@ def _random_roster(rng: random.Random) -> tuple[list[dict], list[dict]]:
                     "household_id": household,
                     "name": name,
                     "head_name": rng.choice([head, head, None]),
-                    "id_number": rng.choice([f"ID{h}-{m}", f"ID{h}-0", f"ID{h + 1}-0", None]),
+                    # no ID (or one Excel destroyed) often: namesakes then differ by birth
+                    "id_number": rng.choice([f"ID{h}-{m}", f"ID{h}-0", f"ID{h + 1}-0", None, None]),
                     "id_birth": rng.choice([date(1970, 1, 1), None]),
-                    "birth_date": rng.choice([date(1980, 2, 2), None]),
+                    "birth_date": rng.choice([date(1980, 2, 2), date(2004, 3, 3), None]),
                     "relation": rng.choice(["户主", "本人", "配偶", "子女", None])
                     if m
                     else rng.choice(["户主", None]),
@@ -81,9 +82,21 @@ def _bare(text: str | None) -> str:
 
 def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counter]:
     """members by member_key, households by household_id, findings as a multiset."""
+
+    def birth_of(row: dict):
+        return row["birth_date"] if row["birth_date"] is not None else row["id_birth"]
+
+    # namesakes without an ID in one household, born on different days, are two members
+    births: dict[tuple, set] = {}
+    for row in rows:
+        if row["id_number"] is None and birth_of(row) is not None:
+            births.setdefault((row["household_id"], row["name"]), set()).add(birth_of(row))
     keyed = []
     for row in sorted(rows, key=lambda r: r["record_key"]):
         who = row["id_number"] if row["id_number"] is not None else row["name"]
+        told_apart = len(births.get((row["household_id"], row["name"]), ())) > 1
+        if row["id_number"] is None and who is not None and told_apart and birth_of(row):
+            who = f"{who}|{birth_of(row).isoformat()}"
         member_key = (
             None if row["household_id"] is None or who is None else f"{row['household_id']}|{who}"
         )
