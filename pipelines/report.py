@@ -106,6 +106,16 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
                 counts += quality.get(key, (0, 0, 0))
             lines.append(label + "".join(f"{n:<10}" for n in counts) + note)
         lines.append("")
+        # the roster's own problems (destroyed IDs, members without a grid): counts only
+        findings = _rows(
+            con,
+            "SELECT kind, count(*) FROM roster_findings WHERE district = ? AND month = ?"
+            " GROUP BY kind ORDER BY count(*) DESC, kind",
+            params,
+        )
+        if findings:
+            counted = "，".join(f"{kind} {n}" for kind, n in findings)
+            lines += [f"⚠ 花名册问题：{counted}（明细见区级汇总「花名册问题」）", ""]
         lines += _failures(con, district, month)
         earlier = _rows(
             con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params

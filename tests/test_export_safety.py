@@ -371,3 +371,23 @@ def test_a_terminal_escape_in_a_file_name_does_not_reach_the_terminal(tmp_path):
         con.execute("UPDATE ingest_files SET file = '\x1b[2J坏.csv' WHERE status = 'failed'")
     text = run_summary(layout, DISTRICT, MONTH)
     assert "坏.csv" in text and "\x1b" not in text
+
+
+def test_the_rosters_own_problems_are_counted_in_the_run_output(tmp_path):
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    with open_warehouse(layout.database) as con:
+        _world_with_a_failed_file(con)
+        findings = pl.DataFrame(
+            {
+                "kind": ["花名册证件号码被Excel改写"] * 3 + ["农户无网格台账"],
+                "household_id": ["H1", "H1", "H2", "H3"],
+                "member_key": ["H1|甲", "H1|乙", "H2|丙", "H3|丁"],
+                "detail": ["…"] * 4,
+            }
+        )
+        replace_partition(con, "roster_findings", findings, district=DISTRICT, month=MONTH)
+    text = run_summary(layout, DISTRICT, MONTH)
+    line = next(line for line in text.splitlines() if "花名册问题" in line)
+    assert "花名册证件号码被Excel改写 3" in line and "农户无网格台账 1" in line
+    assert "甲" not in text  # counts only, never a name
