@@ -213,7 +213,7 @@ TABLES: tuple[Table, ...] = (
     ),
     Table(
         "roster_findings",
-        "roster data-quality findings: duplicate IDs, duplicate members, households without a grid",
+        "roster data-quality findings: duplicate IDs, duplicate members, households without a grid, IDs Excel destroyed",
         _partitioned(
             _columns("kind VARCHAR, household_id VARCHAR, member_key VARCHAR, detail VARCHAR")
         ),
