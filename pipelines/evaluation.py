@@ -82,7 +82,7 @@ def rules_fingerprint(
     - the rule settings and the rules' code.
     None when the ties are not fingerprinted: the month is then evaluated."""
     ties = match_fingerprint(con, district, month, staged_sources(con, district, month))
-    if ties is None or built_from(con, "match_builds", district, month) != ties:
+    if not built_from(con, "match_builds", district, month, ties):
         return None
     year, this_month = f"{month[:4]}-01", [district, month]
     month_rows = "district = ? AND month = ?"
@@ -137,11 +137,7 @@ def evaluate_month(
     inputs (rules_fingerprint), its tables stand and are read back (`reuse` False: always
     evaluate)."""
     fingerprint = rules_fingerprint(con, district, month, config)
-    if (
-        reuse
-        and fingerprint is not None
-        and built_from(con, "rule_builds", district, month) == fingerprint
-    ):
+    if reuse and built_from(con, "rule_builds", district, month, fingerprint):
         return _stored_run(con, district, month)
     # the month's tables are no one's until they are all written
     forget_build(con, "rule_builds", district, month)

@@ -481,11 +481,7 @@ def match_month(
     inputs (match_fingerprint), its ties stand and are read back (`reuse` False: always match)."""
     sources = staged_sources(con, district, month)
     fingerprint = match_fingerprint(con, district, month, sources)
-    if (
-        reuse
-        and fingerprint is not None
-        and built_from(con, "match_builds", district, month) == fingerprint
-    ):
+    if reuse and built_from(con, "match_builds", district, month, fingerprint):
         return _ties_of(con, district, month)
     # the month's ties are no one's until they are all written (a run stopped in between
     # leaves nothing a later run could take for them)

@@ -78,14 +78,14 @@ def _key_roster(
     # A member without a usable ID is known by name; namesakes in one household without IDs
     # (a grandson named after his grandfather, IDs that Excel destroyed) are told apart by birth
     # date, which a person reading the roster would see. Only such households need the date.
+    birth = "coalesce(r.birth_date, r.id_birth)"
     without_id = f"{where} {'AND' if where else 'WHERE'} id_number IS NULL"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _namesakes AS
-        SELECT household_id, name FROM {roster} {without_id}
-        GROUP BY household_id, name HAVING count(DISTINCT coalesce(birth_date, id_birth)) > 1""",
+        SELECT household_id, name FROM {roster} r {without_id}
+        GROUP BY household_id, name HAVING count(DISTINCT {birth}) > 1""",
         list(params),
     )
-    birth = "coalesce(r.birth_date, r.id_birth)"
     keyed = f"""
         SELECT r.* REPLACE ({birth} AS birth_date),
                r.household_id || '|' || coalesce(

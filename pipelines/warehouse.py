@@ -157,10 +157,13 @@ def replace_partition(
     return frame.height
 
 
-def built_from(con: duckdb.DuckDBPyConnection, memo: str, district: str, month: str) -> str | None:
-    """The input fingerprint a step's memo (match_builds, rule_builds) holds for the month; None
-    when the month has none."""
-    return scalar(
+def built_from(
+    con: duckdb.DuckDBPyConnection, memo: str, district: str, month: str, fingerprint: str | None
+) -> bool:
+    """The month's tables of a step were built from inputs with this fingerprint: its memo
+    (match_builds, rule_builds) holds it for the month. False for a month without a memo, and
+    for inputs that could not be fingerprinted (None)."""
+    return fingerprint is not None and fingerprint == scalar(
         con,
         f"SELECT input_fingerprint FROM {memo} WHERE district = ? AND month = ?",
         [district, month],
