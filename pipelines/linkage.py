@@ -437,7 +437,7 @@ def match_fingerprint(
         [district, month, sources],
     ).fetchall()
     built = con.execute(
-        "SELECT roster_fingerprint, grid_fingerprint, members FROM roster_builds"
+        "SELECT roster_fingerprint, grid_fingerprint, previous_keys, members FROM roster_builds"
         " WHERE district = ? AND month = ?",
         [district, month],
     ).fetchall()
@@ -448,7 +448,7 @@ def match_fingerprint(
     )
     if len(staged) != len(sources) or any(fp is None for _, fp in staged):
         return None
-    if len(built) != 1 or None in built[0] or built[0][2] != members:
+    if len(built) != 1 or None in built[0] or built[0][3] != members:
         return None
     negatives = fetch_one(
         con,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import duckdb
@@ -69,12 +70,19 @@ _PLACE_IN_LIST = "(CASE WHEN is_head THEN '0' ELSE '1' END) || record_key"
 
 
 def _key_roster(
-    con: duckdb.DuckDBPyConnection, roster: str, grid: str, where: str = "", params: tuple = ()
+    con: duckdb.DuckDBPyConnection,
+    roster: str,
+    grid: str,
+    where: str = "",
+    params: tuple = (),
+    previous: tuple[str, tuple] | None = None,
 ) -> None:
     """Temp tables _members (one row per member_key, the first by record_key), _households (with
     their 网格员) and _findings, from the rows of tables `roster` and `grid` that `where` (with
     `params`) keeps. The grid ledger's first row (rowid) stands where a 乡镇+村+网格 is listed
-    twice."""
+    twice. `previous`: a query (with its parameters) of the members the district's latest
+    earlier roster was keyed to (member_key, household_id, name, birth_date), whose keys are
+    carried over (_carry_keys)."""
     # A member without a usable ID is known by name; namesakes in one household without IDs
     # (a grandson named after his grandfather, IDs that Excel destroyed) are told apart by birth
     # date, which a person reading the roster would see. Only such households need the date.
@@ -113,6 +121,8 @@ def _key_roster(
         WHERE r.copies IS NULL OR k.record_key = r.first_key""",
         list(params),
     )
+    if previous is not None:
+        _carry_keys(con, *previous)
     least = ", ".join(f'min("{c}") AS "{c}", max("{c}") AS "_max_{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _heads AS
@@ -186,6 +196,55 @@ def _key_roster(
     )
 
 
+def _carry_keys(con: duckdb.DuckDBPyConnection, previous: str, params: tuple) -> None:
+    """A member keeps the key the latest earlier roster gave them. The key is built from the ID,
+    or from the name when the ID is unusable; so a roster whose IDs Excel destroyed one month
+    (3.41502E+17) would key its members by name that month and by ID the next, and every warning
+    about them would be listed again as new, their answers and 非本人 verdicts left behind.
+
+    A member whose key the earlier roster gave keeps it, unless that key is a name (no usable
+    ID) and the earlier member of that key was born on another day: a namesake, not the same
+    person. A member without a kept key takes the earlier key of the one member of the same
+    household, same name and a birth date that does not differ (the same day, or one side
+    unknown) whose key was not kept, when that pairing is one to one both ways. A namesake whose
+    name key was someone else's, and is not paired, is told apart by birth date
+    (`…|YYYY-MM-DD`). Anyone else (new, moved, a namesake it cannot tell apart) keeps their own
+    key."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _carried AS
+        WITH earlier AS ({previous}),
+        same AS (
+            SELECT m.member_key,
+                   coalesce(m.id_number IS NULL AND m.birth_date <> e.birth_date, false) AS clash
+            FROM _members m JOIN earlier e USING (member_key)
+        ),
+        kept AS (SELECT member_key FROM same WHERE NOT clash),
+        gone AS (SELECT * FROM earlier ANTI JOIN kept USING (member_key)),
+        came AS (
+            SELECT member_key, household_id, name, birth_date FROM _members
+            ANTI JOIN kept USING (member_key)
+        ),
+        paired AS (
+            SELECT c.member_key AS own_key, g.member_key AS new_key
+            FROM came c JOIN gone g
+              ON g.household_id = c.household_id AND g.name = c.name
+             AND (g.birth_date IS NULL OR c.birth_date IS NULL OR g.birth_date = c.birth_date)
+            QUALIFY count(*) OVER (PARTITION BY c.member_key) = 1
+                AND count(*) OVER (PARTITION BY g.member_key) = 1
+        )
+        SELECT own_key, new_key FROM paired
+        UNION ALL
+        SELECT s.member_key, s.member_key || '|' || strftime(m.birth_date, '%Y-%m-%d')
+        FROM same s JOIN _members m USING (member_key)
+        WHERE s.clash AND NOT EXISTS (SELECT 1 FROM paired p WHERE p.own_key = s.member_key)""",
+        list(params),
+    )
+    con.execute(
+        """UPDATE _members SET member_key = c.new_key FROM _carried c
+        WHERE _members.member_key = c.own_key"""
+    )
+
+
 # the members as written: the household's type where the member's own row gives none
 _MEMBERS = """
     SELECT m.* EXCLUDE (_copies)
@@ -194,18 +253,29 @@ _MEMBERS = """
       USING (household_id)
     ORDER BY m.record_key"""
 _FINDINGS = "SELECT kind, household_id, member_key, detail FROM _findings"
-_TEMPS = ("_namesakes", "_repeated", "_members", "_heads", "_households", "_findings")
+_TEMPS = ("_namesakes", "_repeated", "_carried", "_members", "_heads", "_households", "_findings")
 
 
-def build_roster(staged_roster: pl.DataFrame, grid: pl.DataFrame) -> RosterTables:
+def build_roster(
+    staged_roster: pl.DataFrame, grid: pl.DataFrame, previous: pl.DataFrame | None = None
+) -> RosterTables:
     """Members keyed by household + ID (or name), households with their 网格员, and findings:
-    what write_roster writes, computed from frames (the rows of one month)."""
+    what write_roster writes, computed from frames (the rows of one month). `previous`: the
+    members of the latest earlier month (member_key, household_id, name, birth_date), whose
+    keys carry over (_carry_keys)."""
     con = duckdb.connect()
     try:
         # tables, not views: the grid's row order (rowid) decides between repeated entries
         con.execute("CREATE TABLE roster AS SELECT * FROM staged_roster")
         con.execute("CREATE TABLE ledger AS SELECT * FROM grid")
-        _key_roster(con, "roster", "ledger")
+        if previous is not None:
+            con.execute("CREATE TABLE earlier AS SELECT * FROM previous")
+        _key_roster(
+            con,
+            "roster",
+            "ledger",
+            previous=None if previous is None else (_EARLIER.format(table="earlier"), ()),
+        )
         return RosterTables(
             con.sql(_MEMBERS).pl(),
             con.sql("SELECT * FROM _households").pl(),
@@ -232,14 +302,55 @@ def snapshot_fingerprints(
     return found.get("roster"), found.get("grid")
 
 
+# the members a month's keys carry over to the next (_carry_keys)
+_EARLIER = "SELECT member_key, household_id, name, birth_date FROM {table}"
+# previous_keys of a month keyed with no earlier roster in the warehouse
+NO_EARLIER_ROSTER = "none"
+
+
+@dataclass(frozen=True)
+class Predecessor:
+    """The latest earlier month whose roster was keyed (None: there is none), and what its keys
+    are a function of (None: not known, so nothing keyed after it is reused)."""
+
+    month: str | None
+    digest: str | None
+
+
+def predecessor(con: duckdb.DuckDBPyConnection, district: str, month: str) -> Predecessor:
+    """The month M's keys carry over from, and a digest of its build: its snapshots'
+    fingerprints, its member count and its own predecessor's digest (a chain: a member's key
+    depends on every earlier roster it was carried through)."""
+    rows = con.execute(
+        "SELECT month, roster_fingerprint, grid_fingerprint, members, previous_keys"
+        " FROM roster_builds WHERE district = ? AND month < ? ORDER BY month DESC LIMIT 1",
+        [district, month],
+    ).fetchall()
+    if not rows:
+        return Predecessor(None, NO_EARLIER_ROSTER)
+    if None in rows[0]:
+        return Predecessor(rows[0][0], None)
+    return Predecessor(rows[0][0], hashlib.sha256(repr(rows[0]).encode()).hexdigest())
+
+
 def reusable_build(
-    con: duckdb.DuckDBPyConnection, district: str, month: str, roster_fp: str, grid_fp: str
+    con: duckdb.DuckDBPyConnection,
+    district: str,
+    month: str,
+    roster_fp: str,
+    grid_fp: str,
+    earlier: Predecessor,
 ) -> str | None:
-    """A month whose roster tables were built from snapshots with these fingerprints (M first)."""
+    """A month whose roster tables are the ones M would get: built from snapshots with these
+    fingerprints, and either M itself keyed after the same predecessor, or that predecessor (the
+    same roster carried over from its own keys keeps them all)."""
+    if earlier.digest is None:
+        return None
     rows = con.execute(
         "SELECT month FROM roster_builds WHERE district = ? AND roster_fingerprint = ?"
-        " AND grid_fingerprint = ? ORDER BY month = ? DESC, month DESC LIMIT 1",
-        [district, roster_fp, grid_fp, month],
+        " AND grid_fingerprint = ? AND ((month = ? AND previous_keys = ?) OR month = ?)"
+        " ORDER BY month = ? DESC LIMIT 1",
+        [district, roster_fp, grid_fp, month, earlier.digest, earlier.month, month],
     ).fetchall()
     return rows[0][0] if rows else None
 
@@ -268,26 +379,36 @@ def _record_build(
     month: str,
     fingerprints: tuple[str | None, str | None],
     members: int,
+    earlier: Predecessor,
 ) -> None:
     build = pl.DataFrame(
         {
             "roster_fingerprint": [fingerprints[0]],
             "grid_fingerprint": [fingerprints[1]],
             "members": [members],
+            "previous_keys": [earlier.digest],
         },
         schema={
             "roster_fingerprint": pl.String,
             "grid_fingerprint": pl.String,
             "members": pl.Int64,
+            "previous_keys": pl.String,
         },
     )
     replace_partition(con, "roster_builds", build, district=district, month=month)
 
 
-def _write_keyed(con: duckdb.DuckDBPyConnection, district: str, month: str) -> None:
-    """M's staged roster and grid keyed in the warehouse and written over M's roster tables."""
+def _write_keyed(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, earlier: Predecessor
+) -> None:
+    """M's staged roster and grid keyed in the warehouse (the keys of the `earlier` month's
+    members carried over) and written over M's roster tables."""
     params = (district, month)
-    _key_roster(con, "stg_roster", "stg_grid", "WHERE district = ? AND month = ?", params)
+    previous = None
+    if earlier.month is not None:
+        members = "(SELECT * FROM roster_members WHERE district = ? AND month = ?)"
+        previous = (_EARLIER.format(table=members), (district, earlier.month))
+    _key_roster(con, "stg_roster", "stg_grid", "WHERE district = ? AND month = ?", params, previous)
     con.execute("BEGIN TRANSACTION")
     try:
         for table in ROSTER_TABLES:
@@ -314,13 +435,15 @@ def write_roster(
     con: duckdb.DuckDBPyConnection, district: str, month: str, *, reuse: bool = True
 ) -> RosterWritten:
     """The month's staged roster and grid ledger into roster_members, households and
-    roster_findings. When a month's tables were built from a roster and a grid with the same
-    fingerprints as M's, they are copied from it (or left as they are, when that month is M)
-    instead of being keyed again (`reuse` False: always build)."""
+    roster_findings; members keep the keys the latest earlier roster gave them (_carry_keys).
+    When M's tables would be those of a build from a roster and a grid with the same
+    fingerprints (reusable_build), they are copied from it (or left as they are, when that
+    month is M) instead of being keyed again (`reuse` False: always build)."""
     fingerprints = snapshot_fingerprints(con, district, month)
+    earlier = predecessor(con, district, month)
     found = None
     if reuse and all(fingerprints):
-        found = reusable_build(con, district, month, *fingerprints)
+        found = reusable_build(con, district, month, *fingerprints, earlier)
     if found is not None:
         if found != month:
             con.execute("BEGIN TRANSACTION")
@@ -333,7 +456,7 @@ def write_roster(
                 raise
     else:
         forget_build(con, "roster_builds", district, month)
-        _write_keyed(con, district, month)
+        _write_keyed(con, district, month, earlier)
     written = _read_tables(con, district, month)
-    _record_build(con, district, month, fingerprints, written.members)
+    _record_build(con, district, month, fingerprints, written.members, earlier)
     return RosterWritten(written.members, written.households, written.findings, found)

@@ -204,9 +204,13 @@ TABLES: tuple[Table, ...] = (
     Table(
         "roster_builds",
         "what the month's roster tables were built from: the roster and grid snapshots' "
-        "fingerprints (a later month with the same ones reuses the keyed members)",
+        "fingerprints (a later month with the same ones reuses the keyed members) and a digest "
+        "of the earlier month whose members' keys were carried over",
         _partitioned(
-            _columns("roster_fingerprint VARCHAR, grid_fingerprint VARCHAR, members BIGINT")
+            _columns(
+                "roster_fingerprint VARCHAR, grid_fingerprint VARCHAR, members BIGINT, "
+                "previous_keys VARCHAR"
+            )
         ),
         key=PARTITION,
         written_by="roster_members",
@@ -491,6 +495,12 @@ def _id_prefixes(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS id_prefix VARCHAR")
 
 
+def _carried_keys(con: duckdb.DuckDBPyConnection) -> None:
+    """roster_builds gets previous_keys (null in earlier rows: the next run of each month keys
+    its roster again, carrying the earlier month's keys over)."""
+    con.execute("ALTER TABLE roster_builds ADD COLUMN IF NOT EXISTS previous_keys VARCHAR")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -522,6 +532,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "a destroyed ID's certain digits kept (stg_*.id_prefix): the matcher rules out members "
         "whose ID does not begin with them",
         _id_prefixes,
+    ),
+    Migration(
+        6,
+        "members keep the keys the latest earlier roster gave them (roster_builds.previous_keys): "
+        "a roster whose IDs Excel destroyed one month does not re-list their warnings as new",
+        _carried_keys,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -84,7 +84,7 @@ def test_a_township_file_names_every_asset_and_month_it_is_made_from():
         "listings": ("2026-09", MONTH),
         "warnings": ("2026-09", MONTH),  # a warning keeps the id of the one it continues
         "households": this_month,
-        "roster_members": this_month,
+        "roster_members": ("2026-09", MONTH),  # members keep the keys last month's gave them
         "export_runs": this_month,
         "feedback_answers": EVERY_MONTH_SO_FAR,
         # the rules' inputs
@@ -117,6 +117,8 @@ def test_cross_month_flows_are_declared_partition_mappings():
     assert months("listings", "listings") == ("2026-09", "2026-09")
     assert months("warnings", "warnings") == ("2026-09", "2026-09")
     assert months("match_quality", "match_quality") == ("2026-09", "2026-09")
+    # members keep last month's keys, which carry those of the months before it
+    assert months("roster_members", "roster_members") == ("2026-09", "2026-09")
     # year-to-date claims: an asset of its own over the earlier months (those of M's year are
     # read), never a side effect of staging month M
     assert months("medical_claims_ytd", "medical_claims") == ("2025-11", "2026-09")

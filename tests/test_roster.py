@@ -161,3 +161,59 @@ def test_namesakes_without_ids_are_told_apart_by_birth_and_destroyed_ids_reporte
     assert found["花名册证件号码被Excel改写"] == [
         "H1|汪宇航|1994-05-18", "H1|汪宇航|2024-01-08", "H1|汪家宝", "H2|李四"
     ]  # fmt: skip
+
+
+def _earlier(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(
+        rows,
+        schema={"member_key": pl.String, "household_id": pl.String, "name": pl.String,
+                "birth_date": pl.Date},
+        orient="row",
+    )  # fmt: skip
+
+
+def test_members_keep_the_keys_last_months_roster_gave_them():
+    """A roster whose IDs Excel destroyed one month keyed its members by name; the next month's
+    intact roster keys them by ID. Each member keeps the key they had (their warnings continue,
+    their answers still apply), both ways; a namesake is never taken for them."""
+    old, young = date(1950, 3, 1), date(2026, 1, 8)
+    earlier = _earlier([
+        ("H1|张三", "H1", "张三", BIRTH),  # keyed by name: its ID was destroyed
+        ("H1|ID2", "H1", "李四", date(1985, 1, 1)),  # keyed by ID, destroyed this month
+        ("H1|ID3", "H1", "王五", date(1990, 1, 1)),  # keyed by ID both months
+        ("H2|赵六", "H2", "赵六", old),  # keyed by name; a grandson of his name is born
+        ("H3|周九", "H3", "周九", None),  # one earlier member for two now: not told apart
+        ("H4|钱八", "H4", "钱八", BIRTH),  # moved to another household: not followed
+    ])  # fmt: skip
+    rows = [
+        ("r|1", "H1", "张三", "张三", "ID1", BIRTH, BIRTH, "户主"),
+        ("r|2", "H1", "李四", "张三", None, None, date(1985, 1, 1), "配偶"),
+        ("r|3", "H1", "王五", "张三", "ID3", None, date(1990, 1, 1), "之子"),
+        ("r|4", "H1", "孙七", "张三", "ID4", None, date(2020, 1, 1), "之孙子"),  # new
+        ("r|5", "H2", "赵六", "赵六", "ID5", old, old, "户主"),
+        ("r|6", "H2", "赵六", "赵六", None, None, young, "之孙子"),
+        ("r|7", "H3", "周九", "周九", "ID7", None, date(1970, 1, 1), "户主"),
+        ("r|8", "H3", "周九", "周九", "ID8", None, date(1995, 1, 1), "之子"),
+        ("r|9", "H5", "钱八", "钱八", "ID9", None, BIRTH, "户主"),
+    ]
+    frame = roster([(*r, "镇", "村", "组", "网", "脱贫户") for r in rows])
+    tables = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]), earlier)
+    keys = dict(zip(tables.members["record_key"], tables.members["member_key"], strict=True))
+    assert keys == {
+        "r|1": "H1|张三",  # now with an ID, still the member the name key named
+        "r|2": "H1|ID2",  # now without one, still the member the ID key named
+        "r|3": "H1|ID3",
+        "r|4": "H1|ID4",
+        "r|5": "H2|赵六",  # the grandfather keeps his key
+        "r|6": "H2|赵六|2026-01-08",  # his namesake grandson is someone else
+        "r|7": "H3|ID7",
+        "r|8": "H3|ID8",
+        "r|9": "H5|ID9",
+    }
+    heads = dict(
+        zip(tables.households["household_id"], tables.households["head_member_key"], strict=True)
+    )
+    assert heads["H1"] == "H1|张三" and heads["H2"] == "H2|赵六"
+    # without an earlier roster the keys are the month's own
+    fresh = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]))
+    assert fresh.members["member_key"].to_list()[:2] == ["H1|ID1", "H1|李四"]

@@ -24,7 +24,7 @@ from pipelines.sources import DEPARTMENT_SOURCES, GRID, ROSTER, SOURCES
 from pipelines.staging import folder_fingerprint, ingest_source
 from pipelines.warehouse import memory_warehouse
 
-FIRST, SAME, CHANGED = "2026-10", "2026-11", "2026-12"
+FIRST, SAME, CHANGED, LATER = "2026-10", "2026-11", "2026-12", "2027-01"
 DISTRICT = "d"
 
 
@@ -33,7 +33,7 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
     root = tmp_path_factory.mktemp("reuse") / "district"
     generate(root, [FIRST], members=1500, seed=7, messy=True)
     raw = root / "raw"
-    for month in (SAME, CHANGED):
+    for month in (SAME, CHANGED, LATER):  # LATER: FIRST's files again, after CHANGED's
         for source in (ROSTER.key, GRID.key):
             shutil.copytree(raw / FIRST / source, raw / month / source)
     # one cell of one roster file differs in CHANGED: a name in the first data row
@@ -103,7 +103,10 @@ def test_an_unchanged_roster_reuses_the_keyed_members_with_identical_rows(layout
     assert tables.reused_from == FIRST
     assert tables.members == _rows(con, "roster_members", SAME).height > 1000
 
-    fresh = memory_warehouse()  # the same month computed from the files, nothing reused
+    # the same months computed from the files, nothing reused (SAME's keys carried over from
+    # FIRST's, as in `con`)
+    fresh = memory_warehouse()
+    _month(fresh, layout, FIRST, reuse=False)
     _month(fresh, layout, SAME, reuse=False)
     for table in (*ROSTER_TABLES, "stg_roster", "stg_grid", "source_status", "ingest_files",
                   "rejects", "field_problems", "roster_builds"):  # fmt: skip
@@ -136,6 +139,37 @@ def test_a_roster_changed_in_one_cell_is_read_and_keyed_again(layout: DataDir):
     _month(fresh, layout, CHANGED, reuse=False)
     assert _rows(con, "roster_members", CHANGED).equals(_rows(fresh, "roster_members", CHANGED))
     assert not _rows(con, "roster_members", CHANGED).equals(_rows(con, "roster_members", FIRST))
+
+
+def test_a_build_is_reused_only_where_its_keys_are_those_the_month_would_carry(layout: DataDir):
+    """Members keep the keys the latest earlier roster gave them, so a month's keyed members are
+    a function of that roster too: a month's own build stands while its predecessor is the
+    same, the predecessor's build is copied when the files are the same (its keys carry over to
+    themselves), and an older month with the same files is not taken for either."""
+    con = memory_warehouse()
+    _month(con, layout, FIRST)
+    _month(con, layout, CHANGED)
+    _, later = _month(con, layout, LATER)  # FIRST's files, but CHANGED's keys carried over
+    assert later.reused_from is None
+    _, same = _month(con, layout, SAME)  # FIRST's files, FIRST the month before: copied
+    assert same.reused_from == FIRST
+    _, again = _month(con, layout, SAME)  # the same predecessor: the month's own build stands
+    assert again.reused_from == SAME
+
+    fresh = memory_warehouse()
+    for month in (FIRST, CHANGED, LATER, SAME):
+        _month(fresh, layout, month, reuse=False)
+    for month in (LATER, SAME):
+        assert _rows(con, "roster_members", month).equals(_rows(fresh, "roster_members", month))
+        assert _rows(con, "roster_builds", month).equals(_rows(fresh, "roster_builds", month))
+
+    # the predecessor's build changed (here: it is gone): SAME is keyed again, as a fresh build
+    con.execute("DELETE FROM roster_builds WHERE month = ?", [FIRST])
+    _, alone = _month(con, layout, SAME)
+    assert alone.reused_from is None
+    lone = memory_warehouse()
+    _month(lone, layout, SAME, reuse=False)
+    assert _rows(con, "roster_builds", SAME).equals(_rows(lone, "roster_builds", SAME))
 
 
 def test_a_rerun_reads_no_unchanged_department_file_again(layout: DataDir):

@@ -3,20 +3,27 @@
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.common import deps, district_settings, monthly_multi_asset, table_spec
+from pipelines.assets.common import deps, district_settings, monthly_multi_asset, months, table_spec
+from pipelines.partitions import PREVIOUS_MONTH
 from pipelines.resources import FangfanResource
 from pipelines.roster import write_roster
 from pipelines.rules.catalogue import MONITORED_TYPES
 
 IDENTITY_GROUP = "identity"
 ROSTER_INPUTS = deps("roster", "grid")
+# members keep the keys last month's roster gave them (roster._carry_keys): the latest earlier
+# month keyed, which carries the keys of the months before it forward
+CARRIED_KEYS = months("roster_members", PREVIOUS_MONTH)
 
 
 @monthly_multi_asset(
     name="roster_members",
     specs=[
         table_spec(
-            table, group=IDENTITY_GROUP, depends_on=ROSTER_INPUTS, kinds=("duckdb", "polars")
+            table,
+            group=IDENTITY_GROUP,
+            depends_on=[*ROSTER_INPUTS, CARRIED_KEYS],
+            kinds=("duckdb", "polars"),
         )
         for table in ("roster_members", "households", "roster_findings")
     ],
