@@ -23,8 +23,11 @@ def _key(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def produced_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
+    """The month's warnings: rule, household, the warned member's ID in the roster, and what is
+    left of it when Excel destroyed it (its certain digits and the member's birth date)."""
     return con.sql(
-        """SELECT w.rule, w.household_id, r.id_number AS member_id_number
+        """SELECT w.rule, w.household_id, r.id_number AS member_id_number,
+                  r.id_prefix AS member_id_prefix, r.birth_date AS member_birth
            FROM warnings w LEFT JOIN roster_members r
              ON r.district = w.district AND r.month = w.month AND r.member_key = w.member_key
            WHERE w.district = $d AND w.month = $m""",
@@ -32,8 +35,61 @@ def produced_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str)
     ).pl()
 
 
+def _with_destroyed_ids_resolved(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
+    """A 人 warning whose member has no usable ID in the roster (Excel destroyed it: 3.41502E+17)
+    names no ID the truth can be compared with: it takes the ID of the one expected member of its
+    rule and household whose ID carries the member's birth date and begins with the digits that
+    survived (id_prefix, when at least the area code did), when no other warning of that rule and
+    household names that ID and no other such warning could take it. Twins of one household
+    stay unresolved (counted as wrong). Without those columns (frames built by hand) nothing
+    moves."""
+    if "member_id_prefix" not in produced.columns:
+        return produced
+    rows = produced.with_row_index("_row")
+    open_ = rows.filter(
+        pl.col("rule").is_in(PERSON_RULES)
+        & pl.col("member_id_number").is_null()
+        & (pl.col("member_id_prefix").is_not_null() | pl.col("member_birth").is_not_null())
+    )
+    if open_.is_empty():
+        return produced
+    named = rows.filter(pl.col("member_id_number").is_not_null()).select(
+        "rule", "household_id", pl.col("member_id_number").alias("truth_id")
+    )
+    candidates = (
+        open_.join(
+            expected.select("rule", "household_id", pl.col("member_id_number").alias("truth_id")),
+            on=["rule", "household_id"],
+        )
+        .filter(
+            (
+                pl.col("member_id_prefix").is_null()
+                | pl.col("truth_id").str.starts_with(pl.col("member_id_prefix"))
+            )
+            & (
+                pl.col("member_birth").is_null()
+                | (
+                    pl.col("truth_id").str.slice(6, 8)
+                    == pl.col("member_birth").dt.strftime("%Y%m%d")
+                )
+            )
+        )
+        .join(named, on=["rule", "household_id", "truth_id"], how="anti")
+        .unique(["_row", "truth_id"])
+    )
+    one = candidates.filter(
+        (pl.len().over("_row") == 1) & (pl.len().over("rule", "household_id", "truth_id") == 1)
+    ).select("_row", "truth_id")
+    return (
+        rows.join(one, on="_row", how="left")
+        .with_columns(pl.coalesce("member_id_number", "truth_id").alias("member_id_number"))
+        .drop("_row", "truth_id")
+    )
+
+
 def score(produced: pl.DataFrame, expected: pl.DataFrame) -> pl.DataFrame:
     """Per rule: expected, produced, true positives, precision, recall, recall on recoverable."""
+    produced = _with_destroyed_ids_resolved(produced, expected)
     got = _key(produced).unique().with_columns(pl.lit(True).alias("produced"))
     want = expected.with_columns(
         pl.col("recoverable").cast(pl.String).str.to_lowercase().is_in(["true", "1", "yes"])

@@ -61,3 +61,43 @@ def test_match_scoring_per_tier_and_recall_over_recoverable():
     overall = table["all"]
     assert (overall["ties"], overall["correct"]) == (4, 2)
     assert overall["recall"] == 2 / 3  # a, b, c are recoverable members; e is not; f is a bad row
+
+
+def test_a_member_whose_roster_id_excel_destroyed_is_scored_by_what_survives_of_it():
+    """A roster saved by Excel (3.41502E+17) leaves its members without IDs: a warning about one
+    counts as right when exactly one expected member of its rule and household has an ID that
+    begins with the surviving digits and carries the member's birth date."""
+    from datetime import date
+
+    expected = pl.DataFrame(
+        {
+            "rule": ["GA01", "JY02", "CL01", "CL01", "RS01"],
+            "household_id": ["H1", "H1", "H2", "H2", "H3"],
+            "member_id_number": [
+                "341502198212213370",
+                "341502200711146934",
+                "341502199001011234",
+                "341502199001015678",  # twins: not told apart
+                "341502196005054321",
+            ],  # fmt: skip
+            "recoverable": ["true"] * 5,
+        }
+    )
+    produced = pl.DataFrame(
+        {
+            "rule": ["GA01", "JY02", "CL01", "RS01"],
+            "household_id": ["H1", "H1", "H2", "H3"],
+            "member_id_number": [None, None, None, None],
+            "member_id_prefix": ["3415021982122", "341502", "3415021990010", "3415029"],
+            "member_birth": [date(1982, 12, 21), None, date(1990, 1, 1), date(1960, 5, 5)],
+        },
+        schema_overrides={"member_id_number": pl.String},
+    )
+    table = {r["rule"]: r for r in score(produced, expected).iter_rows(named=True)}
+    assert table["GA01"]["true_positives"] == 1  # prefix and birth date agree
+    assert table["JY02"]["true_positives"] == 1  # the area alone, one member expected
+    assert table["CL01"]["true_positives"] == 0  # twins: two IDs fit, none is chosen
+    assert table["RS01"]["true_positives"] == 0  # the surviving digits are another's
+    # a birth date that differs rules the member out
+    other = produced.with_columns(member_birth=pl.lit(date(1983, 1, 1)))
+    assert score(other, expected).filter(pl.col("rule") == "GA01")["true_positives"][0] == 0
