@@ -56,8 +56,20 @@ _PROTECTED = "^(?:'|=\")"
 _UNPROTECT = (r'^="(.*)"$', "${1}")
 # a value a clerk put in quotes ("2026", “2026”): the quotes are not part of it
 _QUOTED = (r'^["“”](.*)["“”]$', "${1}")
-# the time of day of an XLSX date cell (2026-10-05 00:00:00), removed before spaces are
-_TIME_SUFFIX = r"[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?\s*$"
+# the time of day of an XLSX date cell (2026-10-05 00:00:00), or of a date Excel or WPS wrote
+# "as shown" with 上午/下午 or AM/PM (2026/10/5 上午 12:00:00, 2026/10/5 8:05 下午), removed
+# before spaces are
+_TIME_SUFFIX = (
+    r"(?i)[ T]+(?:上午|下午|AM|PM)?\s*[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
+    r"\s*(?:上午|下午|AM|PM)?\s*$"
+)
+# the day of the week Excel's and WPS's long date formats add (2026年10月5日星期一, 2026/10/5
+# 周一, 2026-10-05（星期一）): removed after a date's last digit or 日/号, never from a cell that
+# holds only a weekday (that is no date)
+_WEEKDAY_SUFFIX = (
+    r"^(.*[0-9日号])\s*[(（]?\s*(?:星期|周|礼拜)[一二三四五六日天]\s*[)）]?\s*$",
+    "${1}",
+)
 _YMD = r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})[日号]?$"
 _COMPACT_DATE = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
 # day and month before a 4-digit year: read only when one order gives a real date (25/10/2026)
@@ -169,7 +181,7 @@ def clean(values: pl.Series, *, dates: bool = False, yes_no: bool = False) -> pl
     if dates:
         # NFKC first: a full-width space or colon must not hide the time of day
         values = nfkc(values)
-        values = values.str.replace(_TIME_SUFFIX, "")
+        values = values.str.replace(_TIME_SUFFIX, "").str.replace(*_WEEKDAY_SUFFIX)
     cleaned = compact(values)
     marked = (cleaned.str.starts_with("'") | cleaned.str.starts_with("=")).fill_null(False) | (
         cleaned.str.contains(r'^["“”]').fill_null(False)
@@ -247,8 +259,9 @@ def _full_date(value: pl.Series) -> pl.Series:
 
 def parse_date(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     """2026-10-05, 2026/10/5, 2026.10.05, 20261005, 2026年10月5日/号 (spaces anywhere, full-width),
-    XLSX datetimes (2026-10-05 00:00:00, 2026/10/05 0:00), Excel serials (46300, 46300.0), and
-    25/10/2026 or 10/25/2026 where only one order is a date.
+    XLSX datetimes (2026-10-05 00:00:00, 2026/10/05 0:00, 2026/10/5 上午 12:00:00), long dates
+    with their weekday (2026年10月5日星期一), Excel serials (46300, 46300.0), and 25/10/2026 or
+    10/25/2026 where only one order is a date.
 
     A bare year and month (2026-10, 202610) is read as the first day of that month. Refused:
     impossible dates (2026-02-30), two-digit years (26/10/5), day/month that could be either

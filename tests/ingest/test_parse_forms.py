@@ -50,6 +50,16 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("2026/10/05 0:00", OCT5),
         ("2026/10/5 8:05", OCT5),
         ("2026-10-05T13:30:00", OCT5),
+        # a date column Excel or WPS saved "as shown" in a Chinese long or 12-hour format
+        ("2026年10月5日星期一", OCT5),
+        ("2026年10月5日 星期一", OCT5),
+        ("2026/10/5 周一", OCT5),
+        ("2026-10-05（星期一）", OCT5),
+        ("2026-10-05 (周一)", OCT5),
+        ("2026年10月5日星期天", OCT5),
+        ("2026/10/5 上午 12:00:00", OCT5),
+        ("2026/10/5 下午 3:30", OCT5),
+        ("2026/10/5 8:05 PM", OCT5),
         ("２０２６－１０－０５　００：００：００", OCT5),
         ("46300", OCT5),  # Excel serial
         ("46300.0", OCT5),
@@ -230,6 +240,8 @@ REFUSED: dict[str, list[str]] = {
         "1234",
         "abc",
         "下月",
+        "星期一",  # a weekday alone is no date
+        "周一",
     ],
     "month": ["202500", "2025-13", "九月", "2025.1", "13/2025", "25年9月", "abc"],
     "year": [
