@@ -96,6 +96,7 @@ _AMOUNT = (
     r"(?<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?<frac>[0-9]+))?"
     r"(?<unit>万元|万|千元|千|元整|元|圆|RMB|CNY|人民币|平方米|平米|M2)?$"
 )
+_ACCOUNTING_ZERO = r"(?i)^(¥|RMB|CNY|人民币)[-‐‑–—]+$"
 _MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元": 0, "圆": 0}
 # no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
 _COLUMN_UNIT = ("", "RMB", "CNY", "人民币")
@@ -407,6 +408,9 @@ def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
     A cell's own unit wins over the column's: `5万元` in a 元 column is 50,000, `500000元` in a
     万元 column is 50. A 平方米 column takes only area units; a money column only money ones.
     """
+    # an accounting format shows zero as a dash after the currency (¥ -, as Excel and LibreOffice
+    # save it "as shown"); a dash alone stays a blank mark
+    value = value.str.replace(_ACCOUNTING_ZERO, "${1}0")
     parts = value.str.extract_groups(_AMOUNT)
     field = parts.struct.field
     cell_unit = field("unit").fill_null("").str.to_uppercase()
@@ -461,7 +465,8 @@ def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元")
     never 0.
 
     Read: 1234.5, 1,234.50, 1234.5元, 1,234.50 元, ¥1234, ￥1,234, RMB 100, 人民币100元,
-    100元整, 5万, 5万元, 1.2万元, 3千元, -12.5, .5, full-width digits and separators; Excel's
+    100元整, 5万, 5万元, 1.2万元, 3千元, -12.5, .5, full-width digits and separators, an
+    accounting format's zero (¥ -: the currency and a dash; a dash alone is blank); Excel's
     binary noise past 15 significant digits is rounded as Excel shows it; more than 4
     decimals of the unit are rounded half up. Refused: (500) and other bracketed negatives,
     1.234,50 and badly grouped 12,34, scientific notation (1.2E+05 is a rounded display), a

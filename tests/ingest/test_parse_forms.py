@@ -139,6 +139,9 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("¥1234", D("1234")),
         ("￥1,234", D("1234")),
         ("¥ 1,234.00", D("1234")),
+        (" ¥-   ", D("0")),  # an accounting format's zero, saved "as shown"
+        ("¥      -  ", D("0")),
+        ("￥—", D("0")),
         ("RMB 100", D("100")),
         ("rmb100", D("100")),
         ("100RMB", D("100")),
@@ -273,12 +276,14 @@ REFUSED: dict[str, list[str]] = {
         "abc",
         "50万万元",
         "--3",
+        "¥-5-",
+        "¥--3",
         "5平方米",  # an area in a money column
         "5美元",
         "12345678901234567",  # beyond 20 digits at 4 decimals
     ],
     "amount_wan": ["5平方米", "1.234,5", "abc"],
-    "area": ["¥120", "5万元", "120元", "abc"],
+    "area": ["¥120", "5万元", "120元", "¥ -", "abc"],
     "yesno": ["○", "x", "2", "也许", "待定", "是否"],
 }
 
