@@ -211,9 +211,11 @@ def _in_range(parsed: pl.Series) -> pl.Series:
 
 
 def _serial_date(value: pl.Series) -> pl.Series:
-    days = value.cast(pl.Float64, strict=False).floor().cast(pl.Int64)
-    usable = value.str.contains(_SERIAL).fill_null(False) & days.is_between(*SERIAL_RANGE)
-    days = _null_if(days, ~usable)
+    # only a serial's text is turned into a number: nan, inf, 1e400 or a 20-digit number (an ID
+    # in the date column) would not fit a day count, and are unread dates, not a failed run
+    serial = _null_if(value, ~value.str.contains(_SERIAL).fill_null(False))
+    days = serial.cast(pl.Float64, strict=False).floor().cast(pl.Int64, strict=False)
+    days = _null_if(days, ~days.is_between(*SERIAL_RANGE).fill_null(False))
     return pl.select(pl.lit(EXCEL_EPOCH) + pl.duration(days=days)).to_series().cast(pl.Date)
 
 

@@ -245,8 +245,19 @@ REFUSED: dict[str, list[str]] = {
         "下月",
         "星期一",  # a weekday alone is no date
         "周一",
+        # what a program writes for a missing number (nan, inf), or an ID in the date column:
+        # no day count, an unread date (they once stopped the source's staging with an error)
+        "nan",
+        "NaN",
+        "inf",
+        "-Infinity",
+        "1e400",
+        "99999999999999999999999",
     ],
-    "month": ["202500", "2025-13", "九月", "2025.1", "13/2025", "25年9月", "abc"],
+    "month": [
+        *("202500", "2025-13", "九月", "2025.1", "13/2025", "25年9月", "abc"),
+        *("nan", "inf", "1e400", "99999999999999999999999"),
+    ],
     "year": [
         "26",  # which century?
         "126",

@@ -477,3 +477,24 @@ def test_a_roster_with_no_usable_row_fails_saying_why(tmp_path: Path) -> None:
     assert "3 行全部退回" in message
     assert "最多的原因（2 行）：「户编号」已被 Excel 当作数字改写" in message
     assert "张三" not in message and "3.415" not in message  # reasons name columns, not values
+
+
+def test_a_date_cell_no_day_count_fits_is_a_field_problem_not_a_failed_source(
+    tmp_path: Path,
+) -> None:
+    """nan and inf (what a program writes for a missing number) and an ID pasted into the date
+    column once made the date parser raise, and the whole source failed to stage."""
+    rows = [
+        HEADER,
+        ("1", "张三", "张三", ZHANG, "三十铺镇", "北山村", "低保", "新增", "3", "800", "nan", "", ""),
+        ("2", "李四", "李四", LI, "三十铺镇", "北山村", "低保", "新增", "2", "800", "inf", "", ""),
+        ("3", "王五", "王五", WANG, "三十铺镇", "北山村", "低保", "新增", "1", "800",
+         "99999999999999999999999", "", ""),
+    ]  # fmt: skip
+    folder = tmp_path / "raw" / MONTH / "civil_affairs"
+    write_csv(folder / "名册.csv", rows, "utf-8")
+    staged = stage_source(CIVIL, folder, MONTH)
+    assert staged.records.height == 3 and staged.records["change_date"].null_count() == 3
+    problems = staged.field_problems
+    assert problems["field"].to_list() == ["change_date"] * 3
+    assert problems["raw_value"].to_list() == ["nan", "inf", "99999999999999999999999"]
