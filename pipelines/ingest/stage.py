@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -108,10 +109,25 @@ def stage_folder(
             return [(name, table) for table in reader(source, path, name)]
         except UnreadableFile as error:
             return [(name, error)]
+        except MemoryError:
+            raise
+        except Exception as error:  # a fault of ours, not the file's: the other files are read
+            return [(name, UnreadableFile(program_fault(name, error)))]
 
     outcomes = [outcome for found in map_in_threads(read, files) for outcome in found]
     tables = [outcome for _, outcome in outcomes if isinstance(outcome, Table)]
-    records, rejects, field_problems, results = stage_tables(source, tables, tick_fields)
+    try:
+        records, rejects, field_problems, results = stage_tables(source, tables, tick_fields)
+    except MemoryError:
+        raise
+    except Exception as error:
+        # a fault of ours while typing the tables: the source's files fail (the district is told
+        # which, and absence rules take the source as no evidence), the month goes on
+        outcomes = [
+            (name, UnreadableFile(program_fault(name, error)) if isinstance(o, Table) else o)
+            for name, o in outcomes
+        ]
+        records, rejects, field_problems, results = stage_tables(source, [], tick_fields)
     counts = iter(results)
     file_rows = []
     cut_rejects: list[dict[str, object]] = []
@@ -143,6 +159,17 @@ def stage_folder(
         field_problems=field_problems,
     )
     return count_duplicates_once(staged, {p.relative_to(folder).as_posix(): p for p in files})
+
+
+def program_fault(name: str, error: Exception) -> str:
+    """The file's message when our own code failed on it: the kind of error and where, never
+    the error's text (it may quote a cell: a name, an ID)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"，{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (
+        f"文件 {name} 处理时程序出错（{type(error).__name__}{where}），本月未使用该文件的数据；"
+        "请把此文件交给技术支持"
+    )
 
 
 def source_files(folder: Path) -> list[Path]:

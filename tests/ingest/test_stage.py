@@ -498,3 +498,43 @@ def test_a_date_cell_no_day_count_fits_is_a_field_problem_not_a_failed_source(
     problems = staged.field_problems
     assert problems["field"].to_list() == ["change_date"] * 3
     assert problems["raw_value"].to_list() == ["nan", "inf", "99999999999999999999999"]
+
+
+def test_a_fault_of_ours_fails_the_file_not_the_month_and_quotes_no_cell(
+    civil_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error in our own code fails what it was reading, named with the kind of error and
+    where, never the error's text (it may quote a cell); the other files are still read."""
+    import pipelines.ingest.stage as stage
+    from pipelines.ingest import table
+    from pipelines.sources import FieldType
+
+    alone = stage_source(CIVIL, civil_folder, MONTH).records.height
+    write_csv(civil_folder / "另一个乡镇.csv", CIVIL_ROWS, "utf-8")
+    read = stage.read_tables
+
+    def reader_fault(source, path, name):  # noqa: ANN001, ANN202
+        if name == "另一个乡镇.csv":
+            raise RuntimeError(f"cell {ZHANG} 张三")
+        return read(source, path, name)
+
+    monkeypatch.setattr(stage, "read_tables", reader_fault)
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    files = {row["file"]: row for row in staged.files.iter_rows(named=True)}
+    assert files["另一个乡镇.csv"]["status"] == "failed"
+    assert "RuntimeError" in files["另一个乡镇.csv"]["message"]
+    assert files["三十铺镇_社会救助变动名册.csv"]["status"] == "ok"
+    assert staged.records.height == alone > 0
+    assert ZHANG not in files["另一个乡镇.csv"]["message"]
+
+    def typing_fault(values, **_):  # noqa: ANN001, ANN202
+        raise ValueError(f"cannot read {ZHANG} 张三")
+
+    monkeypatch.setitem(table.PARSERS, FieldType.DATE, (typing_fault, "无法识别为日期"))
+    monkeypatch.setattr(stage, "read_tables", read)
+    staged = stage_source(CIVIL, civil_folder, MONTH)
+    assert staged.received and staged.records.height == 0
+    assert set(staged.files["status"]) == {"failed"}
+    for message in staged.files["message"]:
+        assert "ValueError" in message and "技术支持" in message
+        assert ZHANG not in message and "张三" not in message
