@@ -47,8 +47,12 @@ _COMPATIBILITY = (
 )
 # Invisible format characters that survive NFKC and are not whitespace: soft hyphen, Arabic
 # letter mark, Mongolian vowel separator, zero-width marks and LRM/RLM, bidi embeddings and
-# overrides U+202A–202E, word joiner and invisible operators, bidi isolates U+2066–2069, BOM.
-_INVISIBLE_CHARS = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# overrides U+202A–202E, word joiner and invisible operators, bidi isolates U+2066–2069, BOM;
+# and the control characters a database export leaves in a cell (NUL, BEL …; not TAB or breaks)
+_INVISIBLE_CHARS = (
+    "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\\x00-\\x08\\x0e-\\x1f\\x7f"
+)
 _INVISIBLE = f"[{_INVISIBLE_CHARS}]"
 _SPACES = f"[\\s{_INVISIBLE_CHARS}]+"
 # Text protection of a number: Excel's ="2026", a leading apostrophe ('2026)

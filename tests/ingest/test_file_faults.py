@@ -249,6 +249,8 @@ def _xlsx_bytes(tmp_path: Path) -> bytes:
     [
         ("截断.xlsx", "half an xlsx", "不完整或已损坏"),
         ("报表.xls", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "内容不是表格"),
+        ("图片.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "内容不是表格"),
+        ("无BOM.csv", "姓名,证件号码\n张三,1\n".encode("utf-16-le"), "内容不是表格"),
         ("空.csv", b"", "是空文件"),
         ("空白.xls", b"  \r\n", "是空文件"),
         ("网页.xls", b"<html><body><table><tr><td></td></tr></table></body></html>", "没有含内容的表格"),
@@ -270,6 +272,21 @@ def test_an_unreadable_file_fails_naming_the_file_and_why(
     assert row["status"] == "failed"
     assert row["message"].startswith(f"文件 {name} ") and reason in row["message"]
     assert _file(staged, "好.csv")["rows_kept"] == 3  # the other file of the source still reads
+
+
+def test_a_stray_nul_in_a_cell_does_not_make_a_csv_binary(tmp_path: Path) -> None:
+    """A database export leaves a NUL character in a cell: the file is still a table (a person
+    sees it in Excel), and the NUL, like every control character, is invisible in the value."""
+    folder = tmp_path / "civil_affairs"
+    write_csv(folder / "名册.csv", CIVIL_ROWS)
+    path = folder / "名册.csv"
+    text = path.read_text(encoding="utf-8-sig")
+    name = CIVIL_ROWS[2][0]
+    path.write_text(text.replace(name, name[0] + "\x00" + name[1:], 1), encoding="utf-8-sig")
+    staged = _stage(folder)
+    row = _file(staged, "名册.csv")
+    assert row["status"] == "ok" and row["rows_kept"] == 3
+    assert name in staged.records["name"].to_list()
 
 
 # --- 3. legacy .xls, read like .xlsx ----------------------------------------------------------
