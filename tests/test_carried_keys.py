@@ -52,10 +52,15 @@ def _as_excel_shows(folder: Path) -> int:
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("carried") / "district"
+    base = tmp_path_factory.mktemp("carried")
+    root, home = base / "district", base / "dagster"
     generate(root, [FIRST, SECOND], members=3000, seed=7, messy=True)
     assert _as_excel_shows(root / "raw" / FIRST / "roster") > 2500
-    with dg.instance_for_test() as instance, pytest.MonkeyPatch.context() as patch:
+    home.mkdir()
+    with (
+        dg.instance_for_test(temp_dir=str(home)) as instance,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         patch.setenv("FANGFAN_DATA_DIR", str(root))
         for month in (FIRST, SECOND):
             stage_claims_history(defs(), month, instance)
