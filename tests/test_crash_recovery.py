@@ -104,6 +104,7 @@ def test_kill_9_mid_run_then_the_next_run_completes_with_identical_exports(tmp_p
     shutil.copytree(clean_data, crash_data)
     clean_home, crash_home = _home(tmp_path / "clean_home"), _home(tmp_path / "crash_home")
     children: list[subprocess.Popen] = []
+    instance: dg.DagsterInstance | None = None
     try:
         # the reference run goes alongside the crash (its own instance, so neither waits)
         clean = _start(clean_home, clean_data, tmp_path / "clean.log")
@@ -149,6 +150,8 @@ def test_kill_9_mid_run_then_the_next_run_completes_with_identical_exports(tmp_p
             if child.poll() is None:
                 child.kill()
                 child.wait()
+        if instance is not None:  # its SQLite connections closed before tmp_path goes
+            instance.dispose()
 
 
 def test_sigterm_stops_a_run_waiting_for_a_live_run_promptly_and_says_what_it_waited_for(tmp_path):
@@ -184,6 +187,7 @@ def test_sigterm_stops_a_run_waiting_for_a_live_run_promptly_and_says_what_it_wa
         if waiting.poll() is None:
             waiting.kill()
             waiting.wait()
+        instance.dispose()
 
 
 # launched in the same second as a live run, ours waits inside Dagster's executor, not our loop
