@@ -69,6 +69,11 @@ _LISTED = "is_head DESC, record_key"
 _PLACE_IN_LIST = "(CASE WHEN is_head THEN '0' ELSE '1' END) || record_key"
 
 
+def _born(birth: str) -> str:
+    """SQL: what tells namesakes without a usable ID apart in a member key, `|YYYY-MM-DD`."""
+    return f"'|' || strftime({birth}, '%Y-%m-%d')"
+
+
 def _key_roster(
     con: duckdb.DuckDBPyConnection,
     roster: str,
@@ -99,7 +104,7 @@ def _key_roster(
                r.household_id || '|' || coalesce(
                    r.id_number,
                    r.name || CASE WHEN n.name IS NOT NULL AND {birth} IS NOT NULL
-                                  THEN '|' || strftime({birth}, '%Y-%m-%d') ELSE '' END
+                                  THEN {_born(birth)} ELSE '' END
                ) AS member_key,
                coalesce(r.relation IN ({_HEAD})
                         OR (r.relation IS NULL AND r.name = r.head_name), false) AS is_head
@@ -234,7 +239,7 @@ def _carry_keys(con: duckdb.DuckDBPyConnection, previous: str, params: tuple) ->
         )
         SELECT own_key, new_key FROM paired
         UNION ALL
-        SELECT s.member_key, s.member_key || '|' || strftime(m.birth_date, '%Y-%m-%d')
+        SELECT s.member_key, s.member_key || {_born("m.birth_date")}
         FROM same s JOIN _members m USING (member_key)
         WHERE s.clash AND NOT EXISTS (SELECT 1 FROM paired p WHERE p.own_key = s.member_key)""",
         list(params),

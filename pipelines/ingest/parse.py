@@ -20,6 +20,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 import polars as pl
 
+from pipelines.matching.ids import INVISIBLE
+
 # Excel's day 0 for serials after 1900-02-28 (the 1900 leap-year bug is before any real data)
 EXCEL_EPOCH = date(1899, 12, 30)
 # serials 10000..80000 are 1927-05-18 .. 2119-01-10: anything else is not a date in these files
@@ -45,16 +47,10 @@ _COMPATIBILITY = (
     "[^\\x00-\\x7f\u3001-\u3035\u3037\u303b-\u303f\u3400-\u4dbf\u4e00-\u9fff"
     "\U00020000-\U0002a6df\U0002a700-\U0002ebef\U00030000-\U0003134f]"
 )
-# Invisible format characters that survive NFKC and are not whitespace: soft hyphen, Arabic
-# letter mark, Mongolian vowel separator, zero-width marks and LRM/RLM, bidi embeddings and
-# overrides U+202A–202E, word joiner and invisible operators, bidi isolates U+2066–2069, BOM;
-# and the control characters a database export leaves in a cell (NUL, BEL …; not TAB or breaks)
-_INVISIBLE_CHARS = (
-    "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-    "\\x00-\\x08\\x0e-\\x1f\\x7f"
-)
-_INVISIBLE = f"[{_INVISIBLE_CHARS}]"
-_SPACES = f"[\\s{_INVISIBLE_CHARS}]+"
+# Invisible format characters that survive NFKC and are not whitespace, and the control
+# characters a database export leaves in a cell: the ones an ID loses too (ids.INVISIBLE)
+_INVISIBLE = f"[{INVISIBLE}]"
+_SPACES = f"[\\s{INVISIBLE}]+"
 # Text protection of a number: Excel's ="2026", a leading apostrophe ('2026)
 _PROTECTED = "^(?:'|=\")"
 _UNPROTECT = (r'^="(.*)"$', "${1}")

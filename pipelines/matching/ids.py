@@ -47,10 +47,12 @@ EARLIEST_BIRTH = date(1880, 1, 1)
 # invisible format characters that copy-paste from web systems leaves around or inside a
 # number: soft hyphen, Arabic letter mark, Mongolian vowel separator, zero-width marks (and
 # LRM/RLM), bidi embeddings/overrides U+202A–202E and isolates U+2066–2069, word joiner and
-# invisible operators, BOM. NFKC leaves every one of them in place.
+# invisible operators, BOM. NFKC leaves every one of them in place. And the control characters
+# a database export leaves in a cell (NUL, BEL …; not TAB or line breaks). Every cell parser
+# (ingest/parse.py) drops the same ones.
 INVISIBLE = (
     "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
-    "\\x00-\\x08\\x0e-\\x1f\\x7f"  # control characters a database export leaves in
+    "\\x00-\\x08\\x0e-\\x1f\\x7f"
 )
 # whitespace (incl. NBSP, ideographic space after NFKC), the invisible marks and quotes
 _STRIP_CHARS = rf"[\s\u00a0\u2028\u2029{INVISIBLE}'\"`‘’“”]"
