@@ -521,6 +521,25 @@ def parse_name(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     return _null_if(value, value == "")
 
 
+# what Excel and WPS show in a cell whose formula failed (a VLOOKUP that found nothing is #N/A),
+# and LibreOffice's own error codes (Err:502); a CSV saved from such a sheet holds the same text
+_EXCEL_ERROR = (
+    r"(?i)^\s*(?:#(?:N/A|DIV/0!|VALUE!|REF!|NAME\?|NUM!|NULL!|GETTING_DATA|SPILL!|CALC!|FIELD!"
+    r"|BLOCKED!|CONNECT!|BUSY!|UNKNOWN!|ERROR)|Err:[0-9]{3})\s*$"
+)
+
+
+def excel_error(values: pl.Series) -> pl.Series:
+    """True where a cell holds a formula's error value: no value a person can read, and a sign
+    that the department's workbook has a broken formula (never a name, an amount or a tick)."""
+    marked = (
+        values.str.contains("#", literal=True) | values.str.contains("Err:", literal=True)
+    ).fill_null(False)
+    if not marked.any():
+        return marked
+    return (marked & values.str.contains(_EXCEL_ERROR)).fill_null(False)
+
+
 def unparsed(raw: pl.Series, parsed: pl.Series) -> pl.Series:
     """True when the cell had a value but the parser could not read it (a field problem).
 

@@ -642,7 +642,7 @@ class Workbook:
             return self._single
         try:
             loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
-            frame = loaded.to_polars()
+            frame = _with_error_values(loaded)
         except Exception as error:
             raise UnreadableFile(
                 f"文件 {self.name} 的工作表 {sheet} 无法读取（内容已损坏或格式不受支持）"
@@ -678,6 +678,48 @@ class Workbook:
                 self._merges = {}
                 self._merge_note = "未能读取合并单元格的范围，合并单元格的值只在其第一行"
         return self._merges.get(sheet, []), self._merge_note
+
+
+# what Excel shows in a cell whose formula failed; the reader hands such a cell over as an error
+_ERROR_VALUES = {
+    "NA": "#N/A",
+    "Div0": "#DIV/0!",
+    "Value": "#VALUE!",
+    "Ref": "#REF!",
+    "Name": "#NAME?",
+    "Num": "#NUM!",
+    "Null": "#NULL!",
+    "GettingData": "#GETTING_DATA",
+}
+_ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
+
+
+def _with_error_values(loaded: fastexcel.ExcelSheet) -> pl.DataFrame:
+    """A sheet's text cells, a formula's error value (#N/A, #DIV/0! …) as the text Excel shows.
+
+    The reader leaves an error cell empty; a person sees #N/A there, and a blank would hide a
+    broken formula from the department (the typing reports it, parse.excel_error)."""
+    table, errors = loaded.to_arrow_with_errors()
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    found: dict[int, list[tuple[int, str]]] = {}
+    for error in errors.errors if errors is not None else ():
+        kind = _ERROR_DETAIL.search(error.detail)
+        if kind is None:  # another conversion failure than a formula's error: left blank
+            continue
+        row, column = error.position
+        found.setdefault(column, []).append((row, _ERROR_VALUES.get(kind[1], "#ERROR")))
+    if not found:
+        return frame
+    columns = []
+    for index, cells in found.items():
+        name = frame.columns[index]
+        rows, texts = zip(*cells, strict=True)
+        patch = pl.Series(name, [None] * frame.height, dtype=pl.String).scatter(
+            list(rows), list(texts)
+        )
+        columns.append(pl.coalesce(pl.col(name), pl.lit(patch)).alias(name))
+    return frame.with_columns(columns)
 
 
 def _excel_numbers(

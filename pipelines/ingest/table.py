@@ -58,6 +58,8 @@ FIELD_PROBLEM_SCHEMA: dict[str, pl.DataType] = {
 RAW_VALUE_CHARS = 200
 # the check whose failure loses a department row: neither a usable name nor a usable ID
 IDENTITY_PROBLEM = "name,id_number"
+# a cell holding a formula's error value (#N/A, #DIV/0!; parse.excel_error)
+EXCEL_ERROR = "是 Excel 公式的错误值（公式出错），没有可读的值，请检查原表公式"
 FIELD_DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.TEXT: pl.String(),
     FieldType.NAME: pl.String(),
@@ -377,7 +379,10 @@ def _type_field(
     raw: pl.Series,
     reason: Callable[[Callable[[str], str]], str | pl.Series],
     context: _Context,
+    errors: pl.Series,
 ) -> None:
+    """One field's typed values and its problems (`errors`: cells holding a formula's error
+    value, already null in `raw` and reported: a required field is not also called blank)."""
     blank: pl.Series
     if f.type is FieldType.ID:
         # Excel damage is judged per table: each file's ID column is its own group
@@ -438,7 +443,7 @@ def _type_field(
             typed.problems.append((destroyed, f.name, text))
     if f.required:
         required = reason(lambda label: f"「{label}」为空（必填）")
-        typed.problems.insert(0, (blank.fill_null(True), f.name, required))
+        typed.problems.insert(0, (blank.fill_null(True) & ~errors, f.name, required))
 
 
 # how Excel destroys a long code it takes for a number: scientific notation (3.41502E+16; a
@@ -542,15 +547,26 @@ def _type_fields(
             if f.name in combined.columns
             else pl.repeat(None, combined.height, eager=True, dtype=pl.String)
         )
+        errors = parse.excel_error(raw)
+        if errors.any():
+            # a formula's error value (#N/A): no value, and the department is told of its formula
+            raw = _null_if_flagged(raw, errors)
+            text = _reason(labels, tables, lambda label: f"「{label}」{EXCEL_ERROR}")
+            typed.problems.append((errors, f.name, text))
         if f.name in tick_fields:
-            present = tables.is_in(list(labels))
+            present = tables.is_in(list(labels)) & ~errors
             typed.values[f.name] = _frame_eval(
                 {"tick": parse.parse_tick(raw), "present": present},
                 pl.when(pl.col("present")).then(pl.col("tick")),
             )
             continue
         _type_field(
-            typed, f, raw, lambda text, labels=labels: _reason(labels, tables, text), context
+            typed,
+            f,
+            raw,
+            lambda text, labels=labels: _reason(labels, tables, text),
+            context,
+            errors,
         )
     if source.is_department:
         no_name = typed.values["name"].is_null()

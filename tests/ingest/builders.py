@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -50,6 +51,14 @@ def write_csv(
     return path
 
 
+@dataclass(frozen=True)
+class Formula:
+    """A formula cell with the value Excel last computed for it (an error value such as #N/A)."""
+
+    formula: str
+    shown: str
+
+
 def write_xlsx(
     path: Path,
     rows: Sequence[Sequence[object]],
@@ -75,6 +84,8 @@ def write_xlsx(
                     worksheet.write_datetime(r, c, moment, date_format)
                 elif isinstance(value, int | float):
                     worksheet.write_number(r, c, value)
+                elif isinstance(value, Formula):
+                    worksheet.write_formula(r, c, value.formula, None, value.shown)
                 else:
                     worksheet.write_string(r, c, str(value))
     workbook.close()
@@ -185,6 +196,26 @@ def write_civil_merged(path: Path) -> Path:
     sheet.merge_range(total + 1, 0, total + 1, 8, "填报人：孙八    联系电话：13700000000")
     workbook.close()
     return path
+
+
+# a 低保变动名册 whose clerk filled names and amounts with formulas, three of which fail: a
+# VLOOKUP that found nobody (#N/A), a division by an empty cell (#DIV/0!), text added to a
+# number (#VALUE!); formulas whose error LibreOffice computes again when it saves the .xls
+CIVIL_ERROR_ROWS = [
+    ("金安区2026年10月社会救助变动名册",),
+    ("姓名", "身份证号", "乡镇", "村", "救助类型", "金额", "变动日期"),
+    ("张三", fixed_id(21, date(1950, 3, 1)), "三十铺镇", "北山村", "低保", 100, date(2026, 10, 5)),
+    (Formula("=NA()", "#N/A"), fixed_id(22, date(1961, 4, 2)), "三十铺镇", "北山村", "低保",
+     Formula("=1/0", "#DIV/0!"), date(2026, 10, 6)),
+    ("王五", fixed_id(23, date(1972, 5, 3)), "三十铺镇", "南山村", Formula('="a"+1', "#VALUE!"),
+     300, Formula("=NA()", "#N/A")),
+    (Formula("=NA()", "#N/A"), Formula("=NA()", "#N/A"), "三十铺镇", "南山村", "低保", 400,
+     date(2026, 10, 7)),
+]  # fmt: skip
+
+
+def write_civil_errors(path: Path) -> Path:
+    return write_xlsx(path, CIVIL_ERROR_ROWS, sheet="社会救助变动名册")
 
 
 GRID_FIXTURE_TITLE = "三十铺镇乡镇（街道、开发区）北山村村防止返贫动态监测基层网格工作台账"

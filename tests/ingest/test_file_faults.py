@@ -22,10 +22,14 @@ from pipelines.ingest.readers import (
 from pipelines.ingest.stage import FILE_SCHEMA, StagedSource, stage_source
 from pipelines.sources import SOURCES
 from tests.ingest.builders import (
+    CIVIL_ERROR_ROWS,
     CIVIL_MERGED_DATA,
+    GRID_FIXTURE_TITLE,
+    Formula,
     csv_text,
     cut_inside_last_character,
     fixed_id,
+    write_civil_errors,
     write_civil_merged,
     write_csv,
     write_grid_fixture,
@@ -477,3 +481,103 @@ def test_a_copy_of_an_unreadable_file_is_not_a_second_failure(tmp_path: Path) ->
     staged = _stage(folder, CLAIMS)
     assert _file(staged, "坏.xlsx")["status"] == "failed"
     assert _file(staged, "坏(1).xlsx")["status"] == "duplicate"
+
+
+# --- 6. a formula's error value (#N/A, #DIV/0!) -------------------------------------------------
+
+
+def _as_csv(rows: list[tuple]) -> list[tuple]:
+    """The rows as Excel saves the sheet as CSV: each formula as the value it shows."""
+    return [tuple(getattr(cell, "shown", cell) for cell in row) for row in rows]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "xls", "csv"])
+def test_a_formulas_error_value_is_a_field_problem_never_a_value(tmp_path: Path, kind: str) -> None:
+    """A VLOOKUP that found nobody shows #N/A: the row is kept on its ID with no name (the
+    matcher lists an ID without a name to the district, never to a township), the amount and
+    date that failed are unknown, and the department is told which cells hold a broken formula.
+    The reader had returned such a cell empty, so nobody was told; a CSV Excel saved held the
+    text #N/A, read as a person's name."""
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    name = f"名册.{kind}"
+    if kind == "xlsx":
+        write_civil_errors(folder / name)
+    elif kind == "xls":
+        shutil.copyfile(FIXTURES / "civil_errors.xls", folder / name)
+    else:
+        write_csv(folder / name, _as_csv(CIVIL_ERROR_ROWS))
+    staged = _stage(folder)
+    row = _file(staged, name)
+    assert (row["rows_read"], row["rows_kept"], row["rows_rejected"]) == (4, 3, 1)
+    records = staged.records.sort("row_number")
+    assert records["row_number"].to_list() == [3, 4, 5]
+    assert records["name"].to_list() == ["张三", None, "王五"]
+    assert records["id_status"].to_list() == ["valid", "valid", "valid"]
+    assert records["amount"].to_list()[:2] == [100, None]
+    assert records["assistance_type"].to_list() == ["低保", "低保", None]
+    assert records["change_date"].to_list() == [date(2026, 10, 5), date(2026, 10, 6), None]
+    problems = staged.field_problems.sort("row_number", "field")
+    assert problems.select("row_number", "field", "raw_value").rows() == [
+        (4, "amount", "#DIV/0!"),
+        (4, "name", "#N/A"),
+        (5, "assistance_type", "#VALUE!"),
+        (5, "change_date", "#N/A"),
+    ]
+    assert all("Excel 公式的错误值" in reason for reason in problems["reason"])
+    assert problems.filter(pl.col("field") == "name")["reason"].item().startswith("「姓名」")
+    # a name and an ID that both failed: the identity is lost, and the reason says it
+    (reject,) = staged.rejects.to_dicts()
+    assert reject["row_number"] == 6 and "姓名和证件号码都没有可用的值" in reject["reason"]
+
+
+def test_a_legacy_xls_with_formula_errors_reads_like_the_xlsx(tmp_path: Path) -> None:
+    xlsx, xls = tmp_path / "a" / "civil_affairs", tmp_path / "b" / "civil_affairs"
+    write_civil_errors(xlsx / "名册.xlsx")
+    xls.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / "civil_errors.xls", xls / "名册.xls")
+    from_xlsx, from_xls = _stage(xlsx), _stage(xls)
+    assert _without_file(from_xls).equals(_without_file(from_xlsx))
+    assert from_xls.field_problems.drop("file", "record_key").equals(
+        from_xlsx.field_problems.drop("file", "record_key")
+    )
+
+
+def test_an_error_value_in_a_required_roster_field_rejects_the_row_saying_so(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "roster"
+    header = ("乡镇", "村", "网格", "户编号", "户主姓名", "姓名", "证件号码", "户类型")
+    rows = [
+        header,
+        ("三十铺镇", "北山村", "一组网格", "H1", "张三", "张三", ZHANG, "脱贫户"),
+        ("三十铺镇", "北山村", "一组网格", "#N/A", "张三", "李四", LI, "脱贫户"),
+    ]
+    write_csv(folder / "农户花名册.csv", rows)
+    staged = stage_source(SOURCES["roster"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三"]
+    (reason,) = staged.rejects["reason"].to_list()
+    assert reason.startswith("「户编号」是 Excel 公式的错误值") and "为空" not in reason
+
+
+def test_an_error_value_in_a_tick_column_is_unknown_not_ticked(tmp_path: Path) -> None:
+    """A ledger's 村民组长 tick computed by a formula that failed: unknown, not a tick."""
+    rows = [
+        (1, "北山组第一网格", 45, "张三", Formula("=NA()", "#N/A"), "√", None, "13800000001", "李四", "村支书", "13900000001", None),
+    ]  # fmt: skip
+    folder = tmp_path / "grid"
+    path = folder / "台账.xlsx"
+    folder.mkdir()
+    workbook_rows = [
+        (GRID_FIXTURE_TITLE,),
+        ("序号", "村组网格名称", "农户数", "村组网格员", None, None, None, None, "村级网格员", None, None, "备注"),
+        (None, None, None, "姓名", "村民组长", "党员", "其他(职务)", "联系电话", "姓名", "职务", "联系电话"),
+        *rows,
+    ]  # fmt: skip
+    write_xlsx(path, workbook_rows)
+    staged = stage_grid(folder, MONTH)
+    record = staged.records.row(0, named=True)
+    assert record["worker_is_group_leader"] is None and record["worker_is_party_member"] is True
+    assert staged.field_problems.select("field", "raw_value").rows() == [
+        ("worker_is_group_leader", "#N/A")
+    ]

@@ -175,3 +175,28 @@ def test_names_are_cleaned_not_fuzzed(raw: str | None, name: str | None) -> None
 def test_text_folds_full_width_and_strips() -> None:
     cleaned = parse.text(pl.Series(["　三十铺镇 ", "ＡＢ１", "\ufeff北山村", "   ", None]))
     assert cleaned.to_list() == ["三十铺镇", "AB1", "北山村", None, None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ("#N/A", True),
+        (" #n/a ", True),
+        ("#DIV/0!", True),
+        ("#VALUE!", True),
+        ("#REF!", True),
+        ("#NAME?", True),
+        ("#NUM!", True),
+        ("#NULL!", True),
+        ("#SPILL!", True),
+        ("Err:502", True),  # LibreOffice's own
+        ("3#楼", False),  # an address
+        ("#3", False),
+        ("N/A", False),
+        ("#N/A 张三", False),
+        ("Err:5020", False),
+        (None, False),
+    ],
+)
+def test_a_formulas_error_value_is_told_from_text(raw: str | None, error: bool) -> None:
+    assert parse.excel_error(pl.Series([raw, "张三"], dtype=pl.String)).to_list() == [error, False]
