@@ -99,6 +99,14 @@ def build_resource() -> FangfanResource:
     )
 
 
+def configured_resource() -> FangfanResource:
+    """`build_resource()` initialised outside a run. Initialising opens an ephemeral Dagster
+    instance; its context is closed here, or its SQLite connection would be left for the garbage
+    collector after its engine is gone ('Cannot operate on a closed database' at exit)."""
+    with build_resource().process_config_and_initialize_cm() as resource:
+        return resource
+
+
 def build_definitions(fangfan: FangfanResource | None = None) -> dg.Definitions:
     """The definitions with the run settings `fangfan` (default: from the environment)."""
     return dg.Definitions(
@@ -147,7 +155,7 @@ def stage_claims_history(
     """Stage the earlier claims months M needs with CLAIMS_HISTORY_JOB, one run over each stretch
     of consecutive months (what `fangfan run` does before the month's run); returns the months.
     `district`: the district's code in a city (default: the only district of the data directory)."""
-    settings = fangfan or build_resource().process_config_and_initialize()
+    settings = fangfan or configured_resource()
     code = district or settings.city.codes[0]
     register_districts(instance, [code])
     earlier = claims_months_to_stage(settings.for_district(code), month)
@@ -198,7 +206,7 @@ def district_partition(
 ) -> dg.MultiPartitionKey:
     """The month × district partition of `month` of district `district` (default: the data
     directory's only district), added to `instance`'s district partitions when given."""
-    settings = fangfan or build_resource().process_config_and_initialize()
+    settings = fangfan or configured_resource()
     code = district or settings.city.codes[0]
     if instance is not None:
         register_districts(instance, [code])

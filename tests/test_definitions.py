@@ -6,7 +6,14 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.city.schema import CITY_TABLES
-from pipelines.definitions import CITY_JOB, CLAIMS_HISTORY_JOB, MONTHLY_JOB, build_resource, defs
+from pipelines.definitions import (
+    CITY_JOB,
+    CLAIMS_HISTORY_JOB,
+    MONTHLY_JOB,
+    build_resource,
+    configured_resource,
+    defs,
+)
 from pipelines.partitions import district_partitions, month_district_partitions, monthly_partitions
 from pipelines.resources import WRITER_POOL
 from pipelines.schema import MEMO_TABLES, TABLES
@@ -83,3 +90,23 @@ def test_resource_reads_the_environment(monkeypatch, tmp_path):
     assert build_resource().data_dir.endswith("data")
     monkeypatch.setenv("FANGFAN_DATA_DIR", str(tmp_path))
     assert isinstance(build_resource().data_dir, dg.EnvVar)
+
+
+def test_the_resource_configured_outside_a_run_closes_the_instance_it_opened(monkeypatch, tmp_path):
+    """Initialising the resource opens an ephemeral Dagster instance; left open, its SQLite
+    connection went to the garbage collector after its engine ('Exception during reset …
+    Cannot operate on a closed database' at the end of CI's e2e phase)."""
+    from dagster._core.storage.runs.in_memory import InMemoryRunStorage
+
+    opened: list[InMemoryRunStorage] = []
+    original = InMemoryRunStorage.__init__
+
+    def recording(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(InMemoryRunStorage, "__init__", recording)
+    monkeypatch.setenv("FANGFAN_DATA_DIR", str(tmp_path))
+    resource = configured_resource()
+    assert resource.layout.root == tmp_path
+    assert opened and all(storage._held_conn.closed for storage in opened)
