@@ -34,12 +34,15 @@ def _failures(con, district: str, month: str) -> list[str]:
     lines: list[str] = []
     failed = failed_files(con, district, month)
     if failed.height:
-        lines.append(f"⚠ 读取失败的文件（{failed.height} 个，未计入任何规则）：")
+        lines.append(
+            f"⚠ 读取有问题的文件（{failed.height} 个；读取失败的未计入任何规则，"
+            "文件不完整的只计入读到的行，重复报送的只计一次）："
+        )
         for row in failed.iter_rows(named=True):
             where = row["文件"] + (f" [{row['工作表']}]" if row["工作表"] else "")
             lines.append(
-                f"  {row['来源']} {row['部门'] or ''} · {clean_text(where, 120)}："
-                f"{clean_text(row['原因'], 300)}"
+                f"  {row['来源']} {row['部门'] or ''} · {clean_text(where, 120)}"
+                f"（{row['状态']}）：{clean_text(row['原因'], 300)}"
             )
     problems = source_problems(con, district, month).filter(pl.col("状态") != "未报送")
     for row in problems.iter_rows(named=True):

@@ -73,7 +73,7 @@ def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -
             note = f"本月未收到该来源的数据：{named} 未评估（不代表没有预警）"
         elif failures.get(source.key):
             state = "读取失败" if not records else "部分文件读取失败"
-            note = f"{failures[source.key]} 个文件无法读取（见“{FAILED_SHEET}”）"
+            note = f"{failures[source.key]} 个文件读取失败或不完整（见“{FAILED_SHEET}”）"
             if absence:
                 note += (
                     f"；缺失类规则 {'、'.join(absence)} 本月不产生预警（读不到不等于不在名单中）"

@@ -43,8 +43,9 @@ FILE_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "file": pl.String(),
     "sheet": pl.String(),
-    # 'ok'; 'partial': cut short, its lines before the cut read; 'duplicate': read but not
-    # counted, another file of the folder holds the same rows; 'failed': not read
+    # 'ok'; 'partial': cut short (its lines before the cut read), or a workbook with more of its
+    # list on sheets not read; 'duplicate': read but not counted, another file of the folder
+    # holds the same rows; 'failed': not read
     "status": pl.String(),
     "message": pl.String(),
     "rows_read": pl.Int64(),
@@ -134,7 +135,7 @@ def stage_folder(
     for name, outcome in outcomes:
         if isinstance(outcome, Table):
             grid, table_counts = outcome.grid, next(counts).counts
-            status = "partial" if grid.truncated else "ok"
+            status = "partial" if grid.truncated or outcome.incomplete else "ok"
             notes = [grid.message, outcome.message]
             if grid.cut_line is not None:
                 table_counts, cut = _cut_line(source, outcome, grid.cut_line, table_counts)
@@ -436,21 +437,74 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
     if not any(isinstance(result, Table) for result in results):
         raise first_error or UnreadableFile(f"文件 {workbook.name} 没有可读取的工作表")
     read = {result.grid.sheet if isinstance(result, Table) else result.sheet for result in results}
-    # default-named sheets (Sheet2, Sheet3) are nearly always the empty ones Excel adds
-    unread = [
-        sheet
-        for sheet in workbook.sheet_names
-        if sheet not in read and not normalise_header(sheet).lower().startswith("sheet")
-    ]
-    if not unread:
+    first = next(result for result in results if isinstance(result, Table))
+    more_data: list[str] = []  # sheets holding more of the same list: the file is not all read
+    others: list[str] = []
+    for sheet in workbook.sheet_names:
+        if sheet in read:
+            continue
+        try:
+            grid = workbook.read(sheet)
+        except UnreadableFile:
+            others.append(sheet)
+            continue
+        rows = _more_of_the_list(source, first, grid)
+        if rows:
+            more_data.append(f"{sheet}（{rows} 行）")
+        elif grid.cells.height and _holds_cells(grid):  # Excel's empty Sheet2, Sheet3 are not named
+            others.append(sheet)
+    notes = []
+    if more_data:
+        notes.append(
+            f"工作表 {'、'.join(more_data)}与所读工作表是同一张表的数据，按约定未读取（只读第一个"
+            f"工作表或以表名命名的工作表）：本文件未读全，请把数据放在一个工作表中（.xls 一个工作表"
+            f"最多 65536 行，可改用 .xlsx 或 CSV）后重新报送"
+        )
+    if others:
+        notes.append("另有工作表未读取：" + "、".join(others))
+    if not notes:
         return results
-    note = "另有工作表未读取：" + "、".join(unread)
+    note = "；".join(notes)
     return [
-        Table(result.grid, result.header, result.defaults, note)
+        Table(result.grid, result.header, result.defaults, note, incomplete=bool(more_data))
         if isinstance(result, Table)
         else result
         for result in results
     ]
+
+
+# an 18-character ID as written (the check that tells a headerless continuation sheet)
+_ID_SHAPE = r"^\s*[0-9]{17}[0-9Xx]\s*$"
+
+
+def _holds_cells(grid: Grid) -> bool:
+    return grid.cells.select(
+        pl.any_horizontal(pl.col(c).is_not_null() for c in grid.cell_columns).any()
+    ).item()
+
+
+def _more_of_the_list(source: Source, read: Table, grid: Grid) -> int:
+    """Data rows of an unread, visible sheet that continues the list `read` holds: a sheet with
+    the same fields under its header, or without a header whose cells in the ID column are IDs
+    (a system that splits a list over sheets at .xls's 65,536 rows). A hidden sheet, or one with
+    other columns (a copy of the roster a VLOOKUP reads), is not the list."""
+    if grid.hidden or not grid.cells.height:
+        return 0
+    header = find_header(grid.cells, grid.cell_columns, source.fields)
+    if header is not None:
+        if header.fields.keys() != read.header.fields.keys():
+            return 0
+        body = grid.cells.slice(header.body_start)
+    else:
+        body = grid.cells
+    id_column = read.header.column_of("id_number")
+    if header is None:
+        if id_column is None or grid.cells.width != read.grid.cells.width:
+            return 0
+        ids = body[f"c{id_column}"].str.contains(_ID_SHAPE).fill_null(False)
+        return int(ids.sum()) if ids.sum() * 2 >= body.height else 0
+    column = header.column_of("id_number" if id_column is not None else "name")
+    return 0 if column is None else int(body[f"c{column}"].is_not_null().sum())
 
 
 def _where(grid: Grid) -> str:

@@ -105,6 +105,8 @@ class Table:
     header: Header
     defaults: dict[str, str] = field(default_factory=dict)
     message: str | None = None
+    # the workbook holds more of the same list on sheets not read: the file is 'partial'
+    incomplete: bool = False
 
 
 @dataclass(frozen=True)

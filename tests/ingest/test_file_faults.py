@@ -581,3 +581,61 @@ def test_an_error_value_in_a_tick_column_is_unknown_not_ticked(tmp_path: Path) -
     assert staged.field_problems.select("field", "raw_value").rows() == [
         ("worker_is_group_leader", "#N/A")
     ]
+
+
+# --- 7. a list spread over several sheets -----------------------------------------------------
+
+ENROLLMENT = SOURCES["medical_enrollment"]
+ENROLL_HEADER = ("姓名", "身份证号", "参保年度", "参保状态")
+
+
+def _enrolled(first: int, count: int) -> list[tuple]:
+    return [
+        (f"参保人{n}", fixed_id(n, date(1950 + n % 50, 1, 1)), "2026", "正常参保")
+        for n in range(first, first + count)
+    ]
+
+
+@pytest.mark.parametrize("repeated_header", [True, False])
+def test_a_list_continued_on_unread_sheets_makes_the_file_partial(
+    tmp_path: Path, repeated_header: bool
+) -> None:
+    """A system that writes .xls splits a long list over Sheet1, Sheet2 … (65,536 rows a sheet),
+    with or without the header again. The contract reads the first sheet; the rows on the others
+    had been dropped without a word (default-named sheets were not even noted), and an absence
+    rule then took everyone on them as not enrolled. Now the file is partial (absence rules take
+    the source as no evidence: tests/rules/test_completeness.py) and its message says why."""
+    folder = tmp_path / "medical_enrollment"
+    second = _enrolled(4, 3)
+    write_xlsx(
+        folder / "参保名册.xlsx",
+        [ENROLL_HEADER, *_enrolled(1, 3)],
+        sheet="Sheet1",
+        extra_sheets=[
+            ("Sheet2", [ENROLL_HEADER, *second] if repeated_header else second),
+            ("Sheet3", []),
+        ],
+    )
+    staged = _stage(folder, ENROLLMENT)
+    row = _file(staged, "参保名册.xlsx")
+    assert (row["status"], row["rows_kept"]) == ("partial", 3)
+    assert "Sheet2（3 行）" in row["message"] and "未读全" in row["message"]
+    assert "Sheet3" not in row["message"]  # the empty sheet Excel adds
+
+
+def test_a_lookup_sheet_is_noted_but_does_not_make_the_file_partial(
+    tmp_path: Path,
+) -> None:
+    """A clerk pastes the roster into a sheet for VLOOKUP: other columns, so not the list."""
+    folder = tmp_path / "medical_enrollment"
+    roster_copy = [("户编号", "姓名", "证件号码", "与户主关系"), ("H1", "参保人9", fixed_id(9, date(1959, 1, 1)), "户主")]  # fmt: skip
+    write_xlsx(
+        folder / "参保名册.xlsx",
+        [ENROLL_HEADER, *_enrolled(1, 3)],
+        sheet="Sheet1",
+        extra_sheets=[("Sheet2", roster_copy)],
+    )
+    staged = _stage(folder, ENROLLMENT)
+    row = _file(staged, "参保名册.xlsx")
+    assert (row["status"], row["rows_kept"]) == ("ok", 3)
+    assert row["message"] == "另有工作表未读取：Sheet2"
