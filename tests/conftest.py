@@ -164,7 +164,7 @@ class World:
             | {
                 "source": source,
                 "id_status": r.get("id_status") or ("valid" if r.get("id_number") else "missing"),
-                "file": f"{source}.csv",
+                "file": r.get("file") or f"{source}.csv",
                 "row_number": int(r["record_key"].rsplit("|", 1)[1]),
             }
             for r in self.records.get(source, [])

@@ -61,6 +61,8 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="因病", direction=_R,
         params={"threshold_monitored": float, "threshold_general": float, "red_multiple": float},
         amount="self_paid",
+        same_event=("institution", "admission_date", "discharge_date", "total_cost", "self_paid"),
+        event_date="coalesce(s.discharge_date, s.admission_date)",
         threshold="CASE WHEN list_contains($monitored, h.household_type) "
         "THEN $threshold_monitored ELSE $threshold_general END",
         red="t.ytd >= h.threshold * $red_multiple",

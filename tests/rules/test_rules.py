@@ -68,6 +68,38 @@ def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshol
     assert len(warnings.filter(pl.col("household_id") == household)["record_keys"][0]) == 2
 
 
+def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
+    """An export window that overlapped, or a 补报 file: a claim filed outside its month whose
+    twin (ID, name, institution, dates and amounts) another file of the year holds counts once,
+    where it came first. Identical lines of one file stay apart (two visits on a day at one
+    clinic), and so do claims whose dates are unknown."""
+    stay = {"institution": "金安区人民医院", "admission_date": date(2026, 9, 20),
+            "discharge_date": date(2026, 9, 28), "total_cost": 30_000.0, "self_paid": 12_000.0}  # fmt: skip
+
+    def claim(member: str, month: str, file: str, **changes: object) -> None:
+        world.record("medical_claims", member, month=month, file=file, **(stay | changes))
+
+    resent = world.household("一般农户")
+    r = world.member(resent)
+    claim(r, "2026-09", "9月.csv")
+    claim(r, "2026-10", "10月.csv")  # September's claim again: 12,000 + 7,000 in all
+    claim(r, "2026-10", "10月.csv", discharge_date=date(2026, 10, 3), self_paid=7_000.0)
+    twice_in_october = world.household("一般农户")  # September's claim in two of October's files
+    t = world.member(twice_in_october)
+    claim(t, "2026-10", "区级.csv", self_paid=15_000.0)
+    claim(t, "2026-10", "乡镇.csv", self_paid=15_000.0)
+    one_file = world.household("一般农户")  # two lines of one file: two claims
+    o = world.member(one_file)
+    claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
+    claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
+    undated = world.household("一般农户")  # what tells them apart unknown: both count
+    u = world.member(undated)
+    claim(u, "2026-10", "a.csv", discharge_date=None, self_paid=10_000.0)
+    claim(u, "2026-10", "b.csv", discharge_date=None, self_paid=10_000.0)
+
+    assert subjects(world.evaluate(rule_config), "YB01") == {one_file, undated}
+
+
 def test_yb01_threshold_comes_from_configuration(world, rule_config):
     household = world.household("一般农户")
     member = world.member(household)
