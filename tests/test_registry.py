@@ -23,7 +23,10 @@ def test_department_spellings_become_the_contracts_values():
             ["本科", " 普高 ", "高职", "小学"],
             ["高校", "高中", "高校", "小学"],
         ),
-        ("roster", "household_type"): (["普通农户", "脱贫户"], ["一般农户", "脱贫户"]),
+        ("roster", "household_type"): (
+            ["普通农户", "脱贫户", "边缘易致贫户", "突发严重困难户", "一般户", "建档立卡脱贫户"],
+            ["一般农户", "脱贫户", "监测户", "监测户", "一般农户", "脱贫户"],
+        ),
         ("civil_affairs", "assistance_type"): (["农村低保", "特困供养"], ["低保", "特困"]),
         ("disability", "disability_level"): (["1级", "二级"], ["一级", "二级"]),
         ("housing", "grade"): (["c级", "D"], ["C", "D"]),
