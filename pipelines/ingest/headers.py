@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import polars as pl
 
-from pipelines.sources import Field, normalise_header
+from pipelines.sources import Field, FieldType, normalise_header
 
 # how far down a title block may push the header
 SCAN_ROWS = 15
@@ -35,6 +36,48 @@ class Header:
         return [i for i, label in enumerate(self.labels) if label in SEQUENCE_HEADERS]
 
 
+# A unit written after a header in brackets (个人自付（元）, 注册资本（万元）, 家庭人口数（人）):
+# the header is its field's, in that unit. Only units that say how to read the number: a
+# bracket that says whose value it is (姓名（监护人）, 身份证号（户主）) is another column.
+_BRACKETED = re.compile(r"^(.+?)\(([^()]+)\)$")
+MONEY_UNITS = {
+    "元": "元", "人民币元": "元", "元人民币": "元", "元/月": "元", "元/年": "元", "元/人": "元",
+    "万元": "万元", "千元": "千元",
+}  # fmt: skip
+_AREA_UNITS = ("平方米", "平米", "m2", "M2")
+_COUNT_UNITS = ("人", "口", "户", "个", "岁")
+
+
+def _fits(field: Field, unit: str) -> bool:
+    """A unit a header may carry for this field."""
+    if field.type is FieldType.AMOUNT:
+        return unit in (_AREA_UNITS if field.unit == "平方米" else MONEY_UNITS)
+    return field.type is FieldType.INT and unit in _COUNT_UNITS
+
+
+def header_unit(label: str) -> tuple[str, str | None]:
+    """A header key without the unit in brackets after it, and that unit (None: no unit)."""
+    match = _BRACKETED.match(label)
+    return (match[1], match[2]) if match else (label, None)
+
+
+def money_unit(label: str) -> str | None:
+    """The money unit (元, 万元, 千元) a header names after its field, if any."""
+    return MONEY_UNITS.get(header_unit(label)[1] or "")
+
+
+def _aliases_of(
+    label: str, index: dict[str, list[tuple[str, int]]], fields: dict[str, Field]
+) -> list[tuple[str, int]]:
+    """The (field, alias priority) a header key names: as an alias, or as one with its unit."""
+    if label in index:
+        return index[label]
+    base, unit = header_unit(label)
+    if unit is None or base not in index:
+        return []
+    return [(name, priority) for name, priority in index[base] if _fits(fields[name], unit)]
+
+
 @cache
 def _alias_index(fields: tuple[Field, ...]) -> dict[str, list[tuple[str, int]]]:
     """Header key -> [(field, alias priority)] for every alias of every field."""
@@ -49,8 +92,13 @@ def assign_fields(labels: Sequence[str], fields: Sequence[Field]) -> dict[str, i
     """Field -> column. Each field takes the free column whose header is its highest-priority
     alias (姓名 before 户主姓名 unless the source lists 户主姓名 first); leftmost on a tie."""
     index = _alias_index(tuple(fields))
+    by_name = {field.name: field for field in fields}
     # the columns whose header is some alias, left to right (most rows scanned are data: none)
-    aliased = [(column, index[label]) for column, label in enumerate(labels) if label in index]
+    aliased = [
+        (column, aliases)
+        for column, label in enumerate(labels)
+        if label and (aliases := _aliases_of(label, index, by_name))
+    ]
     claimed: set[int] = set()
     assigned: dict[str, int] = {}
     for field in fields if aliased else ():

@@ -101,8 +101,10 @@ _MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元"
 # no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
 _COLUMN_UNIT = ("", "RMB", "CNY", "人民币")
 _AREA_UNITS = ("平方米", "平米", "M2")
-# the column units parse_amount knows: 元 and 万元 (money), 平方米 (floor area)
-_COLUMN_POWER = {"元": 0, "万元": 4}
+# the column units parse_amount knows: 元, 千元 and 万元 (money), 平方米 (floor area)
+_COLUMN_POWER = {"元": 0, "千元": 3, "万元": 4}
+MONEY_COLUMN_UNITS = tuple(_COLUMN_POWER)
+
 YES_MARKS = (
     *("是", "是的", "有", "√", "✓", "✔", "☑", "✅", "Y", "YES", "T", "TRUE", "1"),
     *("已", "已享受", "享受", "已解决", "解决"),
@@ -404,7 +406,7 @@ def _rounded_amount(sign: str, digits: str, fraction: str, power: int) -> str | 
     return f"{sign}{number:f}"
 
 
-def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
+def _amount_text(value: pl.Series, unit: str = "元", bare: str | None = None) -> pl.Series:
     """Amounts with a sign, currency, unit and thousands separators -> exact Decimal.
 
     A cell's own unit wins over the column's: `5万元` in a 元 column is 50,000, `500000元` in a
@@ -422,10 +424,11 @@ def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
     fraction = field("frac").fill_null("").str.strip_chars_end("0")
     own = ~cell_unit.is_in(_COLUMN_UNIT)
     if unit in _COLUMN_POWER:
-        # a cell's own unit wins: its power of ten against the column's
+        # a cell's own unit wins: its power of ten against the column's; a bare number is in
+        # the column's unit, or in the one its header names (`bare`)
         power = cell_unit.replace_strict(
             {u: p - _COLUMN_POWER[unit] for u, p in _MONEY_UNITS.items()},
-            default=0,
+            default=_COLUMN_POWER[bare or unit] - _COLUMN_POWER[unit],
             return_dtype=pl.Int64,
         )
         allowed = ~own | cell_unit.is_in(list(_MONEY_UNITS))
@@ -462,7 +465,9 @@ def _amount_text(value: pl.Series, unit: str = "元") -> pl.Series:
     return text_value.cast(AMOUNT_DTYPE, strict=False)
 
 
-def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元") -> pl.Series:
+def parse_amount(
+    values: pl.Series, *, cleaned: bool = False, unit: str = "元", bare: str | None = None
+) -> pl.Series:
     """An exact amount (Decimal(20,4)) in the column's unit (元, 万元 or 平方米); blank -> null,
     never 0.
 
@@ -475,6 +480,9 @@ def parse_amount(values: pl.Series, *, cleaned: bool = False, unit: str = "元")
     unit twice (50万万元), a money unit in an area column or an area unit in a money one.
     """
     value = values if cleaned else clean(values)
+    if bare is not None and bare != unit:
+        # bare numbers in another unit than the column's (a header's 万元): shifted exactly
+        return _amount_text(value, unit, bare)
     plain = value.str.contains(_PLAIN_AMOUNT).fill_null(False)
     direct = _null_if(value, ~plain).cast(AMOUNT_DTYPE, strict=False)
     return _patch(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.ingest import parse
-from pipelines.ingest.headers import Header
+from pipelines.ingest.headers import Header, money_unit
 from pipelines.ingest.readers import ROW_NUMBER, Grid
 from pipelines.matching.ids import INVALID, MISSING, normalise_ids
 from pipelines.sources import Field, FieldType, Source, normalise_header
@@ -382,6 +382,7 @@ def _type_field(
     reason: Callable[[Callable[[str], str]], str | pl.Series],
     context: _Context,
     errors: pl.Series,
+    units: dict[int, str],
 ) -> None:
     """One field's typed values and its problems (`errors`: cells holding a formula's error
     value, already null in `raw` and reported: a required field is not also called blank)."""
@@ -419,6 +420,8 @@ def _type_field(
 
         read_cells = by_distinct_cell(raw, read)
         value, blank = read_cells["v"], read_cells["blank"]
+        if f.type is FieldType.AMOUNT:
+            value = _in_header_units(f, raw, value, context.tables, units)
         typed.values[f.name] = value
         unreadable = ~blank & value.is_null()
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
@@ -446,6 +449,20 @@ def _type_field(
     if f.required:
         required = reason(lambda label: f"「{label}」为空（必填）")
         typed.problems.insert(0, (blank.fill_null(True) & ~errors, f.name, required))
+
+
+def _in_header_units(
+    f: Field, raw: pl.Series, value: pl.Series, tables: pl.Series, units: dict[int, str]
+) -> pl.Series:
+    """Amounts of the tables whose header names another money unit (注册资本（元） for a 万元
+    field, 个人自付（万元） for a 元 one): their bare numbers read in that unit, exactly."""
+    if not units or f.unit not in parse.MONEY_COLUMN_UNITS:
+        return value
+    for unit in set(units.values()):
+        positions = tables.is_in([i for i, u in units.items() if u == unit]).arg_true()
+        read = parse.parse_amount(raw.gather(positions), unit=f.unit, bare=unit)
+        value = value.scatter(positions, read.cast(value.dtype))
+    return value
 
 
 # how Excel destroys a long code it takes for a number: scientific notation (3.41502E+16; a
@@ -562,6 +579,12 @@ def _type_fields(
                 pl.when(pl.col("present")).then(pl.col("tick")),
             )
             continue
+        # a money unit the header names (个人自付（万元）), per table, where it is not the field's
+        units = {
+            i: unit
+            for i, label in labels.items()
+            if (unit := money_unit(label)) is not None and unit != f.unit
+        }
         _type_field(
             typed,
             f,
@@ -569,6 +592,7 @@ def _type_fields(
             lambda text, labels=labels: _reason(labels, tables, text),
             context,
             errors,
+            units,
         )
     if source.is_department:
         no_name = typed.values["name"].is_null()

@@ -139,3 +139,20 @@ def test_a_title_above_a_plain_header_is_not_a_parent_row() -> None:
 
 def test_no_header_in_the_first_rows() -> None:
     assert _header([("说明",), ("本表为空",)], "medical_claims") is None
+
+
+def test_a_unit_in_brackets_after_a_header_is_still_the_field() -> None:
+    """个人自付（元） is the 个人自付 column in 元 (the money unit is applied when the cells are
+    read: test_stage.py); a bracket that says whose value it is, or a unit the field cannot be in,
+    is another column."""
+    header = _header(
+        [("姓名", "身份证号（户主）", "医疗总费用（万元）", "统筹支付(元)", "个人自付（元）", "大病保险支付（美元）")],
+        "medical_claims",
+    )  # fmt: skip
+    assert header is not None
+    assert header.fields == {"name": 0, "total_cost": 2, "fund_paid": 3, "self_paid": 4}
+    guardian = _header(
+        [("姓名（监护人）", "身份证号", "保障人数（人）", "金额（元/月）")], "civil_affairs"
+    )
+    assert guardian is not None
+    assert guardian.fields == {"id_number": 1, "covered_people": 2, "amount": 3}

@@ -200,3 +200,18 @@ def test_text_folds_full_width_and_strips() -> None:
 )
 def test_a_formulas_error_value_is_told_from_text(raw: str | None, error: bool) -> None:
     assert parse.excel_error(pl.Series([raw, "张三"], dtype=pl.String)).to_list() == [error, False]
+
+
+def test_bare_numbers_in_the_headers_unit_are_shifted_exactly() -> None:
+    """A column headed 个人自付（万元）: its bare numbers are 万元, converted to 元 without the
+    four-decimal rounding a 万元 amount would have (0.003324 万元 is 33.24 元, not 33); a cell's
+    own unit still wins."""
+    values = pl.Series(["0.003324", "3.5", "5000元", "2万", "1,234.5"])
+    assert parse.parse_amount(values, unit="元", bare="万元").to_list() == [
+        Decimal("33.24"), Decimal("35000"), Decimal("5000"), Decimal("20000"), Decimal("12345000"),
+    ]  # fmt: skip
+    capital = pl.Series(["1,000,000", "5万元"])
+    assert parse.parse_amount(capital, unit="万元", bare="元").to_list() == [
+        Decimal("100"),
+        Decimal("5"),
+    ]

@@ -538,3 +538,40 @@ def test_a_fault_of_ours_fails_the_file_not_the_month_and_quotes_no_cell(
     for message in staged.files["message"]:
         assert "ValueError" in message and "技术支持" in message
         assert ZHANG not in message and "张三" not in message
+
+
+def test_a_money_unit_in_the_header_is_the_unit_of_its_cells(tmp_path: Path) -> None:
+    """个人自付（元）had been an unknown column: every claim of the file summed as 0 for YB01,
+    without a word. A header's unit is the unit its bare numbers are in; a cell's own unit still
+    wins; each file its own (one in 万元 beside one in 元)."""
+    folder = tmp_path / "medical_claims"
+    write_csv(
+        folder / "万元.csv",
+        [
+            ("姓名", "身份证号", "医疗总费用（万元）", "个人自付（元）"),
+            ("张三", ZHANG, "3.5", "20,000"),
+            ("李四", LI, "5000元", "2万"),
+        ],
+    )
+    write_csv(
+        folder / "元.csv",
+        [("姓名", "身份证号", "医疗总费用", "个人自付"), ("王五", WANG, "123.45", "100")],
+    )
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    amounts = {
+        name: (total, paid)
+        for name, total, paid in staged.records.select("name", "total_cost", "self_paid").rows()
+    }
+    assert amounts == {
+        "张三": (Decimal("35000"), Decimal("20000")),
+        "李四": (Decimal("5000"), Decimal("20000")),
+        "王五": (Decimal("123.45"), Decimal("100")),
+    }
+    assert staged.records["raw_extra"].to_list() == ["{}", "{}", "{}"]
+    market = tmp_path / "market"
+    write_csv(
+        market / "a.csv",
+        [("姓名", "身份证号", "身份", "注册资本（元）"), ("赵六", ZHANG, "股东", "1,000,000")],
+    )
+    capital = stage_source(SOURCES["market"], market, MONTH).records["capital"].to_list()
+    assert capital == [Decimal("100")]  # the field is in 万元
