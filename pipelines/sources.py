@@ -37,6 +37,10 @@ class Field:
     # a long number written as text (户编号) that Excel destroys when it takes it for a number:
     # shown in scientific notation, or stored with only its first 15 digits (ingest/table.py)
     long_code: bool = False
+    # a warning rule decides on it (tests/rules/test_catalogue.py keeps the two in step): a table
+    # without its column gives each of its rows a field problem, so the rule counts them as
+    # 不可判断 and an absence rule is blocked, instead of taking the unknown for "no"
+    decides: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field("fund_paid", ("统筹支付",), FieldType.AMOUNT),
         Field("critical_illness_paid", ("大病保险支付",), FieldType.AMOUNT),
         Field("assistance_paid", ("医疗救助支付",), FieldType.AMOUNT),
-        Field("self_paid", ("个人自付",), FieldType.AMOUNT),
+        Field("self_paid", ("个人自付",), FieldType.AMOUNT, decides=True),
     ),
     _dept(
         "medical_enrollment",
@@ -205,6 +209,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "enroll_status",
             ("参保状态",),
+            decides=True,
             allowed=("正常参保", "未参保", "暂停"),
             synonyms=(
                 ("参保", "正常参保"),
@@ -242,6 +247,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "change_type",
             ("变动类型",),
+            decides=True,
             allowed=("新增", "退出", "在保"),
             synonyms=(
                 ("新纳入", "新增"),
@@ -267,6 +273,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "stage",
             ("学段",),
+            decides=True,
             allowed=("学前", "小学", "初中", "高中", "中职", "高校"),
             synonyms=(
                 ("幼儿园", "学前"),
@@ -291,6 +298,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "school_status",
             ("在校状态",),
+            decides=True,
             allowed=("在读", "辍学", "休学", "毕业"),
             synonyms=(
                 ("在校", "在读"),
@@ -300,8 +308,8 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("退学", "辍学"),
             ),
         ),  # fmt: skip
-        Field("enrol_month", ("入学年月",), FieldType.MONTH),
-        Field("aided", ("是否享受资助",), FieldType.YESNO),
+        Field("enrol_month", ("入学年月",), FieldType.MONTH, decides=True),
+        Field("aided", ("是否享受资助",), FieldType.YESNO, decides=True),
     ),
     _dept(
         "public_security",
@@ -356,6 +364,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "disability_level",
             ("残疾等级",),
+            decides=True,
             allowed=("一级", "二级", "三级", "四级"),
             synonyms=(
                 ("1级", "一级"),
@@ -368,9 +377,9 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("4", "四级"),
             ),
         ),  # fmt: skip
-        Field("issue_date", ("发证日期",), FieldType.DATE),
+        Field("issue_date", ("发证日期",), FieldType.DATE, decides=True),
         Field("living_subsidy", ("困难残疾人生活补贴",), FieldType.YESNO),
-        Field("care_subsidy", ("重度残疾人护理补贴",), FieldType.YESNO),
+        Field("care_subsidy", ("重度残疾人护理补贴",), FieldType.YESNO, decides=True),
     ),
     _dept(
         "emergency",
@@ -378,8 +387,8 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "应急局",
         Field("disaster_type", ("灾种",)),
         Field("disaster_date", ("受灾日期",), FieldType.DATE),
-        Field("loss", ("直接经济损失（元）", "直接经济损失"), FieldType.AMOUNT),
-        Field("house_collapsed", ("房屋倒塌",), FieldType.YESNO),
+        Field("loss", ("直接经济损失（元）", "直接经济损失"), FieldType.AMOUNT, decides=True),
+        Field("house_collapsed", ("房屋倒塌",), FieldType.YESNO, decides=True),
         household_level=True,
     ),
     _dept(
@@ -412,6 +421,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field(
             "role",
             ("身份",),
+            decides=True,
             allowed=("法定代表人", "股东", "经营者"),
             synonyms=(
                 ("法人", "法定代表人"),
@@ -422,7 +432,9 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("负责人", "经营者"),
             ),
         ),  # fmt: skip
-        Field("capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT, unit="万元"),
+        Field(
+            "capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT, unit="万元", decides=True
+        ),
         Field("established_date", ("成立日期",), FieldType.DATE),
     ),
     _dept(

@@ -58,6 +58,8 @@ FIELD_PROBLEM_SCHEMA: dict[str, pl.DataType] = {
 RAW_VALUE_CHARS = 200
 # the check whose failure loses a department row: neither a usable name nor a usable ID
 IDENTITY_PROBLEM = "name,id_number"
+# a table without a column a warning rule decides on (Field.decides)
+MISSING_COLUMN = "（或列名不在约定的表头中），预警规则无法据此判断：请按约定表头重新报送"
 # a cell holding a formula's error value (#N/A, #DIV/0!; parse.excel_error)
 EXCEL_ERROR = "是 Excel 公式的错误值（公式出错），没有可读的值，请检查原表公式"
 FIELD_DTYPES: dict[FieldType, pl.DataType] = {
@@ -558,6 +560,12 @@ def _type_fields(
             # a table without a required column: every one of its rows lacks the field
             first = normalise_header(f.headers[0])
             labels.update({i: first for i in range(len(prepared)) if i not in labels})
+        if f.decides and len(labels) < len(prepared):
+            # a table without the column a rule decides on: unknown for each of its rows, never
+            # "no" (a claims file headed 自付金额 summed as 0 for YB01, without a word)
+            lacking = tables.is_in([i for i in range(len(prepared)) if i not in labels])
+            label = normalise_header(f.headers[0])
+            typed.problems.append((lacking, f.name, f"表中没有「{label}」列{MISSING_COLUMN}"))
         if not labels:
             _absent_field(typed, f, combined.height)
             continue

@@ -575,3 +575,20 @@ def test_a_money_unit_in_the_header_is_the_unit_of_its_cells(tmp_path: Path) -> 
     )
     capital = stage_source(SOURCES["market"], market, MONTH).records["capital"].to_list()
     assert capital == [Decimal("100")]  # the field is in 万元
+
+
+def test_a_file_without_a_column_a_rule_decides_on_is_unknown_not_no(tmp_path: Path) -> None:
+    """A claims file headed 自付金额 (not an alias) had no 个人自付 at all: YB01 summed its
+    claims as 0 without a word. Each of its rows now has a field problem on the field, so the
+    rule lists them as 不可判断; a blank cell in a file with the column stays a plain unknown."""
+    folder = tmp_path / "medical_claims"
+    write_csv(
+        folder / "a.csv",
+        [("姓名", "身份证号", "自付金额"), ("张三", ZHANG, "20000"), ("李四", LI, "5")],
+    )
+    write_csv(folder / "b.csv", [("姓名", "身份证号", "个人自付"), ("王五", WANG, "")])
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    problems = staged.field_problems.select("file", "row_number", "field").rows()
+    assert problems == [("a.csv", 2, "self_paid"), ("a.csv", 3, "self_paid")]
+    assert all("表中没有「个人自付」列" in r for r in staged.field_problems["reason"])
+    assert staged.records["self_paid"].to_list() == [None, None, None]

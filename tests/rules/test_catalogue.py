@@ -127,3 +127,43 @@ def test_yb01_claims_with_an_unreadable_amount_are_not_evaluable_unless_the_hous
     gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
     assert gaps.select("rule", "record_key", "household_id").rows() == [("YB01", unread, quiet)]
     assert "self_paid" in gaps["reason"][0]
+
+
+# fields a condition reads whose null it takes as "this month" on purpose
+_NULL_TOLERATED = {
+    ("civil_affairs", "change_date"),  # MZ02: 临时救助 without a date is this month's
+    ("hrss", "register_date"),  # RS01: the age on the month's first and last day must agree
+    ("medical_enrollment", "enroll_year"),  # YB02: a list without 参保年度 is M's year's
+}
+
+
+def _decided_on(rule) -> set[str]:  # noqa: ANN001 - a RuleSpec
+    """The staged fields a rule's condition reads."""
+    if isinstance(rule, RecordRule):
+        text = rule.where
+    elif isinstance(rule, YearToDateRule):
+        text = f"s.{rule.amount}"
+    else:
+        text = rule.present
+    # year_unreadable: enrollment_rows' flag of an unreadable 参保年度 (rules/completeness.py)
+    return set(re.findall(r"\b[se]\.(\w+)", text)) - {"record_key", "year_unreadable"}
+
+
+def test_the_fields_rules_decide_on_are_marked_in_the_registry():
+    """Field.decides makes a table without the column unknown for the rule (a field problem per
+    row), not "no": every field a condition reads is marked (or required), and every marked
+    field is read by a condition of its source."""
+    used: dict[str, set[str]] = {}
+    for rule in RULES:
+        source = SOURCES[rule.source]
+        fields = {f.name: f for f in source.fields}
+        for name in _decided_on(rule):
+            assert name in fields, (rule.code, name)
+            used.setdefault(rule.source, set()).add(name)
+            if (rule.source, name) in _NULL_TOLERATED:
+                continue
+            assert fields[name].decides or fields[name].required, (rule.code, name)
+    for source in SOURCES.values():
+        for f in source.fields:
+            if f.decides:
+                assert f.name in used.get(source.key, set()), (source.key, f.name)
