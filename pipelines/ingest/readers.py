@@ -306,6 +306,10 @@ def read_csv(path: Path, name: str) -> Grid:
         data, head, blank = content.encode("utf-8"), content[:HEAD_CHARS], not content.strip()
     if blank:
         raise UnreadableFile(f"文件 {name} 是空文件")
+    if b"\n" not in data and b"\r" in data:
+        # lines ended by CR alone (Excel for Mac's "CSV (Macintosh)"): one line to the parser,
+        # so a header and no rows; a CR inside a cell of a CRLF file stays as it is
+        data, head = data.replace(b"\r", b"\n"), head.replace("\r", "\n")
     separator = _sniff_separator(head)
     width = _max_fields(head, separator)
     while True:

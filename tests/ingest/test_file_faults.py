@@ -642,3 +642,15 @@ def test_a_lookup_sheet_is_noted_but_does_not_make_the_file_partial(
     row = _file(staged, "参保名册.xlsx")
     assert (row["status"], row["rows_kept"]) == ("ok", 3)
     assert row["message"] == "另有工作表未读取：Sheet2"
+
+
+def test_lines_ended_by_cr_alone_are_lines(tmp_path: Path) -> None:
+    """Excel for Mac's "CSV (Macintosh)" ends lines with CR alone: the file had read as one
+    line, a header and no rows, status ok, without a word."""
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    text = csv_text(CIVIL_ROWS).replace("\r\n", "\r").replace("\n", "\r")
+    (folder / "名册.csv").write_bytes(text.encode("utf-8"))
+    staged = _stage(folder)
+    assert _file(staged, "名册.csv")["rows_kept"] == 3
+    assert staged.records["row_number"].to_list() == [3, 4, 5]
