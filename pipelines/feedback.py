@@ -18,9 +18,10 @@ from pipelines.warehouse import replace_partition
 VERDICTS = ("属实-已纳入监测", "属实-已落实帮扶", "属实-无需纳入", "不属实", "非本人")
 CONFIRMED = VERDICTS[:3]
 REFUTED, NOT_THIS_PERSON = "不属实", "非本人"
-# compared without dashes, so 属实－已纳入监测, 属实—已纳入监测 and 属实已纳入监测 all count
+# compared without dashes, so 属实－已纳入监测, 属实—已纳入监测, 属实（已纳入监测） and
+# 属实已纳入监测 all count
 _VERDICT_BY_KEY = {v.replace("-", ""): v for v in VERDICTS}
-_DASHES = r"[-－—–―‐‑~～_·、:：,，.。/\\]"
+_DASHES = r"[-－—–―‐‑~～_·、:：,，.。/\\()\[\]【】〔〕]"
 
 # A department record's identity across months: the same person in the same department's lists.
 # A 非本人 verdict forbids this identity being tied to that member again.

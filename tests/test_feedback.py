@@ -28,6 +28,8 @@ from pipelines.warehouse import memory_warehouse, replace_partition
         ("属实 已落实帮扶", "属实-已落实帮扶"),
         ("属实_无需纳入", "属实-无需纳入"),
         ("不属实。", "不属实"),
+        ("属实（已纳入监测）", "属实-已纳入监测"),
+        ("属实【已落实帮扶】", "属实-已落实帮扶"),
         ("非本人", "非本人"),
         ("", None),
         (None, None),
