@@ -322,6 +322,21 @@ def _fill_from_twins(
     return cells
 
 
+# a cell that says "the same as above" (a hand-made list's 乡镇, 村, 灾种 under the first row)
+DITTO_MARKS = ("同上", "同上。", "同前", "仝上", "〃")
+
+
+def _ditto(cells: pl.Series) -> pl.Series:
+    """Ditto marks read as the cell above them (its value, or blank), down a chain of them. Never
+    for a name or an ID: a record does not take another row's person."""
+    marks = cells.is_in(DITTO_MARKS)
+    if not marks.any():
+        return cells
+    above = pl.when(pl.col("m")).then(None).otherwise(pl.col("v").fill_null("")).forward_fill()
+    filled = pl.when(pl.col("m")).then(above).otherwise(pl.col("v"))
+    return _frame_eval({"v": cells, "m": marks}, pl.when(filled != "").then(filled))
+
+
 def prepare_table(source: Source, table: Table) -> Prepared:
     """Drop the decorations of one table and pick out the raw cells of every field it has."""
     grid, header = table.grid, table.header
@@ -336,7 +351,8 @@ def prepare_table(source: Source, table: Table) -> Prepared:
         default = table.defaults.get(f.name)
         if column is None and default is None:
             continue
-        raw[f.name] = _fill_from_twins(_raw_cells(data, column, default), data, f, column, header)
+        cells = _fill_from_twins(_raw_cells(data, column, default), data, f, column, header)
+        raw[f.name] = cells if f.type in (FieldType.NAME, FieldType.ID) else _ditto(cells)
         labels[f.name] = (
             header.labels[column] if column is not None else normalise_header(f.headers[0])
         )

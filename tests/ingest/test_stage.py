@@ -592,3 +592,25 @@ def test_a_file_without_a_column_a_rule_decides_on_is_unknown_not_no(tmp_path: P
     assert problems == [("a.csv", 2, "self_paid"), ("a.csv", 3, "self_paid")]
     assert all("表中没有「个人自付」列" in r for r in staged.field_problems["reason"])
     assert staged.records["self_paid"].to_list() == [None, None, None]
+
+
+def test_a_ditto_mark_reads_as_the_cell_above(tmp_path: Path) -> None:
+    """A hand-made list writes 同上 under the first 乡镇 and 村: a person reads the place above.
+    Those places had been the text 同上, so a row without an ID could not be placed and went
+    unmatched. A name or an ID never takes another row's."""
+    folder = tmp_path / "water"
+    rows = [
+        ("户主姓名", "证件号码", "乡镇", "村", "问题类型", "是否解决"),
+        ("张三", "", "三十铺镇", "北山村", "水量不足", "否"),
+        ("李四", "", "同上", "同上", "同上", "否"),
+        ("王五", "", "〃", "南山村", "水质不达标", "是"),
+        ("同上", ZHANG, "同上", "同上", "", "否"),
+    ]
+    write_csv(folder / "排查.csv", rows)
+    records = stage_source(SOURCES["water"], folder, MONTH).records.sort("row_number")
+    assert records.select("name", "township", "village", "problem_type").rows() == [
+        ("张三", "三十铺镇", "北山村", "水量不足"),
+        ("李四", "三十铺镇", "北山村", "水量不足"),
+        ("王五", "三十铺镇", "南山村", "水质不达标"),
+        ("同上", "三十铺镇", "南山村", None),
+    ]
