@@ -108,11 +108,16 @@ MONEY_COLUMN_UNITS = tuple(_COLUMN_POWER)
 YES_MARKS = (
     *("是", "是的", "有", "√", "✓", "✔", "☑", "✅", "Y", "YES", "T", "TRUE", "1"),
     *("已", "已享受", "享受", "已解决", "解决"),
+    *("享受中", "已领取", "已发放", "已落实"),
 )
 NO_MARKS = (
     *("否", "不是", "无", "没有", "×", "✗", "✘", "☒", "❌", "N", "NO", "F", "FALSE", "0"),
     *("未", "未享受", "不享受", "没享受", "未解决", "没解决", "不"),
+    *("没有享受", "尚未解决", "未领取", "未发放", "未落实"),
 )
+# a mark with a note in brackets after it (是（已享受）, 否（未享受）): the mark, unless the note
+# is a mark that says the opposite
+_MARK_NOTE = r"^([^()]+)\(([^()]*)\)$"
 
 
 def _null_if(values: pl.Series, mask: pl.Series) -> pl.Series:
@@ -495,14 +500,27 @@ def parse_amount(
 
 def parse_yes_no(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     """是/否, 是的/不是, 有/无/没有, √/×, Y/N, YES/NO, T/F, TRUE/FALSE (XLSX boolean cells),
-    1/0 (also 1.0/0.0), 已/未, 已享受/未享受, 享受/不享受, 已解决/未解决 -> Boolean;
-    blank -> null. Refused: ○ and anything else (a circle is yes to some, no to others).
+    1/0 (also 1.0/0.0), 已/未, 已享受/未享受, 享受/不享受, 已解决/未解决, 已领取/未领取,
+    已发放/未发放, 已落实/未落实, and a mark with a note in brackets (是（已享受）) -> Boolean;
+    blank -> null. Refused: ○, a note that says the opposite (是（未享受）), and anything else
+    (a circle is yes to some, no to others; 正在解决 is neither).
 
     With cleaned=True the caller must have cleaned with `clean(values, yes_no=True)`, or 无
     arrives as a blank.
     """
     value = (values if cleaned else clean(values, yes_no=True)).str.to_uppercase()
     value = value.str.replace(r"^([01])\.0+$", "${1}")
+    answer = _yes_no(value)
+    noted = value.str.contains(_MARK_NOTE).fill_null(False) & answer.is_null()
+    if not noted.any():
+        return answer
+    parts = value.str.extract_groups(_MARK_NOTE)
+    mark, note = _yes_no(parts.struct.field("1")), _yes_no(parts.struct.field("2"))
+    agreed = pl.select(pl.when(note.is_null() | (note == mark)).then(mark)).to_series()
+    return answer.zip_with(~noted, agreed)
+
+
+def _yes_no(value: pl.Series) -> pl.Series:
     return pl.select(
         pl.when(value.is_in(YES_MARKS))
         .then(pl.lit(True))

@@ -137,7 +137,9 @@ def test_unreadable_integers_are_flagged(raw: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "value"),
     [("是", True), ("否", False), ("√", True), ("×", False), ("Y", True), ("n", False)]
-    + [("TRUE", True), ("false", False), ("1", True), ("0", False), (" 是 ", True)],
+    + [("TRUE", True), ("false", False), ("1", True), ("0", False), (" 是 ", True)]
+    + [("是（已享受）", True), ("否（未享受）", False), ("是(见备注)", True)]
+    + [("已发放", True), ("未领取", False), ("已落实", True), ("没有享受", False)],
 )
 def test_yes_no_forms(raw: str, value: bool) -> None:
     assert _parse(parse.parse_yes_no, raw) == (value, False)
@@ -146,6 +148,9 @@ def test_yes_no_forms(raw: str, value: bool) -> None:
 def test_yes_no_blank_and_unreadable() -> None:
     assert _parse(parse.parse_yes_no, "") == (None, False)
     assert _parse(parse.parse_yes_no, "也许") == (None, True)
+    # a note that says the opposite, and being solved, are neither yes nor no
+    assert _parse(parse.parse_yes_no, "是（未享受）") == (None, True)
+    assert _parse(parse.parse_yes_no, "正在解决") == (None, True)
 
 
 def test_ticks_blank_is_false_any_mark_is_true() -> None:
