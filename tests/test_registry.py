@@ -27,9 +27,18 @@ def test_department_spellings_become_the_contracts_values():
             ["普通农户", "脱贫户", "边缘易致贫户", "突发严重困难户", "一般户", "建档立卡脱贫户"],
             ["一般农户", "脱贫户", "监测户", "监测户", "一般农户", "脱贫户"],
         ),
-        ("civil_affairs", "assistance_type"): (["农村低保", "特困供养"], ["低保", "特困"]),
-        ("disability", "disability_level"): (["1级", "二级"], ["一级", "二级"]),
-        ("housing", "grade"): (["c级", "D"], ["C", "D"]),
+        ("civil_affairs", "assistance_type"): (
+            ["农村低保", "特困供养", "低保户", "特困供养人员", "临时性救助"],
+            ["低保", "特困", "低保", "特困", "临时救助"],
+        ),
+        ("civil_affairs", "change_type"): (["注销", "退出（死亡）"], ["退出", "退出"]),
+        ("disability", "disability_level"): (
+            ["1级", "二级", "壹级", "Ⅲ级", "四", "二级（重度）"],
+            ["一级", "二级", "一级", "三级", "四级", "二级"],
+        ),
+        ("housing", "grade"): (["c级", "D", "C级危房", "D级（危房）"], ["C", "D", "C", "D"]),
+        ("hrss", "register_type"): (["登记失业"], ["失业登记"]),
+        ("education", "school_status"): (["已毕业"], ["毕业"]),
     }
     for (source, name), (written, expected) in cases.items():
         field = SOURCES[source].field(name)
@@ -39,6 +48,10 @@ def test_department_spellings_become_the_contracts_values():
 def test_unknown_values_stay_unknown_to_be_rejected():
     field = SOURCES["education"].field("stage")
     assert _enum(pl.Series(["大学生"]), field.allowed, field.synonyms).to_list() == ["大学生"]
+    # a note in brackets does not make an unknown value known
+    assert _enum(pl.Series(["大学生（本科）"]), field.allowed, field.synonyms).to_list() == [
+        "大学生(本科)"
+    ]
 
 
 def test_household_level_sources_prefer_the_head_name_column():

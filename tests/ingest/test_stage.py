@@ -39,7 +39,7 @@ CIVIL_ROWS = [
     ("1", "张三", "张三（已故）", ZHANG, "三十铺镇", "北山村", "低保", "新增", "3人", "1,234.50元", "2026年10月5日", "6222000011112222", ""),
     ("2", "李四", "李 四", f" {LI.lower()} ", "三十铺镇", "北山村", "特困", "在保", "2", "800", "20261005", "", "x"),
     (),
-    ("3", "王五", "王五", WANG, "三十铺镇", "北山村", "低保户", "新增", "x", "abc", "2026-13-01", "", ""),
+    ("3", "王五", "王五", WANG, "三十铺镇", "北山村", "救济户", "新增", "x", "abc", "2026-13-01", "", ""),
     ("4", "", "", "", "三十铺镇", "北山村", "低保", "新增", "", "", "", "", ""),
     ("5", "赵六", "赵六", "3.41502E+17", "三十铺镇", "南岗村", "临时救助", "", "", "", "46300", "", ""),
     ("合计", "", "", "", "", "", "", "", "5", "2034.5", "", "", ""),
@@ -72,7 +72,7 @@ def test_kept_rows_are_typed_and_normalised(civil_folder: Path) -> None:
     assert second["name"] == "李四" and second["id_number"] == LI and second["amount"] == 800.0
     kept_with_problems = records.row(2, named=True)
     assert kept_with_problems["name"] == "王五" and kept_with_problems["id_number"] == WANG
-    assert kept_with_problems["assistance_type"] is None  # 低保户 is not an allowed value
+    assert kept_with_problems["assistance_type"] is None  # 救济户 is not an allowed value
     assert kept_with_problems["change_type"] == "新增"
     assert kept_with_problems["covered_people"] is None and kept_with_problems["amount"] is None
     third = records.row(3, named=True)
@@ -115,7 +115,7 @@ def test_field_problems_name_the_file_row_field_and_raw_value(civil_folder: Path
     assert set(problems["row_number"]) == {7}
     assert set(by_field) == {"assistance_type", "covered_people", "amount", "change_date"}
     assert "「救助类型」的值不在允许范围" in by_field["assistance_type"]["reason"]
-    assert by_field["assistance_type"]["raw_value"] == "低保户"
+    assert by_field["assistance_type"]["raw_value"] == "救济户"
     assert "「保障人数」无法识别为整数" in by_field["covered_people"]["reason"]
     assert "「金额」无法识别为金额" in by_field["amount"]["reason"]
     assert by_field["change_date"]["raw_value"] == "2026-13-01"
