@@ -52,6 +52,49 @@ def _failures(con, district: str, month: str) -> list[str]:
     return lines
 
 
+# Event lists: the date of the event each row records, which falls in M (contract §3: M is the
+# month the events happened). Lists of standing status (在保 低保, a certificate, a house) are not.
+EVENT_DATES = {
+    "medical_claims": ("coalesce(discharge_date, admission_date)", "出院日期"),
+    "public_security": ("change_date", "变动日期"),
+    "hrss": ("register_date", "登记日期"),
+    "petition": ("register_date", "登记日期"),
+    "emergency": ("disaster_date", "受灾日期"),
+}
+MISDATED_MIN_ROWS = 5
+MISDATED_SHOWN = 10
+
+
+def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """Files of an event list most of whose dated rows fall outside M: last month's file sent
+    again, a cumulative one, or one filed under the wrong month. Told, not corrected."""
+    start = f"{month}-01"
+    lines: list[str] = []
+    for key, (expr, label) in EVENT_DATES.items():
+        rows = con.execute(
+            f"""SELECT file, count(d), count(d) FILTER (WHERE d >= CAST(? AS DATE)
+                       AND d < CAST(? AS DATE) + INTERVAL 1 MONTH), min(d), max(d)
+                FROM (SELECT file, {expr} AS d FROM stg_{key} WHERE district = ? AND month = ?)
+                GROUP BY file ORDER BY file""",
+            [start, start, district, month],
+        ).fetchall()
+        for file, dated, inside, first, last in rows:
+            if dated >= MISDATED_MIN_ROWS and inside * 2 < dated:
+                lines.append(
+                    f"  {key} {SOURCES[key].department} · {clean_text(file, 120)}："
+                    f"{label} {dated} 行中 {dated - inside} 行不在 {month}（{first} 至 {last}）"
+                )
+    if not lines:
+        return []
+    shown = lines[:MISDATED_SHOWN]
+    if len(lines) > MISDATED_SHOWN:
+        shown.append(f"  …另有 {len(lines) - MISDATED_SHOWN} 个文件")
+    heading = (
+        f"⚠ 日期多不在本月的文件（{len(lines)} 个；可能报送了其他月份或累计的数据，请与部门核对）："
+    )
+    return [heading, *shown, ""]
+
+
 def run_summary(layout: DataDir, district: str, month: str) -> str:
     """Rows read/kept/rejected per source, matches, warnings per rule and township."""
     lines: list[str] = [f"fangfan · {district} · {month}", ""]
@@ -120,6 +163,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             counted = "，".join(f"{kind} {n}" for kind, n in findings)
             lines += [f"⚠ 花名册问题：{counted}（明细见区级汇总「花名册问题」）", ""]
         lines += _failures(con, district, month)
+        lines += _misdated(con, district, month)
         earlier = _rows(
             con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params
         )[0][0]

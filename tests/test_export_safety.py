@@ -391,3 +391,31 @@ def test_the_rosters_own_problems_are_counted_in_the_run_output(tmp_path):
     line = next(line for line in text.splitlines() if "花名册问题" in line)
     assert "花名册证件号码被Excel改写 3" in line and "农户无网格台账 1" in line
     assert "甲" not in text  # counts only, never a name
+
+
+def test_a_file_of_another_months_events_is_named_in_the_run_output(tmp_path):
+    """Last month's 户籍变动 sent again (or a cumulative one): its dates are not M's. The
+    district is told which file, how many rows and which dates; a file of M's events is not
+    named, nor a list of standing status (在保 低保 with old 变动日期)."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    world = World()
+    household = world.household("一般农户")
+    member = world.member(household, "王五")
+    for day in range(1, 7):
+        world.record("public_security", member, file="9月户籍变动.csv", change_type="迁入",
+                      change_date=date(2026, 9, day))  # fmt: skip
+        world.record("public_security", member, file="10月户籍变动.csv", change_type="迁入",
+                      change_date=date(2026, 10, day))  # fmt: skip
+        world.record("civil_affairs", member, file="在保名册.csv", assistance_type="低保",
+                      change_type="在保", change_date=date(2020, 1, day))  # fmt: skip
+    with open_warehouse(layout.database) as con:
+        world.build(con)
+    text = run_summary(layout, DISTRICT, MONTH)
+    lines = text.splitlines()
+    heading = next(i for i, line in enumerate(lines) if "日期多不在本月的文件" in line)
+    assert (
+        "9月户籍变动.csv" in lines[heading + 1] and "6 行中 6 行不在 2026-10" in lines[heading + 1]
+    )
+    assert "2026-09-01 至 2026-09-06" in lines[heading + 1]
+    assert "10月户籍变动.csv" not in text and "在保名册.csv" not in text
