@@ -207,10 +207,11 @@ class YearToDateRule(RuleSpec):
     amount: str  # the staged column summed (a blank counts as 0; an unreadable one is 不可判断)
     threshold: str  # SQL over the household `h`
     # the staged columns that tell one event (a claim) from another, and the event's date: a row
-    # filed in a month its date is not in (an export window that overlapped, a 补报 file, a
-    # cumulative 1—10月 file) whose event another file of the year holds too (same ID, name and
-    # all of these known and equal) is the same event sent again: it counts once, in the file
-    # that came first (month, then file name). Identical lines of one file stay apart.
+    # whose event (same ID, name and all of these known and equal) another file of the year holds
+    # too, when it is filed outside its event's month (an export window that overlapped, a
+    # cumulative 1—10月 file) or its month has the event in two files (a 补报 file re-sending
+    # some of the month's rows), is the same event sent again: it counts once, in the file that
+    # came first (month, then file name). Identical lines of one file stay apart.
     same_event: tuple[str, ...] = ()
     event_date: str = "NULL"
 
@@ -219,18 +220,29 @@ class YearToDateRule(RuleSpec):
         return f"ff_resent_{self.source}"
 
     def _mark_resent(self, con: duckdb.DuckDBPyConnection, params: Parameters) -> None:
-        """The year's rows that repeat an event filed first elsewhere, as a temp table. Only rows
-        filed outside their event's month are looked for (a few: 32 of the bench's 2.6M), so the
-        usual month costs one scan (0.25 s at 1M)."""
+        """The year's rows that repeat an event filed first elsewhere, as a temp table. Only a
+        few rows are looked for (the 32 of the bench's 2.6M claims filed outside their month, and
+        events a month holds in two files), found by one grouping of the year's rows (0.5 s at
+        1M)."""
         year = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
         known = " AND ".join(f"s.{c} IS NOT NULL" for c in self.same_event)
         columns = ", ".join(f"s.{c}" for c in self.same_event)
+        event = f"hash(s.id_number, s.name, {columns})"
         misplaced = f"""
             CREATE OR REPLACE TEMP TABLE ff_misplaced AS
+            WITH twice AS (
+                SELECT s.month, {event} AS event
+                FROM stg_{self.source} s
+                WHERE {year} AND {known}
+                GROUP BY ALL
+                HAVING min(hash(s.file)) <> max(hash(s.file))
+            )
             SELECT s.record_key, s.id_number, s.name, {columns}
             FROM stg_{self.source} s
+            LEFT JOIN twice t ON t.month = s.month AND t.event = {event}
             WHERE {year} AND {known}
-              AND date_trunc('month', {self.event_date}) <> CAST(s.month || '-01' AS DATE)
+              AND (t.event IS NOT NULL
+                   OR date_trunc('month', {self.event_date}) <> CAST(s.month || '-01' AS DATE))
         """
         con.execute(misplaced, bind(misplaced, params))
         same = " AND ".join(f"s.{c} = a.{c}" for c in self.same_event)

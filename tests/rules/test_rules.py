@@ -69,10 +69,10 @@ def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshol
 
 
 def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
-    """An export window that overlapped, or a 补报 file: a claim filed outside its month whose
-    twin (ID, name, institution, dates and amounts) another file of the year holds counts once,
-    where it came first. Identical lines of one file stay apart (two visits on a day at one
-    clinic), and so do claims whose dates are unknown."""
+    """An export window that overlapped, or a 补报 file: a claim whose twin (ID, name,
+    institution, dates and amounts) another file of the year holds, filed outside its month or
+    twice in one month, counts once, where it came first. Identical lines of one file stay apart
+    (two visits on a day at one clinic), and so do claims whose dates are unknown."""
     stay = {"institution": "金安区人民医院", "admission_date": date(2026, 9, 20),
             "discharge_date": date(2026, 9, 28), "total_cost": 30_000.0, "self_paid": 12_000.0}  # fmt: skip
 
@@ -92,6 +92,11 @@ def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
     o = world.member(one_file)
     claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
     claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
+    in_two_files = world.household("一般农户")  # an October claim in October's two files
+    i = world.member(in_two_files)
+    october = {"admission_date": date(2026, 10, 2), "discharge_date": date(2026, 10, 9)}
+    claim(i, "2026-10", "10月.csv", self_paid=15_000.0, **october)
+    claim(i, "2026-10", "10月（补报）.csv", self_paid=15_000.0, **october)
     undated = world.household("一般农户")  # what tells them apart unknown: both count
     u = world.member(undated)
     claim(u, "2026-10", "a.csv", discharge_date=None, self_paid=10_000.0)
