@@ -48,10 +48,33 @@ _AREA_UNITS = ("平方米", "平米", "m2", "M2")
 _COUNT_UNITS = ("人", "口", "户", "个", "岁")
 
 
+# how a date header shows the form it wants: 出生日期（年月日）, 入学年月（YYYY-MM）, 登记日期（格式：
+# 20261005）, 发证日期（如2026-10-05）
+_DATE_FORM = re.compile(r"^(?:格式[:：]?|如|例[:：]?)?[年月日号yYmMdD0-9/.\-]+$")
+
+
+def _choices(field: Field, unit: str) -> bool:
+    """A bracket listing the field's values (在校状态（在读/辍学）, 是否享受资助（是/否）)."""
+    parts = [part for part in re.split(r"[/、,，|]", unit) if part]
+    if len(parts) < 2:
+        return False
+    if field.type is FieldType.YESNO:
+        known = {"是", "否", "有", "无", "√", "×"}
+    else:
+        known = {*field.allowed, *(written for written, _ in field.synonyms)}
+    return bool(known) and all(part in known for part in parts)
+
+
 def _fits(field: Field, unit: str) -> bool:
-    """A unit a header may carry for this field."""
+    """A unit, a date form, or the field's choices a header may carry for this field."""
+    if _choices(field, unit):
+        return True
     if field.type is FieldType.AMOUNT:
         return unit in (_AREA_UNITS if field.unit == "平方米" else MONEY_UNITS)
+    if field.type in (FieldType.DATE, FieldType.MONTH):
+        return _DATE_FORM.match(unit) is not None
+    if field.type is FieldType.YEAR:
+        return unit in ("年", "年度")
     return field.type is FieldType.INT and unit in _COUNT_UNITS
 
 

@@ -156,3 +156,32 @@ def test_a_unit_in_brackets_after_a_header_is_still_the_field() -> None:
     )
     assert guardian is not None
     assert guardian.fields == {"id_number": 1, "covered_people": 2, "amount": 3}
+
+
+def test_a_date_header_may_show_the_form_it_wants() -> None:
+    """入学年月（YYYY-MM）is 入学年月, and 在校状态（在读/辍学）, 是否享受资助（是/否） list their
+    field's values; a bracket that is neither (就诊机构（全称）, 学段（见说明）) is another column."""
+    header = _header(
+        [("学生姓名", "身份证号", "入学年月（YYYY-MM）", "学段（见说明）", "在校状态（在读/辍学）",
+          "是否享受资助（是/否）")],
+        "education",
+    )  # fmt: skip
+    assert header is not None
+    assert header.fields == {"name": 0, "id_number": 1, "enrol_month": 2, "school_status": 4,
+                             "aided": 5}  # fmt: skip
+    claims = _header(
+        [
+            (
+                "姓名",
+                "身份证号",
+                "入院日期（年月日）",
+                "出院日期(格式：20261005)",
+                "就诊机构（全称）",
+            )
+        ],
+        "medical_claims",
+    )
+    assert claims is not None
+    assert claims.fields == {"name": 0, "id_number": 1, "admission_date": 2, "discharge_date": 3}
+    enrollment = _header([("姓名", "身份证号", "参保年度（年）", "参保状态")], "medical_enrollment")
+    assert enrollment is not None and enrollment.fields["enroll_year"] == 2
