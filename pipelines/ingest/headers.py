@@ -65,9 +65,13 @@ def _choices(field: Field, unit: str) -> bool:
     return bool(known) and all(part in known for part in parts)
 
 
+# a template's note on any header (姓名（必填）, 证件号码（18位）)
+_ANY_NOTE = re.compile(r"^(?:必填|必填项|选填|选填项|可选|非必填|[0-9]{2}位(?:数字)?)$")
+
+
 def _fits(field: Field, unit: str) -> bool:
-    """A unit, a date form, or the field's choices a header may carry for this field."""
-    if _choices(field, unit):
+    """A unit, a date form, the field's choices, or a template's note a header may carry."""
+    if _ANY_NOTE.match(unit) or _choices(field, unit):
         return True
     if field.type is FieldType.AMOUNT:
         return unit in (_AREA_UNITS if field.unit == "平方米" else MONEY_UNITS)

@@ -185,3 +185,12 @@ def test_a_date_header_may_show_the_form_it_wants() -> None:
     assert claims.fields == {"name": 0, "id_number": 1, "admission_date": 2, "discharge_date": 3}
     enrollment = _header([("姓名", "身份证号", "参保年度（年）", "参保状态")], "medical_enrollment")
     assert enrollment is not None and enrollment.fields["enroll_year"] == 2
+
+
+def test_a_templates_note_on_a_header_keeps_its_field() -> None:
+    """证件号码（18位） had been an unknown column: the file matched by name alone."""
+    header = _header(
+        [("姓名（必填）", "证件号码（18位）", "救助类型（必填）", "金额（选填）")], "civil_affairs"
+    )
+    assert header is not None
+    assert header.fields == {"name": 0, "id_number": 1, "assistance_type": 2, "amount": 3}
