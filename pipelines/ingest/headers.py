@@ -9,6 +9,7 @@ from functools import cache
 
 import polars as pl
 
+from pipelines.ingest.parse import AREA_UNITS, NOTE_AFTER
 from pipelines.sources import Field, FieldType, normalise_header
 
 # how far down a title block may push the header
@@ -39,12 +40,11 @@ class Header:
 # A unit written after a header in brackets (个人自付（元）, 注册资本（万元）, 家庭人口数（人）):
 # the header is its field's, in that unit. Only units that say how to read the number: a
 # bracket that says whose value it is (姓名（监护人）, 身份证号（户主）) is another column.
-_BRACKETED = re.compile(r"^(.+?)\(([^()]+)\)$")
+_BRACKETED = re.compile(NOTE_AFTER)
 MONEY_UNITS = {
     "元": "元", "人民币元": "元", "元人民币": "元", "元/月": "元", "元/年": "元", "元/人": "元",
     "万元": "万元", "千元": "千元",
 }  # fmt: skip
-_AREA_UNITS = ("平方米", "平米", "m2", "M2")
 _COUNT_UNITS = ("人", "口", "户", "个", "岁")
 
 
@@ -74,7 +74,9 @@ def _fits(field: Field, unit: str) -> bool:
     if _ANY_NOTE.match(unit) or _choices(field, unit):
         return True
     if field.type is FieldType.AMOUNT:
-        return unit in (_AREA_UNITS if field.unit == "平方米" else MONEY_UNITS)
+        if field.unit == "平方米":
+            return unit.upper() in AREA_UNITS
+        return unit in MONEY_UNITS
     if field.type in (FieldType.DATE, FieldType.MONTH):
         return _DATE_FORM.match(unit) is not None
     if field.type is FieldType.YEAR:
@@ -85,7 +87,7 @@ def _fits(field: Field, unit: str) -> bool:
 def header_unit(label: str) -> tuple[str, str | None]:
     """A header key without the unit in brackets after it, and that unit (None: no unit)."""
     match = _BRACKETED.match(label)
-    return (match[1], match[2]) if match else (label, None)
+    return (match[1], match[2]) if match and match[2] else (label, None)
 
 
 def money_unit(label: str) -> str | None:

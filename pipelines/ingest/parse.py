@@ -100,7 +100,7 @@ _ACCOUNTING_ZERO = r"(?i)^(¥|RMB|CNY|人民币)[-‐‑–—]+$"
 _MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元": 0, "圆": 0}
 # no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
 _COLUMN_UNIT = ("", "RMB", "CNY", "人民币")
-_AREA_UNITS = ("平方米", "平米", "M2")
+AREA_UNITS = ("平方米", "平米", "M2")
 # the column units parse_amount knows: 元, 千元 and 万元 (money), 平方米 (floor area)
 _COLUMN_POWER = {"元": 0, "千元": 3, "万元": 4}
 MONEY_COLUMN_UNITS = tuple(_COLUMN_POWER)
@@ -115,9 +115,10 @@ NO_MARKS = (
     *("未", "未享受", "不享受", "没享受", "未解决", "没解决", "不"),
     *("没有享受", "尚未解决", "未领取", "未发放", "未落实"),
 )
-# a mark with a note in brackets after it (是（已享受）, 否（未享受）): the mark, unless the note
-# is a mark that says the opposite
-_MARK_NOTE = r"^([^()]+)\(([^()]*)\)$"
+# a value with a note in brackets closing it (NFKC has folded full-width brackets): the value,
+# group 1, and the note, group 2. A 是/否 mark (是（已享受）), a coded value (D级（危房）) and a
+# header (个人自付（元）) may carry one
+NOTE_AFTER = r"^(.+?)\(([^()]*)\)$"
 
 
 def _null_if(values: pl.Series, mask: pl.Series) -> pl.Series:
@@ -441,7 +442,7 @@ def _amount_text(value: pl.Series, unit: str = "元", bare: str | None = None) -
         # an area (or other measure) column: its own units only, never money
         power = pl.repeat(0, len(value), eager=True, dtype=pl.Int64)
         allowed = ~currency & (
-            (cell_unit == "") | (cell_unit.is_in(_AREA_UNITS) if unit == "平方米" else False)
+            (cell_unit == "") | (cell_unit.is_in(AREA_UNITS) if unit == "平方米" else False)
         )
     well_formed = (
         parts.struct.field("int").is_not_null()
@@ -511,10 +512,11 @@ def parse_yes_no(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     value = (values if cleaned else clean(values, yes_no=True)).str.to_uppercase()
     value = value.str.replace(r"^([01])\.0+$", "${1}")
     answer = _yes_no(value)
-    noted = value.str.contains(_MARK_NOTE).fill_null(False) & answer.is_null()
+    # a mark with a note: the mark, unless the note is a mark that says the opposite
+    noted = value.str.contains(NOTE_AFTER).fill_null(False) & answer.is_null()
     if not noted.any():
         return answer
-    parts = value.str.extract_groups(_MARK_NOTE)
+    parts = value.str.extract_groups(NOTE_AFTER)
     mark, note = _yes_no(parts.struct.field("1")), _yes_no(parts.struct.field("2"))
     agreed = pl.select(pl.when(note.is_null() | (note == mark)).then(mark)).to_series()
     return answer.zip_with(~noted, agreed)

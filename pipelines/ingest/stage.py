@@ -421,8 +421,9 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
     named = [sheet for sheet in workbook.sheet_names if _named_for(source, sheet)]
     results: list[Table | SheetFailure] = []
     first_error: UnreadableFile | None = None
+    grids: dict[str, Grid] = {}  # each sheet read once
     for sheet in named or workbook.sheet_names:
-        grid = workbook.read(sheet)
+        grid = grids[sheet] = workbook.read(sheet)
         if grid.hidden and not named:
             continue
         try:
@@ -444,7 +445,7 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
         if sheet in read:
             continue
         try:
-            grid = workbook.read(sheet)
+            grid = grids.get(sheet) or workbook.read(sheet)
         except UnreadableFile:
             others.append(sheet)
             continue
@@ -501,8 +502,8 @@ def _more_of_the_list(source: Source, read: Table, grid: Grid) -> int:
     if header is None:
         if id_column is None or grid.cells.width != read.grid.cells.width:
             return 0
-        ids = body[f"c{id_column}"].str.contains(_ID_SHAPE).fill_null(False)
-        return int(ids.sum()) if ids.sum() * 2 >= body.height else 0
+        ids = int(body[f"c{id_column}"].str.contains(_ID_SHAPE).fill_null(False).sum())
+        return ids if ids * 2 >= body.height else 0
     column = header.column_of("id_number" if id_column is not None else "name")
     return 0 if column is None else int(body[f"c{column}"].is_not_null().sum())
 

@@ -277,18 +277,14 @@ def _enum(
 ) -> pl.Series:
     value = _enum_value(parse.compact(raw), allowed, synonyms)
     # a value with a note in brackets after it (D级（危房）, 低保（新增）): the value before it
-    noted = value.str.contains(_NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
+    noted = value.str.contains(parse.NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
     if not noted.any():
         return value
-    head = _enum_value(value.str.replace(_NOTE_AFTER, ""), allowed, synonyms)
+    head = _enum_value(value.str.replace(parse.NOTE_AFTER, "${1}"), allowed, synonyms)
     return _frame_eval(
         {"v": value, "h": head, "u": noted & head.is_in(allowed)},
         pl.when(pl.col("u")).then(pl.col("h")).otherwise(pl.col("v")),
     )
-
-
-# a note in brackets closing a value (NFKC has folded full-width brackets)
-_NOTE_AFTER = r"\([^()]*\)$"
 
 
 def _enum_value(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.ingest.builders import (
     write_grid_fixture,
     write_xlsx,
 )
+from tests.ingest.fixtures.make_xls import FIXTURES as XLS_FIXTURES
 
 MONTH = "2026-10"
 CIVIL = SOURCES["civil_affairs"]
@@ -300,18 +302,26 @@ def _without_file(staged: StagedSource) -> pl.DataFrame:
     return staged.records.drop("file", "record_key").sort("row_number")
 
 
+def _xlsx_and_xls(
+    tmp_path: Path, write: Callable[[Path], Path], fixture: str, name: str
+) -> tuple[StagedSource, StagedSource]:
+    """A workbook our builder writes, and the .xls LibreOffice saved from it (make_xls.py),
+    staged as civil_affairs."""
+    xlsx, xls = tmp_path / "a" / "civil_affairs", tmp_path / "b" / "civil_affairs"
+    write(xlsx / f"{name}.xlsx")
+    xls.mkdir(parents=True)
+    shutil.copyfile(FIXTURES / fixture, xls / f"{name}.xls")
+    return _stage(xlsx), _stage(xls)
+
+
 def test_xls_fixtures_are_small_and_made_by_our_builders() -> None:
-    for name in ("civil_merged.xls", "grid_ledger.xls"):
-        data = (FIXTURES / name).read_bytes()
+    for fixture in XLS_FIXTURES:
+        data = (FIXTURES / f"{fixture}.xls").read_bytes()
         assert data.startswith(b"\xd0\xcf\x11\xe0") and len(data) < 50_000
 
 
 def test_a_legacy_xls_reads_exactly_like_the_xlsx_it_was_saved_from(tmp_path: Path) -> None:
-    xlsx, xls = tmp_path / "a" / "civil_affairs", tmp_path / "b" / "civil_affairs"
-    write_civil_merged(xlsx / "低保.xlsx")
-    xls.mkdir(parents=True)
-    shutil.copyfile(FIXTURES / "civil_merged.xls", xls / "低保.xls")
-    from_xlsx, from_xls = _stage(xlsx), _stage(xls)
+    from_xlsx, from_xls = _xlsx_and_xls(tmp_path, write_civil_merged, "civil_merged.xls", "低保")
     assert from_xls.records.height == len(CIVIL_MERGED_DATA)
     assert _without_file(from_xls).equals(_without_file(from_xlsx))
     row = _file(from_xls, "低保.xls")
@@ -535,11 +545,7 @@ def test_a_formulas_error_value_is_a_field_problem_never_a_value(tmp_path: Path,
 
 
 def test_a_legacy_xls_with_formula_errors_reads_like_the_xlsx(tmp_path: Path) -> None:
-    xlsx, xls = tmp_path / "a" / "civil_affairs", tmp_path / "b" / "civil_affairs"
-    write_civil_errors(xlsx / "名册.xlsx")
-    xls.mkdir(parents=True)
-    shutil.copyfile(FIXTURES / "civil_errors.xls", xls / "名册.xls")
-    from_xlsx, from_xls = _stage(xlsx), _stage(xls)
+    from_xlsx, from_xls = _xlsx_and_xls(tmp_path, write_civil_errors, "civil_errors.xls", "名册")
     assert _without_file(from_xls).equals(_without_file(from_xlsx))
     assert from_xls.field_problems.drop("file", "record_key").equals(
         from_xlsx.field_problems.drop("file", "record_key")
