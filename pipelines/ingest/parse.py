@@ -14,6 +14,7 @@ only on the cells the fast pass could not read.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
@@ -75,6 +76,38 @@ _COMPACT_DATE = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
 # day and month before a 4-digit year: read only when one order gives a real date (25/10/2026)
 # or both give the same (05/05/2026); 05/10/2026 could be either and stays unread
 _YEAR_LAST = r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})$"
+# the month spelt, the day before it, as Oracle writes its default DD-MON-RR (05-10月-26; a
+# Chinese session pads the month, 05-4月 -26) and Excel its d-mmm-yy (5-Oct-26), or SAS its
+# DATE9. (05OCT2026): the order is plain. A two-digit year here, or before 年 (26年10月5日), is
+# read against the run's year (`pivot`: the latest such year not after it); without one it is
+# refused, as every other two-digit year is (26/10/5 may be any order)
+_SPELT_MONTH = r"(?i)^([0-9]{1,2})[-/.]?([0-9]{1,2}月|[A-Z]{3,9})[-/.]?([0-9]{2}|[0-9]{4})$"
+_SHORT_YEAR_YMD = r"^([0-9]{2})年([0-9]{1,2})月([0-9]{1,2})[日号]?$"
+_MONTH_NAMES = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("JAN", "JANUARY"), ("FEB", "FEBRUARY"), ("MAR", "MARCH"), ("APR", "APRIL"),
+            ("MAY",), ("JUN", "JUNE"), ("JUL", "JULY"), ("AUG", "AUGUST"),
+            ("SEP", "SEPT", "SEPTEMBER"), ("OCT", "OCTOBER"), ("NOV", "NOVEMBER"),
+            ("DEC", "DECEMBER"),
+        ),
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+# a date in Chinese numerals (二〇二六年十月五日, 二零二五年九月): the year digit by digit, the
+# month and day as numbers (十 10, 十五 15, 二十 20, 三十一 31)
+_CHINESE_DIGITS = {c: str(n % 10) for n, c in enumerate("〇一二三四五六七八九十")} | {
+    "零": "0", "○": "0", "O": "0", "o": "0",
+}  # fmt: skip
+_CHINESE_DATE = (
+    r"^([〇零○Oo一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月份?"
+    r"(?:([一二三四五六七八九十]{1,3})[日号])?$"
+)
+_CHINESE_NUMBER = (
+    r"^(?:十|十[一二三四五六七八九]|[一二三四五六七八九]|[二三]十[一二三四五六七八九]?)$"
+)
 _YM = r"^([0-9]{4})[-/.年]([0-9]{1,2})(?:月份?)?$"
 _COMPACT_MONTH = r"^([0-9]{4})([0-9]{2})$"
 _MONTH_YEAR = r"^([0-9]{1,2})[-/.]([0-9]{4})$"
@@ -245,9 +278,84 @@ def _year_last(value: pl.Series) -> pl.Series:
     return iso.str.to_date("%Y-%m-%d", strict=False)
 
 
-def _date_fallback(value: pl.Series) -> pl.Series:
+def _century(years: pl.Series, pivot: int | None) -> pl.Series:
+    """Four-digit years as they are; a two-digit one as the latest year ending in it that is not
+    after `pivot` (null without a pivot)."""
+    number = years.cast(pl.Int64, strict=False)
+    short = years.str.len_chars() == 2
+    if pivot is None:
+        return _null_if(number, short)
+    full = number + pivot // 100 * 100
+    return pl.select(
+        pl.when(~short).then(number).when(full > pivot).then(full - 100).otherwise(full)
+    ).to_series()
+
+
+def _iso(year: pl.Series, month: pl.Series, day: pl.Series) -> pl.Series:
+    frame = pl.DataFrame({"y": year, "m": month, "d": day})
+    iso = frame.select(pl.format("{}-{}-{}", "y", "m", "d")).to_series()
+    return _in_range(iso.str.to_date("%Y-%m-%d", strict=False))
+
+
+def _spelt_month(value: pl.Series, pivot: int | None) -> pl.Series:
+    """05-10月-26, 05-OCT-26, 5-Oct-2026, 05OCT2026, 26年10月5日 (see _SPELT_MONTH)."""
+    spelt = value.str.extract_groups(_SPELT_MONTH)
+    month = _month_number(spelt.struct.field("2").str.to_uppercase())
+    parsed = _iso(_century(spelt.struct.field("3"), pivot), month, spelt.struct.field("1"))
+    short = value.str.extract_groups(_SHORT_YEAR_YMD)
+    year_first = _iso(
+        _century(short.struct.field("1"), pivot),
+        short.struct.field("2").cast(pl.Int64, strict=False),
+        short.struct.field("3").cast(pl.Int64, strict=False),
+    )
+    return parsed.fill_null(year_first)
+
+
+def _month_number(month: pl.Series) -> pl.Series:
+    """A spelt month's number: 10月 -> 10, OCT/October -> 10; anything else null."""
+    numbered = month.str.strip_suffix("月").cast(pl.Int64, strict=False)
+    named = month.replace_strict(_MONTH_NAMES, default=None, return_dtype=pl.Int64)
+    return numbered.fill_null(named)
+
+
+def _chinese_number(part: str | None) -> str | None:
+    """十五 -> 15, 二十 -> 20, 五 -> 5; a malformed numeral (十十, 二二) -> None."""
+    if not part or not re.match(_CHINESE_NUMBER, part):
+        return None
+    if "十" not in part:
+        return _CHINESE_DIGITS[part]
+    tens, _, units = part.partition("十")
+    return str(
+        int(_CHINESE_DIGITS[tens] if tens else "1") * 10 + int(_CHINESE_DIGITS.get(units, "0"))
+    )
+
+
+def _chinese_date(value: pl.Series) -> pl.Series:
+    """二〇二六年十月五日 as 2026-10-05; 二〇二五年九月 as the first of the month."""
+    parts = value.str.extract_groups(_CHINESE_DATE)
+    year = parts.struct.field("1").str.replace_many(
+        list(_CHINESE_DIGITS), list(_CHINESE_DIGITS.values())
+    )
+    month, day = (
+        parts.struct.field(n).map_elements(_chinese_number, return_dtype=pl.String)
+        for n in ("2", "3")
+    )
+    day = _day_or_first(day, parts.struct.field("3"))
+    return _iso(year, month, day)
+
+
+def _day_or_first(day: pl.Series, written: pl.Series) -> pl.Series:
+    """A month without a day is its first day; a day written but unreadable stays unread."""
+    return pl.select(pl.when(written.is_null()).then(pl.lit("1")).otherwise(day)).to_series()
+
+
+def _date_fallback(value: pl.Series, pivot: int | None = None) -> pl.Series:
     parsed = _serial_date(value)
-    return _patch(parsed, parsed.is_null(), _year_last, value)
+    parsed = _patch(parsed, parsed.is_null(), _year_last, value)
+    parsed = _patch(parsed, parsed.is_null(), lambda part: _spelt_month(part, pivot), value)
+    return _patch(
+        parsed, parsed.is_null() & value.str.contains("年").fill_null(False), _chinese_date, value
+    )
 
 
 def _month_only(value: pl.Series) -> pl.Series:
@@ -262,34 +370,45 @@ def _month_only(value: pl.Series) -> pl.Series:
     return _in_range(_null_if(iso, ~month_forms).str.to_date("%Y-%m-%d", strict=False))
 
 
-def _full_date(value: pl.Series) -> pl.Series:
+def _full_date(value: pl.Series, pivot: int | None = None) -> pl.Series:
     iso = value.str.replace(_YMD, "${1}-${2}-${3}").str.replace(_COMPACT_DATE, "${1}-${2}-${3}")
     parsed = _in_range(iso.str.to_date("%Y-%m-%d", strict=False))
-    return _patch(parsed, parsed.is_null() & value.is_not_null(), _date_fallback, value)
+    return _patch(
+        parsed,
+        parsed.is_null() & value.is_not_null(),
+        lambda part: _date_fallback(part, pivot),
+        value,
+    )
 
 
-def parse_date(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
+def parse_date(values: pl.Series, *, cleaned: bool = False, pivot: int | None = None) -> pl.Series:
     """2026-10-05, 2026/10/5, 2026.10.05, 20261005, 2026年10月5日/号 (spaces anywhere, full-width),
     XLSX datetimes (2026-10-05 00:00:00, 2026/10/05 0:00, 2026/10/5 上午 12:00:00), long dates
-    with their weekday (2026年10月5日星期一), Excel serials (46300, 46300.0), and 25/10/2026 or
-    10/25/2026 where only one order is a date.
+    with their weekday (2026年10月5日星期一), Excel serials (46300, 46300.0), 25/10/2026 or
+    10/25/2026 where only one order is a date, the month spelt after the day (Oracle's
+    05-10月-2026 and 05-OCT-2026, Excel's 5-Oct-2026, SAS's 05OCT2026), and Chinese numerals
+    (二〇二六年十月五日).
 
-    A bare year and month (2026-10, 202610) is read as the first day of that month. Refused:
-    impossible dates (2026-02-30), two-digit years (26/10/5), day/month that could be either
-    (05/10/2026), 2026.1 (January, or October with its 0 dropped), years outside 1900–2100.
+    A bare year and month (2026-10, 202610) is read as the first day of that month. A two-digit
+    year is read only where the order is plain (05-10月-26, 05-OCT-26, 26年10月5日) and a `pivot`
+    year is given (staging gives the run's year for event dates, none for birth dates): the
+    latest year ending in those digits that is not after the pivot. Refused: impossible dates
+    (2026-02-30), other two-digit years (26/10/5), day/month that could be either (05/10/2026),
+    2026.1 (January, or October with its 0 dropped), years outside 1900–2100.
     """
     value = values if cleaned else clean(values, dates=True)
-    parsed = _full_date(value)
+    parsed = _full_date(value, pivot)
     return _patch(parsed, parsed.is_null() & value.is_not_null(), _month_only, value)
 
 
-def parse_month(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """2025-09, 2025年9月(份), 202509, 2025.09, 2025/9, 09/2025 and every date form -> the first
-    day of that month. 2025.1 is refused (Excel shows 2025.10 as 2025.1)."""
+def parse_month(values: pl.Series, *, cleaned: bool = False, pivot: int | None = None) -> pl.Series:
+    """2025-09, 2025年9月(份), 202509, 2025.09, 2025/9, 09/2025 and every date form (parse_date,
+    `pivot` as there) -> the first day of that month. 2025.1 is refused (Excel shows 2025.10 as
+    2025.1)."""
     value = values if cleaned else clean(values, dates=True)
     parsed = _month_only(value)
     missing = parsed.is_null() & value.is_not_null()
-    return _patch(parsed, missing, lambda part: _full_date(part).dt.month_start(), value)
+    return _patch(parsed, missing, lambda part: _full_date(part, pivot).dt.month_start(), value)
 
 
 # --- numbers ---------------------------------------------------------------------------------

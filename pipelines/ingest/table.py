@@ -443,11 +443,12 @@ def _type_field(
                 dates=f.type in (FieldType.DATE, FieldType.MONTH),
                 yes_no=f.type is FieldType.YESNO,  # 无 is "no" here, a blank elsewhere
             )
-            value = (
-                parser(cleaned, cleaned=True, unit=f.unit)
-                if f.type is FieldType.AMOUNT
-                else parser(cleaned, cleaned=True)
-            )
+            if f.type is FieldType.AMOUNT:
+                value = parser(cleaned, cleaned=True, unit=f.unit)
+            elif f.type in (FieldType.DATE, FieldType.MONTH) and f.name not in BIRTH_FIELDS:
+                value = parser(cleaned, cleaned=True, pivot=context.year)
+            else:
+                value = parser(cleaned, cleaned=True)
             return {"v": value, "blank": cleaned.is_null()}
 
         read_cells = by_distinct_cell(raw, read)
@@ -517,6 +518,9 @@ def _destroyed_code(value: pl.Series, stored_as_number: pl.Series) -> pl.Series:
     )
 
 
+# dates of birth: a two-digit year may be either century (56 is 1956, but 20 is 1920 or 2020),
+# so none is read against the month's year
+BIRTH_FIELDS = ("birth_date",)
 # a column holding fewer distinct cells than this share of its rows is read once per distinct cell
 DISTINCT_SHARE = 0.5
 
@@ -546,6 +550,9 @@ class _Context:
     number_ids: pl.Series  # the row's table stored its ID column as numbers
     # per long-code field (Field.long_code): the row's table stored that column as numbers
     number_codes: dict[str, pl.Series]
+    # the year of the month being staged: an event date's two-digit year is read against it
+    # (05-10月-26 in 2026 is 2026-10-05; parse.parse_date's pivot)
+    year: int | None = None
 
 
 def _absent_field(typed: _Typed, f: Field, height: int) -> None:
@@ -565,7 +572,11 @@ def _absent_field(typed: _Typed, f: Field, height: int) -> None:
 
 
 def _type_fields(
-    source: Source, combined: pl.DataFrame, prepared: list[Prepared], tick_fields: Sequence[str]
+    source: Source,
+    combined: pl.DataFrame,
+    prepared: list[Prepared],
+    tick_fields: Sequence[str],
+    year: int | None,
 ) -> _Typed:
     """Type every field over the rows of all tables at once (one pass per column, not per file)."""
     typed = _Typed()
@@ -583,7 +594,7 @@ def _type_fields(
         )
 
     number_codes = {f.name: stored_as_numbers(f.name) for f in source.fields if f.long_code}
-    context = _Context(tables, stored_as_numbers("id_number"), number_codes)
+    context = _Context(tables, stored_as_numbers("id_number"), number_codes, year)
     for f in source.fields:
         labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
         if f.required and len(labels) < len(prepared):
@@ -657,11 +668,14 @@ def _joined(typed: _Typed, part: int, separator: str) -> pl.Series:
 
 
 def stage_tables(
-    source: Source, tables: Sequence[Table], tick_fields: Sequence[str] = ()
+    source: Source,
+    tables: Sequence[Table],
+    tick_fields: Sequence[str] = (),
+    year: int | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[TableResult]]:
     """Stage the tables of one source together: records, rejects (rows whose identity is lost,
     with every reason), field problems of kept rows, and per-table accounting (read = kept +
-    rejected; decorations counted as skipped)."""
+    rejected; decorations counted as skipped). `year`: the staged month's (_Context.year)."""
     schema = record_schema(source, tick_fields)
     prepared = map_in_threads(lambda table: prepare_table(source, table), tables)
     if not prepared:
@@ -680,7 +694,7 @@ def stage_tables(
         ],
         how="diagonal",
     )
-    typed = _type_fields(source, combined, prepared, tick_fields)
+    typed = _type_fields(source, combined, prepared, tick_fields, year)
     rejecting = [p for p in typed.problems if _loses_row(source, p[1])]
     field_checks = [p for p in typed.problems if not _loses_row(source, p[1])]
     typed.problems = rejecting

@@ -58,6 +58,68 @@ def test_a_bare_month_in_a_date_column_is_its_first_day() -> None:
 
 @pytest.mark.parametrize(
     "raw",
+    [
+        "05-10月-26",  # Oracle's default DD-MON-RR in a Chinese session
+        "05-10月 -26",
+        "5-10月-2026",
+        "05-OCT-26",  # ... in an English one
+        "5-Oct-26",  # Excel's d-mmm-yy
+        "05-October-2026",
+        "05OCT2026",  # SAS's DATE9.
+        "26年10月5日",
+    ],
+)
+def test_a_spelt_month_after_the_day_is_plain_and_its_short_year_read_against_the_pivot(
+    raw: str,
+) -> None:
+    values = pl.Series([raw])
+    assert parse.parse_date(values, pivot=2026).to_list() == [date(2026, 10, 5)]
+    # without a pivot (a date of birth: 20 is 1920 or 2020) a two-digit year stays unread
+    four_digits = raw.endswith("2026")
+    assert parse.parse_date(values).to_list() == [date(2026, 10, 5) if four_digits else None]
+
+
+def test_a_short_year_is_the_latest_not_after_the_pivot() -> None:
+    values = pl.Series(["01-9月-95", "01-SEP-05", "31-12月-26", "01-1月-27"])
+    assert parse.parse_date(values, pivot=2026).to_list() == [
+        date(1995, 9, 1), date(2005, 9, 1), date(2026, 12, 31), date(1927, 1, 1),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["26/10/5", "26-10-05", "05/10/26", "05-13月-26", "31-SEP-26", "05-FOO-26", "5-10-26"],
+)
+def test_a_short_year_whose_order_is_not_plain_stays_unread(raw: str) -> None:
+    assert parse.parse_date(pl.Series([raw]), pivot=2026).to_list() == [None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("二〇二六年十月五日", date(2026, 10, 5)),
+        ("二零二六年十月五号", date(2026, 10, 5)),
+        ("二○二六年十二月三十一日", date(2026, 12, 31)),
+        ("二〇二六年二月二十日", date(2026, 2, 20)),
+        ("二〇二六年一月十五日", date(2026, 1, 15)),
+        ("二〇二六年十月", date(2026, 10, 1)),
+        ("二〇二六年二月三十日", None),  # no such day
+        ("二〇二六年十月三十二日", None),
+        ("二〇二六年十十月五日", None),
+        ("二六年十月五日", None),
+    ],
+)
+def test_dates_in_chinese_numerals(raw: str, expected: date | None) -> None:
+    assert _parse(parse.parse_date, raw) == (expected, expected is None)
+
+
+def test_a_month_in_chinese_numerals_or_oracle_form() -> None:
+    values = pl.Series(["二〇二五年九月", "01-9月-25", "01-SEP-2025"])
+    assert parse.parse_month(values, pivot=2026).to_list() == [date(2025, 9, 1)] * 3
+
+
+@pytest.mark.parametrize(
+    "raw",
     ["2025-09", "2025年9月", "202509", "2025.09", "2025/9", "2025-09-15", "20250915", "45915"],
 )
 def test_month_forms(raw: str) -> None:

@@ -500,6 +500,37 @@ def test_a_date_cell_no_day_count_fits_is_a_field_problem_not_a_failed_source(
     assert problems["raw_value"].to_list() == ["nan", "inf", "99999999999999999999999"]
 
 
+def test_an_oracle_export_s_dates_are_read_against_the_month_s_year(tmp_path: Path) -> None:
+    """A database export's dates in Oracle's default DD-MON-RR (05-10月-26): every one had been a
+    field problem, so CL01 and XF01 (dated in M) lost their warnings without a word."""
+    rows = [
+        HEADER,
+        ("1", "张三", "张三", ZHANG, "三十铺镇", "北山村", "低保", "新增", "3", "800", "05-10月-26", "", ""),
+        ("2", "李四", "李四", LI, "三十铺镇", "北山村", "低保", "新增", "2", "800", "28-4月 -26", "", ""),
+        ("3", "王五", "王五", WANG, "三十铺镇", "北山村", "低保", "新增", "1", "800", "05-OCT-26", "", ""),
+    ]  # fmt: skip
+    folder = tmp_path / "raw" / MONTH / "civil_affairs"
+    write_csv(folder / "名册.csv", rows, "gb18030")
+    staged = stage_source(CIVIL, folder, MONTH)
+    assert staged.records["change_date"].to_list() == [
+        date(2026, 10, 5), date(2026, 4, 28), date(2026, 10, 5),
+    ]  # fmt: skip
+    assert staged.field_problems.height == 0
+
+
+def test_a_roster_birth_date_with_a_two_digit_year_is_not_guessed(tmp_path: Path) -> None:
+    """20 may be 1920 or 2020: a roster's 出生日期 so written stays unread (the age then comes
+    from the ID), where an event date in the same form is read against the month's year."""
+    folder = tmp_path / "raw" / MONTH / "roster"
+    header = (*_ROSTER_HEADER, "出生日期")
+    rows = [header, (*_roster_row("H1", "张三", ZHANG), "01-3月-20")]
+    rows += [(*_roster_row("H2", "李四", LI), "09-7月-1962")]
+    write_csv(folder / "农户花名册.csv", rows)
+    staged = stage_source(ROSTER, folder, MONTH)
+    assert staged.records["birth_date"].to_list() == [None, date(1962, 7, 9)]
+    assert staged.field_problems["field"].to_list() == ["birth_date"]
+
+
 def test_a_fault_of_ours_fails_the_file_not_the_month_and_quotes_no_cell(
     civil_folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
