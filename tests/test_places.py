@@ -79,3 +79,45 @@ def test_match_input_gets_roster_spellings_in_duckdb():
     canonicalise_places(con)
     out = con.sql("SELECT * FROM match_input ORDER BY record_key").pl()
     assert out.rows() == [("a", "东桥镇", "王岗村"), ("b", "东桥镇", "马集村"), ("c", None, "x")]
+
+
+def test_a_village_cell_with_its_address_or_group_around_the_name_is_that_village():
+    """Hand-made lists (住建, 应急, 水利: IDs often blank, matched by name and place) write the 村
+    cell with its township before it or its 组 after it; such records went unmatched, and on a
+    5,000-member district 9 of 98 warnings (ZJ01, YJ01, SL01) were lost."""
+    roster = pl.DataFrame(
+        {
+            "township": ["三十铺镇", "三十铺镇", "三十铺镇", "东桥镇"],
+            "village": ["北山村", "山村", "南岗社区", "马集村"],
+        }
+    )
+    written = {
+        "三十铺镇北山村": "北山村",
+        "金安区三十铺镇北山村委会": "北山村",
+        "北山村三组": "北山村",
+        "北山村第3村民组": "北山村",
+        "北山村村委会": "北山村",
+        "南岗社区居委会": "南岗社区",
+        "山村一组": "山村",  # not 北山村: the cell holds nothing before 山村
+        "东北山村": "东北山村",  # another name: left as written
+        "北山村东头": "北山村东头",  # not a committee or a 组
+        "马集村二组": "马集村二组",  # a village of another township
+    }
+    records = pl.DataFrame(
+        {
+            "record_key": [str(n) for n in range(len(written))],
+            "township": ["三十铺"] * len(written),
+            "village": list(written),
+        }
+    )
+    out = canonical_places(records, roster)
+    assert out["village"].to_list() == list(written.values())
+    assert set(out["township"]) == {"三十铺镇"}
+
+
+def test_a_village_cell_naming_two_villages_is_not_guessed():
+    roster = pl.DataFrame({"township": ["东桥镇", "东桥镇"], "village": ["王岗村", "马集村"]})
+    records = pl.DataFrame(
+        {"record_key": ["a"], "township": ["东桥镇"], "village": ["东桥镇王岗村马集村"]}
+    )
+    assert canonical_places(records, roster)["village"].to_list() == ["东桥镇王岗村马集村"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 # administrative prefixes a department may put before the township, and suffixes it may drop
@@ -61,5 +63,47 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
     ).with_columns(pl.coalesce("_town", "township").alias("township"))
     with_village = with_town.join(
         villages, left_on=["township", "_vkey"], right_on=["_town", "_vkey"], how="left"
-    ).with_columns(pl.coalesce("_village", "village").alias("village"))
+    )
+    with_village = with_village.with_columns(
+        pl.coalesce("_village", _written_around(with_village, roster_places), "village").alias(
+            "village"
+        )
+    )
     return with_village.select(records.columns)
+
+
+# What a clerk may write around a village's own name in its 村 cell: its township or more of the
+# address before it (三十铺镇北山村, 金安区三十铺镇北山村), its committee or a 组 after it (北山村委会,
+# 北山村三组, 北山村第3村民组). Anything else (东北山村) is another name, never this village's.
+_BEFORE_VILLAGE = r"^(?:.*(?:省|市|区|县|镇|乡|街道|办事处|开发区))?$"
+_AFTER_VILLAGE = (
+    r"^(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会)?"
+    r"(?:第?[0-9一二三四五六七八九十]{1,3}(?:组|队|村民组|村民小组|居民组))?$"
+)
+
+
+def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Series:
+    """Per row, the roster village of its (roster-spelt) township whose full name the 村 cell
+    holds with only an address before it or a committee or 组 after it (_BEFORE_VILLAGE,
+    _AFTER_VILLAGE); null where the cell already fits a village's key, or none or two fit. A
+    village inside another's name (山村 in 北山村) does not count against the longer one."""
+    names: dict[str, list[str]] = {}
+    for town, village in roster_places.drop_nulls().unique().iter_rows():
+        names.setdefault(town, []).append(village)
+    found: list[str | None] = []
+    for town, written, mapped in keyed.select("township", "village", "_village").iter_rows():
+        if mapped is not None or written is None or town not in names:
+            found.append(None)
+            continue
+        cell = re.sub(r"\s+", "", written)
+        fits = [
+            village
+            for village in names[town]
+            for at in [cell.find(village)]
+            if at >= 0
+            and re.match(_BEFORE_VILLAGE, cell[:at])
+            and re.match(_AFTER_VILLAGE, cell[at + len(village) :])
+        ]
+        longest = [v for v in fits if not any(v != o and v in o for o in fits)]
+        found.append(longest[0] if len(longest) == 1 else None)
+    return pl.Series(found, dtype=pl.String)
