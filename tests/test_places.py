@@ -121,3 +121,27 @@ def test_a_village_cell_naming_two_villages_is_not_guessed():
         {"record_key": ["a"], "township": ["东桥镇"], "village": ["东桥镇王岗村马集村"]}
     )
     assert canonical_places(records, roster)["village"].to_list() == ["东桥镇王岗村马集村"]
+
+
+def test_a_list_without_a_township_column_names_it_in_the_village_cell():
+    """A 住建 list with only a 村 column holding 三十铺镇北山村: the township and village it names,
+    where exactly one roster place fits (a village name both townships have needs the township)."""
+    roster = pl.DataFrame(
+        {
+            "township": ["三十铺镇", "三十铺镇", "东桥镇", "东桥镇"],
+            "village": ["北山村", "王岗村", "北山村", "马集村"],
+        }
+    )
+    cells = ["三十铺镇北山村", "金安区东桥镇北山村三组", "马集村", "东桥马集村", "北山村"]
+    records = pl.DataFrame(
+        {"record_key": list("abcde"), "township": [None] * 5, "village": cells},
+        schema={"record_key": pl.String, "township": pl.String, "village": pl.String},
+    )
+    out = canonical_places(records, roster)
+    assert out.select("township", "village").rows() == [
+        ("三十铺镇", "北山村"),
+        ("东桥镇", "北山村"),
+        (None, "马集村"),  # no township written: as before (the matcher's name pass decides)
+        (None, "东桥马集村"),  # 东桥 is not the township's name as the roster writes it
+        (None, "北山村"),
+    ]

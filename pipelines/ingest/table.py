@@ -81,8 +81,12 @@ PARSERS = {
     FieldType.YEAR: (parse.parse_year, "无法识别为年份（四位年份，如 2026、2026年度）"),
     FieldType.YESNO: (parse.parse_yes_no, "无法识别为是/否"),
 }
-# The first filled cell of a row that is not data: totals, and notes under the table.
-TOTAL_PATTERN = r"^(?:合计|小计|总计|共计|累计|总合计|本页合计|本页小计)"
+# The first filled cell of a row that is not data: totals (合计…, or a count under the list: 共5户,
+# 共 12 人, never a name), and notes under the table.
+TOTAL_PATTERN = (
+    r"^(?:合计|小计|总计|共计|累计|总合计|本页合计|本页小计"
+    r"|共[0-9０-９]+(?:户|人|条|行|名|项|笔|个|辆|套))"
+)
 TOTAL_ANYWHERE = r"合计|小计|总计"
 CELL_SEPARATOR = "\x1f"
 # a cell holding only 合计 (or the like) anywhere in the row

@@ -64,10 +64,11 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
     with_village = with_town.join(
         villages, left_on=["township", "_vkey"], right_on=["_town", "_vkey"], how="left"
     )
-    with_village = with_village.with_columns(
-        pl.coalesce("_village", _written_around(with_village, roster_places), "village").alias(
-            "village"
-        )
+    with_village = pl.concat(
+        [with_village, _written_around(with_village, roster_places)], how="horizontal"
+    ).with_columns(
+        pl.coalesce("_town_in", "township").alias("township"),
+        pl.coalesce("_village", "_village_in", "village").alias("village"),
     )
     return with_village.select(records.columns)
 
@@ -82,28 +83,44 @@ _AFTER_VILLAGE = (
 )
 
 
-def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Series:
-    """Per row, the roster village of its (roster-spelt) township whose full name the 村 cell
-    holds with only an address before it or a committee or 组 after it (_BEFORE_VILLAGE,
-    _AFTER_VILLAGE); null where the cell already fits a village's key, or none or two fit. A
-    village inside another's name (山村 in 北山村) does not count against the longer one."""
+def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.DataFrame:
+    """Per row, the roster township and village its 村 cell names (`_town_in`, `_village_in`):
+    the village of its (roster-spelt) township whose full name the cell holds with only an
+    address before it or a committee or 组 after it (_BEFORE_VILLAGE, _AFTER_VILLAGE); for a row
+    without a township, the one whose township's name also stands in that address (三十铺镇北山村).
+    Nulls where the cell already fits a village's key, or none or two fit. A village inside
+    another's name (山村 in 北山村) does not count against the longer one."""
     names: dict[str, list[str]] = {}
     for town, village in roster_places.drop_nulls().unique().iter_rows():
         names.setdefault(town, []).append(village)
-    found: list[str | None] = []
+    found: list[tuple[str, str] | None] = []
     for town, written, mapped in keyed.select("township", "village", "_village").iter_rows():
-        if mapped is not None or written is None or town not in names:
+        if mapped is not None or written is None or (town is not None and town not in names):
             found.append(None)
             continue
         cell = re.sub(r"\s+", "", written)
         fits = [
-            village
-            for village in names[town]
+            (place, village)
+            for place in ([town] if town is not None else names)
+            for village in names[place]
             for at in [cell.find(village)]
             if at >= 0
             and re.match(_BEFORE_VILLAGE, cell[:at])
             and re.match(_AFTER_VILLAGE, cell[at + len(village) :])
+            and (town is not None or _names_township(cell[:at], place))
         ]
-        longest = [v for v in fits if not any(v != o and v in o for o in fits)]
+        longest = [f for f in fits if not any(f != o and f[1] in o[1] for o in fits)]
         found.append(longest[0] if len(longest) == 1 else None)
-    return pl.Series(found, dtype=pl.String)
+    return pl.DataFrame(
+        {
+            "_town_in": [f[0] if f else None for f in found],
+            "_village_in": [f[1] if f else None for f in found],
+        },
+        schema={"_town_in": pl.String, "_village_in": pl.String},
+    )
+
+
+def _names_township(address: str, township: str) -> bool:
+    """The address before a village names this township: its full name, or its key followed by
+    a township suffix (三十铺镇, 城北乡 for 城北镇 is not)."""
+    return address.endswith(township)

@@ -384,6 +384,24 @@ def test_totals_anywhere_and_a_repeated_header_are_decorations(tmp_path: Path) -
     assert staged.files.row(0, named=True)["rows_skipped"] == 5
 
 
+def test_a_count_under_a_hand_made_list_is_no_household(tmp_path: Path) -> None:
+    """共5户 in the 户主姓名 column under a 住建 list (the 合计 label left out) had been read as
+    a household named 共5户, unmatched and listed for the district."""
+    folder = tmp_path / "housing"
+    header = ("村", "户主姓名", "证件号码", "鉴定等级", "鉴定日期")
+    rows = [
+        header,
+        ("三十铺镇北山村", "张三", ZHANG, "C", "2026-10-05"),
+        ("三十铺镇北山村", "李四", "", "D", "2026-10-06"),
+        ("", "共2户", "", "", ""),
+        ("共 2 户",),
+    ]
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["housing"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三", "李四"]
+    assert staged.rejects.is_empty() and staged.field_problems.is_empty()
+
+
 def _claims_csv(path: Path, rows: int) -> Path:
     """A large GB18030 claims extract with a title line, thousands separators and 元."""
     header = "序号,姓名,证件号码,乡镇,村,就诊机构,入院日期,出院日期,医疗总费用,个人自付\n"
