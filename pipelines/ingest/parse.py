@@ -98,7 +98,7 @@ _MONTH_NAMES = {
 }  # fmt: skip
 # a date in Chinese numerals (二〇二六年十月五日, 二零二五年九月): the year digit by digit, the
 # month and day as numbers (十 10, 十五 15, 二十 20, 三十一 31)
-_CHINESE_DIGITS = {c: str(n % 10) for n, c in enumerate("〇一二三四五六七八九十")} | {
+_CHINESE_DIGITS = {c: str(n) for n, c in enumerate("〇一二三四五六七八九")} | {
     "零": "0", "○": "0", "O": "0", "o": "0",
 }  # fmt: skip
 _CHINESE_DATE = (

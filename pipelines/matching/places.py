@@ -76,7 +76,7 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
 # What a clerk may write around a village's own name in its 村 cell: its township or more of the
 # address before it (三十铺镇北山村, 金安区三十铺镇北山村), its committee or a 组 after it (北山村委会,
 # 北山村三组, 北山村第3村民组). Anything else (东北山村) is another name, never this village's.
-_BEFORE_VILLAGE = r"^(?:.*(?:省|市|区|县|镇|乡|街道|办事处|开发区))?$"
+_BEFORE_VILLAGE = rf"^(?:.*(?:省|市|区|县|{'|'.join(TOWNSHIP_SUFFIXES)}))?$"
 _AFTER_VILLAGE = (
     r"^(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会)?"
     r"(?:第?[0-9一二三四五六七八九十]{1,3}(?:组|队|村民组|村民小组|居民组))?$"
@@ -87,7 +87,8 @@ def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Data
     """Per row, the roster township and village its 村 cell names (`_town_in`, `_village_in`):
     the village of its (roster-spelt) township whose full name the cell holds with only an
     address before it or a committee or 组 after it (_BEFORE_VILLAGE, _AFTER_VILLAGE); for a row
-    without a township, the one whose township's name also stands in that address (三十铺镇北山村).
+    without a township, the one whose township's roster name ends that address (三十铺镇北山村;
+    东桥马集村 does not name 东桥镇).
     Nulls where the cell already fits a village's key, or none or two fit. A village inside
     another's name (山村 in 北山村) does not count against the longer one."""
     names: dict[str, list[str]] = {}
@@ -107,7 +108,7 @@ def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Data
             if at >= 0
             and re.match(_BEFORE_VILLAGE, cell[:at])
             and re.match(_AFTER_VILLAGE, cell[at + len(village) :])
-            and (town is not None or _names_township(cell[:at], place))
+            and (town is not None or cell[:at].endswith(place))
         ]
         longest = [f for f in fits if not any(f != o and f[1] in o[1] for o in fits)]
         found.append(longest[0] if len(longest) == 1 else None)
@@ -118,9 +119,3 @@ def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Data
         },
         schema={"_town_in": pl.String, "_village_in": pl.String},
     )
-
-
-def _names_township(address: str, township: str) -> bool:
-    """The address before a village names this township: its full name, or its key followed by
-    a township suffix (三十铺镇, 城北乡 for 城北镇 is not)."""
-    return address.endswith(township)
