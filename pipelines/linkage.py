@@ -102,7 +102,7 @@ def prepare_match_views(
     con.execute(
         """CREATE OR REPLACE TEMP TABLE roster_input AS
            SELECT member_key, household_id, name, id_number, id_status, birth_date, township,
-                  village, relation, is_head
+                  village, "group", relation, is_head
            FROM roster_members WHERE district = $district AND month = $month""",
         {"district": district, "month": roster_month},
     )
@@ -125,7 +125,8 @@ def prepare_match_views(
 def canonicalise_places(con: duckdb.DuckDBPyConnection) -> None:
     """Department 乡镇/村 spellings mapped onto the roster's names (only distinct pairs travel)."""
     pairs = con.sql("SELECT DISTINCT township, village FROM match_input").pl()
-    roster_places = con.sql("SELECT DISTINCT township, village FROM roster_input").pl()
+    # with the roster's groups: a 村 cell may name one after its village (北山村王岗组)
+    roster_places = con.sql('SELECT DISTINCT township, village, "group" FROM roster_input').pl()
     mapped = canonical_places(pairs, roster_places)
     place_map = (
         pairs.select(pl.col("township").alias("t0"), pl.col("village").alias("v0"))

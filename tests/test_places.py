@@ -65,20 +65,26 @@ def test_match_input_gets_roster_spellings_in_duckdb():
     from pipelines.linkage import canonicalise_places
 
     con = duckdb.connect()
-    con.register("_r", ROSTER)
+    # roster_input as prepare_match_views makes it: each member's 村民组 beside the village
+    con.register("_r", ROSTER.with_columns(group=pl.lit("王岗组")))
     con.execute("CREATE TEMP TABLE roster_input AS SELECT * FROM _r")
     records = pl.DataFrame(
         {
-            "record_key": ["a", "b", "c"],
-            "township": ["东桥", "东桥镇", None],
-            "village": ["王岗", "马集村", "x"],
+            "record_key": ["a", "b", "c", "d"],
+            "township": ["东桥", "东桥镇", None, "东桥镇"],
+            "village": ["王岗", "马集村", "x", "马集村王岗组"],
         }
     )
     con.register("_m", records)
     con.execute("CREATE TEMP TABLE match_input AS SELECT * FROM _m")
     canonicalise_places(con)
     out = con.sql("SELECT * FROM match_input ORDER BY record_key").pl()
-    assert out.rows() == [("a", "东桥镇", "王岗村"), ("b", "东桥镇", "马集村"), ("c", None, "x")]
+    assert out.rows() == [
+        ("a", "东桥镇", "王岗村"),
+        ("b", "东桥镇", "马集村"),
+        ("c", None, "x"),
+        ("d", "东桥镇", "马集村"),  # its group, by the roster's name
+    ]
 
 
 def test_a_village_cell_with_its_address_or_group_around_the_name_is_that_village():
@@ -145,3 +151,41 @@ def test_a_list_without_a_township_column_names_it_in_the_village_cell():
         (None, "东桥马集村"),  # 东桥 is not the township's name as the roster writes it
         (None, "北山村"),
     ]
+
+
+def test_a_village_cell_naming_one_of_its_groups_by_name_is_that_village():
+    """A 村 cell with a group the roster's 村民组 column names (北山村王岗组: natural-village groups
+    have names, not numbers), after the committee too, and a numbered group in full-width digits
+    (北山村３组) are that village. A group the roster does not have there stays as written. On the
+    100,000-member wild district such cells were left unread and their records (IDs often blank)
+    matched by name alone or not at all."""
+    roster = pl.DataFrame(
+        {
+            "township": ["三十铺镇", "三十铺镇", "三十铺镇", "东桥镇"],
+            "village": ["北山村", "北山村", "南岗村", "马集村"],
+            "group": ["王岗组", "李庄组", "王岗组", "张湾组"],
+        }
+    )
+    written = {
+        "北山村王岗组": "北山村",
+        "北山村李庄组": "北山村",
+        "北山村委会李庄组": "北山村",
+        "北山村３组": "北山村",
+        "北山村 王岗组": "北山村",
+        "南岗村王岗组": "南岗村",
+        "北山村张湾组": "北山村张湾组",  # 张湾组 is 马集村's, not 北山村's
+        "北山村王岗": "北山村王岗",  # not a group
+    }
+    records = pl.DataFrame(
+        {
+            "record_key": [str(n) for n in range(len(written))],
+            "township": ["三十铺镇"] * len(written),
+            "village": list(written),
+        }
+    )
+    out = canonical_places(records, roster)
+    assert out["village"].to_list() == list(written.values())
+    # without the groups (a caller passing only township and village) the named groups stay
+    named = canonical_places(records, roster.drop("group"))["village"].to_list()
+    assert named[:3] == ["北山村王岗组", "北山村李庄组", "北山村委会李庄组"]
+    assert named[3] == "北山村"  # a numbered group needs no roster

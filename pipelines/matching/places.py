@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import polars as pl
 
@@ -39,7 +40,8 @@ def village_key(expr: pl.Expr) -> pl.Expr:
 def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.DataFrame:
     """`records` with township/village replaced by the roster's spelling where exactly one fits.
 
-    records: record_key, township, village. roster_places: distinct township, village.
+    records: record_key, township, village. roster_places: distinct township, village, and
+    optionally `group` (the roster's 村民组: a 村 cell may name one after its village).
     A name that fits no roster place, or more than one, is left as the department wrote it.
     """
     towns = (
@@ -49,7 +51,8 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
         .filter(pl.col("_tkey").is_unique())  # two townships with one key: no guess
     )
     villages = (
-        roster_places.unique()
+        roster_places.select("township", "village")
+        .unique()
         .with_columns(village_key(pl.col("village")).alias("_vkey"))
         .filter(pl.struct("township", "_vkey").is_unique())
         .rename({"township": "_town", "village": "_village"})
@@ -75,40 +78,60 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
 
 # What a clerk may write around a village's own name in its 村 cell: its township or more of the
 # address before it (三十铺镇北山村, 金安区三十铺镇北山村), its committee or a 组 after it (北山村委会,
-# 北山村三组, 北山村第3村民组). Anything else (东北山村) is another name, never this village's.
+# 北山村三组, 北山村第3村民组, or a group of that village by the roster's own name: 北山村王岗组).
+# Anything else (东北山村) is another name, never this village's.
 _BEFORE_VILLAGE = rf"^(?:.*(?:省|市|区|县|{'|'.join(TOWNSHIP_SUFFIXES)}))?$"
+_COMMITTEE = r"(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会)?"
 _AFTER_VILLAGE = (
-    r"^(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会)?"
-    r"(?:第?[0-9一二三四五六七八九十]{1,3}(?:组|队|村民组|村民小组|居民组))?$"
+    rf"^{_COMMITTEE}(?:第?[0-9一二三四五六七八九十]{{1,3}}(?:组|队|村民组|村民小组|居民组))?$"
 )
+
+
+def _compact(text: str) -> str:
+    """A cell as compared with the roster's names: NFKC (北山村３组 is 北山村3组), no spaces."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _names_group_after(after: str, groups: set[str]) -> bool:
+    """The text after a village's name is its committee, a numbered 组, or one of its groups."""
+    return bool(re.match(_AFTER_VILLAGE, after)) or re.sub(f"^{_COMMITTEE}", "", after) in groups
 
 
 def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.DataFrame:
     """Per row, the roster township and village its 村 cell names (`_town_in`, `_village_in`):
     the village of its (roster-spelt) township whose full name the cell holds with only an
-    address before it or a committee or 组 after it (_BEFORE_VILLAGE, _AFTER_VILLAGE); for a row
+    address before it or a committee or 组 after it (_BEFORE_VILLAGE, _names_group_after: the
+    roster's groups of that village where `roster_places` has a `group` column); for a row
     without a township, the one whose township's roster name ends that address (三十铺镇北山村;
     东桥马集村 does not name 东桥镇).
     Nulls where the cell already fits a village's key, or none or two fit. A village inside
     another's name (山村 in 北山村) does not count against the longer one."""
-    names: dict[str, list[str]] = {}
-    for town, village in roster_places.drop_nulls().unique().iter_rows():
-        names.setdefault(town, []).append(village)
+    names: dict[str, dict[str, str]] = {}  # township -> compared village name -> roster's
+    for town, village in (
+        roster_places.select("township", "village").drop_nulls().unique().iter_rows()
+    ):
+        names.setdefault(town, {})[_compact(village)] = village
+    groups: dict[tuple[str, str], set[str]] = {}
+    if "group" in roster_places.columns:
+        for town, village, group in (
+            roster_places.select("township", "village", "group").drop_nulls().unique().iter_rows()
+        ):
+            groups.setdefault((town, village), set()).add(_compact(group))
     found: list[tuple[str, str] | None] = []
     for town, written, mapped in keyed.select("township", "village", "_village").iter_rows():
         if mapped is not None or written is None or (town is not None and town not in names):
             found.append(None)
             continue
-        cell = re.sub(r"\s+", "", written)
+        cell = _compact(written)
         fits = [
             (place, village)
             for place in ([town] if town is not None else names)
-            for village in names[place]
-            for at in [cell.find(village)]
+            for compared, village in names[place].items()
+            for at in [cell.find(compared)]
             if at >= 0
             and re.match(_BEFORE_VILLAGE, cell[:at])
-            and re.match(_AFTER_VILLAGE, cell[at + len(village) :])
-            and (town is not None or cell[:at].endswith(place))
+            and _names_group_after(cell[at + len(compared) :], groups.get((place, village), set()))
+            and (town is not None or cell[:at].endswith(_compact(place)))
         ]
         longest = [f for f in fits if not any(f != o and f[1] in o[1] for o in fits)]
         found.append(longest[0] if len(longest) == 1 else None)

@@ -280,7 +280,7 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         params={"district": params["district"], "month": params["month"]},
     ).pl()
     roster_places = con.sql(
-        "SELECT DISTINCT township, village FROM roster_members "
+        'SELECT DISTINCT township, village, "group" FROM roster_members '
         "WHERE district = $district AND month = $month",
         params={"district": params["district"], "month": params["month"]},
     ).pl()
