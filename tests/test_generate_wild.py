@@ -175,6 +175,14 @@ WILD_TEXT_FORMS = {
     "date 20261005": r"^20[12]\d[01]\d[0-3]\d$",
     "date 2026年10月5日": r"^\d{4}年\d{1,2}月\d{1,2}日$",
     "date 2026-10-05 00:00:00": r"^\d{4}-\d{2}-\d{2} 00:00:00$",
+    # a database's or a formal document's dates, whole files of them (habits._later_habits)
+    "date 05-10月-26 (Oracle, Chinese)": r"^\d\d-\d{1,2}月 ?-\d\d$",
+    "date 05-OCT-26 (Oracle)": r"^\d\d-[A-Z]{3}-\d\d$",
+    "date 二〇二六年十月五日": r"^[〇一二三四五六七八九]{4}年[一二三四五六七八九十]+月[一二三四五六七八九十]+日$",
+    # places written as a hand-made list writes them
+    "village with its township before it": r"^\S+[镇乡道]\S+村$",
+    "village with its 组 after it": r"^\S+村\S+组$",
+    "place written 同上": r"^(同上|〃)$",
     # months
     "month 2025.09": r"^20\d\d\.\d\d$",
     "month 2025年9月": r"^20\d\d年\d{1,2}月$",

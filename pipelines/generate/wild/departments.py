@@ -103,6 +103,9 @@ class _FileWriter:
         self.with_village = any(k == "village" for k, _ in habit.columns)
         self.first_month = month == ctx.months[0] if ctx.months else True
         self.stats = ctx.stats
+        # the later habits' own draws (habits._later_habits): the rows' other draws stay as they were
+        self.later_rng = ctx.unit_rng("later", source, month, unit)
+        self._above: dict[str, str] = {}  # the place cells of the row above, as their values
 
     def _kind(self, key: str) -> str:
         if key in DECORATIVE or key == "case_no":
@@ -146,10 +149,12 @@ class _FileWriter:
             if subtotals and block and row.township != block[-1].township:
                 sheet.add("total", self._total(block, keys, "小计"))
                 block = []
+                self._above = {}  # 同上 never reaches over a 小计
             block.append(row)
             if blank_rows and self.rng.random() < blank_rows:
                 sheet.add("blank", [])
                 self.stats["blank_row"] += 1
+                self._above = {}
             cells, tags = self._row(index, row)
             row_number = sheet.add("data", cells)
             mess = ";".join(t for t in (row.mess, *tags) if t)
@@ -270,8 +275,42 @@ class _FileWriter:
                 cell = self._decorative(key, index, row, values)
             else:
                 cell = self._value(key, kind, values.get(key))
+                if key == "village" and self.h.village_form and values.get("village"):
+                    cell = self._village(cell, row, values, tags)
             cells.append(cell)
+        if self.h.ditto:
+            self._ditto(cells, values, tags)
         return cells, tags
+
+    def _village(
+        self, cell: object, row: CleanRow, values: dict[str, object], tags: list[str]
+    ) -> object:
+        """The 村 cell in the clerk's village form, around whatever padding it had; the 组 is the
+        row's own, else its member's in the roster (a natural village's name: 王岗组)."""
+        village = str(values["village"])
+        member = self.ctx.roster.members.get(row.member_id)
+        group = values.get("group") or (
+            member.group if member and member.village == village else ""
+        )
+        written = forms.village_cell(
+            village, str(values.get("township") or ""), str(group or ""), self.h.village_form
+        )
+        self.stats[f"village:{self.h.village_form}"] += 1
+        tags.append(f"village_{self.h.village_form}")
+        return str(cell).replace(village, written, 1)
+
+    def _ditto(self, cells: list[object], values: dict[str, object], tags: list[str]) -> None:
+        """A place cell the same as the one above it written 同上 (most of the time)."""
+        for i, (key, _) in enumerate(self.h.columns):
+            if key not in ("township", "village"):
+                continue
+            value = str(values.get(key) or "")
+            same = value and self._above.get(key) == value
+            if same and self.later_rng.random() < 0.8:
+                cells[i] = self.later_rng.choice(("同上", "同上", "〃"))
+                self.stats[f"ditto:{key}"] += 1
+                tags.append(f"ditto_{key}")
+            self._above[key] = value
 
     def _late_codes(self, row: CleanRow, values: dict[str, object], tags: list[str]) -> None:
         """A code the department fills in only later (or drops later): same records every month."""
@@ -429,6 +468,13 @@ class _FileWriter:
                 form = rng.choice(
                     TEXT_FORMS[kind] + (CELL_FORMS.get(kind, ()) if h.workbook else ())
                 )
+            elif (
+                kind == "date"
+                and h.date_export
+                # a date of birth is never written with two digits of its year (1920 or 2020)
+                and (key != "birth" or h.date_export not in forms.TWO_DIGIT_YEAR)
+            ):
+                form = h.date_export
             render = {"date": forms.date_cell, "month": forms.month_cell, "year": forms.year_cell,
                       "int": forms.int_cell}[kind]  # fmt: skip
             cell = render(value, form)  # type: ignore[operator]

@@ -80,7 +80,44 @@ DATE_CELL: dict[str, Callable[[date], XCell]] = {
 
 
 def date_cell(d: date, form: str) -> str | XCell:
-    return DATE_CELL[form](d) if form in DATE_CELL else DATE_TEXT[form](d)
+    if form in DATE_CELL:
+        return DATE_CELL[form](d)
+    return EXPORT_DATE_TEXT[form](d) if form in EXPORT_DATE_TEXT else DATE_TEXT[form](d)
+
+
+_MON = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_CN_DIGIT = "〇一二三四五六七八九"
+
+
+def _cn_count(n: int) -> str:
+    """1..31 in Chinese numerals as a date writes them: 五, 十, 十二, 二十, 三十一."""
+    tens, ones = divmod(n, 10)
+    if not tens:
+        return _CN_DIGIT[n]
+    return ("" if tens == 1 else _CN_DIGIT[tens]) + "十" + (_CN_DIGIT[ones] if ones else "")
+
+
+# Dates as a whole file of some clerks is written: a database's export (Oracle's default
+# DD-MON-RR in its Chinese and English settings, the Chinese one padding a one-digit month to
+# the width of two: 05-4月 -26), Excel's d-mmm-yy shown as text, SAS's DATE9., a two-digit year
+# in Chinese, and a formal document's Chinese numerals. Each reads as one date to a person who
+# knows the month the file is for; none is ambiguous in its order. Kept apart from DATE_TEXT so
+# that the stray forms drawn from it stay the draws they were.
+EXPORT_DATE_TEXT: dict[str, Callable[[date], str]] = {
+    "oracle_cn": lambda d: (
+        f"{d.day:02d}-{d.month}月{' ' if d.month < 10 else ''}-{d.year % 100:02d}"
+    ),
+    "oracle_en": lambda d: f"{d.day:02d}-{_MON[d.month - 1]}-{d.year % 100:02d}",
+    "excel_dmy": lambda d: f"{d.day}-{_MON[d.month - 1].title()}-{d.year % 100:02d}",
+    "sas": lambda d: f"{d.day:02d}{_MON[d.month - 1]}{d.year}",
+    "two_digit_chinese": lambda d: f"{d.year % 100:02d}年{d.month}月{d.day}日",
+    "chinese_numerals": lambda d: (
+        "".join(_CN_DIGIT[int(c)] for c in str(d.year))
+        + f"年{_cn_count(d.month)}月{_cn_count(d.day)}日"
+    ),
+}
+# two digits of the year: read against the month the file is for, so never for a date of birth
+TWO_DIGIT_YEAR = frozenset({"oracle_cn", "oracle_en", "excel_dmy", "two_digit_chinese"})
 
 
 def ambiguous_date(d: date) -> str | None:
@@ -320,3 +357,24 @@ def enum_cell(value: str, form: str, rng: random.Random) -> str:
     if form == "grade_suffix" and value in ("A", "B", "C", "D"):
         return value + "级"
     return value
+
+
+# --- 村 cells as some clerks write them -----------------------------------------------------------
+
+DISTRICT_NAME = "金安区"
+# how the village is written in its cell, with what a person still reads as that one village:
+# the township before it, its committee or its 组 after it, the whole address
+VILLAGE_FORMS: dict[str, Callable[[str, str, str], str]] = {
+    "with_township": lambda village, township, group: f"{township}{village}",
+    "committee": lambda village, township, group: f"{village}委会",
+    "committee_full": lambda village, township, group: f"{village}村委会",
+    "with_group": lambda village, township, group: f"{village}{group}",
+    "address": lambda village, township, group: f"{DISTRICT_NAME}{township}{village}委会",
+}
+# the forms that carry the township: a file written so may have no 乡镇 column at all
+VILLAGE_FORMS_WITH_TOWNSHIP = frozenset({"with_township", "address"})
+
+
+def village_cell(village: str, township: str, group: str, form: str) -> str:
+    """The 村 cell of a row: its village as `form` writes it (a group when the row has none: 一组)."""
+    return VILLAGE_FORMS[form](village, township, group or "一组")

@@ -134,6 +134,10 @@ class Habit:
     destroyed_ids: float = 0.0
     blank_ids: float = 0.0
     name_pad: str = ""
+    # drawn from a stream of their own (_later_habits), so the habits above stay as they were
+    date_export: str = ""  # a whole file's dates in a database's or a document's form
+    village_form: str = ""  # the 村 cell with its township, committee or 组 around the name
+    ditto: bool = False  # a 乡镇/村 cell repeating the one above written 同上
 
     @property
     def workbook(self) -> bool:
@@ -270,7 +274,34 @@ def choose_habit(
     h.destroyed_ids = rng.choice((0.0, 0.01, 0.03)) if not registry.household_level else 0.01
     h.blank_ids = rng.choice((0.25, 0.45, 0.6)) if registry.household_level else 0.0
     h.name_pad = rng.choice(("middle_full_space", "middle_spaces")) if rng.random() < 0.3 else ""
+    _later_habits(random.Random(f"{seed}|wild-habit-later|{source}|{unit}"), source, h)
     return h
+
+
+# a clerk's habits met in files after the first wild profile was written (database exports'
+# dates, 村 cells with their address or 组, 同上)
+EXPORT_DATE_WEIGHTS = {"oracle_cn": 4, "oracle_en": 2, "excel_dmy": 1, "sas": 1,
+                       "two_digit_chinese": 1, "chinese_numerals": 1}  # fmt: skip
+VILLAGE_FORM_WEIGHTS = {"with_township": 3, "committee": 2, "committee_full": 1, "with_group": 3,
+                        "address": 1}  # fmt: skip
+
+
+def _later_habits(rng: random.Random, source: str, h: Habit) -> None:
+    """The later habits of the clerk: each drawn whatever applies, so one habit's presence never
+    moves another's draw. Without a 乡镇 column when the 村 cell names the township."""
+    registry = SOURCES[source]
+    export = pick(rng, EXPORT_DATE_WEIGHTS)
+    if rng.random() < (0.1 if h.workbook else 0.2):
+        h.date_export = export
+    form = pick(rng, VILLAGE_FORM_WEIGHTS)
+    keys = [k for k, _ in h.columns]
+    if "village" in keys and rng.random() < (0.2 if registry.household_level else 0.06):
+        h.village_form = form
+    without_township = rng.random() < 0.5
+    if h.village_form in forms.VILLAGE_FORMS_WITH_TOWNSHIP and without_township:
+        h.columns = [(k, text) for k, text in h.columns if k != "township"]
+    ditto = rng.random() < 0.12
+    h.ditto = ditto and not h.merge_location and any(k in keys for k in ("township", "village"))
 
 
 def _columns(
