@@ -9,7 +9,7 @@ from functools import cache
 
 import polars as pl
 
-from pipelines.ingest.parse import AREA_UNITS, NOTE_AFTER
+from pipelines.ingest.parse import AREA_UNITS, NO_MARKS, NOTE_AFTER, YES_MARKS
 from pipelines.sources import Field, FieldType, normalise_header
 
 # how far down a title block may push the header
@@ -53,15 +53,18 @@ _COUNT_UNITS = ("人", "口", "户", "个", "岁")
 _DATE_FORM = re.compile(r"^(?:格式[:：]?|如|例[:：]?)?[年月日号yYmMdD0-9/.\-]+$")
 
 
+_YES_NO = frozenset((*YES_MARKS, *NO_MARKS))
+
+
 def _choices(field: Field, unit: str) -> bool:
     """A bracket listing the field's values (在校状态（在读/辍学）, 是否享受资助（是/否）)."""
     parts = [part for part in re.split(r"[/、,，|]", unit) if part]
     if len(parts) < 2:
         return False
     if field.type is FieldType.YESNO:
-        known = {"是", "否", "有", "无", "√", "×"}
-    else:
-        known = {*field.allowed, *(written for written, _ in field.synonyms)}
+        # the marks a 是/否 cell is read by (parse_yes_no): 是否解决（已解决/未解决）, （Y/N）
+        return all(part.upper() in _YES_NO for part in parts)
+    known = {*field.allowed, *(written for written, _ in field.synonyms)}
     return bool(known) and all(part in known for part in parts)
 
 

@@ -187,6 +187,22 @@ def test_a_date_header_may_show_the_form_it_wants() -> None:
     assert enrollment is not None and enrollment.fields["enroll_year"] == 2
 
 
+def test_a_yes_no_header_may_list_any_marks_its_cells_are_read_by() -> None:
+    """是否解决（已解决/未解决） and 房屋倒塌（Y/N） list the marks parse_yes_no reads, as （是/否）
+    does: each is its field. The header check had its own six marks, so such a column was an
+    unknown one and the list's 是否解决 went unread (SL01 decides on it)."""
+    water = _header([("户主姓名", "身份证号", "乡镇", "村", "是否解决（已解决/未解决）")], "water")
+    assert water is not None and water.fields.get("resolved") == 4
+    emergency = _header(
+        [("户主姓名", "身份证号", "乡镇", "村", "直接经济损失（元）", "房屋倒塌（y/n）")],
+        "emergency",
+    )
+    assert emergency is not None and emergency.fields.get("house_collapsed") == 5
+    # a bracket that is not marks stays another column
+    other = _header([("户主姓名", "身份证号", "乡镇", "村", "是否解决（见说明）")], "water")
+    assert other is None or "resolved" not in other.fields
+
+
 def test_a_templates_note_on_a_header_keeps_its_field() -> None:
     """证件号码（18位） had been an unknown column: the file matched by name alone."""
     header = _header(
