@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from pipelines.ingest.table import _enum
+from pipelines.ingest.parse import parse_enum
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES, normalise_header
 
 
@@ -42,14 +42,14 @@ def test_department_spellings_become_the_contracts_values():
     }
     for (source, name), (written, expected) in cases.items():
         field = SOURCES[source].field(name)
-        assert _enum(pl.Series(written), field.allowed, field.synonyms).to_list() == expected
+        assert parse_enum(pl.Series(written), field.allowed, field.synonyms).to_list() == expected
 
 
 def test_unknown_values_stay_unknown_to_be_rejected():
     field = SOURCES["education"].field("stage")
-    assert _enum(pl.Series(["大学生"]), field.allowed, field.synonyms).to_list() == ["大学生"]
+    assert parse_enum(pl.Series(["大学生"]), field.allowed, field.synonyms).to_list() == ["大学生"]
     # a note in brackets does not make an unknown value known
-    assert _enum(pl.Series(["大学生（本科）"]), field.allowed, field.synonyms).to_list() == [
+    assert parse_enum(pl.Series(["大学生（本科）"]), field.allowed, field.synonyms).to_list() == [
         "大学生(本科)"
     ]
 

@@ -9,7 +9,7 @@ from functools import cache
 
 import polars as pl
 
-from pipelines.ingest.parse import AREA_UNITS, NO_MARKS, NOTE_AFTER, YES_MARKS
+from pipelines.ingest.parse import AREA_UNITS, NO_MARKS, NOTE_AFTER, YES_MARKS, parse_enum
 from pipelines.sources import Field, FieldType, normalise_header
 
 # how far down a title block may push the header
@@ -41,31 +41,39 @@ class Header:
 # the header is its field's, in that unit. Only units that say how to read the number: a
 # bracket that says whose value it is (姓名（监护人）, 身份证号（户主）) is another column.
 _BRACKETED = re.compile(NOTE_AFTER)
+# the unit after a slash (个人自付/元), and square brackets as round ones (个人自付【元】, [元])
+_SLASHED = re.compile(r"^(.+?)/([^/()]+)$")
+_SQUARE = str.maketrans("【】[]〔〕", "()()()")
 MONEY_UNITS = {
-    "元": "元", "人民币元": "元", "元人民币": "元", "元/月": "元", "元/年": "元", "元/人": "元",
-    "万元": "万元", "千元": "千元",
+    "元": "元", "人民币元": "元", "元人民币": "元", "人民币": "元", "元/人民币": "元", "¥": "元",
+    "元/月": "元", "元/年": "元", "元/人": "元", "万元": "万元", "千元": "千元",
 }  # fmt: skip
 _COUNT_UNITS = ("人", "口", "户", "个", "岁")
 
 
 # how a date header shows the form it wants: 出生日期（年月日）, 入学年月（YYYY-MM）, 登记日期（格式：
 # 20261005）, 发证日期（如2026-10-05）
-_DATE_FORM = re.compile(r"^(?:格式[:：]?|如|例[:：]?)?[年月日号yYmMdD0-9/.\-]+$")
+_DATE_FORM = re.compile(r"^(?:格式|例如|如|例)?[:：]?[年月日号yYmMdD0-9/.\-]+$")
 
 
 _YES_NO = frozenset((*YES_MARKS, *NO_MARKS))
 
 
 def _choices(field: Field, unit: str) -> bool:
-    """A bracket listing the field's values (在校状态（在读/辍学）, 是否享受资助（是/否）)."""
-    parts = [part for part in re.split(r"[/、,，|]", unit) if part]
+    """A bracket listing the field's values (在校状态（在读/辍学）, 是否享受资助（是/否）, （填是或否）,
+    鉴定等级（A级、B级、C级、D级）): each part read as its cells are (parse_yes_no's marks,
+    parse_enum's codes)."""
+    listed = re.sub(r"^(?:请?填写?|请?选择?)", "", unit)
+    parts = [part for part in re.split(r"[/、,，|或]", listed) if part]
     if len(parts) < 2:
         return False
     if field.type is FieldType.YESNO:
         # the marks a 是/否 cell is read by (parse_yes_no): 是否解决（已解决/未解决）, （Y/N）
         return all(part.upper() in _YES_NO for part in parts)
-    known = {*field.allowed, *(written for written, _ in field.synonyms)}
-    return bool(known) and all(part in known for part in parts)
+    if not field.allowed:
+        return False
+    read = parse_enum(pl.Series(parts, dtype=pl.String), field.allowed, field.synonyms)
+    return bool(read.is_in(field.allowed).all())
 
 
 # a template's note on any header (姓名（必填）, 证件号码（18位）)
@@ -88,9 +96,14 @@ def _fits(field: Field, unit: str) -> bool:
 
 
 def header_unit(label: str) -> tuple[str, str | None]:
-    """A header key without the unit in brackets after it, and that unit (None: no unit)."""
-    match = _BRACKETED.match(label)
-    return (match[1], match[2]) if match and match[2] else (label, None)
+    """A header key without the unit after it, and that unit (None: no unit): in brackets of
+    either kind (个人自付（元）, 个人自付【元】) or after a slash (个人自付/元); a template's 单位：
+    before it is dropped (个人自付（单位：元）)."""
+    text = label.translate(_SQUARE)
+    match = _BRACKETED.match(text) or _SLASHED.match(text)
+    if not match or not match[2]:
+        return label, None
+    return match[1], re.sub(r"^单位[:：]?", "", match[2]) or None
 
 
 def money_unit(label: str) -> str | None:

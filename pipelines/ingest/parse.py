@@ -615,6 +615,42 @@ def parse_amount(
     )
 
 
+# --- coded values ---------------------------------------------------------------------------------
+
+
+def parse_enum(
+    values: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...] = ()
+) -> pl.Series:
+    """A coded value (鉴定等级, 救助类型, 在校状态…) as one of `allowed`, where the cell is one: as
+    written (spaces of either width out, upper case for Latin codes), by a synonym (在校 is 在读),
+    without a 级/类 suffix (C级 is C), or before a note in brackets (D级（危房）, 低保（新增）).
+    Anything else comes back as written (the caller reports it outside the allowed values)."""
+    value = _enum_value(compact(values), allowed, synonyms)
+    noted = value.str.contains(NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
+    if not noted.any():
+        return value
+    head = _enum_value(value.str.replace(NOTE_AFTER, "${1}"), allowed, synonyms)
+    return _choose(noted & head.is_in(allowed), head, value)
+
+
+def _enum_value(
+    value: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...]
+) -> pl.Series:
+    if all(v.isascii() for v in allowed):
+        value = value.str.to_uppercase()
+    if synonyms:
+        value = value.replace(dict(synonyms))
+    trimmed = value.str.replace(r"[级类]$", "")
+    return _choose(trimmed.is_in(allowed) & ~value.is_in(allowed), trimmed, value)
+
+
+def _choose(mask: pl.Series, chosen: pl.Series, otherwise: pl.Series) -> pl.Series:
+    frame = pl.DataFrame({"m": mask, "c": chosen, "o": otherwise})
+    return frame.select(
+        pl.when(pl.col("m")).then(pl.col("c")).otherwise(pl.col("o")).alias(otherwise.name)
+    ).to_series()
+
+
 # --- yes / no, ticks, names ------------------------------------------------------------------
 
 

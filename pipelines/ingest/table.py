@@ -276,37 +276,6 @@ def _json(frame: pl.DataFrame, columns: Sequence[str], keys: Sequence[str]) -> p
     ).to_series()
 
 
-def _enum(
-    raw: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...] = ()
-) -> pl.Series:
-    value = _enum_value(parse.compact(raw), allowed, synonyms)
-    # a value with a note in brackets after it (D级（危房）, 低保（新增）): the value before it
-    noted = value.str.contains(parse.NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
-    if not noted.any():
-        return value
-    head = _enum_value(value.str.replace(parse.NOTE_AFTER, "${1}"), allowed, synonyms)
-    return _frame_eval(
-        {"v": value, "h": head, "u": noted & head.is_in(allowed)},
-        pl.when(pl.col("u")).then(pl.col("h")).otherwise(pl.col("v")),
-    )
-
-
-def _enum_value(
-    value: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...]
-) -> pl.Series:
-    if all(v.isascii() for v in allowed):
-        value = value.str.to_uppercase()
-    if synonyms:
-        value = value.replace(dict(synonyms))
-    # 鉴定等级 "C级": accept the allowed form without its 级/类 suffix
-    trimmed = value.str.replace(r"[级类]$", "")
-    use_trimmed = trimmed.is_in(allowed) & ~value.is_in(allowed)
-    return _frame_eval(
-        {"v": value, "t": trimmed, "u": use_trimmed},
-        pl.when(pl.col("u")).then(pl.col("t")).otherwise(pl.col("v")),
-    )
-
-
 def _raw_cells(data: pl.DataFrame, column: int | None, default: str | None) -> pl.Series:
     """A field's raw cells; a default (from the title row) fills a missing column or blank cell."""
     if column is None:
@@ -463,7 +432,9 @@ def _type_field(
         unreadable = ~blank & value.is_null()
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
     elif f.allowed:
-        value = by_distinct_cell(raw, lambda cells: {"v": _enum(cells, f.allowed, f.synonyms)})["v"]
+        value = by_distinct_cell(
+            raw, lambda cells: {"v": parse.parse_enum(cells, f.allowed, f.synonyms)}
+        )["v"]
         typed.values[f.name] = value
         outside = (value.is_not_null() & ~value.is_in(f.allowed)).fill_null(False)
         allowed = "/".join(f.allowed)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from pipelines.ingest.grid import GRID_LEDGER
-from pipelines.ingest.headers import Header, find_header
+from pipelines.ingest.headers import Header, find_header, money_unit
 from pipelines.sources import ROSTER, SOURCES
 
 
@@ -201,6 +201,43 @@ def test_a_yes_no_header_may_list_any_marks_its_cells_are_read_by() -> None:
     # a bracket that is not marks stays another column
     other = _header([("户主姓名", "身份证号", "乡镇", "村", "是否解决（见说明）")], "water")
     assert other is None or "resolved" not in other.fields
+
+
+def test_a_header_may_name_its_unit_as_templates_do() -> None:
+    """个人自付（单位：元）, 个人自付/元, 个人自付【元】, 个人自付（¥）, 直接经济损失（单位：万元）: the
+    field, in that unit. Each had been an unknown column, the field missing from the file."""
+    for written in ("个人自付（单位：元）", "个人自付(单位:元)", "个人自付/元", "个人自付【元】",
+                    "个人自付[元]", "个人自付（¥）", "个人自付（￥）", "个人自付（元/人民币）"):  # fmt: skip
+        header = _header([("姓名", "身份证号", "入院日期", written)], "medical_claims")
+        assert header is not None and header.fields.get("self_paid") == 3, written
+        assert money_unit(header.labels[3]) == "元", written
+    header = _header([("户主姓名", "身份证号", "直接经济损失（单位：万元）")], "emergency")
+    assert header is not None and money_unit(header.labels[2]) == "万元"
+    # a slash or bracket that is not a unit stays another column
+    for written in ("个人自付/合计", "个人自付【备注】"):
+        header = _header([("姓名", "身份证号", "入院日期", written)], "medical_claims")
+        assert header is not None and "self_paid" not in header.fields, written
+
+
+def test_a_header_may_list_its_codes_as_its_cells_write_them() -> None:
+    """鉴定等级（A级/B级/C级/D级）, （A、B、C、D级）, 是否享受资助（填是或否）, 入学年月（如：2025-09）:
+    each the field (its codes read as parse_enum reads the cells)."""
+    for written in (
+        "鉴定等级（A级/B级/C级/D级）",
+        "鉴定等级（A、B、C、D级）",
+        "鉴定等级（a/b/c/d）",
+    ):
+        header = _header([("户主姓名", "身份证号", "乡镇", "村", written)], "housing")
+        assert header is not None and header.fields.get("grade") == 4, written
+    education = _header(
+        [("学生姓名", "身份证号", "入学年月（如：2025-09）", "是否享受资助（填是或否）")],
+        "education",
+    )
+    assert education is not None
+    assert education.fields == {"name": 0, "id_number": 1, "enrol_month": 2, "aided": 3}
+    # codes the field does not have are another column
+    other = _header([("户主姓名", "身份证号", "乡镇", "村", "鉴定等级（E/F）")], "housing")
+    assert other is not None and "grade" not in other.fields
 
 
 def test_a_templates_note_on_a_header_keeps_its_field() -> None:
