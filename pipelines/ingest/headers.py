@@ -46,7 +46,8 @@ _SLASHED = re.compile(r"^(.+?)/([^/()]+)$")
 _SQUARE = str.maketrans("【】[]〔〕", "()()()")
 MONEY_UNITS = {
     "元": "元", "人民币元": "元", "元人民币": "元", "人民币": "元", "元/人民币": "元", "¥": "元",
-    "元/月": "元", "元/年": "元", "元/人": "元", "万元": "万元", "千元": "千元",
+    "元/月": "元", "元/年": "元", "元/人": "元", "元/人/月": "元", "元/户": "元", "万元": "万元",
+    "千元": "千元",
 }  # fmt: skip
 _COUNT_UNITS = ("人", "口", "户", "个", "岁")
 
@@ -76,13 +77,39 @@ def _choices(field: Field, unit: str) -> bool:
     return bool(read.is_in(field.allowed).all())
 
 
-# a template's note on any header (姓名（必填）, 证件号码（18位）)
-_ANY_NOTE = re.compile(r"^(?:必填|必填项|选填|选填项|可选|非必填|[0-9]{2}位(?:数字)?)$")
+# a template's note on any header (姓名（必填）, 证件号码（18位）, 身份证号（文本格式）)
+_ANY_NOTE = re.compile(
+    r"^(?:必填|必填项|选填|选填项|可选|非必填|[0-9]{2}位(?:数字)?|文本格式|文本)$"
+)
+# what a header may say after its field's name about that same column: the kind of place
+# (所在乡镇（街道）, 乡镇/街道, 行政村（社区）, 村(居)), the kind of ID (证件号码（身份证）), that the
+# name is the person's own (姓名（本人）); or another of the field's aliases (身份证号/证件号码)
+_PLACE_KINDS = {
+    "township": frozenset({"街道", "开发区", "办事处", "街道办事处", "镇", "乡", "乡镇"}),
+    "village": frozenset({"社区", "居", "居委会", "村委会", "居委", "村"}),
+}
+_ID_KINDS = frozenset({"身份证", "居民身份证", "身份证号", "二代", "二代身份证"})
+_OWN_NAME = frozenset({"本人", "全称", "中文"})
+
+
+def _same_column(field: Field, unit: str) -> bool:
+    parts = [part for part in re.split(r"[/、,，]", unit) if part]
+    if not parts:
+        return False
+    aliases = {normalise_header(alias) for alias in field.headers}
+    if all(part in aliases for part in parts):
+        return True
+    if field.name in _PLACE_KINDS:
+        return all(part in _PLACE_KINDS[field.name] for part in parts)
+    if field.type is FieldType.ID:
+        return unit in _ID_KINDS
+    return field.type is FieldType.NAME and unit in _OWN_NAME
 
 
 def _fits(field: Field, unit: str) -> bool:
-    """A unit, a date form, the field's choices, or a template's note a header may carry."""
-    if _ANY_NOTE.match(unit) or _choices(field, unit):
+    """A unit, a date form, the field's choices, a template's note, or more words on the same
+    column (_same_column) a header may carry."""
+    if _ANY_NOTE.match(unit) or _choices(field, unit) or _same_column(field, unit):
         return True
     if field.type is FieldType.AMOUNT:
         if field.unit == "平方米":
@@ -91,7 +118,7 @@ def _fits(field: Field, unit: str) -> bool:
     if field.type in (FieldType.DATE, FieldType.MONTH):
         return _DATE_FORM.match(unit) is not None
     if field.type is FieldType.YEAR:
-        return unit in ("年", "年度")
+        return unit in ("年", "年度") or re.fullmatch(r"20[0-9]{2}", unit) is not None  # （2026）
     return field.type is FieldType.INT and unit in _COUNT_UNITS
 
 

@@ -240,6 +240,33 @@ def test_a_header_may_list_its_codes_as_its_cells_write_them() -> None:
     assert other is not None and "grade" not in other.fields
 
 
+def test_a_header_may_say_more_of_its_own_column() -> None:
+    """所在乡镇（街道）, 乡镇/街道, 行政村（社区）, 村(居), 证件号码（身份证）, 身份证号（文本格式）,
+    身份证号/证件号码, 姓名（本人）, 参保年度（2026）, 金额（元/人/月）: each its field. Words that
+    make it another column stay another column (姓名（监护人）, 乡镇/村, 村/组)."""
+    water = _header(
+        [("户主姓名", "证件号码（身份证）", "所在乡镇（街道）", "行政村（社区）", "是否解决")],
+        "water",
+    )
+    assert water is not None
+    assert water.fields == {"name": 0, "id_number": 1, "township": 2, "village": 3, "resolved": 4}
+    slashed = _header([("户主姓名", "身份证号/证件号码", "乡镇/街道", "村(居)")], "water")
+    assert slashed is not None
+    assert slashed.fields == {"name": 0, "id_number": 1, "township": 2, "village": 3}
+    enrollment = _header(
+        [("姓名（本人）", "身份证号（文本格式）", "参保年度（2026）", "参保状态")],
+        "medical_enrollment",
+    )
+    assert enrollment is not None
+    assert enrollment.fields == {"name": 0, "id_number": 1, "enroll_year": 2, "enroll_status": 3}
+    civil = _header([("姓名", "身份证号", "救助类型", "金额（元/人/月）")], "civil_affairs")
+    assert civil is not None and civil.fields.get("amount") == 3
+    other = _header([("户主姓名", "身份证号", "乡镇/村", "村/组")], "water")
+    assert other is not None and "township" not in other.fields and "village" not in other.fields
+    guardian = _header([("姓名（监护人）", "身份证号", "救助类型")], "civil_affairs")
+    assert guardian is not None and "name" not in guardian.fields
+
+
 def test_a_templates_note_on_a_header_keeps_its_field() -> None:
     """证件号码（18位） had been an unknown column: the file matched by name alone."""
     header = _header(
