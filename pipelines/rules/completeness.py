@@ -15,7 +15,7 @@ import re
 import duckdb
 import polars as pl
 
-from pipelines.matching.names import simplified_names
+from pipelines.matching.names import name_keys, simplified_names
 from pipelines.matching.places import canonical_places
 from pipelines.schema import TABLE
 from pipelines.warehouse import scalar
@@ -243,6 +243,23 @@ BLOCKING_SQL = f"""
          AND (p.township IS NULL OR p.township = o.township)
          AND (p.village IS NULL OR p.village = o.village)
     ),
+    -- a row with no ID left at all, its name sounding like the member's (汪桂贞 for 汪桂珍: the
+    -- matcher leaves such a row unmatched without a place or ID that agrees)
+    by_sound AS (
+        SELECT o.member_key, u.record_key,
+               '一条未能唯一匹配、没有可用证件号码的记录的姓名与该成员同音，乡镇/村相符或未填'
+                   AS reason
+        FROM unresolved u
+        JOIN places p ON p.record_key = u.record_key
+        JOIN sound_keys su ON su.name = u.name
+        JOIN sound_keys so ON so.pinyin_key = su.pinyin_key
+        JOIN open_members o
+          ON o.name = so.name
+         AND (p.township IS NULL OR p.township = o.township)
+         AND (p.village IS NULL OR p.village = o.village)
+        WHERE u.id_number IS NULL AND u.id_prefix IS NULL
+          AND (u.id_birth IS NULL OR u.id_birth = o.birth_date)
+    ),
     by_reject AS (
         SELECT o.member_key, x.record_key,
                '一条被退回的行（无可用姓名或证件号码）含该成员的证件号码' AS reason
@@ -257,7 +274,7 @@ BLOCKING_SQL = f"""
     blocking AS (
         SELECT * FROM tied UNION ALL SELECT * FROM ambiguous UNION ALL SELECT * FROM by_id
         UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_surviving_digits
-        UNION ALL SELECT * FROM by_name
+        UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_sound
         UNION ALL SELECT * FROM by_reject
     )
     SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason
@@ -308,15 +325,36 @@ def _name_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         con.unregister("_name_keys")
 
 
+def _sound_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """sound_keys: the toneless pinyin of each name of an unresolved row left without any ID and
+    of each monitored member the list does not show enrolled (a few: the names the homophone
+    check reads, not the whole roster's)."""
+    sql = f"""SELECT e.name FROM unmatched_records u
+              JOIN enrollment_rows e ON e.record_key = u.record_key
+              WHERE u.district = $district AND u.month = $month
+                AND e.id_number IS NULL AND e.id_prefix IS NULL
+              UNION SELECT name FROM ({MONITORED_SQL})
+              WHERE member_key NOT IN ({ENROLLED_SQL})"""
+    names = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+    keys = name_keys(names["name"]).select("name", "pinyin_key")
+    con.register("_sound_keys", keys)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE sound_keys AS SELECT * FROM _sound_keys")
+    finally:
+        con.unregister("_sound_keys")
+
+
 def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
     """Monitored members without a 正常参保 record for whom some row of the month could be one:
     member_key, household_id, record_key (the blocking row) and the reason.
 
     A row blocks a member when it is tied to them, when it is ambiguous with them among its
     candidates, and when it is unmatched or ambiguous and carries their ID, what survives of it,
-    or their name (as a person reads it) with their 乡镇/村 (contract §4)."""
+    or their name (as a person reads it) with their 乡镇/村 (contract §4); a row left without
+    any ID also when its name sounds like theirs (a misheard or mistyped name: 汪桂贞, 汪桂珍)."""
     _unresolved_places(con, params)
     _name_keys(con, params)
+    _sound_keys(con, params)
     sql = BLOCKING_SQL
     return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
 

@@ -145,6 +145,24 @@ def test_an_unmatched_row_with_the_name_in_traditional_characters_blocks(family,
     assert subject not in yb02(run) and undecided(run) == {subject: {row}}
 
 
+def test_a_row_without_any_id_whose_name_sounds_like_the_members_blocks(family, rule_config):
+    """汪桂贞 for 汪桂珍: a misheard or mistyped name on a row left without an ID is unmatched (no
+    ID or place agrees enough to tie it), and could be the member's. On the 5,000-member
+    district (seed 7) with the enrollment list's ID and place headers unread, 6 of 9 YB02
+    warnings were such members: false. A row whose ID is another's, or whose place is another,
+    does not block; nor does a name that only looks alike."""
+    world, subject = family
+    here = world.unmatched("medical_enrollment", name="张晓红", township="东桥镇", **ENROLLED)
+    nowhere = world.unmatched("medical_enrollment", name="张晓鸿", **ENROLLED)
+    world.unmatched(
+        "medical_enrollment", name="张晓红", township="东桥镇", village="李圩村", **ENROLLED
+    )
+    world.unmatched("medical_enrollment", name="张晓红", id_number="341502199001011234", **ENROLLED)
+    world.unmatched("medical_enrollment", name="张小明", township="东桥镇", **ENROLLED)
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {here, nowhere}}
+
+
 def test_an_ambiguous_row_with_the_name_and_place_blocks_though_not_a_candidate(
     family, rule_config
 ):
