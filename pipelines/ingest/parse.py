@@ -82,7 +82,7 @@ _YEAR_LAST = r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})$"
 # read against the run's year (`pivot`: the latest such year not after it); without one it is
 # refused, as every other two-digit year is (26/10/5 may be any order)
 _SPELT_MONTH = r"(?i)^([0-9]{1,2})[-/.]?([0-9]{1,2}月|[A-Z]{3,9})[-/.]?([0-9]{2}|[0-9]{4})$"
-_SHORT_YEAR_YMD = r"^([0-9]{2})年([0-9]{1,2})月([0-9]{1,2})[日号]?$"
+_SHORT_YEAR_YMD = r"^([0-9]{2})年([0-9]{1,2})月(?:份|([0-9]{1,2})[日号]?)?$"
 _MONTH_NAMES = {
     name: number
     for number, names in enumerate(
@@ -302,11 +302,13 @@ def _spelt_month(value: pl.Series, pivot: int | None) -> pl.Series:
     spelt = value.str.extract_groups(_SPELT_MONTH)
     month = _month_number(spelt.struct.field("2").str.to_uppercase())
     parsed = _iso(_century(spelt.struct.field("3"), pivot), month, spelt.struct.field("1"))
+    # 26年10月5日, and a month without its day (25年9月, 25年9月份: the first of the month)
     short = value.str.extract_groups(_SHORT_YEAR_YMD)
+    day = short.struct.field("3")
     year_first = _iso(
         _century(short.struct.field("1"), pivot),
         short.struct.field("2").cast(pl.Int64, strict=False),
-        short.struct.field("3").cast(pl.Int64, strict=False),
+        _day_or_first(day.cast(pl.Int64, strict=False).cast(pl.String), day),
     )
     return parsed.fill_null(year_first)
 

@@ -282,3 +282,14 @@ def test_bare_numbers_in_the_headers_unit_are_shifted_exactly() -> None:
         Decimal("100"),
         Decimal("5"),
     ]
+
+
+def test_a_month_with_a_short_year_in_chinese_is_read_against_the_pivot() -> None:
+    """25年9月 (入学年月 as a clerk writes it) is the plain order of 26年10月5日 without its day:
+    September 2025 in a 2026 file. It had been unread while the date beside it was read."""
+    values = pl.Series(["25年9月", "25年9月份", "99年9月", "25年13月"])
+    expected = [date(2025, 9, 1), date(2025, 9, 1), date(1999, 9, 1), None]
+    assert parse.parse_month(values, pivot=2026).to_list() == expected
+    assert parse.parse_date(values, pivot=2026).to_list() == expected
+    # without a pivot (a date of birth) a two-digit year stays unread
+    assert parse.parse_month(values).to_list() == [None] * 4
