@@ -72,18 +72,34 @@ _LEGACY_EXPONENT = 14
 _ID_EXPONENTS = (17, 19, 20, 21)
 
 
+# what a hand-typed ID cell may carry around the number: a label before it (身份证号：, ID), a note
+# in brackets after it (（户主）), hyphens between its area, birth date and sequence (NFKC folded)
+_ID_LABEL = r"^(?:公民身份号码|身份证号码|身份证号|身份证|证件号码|证件号|ID):?"
+_ID_NOTE = r"^([0-9]{17}[0-9X]|[0-9]{15})\([^()0-9]*\)$"  # a note, not a number
+_ID_HYPHENS = r"^([0-9]{6})-([0-9]{6}(?:[0-9]{2})?)-([0-9]{3}[0-9X]?)$"
+_ID_STEPS = (
+    (r"^=", ""),
+    (r"^([0-9]{17})×", "${1}X"),
+    (r"^([0-9]+)\.0+$", "${1}"),
+    (r"^G([0-9]{17}[0-9X])$", "${1}"),
+    (_ID_LABEL, ""),
+    (_ID_NOTE, "${1}"),
+    (_ID_HYPHENS, "${1}${2}${3}"),
+)
+
+
 def clean_id_text(value: object) -> str:
     """One cell as clean_id_expr cleans a column: NFKC, strip spaces, invisible marks and
     quotes, undo text protection (a leading ' or TAB, Excel's ="…"), upper-case, × typed for
-    the check character X, drop a G prefix and a trailing .0."""
+    the check character X, drop a G prefix and a trailing .0, a label before the number
+    (身份证号：), a note in brackets after it (（户主）) and hyphens between its parts."""
     if value is None:
         return ""
     text = unicodedata.normalize("NFKC", str(value))
     text = re.sub(_STRIP_CHARS, "", text).upper()
-    text = re.sub(r"^=", "", text)
-    text = re.sub(r"^([0-9]{17})×", r"\1X", text)
-    text = re.sub(r"^([0-9]+)\.0+$", r"\1", text)
-    return re.sub(r"^G([0-9]{17}[0-9X])$", r"\1", text)
+    for pattern, replacement in _ID_STEPS:
+        text = re.sub(pattern, replacement.replace("${", "\\g<").replace("}", ">"), text)
+    return text
 
 
 def checksum_char(first17: str) -> str:
@@ -164,14 +180,10 @@ def clean_id_expr(column: str | pl.Expr, *, nfkc: bool = True) -> pl.Expr:
     expr = (pl.col(column) if isinstance(column, str) else column).cast(pl.String)
     if nfkc:
         expr = expr.str.normalize("NFKC")
-    return (
-        expr.str.replace_all(_STRIP_CHARS, "")
-        .str.to_uppercase()
-        .str.replace(r"^=", "")
-        .str.replace(r"^([0-9]{17})×", "${1}X")
-        .str.replace(r"^([0-9]+)\.0+$", "${1}")
-        .str.replace(r"^G([0-9]{17}[0-9X])$", "${1}")
-    )
+    expr = expr.str.replace_all(_STRIP_CHARS, "").str.to_uppercase()
+    for pattern, replacement in _ID_STEPS:
+        expr = expr.str.replace(pattern, replacement)
+    return expr
 
 
 ID_STRUCT = pl.Struct(

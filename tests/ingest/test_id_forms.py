@@ -77,6 +77,20 @@ CASES: list[tuple[str | None, tuple[str, str | None, date | None, str | None]]] 
     (f"‘{V}’", VALID),
     (f"{V}.0", VALID),
     (f"G{V}", VALID),
+    # hand-typed: a label before it, a note after it, hyphens between its parts
+    (f"身份证号：{V}", VALID),
+    (f"身份证:{V}", VALID),
+    (f"ID {V}", VALID),
+    (f"{V}（户主）", VALID),
+    (f"{V}(本人)", VALID),
+    (f"{V[:6]}-{V[6:14]}-{V[14:]}", VALID),
+    (
+        f"{LEGACY[:6]}-{LEGACY[6:12]}-{LEGACY[12:]}",
+        ("converted15", "110223197908136972", date(1979, 8, 13), "110223"),
+    ),
+    (f"{V[:6]}-{V[6:10]}-{V[10:14]}-{V[14:]}", ("invalid", None, None, None)),  # not the ID's parts
+    (f"东桥镇{V}", ("invalid", None, None, None)),  # a place is no label
+    (f"{V}（{X_ID}）", ("invalid", None, None, None)),  # another ID in the note: which one?
     # legacy, 残疾人证号, checksum and date failures
     (LEGACY, ("converted15", "110223197908136972", date(1979, 8, 13), "110223")),
     (f"'{LEGACY}", ("converted15", "110223197908136972", date(1979, 8, 13), "110223")),
