@@ -15,12 +15,15 @@ import struct
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, localcontext
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from xml.etree import ElementTree
 
 import fastexcel
 import polars as pl
+
+from pipelines.ingest.formulas import evaluate, recalculated_on_load, uncached_formulas
 
 CSV_SUFFIXES = (".csv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -654,14 +657,15 @@ class Workbook:
         original = frame.columns
         frame = frame.rename({old: cell_name(i) for i, old in enumerate(original)})
         frame, numbers = _excel_numbers(self._reader, sheet, frame, original)
-        cells = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))
         message = self.message
+        first_column = loaded.available_columns()[0].absolute_index if frame.width else 0
+        frame, computed = _with_formula_results(frame, self._uncached(sheet), first_column)
+        cells = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))
         if frame.width:
             merges, note = self._sheet_merges(sheet)
-            first_column = loaded.available_columns()[0].absolute_index
             shifted = [(t, lc - first_column, b, rc - first_column) for t, lc, b, rc in merges]
             cells = fill_merged(cells, [m for m in shifted if m[1] >= 0])
-            message = "；".join(filter(None, [message, note]))
+            message = "；".join(filter(None, [message, note, computed]))
         return Grid(
             self.name,
             sheet,
@@ -670,6 +674,22 @@ class Workbook:
             number_columns=numbers,
             message=message or None,
         )
+
+    def _uncached(self, sheet: str) -> dict[tuple[int, int], str]:
+        """The sheet's formula cells saved without their result (formulas.uncached_formulas);
+        none in an .xls (Excel 97–2003 files keep every result) or an unreadable part."""
+        if self._kind != ZIP:
+            return {}
+        try:
+            with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
+                part = _xlsx_sheet_parts(archive).get(sheet)
+                if part is None:
+                    return {}
+                book = next((n for n in archive.namelist() if n.endswith("workbook.xml")), None)
+                stored = book is None or not recalculated_on_load(archive.read(book))
+                return uncached_formulas(archive.read(part), stored=stored)
+        except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, UnicodeDecodeError):
+            return {}
 
     def _sheet_merges(self, sheet: str) -> tuple[list[Merge], str | None]:
         if self._merges is None:
@@ -682,6 +702,61 @@ class Workbook:
                 self._merges = {}
                 self._merge_note = "未能读取合并单元格的范围，合并单元格的值只在其第一行"
         return self._merges.get(sheet, []), self._merge_note
+
+
+_PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[Ee][-+]?[0-9]+)?")
+
+
+def _with_formula_results(
+    frame: pl.DataFrame, formulas: dict[tuple[int, int], str], first_column: int
+) -> tuple[pl.DataFrame, str | None]:
+    """Formula cells saved without their result (a program wrote the workbook): the result
+    computed where it is the row's arithmetic (formulas.evaluate; 15 significant digits, as
+    Excel keeps it), else the formula's text after '=' (unread by every field: reported with
+    it). Returns the frame and a note for the file's message (None when there were none)."""
+    inside = {
+        (row, column - first_column): text
+        for (row, column), text in formulas.items()
+        if 0 <= row < frame.height and 0 <= column - first_column < frame.width
+    }
+    if not inside:
+        return frame, None
+    results: dict[tuple[int, int], Decimal] = {}
+
+    def value_of(cell: tuple[int, int]) -> Decimal | None:
+        row, column = cell[0], cell[1] - first_column
+        if (row, column) in results:
+            return results[(row, column)]
+        if not (0 <= row < frame.height and 0 <= column < frame.width) or (row, column) in inside:
+            return None
+        text = frame[row, column]
+        return Decimal(text) if text is not None and _PLAIN_NUMBER.fullmatch(text) else None
+
+    texts: dict[int, dict[int, str]] = {}
+    for (row, column), formula in sorted(inside.items()):
+        result = evaluate(formula, value_of)
+        if result is not None:
+            with localcontext() as context:
+                context.prec = 15
+                result = +result
+            results[(row, column)] = result
+            text = format(result.normalize(), "f")
+        else:
+            text = "=" + (formula or "（共享公式）")
+        texts.setdefault(column, {})[row] = text
+    columns = []
+    for column, cells in texts.items():
+        name = frame.columns[column]
+        rows = list(cells)
+        patch = frame[name].scatter(rows, [cells[r] for r in rows])
+        columns.append(patch.alias(name))
+    unread = len(inside) - len(results)
+    note = (
+        f"{len(inside)} 个公式单元格文件中没有保存计算结果（文件不是 Excel 保存的）："
+        + (f"{len(results)} 个已按公式算出" if results else "无法算出")
+        + (f"，{unread} 个无法算出，按字段问题报告" if results and unread else "")
+    )
+    return frame.with_columns(columns), note
 
 
 # what Excel shows in a cell whose formula failed; the reader hands such a cell over as an error

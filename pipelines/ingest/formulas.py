@@ -1,0 +1,208 @@
+"""Formula cells a program saved without their result.
+
+Excel and LibreOffice store each formula's last result beside it, and the reader reads that
+result. A workbook written by a program (openpyxl, Apache POI: a department system's 导出Excel)
+may hold the formula alone: the reader then sees a blank, while a person opening the file in
+Excel sees the computed value. Those cells are found in the sheet's XML; the arithmetic a list
+computes from its own row (个人自付 = E2-F2-G2-H2, SUM(E2:H2), a rate times a number) is
+computed here as Excel would, exactly (Decimal); any other formula stays unread, and the typing
+reports its text (=VLOOKUP(…)) as the field's problem instead of taking the cell for blank.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
+
+_FORMULA_START = re.compile(rb"<f[\s>/]")
+_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_VALUE = re.compile(rb"<v>([^<]*)</v>")
+_TEXT = re.compile(rb"<f[^>]*>([^<]*)</f>")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<range>\$?[A-Z]{1,3}\$?[0-9]+:\$?[A-Z]{1,3}\$?[0-9]+)"
+    r"|(?P<ref>\$?[A-Z]{1,3}\$?[0-9]+)|(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"|(?P<sum>SUM\()|(?P<round>ROUND\()|(?P<op>[-+*/(),]))"
+)
+# a formula longer than this is no row's arithmetic
+MAX_FORMULA = 200
+
+Cell = tuple[int, int]  # 0-based row, column
+
+
+def column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+# a workbook that asks to be recalculated when opened: its writer (xlsxwriter, openpyxl) stored
+# no result it computed (xlsxwriter stores 0), so no stored result is taken
+_RECALCULATE = re.compile(rb"<(?:\w+:)?calcPr\b[^>]*\bfullCalcOnLoad=\"(?:1|true)\"")
+
+
+def recalculated_on_load(workbook_xml: bytes) -> bool:
+    """The workbook (xl/workbook.xml) tells Excel to recompute every formula when it opens."""
+    return _RECALCULATE.search(workbook_xml) is not None
+
+
+def uncached_formulas(xml: bytes, *, stored: bool = True) -> dict[Cell, str]:
+    """The formula cells of a sheet's XML that hold no result: (row, column) -> the formula's
+    text ('' for a shared formula's dependent, which keeps no text of its own). `stored` False
+    (a workbook recalculated on load): a stored 0 is no result either, being what xlsxwriter
+    stores for a formula whose result its program did not give (a result it was given, an
+    error value like #N/A included, is taken)."""
+    found: dict[Cell, str] = {}
+    match = _FORMULA_START.search(xml)
+    while match:
+        start = xml.rfind(b"<c ", 0, match.start())
+        end = xml.find(b"</c>", match.start())
+        if start < 0 or end < 0:
+            break
+        cell = xml[start:end]
+        ref = _REF.search(cell)
+        value = _VALUE.search(cell)
+        result = value[1].strip() if value else b""
+        if ref and (not result or (not stored and result in (b"0", b"0.0"))):
+            text = _TEXT.search(cell)
+            formula = html.unescape(text[1].decode("utf-8")) if text else ""
+            found[(int(ref[2]) - 1, column_index(ref[1].decode()))] = formula
+        match = _FORMULA_START.search(xml, end)
+    return found
+
+
+def evaluate(formula: str, value_of: Callable[[Cell], Decimal | None]) -> Decimal | None:
+    """The formula's result where it is arithmetic on numbers and cells (+ - * /, brackets,
+    SUM of cells and ranges, ROUND to some digits); None for anything else, a blank or text cell it reads, or a
+    division by zero. Blank cells count as 0 inside SUM, as in Excel."""
+    text = formula.strip().removeprefix("=").upper()
+    if not text or len(text) > MAX_FORMULA:
+        return None
+    tokens: list[tuple[str, str]] = []
+    at = 0
+    while at < len(text):
+        token = _TOKEN.match(text, at)
+        if token is None or token.end() == at:
+            return None
+        kind = token.lastgroup or ""
+        tokens.append((kind, token[kind]))
+        at = token.end()
+    try:
+        parser = _Parser(tokens, value_of)
+        result = parser.expression()
+        return result if parser.done() else None
+    except (_NotArithmetic, InvalidOperation, DivisionByZero, ZeroDivisionError):
+        return None
+
+
+class _NotArithmetic(Exception):
+    pass
+
+
+def _cell(ref: str) -> Cell:
+    found = re.fullmatch(r"\$?([A-Z]{1,3})\$?([0-9]+)", ref)
+    assert found is not None
+    return int(found[2]) - 1, column_index(found[1])
+
+
+class _Parser:
+    """expression := term (('+'|'-') term)*; term := unary (('*'|'/') unary)*;
+    unary := '-' unary | '+' unary | atom;
+    atom := number | ref | '(' expression ')' | SUM(args) | ROUND(expression, expression)."""
+
+    def __init__(
+        self, tokens: list[tuple[str, str]], value_of: Callable[[Cell], Decimal | None]
+    ) -> None:
+        self.tokens, self.at, self.value_of = tokens, 0, value_of
+
+    def done(self) -> bool:
+        return self.at == len(self.tokens)
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def _take(self, text: str) -> bool:
+        if self._peek() == ("op", text):
+            self.at += 1
+            return True
+        return False
+
+    def expression(self) -> Decimal:
+        value = self._term()
+        while True:
+            if self._take("+"):
+                value += self._term()
+            elif self._take("-"):
+                value -= self._term()
+            else:
+                return value
+
+    def _term(self) -> Decimal:
+        value = self._unary()
+        while True:
+            if self._take("*"):
+                value *= self._unary()
+            elif self._take("/"):
+                value /= self._unary()
+            else:
+                return value
+
+    def _unary(self) -> Decimal:
+        if self._take("-"):
+            return -self._unary()
+        if self._take("+"):
+            return self._unary()
+        return self._atom()
+
+    def _atom(self) -> Decimal:
+        token = self._peek()
+        if token is None:
+            raise _NotArithmetic
+        kind, text = token
+        self.at += 1
+        if kind == "number":
+            return Decimal(text)
+        if kind == "ref":
+            value = self.value_of(_cell(text))
+            if value is None:
+                raise _NotArithmetic  # a blank or text cell: Excel's result is not a sum here
+            return value
+        if kind == "sum":
+            return self._sum()
+        if kind == "round":
+            return self._round()
+        if (kind, text) == ("op", "("):
+            value = self.expression()
+            if not self._take(")"):
+                raise _NotArithmetic
+            return value
+        raise _NotArithmetic
+
+    def _round(self) -> Decimal:
+        """ROUND(x, n): half away from zero, as Excel rounds; n a whole number (may be < 0)."""
+        value = self.expression()
+        if not self._take(","):
+            raise _NotArithmetic
+        digits = self.expression()
+        if not self._take(")") or digits != digits.to_integral_value():
+            raise _NotArithmetic
+        return value.quantize(Decimal(1).scaleb(-int(digits)), rounding=ROUND_HALF_UP)
+
+    def _sum(self) -> Decimal:
+        total = Decimal(0)
+        while True:
+            token = self._peek()
+            if token is not None and token[0] == "range":
+                self.at += 1
+                first, last = (_cell(part) for part in token[1].split(":"))
+                for row in range(min(first[0], last[0]), max(first[0], last[0]) + 1):
+                    for column in range(min(first[1], last[1]), max(first[1], last[1]) + 1):
+                        total += self.value_of((row, column)) or 0
+            else:
+                total += self.expression()
+            if self._take(")"):
+                return total
+            if not self._take(","):
+                raise _NotArithmetic

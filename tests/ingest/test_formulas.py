@@ -1,0 +1,141 @@
+"""Formula cells a program saved without their result: computed as Excel would, or reported."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from pipelines.ingest.formulas import evaluate, recalculated_on_load, uncached_formulas
+from pipelines.ingest.stage import stage_source
+from pipelines.sources import SOURCES
+
+CLAIMS = SOURCES["medical_claims"]
+HEADER = ["姓名", "身份证号", "入院日期", "出院日期", "医疗总费用", "统筹支付", "大病保险支付",
+          "医疗救助支付", "个人自付"]  # fmt: skip
+V = "360426199101010071"
+X = "34150219900101005X"
+
+# row 2 (index 1): E..H = 10000, 6000, 1000, 500; I3 is blank; J2 holds text
+CELLS = {(1, 4): "10000", (1, 5): "6000", (1, 6): "1000", (1, 7): "500.25", (1, 9): "张三"}
+
+
+def _value(cell: tuple[int, int]) -> Decimal | None:
+    text = CELLS.get(cell)
+    try:
+        return Decimal(text) if text is not None else None
+    except ArithmeticError:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("=E2-F2-G2-H2", Decimal("2499.75")),
+        ("E2-F2-G2-H2", Decimal("2499.75")),
+        ("=SUM(F2:H2)", Decimal("7500.25")),
+        ("=SUM(F2:H2,100)", Decimal("7600.25")),
+        ("=SUM(E3:H3)", Decimal(0)),  # blank cells count as 0 in a sum
+        ("=E2*0.1", Decimal("1000.0")),
+        ("=($E$2+F2)/2", Decimal("8000")),
+        ("=-E2+F2", Decimal("-4000")),
+        ("=e2-f2", Decimal("4000")),
+        ("=E2-I3", None),  # a blank cell outside a sum: not a number Excel would show here
+        ("=E2+J2", None),  # text: #VALUE! in Excel
+        ("=E2/0", None),  # #DIV/0!
+        ("=ROUND(E2-F2-G2-H2,1)", Decimal("2499.8")),
+        ("=ROUND(-2.5,0)", Decimal("-3")),  # half away from zero, as Excel
+        ("=ROUND(E2/3,2)", Decimal("3333.33")),
+        ("=ROUND(E2,0.5)", None),
+        ("=VLOOKUP(A2,Sheet2!A:B,2,0)", None),
+        ("=IF(E2>0,E2,0)", None),
+        ("=E2-", None),
+        ("=(E2", None),
+        ("", None),
+    ],
+)
+def test_a_rows_arithmetic_is_computed_and_nothing_else(formula: str, expected) -> None:
+    assert evaluate(formula, _value) == expected
+
+
+def test_formula_cells_without_a_result_are_found_in_the_sheet_xml() -> None:
+    xml = (
+        b'<sheetData><row r="2"><c r="E2" t="n"><v>10</v></c><c r="I2"><f>E2-F2</f><v /></c>'
+        b'<c r="J2"><f>SUM(E2:H2)</f><v>7</v></c><c r="K2" t="str"><f>A2&amp;B2</f></c>'
+        b'<c r="L2"><f t="shared" si="0"/></c></row></sheetData>'
+        b'<autoFilter ref="A1:L2"><filterColumn colId="0"/></autoFilter>'
+    )
+    assert uncached_formulas(xml) == {(1, 8): "E2-F2", (1, 10): "A2&B2", (1, 11): ""}
+    # in a workbook recalculated on load, a stored 0 is xlsxwriter's default, not a result
+    zero = xml.replace(b"<v>7</v>", b"<v>0</v>")
+    assert uncached_formulas(zero, stored=False) == {
+        (1, 8): "E2-F2", (1, 9): "SUM(E2:H2)", (1, 10): "A2&B2", (1, 11): "",
+    }  # fmt: skip
+    assert (1, 9) not in uncached_formulas(xml, stored=False)  # 7 was given: taken
+    assert (1, 9) not in uncached_formulas(zero)  # Excel stored 0: a result
+    assert recalculated_on_load(b'<workbook><calcPr calcId="1" fullCalcOnLoad="1"/></workbook>')
+    assert not recalculated_on_load(b'<workbook><calcPr calcId="191029"/></workbook>')
+
+
+def _openpyxl_claims(path: Path) -> None:
+    """The way a Python script writes a workbook: formulas, no results."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER)
+    sheet.append(["张三", V, "2026-10-01", "2026-10-05", 10000, 6000, 1000, 500, "=E2-F2-G2-H2"])
+    sheet.append(["李四", X, "2026-10-02", "2026-10-06", 8000, 4000, 0, 0, "=VLOOKUP(A3,B:C,2,0)"])
+    workbook.save(path)
+
+
+def test_a_workbook_a_program_wrote_reads_as_excel_shows_it(tmp_path: Path) -> None:
+    """openpyxl writes the formula alone; xlsxwriter writes 0 as its result and asks Excel to
+    recalculate. Both had read as a blank or 0 个人自付, with no word of it: YB01's sums silently
+    short."""
+    _openpyxl_claims(tmp_path / "医保结算明细.xlsx")
+    workbook = xlsxwriter.Workbook(str(tmp_path / "医保结算明细2.xlsx"))
+    sheet = workbook.add_worksheet()
+    sheet.write_row(0, 0, HEADER)
+    sheet.write_row(1, 0, ["王五", V, "2026-10-03", "2026-10-08", 20000, 12000, 3000, 1000])
+    sheet.write_formula(1, 8, "=E2-F2-G2-H2")
+    workbook.close()
+    staged = stage_source(CLAIMS, tmp_path, "2026-10")
+    paid = dict(zip(staged.records["name"], staged.records["self_paid"], strict=True))
+    assert paid == {"张三": Decimal("2500"), "李四": None, "王五": Decimal("4000")}
+    problems = staged.field_problems
+    assert problems.select("field", "raw_value").rows() == [("self_paid", "=VLOOKUP(A3,B:C,2,0)")]
+    messages = dict(zip(staged.files["file"], staged.files["message"], strict=True))
+    assert "1 个已按公式算出，1 个无法算出" in messages["医保结算明细.xlsx"]
+    assert "1 个已按公式算出" in messages["医保结算明细2.xlsx"]
+
+
+def test_a_result_excel_stored_is_taken_as_it_is(tmp_path: Path) -> None:
+    """A workbook Excel or LibreOffice saved keeps each result and does not ask to be
+    recalculated: the stored result is read, never computed again."""
+    _openpyxl_claims(tmp_path / "source.xlsx")
+    with zipfile.ZipFile(tmp_path / "source.xlsx") as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
+    sheet = next(n for n in parts if n.startswith("xl/worksheets/sheet"))
+    parts[sheet] = (
+        parts[sheet]
+        .replace(b"<f>E2-F2-G2-H2</f><v />", b"<f>E2-F2-G2-H2</f><v>2501</v>")
+        .replace(b"<f>VLOOKUP(A3,B:C,2,0)</f><v />", b"<f>VLOOKUP(A3,B:C,2,0)</f><v>77</v>")
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    (tmp_path / "source.xlsx").unlink()
+    folder = tmp_path / "claims"
+    folder.mkdir()
+    (folder / "医保结算明细.xlsx").write_bytes(buffer.getvalue())
+    staged = stage_source(CLAIMS, folder, "2026-10")
+    paid = dict(zip(staged.records["name"], staged.records["self_paid"], strict=True))
+    assert paid == {"张三": Decimal("2501"), "李四": Decimal("77")}
+    assert staged.field_problems.is_empty()
+    assert staged.files["message"].to_list() == [None]
