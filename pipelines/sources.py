@@ -87,10 +87,17 @@ GROUP_HEADERS = ("组", "村民组", "村民小组")
 YES_NO = ("是", "否")
 
 
-def _common(*, name_headers: tuple[str, ...] = NAME_HEADERS) -> tuple[Field, ...]:
+# a household-level file names the 户主, and the 户主's ID beside the name (户主身份证号); in a
+# person-level file that header is another column (the head's ID beside the person's)
+HEAD_ID_HEADERS = ("户主身份证号", "户主身份证号码", "户主证件号码", "户主公民身份号码")
+
+
+def _common(
+    *, name_headers: tuple[str, ...] = NAME_HEADERS, id_headers: tuple[str, ...] = ID_HEADERS
+) -> tuple[Field, ...]:
     return (
         Field("name", name_headers, FieldType.NAME),
-        Field("id_number", ID_HEADERS, FieldType.ID),
+        Field("id_number", id_headers, FieldType.ID),
         Field("township", TOWNSHIP_HEADERS),
         Field("village", VILLAGE_HEADERS),
         Field("group", GROUP_HEADERS),
@@ -112,7 +119,11 @@ def _dept(
         key=key,
         title=title,
         department=department,
-        fields=_common(name_headers=name_headers) + tuple(fields),
+        fields=_common(
+            name_headers=name_headers,
+            id_headers=(*ID_HEADERS, *HEAD_ID_HEADERS) if household_level else ID_HEADERS,
+        )
+        + tuple(fields),
         household_level=household_level,
     )
 

@@ -102,7 +102,9 @@ def _same_column(field: Field, unit: str) -> bool:
     if field.name in _PLACE_KINDS:
         return all(part in _PLACE_KINDS[field.name] for part in parts)
     if field.type is FieldType.ID:
-        return unit in _ID_KINDS
+        # 身份证号（户主）: the 户主's ID, the file's own where the field takes 户主身份证号
+        head = unit == "户主" and any(alias.startswith("户主") for alias in aliases)
+        return unit in _ID_KINDS or head
     return field.type is FieldType.NAME and unit in _OWN_NAME
 
 

@@ -267,6 +267,21 @@ def test_a_header_may_say_more_of_its_own_column() -> None:
     assert guardian is not None and "name" not in guardian.fields
 
 
+def test_a_household_list_may_head_its_id_column_as_the_heads() -> None:
+    """住建/应急/水利 lists name the 户主 (户主姓名) and may head the ID beside it 户主身份证号 or
+    身份证号（户主）: the file's ID. In a person-level list that column is the head's ID beside the
+    person's, another column."""
+    for written in ("户主身份证号", "户主身份证号码", "身份证号（户主）"):
+        header = _header([("户主姓名", written, "乡镇", "村", "鉴定等级")], "housing")
+        assert header is not None and header.fields.get("id_number") == 1, written
+    both = _header([("户主姓名", "户主身份证号", "身份证号", "乡镇", "村")], "water")
+    assert both is not None and both.fields["id_number"] == 2  # the plain alias first
+    civil = _header([("姓名", "身份证号", "户主姓名", "户主身份证号", "救助类型")], "civil_affairs")
+    assert civil is not None and civil.fields["id_number"] == 1
+    alone = _header([("姓名", "户主身份证号", "救助类型", "金额")], "civil_affairs")
+    assert alone is None or "id_number" not in alone.fields
+
+
 def test_a_templates_note_on_a_header_keeps_its_field() -> None:
     """证件号码（18位） had been an unknown column: the file matched by name alone."""
     header = _header(
