@@ -11,7 +11,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from ..sources import SOURCES, FieldType
+from ..sources import ID_HEADERS, SOURCES, FieldType
 from .common import excel_serial, parse_month, shift_month
 from .context import EXTRA_COLUMNS, Context, Record, value_fields
 from .messes import Messer
@@ -273,7 +273,9 @@ def _messy_header(rng: random.Random, source: str, token: str, xlsx: bool) -> st
     elif token in DECORATIVE or token.startswith("x"):
         header = _canonical_header(source, token)
     else:
-        headers = registry.field(token).headers
+        # the contract's ID aliases: a household-level source also takes the 户主's
+        # (sources.HEAD_ID_HEADERS), which this generator never writes
+        headers = ID_HEADERS if token == "id_number" else registry.field(token).headers
         header = headers[0] if rng.random() < 0.5 else rng.choice(headers)
     if rng.random() < 0.12:
         header = _decorate(rng, header, xlsx)
