@@ -87,6 +87,17 @@ def test_match_input_gets_roster_spellings_in_duckdb():
     ]
 
 
+def _village_cells(township: str, cells: list[str]) -> pl.DataFrame:
+    """Records of one township written with these 村 cells, keyed 0, 1, 2…"""
+    return pl.DataFrame(
+        {
+            "record_key": [str(n) for n in range(len(cells))],
+            "township": [township] * len(cells),
+            "village": cells,
+        }
+    )
+
+
 def test_a_village_cell_with_its_address_or_group_around_the_name_is_that_village():
     """Hand-made lists (住建, 应急, 水利: IDs often blank, matched by name and place) write the 村
     cell with its township before it or its 组 after it; such records went unmatched, and on a
@@ -109,13 +120,7 @@ def test_a_village_cell_with_its_address_or_group_around_the_name_is_that_villag
         "北山村东头": "北山村东头",  # not a committee or a 组
         "马集村二组": "马集村二组",  # a village of another township
     }
-    records = pl.DataFrame(
-        {
-            "record_key": [str(n) for n in range(len(written))],
-            "township": ["三十铺"] * len(written),
-            "village": list(written),
-        }
-    )
+    records = _village_cells("三十铺", list(written))
     out = canonical_places(records, roster)
     assert out["village"].to_list() == list(written.values())
     assert set(out["township"]) == {"三十铺镇"}
@@ -176,13 +181,7 @@ def test_a_village_cell_naming_one_of_its_groups_by_name_is_that_village():
         "北山村张湾组": "北山村张湾组",  # 张湾组 is 马集村's, not 北山村's
         "北山村王岗": "北山村王岗",  # not a group
     }
-    records = pl.DataFrame(
-        {
-            "record_key": [str(n) for n in range(len(written))],
-            "township": ["三十铺镇"] * len(written),
-            "village": list(written),
-        }
-    )
+    records = _village_cells("三十铺镇", list(written))
     out = canonical_places(records, roster)
     assert out["village"].to_list() == list(written.values())
     # without the groups (a caller passing only township and village) the named groups stay

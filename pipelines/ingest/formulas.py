@@ -17,7 +17,7 @@ from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
 
 _FORMULA_START = re.compile(rb"<f[\s>/]")
-_REF = re.compile(rb'\br="([A-Z]{1,3})([0-9]+)"')
+_REF = re.compile(rb'\br="([A-Z]{1,3}[0-9]+)"')
 _VALUE = re.compile(rb"<v>([^<]*)</v>")
 _TEXT = re.compile(rb"<f[^>]*>([^<]*)</f>")
 _TOKEN = re.compile(
@@ -31,11 +31,18 @@ MAX_FORMULA = 200
 Cell = tuple[int, int]  # 0-based row, column
 
 
-def column_index(letters: str) -> int:
-    index = 0
-    for letter in letters:
-        index = index * 26 + ord(letter) - 64
-    return index - 1
+_CELL_REF = re.compile(r"\$?([A-Za-z]{1,3})\$?([0-9]+)")
+
+
+def cell_position(ref: str) -> Cell:
+    """An A1 reference (anchored with $ or not) as its 0-based (row, column); ValueError else."""
+    found = _CELL_REF.fullmatch(ref)
+    if found is None:
+        raise ValueError(ref)
+    column = 0
+    for letter in found[1].upper():
+        column = column * 26 + ord(letter) - 64
+    return int(found[2]) - 1, column - 1
 
 
 # a workbook that asks to be recalculated when opened: its writer (xlsxwriter, openpyxl) stored
@@ -68,7 +75,7 @@ def uncached_formulas(xml: bytes, *, stored: bool = True) -> dict[Cell, str]:
         if ref and (not result or (not stored and result in (b"0", b"0.0"))):
             text = _TEXT.search(cell)
             formula = html.unescape(text[1].decode("utf-8")) if text else ""
-            found[(int(ref[2]) - 1, column_index(ref[1].decode()))] = formula
+            found[cell_position(ref[1].decode())] = formula
         match = _FORMULA_START.search(xml, end)
     return found
 
@@ -99,12 +106,6 @@ def evaluate(formula: str, value_of: Callable[[Cell], Decimal | None]) -> Decima
 
 class _NotArithmetic(Exception):
     pass
-
-
-def _cell(ref: str) -> Cell:
-    found = re.fullmatch(r"\$?([A-Z]{1,3})\$?([0-9]+)", ref)
-    assert found is not None
-    return int(found[2]) - 1, column_index(found[1])
 
 
 class _Parser:
@@ -165,7 +166,7 @@ class _Parser:
         if kind == "number":
             return Decimal(text)
         if kind == "ref":
-            value = self.value_of(_cell(text))
+            value = self.value_of(cell_position(text))
             if value is None:
                 raise _NotArithmetic  # a blank or text cell: Excel's result is not a sum here
             return value
@@ -196,7 +197,7 @@ class _Parser:
             token = self._peek()
             if token is not None and token[0] == "range":
                 self.at += 1
-                first, last = (_cell(part) for part in token[1].split(":"))
+                first, last = (cell_position(part) for part in token[1].split(":"))
                 for row in range(min(first[0], last[0]), max(first[0], last[0]) + 1):
                     for column in range(min(first[1], last[1]), max(first[1], last[1]) + 1):
                         total += self.value_of((row, column)) or 0

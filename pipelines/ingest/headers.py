@@ -39,7 +39,8 @@ class Header:
 
 # A unit written after a header in brackets (个人自付（元）, 注册资本（万元）, 家庭人口数（人）):
 # the header is its field's, in that unit. Only units that say how to read the number: a
-# bracket that says whose value it is (姓名（监护人）, 身份证号（户主）) is another column.
+# bracket that says whose value it is (姓名（监护人）; 身份证号（户主） in a person-level list) is
+# another column.
 _BRACKETED = re.compile(NOTE_AFTER)
 # the unit after a slash (个人自付/元), and square brackets as round ones (个人自付【元】, [元])
 _SLASHED = re.compile(r"^(.+?)/([^/()]+)$")

@@ -23,7 +23,12 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.formulas import evaluate, recalculated_on_load, uncached_formulas
+from pipelines.ingest.formulas import (
+    cell_position,
+    evaluate,
+    recalculated_on_load,
+    uncached_formulas,
+)
 
 CSV_SUFFIXES = (".csv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
@@ -403,34 +408,29 @@ def fill_merged(cells: pl.DataFrame, merges: Sequence[Merge]) -> pl.DataFrame:
     return cells.with_columns(pl.Series(c, v, dtype=pl.String) for c, v in filled.items())
 
 
-_CELL_REF = re.compile(r"([A-Za-z]{1,3})(\d+)")
 _MERGE_REF = re.compile(
     rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref="([A-Za-z]+\d+)(?::([A-Za-z]+\d+))?"'
 )
 _WORKSHEET_ROOT = re.compile(rb"<([A-Za-z_][\w.-]*:)?worksheet\b")
 
 
-def _cell_position(ref: str) -> tuple[int, int]:
-    found = _CELL_REF.fullmatch(ref)
-    if found is None:
-        raise ValueError(ref)
-    column = 0
-    for letter in found[1].upper():
-        column = column * 26 + ord(letter) - 64
-    return int(found[2]) - 1, column - 1
-
-
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _xlsx_sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> the part holding that sheet's XML."""
+def _xlsx_book(archive: zipfile.ZipFile) -> str:
+    """The part holding the workbook's XML (its sheets, its calculation settings)."""
     book = "xl/workbook.xml"
     if "_rels/.rels" in archive.namelist():
         for rel in ElementTree.fromstring(archive.read("_rels/.rels")):
             if rel.get("Type", "").endswith("/officeDocument"):
                 book = rel.get("Target", book).lstrip("/")
+    return book
+
+
+def _xlsx_sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the part holding that sheet's XML."""
+    book = _xlsx_book(archive)
     folder = PurePosixPath(book).parent
     rels_part = f"{folder}/_rels/{PurePosixPath(book).name}.rels"
     targets = {
@@ -460,8 +460,8 @@ def _xlsx_merges(source: Path | bytes) -> dict[str, list[Merge]]:
             with archive.open(part) as stream:
                 for tail in _after_sheet_data(stream):
                     for first, last in _MERGE_REF.findall(tail):
-                        top, left = _cell_position(first.decode())
-                        bottom, right = _cell_position((last or first).decode())
+                        top, left = cell_position(first.decode())
+                        bottom, right = cell_position((last or first).decode())
                         found.append((top, left, bottom, right))
             merges[sheet] = found
     return merges
@@ -685,8 +685,7 @@ class Workbook:
                 part = _xlsx_sheet_parts(archive).get(sheet)
                 if part is None:
                     return {}
-                book = next((n for n in archive.namelist() if n.endswith("workbook.xml")), None)
-                stored = book is None or not recalculated_on_load(archive.read(book))
+                stored = not recalculated_on_load(archive.read(_xlsx_book(archive)))
                 return uncached_formulas(archive.read(part), stored=stored)
         except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, UnicodeDecodeError):
             return {}

@@ -86,6 +86,11 @@ _ID_STEPS = (
     (_ID_NOTE, "${1}"),
     (_ID_HYPHENS, "${1}${2}${3}"),
 )
+# the same steps for one cell in Python (re's \g<1> for polars' ${1})
+_ID_STEPS_RE = tuple(
+    (re.compile(pattern), re.sub(r"\$\{(\d+)\}", r"\\g<\1>", replacement))
+    for pattern, replacement in _ID_STEPS
+)
 
 
 def clean_id_text(value: object) -> str:
@@ -97,8 +102,8 @@ def clean_id_text(value: object) -> str:
         return ""
     text = unicodedata.normalize("NFKC", str(value))
     text = re.sub(_STRIP_CHARS, "", text).upper()
-    for pattern, replacement in _ID_STEPS:
-        text = re.sub(pattern, replacement.replace("${", "\\g<").replace("}", ">"), text)
+    for pattern, replacement in _ID_STEPS_RE:
+        text = pattern.sub(replacement, text)
     return text
 
 
