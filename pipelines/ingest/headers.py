@@ -10,7 +10,7 @@ from functools import cache
 import polars as pl
 
 from pipelines.ingest.parse import AREA_UNITS, NO_MARKS, NOTE_AFTER, YES_MARKS, parse_enum
-from pipelines.sources import Field, FieldType, normalise_header
+from pipelines.sources import ID_HEADERS, NAME_HEADERS, Field, FieldType, normalise_header
 
 # how far down a title block may push the header
 SCAN_ROWS = 15
@@ -187,7 +187,48 @@ def assign_fields(labels: Sequence[str], fields: Sequence[Field]) -> dict[str, i
         if best is not None:
             assigned[field.name] = best[1]
             claimed.add(best[1])
+    if aliased:
+        _take_role_id(labels, fields, assigned, by_name)
     return assigned
+
+
+# the roles the contract's name headers name a person by (学生姓名, 患者姓名 …; 姓名 names none)
+PERSON_ROLES = tuple(
+    dict.fromkeys(
+        h.removesuffix("姓名") for h in NAME_HEADERS if h != "姓名" and h.endswith("姓名")
+    )
+)
+_ANY_PERSON = ("", "人员")  # a name header that names no one else: 姓名, 人员姓名
+
+
+def _take_role_id(
+    labels: Sequence[str], fields: Sequence[Field], assigned: dict[str, int], by_name: dict
+) -> None:
+    """An ID column headed by the role its name column is headed by (学生姓名 beside 学生身份证号,
+    患者姓名 beside 患者身份证号): that person's ID, where no ID header of the contract's is there.
+    Beside a name that names no role (姓名), a role of the contract's name headers (学生身份证号)
+    is the person's too, but for 户主: in a person-level list that is the head's ID, another
+    column. The one such column is taken; two (学生身份证号 and 患者身份证号) leave it unread."""
+    id_field = next((f for f in fields if f.type is FieldType.ID), None)
+    name_column = assigned.get("name")
+    if id_field is None or id_field.name in assigned or name_column is None:
+        return
+    name_base = header_unit(labels[name_column])[0]
+    role = name_base.removesuffix("姓名") if name_base.endswith("姓名") else ""
+    roles = [r for r in PERSON_ROLES if r != "户主"] if role in _ANY_PERSON else [role]
+    aliases = [normalise_header(alias) for alias in ID_HEADERS]
+    taken = set(assigned.values())
+    found = []
+    for column, label in enumerate(labels):
+        if column in taken or not label:
+            continue
+        base, unit = header_unit(label)
+        if unit is not None and not _fits(id_field, unit):
+            continue
+        if any(base == r + alias for r in roles for alias in aliases):
+            found.append(column)
+    if len(found) == 1:
+        assigned[id_field.name] = found[0]
 
 
 def _row_keys(row: Sequence[str | None]) -> list[str]:

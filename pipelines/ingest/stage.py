@@ -138,7 +138,7 @@ def stage_folder(
         if isinstance(outcome, Table):
             grid, table_counts = outcome.grid, next(counts).counts
             status = "partial" if grid.truncated or outcome.incomplete else "ok"
-            notes = [grid.message, outcome.message]
+            notes = [grid.message, outcome.message, _no_id_column(source, outcome)]
             if grid.cut_line is not None:
                 table_counts, cut = _cut_line(source, outcome, grid.cut_line, table_counts)
                 cut_rejects.extend(cut)
@@ -162,6 +162,30 @@ def stage_folder(
         field_problems=field_problems,
     )
     return count_duplicates_once(staged, {p.relative_to(folder).as_posix(): p for p in files})
+
+
+# a header that looks like an ID column's (学生身份证号, 身份证件号, 证件号) but is none of the contract's
+_ID_LIKE = re.compile(r"身份证|证件号|身份号")
+
+
+def _no_id_column(source: Source, table: Table) -> str | None:
+    """The file's note when a department list has no ID column the contract names: its records
+    are matched by name and place only (many become ambiguous), and the district is told which
+    header it could rename (学生身份证号 beside 患者姓名, 身份证件号)."""
+    if not source.is_department or table.header.column_of("id_number") is not None:
+        return None
+    taken = set(table.header.fields.values())
+    unread = [
+        label
+        for column, label in enumerate(table.header.labels)
+        if column not in taken and _ID_LIKE.search(label)
+    ]
+    if not unread:
+        return "表中没有证件号码列，本表记录只能按姓名和地址匹配"
+    return (
+        f"表中没有可识别的证件号码列（「{'」「'.join(unread)}」未识别为证件号码），本表记录只能按"
+        "姓名和地址匹配；如该列是本人的证件号码，请把表头改为「证件号码」或「身份证号」"
+    )
 
 
 def program_fault(name: str, error: Exception) -> str:

@@ -282,6 +282,36 @@ def test_a_household_list_may_head_its_id_column_as_the_heads() -> None:
     assert alone is None or "id_number" not in alone.fields
 
 
+def test_an_id_header_naming_the_name_columns_person_is_the_id() -> None:
+    """学生姓名 beside 学生身份证号, 患者姓名 beside 患者身份证号码: the same person's ID (the contract's
+    name headers name the person by these roles). Had been unread: the list matched by name and
+    place only, and the 5,000-member district's claims and enrollment lists so headed left 64 and
+    101 records ambiguous. Beside 姓名, any role but 户主 is the person's; another role than the
+    name's, or two candidates, stay unread."""
+
+    def ids(row: tuple[str, ...], source: str) -> int | None:
+        header = _header([row], source)
+        assert header is not None
+        return header.fields.get("id_number")
+
+    assert ids(("学生姓名", "性别", "学生身份证号", "学校", "学段"), "education") == 2
+    assert ids(("患者姓名", "患者身份证号码", "个人自付"), "medical_claims") == 1
+    assert ids(("参保人姓名", "参保人身份证号（文本格式）", "参保状态"), "medical_enrollment") == 1
+    assert ids(("姓名", "学生身份证号", "学校", "学段"), "education") == 1
+    # a person-level list naming only the 户主: the 户主's ID is that person's
+    assert ids(("户主姓名", "户主身份证号", "救助类型", "金额"), "civil_affairs") == 1
+    # someone else's ID
+    assert ids(("学生姓名", "监护人身份证号", "学校", "学段"), "education") is None
+    assert ids(("救助对象姓名", "申请人身份证号", "救助类型"), "civil_affairs") is None
+    assert ids(("参保人姓名", "患者身份证号", "个人自付"), "medical_claims") is None
+    assert ids(("姓名", "户主身份证号", "救助类型", "金额"), "civil_affairs") is None
+    # two candidates: neither; the contract's own alias first
+    assert ids(("姓名", "学生身份证号", "申请人身份证号", "学校"), "education") is None
+    assert ids(("学生姓名", "学生身份证号", "身份证号", "学校"), "education") == 2
+    roster = find_header(*_grid([("姓名", "户主姓名", "户主身份证号", "户编号")]), ROSTER.fields)
+    assert roster is not None and "id_number" not in roster.fields
+
+
 def test_a_templates_note_on_a_header_keeps_its_field() -> None:
     """证件号码（18位） had been an unknown column: the file matched by name alone."""
     header = _header(
