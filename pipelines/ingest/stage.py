@@ -138,7 +138,7 @@ def stage_folder(
         if isinstance(outcome, Table):
             grid, table_counts = outcome.grid, next(counts).counts
             status = "partial" if grid.truncated or outcome.incomplete else "ok"
-            notes = [grid.message, outcome.message, _no_id_column(source, outcome)]
+            notes = [grid.message, outcome.message, _unread_identity_note(source, outcome)]
             if grid.cut_line is not None:
                 table_counts, cut = _cut_line(source, outcome, grid.cut_line, table_counts)
                 cut_rejects.extend(cut)
@@ -164,28 +164,39 @@ def stage_folder(
     return count_duplicates_once(staged, {p.relative_to(folder).as_posix(): p for p in files})
 
 
-# a header that looks like an ID column's (学生身份证号, 身份证件号, 证件号) but is none of the contract's
-_ID_LIKE = re.compile(r"身份证|证件号|身份号")
+# headers that look like an identity column's (学生身份证号, 身份证件号; 参保人员姓名, 病人姓名) but
+# are none of the contract's
+_LOOKS_LIKE = {"id_number": re.compile(r"身份证|证件号|身份号"), "name": re.compile(r"姓名|名字")}
+_WITHOUT = {
+    "id_number": ("证件号码", "本表记录只能按姓名和地址匹配", "「证件号码」或「身份证号」"),
+    "name": ("姓名", "仅凭证件号码不予匹配，本表记录都不能自动匹配", "「姓名」"),
+}
 
 
-def _no_id_column(source: Source, table: Table) -> str | None:
-    """The file's note when a department list has no ID column the contract names: its records
-    are matched by name and place only (many become ambiguous), and the district is told which
-    header it could rename (学生身份证号 beside 患者姓名, 身份证件号)."""
-    if not source.is_department or table.header.column_of("id_number") is not None:
+def _unread_identity_note(source: Source, table: Table) -> str | None:
+    """The file's note when a department list has no name or no ID column the contract names:
+    its records are matched by name and place only (many become ambiguous), or not at all, and
+    the district is told which header it could rename (学生身份证号 beside 患者姓名, 参保人员姓名)."""
+    if not source.is_department:
         return None
     taken = set(table.header.fields.values())
-    unread = [
-        label
-        for column, label in enumerate(table.header.labels)
-        if column not in taken and _ID_LIKE.search(label)
-    ]
-    if not unread:
-        return "表中没有证件号码列，本表记录只能按姓名和地址匹配"
-    return (
-        f"表中没有可识别的证件号码列（「{'」「'.join(unread)}」未识别为证件号码），本表记录只能按"
-        "姓名和地址匹配；如该列是本人的证件号码，请把表头改为「证件号码」或「身份证号」"
-    )
+    notes = []
+    for field_name, (what, consequence, rename) in _WITHOUT.items():
+        if table.header.column_of(field_name) is not None:
+            continue
+        unread = [
+            label
+            for column, label in enumerate(table.header.labels)
+            if column not in taken and _LOOKS_LIKE[field_name].search(label)
+        ]
+        if not unread:
+            notes.append(f"表中没有{what}列，{consequence}")
+            continue
+        notes.append(
+            f"表中没有可识别的{what}列（「{'」「'.join(unread)}」未识别为{what}），{consequence}；"
+            f"如该列是本人的{what}，请把表头改为{rename}"
+        )
+    return "；".join(notes) or None
 
 
 def program_fault(name: str, error: Exception) -> str:
