@@ -137,7 +137,10 @@ def stage_folder(
     for name, outcome in outcomes:
         if isinstance(outcome, Table):
             grid, table_counts = outcome.grid, next(counts).counts
-            status = "partial" if grid.truncated or outcome.incomplete else "ok"
+            # a list whose name column was not read: none of its rows can be tied (an ID alone
+            # is not enough), so it is no evidence of anyone's absence either
+            nameless = source.is_department and outcome.header.column_of("name") is None
+            status = "partial" if grid.truncated or outcome.incomplete or nameless else "ok"
             notes = [grid.message, outcome.message, _unread_identity_note(source, outcome)]
             if grid.cut_line is not None:
                 table_counts, cut = _cut_line(source, outcome, grid.cut_line, table_counts)

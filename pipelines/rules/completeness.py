@@ -10,18 +10,15 @@ anyone's absence at all.
 
 from __future__ import annotations
 
-import json
 import re
 
 import duckdb
 import polars as pl
 
-from pipelines.ingest.headers import assign_fields
 from pipelines.matching.ids import MISSING, USABLE_STATUSES
 from pipelines.matching.names import name_keys, simplified_names
 from pipelines.matching.places import canonical_places
 from pipelines.schema import TABLE
-from pipelines.sources import SOURCES, normalise_header
 from pipelines.warehouse import scalar
 
 UNDECIDABLE = "无法判断"  # an absence rule cannot tell whether the member is absent
@@ -272,7 +269,7 @@ BLOCKING_SQL = f"""
     ),
     -- a row without a name whose ID, written, tells nothing certain (destroyed, a typo in its
     -- birth date): it could be anyone of its 乡镇/村 (a list whose name column was not read is
-    -- all such rows, and rejects: by_reject_place)
+    -- all such rows, and its file is read only in part: no evidence of absence at all)
     by_place AS (
         SELECT o.member_key, u.record_key,
                '一条没有姓名、证件号码也无法辨认的记录，乡镇/村与该成员相符或未填' AS reason
@@ -285,17 +282,6 @@ BLOCKING_SQL = f"""
          AND (u.id_prefix IS NULL OR o.id_number IS NULL OR starts_with(o.id_number, u.id_prefix))
         WHERE u.name IS NULL AND {_UNUSABLE_ID} AND u.id_status <> '{MISSING}' AND u.id_birth IS NULL
           AND (u.id_prefix IS NULL OR length(u.id_prefix) < 12)
-    ),
-    -- a rejected row without an ID: by its name, where it has one, and its 乡镇/村
-    by_reject_place AS (
-        SELECT o.member_key, x.record_key,
-               '一条被退回的行（无可用姓名或证件号码）的乡镇/村与该成员相符或未填' AS reason
-        FROM reject_places x
-        LEFT JOIN name_keys k ON k.name = x.name
-        JOIN open_members o
-          ON (x.township IS NULL OR x.township = o.township)
-         AND (x.village IS NULL OR x.village = o.village)
-         AND (x.name IS NULL OR k.name_key = o.name_key)
     ),
     by_reject AS (
         SELECT o.member_key, x.record_key,
@@ -313,7 +299,6 @@ BLOCKING_SQL = f"""
         UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_surviving_digits
         UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_sound
         UNION ALL SELECT * FROM by_place UNION ALL SELECT * FROM by_reject
-        UNION ALL SELECT * FROM by_reject_place
     )
     SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason
     FROM blocking b JOIN open_members o ON o.member_key = b.member_key
@@ -347,66 +332,13 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         con.unregister("_places")
 
 
-_ID_IN_RAW = re.compile(r"[0-9]{17}[0-9Xx]")
-
-
-def _reject_places(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
-    """reject_places: the enrollment rows rejected without an ID (by_reject reads the others),
-    each with its name and 乡镇/村 as its raw cells give them (the header of its file, as staging
-    read it, from the cells' labels), the places mapped onto the roster's own spellings.
-    Returned for name_keys, which keys their names too."""
-    rejects = con.sql(
-        "SELECT source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number"
-        " AS record_key, raw_values FROM rejects"
-        " WHERE district = $district AND month = $month AND source = 'medical_enrollment'",
-        params={"district": params["district"], "month": params["month"]},
-    ).pl()
-    fields = SOURCES["medical_enrollment"].fields
-    rows = []
-    for key, raw in rejects.iter_rows():
-        cells = json.loads(raw or "{}")
-        if not isinstance(cells, dict) or any(
-            _ID_IN_RAW.search(str(v)) for v in cells.values() if v is not None
-        ):
-            continue
-        labels = list(cells)
-        found = assign_fields([normalise_header(label) for label in labels], fields)
-
-        def cell(field: str, found: dict = found, labels: list = labels, cells: dict = cells):
-            value = cells.get(labels[found[field]]) if field in found else None
-            return str(value).strip() or None if value is not None else None
-
-        rows.append((key, cell("name"), cell("township"), cell("village")))
-    frame = pl.DataFrame(
-        rows,
-        schema=dict.fromkeys(("record_key", "name", "township", "village"), pl.String),
-        orient="row",
-    ).with_columns(pl.col("name").str.replace_all(r"\s", ""))
-    places = frame.select("record_key", "township", "village")
-    if places.height:
-        roster_places = con.sql(
-            'SELECT DISTINCT township, village, "group" FROM roster_members '
-            "WHERE district = $district AND month = $month",
-            params={"district": params["district"], "month": params["month"]},
-        ).pl()
-        places = canonical_places(places, roster_places)
-    located = frame.select("record_key", "name").join(places, on="record_key", how="left")
-    con.register("_reject_places", located)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE reject_places AS SELECT * FROM _reject_places")
-    finally:
-        con.unregister("_reject_places")
-    return frame
-
-
 def _name_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """name_keys: each name of an unresolved enrollment row or a monitored member, as a person
     reads it (simplified_names): a row written 劉睿 has the name of member 刘睿."""
     sql = f"""SELECT e.name FROM unmatched_records u
               JOIN enrollment_rows e ON e.record_key = u.record_key
               WHERE u.district = $district AND u.month = $month
-              UNION SELECT name FROM ({MONITORED_SQL})
-              UNION SELECT name FROM reject_places"""
+              UNION SELECT name FROM ({MONITORED_SQL})"""
     names = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
     keys = simplified_names(names["name"])
     con.register("_name_keys", keys)
@@ -444,7 +376,6 @@ def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFram
     or their name (as a person reads it) with their 乡镇/村 (contract §4); a row left without
     any ID also when its name sounds like theirs (a misheard or mistyped name: 汪桂贞, 汪桂珍)."""
     _unresolved_places(con, params)
-    _reject_places(con, params)
     _name_keys(con, params)
     _sound_keys(con, params)
     sql = BLOCKING_SQL

@@ -693,5 +693,8 @@ def test_a_list_without_an_id_column_says_so_and_names_the_header_it_did_not_rea
     # no name column: the records cannot be tied at all (an ID alone is not enough)
     assert "「参保人员姓名」未识别为姓名" in messages["d.csv"]
     assert "本表记录都不能自动匹配" in messages["d.csv"]
+    # read in part: no evidence of anyone's absence (contract §4: YB02 raises nothing on it)
+    statuses = dict(staged.files.select("file", "status").iter_rows())
+    assert statuses == {"a.csv": "ok", "b.csv": "ok", "c.csv": "ok", "d.csv": "partial"}
     ids = dict(staged.records.select("file", "id_number").iter_rows())
     assert ids == {"a.csv": None, "b.csv": None, "c.csv": ZHANG, "d.csv": LI}
