@@ -629,10 +629,22 @@ def parse_enum(
     Anything else comes back as written (the caller reports it outside the allowed values)."""
     value = _enum_value(compact(values), allowed, synonyms)
     noted = value.str.contains(NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
-    if not noted.any():
+    if noted.any():
+        head = _enum_value(value.str.replace(NOTE_AFTER, "${1}"), allowed, synonyms)
+        value = _choose(noted & head.is_in(allowed), head, value)
+    # a kind and its sub-kind (监测户-脱贫不稳定户, 监测户：边缘易致贫户): the value both parts
+    # read as; parts reading as two values (脱贫户-监测户) stay as written
+    parts = value.str.extract_groups(_KIND_AND_SUBKIND)
+    split = parts.struct.field("1").is_not_null() & ~value.is_in(allowed)
+    if not split.fill_null(False).any():
         return value
-    head = _enum_value(value.str.replace(NOTE_AFTER, "${1}"), allowed, synonyms)
-    return _choose(noted & head.is_in(allowed), head, value)
+    head = _enum_value(parts.struct.field("1"), allowed, synonyms)
+    tail = _enum_value(parts.struct.field("2"), allowed, synonyms)
+    agree = (split & head.is_in(allowed) & (tail == head)).fill_null(False)
+    return _choose(agree, head, value)
+
+
+_KIND_AND_SUBKIND = r"^([^-—－:：]+)[-—－:：]+([^-—－:：]+)$"
 
 
 def _enum_value(
