@@ -11,6 +11,7 @@ from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
 from pipelines.rules.catalogue import RULES
+from pipelines.rules.completeness import UNDECIDABLE
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import open_warehouse
 
@@ -95,6 +96,30 @@ def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a 
     return [heading, *shown, ""]
 
 
+def _undecidable(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """Members an absence rule could not decide (无法判断: not sent to a township), per rule; and
+    what blocks them as a whole list (a 乡镇 its list says nothing of), which the district
+    should ask the department about first."""
+    per_rule = con.execute(
+        """SELECT rule, count(DISTINCT member_key) FROM rule_undecided
+           WHERE district = ? AND month = ? AND kind = ? GROUP BY rule ORDER BY rule""",
+        [district, month, UNDECIDABLE],
+    ).fetchall()
+    if not per_rule:
+        return []
+    counted = "，".join(f"{rule} {n} 人" for rule, n in per_rule)
+    lines = [f"⚠ 无法判断（不下发乡镇，明细见 区级_未匹配与待确认.csv）：{counted}"]
+    for rule, source, reason, n in con.execute(
+        """SELECT rule, source, reason, count(DISTINCT member_key) FROM rule_undecided
+           WHERE district = ? AND month = ? AND kind = ? AND record_key IS NULL
+           GROUP BY ALL ORDER BY rule, reason""",
+        [district, month, UNDECIDABLE],
+    ).fetchall():
+        department = SOURCES[source].department if source in SOURCES else ""
+        lines.append(f"  {rule} {department}：{reason}，{n} 人无法判断")
+    return [*lines, ""]
+
+
 def run_summary(layout: DataDir, district: str, month: str) -> str:
     """Rows read/kept/rejected per source, matches, warnings per rule and township."""
     lines: list[str] = [f"fangfan · {district} · {month}", ""]
@@ -164,6 +189,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             lines += [f"⚠ 花名册问题：{counted}（明细见区级汇总「花名册问题」）", ""]
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
+        lines += _undecidable(con, district, month)
         earlier = _rows(
             con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params
         )[0][0]

@@ -419,3 +419,34 @@ def test_a_file_of_another_months_events_is_named_in_the_run_output(tmp_path):
     )
     assert "2026-09-01 至 2026-09-06" in lines[heading + 1]
     assert "10月户籍变动.csv" not in text and "在保名册.csv" not in text
+
+
+def test_members_an_absence_rule_could_not_decide_are_counted_in_the_run_output(tmp_path):
+    """无法判断 members are not sent to a township: the run says how many per rule, and names
+    what blocks them as a whole list (a 乡镇 the enrollment list says nothing of) first."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    undecided = pl.DataFrame(
+        {
+            "rule": ["YB02"] * 3,
+            "kind": ["无法判断"] * 3,
+            "member_key": ["H1|甲", "H2|乙", "H2|乙"],
+            "household_id": ["H1", "H2", "H2"],
+            "source": ["medical_enrollment"] * 3,
+            "record_key": [None, "medical_enrollment|a.csv||3", "medical_enrollment|a.csv||4"],
+            "file": [None, "a.csv", "a.csv"],
+            "sheet": [None, None, None],
+            "row_number": [None, 3, 4],
+            "reason": ["本月名单中没有三十铺镇的任何记录（该乡镇的名单可能未报送）", "…", "…"],
+        }
+    )
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(con, "rule_undecided", undecided, district=DISTRICT, month=MONTH)
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("⚠ 无法判断"))
+    assert lines[heading].endswith("YB02 2 人")
+    assert lines[heading + 1] == (
+        "  YB02 医保局：本月名单中没有三十铺镇的任何记录（该乡镇的名单可能未报送），1 人无法判断"
+    )
+    assert "甲" not in "\n".join(lines)  # counts only, never a name

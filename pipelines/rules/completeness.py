@@ -45,8 +45,13 @@ def empty_undecided() -> pl.DataFrame:
 def with_provenance(frame: pl.DataFrame) -> pl.DataFrame:
     """source, file, sheet, row_number taken apart from record_key (source|file|sheet|row)."""
     split = pl.col("record_key").str.split("|")
+    source = split.list.get(0, null_on_oob=True)
     return frame.with_columns(
-        split.list.get(0, null_on_oob=True).alias("source"),
+        # a row that blocks as a whole list (no record: a 乡镇 the list says nothing of) names
+        # its source itself
+        (pl.coalesce(source, pl.col("source")) if "source" in frame.columns else source).alias(
+            "source"
+        ),
         split.list.get(1, null_on_oob=True).alias("file"),
         split.list.get(2, null_on_oob=True).replace("", None).alias("sheet"),
         split.list.get(3, null_on_oob=True).cast(pl.Int64, strict=False).alias("row_number"),
@@ -294,13 +299,39 @@ BLOCKING_SQL = f"""
             WHERE district = $district AND month = $month AND source = 'medical_enrollment'
         ) x JOIN open_members o ON x.id_number = o.id_number
     ),
+    -- the 乡镇 the list speaks of: those of the members its rows are tied to, and those its
+    -- unresolved rows name. A 乡镇 it says nothing of (its file not delivered) is no evidence of
+    -- anyone's absence there: its members are 无法判断, the list itself the blocking "row"
+    covered AS (
+        SELECT DISTINCT r.township
+        FROM enrollment_rows e
+        JOIN record_matches m
+          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+        JOIN roster_members r
+          ON r.district = $district AND r.month = $month AND r.member_key = m.member_key
+        UNION SELECT DISTINCT township FROM places WHERE township IS NOT NULL
+        UNION SELECT DISTINCT r.township
+        FROM (SELECT unnest(candidates) AS member_key FROM unresolved) c
+        JOIN roster_members r
+          ON r.district = $district AND r.month = $month AND r.member_key = c.member_key
+    ),
+    uncovered AS (
+        SELECT o.member_key, NULL::VARCHAR AS record_key,
+               '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）' AS reason
+        FROM open_members o
+        WHERE o.township IS NOT NULL AND o.township NOT IN (SELECT township FROM covered)
+          -- a list that places nobody at all is judged as a whole (source_gaps, the blocks)
+          AND EXISTS (SELECT 1 FROM covered WHERE township IS NOT NULL)
+    ),
     blocking AS (
+        SELECT * FROM uncovered UNION ALL
         SELECT * FROM tied UNION ALL SELECT * FROM ambiguous UNION ALL SELECT * FROM by_id
         UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_surviving_digits
         UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_sound
         UNION ALL SELECT * FROM by_place UNION ALL SELECT * FROM by_reject
     )
-    SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason
+    SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason,
+           'medical_enrollment' AS source
     FROM blocking b JOIN open_members o ON o.member_key = b.member_key
     ORDER BY b.member_key, b.record_key
 """

@@ -251,6 +251,25 @@ def test_a_nameless_row_whose_id_kept_nothing_blocks_in_its_place(family, rule_c
     assert subject not in yb02(run) and undecided(run) == {subject: {here}}
 
 
+def test_a_township_the_list_says_nothing_of_is_no_evidence_of_absence(family, rule_config):
+    """One township's enrollment file not delivered: the list has no row of any member there.
+    On the 5,000-member district (seed 7) with 三十铺镇's file left out, YB02 gave 30 warnings,
+    25 false (every monitored member of the township not otherwise enrolled). Its members are
+    无法判断 for the district, the list named as what blocks; elsewhere the list still decides."""
+    world, subject = family
+    away = world.household("监测户", township="城北镇", village="高庄村")
+    absent_there = world.member(away, "刘明")
+    run = world.run(rule_config)
+    assert yb02(run) == {subject}
+    assert undecided(run) == {absent_there: {None}}
+    row = run.undecided.filter(pl.col("member_key") == absent_there).row(0, named=True)
+    assert row["source"] == "medical_enrollment" and "城北镇" in row["reason"]
+    # one row of the list placed in 城北镇 (tied to someone else there): the list speaks of it
+    neighbour = world.member(away, "刘亮", relation="子")
+    world.record("medical_enrollment", neighbour, **ENROLLED)
+    assert yb02(world.run(rule_config)) == {subject, absent_there}
+
+
 @pytest.mark.parametrize(
     ("status", "files", "records", "says"),
     [
