@@ -190,6 +190,17 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
         lines += _undecidable(con, district, month)
+        # rules not evaluated although their source came (an absence rule on a list that is no
+        # evidence): the sources not received are said in the table above
+        received = [key for key, row in status.items() if row[1]]
+        for rule, reason in _rows(
+            con,
+            "SELECT rule, reason FROM rules_not_evaluated WHERE district = ? AND month = ?"
+            " ORDER BY rule",
+            params,
+        ):
+            if any(r.code == rule and r.source in received for r in RULES):
+                lines += [f"⚠ {rule} 本月未评估：{clean_text(reason, 400)}", ""]
         earlier = _rows(
             con, "SELECT max(month) FROM listings WHERE district = ? AND month < ?", params
         )[0][0]

@@ -450,3 +450,26 @@ def test_members_an_absence_rule_could_not_decide_are_counted_in_the_run_output(
         "  YB02 医保局：本月名单中没有三十铺镇的任何记录（该乡镇的名单可能未报送），1 人无法判断"
     )
     assert "甲" not in "\n".join(lines)  # counts only, never a name
+
+
+def test_an_absence_rule_not_evaluated_on_a_list_that_came_is_said_in_the_run_output(tmp_path):
+    """YB02 on last year's enrollment list (or one read in part): the run says the rule was not
+    evaluated and why; a rule whose source did not come is said in the table already."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(
+            con, "source_status",
+            pl.DataFrame({"source": ["medical_enrollment", "vehicles"], "received": [True, False]}),
+            district=DISTRICT, month=MONTH,
+        )  # fmt: skip
+        replace_partition(
+            con, "rules_not_evaluated",
+            pl.DataFrame({"rule": ["YB02", "GA02"],
+                          "reason": ["医保局医保参保名册本月「参保年度」多不是本年度（…）", "未报送"]}),
+            district=DISTRICT, month=MONTH,
+        )  # fmt: skip
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    assert "⚠ YB02 本月未评估：医保局医保参保名册本月「参保年度」多不是本年度（…）" in lines
+    assert not any(line.startswith("⚠ GA02") for line in lines)

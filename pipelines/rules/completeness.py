@@ -85,6 +85,7 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
         params={"d": district, "m": month},
     ).pl()
     failed_files = dict(failed.iter_rows())
+    other_year = _other_years_lists(con, district, month)
     for source, received in status.iter_rows():
         if not received:
             gaps[source] = "未报送"
@@ -92,7 +93,43 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
             gaps[source] = f"读取失败或不完整（{failed_files[source]}）"
         elif not _has_rows(con, source, district, month):
             gaps[source] = "无数据行（空文件）"
+    for source, reason in other_year.items():
+        gaps.setdefault(source, reason)
     return gaps
+
+
+# a list of the year's status (参保年度) most of whose readable years are another year's: last
+# year's list sent again. Every member would be "not enrolled this year" by it.
+YEAR_LISTS = {"medical_enrollment": ("enroll_year", "参保年度")}
+OTHER_YEAR_MIN_ROWS = 5
+OTHER_YEAR_SHOWN = 3
+
+
+def _other_years_lists(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, str]:
+    year = int(month[:4])
+    found: dict[str, str] = {}
+    for source, (column, label) in YEAR_LISTS.items():
+        files = con.execute(
+            f"""SELECT file, count({column}), count(*) FILTER (WHERE {column} = ?),
+                       mode({column})
+                FROM stg_{source} WHERE district = ? AND month = ?
+                GROUP BY file ORDER BY file""",
+            [year, district, month],
+        ).fetchall()
+        stale = [
+            f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）"
+            for file, dated, inside, common in files
+            if dated >= OTHER_YEAR_MIN_ROWS and inside * 2 < dated
+        ]
+        if stale:
+            shown = "；".join(stale[:OTHER_YEAR_SHOWN])
+            more = (
+                f"；另有 {len(stale) - OTHER_YEAR_SHOWN} 个文件"
+                if len(stale) > OTHER_YEAR_SHOWN
+                else ""
+            )
+            found[source] = f"「{label}」多不是本年度（{shown}{more}），可能报送了往年的名单"
+    return found
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, source: str, district: str, month: str) -> bool:

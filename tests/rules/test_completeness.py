@@ -270,6 +270,29 @@ def test_a_township_the_list_says_nothing_of_is_no_evidence_of_absence(family, r
     assert yb02(world.run(rule_config)) == {subject, absent_there}
 
 
+def test_last_years_enrollment_list_is_no_evidence_of_absence(family, rule_config):
+    """Every 参保年度 of a file 2025 in October 2026: last year's list sent again. By it every
+    monitored member is "not enrolled this year": on the 5,000-member district (seed 7) so
+    written, YB02 gave 517 warnings, 512 false, and the run said nothing. Such a list is no
+    evidence (like an unreadable file): YB02 is not evaluated, the file named; a list with a
+    few rows of another year is still judged."""
+    world, subject = family
+    household = world.household("监测户", township="东桥镇", village="王岗村")
+    for name in ("李一", "李二", "李三", "李四", "李五"):
+        member = world.member(household, name)
+        world.record("medical_enrollment", member, enroll_year=2025, enroll_status="正常参保")
+    run = world.run(rule_config)
+    assert not yb02(run)
+    reason = run.not_evaluated["YB02"]
+    assert (
+        "「参保年度」多不是本年度" in reason and "6 行中 5 行不是 2026 年（多为 2025 年）" in reason
+    )
+    for name in ("李六", "李七", "李八", "李九", "李十"):  # now 6 of 11 rows this year's
+        world.record("medical_enrollment", world.member(household, name), **ENROLLED)
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated and subject in yb02(run)
+
+
 @pytest.mark.parametrize(
     ("status", "files", "records", "says"),
     [
