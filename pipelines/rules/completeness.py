@@ -99,7 +99,8 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
 
 
 # a list of the year's status (参保年度) most of whose readable years are another year's: last
-# year's list sent again. Every member would be "not enrolled this year" by it.
+# year's list sent again. Every member would be "not enrolled this year" by it. Likewise a list
+# of the exceptions only (_other_years_lists).
 YEAR_LISTS = {"medical_enrollment": ("enroll_year", "参保年度")}
 OTHER_YEAR_MIN_ROWS = 5
 OTHER_YEAR_SHOWN = 3
@@ -122,14 +123,41 @@ def _other_years_lists(con: duckdb.DuckDBPyConnection, district: str, month: str
             if dated >= OTHER_YEAR_MIN_ROWS and inside * 2 < dated
         ]
         if stale:
-            shown = "；".join(stale[:OTHER_YEAR_SHOWN])
-            more = (
-                f"；另有 {len(stale) - OTHER_YEAR_SHOWN} 个文件"
-                if len(stale) > OTHER_YEAR_SHOWN
-                else ""
+            found[source] = (
+                f"「{label}」多不是本年度（{_files_shown(stale)}），可能报送了往年的名单"
             )
-            found[source] = f"「{label}」多不是本年度（{shown}{more}），可能报送了往年的名单"
+    # a list of exceptions (未参保 and 暂停 only) sent for the whole 参保名册: by it, everyone
+    # else would be "not enrolled"; in a whole list most rows are 正常参保
+    per_file = con.execute(
+        """SELECT file, count(enroll_status), count(*) FILTER (WHERE enroll_status = '正常参保')
+           FROM stg_medical_enrollment WHERE district = ? AND month = ?
+           GROUP BY file ORDER BY file""",
+        [district, month],
+    ).fetchall()
+    exceptions = [
+        f"{file}：{stated} 行中只有 {enrolled} 行为正常参保"
+        for file, stated, enrolled in per_file
+        if stated and enrolled * 2 < stated
+    ]
+    stated_in_all = sum(stated for _, stated, _ in per_file)
+    enrolled_in_all = sum(enrolled for _, _, enrolled in per_file)
+    # one file of many, or the whole list of small files
+    whole = stated_in_all >= OTHER_YEAR_MIN_ROWS and enrolled_in_all * 2 < stated_in_all
+    one = any(
+        stated >= OTHER_YEAR_MIN_ROWS and enrolled * 2 < stated for _, stated, enrolled in per_file
+    )
+    if (whole or one) and "medical_enrollment" not in found:
+        found["medical_enrollment"] = (
+            f"正常参保的行不到一半（{_files_shown(exceptions)}），可能只报送了未参保或暂停的人员，"
+            "不是完整的参保名册"
+        )
     return found
+
+
+def _files_shown(lines: list[str]) -> str:
+    shown = "；".join(lines[:OTHER_YEAR_SHOWN])
+    more = len(lines) - OTHER_YEAR_SHOWN
+    return shown + (f"；另有 {more} 个文件" if more > 0 else "")
 
 
 def _has_rows(con: duckdb.DuckDBPyConnection, source: str, district: str, month: str) -> bool:

@@ -293,6 +293,26 @@ def test_last_years_enrollment_list_is_no_evidence_of_absence(family, rule_confi
     assert "YB02" not in run.not_evaluated and subject in yb02(run)
 
 
+def test_a_list_of_the_unenrolled_only_is_no_evidence_of_absence(rule_config, world):
+    """医保 sent its exceptions (未参保, 暂停) for the 参保名册: by it, every monitored member
+    not on it would be "not enrolled". On the 5,000-member district (seed 7) so sent (113 rows
+    of 2,347), YB02 gave 412 warnings, 407 false. Most rows of a whole list are 正常参保: with
+    fewer than half, YB02 is not evaluated; one 未参保 row among 正常参保 ones is judged."""
+    household = world.household("脱贫户")
+    enrolled = world.member(household, "张三")
+    unenrolled = [world.member(household, name) for name in ("李一", "李二", "李三", "李四")]
+    for member in unenrolled:
+        world.record("medical_enrollment", member, enroll_year=2026, enroll_status="未参保")
+    world.record("medical_enrollment", enrolled, **ENROLLED)
+    run = world.run(rule_config)
+    assert not yb02(run)
+    assert "5 行中只有 1 行为正常参保" in run.not_evaluated["YB02"]
+    for name in ("王一", "王二", "王三", "王四"):
+        world.record("medical_enrollment", world.member(household, name), **ENROLLED)
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated and yb02(run) == set(unenrolled)
+
+
 @pytest.mark.parametrize(
     ("status", "files", "records", "says"),
     [
