@@ -10,6 +10,7 @@ from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
+from pipelines.matching.places import TOWNSHIP_SUFFIXES
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import UNDECIDABLE
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -94,6 +95,38 @@ def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a 
         f"⚠ 日期多不在本月的文件（{len(lines)} 个；可能报送了其他月份或累计的数据，请与部门核对）："
     )
     return [heading, *shown, ""]
+
+
+def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """Townships the month's roster has no household of, though the grid ledger has grids there
+    or last month's roster had households there: a township's roster file not delivered. Its
+    members' department records are then unmatched and its warnings missing, with no other
+    word. Names compared bare (三十铺 and 三十铺镇 are one township)."""
+    bare = "regexp_replace(township, '(" + "|".join(TOWNSHIP_SUFFIXES) + ")$', '')"
+    missing = con.execute(
+        f"""WITH here AS (
+                SELECT DISTINCT {bare} AS town FROM roster_members
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+            ), elsewhere AS (
+                SELECT township, '网格台账' AS what FROM stg_grid
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+                UNION ALL
+                SELECT township, '上月花名册' FROM roster_members
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+            )
+            SELECT township, string_agg(DISTINCT what, '、' ORDER BY what)
+            FROM elsewhere WHERE {bare} NOT IN (SELECT town FROM here)
+            GROUP BY township ORDER BY township""",
+        [district, month, district, month, district, previous_month(month)],
+    ).fetchall()
+    if not missing:
+        return []
+    named = "；".join(f"{town}（{what}中有）" for town, what in missing)
+    return [
+        f"⚠ 本月花名册中没有这些乡镇的农户：{named}。可能漏报了该乡镇的花名册："
+        "其农户的部门数据将无法匹配，预警也不会产生",
+        "",
+    ]
 
 
 def _undecidable(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
@@ -187,6 +220,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         if findings:
             counted = "，".join(f"{kind} {n}" for kind, n in findings)
             lines += [f"⚠ 花名册问题：{counted}（明细见区级汇总「花名册问题」）", ""]
+        lines += _roster_gaps(con, district, month)
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
         lines += _undecidable(con, district, month)

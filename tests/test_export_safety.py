@@ -473,3 +473,27 @@ def test_an_absence_rule_not_evaluated_on_a_list_that_came_is_said_in_the_run_ou
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     assert "⚠ YB02 本月未评估：医保局医保参保名册本月「参保年度」多不是本年度（…）" in lines
     assert not any(line.startswith("⚠ GA02") for line in lines)
+
+
+def test_a_township_missing_from_the_roster_is_named_in_the_run_output(tmp_path):
+    """三十铺镇's roster file not delivered: the roster has no household there though the grid
+    ledger has grids there (or last month's roster had households there). On the 5,000-member
+    district (seed 7) so sent, 296 members were simply gone: their department records unmatched,
+    7 warnings missing, and the run said nothing but a smaller row count."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    world = World()
+    world.member(world.household("一般农户", township="东桥镇"), "王五")
+    grid = pl.DataFrame(
+        {"township": ["东桥镇", "三十铺", "城北镇"], "village": ["王岗村", "北山村", "高庄村"],
+         "grid": ["一组", "二组", "三组"]}
+    )  # fmt: skip
+    before = pl.DataFrame({"member_key": ["H9|x"], "household_id": ["H9"], "township": ["城北镇"]})
+    with open_warehouse(layout.database) as con:
+        world.build(con)
+        replace_partition(con, "stg_grid", grid, district=DISTRICT, month=MONTH)
+        replace_partition(con, "roster_members", before, district=DISTRICT, month="2026-09")
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    line = next(line for line in lines if "本月花名册中没有这些乡镇的农户" in line)
+    assert "三十铺（网格台账中有）" in line and "城北镇（上月花名册、网格台账中有）" in line
+    assert "东桥镇" not in line
