@@ -368,25 +368,38 @@ BLOCKING_SQL = f"""
     -- unresolved rows name. A 乡镇 it says nothing of (its file not delivered) is no evidence of
     -- anyone's absence there: its members are 无法判断, the list itself the blocking "row"
     covered AS (
-        SELECT DISTINCT r.township
+        SELECT DISTINCT r.township, r.village
         FROM enrollment_rows e
         JOIN record_matches m
           ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
         JOIN roster_members r
           ON r.district = $district AND r.month = $month AND r.member_key = m.member_key
-        UNION SELECT DISTINCT township FROM places WHERE township IS NOT NULL
-        UNION SELECT DISTINCT r.township
+        UNION SELECT DISTINCT township, village FROM places
+        WHERE township IS NOT NULL OR village IS NOT NULL
+        UNION SELECT DISTINCT r.township, r.village
         FROM (SELECT unnest(candidates) AS member_key FROM unresolved) c
         JOIN roster_members r
           ON r.district = $district AND r.month = $month AND r.member_key = c.member_key
     ),
+    -- likewise a 村 of a 乡镇 it speaks of (the township's file without that village's rows);
+    -- a row placed in the 乡镇 without its 村 speaks of the 乡镇, not of a 村 (a village's rows
+    -- missing is no less so for one row elsewhere without its 村: by_name and the others still
+    -- judge that row against each member)
     uncovered AS (
         SELECT o.member_key, NULL::VARCHAR AS record_key,
-               '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）' AS reason
+               CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
+                    THEN '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）'
+                    ELSE '本月名单中没有' || o.township || o.village
+                         || '的任何记录（该村的记录可能缺漏）' END AS reason
         FROM open_members o
-        WHERE o.township IS NOT NULL AND o.township NOT IN (SELECT township FROM covered)
+        WHERE o.township IS NOT NULL
           -- a list that places nobody at all is judged as a whole (source_gaps, the blocks)
           AND EXISTS (SELECT 1 FROM covered WHERE township IS NOT NULL)
+          AND (o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
+               OR (o.village IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM covered c
+                   WHERE (c.township = o.township OR c.township IS NULL)
+                     AND c.village = o.village)))
     ),
     blocking AS (
         SELECT * FROM uncovered UNION ALL

@@ -270,6 +270,19 @@ def test_a_township_the_list_says_nothing_of_is_no_evidence_of_absence(family, r
     assert yb02(world.run(rule_config)) == {subject, absent_there}
 
 
+def test_a_village_the_list_says_nothing_of_is_no_evidence_of_absence(family, rule_config):
+    """The township's file without one village's rows: on the 5,000-member district (seed 7)
+    with 北山村's 23 rows cut from 三十铺镇's file, YB02 gave 11 warnings, 6 false. A row of the
+    township without its 村 does not speak of that village."""
+    world, subject = family
+    there = world.member(world.household("监测户", township="东桥镇", village="李圩村"), "赵六")
+    world.unmatched("medical_enrollment", name="钱七", township="东桥镇", **ENROLLED)
+    run = world.run(rule_config)
+    assert yb02(run) == {subject}
+    assert undecided(run) == {there: {None}}
+    assert "东桥镇李圩村" in run.undecided["reason"][0]
+
+
 def test_last_years_enrollment_list_is_no_evidence_of_absence(family, rule_config):
     """Every 参保年度 of a file 2025 in October 2026: last year's list sent again. By it every
     monitored member is "not enrolled this year": on the 5,000-member district (seed 7) so
