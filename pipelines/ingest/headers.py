@@ -188,7 +188,7 @@ def assign_fields(labels: Sequence[str], fields: Sequence[Field]) -> dict[str, i
             assigned[field.name] = best[1]
             claimed.add(best[1])
     if aliased:
-        _take_role_id(labels, fields, assigned, by_name)
+        _take_role_id(labels, fields, assigned)
     return assigned
 
 
@@ -199,11 +199,10 @@ PERSON_ROLES = tuple(
     )
 )
 _ANY_PERSON = ("", "人员")  # a name header that names no one else: 姓名, 人员姓名
+_ID_KEYS = tuple(normalise_header(alias) for alias in ID_HEADERS)
 
 
-def _take_role_id(
-    labels: Sequence[str], fields: Sequence[Field], assigned: dict[str, int], by_name: dict
-) -> None:
+def _take_role_id(labels: Sequence[str], fields: Sequence[Field], assigned: dict[str, int]) -> None:
     """An ID column headed by the role its name column is headed by (学生姓名 beside 学生身份证号,
     患者姓名 beside 患者身份证号): that person's ID, where no ID header of the contract's is there.
     Beside a name that names no role (姓名), a role of the contract's name headers (学生身份证号)
@@ -216,7 +215,6 @@ def _take_role_id(
     name_base = header_unit(labels[name_column])[0]
     role = name_base.removesuffix("姓名") if name_base.endswith("姓名") else ""
     roles = [r for r in PERSON_ROLES if r != "户主"] if role in _ANY_PERSON else [role]
-    aliases = [normalise_header(alias) for alias in ID_HEADERS]
     taken = set(assigned.values())
     found = []
     for column, label in enumerate(labels):
@@ -225,7 +223,7 @@ def _take_role_id(
         base, unit = header_unit(label)
         if unit is not None and not _fits(id_field, unit):
             continue
-        if any(base == r + alias for r in roles for alias in aliases):
+        if any(base == r + alias for r in roles for alias in _ID_KEYS):
             found.append(column)
     if len(found) == 1:
         assigned[id_field.name] = found[0]

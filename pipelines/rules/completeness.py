@@ -85,7 +85,7 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
         params={"d": district, "m": month},
     ).pl()
     failed_files = dict(failed.iter_rows())
-    other_year = _other_years_lists(con, district, month)
+    not_evidence = _enrollment_not_evidence(con, district, month)
     for source, received in status.iter_rows():
         if not received:
             gaps[source] = "未报送"
@@ -93,70 +93,68 @@ def source_gaps(con: duckdb.DuckDBPyConnection, district: str, month: str) -> di
             gaps[source] = f"读取失败或不完整（{failed_files[source]}）"
         elif not _has_rows(con, source, district, month):
             gaps[source] = "无数据行（空文件）"
-    for source, reason in other_year.items():
+    for source, reason in not_evidence.items():
         gaps.setdefault(source, reason)
     return gaps
 
 
-# a list of the year's status (参保年度) most of whose readable years are another year's: last
-# year's list sent again. Every member would be "not enrolled this year" by it. Likewise a list
-# of the exceptions only (_other_years_lists).
-YEAR_LISTS = {"medical_enrollment": ("enroll_year", "参保年度")}
-OTHER_YEAR_MIN_ROWS = 5
-OTHER_YEAR_SHOWN = 3
+# an enrollment list that is no evidence of anyone's absence though it was read: last year's
+# list sent again (most of a file's readable 参保年度 another year's), or the exceptions only
+# (未参保, 暂停) sent for the whole 参保名册 (fewer than half the stated rows 正常参保, in a file or
+# in the whole list). By either, every monitored member would be "not enrolled this year".
+NOT_EVIDENCE_MIN_ROWS = 5
+FILES_SHOWN = 3
 
 
-def _other_years_lists(con: duckdb.DuckDBPyConnection, district: str, month: str) -> dict[str, str]:
+def _enrollment_not_evidence(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> dict[str, str]:
     year = int(month[:4])
-    found: dict[str, str] = {}
-    for source, (column, label) in YEAR_LISTS.items():
-        files = con.execute(
-            f"""SELECT file, count({column}), count(*) FILTER (WHERE {column} = ?),
-                       mode({column})
-                FROM stg_{source} WHERE district = ? AND month = ?
-                GROUP BY file ORDER BY file""",
-            [year, district, month],
-        ).fetchall()
-        stale = [
-            f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）"
-            for file, dated, inside, common in files
-            if dated >= OTHER_YEAR_MIN_ROWS and inside * 2 < dated
-        ]
-        if stale:
-            found[source] = (
-                f"「{label}」多不是本年度（{_files_shown(stale)}），可能报送了往年的名单"
-            )
-    # a list of exceptions (未参保 and 暂停 only) sent for the whole 参保名册: by it, everyone
-    # else would be "not enrolled"; in a whole list most rows are 正常参保
-    per_file = con.execute(
-        """SELECT file, count(enroll_status), count(*) FILTER (WHERE enroll_status = '正常参保')
+    files = con.execute(
+        """SELECT file, count(enroll_year), count(*) FILTER (WHERE enroll_year = ?),
+                  mode(enroll_year), count(enroll_status),
+                  count(*) FILTER (WHERE enroll_status = '正常参保')
            FROM stg_medical_enrollment WHERE district = ? AND month = ?
            GROUP BY file ORDER BY file""",
-        [district, month],
+        [year, district, month],
     ).fetchall()
+    stale = [
+        f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）"
+        for file, dated, inside, common, _, _ in files
+        if dated >= NOT_EVIDENCE_MIN_ROWS and inside * 2 < dated
+    ]
+    if stale:
+        return {
+            "medical_enrollment": (
+                f"「参保年度」多不是本年度（{_files_shown(stale)}），可能报送了往年的名单"
+            )
+        }
+    counts = [(file, stated, enrolled) for file, _, _, _, stated, enrolled in files]
     exceptions = [
         f"{file}：{stated} 行中只有 {enrolled} 行为正常参保"
-        for file, stated, enrolled in per_file
+        for file, stated, enrolled in counts
         if stated and enrolled * 2 < stated
     ]
-    stated_in_all = sum(stated for _, stated, _ in per_file)
-    enrolled_in_all = sum(enrolled for _, _, enrolled in per_file)
+    stated_in_all = sum(stated for _, stated, _ in counts)
+    enrolled_in_all = sum(enrolled for _, _, enrolled in counts)
     # one file of many, or the whole list of small files
-    whole = stated_in_all >= OTHER_YEAR_MIN_ROWS and enrolled_in_all * 2 < stated_in_all
+    whole = stated_in_all >= NOT_EVIDENCE_MIN_ROWS and enrolled_in_all * 2 < stated_in_all
     one = any(
-        stated >= OTHER_YEAR_MIN_ROWS and enrolled * 2 < stated for _, stated, enrolled in per_file
+        stated >= NOT_EVIDENCE_MIN_ROWS and enrolled * 2 < stated for _, stated, enrolled in counts
     )
-    if (whole or one) and "medical_enrollment" not in found:
-        found["medical_enrollment"] = (
-            f"正常参保的行不到一半（{_files_shown(exceptions)}），可能只报送了未参保或暂停的人员，"
-            "不是完整的参保名册"
-        )
-    return found
+    if whole or one:
+        return {
+            "medical_enrollment": (
+                f"正常参保的行不到一半（{_files_shown(exceptions)}），可能只报送了未参保或暂停的"
+                "人员，不是完整的参保名册"
+            )
+        }
+    return {}
 
 
 def _files_shown(lines: list[str]) -> str:
-    shown = "；".join(lines[:OTHER_YEAR_SHOWN])
-    more = len(lines) - OTHER_YEAR_SHOWN
+    shown = "；".join(lines[:FILES_SHOWN])
+    more = len(lines) - FILES_SHOWN
     return shown + (f"；另有 {more} 个文件" if more > 0 else "")
 
 
@@ -255,6 +253,9 @@ _UNUSABLE_ID = "(u.id_number IS NULL OR u.id_status NOT IN ({usable}))".format(
     usable=", ".join(f"'{status}'" for status in USABLE_STATUSES)
 )
 
+# a row's 乡镇/村 (places p) agree with the member's, or are not written: "乡镇/村相符或未填"
+_PLACE_AGREES = "(p.township IS NULL OR p.township = o.township) AND (p.village IS NULL OR p.village = o.village)"
+
 BLOCKING_SQL = f"""
     WITH monitored AS ({MONITORED_SQL}),
     enrolled AS ({ENROLLED_SQL}),
@@ -317,8 +318,7 @@ BLOCKING_SQL = f"""
         JOIN places p ON p.record_key = u.record_key
         JOIN open_members o
           ON u.name_key = o.name_key
-         AND (p.township IS NULL OR p.township = o.township)
-         AND (p.village IS NULL OR p.village = o.village)
+         AND {_PLACE_AGREES}
     ),
     -- a row with no ID left at all, its name sounding like the member's (汪桂贞 for 汪桂珍: the
     -- matcher leaves such a row unmatched without a place or ID that agrees)
@@ -332,8 +332,7 @@ BLOCKING_SQL = f"""
         JOIN sound_keys so ON so.pinyin_key = su.pinyin_key
         JOIN open_members o
           ON o.name = so.name
-         AND (p.township IS NULL OR p.township = o.township)
-         AND (p.village IS NULL OR p.village = o.village)
+         AND {_PLACE_AGREES}
         WHERE u.id_number IS NULL AND u.id_prefix IS NULL
           AND (u.id_birth IS NULL OR u.id_birth = o.birth_date)
     ),
@@ -346,8 +345,7 @@ BLOCKING_SQL = f"""
         FROM unresolved u
         JOIN places p ON p.record_key = u.record_key
         JOIN open_members o
-          ON (p.township IS NULL OR p.township = o.township)
-         AND (p.village IS NULL OR p.village = o.village)
+          ON {_PLACE_AGREES}
          AND (u.id_area IS NULL OR o.id_number IS NULL OR u.id_area = left(o.id_number, 6))
          AND (u.id_prefix IS NULL OR o.id_number IS NULL OR starts_with(o.id_number, u.id_prefix))
         WHERE u.name IS NULL AND {_UNUSABLE_ID} AND u.id_status <> '{MISSING}' AND u.id_birth IS NULL
