@@ -11,6 +11,10 @@ DEMO_MEMBERS ?= 20000
 MEMBERS ?= 1000000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# the installed packages' bytecode is written once, at install: where PYTHONDONTWRITEBYTECODE is
+# set (this kind of machine, CI) every process would otherwise compile ~650 modules of dagster,
+# sqlalchemy, alembic, pandera … from source at start (2.9 s of each `fangfan run`, docs/SCALE.md)
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: demo test test-e2e test-services city bench ui lint setup clean-demo
 
