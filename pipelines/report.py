@@ -10,6 +10,7 @@ from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
+from pipelines.matching.ids import DESTROYED
 from pipelines.matching.places import TOWNSHIP_SUFFIXES
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import UNDECIDABLE
@@ -129,6 +130,38 @@ def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 -
     ]
 
 
+# a file whose ID column Excel rewrote as numbers (the file opened and saved again): at least this
+# share of its rows, and this many, hold a destroyed ID. Scattered damage is per row, in the
+# department quality workbooks; a whole column is the sender's to fix.
+EXCEL_IDS_SHARE = 0.2
+EXCEL_IDS_MIN_ROWS = 5
+
+
+def _excel_ids(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """Department files whose ID column Excel (or WPS, LibreOffice) turned into numbers: their
+    IDs cannot be read back, their rows are tied by name + birth date + 村 at best, and the
+    absence rule may not decide their people. One line per source: the department re-exports."""
+    lines = []
+    for source in DEPARTMENT_SOURCES:
+        files, rows = con.execute(
+            f"""SELECT count(*), coalesce(sum(destroyed), 0) FROM (
+                    SELECT file, count(*) FILTER (WHERE id_status = ?) AS destroyed,
+                           count(*) AS rows
+                    FROM stg_{source.key} WHERE district = ? AND month = ? GROUP BY file)
+                WHERE destroyed >= ? AND destroyed >= rows * ?""",
+            [DESTROYED, district, month, EXCEL_IDS_MIN_ROWS, EXCEL_IDS_SHARE],
+        ).fetchone()
+        if files:
+            lines.append(f"  {source.key} {source.department}：{files} 个文件，{rows} 行")
+    if not lines:
+        return []
+    heading = (
+        "⚠ 证件号码列被 Excel 改写为数字的文件（号码无法恢复，只能按姓名+出生日期+村匹配；"
+        "请部门从系统重新导出，或把证件号码列设为文本格式）："
+    )
+    return [heading, *lines, ""]
+
+
 def _undecidable(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
     """Members an absence rule could not decide (无法判断: not sent to a township), per rule; and
     what blocks them as a whole list (a 乡镇 its list says nothing of), which the district
@@ -223,6 +256,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines += _roster_gaps(con, district, month)
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
+        lines += _excel_ids(con, district, month)
         lines += _undecidable(con, district, month)
         # rules not evaluated although their source came (an absence rule on a list that is no
         # evidence): the sources not received are said in the table above

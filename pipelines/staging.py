@@ -20,6 +20,7 @@ from pipelines.feedback import ReturnedLists, listed_before, read_returned_lists
 from pipelines.fingerprints import code_digest
 from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
+from pipelines.ingest.table import DESTROYED_CODE
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
 from pipelines.threads import each_as_read, map_in_threads
 from pipelines.warehouse import read_frame, replace_partition, table_columns
@@ -99,7 +100,19 @@ def _why(staged: StagedSource) -> str:
     reason, count = (
         rejects.group_by("reason").len().sort(["len", "reason"], descending=[True, False]).row(0)
     )
-    return f"：{rejects.height} 行全部退回，最多的原因（{count} 行）：{reason}（见 rejects / ingest_files）"
+    remedy = EXCEL_REMEDY if DESTROYED_CODE in reason else ""
+    return (
+        f"：{rejects.height} 行全部退回，最多的原因（{count} 行）：{reason}{remedy}"
+        "（见 rejects / ingest_files）"
+    )
+
+
+# what to do when Excel (or WPS, LibreOffice) has turned a long code into a number: the digits
+# are gone from the file, so only a new export, or the column kept as text, brings them back
+EXCEL_REMEDY = (
+    "。请从系统重新导出原文件直接报送；如需用 Excel/WPS 打开，先把编号、证件号码列设为「文本」"
+    "格式再导入，不要另存为数字"
+)
 
 
 # the code that turns a snapshot into staged rows and keyed members: a change to it changes every

@@ -497,3 +497,30 @@ def test_a_township_missing_from_the_roster_is_named_in_the_run_output(tmp_path)
     line = next(line for line in lines if "本月花名册中没有这些乡镇的农户" in line)
     assert "三十铺（网格台账中有）" in line and "城北镇（上月花名册、网格台账中有）" in line
     assert "东桥镇" not in line
+
+
+def test_a_file_whose_id_column_excel_rewrote_is_named_per_source_in_the_run_output(tmp_path):
+    """An enrollment file opened in Excel and saved again (IDs turned into numbers, digits
+    lost): nothing tells the district but the rows' own reasons, though the file's people are
+    tied by name at best and YB02 may not decide them. The run names the source, its files and
+    rows; a file with a destroyed ID here and there (a typing slip, in the quality workbook) is
+    not counted, nor one with fewer than EXCEL_IDS_MIN_ROWS."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    world = World()
+    member = world.member(world.household("脱贫户"), "王五")
+    for n in range(8):  # 三十铺镇.csv: 6 of 8 IDs destroyed
+        world.record("medical_enrollment", member, file="三十铺镇.csv",
+                     id_status="destroyed" if n < 6 else "valid")  # fmt: skip
+    for n in range(40):  # 东桥镇.csv: 5 of 40 destroyed (12.5 %): scattered
+        world.record("medical_enrollment", member, file="东桥镇.csv",
+                     id_status="destroyed" if n < 5 else "valid")  # fmt: skip
+    for _ in range(4):  # 4 of 4, but only 4 rows
+        world.record("education", member, file="学生.csv", id_status="destroyed")
+    with open_warehouse(layout.database) as con:
+        world.build(con)
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    heading = next(i for i, line in enumerate(lines) if "证件号码列被 Excel 改写为数字" in line)
+    assert lines[heading + 1] == "  medical_enrollment 医保局：1 个文件，6 行"
+    assert lines[heading + 2] == ""  # education's 4 rows are not named
+    assert "三十铺镇.csv" not in "\n".join(lines)  # counted per source; files in the workbook

@@ -494,6 +494,8 @@ def test_a_roster_with_no_usable_row_fails_saying_why(tmp_path: Path) -> None:
     message = str(failed.value)
     assert "3 行全部退回" in message
     assert "最多的原因（2 行）：「户编号」已被 Excel 当作数字改写" in message
+    # and what the district asks of whoever sent it: a new export, or the column kept as text
+    assert "请从系统重新导出原文件" in message and "设为「文本」格式" in message
     assert "张三" not in message and "3.415" not in message  # reasons name columns, not values
 
 
