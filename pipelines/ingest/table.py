@@ -331,6 +331,13 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     body = grid.cells.slice(header.body_start)
     header_cells = grid.cells.row(header.rows[-1])[: len(columns)]
     data = body.filter(~_decorations(body, columns, header, header_cells))
+    # per column, in one pass: does it hold anything, does it hold a ditto mark (most tables have
+    # none, and then no field is searched for one)
+    seen = data.select(
+        *(pl.col(c).str.contains(r"\S").any().alias(f"_h{c}") for c in columns),
+        pl.any_horizontal(pl.col(c).is_in(DITTO_MARKS).any() for c in columns).alias("_ditto"),
+    ).row(0)
+    holds, dittos = seen[: len(columns)], bool(seen[-1])
     raw: dict[str, pl.Series] = {}
     labels: dict[str, str] = {}
     for f in source.fields:
@@ -339,13 +346,14 @@ def prepare_table(source: Source, table: Table) -> Prepared:
         if column is None and default is None:
             continue
         cells = _fill_from_twins(_raw_cells(data, column, default), data, f, column, header)
-        raw[f.name] = cells if f.type in (FieldType.NAME, FieldType.ID) else _ditto(cells)
+        marks = dittos or default in DITTO_MARKS
+        names = f.type in (FieldType.NAME, FieldType.ID)
+        raw[f.name] = _ditto(cells) if marks and not names else cells
         labels[f.name] = (
             header.labels[column] if column is not None else normalise_header(f.headers[0])
         )
     keys = _unique_labels(header)
     mapped = set(header.fields.values())
-    holds = data.select(pl.col(c).str.contains(r"\S").any() for c in columns).row(0)
     # unlisted columns are kept; an unlabelled one only when it holds something
     extra = [i for i in _kept_columns(header) if i not in mapped and (header.labels[i] or holds[i])]
     return Prepared(
