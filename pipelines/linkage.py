@@ -337,8 +337,7 @@ def distinct_identities(con: duckdb.DuckDBPyConnection) -> None:
         # grouped by the columns themselves: a key shared by two identities shows twice
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE match_identities AS
-                SELECT identity AS record_key, {columns},
-                       (row_number() OVER (ORDER BY first) - 1) // {IDENTITY_BATCH} AS batch
+                SELECT identity AS record_key, {columns}, first
                 FROM (SELECT identity, {columns}, min(position) AS first
                       FROM match_input GROUP BY identity, {columns})
                 ORDER BY first"""
@@ -359,16 +358,22 @@ IDENTITY_BATCH = 1_200_000
 def _match_identities(con: duckdb.DuckDBPyConnection) -> None:
     """match_identities through the matcher into OUTCOMES, IDENTITY_BATCH at a time (each identity
     is decided on its own, so any split gives the same outcome)."""
-    batches = scalar(con, "SELECT count(DISTINCT batch) FROM match_identities")
-    if batches <= 1:
+    identities = scalar(con, "SELECT count(*) FROM match_identities")
+    if identities <= IDENTITY_BATCH:
         match_records_into(con, OUTCOMES, "match_identities", "roster_input", "negative_input")
         return
     parts = ("outcome_batch_ties", "outcome_batch_unresolved")
     try:
-        for batch in range(batches):
+        # numbered only when there is more than one batch: numbering 1M identities is a sort
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE match_identities AS"
+            f" SELECT *, (row_number() OVER (ORDER BY first) - 1) // {IDENTITY_BATCH} AS batch"
+            " FROM match_identities ORDER BY first"
+        )
+        for batch in range(-(-identities // IDENTITY_BATCH)):
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE match_identity_batch AS"
-                " SELECT * FROM match_identities WHERE batch = ?",
+                " SELECT * EXCLUDE (batch) FROM match_identities WHERE batch = ?",
                 [batch],
             )
             match_records_into(con, parts, "match_identity_batch", "roster_input", "negative_input")
