@@ -179,7 +179,7 @@ def _run_partition(job, partition, wait_seconds: float | None, tags: dict[str, s
         with runs.watch_run(run_id, timeout=wait):
             result = job.execute_in_process(
                 partition_key=partition,
-                instance=instance,
+                instance=runs.remembering_partitions(instance),
                 raise_on_error=False,
                 run_id=run_id,
                 tags={**runs.launch_tags(), **tags},

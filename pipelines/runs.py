@@ -72,6 +72,28 @@ UNFINISHED = [
 Say = Callable[[str], None]
 
 
+def remembering_partitions(instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    """`instance`, answering "is this district a partition?" from memory once storage said yes.
+
+    Dagster asks the instance whether a dynamic partition exists each time a step's partition
+    range is expanded (its metadata per month, its inputs' versions, its outputs): a query of
+    the run storage every time, 464 of them (1.6 s) in a district's first run. A district that
+    exists when its run starts is not removed during it; one not yet there is asked again."""
+    ask = instance.has_dynamic_partition
+    known: set[tuple[str, str]] = set()
+
+    def has_dynamic_partition(partitions_def_name: str, partition_key: str) -> bool:
+        if (partitions_def_name, partition_key) in known:
+            return True
+        there = ask(partitions_def_name, partition_key)
+        if there:
+            known.add((partitions_def_name, partition_key))
+        return there
+
+    instance.has_dynamic_partition = has_dynamic_partition  # type: ignore[method-assign]
+    return instance
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
