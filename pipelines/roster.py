@@ -12,7 +12,8 @@ from pipelines.matching.ids import DESTROYED
 from pipelines.staging import copy_month
 from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
 
-HEAD_RELATIONS = ("户主", "本人")
+# 与户主关系 of the head, as rosters write it (spaces and brackets aside: 户 主, 户主(本人))
+HEAD_RELATIONS = ("户主", "本人", "户主本人", "本人户主", "家长")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ FINDING = {
         "证件号码已被 Excel 当作数字改写（科学计数法，或只剩前 15 位），原号码无法恢复；"
         "该成员暂按姓名和出生日期识别。请从系统重新导出花名册，证件号码列保存为文本",
     ),
+    "untyped": (
+        "户类型无法识别",
+        "该户成员的「户类型」都为空或无法识别（如一格写了两种类型）：只对重点户的规则和 MZ01 "
+        "记为不可判断，YB01 按一般农户阈值；请核对后按 脱贫户/监测户/一般农户 填写",
+    ),
 }
 
 
@@ -106,7 +112,7 @@ def _key_roster(
                    r.name || CASE WHEN n.name IS NOT NULL AND {birth} IS NOT NULL
                                   THEN {_born(birth)} ELSE '' END
                ) AS member_key,
-               coalesce(r.relation IN ({_HEAD})
+               coalesce(regexp_replace(r.relation, '[\\s\\x{{3000}}()（）]', '', 'g') IN ({_HEAD})
                         OR (r.relation IS NULL AND r.name = r.head_name), false) AS is_head
         FROM {roster} r
         LEFT JOIN _namesakes n
@@ -197,6 +203,11 @@ def _key_roster(
                    {kinds["destroyed_id"][1]}, 4, record_key
             FROM _members
             WHERE {destroyed}
+            UNION ALL
+            SELECT {kinds["untyped"][0]}, household_id, head_member_key,
+                   {kinds["untyped"][1]}, 5, household_id
+            FROM _households
+            WHERE household_type IS NULL
         ) ORDER BY part, _order"""
     )
 

@@ -41,6 +41,10 @@ class Field:
     # without its column gives each of its rows a field problem, so the rule counts them as
     # 不可判断 and an absence rule is blocked, instead of taking the unknown for "no"
     decides: bool = False
+    # a required field of the roster whose cell is blank or unreadable without the row losing
+    # its identity (户类型): a field problem, the row kept with the field null (contract §2),
+    # not a rejected row; whatever needs the field says it could not tell (不可判断)
+    keeps_row: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,9 +152,23 @@ ROSTER = Source(
             "household_type",
             ("户类型",),
             required=True,
+            keeps_row=True,
             allowed=("脱贫户", "监测户", "一般农户"),
             synonyms=(
                 ("普通农户", "一般农户"),
+                ("普通户", "一般农户"),
+                ("农户", "一般农户"),
+                ("其他农户", "一般农户"),
+                ("非脱贫户", "一般农户"),
+                ("非监测户", "一般农户"),
+                # 建档立卡户: the households registered poor before 2021, all 脱贫户 since
+                ("建档立卡户", "脱贫户"),
+                ("稳定脱贫户", "脱贫户"),
+                ("脱贫不享受政策户", "脱贫户"),
+                ("防返贫监测对象", "监测户"),
+                ("防止返贫监测对象", "监测户"),
+                ("纳入监测户", "监测户"),
+                ("监测帮扶户", "监测户"),
                 ("一般户", "一般农户"),
                 ("一般", "一般农户"),
                 ("非贫困户", "一般农户"),

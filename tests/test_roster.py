@@ -217,3 +217,30 @@ def test_members_keep_the_keys_last_months_roster_gave_them():
     # without an earlier roster the keys are the month's own
     fresh = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]))
     assert fresh.members["member_key"].to_list()[:2] == ["H1|ID1", "H1|李四"]
+
+
+def test_a_head_written_as_rosters_write_it_is_the_head_and_an_untyped_household_is_a_finding():
+    """与户主关系 of the head written 户 主, 户主（本人）, 家长 (a probe roster written from the
+    contract): each had made the household headless, and a headless household's name-only ties
+    (住建, 应急, 水利 lists) cannot be settled between namesakes. A household whose members' 户类型
+    are all blank or unreadable is kept (contract §2) and reported: no 重点 rule can tell."""
+    tables = build_roster(
+        roster(
+            [
+                ("r|2", "H1", "张三", "张三", "A1", BIRTH, None, "户 主", "东桥镇", "王岗村", "一组", "一组网格", "脱贫户"),
+                ("r|3", "H1", "李四", "张三", "A2", BIRTH, None, "妻", "东桥镇", "王岗村", "一组", "一组网格", "脱贫户"),
+                ("r|4", "H2", "王五", "王五", "A3", BIRTH, None, "户主（本人）", "东桥镇", "王岗村", "二组", "一组网格", None),
+                ("r|5", "H2", "王六", "王五", "A4", BIRTH, None, "之子", "东桥镇", "王岗村", "二组", "一组网格", None),
+                ("r|6", "H3", "赵七", "赵七", "A5", BIRTH, None, "家长", "东桥镇", "王岗村", "二组", "一组网格", "一般农户"),
+                ("r|7", "H3", "赵八", "赵七", "A6", BIRTH, None, "户主之子", "东桥镇", "王岗村", "二组", "一组网格", None),
+            ]
+        ),
+        grid([("东桥镇", "王岗村", "一组网格", "网格员甲", "13800000001")]),
+    )  # fmt: skip
+    heads = dict(tables.members.select("member_key", "is_head").iter_rows())
+    assert heads == {"H1|A1": True, "H1|A2": False, "H2|A3": True, "H2|A4": False,
+                     "H3|A5": True, "H3|A6": False}  # fmt: skip
+    types = dict(tables.households.select("household_id", "household_type").iter_rows())
+    assert types == {"H1": "脱贫户", "H2": None, "H3": "一般农户"}  # H3 from the member who says
+    untyped = tables.findings.filter(pl.col("kind") == "户类型无法识别")
+    assert untyped["household_id"].to_list() == ["H2"]

@@ -43,7 +43,7 @@ def staged_schema(source: Source) -> pa.DataFrameSchema:
         columns[field.name] = pa.Column(
             _DTYPES[field.type],
             checks,
-            nullable=source.is_department or not field.required,
+            nullable=source.is_department or not field.required or field.keeps_row,
             required=False,
         )
     if source.is_department:

@@ -631,7 +631,10 @@ def parse_enum(
     noted = value.str.contains(NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
     if noted.any():
         head = _enum_value(value.str.replace(NOTE_AFTER, "${1}"), allowed, synonyms)
-        value = _choose(noted & head.is_in(allowed), head, value)
+        # a note that is itself another of the values (脱贫户（监测户）) reads two ways
+        note = _enum_value(value.str.replace(NOTE_AFTER, "${2}"), allowed, synonyms)
+        other = (note.is_in(allowed) & (note != head)).fill_null(False)
+        value = _choose(noted & head.is_in(allowed) & ~other, head, value)
     # a kind and its sub-kind (监测户-脱贫不稳定户, 监测户：边缘易致贫户): the value both parts
     # read as; parts reading as two values (脱贫户-监测户) stay as written
     parts = value.str.extract_groups(_KIND_AND_SUBKIND)

@@ -732,13 +732,14 @@ def _null_if_flagged(values: pl.Series, mask: pl.Series) -> pl.Series:
 def _loses_row(source: Source, field_name: str) -> bool:
     """Which failed checks reject the whole row: for a department record only a lost identity;
     for the roster, grid and feedback also a required field (the row's place in the structure:
-    户编号, 乡镇, 村, 网格, 预警编号 …). Any other unreadable field is a field problem."""
+    户编号, 乡镇, 村, 网格, 预警编号 …) but one that keeps the row (户类型: Field.keeps_row). Any
+    other unreadable field is a field problem."""
     if field_name == IDENTITY_PROBLEM:
         return True
     if source.is_department:
         return False
     names = field_name.split(",")
-    return any(f.required for f in source.fields if f.name in names)
+    return any(f.required and not f.keeps_row for f in source.fields if f.name in names)
 
 
 def _field_problems(

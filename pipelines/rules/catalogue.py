@@ -73,7 +73,11 @@ RULES: tuple[RuleSpec, ...] = (
         ev_number="h.threshold",
         evidence=lambda hit, month: (
             f"{month[:4]}年1—{int(month[5:])}月家庭个人自付医疗费用合计 {hit['ev_amount']:,.2f} 元，"
-            f"达到{hit['ev_text']}阈值 {hit['ev_number']:,.0f} 元"
+            + (
+                f"达到{hit['ev_text']}阈值 {hit['ev_number']:,.0f} 元"
+                if hit["ev_text"]
+                else f"达到一般农户阈值 {hit['ev_number']:,.0f} 元（花名册中该户的户类型无法识别）"
+            )
         ),
     ),
     AbsenceRule(

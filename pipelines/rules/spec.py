@@ -21,6 +21,9 @@ from pipelines.rules.completeness import (
 )
 from pipelines.sources import SOURCES
 
+# a row tied to a household whose 户类型 the roster does not say readably (a field problem there)
+UNTYPED_REASON = "该户在花名册中的「户类型」为空或无法识别，无法判断是否适用本规则"
+
 
 class Level(StrEnum):
     HOUSEHOLD = "户"
@@ -144,10 +147,10 @@ class RecordRule(RuleSpec):
 
     where: str
 
-    def _rows(self, select: str, where: str) -> str:
+    def _rows(self, select: str, where: str, *, scoped: bool = True) -> str:
         scope = (
             "AND list_contains($monitored, h.household_type)"
-            if self.scope is Scope.MONITORED
+            if scoped and self.scope is Scope.MONITORED
             else ""
         )
         return f"""
@@ -176,6 +179,17 @@ class RecordRule(RuleSpec):
         undecided = not_evaluable_rows(
             con, self.code, unreadable, bind(unreadable, params), self.where
         )
+        if self.scope is Scope.MONITORED or "h.household_type" in self.where:
+            # the household's 户类型 unreadable in the roster: whether the rule applies is unknown
+            untyped = self._rows(
+                f"'{UNTYPED_REASON}' AS reason",
+                f"h.household_type IS NULL AND ({self.where}) IS NOT FALSE",
+                scoped=False,
+            )
+            undecided = pl.concat(
+                [undecided, not_evaluable_rows(con, self.code, untyped, bind(untyped, params), "")],
+                how="vertical_relaxed",
+            ).unique(subset=["record_key"], keep="first", maintain_order=True)
         sql = self.sql()
         hits = con.sql(sql, params=bind(sql, params)).pl()
         if self.direction is not Direction.PRECISION:

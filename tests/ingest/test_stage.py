@@ -239,10 +239,16 @@ def test_roster_required_blank_and_allowed_values(tmp_path: Path) -> None:
     assert kept["birth_date"] == date(1950, 3, 1) and kept["risk_eliminated"] is False
     assert kept["household_size"] == 3 and kept["income_per_capita"] == 8600.0
     reasons = dict(zip(staged.rejects["row_number"], staged.rejects["reason"], strict=True))
-    assert reasons == {
-        3: "「户编号」为空（必填）",
-        4: "「户类型」的值不在允许范围（脱贫户/监测户/一般农户）",
-    }
+    assert reasons == {3: "「户编号」为空（必填）"}
+    # an unreadable 户类型 keeps the row (contract §2: its identity is usable): the type is null
+    # and a field problem says why. It had rejected the row, and with it the member's household
+    wang = staged.records.filter(pl.col("name") == "王五").row(0, named=True)
+    assert wang["household_type"] is None and wang["household_id"] == "H1"
+    problem = staged.field_problems.row(0, named=True)
+    assert (problem["row_number"], problem["field"], problem["raw_value"]) == (
+        4, "household_type", "贫困户",
+    )  # fmt: skip
+    assert problem["reason"] == "「户类型」的值不在允许范围（脱贫户/监测户/一般农户）"
     assert schema_failures(ROSTER, staged.records).height == 0
 
 

@@ -338,3 +338,34 @@ def test_unmatched_records_never_fire(world, rule_config):
     world.record("housing", None, grade="D")
     world.record("public_security", None, change_type="死亡")
     assert world.evaluate(rule_config).is_empty()
+
+
+def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_that_need_it(
+    world, rule_config
+):
+    """户类型 blank or unreadable in the roster (the household kept, contract §2): a 重点 rule and
+    MZ01 (一般农户 only) cannot tell whether they apply, so its rows are 不可判断 for the district,
+    never a warning nor nothing; a 全部 rule that does not read the type fires as for anyone;
+    YB01 takes the 一般农户 threshold and says why."""
+    untyped = world.household(None)
+    u = world.member(untyped)
+    world.record("civil_affairs", u, assistance_type="低保", change_type="新增")  # MZ01
+    world.record("civil_affairs", u, assistance_type="低保", change_type="退出")  # MZ03 重点
+    world.record("vehicles", u, vehicle_type="小型轿车")  # GA02 重点
+    world.record("public_security", u, change_type="死亡", change_date=date(2026, 10, 2))  # GA01
+    world.record("medical_claims", u, self_paid=21_000.0)  # YB01 at the general threshold
+    typed = world.household("一般农户")
+    t = world.member(typed)
+    world.record("vehicles", t, vehicle_type="小型轿车")  # 一般农户: GA02 does not apply
+
+    result = world.run(rule_config)
+
+    assert {w["rule"] for w in result.warnings.iter_rows(named=True)} == {"GA01", "YB01"}
+    assert fired(result.warnings, "YB01")["evidence"][0] == (
+        "2026年1—10月家庭个人自付医疗费用合计 21,000.00 元，"
+        "达到一般农户阈值 20,000 元（花名册中该户的户类型无法识别）"
+    )
+    undecided = result.undecided.filter(pl.col("kind") == "不可判断")
+    assert sorted(undecided["rule"].to_list()) == ["GA02", "MZ01", "MZ03"]
+    assert set(undecided["household_id"].to_list()) == {untyped}
+    assert undecided["reason"].str.contains("户类型").all()
