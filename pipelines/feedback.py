@@ -38,7 +38,16 @@ def normalise_verdict(text: str | None) -> str | None:
     folded = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text)))
     if not folded:
         return None
-    return _VERDICT_BY_KEY.get(re.sub(_DASHES, "", folded), folded)
+    verdict = _VERDICT_BY_KEY.get(re.sub(_DASHES, "", folded))
+    if verdict is None and (noted := re.fullmatch(_NOTED, folded)):
+        # a verdict and the clerk's note in brackets (不属实（已入户核实）, 非本人(同名)): the
+        # verdict, unless the note is itself another one (the cell then reads two ways)
+        head, note = (_VERDICT_BY_KEY.get(re.sub(_DASHES, "", part)) for part in noted.groups())
+        verdict = head if note in (None, head) else None
+    return verdict or folded
+
+
+_NOTED = r"(.+?)[(\[【〔](.+)[)\]】〕]"
 
 
 def file_township(file: str, townships: list[str], column_values: pl.Series) -> str | None:

@@ -162,6 +162,33 @@ def _excel_ids(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a
     return [heading, *lines, ""]
 
 
+def _refused_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """The townships' returned answers that were not taken (an unknown 预警编号, a 核实结果 that
+    is none of the five, another township's warning): per file and reason. Their warnings stay
+    待核实 and come back next month; the township should hear why."""
+    rows = con.execute(
+        """SELECT file, reason, count(*) FROM rejects
+           WHERE district = ? AND month = ? AND source = 'feedback'
+           GROUP BY file, reason ORDER BY file, reason""",
+        [district, month],
+    ).fetchall()
+    if not rows:
+        return []
+    by_file: dict[str, list[str]] = {}
+    for file, reason, n in rows:
+        by_file.setdefault(file, []).append(f"{n} 条{clean_text(reason, 120)}")
+    lines = [f"  {clean_text(file, 120)}：{'；'.join(parts)}" for file, parts in by_file.items()]
+    shown = lines[:MISDATED_SHOWN]
+    if len(lines) > MISDATED_SHOWN:
+        shown.append(f"  …另有 {len(lines) - MISDATED_SHOWN} 个文件")
+    total = sum(n for _, _, n in rows)
+    heading = (
+        f"⚠ 乡镇反馈中未采用的核实结果 {total} 条（这些预警仍为待核实，会再次下发；"
+        "请告知乡镇按规定值重新填写）："
+    )
+    return [heading, *shown, ""]
+
+
 def _undecidable(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
     """Members an absence rule could not decide (无法判断: not sent to a township), per rule; and
     what blocks them as a whole list (a 乡镇 its list says nothing of), which the district
@@ -257,6 +284,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
         lines += _excel_ids(con, district, month)
+        lines += _refused_answers(con, district, month)
         lines += _undecidable(con, district, month)
         # rules not evaluated although their source came (an absence rule on a list that is no
         # evidence): the sources not received are said in the table above

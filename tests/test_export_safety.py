@@ -524,3 +524,32 @@ def test_a_file_whose_id_column_excel_rewrote_is_named_per_source_in_the_run_out
     assert lines[heading + 1] == "  medical_enrollment 医保局：1 个文件，6 行"
     assert lines[heading + 2] == ""  # education's 4 rows are not named
     assert "三十铺镇.csv" not in "\n".join(lines)  # counted per source; files in the workbook
+
+
+def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_output(tmp_path):
+    """A township's returned list with 核实结果 written 属实 (none of the five) and an unknown
+    预警编号: the answers are refused (the warnings come back 待核实), and until now only the
+    warehouse's rejects said so. The run names each file with its counts per reason."""
+    from pipelines.feedback import REJECT_UNKNOWN_ID, REJECT_UNKNOWN_VERDICT
+
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    refused = pl.DataFrame(
+        {
+            "source": ["feedback"] * 3,
+            "file": ["三十铺镇.xlsx", "三十铺镇.xlsx", "东桥镇.csv"],
+            "row_number": [2, 3, 5],
+            "field": ["verdict", "verdict", "warning_id"],
+            "reason": [REJECT_UNKNOWN_VERDICT, REJECT_UNKNOWN_VERDICT, REJECT_UNKNOWN_ID],
+            "raw_values": ['{"核实结果":"属实"}'] * 3,
+        }
+    )
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(con, "rejects", refused, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    heading = next(i for i, line in enumerate(lines) if "未采用的核实结果 3 条" in line)
+    assert lines[heading + 1] == f"  三十铺镇.xlsx：2 条{REJECT_UNKNOWN_VERDICT}"
+    assert lines[heading + 2] == f"  东桥镇.csv：1 条{REJECT_UNKNOWN_ID}"
+    assert '核实结果":' not in "\n".join(lines)  # reasons, never the cells

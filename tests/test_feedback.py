@@ -35,6 +35,14 @@ from pipelines.warehouse import memory_warehouse, replace_partition
         (None, None),
         ("属实", "属实"),  # not one of the five: comes back unchanged, to be rejected
         ("查无此人", "查无此人"),
+        # a verdict with the clerk's note after it, as a person reads it (both had been refused
+        # and the warning listed again as 待核实, with no word to the township)
+        ("不属实（已核实）", "不属实"),
+        ("不属实(经入户核实)", "不属实"),
+        ("非本人【同名同姓】", "非本人"),
+        ("属实-已纳入监测（已走访）", "属实-已纳入监测"),
+        ("属实（已核实）", "属实(已核实)"),  # 属实 alone is none of the five
+        ("不属实（属实-无需纳入）", "不属实(属实-无需纳入)"),  # reads two ways
     ],
 )
 def test_verdict_spellings(typed, verdict):
