@@ -49,9 +49,9 @@ def _random_roster(rng: random.Random) -> tuple[list[dict], list[dict]]:
                     "id_number": rng.choice([f"ID{h}-{m}", f"ID{h}-0", f"ID{h + 1}-0", None, None]),
                     "id_birth": rng.choice([date(1970, 1, 1), None]),
                     "birth_date": rng.choice([date(1980, 2, 2), date(2004, 3, 3), None]),
-                    "relation": rng.choice(["户主", "本人", "配偶", "子女", None])
+                    "relation": rng.choice(["户主", "本人", "配偶", "子女", "户主之子", None])
                     if m
-                    else rng.choice(["户主", None]),
+                    else rng.choice(["户主", "户 主", "户主（本人）", "家长", None]),
                     "township": town if rng.random() > 0.15 else rng.choice([*towns, None]),
                     "village": village if rng.random() > 0.15 else rng.choice(villages),
                     "group": rng.choice(["一组", "二组", None]),
@@ -100,7 +100,12 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
         member_key = (
             None if row["household_id"] is None or who is None else f"{row['household_id']}|{who}"
         )
-        is_head = row["relation"] in HEAD_RELATIONS or (
+        relation = (
+            re.sub(r"[\s\u3000()（）]", "", row["relation"])
+            if row["relation"] is not None
+            else None
+        )
+        is_head = relation in HEAD_RELATIONS or (
             row["relation"] is None and row["name"] is not None and row["name"] == row["head_name"]
         )
         birth = row["birth_date"] if row["birth_date"] is not None else row["id_birth"]
@@ -152,6 +157,8 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
         }
         if worker is None or (worker["worker_name"] is None and worker["worker_phone"] is None):
             findings[("农户无网格台账", household, listed[0]["member_key"])] += 1
+        if place["household_type"] is None:
+            findings[("户类型无法识别", household, listed[0]["member_key"])] += 1
     keyed_members = {
         r["member_key"]: {
             "record_key": r["record_key"],
