@@ -320,6 +320,23 @@ BLOCKING_SQL = f"""
           ON u.name_key = o.name_key
          AND {_PLACE_AGREES}
     ),
+    -- a row with no usable ID, the member's very name and 乡镇 but another 村, where no one of
+    -- that name lives: the list's 村 may be where the member lived before (a household moved
+    -- within its 乡镇); it may be theirs, so it is no evidence that they are absent
+    by_name_moved AS (
+        SELECT o.member_key, u.record_key,
+               '一条未能唯一匹配、没有可用证件号码的记录的姓名与该成员相同、乡镇相同，所写的村'
+                   || '没有此人（可能是迁居前的村）' AS reason
+        FROM unresolved u
+        JOIN places p ON p.record_key = u.record_key
+        JOIN open_members o
+          ON u.name_key = o.name_key AND p.township = o.township AND p.village <> o.village
+        WHERE {_UNUSABLE_ID}
+          AND NOT EXISTS (
+              SELECT 1 FROM roster_members r
+              WHERE r.district = $district AND r.month = $month AND r.name = u.name
+                AND r.township = p.township AND r.village = p.village)
+    ),
     -- a row with no ID left at all, its name sounding like the member's (汪桂贞 for 汪桂珍: the
     -- matcher leaves such a row unmatched without a place or ID that agrees)
     by_sound AS (
@@ -403,7 +420,8 @@ BLOCKING_SQL = f"""
         SELECT * FROM uncovered UNION ALL
         SELECT * FROM tied UNION ALL SELECT * FROM ambiguous UNION ALL SELECT * FROM by_id
         UNION ALL SELECT * FROM by_surviving_id UNION ALL SELECT * FROM by_surviving_digits
-        UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_sound
+        UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_name_moved
+        UNION ALL SELECT * FROM by_sound
         UNION ALL SELECT * FROM by_place UNION ALL SELECT * FROM by_reject
     )
     SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason,

@@ -129,9 +129,33 @@ def test_an_unmatched_row_with_the_name_and_place_blocks_but_not_elsewhere(famil
     world.unmatched(
         "medical_enrollment", name="张小红", township="东桥镇", village="李圩村", **ENROLLED
     )
+    # the 李圩村 row is rather the 张小红 who lives there (a 一般农户: no absence rule for her)
+    world.member(world.household("一般农户", township="东桥镇", village="李圩村"), "张小红")
     run = world.run(rule_config)
     # 东桥/王岗 is the department's spelling of the member's 东桥镇/王岗村
     assert undecided(run) == {subject: {here}}
+
+
+def test_a_row_with_the_name_in_a_village_of_the_township_where_no_one_so_named_lives_blocks(
+    family, rule_config
+):
+    """A household moved within its 乡镇 (易地搬迁, a new house in the next village): the
+    enrollment list still writes the old 村. A row without a usable ID, with the member's name
+    and 乡镇, in a 村 where no one of that name lives, may be theirs: on a probe district written
+    from the contract it raised a false YB02 (the row was left ambiguous with a sound-alike
+    candidate only). A row carrying another, valid ID is someone else's."""
+    world, subject = family
+    moved = world.unmatched(
+        "medical_enrollment", name="张小红", township="东桥镇", village="桃园村", **ENROLLED
+    )
+    run = world.run(rule_config)
+    assert yb02(run) == set() and undecided(run) == {subject: {moved}}
+    assert "可能是迁居前的村" in run.undecided["reason"][0]
+
+    row = next(r for r in world.records["medical_enrollment"] if r["record_key"] == moved)
+    row.update(id_number="341502199001011234", id_status="valid")  # someone not in the roster
+    run = world.run(rule_config)
+    assert yb02(run) == {subject} and undecided(run) == {}
 
 
 def test_an_unmatched_row_with_the_name_in_traditional_characters_blocks(family, rule_config):
