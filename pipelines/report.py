@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import polars as pl
@@ -122,9 +123,25 @@ def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 -
     ).fetchall()
     if not missing:
         return []
-    named = "；".join(f"{town}（{what}中有）" for town, what in missing)
+    # a roster file of the township sent, but none of its rows kept: not "not delivered"
+    refused = con.execute(
+        """SELECT file, rows_rejected FROM ingest_files
+           WHERE district = ? AND month = ? AND source = 'roster'
+             AND rows_kept = 0 AND rows_rejected > 0 ORDER BY file""",
+        [district, month],
+    ).fetchall()
+    named = []
+    for town, what in missing:
+        bare_town = re.sub(f"({'|'.join(TOWNSHIP_SUFFIXES)})$", "", town)
+        files = [(f, n) for f, n in refused if bare_town and bare_town in f]
+        why = (
+            "；".join(f"花名册文件 {clean_text(f, 80)} 的 {n} 行全部被退回" for f, n in files)
+            if files
+            else "可能漏报了该乡镇的花名册"
+        )
+        named.append(f"{town}（{what}中有；{why}）")
     return [
-        f"⚠ 本月花名册中没有这些乡镇的农户：{named}。可能漏报了该乡镇的花名册："
+        f"⚠ 本月花名册中没有这些乡镇的农户：{'；'.join(named)}。"
         "其农户的部门数据将无法匹配，预警也不会产生",
         "",
     ]

@@ -489,13 +489,24 @@ def test_a_township_missing_from_the_roster_is_named_in_the_run_output(tmp_path)
          "grid": ["一组", "二组", "三组"]}
     )  # fmt: skip
     before = pl.DataFrame({"member_key": ["H9|x"], "household_id": ["H9"], "township": ["城北镇"]})
+    # 城北镇's file came, but every row of it was rejected: that is not "not delivered"
+    refused = pl.DataFrame(
+        {"source": ["roster"], "file": ["城北镇农户花名册.xlsx"], "status": ["ok"],
+         "rows_read": [214], "rows_kept": [0], "rows_rejected": [214]}
+    )  # fmt: skip
     with open_warehouse(layout.database) as con:
         world.build(con)
         replace_partition(con, "stg_grid", grid, district=DISTRICT, month=MONTH)
         replace_partition(con, "roster_members", before, district=DISTRICT, month="2026-09")
+        replace_partition(con, "ingest_files", refused, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["roster"]))  # fmt: skip
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     line = next(line for line in lines if "本月花名册中没有这些乡镇的农户" in line)
-    assert "三十铺（网格台账中有）" in line and "城北镇（上月花名册、网格台账中有）" in line
+    assert "三十铺（网格台账中有；可能漏报了该乡镇的花名册）" in line
+    assert (
+        "城北镇（上月花名册、网格台账中有；花名册文件 城北镇农户花名册.xlsx 的 214 行全部被退回）"
+        in line
+    )
     assert "东桥镇" not in line
 
 
