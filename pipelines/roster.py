@@ -45,6 +45,25 @@ def _key(column: str) -> str:
     return f"regexp_replace(coalesce(\"{column}\", ''), '{_SPACE}', '', 'g')"
 
 
+_NUMERALS = "一二三四五六七八九"
+
+
+def _numeral(n: int) -> str:
+    """1 → 一, 12 → 十二, 20 → 二十 (a 组 numbered as a person reads it)."""
+    tens, ones = divmod(n, 10)
+    return ("" if tens == 0 else ("" if tens == 1 else _NUMERALS[tens - 1]) + "十") + (
+        _NUMERALS[ones - 1] if ones else ""
+    )
+
+
+def _grid_key(column: str) -> str:
+    """Join key for a grid's name: as _key, read as a person reads it: 一组网格, 一组, 第一组,
+    村民一组 and 1组 are one grid (网格 after it, 第 or 村民 before it, its number in digits)."""
+    bare = f"regexp_replace(regexp_replace({_key(column)}, '网格$', ''), '^(第|村民)', '')"
+    numbered = " ".join(f"WHEN '{n}组' THEN '{_numeral(n)}组'" for n in range(1, 40))
+    return f"(CASE {bare} {numbered} ELSE {bare} END)"
+
+
 # what a household has once, read from its members: the value most of them give
 HOUSEHOLD_PLACE = ("township", "village", "group", "grid", "household_type")
 _HEAD = ", ".join(f"'{relation}'" for relation in HEAD_RELATIONS)
@@ -56,6 +75,11 @@ FINDING = {
     ),
     "duplicate_id": ("花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理"),
     "ungridded": ("农户无网格台账", "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员"),
+    "two_workers": (
+        "网格员不唯一",
+        "网格台账对该户的乡镇+村+网格列了两位及以上网格员（如调走的和新来的、复制的台账），"
+        "预警未派给网格员：请核对网格台账",
+    ),
     "destroyed_id": (
         "花名册证件号码被Excel改写",
         "证件号码已被 Excel 当作数字改写（科学计数法，或只剩前 15 位），原号码无法恢复；"
@@ -163,16 +187,28 @@ def _key_roster(
     places = ", ".join(f'h."{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _households AS
-        WITH ledger AS (
-            SELECT {_key("township")} AS _t, {_key("village")} AS _v, {_key("grid")} AS _g,
-                   worker_name, worker_phone
-            FROM (SELECT rowid AS _order, * FROM {grid} {where})
-            QUALIFY row_number() OVER (PARTITION BY _t, _v, _g ORDER BY _order) = 1
+        WITH entries AS (
+            SELECT {_key("township")} AS _t, {_key("village")} AS _v, {_grid_key("grid")} AS _g,
+                   worker_name, worker_phone, rowid AS _order
+            FROM {grid} {where}
+        ),
+        -- a grid the ledger lists twice with two different workers (the one who left and the
+        -- one who came, two villages' copies of a workbook) has no one worker: none is guessed
+        ledger AS (
+            SELECT _t, _v, _g,
+                   CASE WHEN count(DISTINCT worker_name) <= 1
+                        THEN first(worker_name ORDER BY worker_name IS NULL, _order) END
+                       AS worker_name,
+                   CASE WHEN count(DISTINCT worker_name) <= 1
+                        THEN first(worker_phone ORDER BY worker_phone IS NULL, _order) END
+                       AS worker_phone,
+                   count(DISTINCT worker_name) > 1 AS _workers
+            FROM entries GROUP BY _t, _v, _g
         )
         SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
-               l.worker_name, l.worker_phone
+               l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers
         FROM _heads h LEFT JOIN ledger l
-          ON l._t = {_key("township")} AND l._v = {_key("village")} AND l._g = {_key("grid")}
+          ON l._t = {_key("township")} AND l._v = {_key("village")} AND l._g = {_grid_key("grid")}
         ORDER BY h.household_id NULLS FIRST""",
         list(params),
     )
@@ -197,7 +233,12 @@ def _key_roster(
             SELECT {kinds["ungridded"][0]}, household_id, head_member_key,
                    {kinds["ungridded"][1]}, 3, household_id
             FROM _households
-            WHERE worker_name IS NULL AND worker_phone IS NULL
+            WHERE worker_name IS NULL AND worker_phone IS NULL AND NOT _workers
+            UNION ALL
+            SELECT {kinds["two_workers"][0]}, household_id, head_member_key,
+                   {kinds["two_workers"][1]}, 3, household_id
+            FROM _households
+            WHERE _workers
             UNION ALL
             SELECT {kinds["destroyed_id"][0]}, household_id, member_key,
                    {kinds["destroyed_id"][1]}, 4, record_key
@@ -294,7 +335,7 @@ def build_roster(
         )
         return RosterTables(
             con.sql(_MEMBERS).pl(),
-            con.sql("SELECT * FROM _households").pl(),
+            con.sql("SELECT * EXCLUDE (_workers) FROM _households").pl(),
             con.sql(_FINDINGS).pl(),
         )
     finally:
@@ -431,7 +472,7 @@ def _write_keyed(
             con.execute(f"DELETE FROM {table} WHERE district = ? AND month = ?", list(params))
         con.execute(f"INSERT INTO roster_members BY NAME {_MEMBERS}")
         con.execute(
-            "INSERT INTO households BY NAME SELECT ? AS district, ? AS month, * FROM _households",
+            "INSERT INTO households BY NAME SELECT ? AS district, ? AS month, * EXCLUDE (_workers) FROM _households",
             list(params),
         )
         con.execute(

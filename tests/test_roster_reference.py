@@ -68,7 +68,11 @@ def _random_roster(rng: random.Random) -> tuple[list[dict], list[dict]]:
                 "record_key": f"g|{n}",
                 "township": rng.choice(towns) + rng.choice(SPACES),
                 "village": rng.choice(villages),
-                "grid": rng.choice(grids).replace("组", "组" + spaced, 1),
+                # the ledger writes a grid as clerks do: 一组网格, 一组, 第一组, 1组
+                "grid": rng.choice(grids)
+                .replace("网格", rng.choice(["网格", ""]))
+                .replace("一组", rng.choice(["一组", "第一组", "1组", "村民一组"]))
+                .replace("组", "组" + spaced, 1),
                 "worker_name": f"网格员{n}",
                 "worker_phone": rng.choice([f"1380000{n:04d}", None]),
             }
@@ -78,6 +82,16 @@ def _random_roster(rng: random.Random) -> tuple[list[dict], list[dict]]:
 
 def _bare(text: str | None) -> str:
     return WHITESPACE.sub("", text or "")
+
+
+DIGITS_READ = {"1组": "一组", "2组": "二组"}
+
+
+def _place_key(row: dict) -> tuple[str, str, str]:
+    """乡镇, 村, 网格 as a person compares them: spaces aside; a grid's 网格 after its name, 第
+    or 村民 before it, and its number in digits are no part of which grid it is."""
+    grid = re.sub(r"^(第|村民)", "", re.sub(r"网格$", "", _bare(row["grid"])))
+    return _bare(row["township"]), _bare(row["village"]), DIGITS_READ.get(grid, grid)
 
 
 def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counter]:
@@ -124,11 +138,24 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
     for row in members:
         if row["id_number"] is not None and ids[row["id_number"]] > 1:
             findings[("花名册证件号码重复", row["household_id"], row["member_key"])] += 1
-    first_worker: dict[tuple, dict] = {}
+    listed_grid: dict[tuple, list[dict]] = {}
     for entry in ledger:
-        first_worker.setdefault(
-            tuple(_bare(entry[c]) for c in ("township", "village", "grid")), entry
-        )
+        listed_grid.setdefault(_place_key(entry), []).append(entry)
+
+    def worker_of(place: dict) -> tuple[dict | None, bool]:
+        """The grid's worker, and whether the ledger gives it two (then none)."""
+        entries = listed_grid.get(_place_key(place), [])
+        names = {e["worker_name"] for e in entries if e["worker_name"] is not None}
+        if len(names) > 1:
+            return None, True
+        if not entries:
+            return None, False
+        first = {
+            c: next((e[c] for e in entries if e[c] is not None), None)
+            for c in ("worker_name", "worker_phone")
+        }
+        return first, False
+
     households = {}
     for household in {r["household_id"] for r in members}:
         listed = sorted(
@@ -144,7 +171,7 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
             place[column] = (
                 max(values, key=lambda v: (counts[v], -values.index(v))) if values else None
             )
-        worker = first_worker.get(tuple(_bare(place[c]) for c in ("township", "village", "grid")))
+        worker, two_workers = worker_of(place)
         households[household] = {
             "head_member_key": listed[0]["member_key"],
             "head_name": head_names[0]
@@ -155,7 +182,9 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
             "worker_name": worker["worker_name"] if worker else None,
             "worker_phone": worker["worker_phone"] if worker else None,
         }
-        if worker is None or (worker["worker_name"] is None and worker["worker_phone"] is None):
+        if two_workers:
+            findings[("网格员不唯一", household, listed[0]["member_key"])] += 1
+        elif worker is None or (worker["worker_name"] is None and worker["worker_phone"] is None):
             findings[("农户无网格台账", household, listed[0]["member_key"])] += 1
         if place["household_type"] is None:
             findings[("户类型无法识别", household, listed[0]["member_key"])] += 1

@@ -452,6 +452,15 @@ def _type_field(
     else:
         clean_text = parse.compact if f.name in PLACE_FIELDS else parse.text
         value = by_distinct_cell(raw, lambda cells: {"v": clean_text(cells)})["v"]
+        if f.long_code:
+            # digits written in groups (3415 0200 3003 00014) are one code, as a person reads them
+            grouped = value.str.contains(_GROUPED_DIGITS).fill_null(False)
+            value = _frame_eval(
+                {"v": value, "g": grouped},
+                pl.when(pl.col("g"))
+                .then(pl.col("v").str.replace_all(r"\s", ""))
+                .otherwise(pl.col("v")),
+            ).alias(f.name)
         typed.values[f.name] = value
         blank = value.is_null()
         if f.long_code:
@@ -481,6 +490,8 @@ def _in_header_units(
     return value
 
 
+# a long code written in groups of digits separated by spaces of either width
+_GROUPED_DIGITS = r"^[0-9]+(?:\s+[0-9]+)+$"
 # how Excel destroys a long code it takes for a number: scientific notation (3.41502E+16; a
 # LibreOffice CSV writes E+016), or a number cell of 16+ digits, which keeps 15 significant ones
 _SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[Ee]\+?[0-9]{1,3}$"

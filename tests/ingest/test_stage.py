@@ -295,6 +295,22 @@ def test_roster_household_numbers_stored_as_numbers_keep_only_short_ones(tmp_pat
     assert staged.rejects["reason"].str.contains("户编号」已被 Excel").all()
 
 
+def test_a_household_number_written_in_groups_of_digits_is_one_number(tmp_path: Path) -> None:
+    """户编号 3415 0200 3003 00014 (grouped to be read aloud, as the apostrophe form '3415… is
+    protected): the household's number. Read as written it had made a second household of the
+    same people next month, its warnings listed again as 新增 beside those 待核实."""
+    folder = tmp_path / "roster"
+    rows = [
+        _ROSTER_HEADER,
+        _roster_row("3415 0200 3003 00014", "张三", ZHANG),
+        _roster_row("3415　0200　3003　00014", "李四", LI),
+        _roster_row("H 14", "王五", WANG),  # not digits alone: as written
+    ]
+    write_csv(folder / "农户花名册.csv", rows)
+    staged = stage_source(ROSTER, folder, MONTH)
+    assert staged.records["household_id"].to_list() == ["34150200300300014"] * 2 + ["H 14"]
+
+
 def test_a_destroyed_household_number_in_the_answers_is_a_field_problem(tmp_path: Path) -> None:
     # optional there: the answer is kept, its 户编号 left unknown (never a wrong household)
     folder = tmp_path / "feedback"
