@@ -23,6 +23,21 @@ def test_run_without_the_month_in_raw_exits_2(tmp_path, home, capsys):
     assert "没有这个月的原始数据" in capsys.readouterr().err
 
 
+def test_a_month_not_yet_ended_exits_2_saying_which_month_can_run(tmp_path, home, capsys):
+    """The month in progress (or a later one) has no partition yet: Dagster had refused it with
+    its own stack trace on the terminal."""
+    from pipelines.partitions import monthly_partitions
+
+    last = monthly_partitions.get_last_partition_key()
+    year, month = int(last[:4]), int(last[5:])
+    current = f"{year + month // 12}-{month % 12 + 1:02d}"
+    (tmp_path / "d" / "raw" / current / "roster").mkdir(parents=True)
+    assert main(["run", "--month", current, "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert f"{current} 还没有结束" in err and f"最近可运行的是 {last}" in err
+    assert "Traceback" not in err and "Dagster" not in err
+
+
 def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
     housing = tmp_path / "d" / "raw" / "2026-10" / "housing"
     housing.mkdir(parents=True)
