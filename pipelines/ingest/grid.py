@@ -85,6 +85,22 @@ def _full_township_names(townships: list[str]) -> dict[str, str]:
     return resolved
 
 
+_COUNTY = re.compile(r"^[\u4e00-\u9fff]+?(?:省|市|区|县|旗)")
+
+
+def _without_county(township: str | None) -> str | None:
+    """金安区先生店镇 (the district's, or the city's and the district's, name before the
+    township's, as a title may give it) → 先生店镇; a name that is a township without it is
+    kept (城区街道 is not 街道)."""
+    while township and (cut := _COUNTY.match(township)):
+        rest = township[cut.end() :]
+        bare = re.sub(TOWNSHIP_SUFFIX, "", rest)
+        if not (_is_full_township(rest) and bare):
+            break
+        township = rest
+    return township
+
+
 def _clean_title(text: str) -> str:
     return normalise_header(text).replace("_", "").replace("＿", "")
 
@@ -99,7 +115,7 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
     title = _clean_title(text)
     if TEMPLATE_BLANK not in title:
         found = re.search(_NAMES_IN_TEXT, title.split(TITLE_MARK)[0])
-        return (found["township"], found["village"]) if found else (None, None)
+        return (_without_county(found["township"]), found["village"]) if found else (None, None)
     before, after = title.split(TEMPLATE_BLANK, 1)
     township = before
     if township.endswith("乡镇"):
@@ -111,12 +127,12 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
         village = village[:-1]
     elif village == "村":
         village = ""
-    return (township or None, village or None)
+    return (_without_county(township) or None, village or None)
 
 
 def _names_from_file(name: str) -> tuple[str | None, str | None]:
     found = re.search(_NAMES_IN_TEXT, normalise_header(Path(name).stem))
-    return (found["township"], found["village"]) if found else (None, None)
+    return (_without_county(found["township"]), found["village"]) if found else (None, None)
 
 
 def _title_text(grid: Grid, header_row: int) -> str | None:
