@@ -136,7 +136,12 @@ def _key_roster(
                    r.name || CASE WHEN n.name IS NOT NULL AND {birth} IS NOT NULL
                                   THEN {_born(birth)} ELSE '' END
                ) AS member_key,
-               coalesce(regexp_replace(r.relation, '[\\s\\x{{3000}}()（）]', '', 'g') IN ({_HEAD})
+               coalesce(CASE WHEN r.relation IN ({_HEAD}) THEN true
+                             -- 户 主, 户主（本人）: spaces and brackets are looked past
+                             WHEN r.relation SIMILAR TO '.*[\\s\\x{{3000}}()（）].*'
+                             THEN regexp_replace(r.relation, '[\\s\\x{{3000}}()（）]', '', 'g')
+                                  IN ({_HEAD})
+                             ELSE false END
                         OR (r.relation IS NULL AND r.name = r.head_name), false) AS is_head
         FROM {roster} r
         LEFT JOIN _namesakes n
@@ -204,11 +209,20 @@ def _key_roster(
                        AS worker_phone,
                    count(DISTINCT worker_name) > 1 AS _workers
             FROM entries GROUP BY _t, _v, _g
+        ),
+        -- each grid name keyed once (a district has thousands, its households 250k per 1M)
+        grids AS (
+            SELECT township, village, grid, {_key("township")} AS _t, {_key("village")} AS _v,
+                   {_grid_key("grid")} AS _g
+            FROM (SELECT DISTINCT township, village, grid FROM _heads)
         )
         SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
                l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers
-        FROM _heads h LEFT JOIN ledger l
-          ON l._t = {_key("township")} AND l._v = {_key("village")} AND l._g = {_grid_key("grid")}
+        FROM _heads h
+        LEFT JOIN grids k
+          ON k.township IS NOT DISTINCT FROM h.township AND k.village IS NOT DISTINCT FROM h.village
+         AND k.grid IS NOT DISTINCT FROM h.grid
+        LEFT JOIN ledger l ON l._t = k._t AND l._v = k._v AND l._g = k._g
         ORDER BY h.household_id NULLS FIRST""",
         list(params),
     )
