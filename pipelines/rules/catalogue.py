@@ -62,6 +62,7 @@ RULES: tuple[RuleSpec, ...] = (
         params={"threshold_monitored": float, "threshold_general": float, "red_multiple": float},
         amount="self_paid",
         same_event=("institution", "admission_date", "discharge_date", "total_cost", "self_paid"),
+        untyped_threshold="$threshold_monitored",
         event_date="coalesce(s.discharge_date, s.admission_date)",
         threshold="CASE WHEN list_contains($monitored, h.household_type) "
         "THEN $threshold_monitored ELSE $threshold_general END",

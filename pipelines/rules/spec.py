@@ -227,6 +227,9 @@ class YearToDateRule(RuleSpec):
     # some of the month's rows), is the same event sent again: it counts once, in the file that
     # came first (month, then file name). Identical lines of one file stay apart.
     same_event: tuple[str, ...] = ()
+    # the lowest threshold a household whose 户类型 the roster does not say could have: crossing
+    # it this month, but not the threshold taken for it, is 不可判断 (empty: the rule has one)
+    untyped_threshold: str = ""
     event_date: str = "NULL"
 
     @property
@@ -348,7 +351,46 @@ class YearToDateRule(RuleSpec):
         rows = not_evaluable_rows(
             con, self.code, unreadable, bind(unreadable, params), f"s.{self.amount}"
         )
+        if self.untyped_threshold and _has_untyped(con, params):
+            untyped = self._untyped_sql()
+            rows = pl.concat(
+                [rows, not_evaluable_rows(con, self.code, untyped, bind(untyped, params), "")],
+                how="vertical_relaxed",
+            )
         return hits, rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
+
+    def _untyped_sql(self) -> str:
+        """Households of unknown 户类型 whose sum crossed `untyped_threshold` this month (only
+        theirs are summed: they are few)."""
+        return f"""
+            WITH untyped AS (
+                SELECT household_id FROM households
+                WHERE district = $district AND month = $month AND household_type IS NULL
+            ), year_rows AS (
+                SELECT m.household_id, s.month, s.record_key, m.member_key,
+                       coalesce(s.{self.amount}, 0) AS amount
+                FROM stg_{self.source} s
+                JOIN record_matches m
+                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
+                  AND m.household_id IN (SELECT household_id FROM untyped) {self._not_resent()}
+            )
+            SELECT list(record_key ORDER BY record_key) FILTER (WHERE month = $month)
+                       AS record_keys,
+                   arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
+                       AS member_key,
+                   household_id, '{UNTYPED_REASON}' AS reason
+            FROM year_rows GROUP BY household_id
+            HAVING bool_or(month = $month) AND sum(amount) >= {self.untyped_threshold}
+               AND coalesce(sum(amount) FILTER (WHERE month < $month), 0) < {self.untyped_threshold}
+        """
+
+
+def _has_untyped(con: duckdb.DuckDBPyConnection, params: Parameters) -> bool:
+    """M's roster has a household of unknown 户类型 (most months none: nothing to sum)."""
+    sql = """SELECT count(*) FROM households
+             WHERE district = $district AND month = $month AND household_type IS NULL"""
+    return bool(con.sql(sql, params=bind(sql, params)).fetchall()[0][0])
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

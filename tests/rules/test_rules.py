@@ -346,7 +346,8 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
     """户类型 blank or unreadable in the roster (the household kept, contract §2): a 重点 rule and
     MZ01 (一般农户 only) cannot tell whether they apply, so its rows are 不可判断 for the district,
     never a warning nor nothing; a 全部 rule that does not read the type fires as for anyone;
-    YB01 takes the 一般农户 threshold and says why."""
+    YB01 takes the 一般农户 threshold and says why, and a sum between the two thresholds is
+    不可判断."""
     untyped = world.household(None)
     u = world.member(untyped)
     world.record("civil_affairs", u, assistance_type="低保", change_type="新增")  # MZ01
@@ -357,6 +358,10 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
     typed = world.household("一般农户")
     t = world.member(typed)
     world.record("vehicles", t, vehicle_type="小型轿车")  # 一般农户: GA02 does not apply
+    between = world.household(None)  # 8,000 元: over a 脱贫户's threshold, under a 一般农户's
+    world.record("medical_claims", world.member(between), self_paid=8_000.0)
+    low = world.household(None)  # under both: nothing to say
+    world.record("medical_claims", world.member(low), self_paid=3_000.0)
 
     result = world.run(rule_config)
 
@@ -366,6 +371,7 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
         "达到一般农户阈值 20,000 元（花名册中该户的户类型无法识别）"
     )
     undecided = result.undecided.filter(pl.col("kind") == "不可判断")
-    assert sorted(undecided["rule"].to_list()) == ["GA02", "MZ01", "MZ03"]
-    assert set(undecided["household_id"].to_list()) == {untyped}
+    assert sorted(undecided["rule"].to_list()) == ["GA02", "MZ01", "MZ03", "YB01"]
+    assert set(undecided["household_id"].to_list()) == {untyped, between}
+    assert undecided.filter(pl.col("rule") == "YB01")["household_id"].to_list() == [between]
     assert undecided["reason"].str.contains("户类型").all()
