@@ -198,3 +198,41 @@ def test_rows_are_tall_enough_for_their_wrapped_evidence(tmp_path):
         lines = -(-sum(2 if ord(ch) > 0x2E80 else 1 for ch in text) // 35)
         assert sheet.row_dimensions[row].height >= 15 * lines
     assert sheet.page_setup.paperSize == 8 and sheet.page_setup.orientation == "landscape"
+
+
+def test_a_member_who_moved_household_keeps_the_warning_listed_before(tmp_path):
+    """The same person (ID number), rule and evidence keep their 预警编号 (contract §5). A member
+    who moved to another household gets a new member key, so the month's warning a new number:
+    on a probe district the same 新入学大学生 warning was listed twice, 待核实 under the old
+    household and 新增 under the new one. It is listed once, under the household the member is
+    in now, with its first month, deadline and number; a verified one stays verified."""
+    october = World()
+    old = october.household("脱贫户", village="王岗村")
+    moved = october.member(old, "李浩", birth=date(1990, 3, 3))
+    stays = october.member(october.household("脱贫户", village="马集村"), "王五")
+    new = october.household("脱贫户", village="桂花村")  # the household 李浩 joins in November
+    for member in (moved, stays):
+        october.record("vehicles", member, vehicle_type="小型轿车")
+        october.record("medical_enrollment", member, enroll_year=2026, enroll_status="正常参保")
+    con = memory_warehouse()
+    october.build(con)
+    first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
+    before = dict(zip(first["member_key"], first["warning_id"], strict=True))
+
+    november = World(month="2026-11")
+    november.households, november.members = october.households, october.members
+    member = next(m for m in november.members if m["member_key"] == moved)
+    member.update(household_id=new, member_key=f"{new}|{member['id_number']}", village="桂花村")
+    for key in (member["member_key"], stays):
+        november.record("vehicles", key, vehicle_type="小型轿车")
+        november.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+
+    assert listing.height == 2 and set(listing["warning_id"]) == set(before.values())
+    row = listing.filter(pl.col("warning_id") == before[moved]).row(0, named=True)
+    assert (row["household_id"], row["village"], row["first_month"]) == (new, "桂花村", "2026-10")
+    assert row["status"] == "逾期"  # October's deadline passed: listed before, not a new one
+    # the month's warning itself carries the number (answers, provenance and summaries agree)
+    ids = con.sql("SELECT warning_id FROM warnings WHERE month = '2026-11'").pl()["warning_id"]
+    assert set(ids) == set(before.values())

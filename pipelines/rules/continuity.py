@@ -86,7 +86,24 @@ def earlier_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) 
            WHERE district = $district AND month < $month""",
         params={"district": district, "month": month},
     ).pl()
-    return frame.with_columns(subject_expr().alias("subject")).select(list(schema))
+    return frame.with_columns(
+        subject_expr().alias("subject"), person_expr().alias("person")
+    ).select(*schema, "person")
+
+
+# a member key is household|ID (or household|name when the ID is unusable)
+_ID_IN_KEY = r"\|([0-9]{17}[0-9X])$"
+
+
+def person_expr() -> pl.Expr:
+    """For 人 rules, the member's ID number (the person, whichever household holds them this
+    month); null for 户 rules and members keyed by name."""
+    person_rules = [code for code, rule in RULES_BY_CODE.items() if rule.level is Level.PERSON]
+    return (
+        pl.when(pl.col("rule").is_in(person_rules))
+        .then(pl.col("member_key").str.extract(_ID_IN_KEY, 1))
+        .otherwise(None)
+    )
 
 
 def carry_identities(warnings: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFrame:
@@ -94,12 +111,26 @@ def carry_identities(warnings: pl.DataFrame, earlier: pl.DataFrame) -> pl.DataFr
     warning of its rule and subject; a warning with no such predecessor keeps its own id."""
     if warnings.is_empty() or earlier.is_empty():
         return warnings
-    current = warnings.with_columns(subject_expr().alias("_subject"))
-    candidates = current.select("warning_id", "rule", "_subject", "evidence_key").join(
-        earlier.rename({"warning_id": "_earlier_id", "evidence_key": "_earlier_key"}),
-        left_on=["rule", "_subject"],
-        right_on=["rule", "subject"],
+    current = warnings.with_columns(
+        subject_expr().alias("_subject"), person_expr().alias("_person")
     )
+    renamed = earlier.rename({"warning_id": "_earlier_id", "evidence_key": "_earlier_key"})
+    wanted = ["warning_id", "rule", "evidence_key", "_earlier_id", "_earlier_key", "month"]
+    by_subject = current.join(
+        renamed, left_on=["rule", "_subject"], right_on=["rule", "subject"]
+    ).select(wanted)
+    # the same person under another member key (moved to another household since): theirs
+    # too, when they have the month's only warning of the rule (an ID on two households'
+    # rosters is not guessed between)
+    alone = current.filter(
+        pl.col("_person").is_not_null() & (pl.len().over("rule", "_person") == 1)
+    )
+    by_person = alone.join(
+        renamed.filter(pl.col("person").is_not_null()),
+        left_on=["rule", "_person"],
+        right_on=["rule", "person"],
+    ).select(wanted)
+    candidates = pl.concat([by_subject, by_person]).unique(maintain_order=True)
     if candidates.is_empty():
         return warnings
     replacement: dict[str, tuple[str, str]] = {}
