@@ -670,7 +670,8 @@ class Workbook:
             self.name,
             sheet,
             cells,
-            hidden=not loaded.visible,
+            # fastexcel says "visible", "hidden" or "veryhidden" (a bool in older versions)
+            hidden=loaded.visible not in (True, "visible"),
             number_columns=numbers,
             message=message or None,
         )

@@ -444,10 +444,20 @@ def read_tables(source: Source, path: Path, name: str) -> list[Table | SheetFail
     return _workbook_tables(source, Workbook(path, name))
 
 
+# sheet names that say they are not the list: instructions, a sample, a template, a cover, a
+# summary of it (医保结算明细汇总 shares the title's words, and its rows would count twice)
+NOT_THE_LIST = ("说明", "示例", "样表", "样例", "模板", "封面", "汇总", "统计", "合计")
+
+
+def _not_the_list(sheet: str) -> bool:
+    return any(word in normalise_header(sheet) for word in NOT_THE_LIST)
+
+
 def _named_for(source: Source, sheet: str) -> bool:
-    """A sheet named for the data: its name and the source title share four characters or more."""
+    """A sheet named for the data: its name and the source title share four characters or more,
+    and it does not say it is something else (NOT_THE_LIST)."""
     key = normalise_header(sheet)
-    if len(key) < 2:
+    if len(key) < 2 or _not_the_list(sheet):
         return False
     if key in source.title or source.title in key:
         return True
@@ -456,15 +466,24 @@ def _named_for(source: Source, sheet: str) -> bool:
 
 
 def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFailure]:
-    """Every sheet named for the data; else the first visible sheet with a header (a cover or
-    instructions sheet in front gives way). Sheets left unread are named in the file's message."""
-    named = [sheet for sheet in workbook.sheet_names if _named_for(source, sheet)]
+    """Every visible sheet named for the data; else the first visible sheet with a header that
+    does not say it is something else (a cover, instructions with a sample table, a summary:
+    NOT_THE_LIST). A hidden sheet is never read: a person opening the file does not see it (last
+    month's list kept hidden behind this month's). Sheets left unread are named in the file's
+    message."""
+    grids: dict[str, Grid] = {}  # each sheet read once
+
+    def visible(sheet: str) -> bool:
+        grid = grids.get(sheet) or grids.setdefault(sheet, workbook.read(sheet))
+        return not grid.hidden
+
+    named = [s for s in workbook.sheet_names if _named_for(source, s) and visible(s)]
+    plain = [s for s in workbook.sheet_names if not _not_the_list(s)]
     results: list[Table | SheetFailure] = []
     first_error: UnreadableFile | None = None
-    grids: dict[str, Grid] = {}  # each sheet read once
-    for sheet in named or workbook.sheet_names:
-        grid = grids[sheet] = workbook.read(sheet)
-        if grid.hidden and not named:
+    for sheet in named or [*plain, *(s for s in workbook.sheet_names if s not in plain)]:
+        grid = grids[sheet] if sheet in grids else grids.setdefault(sheet, workbook.read(sheet))
+        if grid.hidden:
             continue
         try:
             results.append(Table(grid, require_header(source, grid)))
@@ -488,6 +507,11 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
             grid = grids.get(sheet) or workbook.read(sheet)
         except UnreadableFile:
             others.append(sheet)
+            continue
+        if grid.hidden or _not_the_list(sheet):
+            # not more of this list: what a person does not see, or a sample, a summary of it
+            if grid.cells.height and _holds_cells(grid):
+                others.append(f"{sheet}（隐藏）" if grid.hidden else sheet)
             continue
         rows = _more_of_the_list(source, first, grid)
         if rows:

@@ -66,13 +66,17 @@ def write_xlsx(
     sheet: str = "Sheet1",
     extra_sheets: Sequence[tuple[str, Sequence[Sequence[object]]]] = (),
     first_sheets: Sequence[tuple[str, Sequence[Sequence[object]]]] = (),
+    hidden: Sequence[str] = (),
 ) -> Path:
-    """A workbook; str cells as text, int/float as number cells, date/datetime as date cells."""
+    """A workbook; str cells as text, int/float as number cells, date/datetime as date cells;
+    the sheets named in `hidden` hidden (as Excel's 隐藏工作表 does)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook = xlsxwriter.Workbook(str(path))
     date_format = workbook.add_format({"num_format": "yyyy-mm-dd"})
     for name, sheet_rows in [*first_sheets, (sheet, rows), *extra_sheets]:
         worksheet = workbook.add_worksheet(name)
+        if name in hidden:
+            worksheet.hide()
         for r, row in enumerate(sheet_rows):
             for c, value in enumerate(row):
                 if value is None:
@@ -88,6 +92,9 @@ def write_xlsx(
                     worksheet.write_formula(r, c, value.formula, None, value.shown)
                 else:
                     worksheet.write_string(r, c, str(value))
+    shown = [w for w in workbook.worksheets() if w.name not in hidden]
+    if hidden and shown:
+        shown[0].activate()  # Excel cannot hide the active sheet (the first, unless told)
     workbook.close()
     return path
 

@@ -353,6 +353,43 @@ def test_xlsx_source_with_title_merged_cells_and_number_ids(tmp_path: Path) -> N
     assert "填表说明" in file_row["message"]
 
 
+def test_hidden_sheets_samples_and_summaries_are_not_read_as_the_list(tmp_path: Path) -> None:
+    """Claims workbooks as offices keep them (a probe district written from the contract):
+    last month's list on a hidden first sheet, or hidden under a name for the data; an
+    instructions sheet with a sample row in front of the data; a summary sheet named after the
+    list beside it. A person opening the file sees this month's list only. Hidden sheets had
+    never been noticed (fastexcel says "hidden", not False), so September's rows were read as
+    October's; the sample row was read as the whole file; the summary's rows counted twice
+    (YB01 sums doubled, false warnings, not a word)."""
+    folder = tmp_path / "medical_claims"
+    header = ("姓名", "证件号码", "个人自付")
+
+    def october(n: int) -> list[tuple]:
+        return [header, ("张三", ZHANG, f"{100 + n}"), ("李四", LI, "200")]
+
+    september = [header, ("王五", WANG, "900")]
+    write_xlsx(folder / "a.xlsx", october(1), sheet="Sheet2",
+               first_sheets=[("Sheet1", september)], hidden=["Sheet1"])  # fmt: skip
+    write_xlsx(folder / "b.xlsx", october(2), sheet="10月",
+               first_sheets=[("医保结算明细（9月）", september)], hidden=["医保结算明细（9月）"])  # fmt: skip
+    write_xlsx(folder / "c.xlsx", october(3), sheet="数据",
+               first_sheets=[("填表说明", [("请按下表填写",), header, ("张某", ZHANG, "1")])])  # fmt: skip
+    write_xlsx(folder / "d.xlsx", october(4), sheet="医保结算明细",
+               extra_sheets=[("医保结算明细汇总", [header, ("张三", ZHANG, "304")])])  # fmt: skip
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    read = staged.records.group_by("file", "sheet").agg(pl.col("self_paid").sum()).sort("file")
+    assert read.rows() == [
+        ("a.xlsx", "Sheet2", Decimal("301")),
+        ("b.xlsx", "10月", Decimal("302")),
+        ("c.xlsx", "数据", Decimal("303")),
+        ("d.xlsx", "医保结算明细", Decimal("304")),
+    ]
+    files = {r["file"]: r for r in staged.files.iter_rows(named=True)}
+    assert {r["status"] for r in files.values()} == {"ok"}  # a hidden old list is not "more"
+    assert "Sheet1（隐藏）" in files["a.xlsx"]["message"]
+    assert "医保结算明细汇总" in files["d.xlsx"]["message"]
+
+
 def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path) -> None:
     folder = tmp_path / "medical_claims"
     data = [("姓名", "证件号码", "个人自付"), ("张三", ZHANG, "10")]
