@@ -245,23 +245,44 @@ class YearToDateRule(RuleSpec):
         known = " AND ".join(f"s.{c} IS NOT NULL" for c in self.same_event)
         columns = ", ".join(f"s.{c}" for c in self.same_event)
         event = f"hash(s.id_number, s.name, {columns})"
+        twice = f"""
+            CREATE OR REPLACE TEMP TABLE ff_twice AS
+            SELECT s.month, {event} AS event,
+                   min(hash(s.file)) <> max(hash(s.file)) AS in_two_files,
+                   -- in one file only (one in two files is already counted once, where it came
+                   -- first: a line twice in that file as well is not looked for)
+                   count(*) > 1 AND min(hash(s.file)) = max(hash(s.file)) AS twice_in_a_file
+            FROM stg_{self.source} s
+            WHERE {year} AND {known}
+            GROUP BY ALL
+            HAVING in_two_files OR twice_in_a_file
+        """
+        con.execute(twice, bind(twice, params))
         misplaced = f"""
             CREATE OR REPLACE TEMP TABLE ff_misplaced AS
-            WITH twice AS (
-                SELECT s.month, {event} AS event
-                FROM stg_{self.source} s
-                WHERE {year} AND {known}
-                GROUP BY ALL
-                HAVING min(hash(s.file)) <> max(hash(s.file))
-            )
             SELECT s.record_key, s.id_number, s.name, {columns}
             FROM stg_{self.source} s
-            LEFT JOIN twice t ON t.month = s.month AND t.event = {event}
+            LEFT JOIN ff_twice t ON t.month = s.month AND t.event = {event} AND t.in_two_files
             WHERE {year} AND {known}
               AND (t.event IS NOT NULL
                    OR date_trunc('month', {self.event_date}) <> CAST(s.month || '-01' AS DATE))
         """
         con.execute(misplaced, bind(misplaced, params))
+        # a line written again under itself in one file (all its columns alike): it may be a
+        # second claim or the same one pasted twice; counted once, and where counting it twice
+        # would decide the warning, the household is 不可判断 (_repeated_sql)
+        repeated = f"""
+            CREATE OR REPLACE TEMP TABLE {self._repeated_table} AS
+            SELECT month, record_key FROM (
+                SELECT s.month, s.record_key,
+                       row_number() OVER (PARTITION BY s.month, s.file, {event}
+                                          ORDER BY s.sheet, s.row_number) AS copy
+                FROM stg_{self.source} s
+                JOIN ff_twice t ON t.month = s.month AND t.event = {event} AND t.twice_in_a_file
+                WHERE {year} AND {known}
+            ) WHERE copy > 1
+        """
+        con.execute(repeated, bind(repeated, params))
         same = " AND ".join(f"s.{c} = a.{c}" for c in self.same_event)
         resent = f"""
             CREATE OR REPLACE TEMP TABLE {self._resent_table} AS
@@ -277,10 +298,22 @@ class YearToDateRule(RuleSpec):
         """
         con.execute(resent, bind(resent, params))
 
-    def _not_resent(self) -> str:
+    @property
+    def _repeated_table(self) -> str:
+        return f"ff_repeated_{self.source}"
+
+    def _not_resent(self, *, repeated: bool = False) -> str:
+        """Rows that count: not an event sent again, nor (unless `repeated`) a line repeated
+        under itself in its file."""
         if not self.same_event:
             return ""
-        return f"AND s.record_key NOT IN (SELECT record_key FROM {self._resent_table})"
+        again = f"AND s.record_key NOT IN (SELECT record_key FROM {self._resent_table})"
+        if repeated:
+            return again
+        return (
+            f"{again} AND (s.month, s.record_key) NOT IN "
+            f"(SELECT (month, record_key) FROM {self._repeated_table})"
+        )
 
     def sql(self) -> str:
         return f"""
@@ -351,6 +384,15 @@ class YearToDateRule(RuleSpec):
         rows = not_evaluable_rows(
             con, self.code, unreadable, bind(unreadable, params), f"s.{self.amount}"
         )
+        if (
+            self.same_event
+            and con.sql(f"SELECT count(*) FROM {self._repeated_table}").fetchall()[0][0]
+        ):
+            repeated = self._repeated_sql()
+            rows = pl.concat(
+                [rows, not_evaluable_rows(con, self.code, repeated, bind(repeated, params), "")],
+                how="vertical_relaxed",
+            )
         if self.untyped_threshold and _has_untyped(con, params):
             untyped = self._untyped_sql()
             rows = pl.concat(
@@ -358,6 +400,42 @@ class YearToDateRule(RuleSpec):
                 how="vertical_relaxed",
             )
         return hits, rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
+
+    def _repeated_sql(self) -> str:
+        """Households with a line repeated under itself in a file, whose sum would cross their
+        threshold this month only were each copy a claim of its own (only theirs are summed)."""
+        return f"""
+            WITH repeated AS (
+                SELECT DISTINCT m.household_id
+                FROM {self._repeated_table} x
+                JOIN record_matches m
+                  ON m.district = $district AND m.month = x.month AND m.record_key = x.record_key
+            ), year_rows AS (
+                SELECT m.household_id, s.month, s.record_key, m.member_key,
+                       coalesce(s.{self.amount}, 0) AS amount
+                FROM stg_{self.source} s
+                JOIN record_matches m
+                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
+                  AND m.household_id IN (SELECT household_id FROM repeated)
+                  {self._not_resent(repeated=True)}
+            ), sums AS (
+                SELECT household_id, list(record_key ORDER BY record_key)
+                           FILTER (WHERE month = $month) AS record_keys,
+                       arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
+                           AS member_key,
+                       sum(amount) AS ytd, sum(amount) FILTER (WHERE month < $month) AS before
+                FROM year_rows GROUP BY household_id HAVING bool_or(month = $month)
+            )
+            SELECT s.record_keys, s.member_key, s.household_id,
+                   '同一文件中有完全相同的结算行（可能是重复录入）：按一条计未达阈值，按两条计则达到，'
+                   || '请部门核实' AS reason
+            FROM sums s
+            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
+                  WHERE h.district = $district AND h.month = $month) h
+              ON h.household_id = s.household_id
+            WHERE s.ytd >= h.threshold AND coalesce(s.before, 0) < h.threshold
+        """
 
     def _untyped_sql(self) -> str:
         """Households of unknown 户类型 whose sum crossed `untyped_threshold` this month (only

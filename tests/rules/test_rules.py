@@ -71,8 +71,11 @@ def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshol
 def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
     """An export window that overlapped, or a 补报 file: a claim whose twin (ID, name,
     institution, dates and amounts) another file of the year holds, filed outside its month or
-    twice in one month, counts once, where it came first. Identical lines of one file stay apart
-    (two visits on a day at one clinic), and so do claims whose dates are unknown."""
+    twice in one month, counts once, where it came first. A line written again under itself in
+    one file counts once too: it may be a second claim or the same one pasted twice (a probe
+    district's copy-pasted lines raised 3 false YB01 and doubled 3 amounts), so where counting it
+    twice would decide, the household is 不可判断 for the district. Claims whose dates are
+    unknown stay apart."""
     stay = {"institution": "金安区人民医院", "admission_date": date(2026, 9, 20),
             "discharge_date": date(2026, 9, 28), "total_cost": 30_000.0, "self_paid": 12_000.0}  # fmt: skip
 
@@ -88,7 +91,7 @@ def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
     t = world.member(twice_in_october)
     claim(t, "2026-10", "区级.csv", self_paid=15_000.0)
     claim(t, "2026-10", "乡镇.csv", self_paid=15_000.0)
-    one_file = world.household("一般农户")  # two lines of one file: two claims
+    one_file = world.household("一般农户")  # a line twice in one file: once, and undecided
     o = world.member(one_file)
     claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
     claim(o, "2026-10", "10月.csv", self_paid=10_000.0)
@@ -102,7 +105,11 @@ def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
     claim(u, "2026-10", "a.csv", discharge_date=None, self_paid=10_000.0)
     claim(u, "2026-10", "b.csv", discharge_date=None, self_paid=10_000.0)
 
-    assert subjects(world.evaluate(rule_config), "YB01") == {one_file, undated}
+    run = world.run(rule_config)
+    assert subjects(run.warnings, "YB01") == {undated}
+    undecided = run.undecided.filter(pl.col("rule") == "YB01")
+    assert undecided["household_id"].unique().to_list() == [one_file]
+    assert undecided["reason"][0].startswith("同一文件中有完全相同的结算行")
 
 
 def test_yb01_threshold_comes_from_configuration(world, rule_config):
