@@ -99,6 +99,18 @@ NOTE_PATTERN = (
 )
 # "1. 本表…", "2、数据来源…": a numbered line of text, not a 序号 followed by a name
 NUMBERED_NOTE = r"^\d{1,2}\s*[、.．]\s*[\u4e00-\u9fff]{2}"
+# a units row under the header (元, 万元, 人, 平方米 …, alone or in brackets): not data
+_UNIT_CELL = re.compile(
+    r"^[(（]?(?:单位[:：])?(?:元|万元|千元|人|户|名|平方米|㎡|m2|元/人|元/月|元/人/月|岁|次|天|%)[)）]?$"
+)
+
+
+def _units_row(cells: Sequence[object]) -> bool:
+    """Every filled cell of the row is a unit (and one at least)."""
+    filled = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    return bool(filled) and all(_UNIT_CELL.match(cell) for cell in filled)
+
+
 # Columns never kept, not even in raw_extra/raw_values: bank accounts and diagnoses (DOMAIN §7).
 DROPPED_COLUMNS = r"银行|账号|帐号|卡号|开户|诊断|疾病名称|病种|病名"
 
@@ -330,7 +342,10 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     columns = grid.cell_columns
     body = grid.cells.slice(header.body_start)
     header_cells = grid.cells.row(header.rows[-1])[: len(columns)]
-    data = body.filter(~_decorations(body, columns, header, header_cells))
+    decoration = _decorations(body, columns, header, header_cells)
+    if body.height and _units_row(body.row(0)[: len(columns)]):
+        decoration = decoration.scatter(0, True)  # 元 | 元 | 元 under the header: no data
+    data = body.filter(~decoration)
     # per column, in one pass: does it hold anything, does it hold a ditto mark (most tables have
     # none, and then no field is searched for one)
     seen = data.select(

@@ -390,6 +390,22 @@ def test_hidden_sheets_samples_and_summaries_are_not_read_as_the_list(tmp_path: 
     assert "医保结算明细汇总" in files["d.xlsx"]["message"]
 
 
+def test_a_units_row_under_the_header_is_not_a_rejected_row(tmp_path: Path) -> None:
+    """元 | 元 | 元 written under the header (a template's units row): no data, skipped like a
+    title or 合计 row. It had been a reject (姓名和证件号码都没有可用的值) in every such file."""
+    folder = tmp_path / "medical_claims"
+    rows = [("姓名", "证件号码", "医疗总费用", "个人自付"), (None, None, "（元）", "元"),
+            ("张三", ZHANG, "300", "100"), ("李四", LI, "元", "200")]  # fmt: skip
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三", "李四"]
+    assert staged.rejects.is_empty()
+    counted = staged.files.row(0, named=True)
+    assert (counted["rows_read"], counted["rows_rejected"], counted["rows_skipped"]) == (2, 0, 2)
+    # a unit in a data row is that row's problem, not a units row
+    assert staged.field_problems["row_number"].to_list() == [4]
+
+
 def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path) -> None:
     folder = tmp_path / "medical_claims"
     data = [("姓名", "证件号码", "个人自付"), ("张三", ZHANG, "10")]
