@@ -444,13 +444,27 @@ def read_tables(source: Source, path: Path, name: str) -> list[Table | SheetFail
     return _workbook_tables(source, Workbook(path, name))
 
 
-# sheet names that say they are not the list: instructions, a sample, a template, a cover, a
-# summary of it (医保结算明细汇总 shares the title's words, and its rows would count twice)
-NOT_THE_LIST = ("说明", "示例", "样表", "样例", "模板", "封面", "汇总", "统计", "合计")
+# sheet names that say they are not the list: instructions, a sample, a template, a cover; or
+# a summary of it (医保结算明细汇总 shares the title's words, and its rows would count twice).
+# A list may still be called 统计表 or 汇总表 where no other sheet holds it: summaries are tried
+# before instructions when no sheet is named for the data.
+ASIDE = ("说明", "示例", "样表", "样例", "模板", "封面")
+SUMMARY = ("汇总", "统计", "合计")
+NOT_THE_LIST = (*ASIDE, *SUMMARY)
 
 
 def _not_the_list(sheet: str) -> bool:
     return any(word in normalise_header(sheet) for word in NOT_THE_LIST)
+
+
+def _reading_order(sheets: list[str]) -> list[str]:
+    """Sheets as they are tried when none is named for the data: plain ones, then summaries,
+    then instructions and samples (each in the workbook's order)."""
+    rank = {
+        sheet: 2 if any(w in normalise_header(sheet) for w in ASIDE) else int(_not_the_list(sheet))
+        for sheet in sheets
+    }
+    return sorted(sheets, key=lambda sheet: rank[sheet])
 
 
 def _named_for(source: Source, sheet: str) -> bool:
@@ -478,10 +492,9 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
         return not grid.hidden
 
     named = [s for s in workbook.sheet_names if _named_for(source, s) and visible(s)]
-    plain = [s for s in workbook.sheet_names if not _not_the_list(s)]
     results: list[Table | SheetFailure] = []
     first_error: UnreadableFile | None = None
-    for sheet in named or [*plain, *(s for s in workbook.sheet_names if s not in plain)]:
+    for sheet in named or _reading_order(list(workbook.sheet_names)):
         grid = grids[sheet] if sheet in grids else grids.setdefault(sheet, workbook.read(sheet))
         if grid.hidden:
             continue

@@ -386,6 +386,13 @@ def test_hidden_sheets_samples_and_summaries_are_not_read_as_the_list(tmp_path: 
     ]
     files = {r["file"]: r for r in staged.files.iter_rows(named=True)}
     assert {r["status"] for r in files.values()} == {"ok"}  # a hidden old list is not "more"
+    # a list called 统计表 is still read, before an instructions sheet with a sample table
+    other = tmp_path / "emergency"
+    write_xlsx(other / "e.xlsx", october(5), sheet="受灾户统计表",
+               first_sheets=[("填表说明", [header, ("张某", ZHANG, "1")])])  # fmt: skip
+    assert stage_source(SOURCES["medical_claims"], other, MONTH).records["name"].to_list() == [
+        "张三", "李四",
+    ]  # fmt: skip
     assert "Sheet1（隐藏）" in files["a.xlsx"]["message"]
     assert "医保结算明细汇总" in files["d.xlsx"]["message"]
 
