@@ -23,6 +23,10 @@ from pipelines.sources import SOURCES
 
 # a row tied to a household whose 户类型 the roster does not say readably (a field problem there)
 UNTYPED_REASON = "该户在花名册中的「户类型」为空或无法识别，无法判断是否适用本规则"
+# a household whose sum crosses its threshold only were a line repeated in a file two claims
+REPEATED_REASON = (
+    "同一文件中有完全相同的结算行（可能是重复录入）：按一条计未达阈值，按两条计则达到，请部门核实"
+)
 
 
 class Level(StrEnum):
@@ -186,10 +190,9 @@ class RecordRule(RuleSpec):
                 f"h.household_type IS NULL AND ({self.where}) IS NOT FALSE",
                 scoped=False,
             )
-            undecided = pl.concat(
-                [undecided, not_evaluable_rows(con, self.code, untyped, bind(untyped, params), "")],
-                how="vertical_relaxed",
-            ).unique(subset=["record_key"], keep="first", maintain_order=True)
+            undecided = _plus_not_evaluable(con, self.code, undecided, untyped, params).unique(
+                subset=["record_key"], keep="first", maintain_order=True
+            )
         sql = self.sql()
         hits = con.sql(sql, params=bind(sql, params)).pl()
         if self.direction is not Direction.PRECISION:
@@ -317,15 +320,7 @@ class YearToDateRule(RuleSpec):
 
     def sql(self) -> str:
         return f"""
-            WITH year_rows AS MATERIALIZED (
-                SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
-                       m.confidence, coalesce(s.{self.amount}, 0) AS amount
-                FROM stg_{self.source} s
-                JOIN record_matches m
-                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
-                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
-                  {self._not_resent()}
-            ), sums AS (
+            WITH year_rows AS MATERIALIZED ({self._year_rows()}), sums AS (
                 SELECT household_id,
                        sum(amount) AS ytd,
                        sum(amount) FILTER (WHERE month < $month) AS before
@@ -388,38 +383,29 @@ class YearToDateRule(RuleSpec):
             self.same_event
             and con.sql(f"SELECT count(*) FROM {self._repeated_table}").fetchall()[0][0]
         ):
-            repeated = self._repeated_sql()
-            rows = pl.concat(
-                [rows, not_evaluable_rows(con, self.code, repeated, bind(repeated, params), "")],
-                how="vertical_relaxed",
-            )
+            rows = _plus_not_evaluable(con, self.code, rows, self._repeated_sql(), params)
         if self.untyped_threshold and _has_untyped(con, params):
-            untyped = self._untyped_sql()
-            rows = pl.concat(
-                [rows, not_evaluable_rows(con, self.code, untyped, bind(untyped, params), "")],
-                how="vertical_relaxed",
-            )
+            rows = _plus_not_evaluable(con, self.code, rows, self._untyped_sql(), params)
         return hits, rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
 
-    def _repeated_sql(self) -> str:
-        """Households with a line repeated under itself in a file, whose sum would cross their
-        threshold this month only were each copy a claim of its own (only theirs are summed)."""
+    def _year_rows(self, among: str = "", *, repeated: bool = False) -> str:
+        """SQL: the year's rows up to M tied to a household (of `among`, a query of household
+        ids, when given), each counted once (`repeated`: a line repeated in its file too)."""
+        only = f"AND m.household_id IN ({among})" if among else ""
         return f"""
-            WITH repeated AS (
-                SELECT DISTINCT m.household_id
-                FROM {self._repeated_table} x
-                JOIN record_matches m
-                  ON m.district = $district AND m.month = x.month AND m.record_key = x.record_key
-            ), year_rows AS (
-                SELECT m.household_id, s.month, s.record_key, m.member_key,
-                       coalesce(s.{self.amount}, 0) AS amount
-                FROM stg_{self.source} s
-                JOIN record_matches m
-                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
-                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
-                  AND m.household_id IN (SELECT household_id FROM repeated)
-                  {self._not_resent(repeated=True)}
-            ), sums AS (
+            SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
+                   m.confidence, coalesce(s.{self.amount}, 0) AS amount
+            FROM stg_{self.source} s
+            JOIN record_matches m
+              ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+            WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
+              {only} {self._not_resent(repeated=repeated)}"""
+
+    def _crossing_sql(self, among: str, threshold: str, reason: str, *, repeated: bool) -> str:
+        """SQL: the households of `among` whose year's sum crossed `threshold` (over the
+        household h) this month, as rows a rule could not decide (only theirs are summed)."""
+        return f"""
+            WITH year_rows AS ({self._year_rows(among, repeated=repeated)}), sums AS (
                 SELECT household_id, list(record_key ORDER BY record_key)
                            FILTER (WHERE month = $month) AS record_keys,
                        arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
@@ -427,41 +413,35 @@ class YearToDateRule(RuleSpec):
                        sum(amount) AS ytd, sum(amount) FILTER (WHERE month < $month) AS before
                 FROM year_rows GROUP BY household_id HAVING bool_or(month = $month)
             )
-            SELECT s.record_keys, s.member_key, s.household_id,
-                   '同一文件中有完全相同的结算行（可能是重复录入）：按一条计未达阈值，按两条计则达到，'
-                   || '请部门核实' AS reason
+            SELECT s.record_keys, s.member_key, s.household_id, '{reason}' AS reason
             FROM sums s
-            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
+            JOIN (SELECT h.*, {threshold} AS threshold FROM households h
                   WHERE h.district = $district AND h.month = $month) h
               ON h.household_id = s.household_id
             WHERE s.ytd >= h.threshold AND coalesce(s.before, 0) < h.threshold
         """
 
+    def _repeated_sql(self) -> str:
+        """Households with a line repeated under itself in a file, whose sum would cross their
+        threshold this month only were each copy a claim of its own."""
+        among = f"""SELECT DISTINCT m.household_id FROM {self._repeated_table} x
+                    JOIN record_matches m ON m.district = $district AND m.month = x.month
+                                         AND m.record_key = x.record_key"""
+        return self._crossing_sql(among, self.threshold, REPEATED_REASON, repeated=True)
+
     def _untyped_sql(self) -> str:
-        """Households of unknown 户类型 whose sum crossed `untyped_threshold` this month (only
-        theirs are summed: they are few)."""
-        return f"""
-            WITH untyped AS (
-                SELECT household_id FROM households
-                WHERE district = $district AND month = $month AND household_type IS NULL
-            ), year_rows AS (
-                SELECT m.household_id, s.month, s.record_key, m.member_key,
-                       coalesce(s.{self.amount}, 0) AS amount
-                FROM stg_{self.source} s
-                JOIN record_matches m
-                  ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
-                WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
-                  AND m.household_id IN (SELECT household_id FROM untyped) {self._not_resent()}
-            )
-            SELECT list(record_key ORDER BY record_key) FILTER (WHERE month = $month)
-                       AS record_keys,
-                   arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
-                       AS member_key,
-                   household_id, '{UNTYPED_REASON}' AS reason
-            FROM year_rows GROUP BY household_id
-            HAVING bool_or(month = $month) AND sum(amount) >= {self.untyped_threshold}
-               AND coalesce(sum(amount) FILTER (WHERE month < $month), 0) < {self.untyped_threshold}
-        """
+        """Households of unknown 户类型 whose sum crossed `untyped_threshold` this month."""
+        among = """SELECT household_id FROM households
+                   WHERE district = $district AND month = $month AND household_type IS NULL"""
+        return self._crossing_sql(among, self.untyped_threshold, UNTYPED_REASON, repeated=False)
+
+
+def _plus_not_evaluable(
+    con: duckdb.DuckDBPyConnection, rule: str, rows: pl.DataFrame, sql: str, params: Parameters
+) -> pl.DataFrame:
+    """`rows`, and the 不可判断 rows of `sql` (record_keys, member_key, household_id, reason)."""
+    more = not_evaluable_rows(con, rule, sql, bind(sql, params), "")
+    return pl.concat([rows, more], how="vertical_relaxed")
 
 
 def _has_untyped(con: duckdb.DuckDBPyConnection, params: Parameters) -> bool:
