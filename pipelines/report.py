@@ -69,6 +69,12 @@ MISDATED_MIN_ROWS = 5
 MISDATED_SHOWN = 10
 
 
+def _files_shown(lines: list[str]) -> list[str]:
+    """The first MISDATED_SHOWN lines, one per file, and how many more files there are."""
+    more = len(lines) - MISDATED_SHOWN
+    return lines[:MISDATED_SHOWN] + ([f"  …另有 {more} 个文件"] if more > 0 else [])
+
+
 def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
     """Files of an event list most of whose dated rows fall outside M: last month's file sent
     again, a cumulative one, or one filed under the wrong month. Told, not corrected."""
@@ -90,13 +96,15 @@ def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a 
                 )
     if not lines:
         return []
-    shown = lines[:MISDATED_SHOWN]
-    if len(lines) > MISDATED_SHOWN:
-        shown.append(f"  …另有 {len(lines) - MISDATED_SHOWN} 个文件")
+    shown = _files_shown(lines)
     heading = (
         f"⚠ 日期多不在本月的文件（{len(lines)} 个；可能报送了其他月份或累计的数据，请与部门核对）："
     )
     return [heading, *shown, ""]
+
+
+# a township's name without its suffix (三十铺镇 → 三十铺), in SQL and in Python alike
+_TOWN_SUFFIX = f"({'|'.join(TOWNSHIP_SUFFIXES)})$"
 
 
 def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
@@ -104,7 +112,7 @@ def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 -
     or last month's roster had households there: a township's roster file not delivered. Its
     members' department records are then unmatched and its warnings missing, with no other
     word. Names compared bare (三十铺 and 三十铺镇 are one township)."""
-    bare = "regexp_replace(township, '(" + "|".join(TOWNSHIP_SUFFIXES) + ")$', '')"
+    bare = f"regexp_replace(township, '{_TOWN_SUFFIX}', '')"
     missing = con.execute(
         f"""WITH here AS (
                 SELECT DISTINCT {bare} AS town FROM roster_members
@@ -132,7 +140,7 @@ def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 -
     ).fetchall()
     named = []
     for town, what in missing:
-        bare_town = re.sub(f"({'|'.join(TOWNSHIP_SUFFIXES)})$", "", town)
+        bare_town = re.sub(_TOWN_SUFFIX, "", town)
         files = [(f, n) for f, n in refused if bare_town and bare_town in f]
         why = (
             "；".join(f"花名册文件 {clean_text(f, 80)} 的 {n} 行全部被退回" for f, n in files)
@@ -195,9 +203,7 @@ def _refused_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN0
     for file, reason, n in rows:
         by_file.setdefault(file, []).append(f"{n} 条{clean_text(reason, 120)}")
     lines = [f"  {clean_text(file, 120)}：{'；'.join(parts)}" for file, parts in by_file.items()]
-    shown = lines[:MISDATED_SHOWN]
-    if len(lines) > MISDATED_SHOWN:
-        shown.append(f"  …另有 {len(lines) - MISDATED_SHOWN} 个文件")
+    shown = _files_shown(lines)
     total = sum(n for _, _, n in rows)
     heading = (
         f"⚠ 乡镇反馈中未采用的核实结果 {total} 条（这些预警仍为待核实，会再次下发；"

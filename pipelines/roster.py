@@ -67,6 +67,8 @@ def _grid_key(column: str) -> str:
 # what a household has once, read from its members: the value most of them give
 HOUSEHOLD_PLACE = ("township", "village", "group", "grid", "household_type")
 _HEAD = ", ".join(f"'{relation}'" for relation in HEAD_RELATIONS)
+# what 与户主关系 may hold around the word without changing it: spaces of either width, brackets
+_HEAD_NOISE = r"[\s\x{3000}()（）]"
 
 FINDING = {
     "duplicate_member": (
@@ -138,8 +140,8 @@ def _key_roster(
                ) AS member_key,
                coalesce(CASE WHEN r.relation IN ({_HEAD}) THEN true
                              -- 户 主, 户主（本人）: spaces and brackets are looked past
-                             WHEN r.relation SIMILAR TO '.*[\\s\\x{{3000}}()（）].*'
-                             THEN regexp_replace(r.relation, '[\\s\\x{{3000}}()（）]', '', 'g')
+                             WHEN r.relation SIMILAR TO '.*{_HEAD_NOISE}.*'
+                             THEN regexp_replace(r.relation, '{_HEAD_NOISE}', '', 'g')
                                   IN ({_HEAD})
                              ELSE false END
                         OR (r.relation IS NULL AND r.name = r.head_name), false) AS is_head

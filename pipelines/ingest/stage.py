@@ -460,11 +460,12 @@ def _not_the_list(sheet: str) -> bool:
 def _reading_order(sheets: list[str]) -> list[str]:
     """Sheets as they are tried when none is named for the data: plain ones, then summaries,
     then instructions and samples (each in the workbook's order)."""
-    rank = {
-        sheet: 2 if any(w in normalise_header(sheet) for w in ASIDE) else int(_not_the_list(sheet))
-        for sheet in sheets
-    }
-    return sorted(sheets, key=lambda sheet: rank[sheet])
+
+    def rank(sheet: str) -> int:
+        key = normalise_header(sheet)
+        return 2 if any(w in key for w in ASIDE) else 1 if any(w in key for w in SUMMARY) else 0
+
+    return sorted(sheets, key=rank)
 
 
 def _named_for(source: Source, sheet: str) -> bool:
@@ -487,15 +488,16 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
     message."""
     grids: dict[str, Grid] = {}  # each sheet read once
 
-    def visible(sheet: str) -> bool:
-        grid = grids.get(sheet) or grids.setdefault(sheet, workbook.read(sheet))
-        return not grid.hidden
+    def grid_of(sheet: str) -> Grid:
+        if sheet not in grids:
+            grids[sheet] = workbook.read(sheet)
+        return grids[sheet]
 
-    named = [s for s in workbook.sheet_names if _named_for(source, s) and visible(s)]
+    named = [s for s in workbook.sheet_names if _named_for(source, s) and not grid_of(s).hidden]
     results: list[Table | SheetFailure] = []
     first_error: UnreadableFile | None = None
     for sheet in named or _reading_order(list(workbook.sheet_names)):
-        grid = grids[sheet] if sheet in grids else grids.setdefault(sheet, workbook.read(sheet))
+        grid = grid_of(sheet)
         if grid.hidden:
             continue
         try:
@@ -517,7 +519,7 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
         if sheet in read:
             continue
         try:
-            grid = grids.get(sheet) or workbook.read(sheet)
+            grid = grid_of(sheet)
         except UnreadableFile:
             others.append(sheet)
             continue
