@@ -92,8 +92,20 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
     return config
 
 
+# list settings whose values are a coded field's values (sources.py `allowed`): a value outside
+# them can never be in the staged column (a cell outside them is a field problem, 不可判断)
+VALUE_SETTINGS = {
+    ("GA02", "vehicle_types"): ("vehicles", "vehicle_type"),
+    ("SJ01", "roles"): ("market", "role"),
+    ("CL02", "levels"): ("disability", "disability_level"),
+}
+
+
 def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
-    """A `[rules.X]` setting that no rule reads is a typo that would silently change nothing."""
+    """A `[rules.X]` setting that no rule reads is a typo that would silently change nothing;
+    so is a value of a coded field's list (VALUE_SETTINGS) that the field never holds."""
+    from pipelines.sources import SOURCES
+
     known = defaults["rules"]
     for code, table in override.get("rules", {}).items():
         if code not in known:
@@ -107,3 +119,12 @@ def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[st
                     f"{path}: [rules.{code}] {name} is not a setting of {code} "
                     f"(settings: {', '.join(known[code])})"
                 )
+            if (code, name) in VALUE_SETTINGS:
+                source, field_name = VALUE_SETTINGS[code, name]
+                allowed = SOURCES[source].field(field_name).allowed
+                outside = [v for v in table[name] if v not in allowed]
+                if outside:
+                    raise ValueError(
+                        f"{path}: [rules.{code}] {name} holds {'、'.join(map(str, outside))}, "
+                        f"which the {source} column never holds (values: {'、'.join(allowed)})"
+                    )

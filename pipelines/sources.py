@@ -30,7 +30,8 @@ class Field:
     required: bool = False
     # Values the field may hold; anything else is a reject. Empty = free text.
     allowed: tuple[str, ...] = ()
-    # Other spellings departments use for an allowed value: (as written, allowed value)
+    # Other spellings departments use for an allowed value: (as written, allowed value); for a
+    # 是/否 field, the field's own words for yes and no (房屋倒塌: 倒塌 is 是), as written -> 是/否
     synonyms: tuple[tuple[str, str], ...] = ()
     # the unit an AMOUNT column is in (a cell that says 万 or 元 itself is converted to it)
     unit: str = "元"
@@ -253,6 +254,13 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("已参保", "正常参保"),
                 ("正常", "正常参保"),
                 ("参保缴费", "正常参保"),
+                # 城乡居民医保 is enrolment by paying the year's premium: paid is enrolled
+                ("正常缴费", "正常参保"),
+                ("已缴费", "正常参保"),
+                ("缴费正常", "正常参保"),
+                ("参保正常", "正常参保"),
+                ("暂停缴费", "暂停"),
+                ("中止参保", "暂停"),
                 ("未参加", "未参保"),
                 ("停保", "暂停"),
                 ("暂停参保", "暂停"),
@@ -276,11 +284,25 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("低保对象", "低保"),
                 ("最低生活保障", "低保"),
                 ("农村最低生活保障", "低保"),
+                # the scheme's full name (城乡居民最低生活保障) and its people (低保户, 低保人员)
+                ("城乡居民最低生活保障", "低保"),
+                ("农村居民最低生活保障", "低保"),
+                ("城市居民最低生活保障", "低保"),
+                ("最低生活保障金", "低保"),
+                ("农村低保户", "低保"),
+                ("城市低保户", "低保"),
+                ("低保人员", "低保"),
                 ("特困供养", "特困"),
                 ("特困人员", "特困"),
                 ("特困人员供养", "特困"),
                 ("特困供养人员", "特困"),
                 ("农村特困供养", "特困"),
+                # the scheme's official name is 特困人员救助供养; not 分散供养 / 集中供养 alone
+                # (orphans are 集中/分散供养 too)
+                ("特困人员救助供养", "特困"),
+                ("特困救助供养", "特困"),
+                ("特困户", "特困"),
+                ("特困对象", "特困"),
                 # the two ways 特困 people are supported, as 民政's systems name the category
                 ("分散特困", "特困"),
                 ("集中特困", "特困"),
@@ -296,6 +318,7 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("城镇低保", "低保"),
                 ("临时救助金", "临时救助"),
                 ("临时性救助", "临时救助"),
+                ("临时救助对象", "临时救助"),
                 ("急难型临时救助", "临时救助"),
                 ("支出型临时救助", "临时救助"),
             ),
@@ -309,12 +332,25 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("新纳入", "新增"),
                 ("新批", "新增"),
                 ("纳入", "新增"),
+                ("首次纳入", "新增"),
+                ("新纳入保障", "新增"),
+                ("新增对象", "新增"),
+                ("新增人员", "新增"),
                 ("停保", "退出"),
                 ("取消", "退出"),
                 ("终止", "退出"),
                 ("注销", "退出"),
+                ("退出保障", "退出"),
+                ("退保", "退出"),
+                ("取消保障", "退出"),
+                ("停止保障", "退出"),
+                # not 停发 (a payment may be held for a while) or 减员 (a member out, the
+                # household still in): either may be one or the other
                 ("续保", "在保"),
                 ("正常", "在保"),
+                ("正常在保", "在保"),
+                ("正常发放", "在保"),
+                ("继续享受", "在保"),
             ),
         ),  # fmt: skip
         Field("covered_people", ("保障人数",), FieldType.INT),
@@ -336,6 +372,28 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("幼儿园", "学前"),
                 ("学前班", "学前"),
                 ("学前教育", "学前"),
+                ("学前阶段", "学前"),
+                ("小学阶段", "小学"),
+                ("普通小学", "小学"),
+                ("初级中学", "初中"),
+                ("初中阶段", "初中"),
+                ("普通初中", "初中"),
+                ("高级中学", "高中"),
+                ("高中阶段", "高中"),
+                ("中等职业教育", "中职"),
+                ("中等职业学校", "中职"),
+                ("职业高中", "中职"),
+                ("技工学校", "中职"),
+                ("大学本科", "高校"),
+                ("普通本科", "高校"),
+                ("本科生", "高校"),
+                ("大学专科", "高校"),
+                ("专科生", "高校"),
+                ("高职高专", "高校"),
+                ("高等职业教育", "高校"),
+                ("高等院校", "高校"),
+                ("普通高校", "高校"),
+                # not 中学 (初中 or 高中), 职校 (中职 or 高职), 九年一贯制 or 义务教育
                 ("普高", "高中"),
                 ("普通高中", "高中"),
                 ("职高", "中职"),
@@ -361,6 +419,16 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             synonyms=(
                 ("在校", "在读"),
                 ("就读", "在读"),
+                ("在校生", "在读"),
+                ("正常在读", "在读"),
+                ("在学", "在读"),
+                ("辍学在家", "辍学"),
+                ("已辍学", "辍学"),
+                ("中途辍学", "辍学"),
+                ("休学中", "休学"),
+                ("因病休学", "休学"),
+                ("毕业离校", "毕业"),
+                # not 离校 (毕业 or 辍学) or 在籍 (registered, not necessarily attending)
                 ("失学", "辍学"),
                 ("失学辍学", "辍学"),
                 ("退学", "辍学"),
@@ -368,7 +436,22 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             ),
         ),  # fmt: skip
         Field("enrol_month", ("入学年月",), FieldType.MONTH, decides=True),
-        Field("aided", ("是否享受资助",), FieldType.YESNO, decides=True),
+        Field(
+            "aided",
+            ("是否享受资助",),
+            FieldType.YESNO,
+            decides=True,
+            synonyms=(
+                ("已资助", "是"),
+                ("享受资助", "是"),
+                ("已享受资助", "是"),
+                ("未资助", "否"),
+                ("无资助", "否"),
+                ("没有资助", "否"),
+                ("未享受资助", "否"),
+                # not 已申请 / 申请中 (applied for, not yet granted)
+            ),
+        ),  # fmt: skip
     ),
     _dept(
         "public_security",
@@ -383,7 +466,22 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("死亡注销", "死亡"),
                 ("注销（死亡）", "死亡"),
                 ("注销(死亡)", "死亡"),
+                ("注销户口(死亡)", "死亡"),
+                ("死亡销户", "死亡"),
+                ("因死亡注销", "死亡"),
+                ("死亡注销户口", "死亡"),
+                ("去世", "死亡"),
+                ("已故", "死亡"),
+                ("病故", "死亡"),
+                # not 注销 alone: death, moving out, joining the army all cancel a 户口
                 ("迁出注销", "迁出"),
+                ("户口迁出", "迁出"),
+                ("外迁", "迁出"),
+                ("户口迁入", "迁入"),
+                ("新生儿登记", "出生"),
+                ("新生儿入户", "出生"),
+                ("出生入户", "出生"),
+                ("出生申报", "出生"),
                 ("出生登记", "出生"),
                 ("迁入登记", "迁入"),
             ),
@@ -396,7 +494,44 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "机动车登记",
         "公安分局",
         Field("plate", ("号牌号码",)),
-        Field("vehicle_type", ("车辆类型",), required=True),
+        Field(
+            "vehicle_type",
+            ("车辆类型",),
+            required=True,
+            allowed=(
+                "小型轿车",
+                "小型普通客车",
+                "中型客车",
+                "轻型货车",
+                "三轮汽车",
+                "摩托车",
+                "拖拉机",
+            ),
+            # the names and codes of the 机动车类型 standard (GA 802) the 交警 system exports;
+            # not 小型客车 / 小型汽车 alone (a 号牌 kind covering several types)
+            synonyms=(
+                ("轿车", "小型轿车"),
+                ("小轿车", "小型轿车"),
+                ("K33", "小型轿车"),
+                ("K33小型轿车", "小型轿车"),
+                ("K31", "小型普通客车"),
+                ("K31小型普通客车", "小型普通客车"),
+                ("中型普通客车", "中型客车"),
+                ("K21", "中型客车"),
+                ("K21中型普通客车", "中型客车"),
+                ("轻型普通货车", "轻型货车"),
+                ("轻型厢式货车", "轻型货车"),
+                ("H31", "轻型货车"),
+                ("H31轻型普通货车", "轻型货车"),
+                ("N11", "三轮汽车"),
+                ("普通二轮摩托车", "摩托车"),
+                ("二轮摩托车", "摩托车"),
+                ("普通正三轮摩托车", "摩托车"),
+                ("轻便二轮摩托车", "摩托车"),
+                ("手扶拖拉机", "拖拉机"),
+                ("轮式拖拉机", "拖拉机"),
+            ),
+        ),  # fmt: skip
         Field("register_date", ("初次登记日期",), FieldType.DATE),
     ),
     _dept(
@@ -408,7 +543,19 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             ("鉴定等级",),
             required=True,
             allowed=("A", "B", "C", "D"),
-            synonyms=(("C级危房", "C"), ("D级危房", "D")),
+            # the 鉴定导则's words: C 局部危险 / 局部危房, D 整体危险 / 整幢危房
+            synonyms=tuple(
+                (form.format(g), g)
+                for g in ("C", "D")
+                for form in ("{}级危房", "{}类危房", "{}级危房户", "{}级危险房屋", "危房({}级)")
+            )
+            + (
+                ("局部危房", "C"),
+                ("局部危险", "C"),
+                ("整幢危房", "D"),
+                ("整栋危房", "D"),
+                ("整体危险", "D"),
+            ),
         ),
         Field("appraisal_date", ("鉴定日期",), FieldType.DATE),
         household_level=True,
@@ -453,7 +600,15 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("II级", "二级"),
                 ("III级", "三级"),
                 ("IV级", "四级"),
-            ),
+            )
+            # the card writes the category with the level (肢体二级, 视力一级)
+            + tuple(
+                (form.format(kind, level), level)
+                for level in ("一级", "二级", "三级", "四级")
+                for kind in ("视力", "听力", "言语", "肢体", "智力", "精神", "多重")
+                for form in ("{}{}", "{1}{0}")
+            )
+            + tuple((f"{level}残疾", level) for level in ("一级", "二级", "三级", "四级")),
         ),  # fmt: skip
         Field("issue_date", ("发证日期",), FieldType.DATE, decides=True),
         Field("living_subsidy", ("困难残疾人生活补贴",), FieldType.YESNO),
@@ -466,7 +621,23 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field("disaster_type", ("灾种",)),
         Field("disaster_date", ("受灾日期",), FieldType.DATE),
         Field("loss", ("直接经济损失（元）", "直接经济损失"), FieldType.AMOUNT, decides=True),
-        Field("house_collapsed", ("房屋倒塌",), FieldType.YESNO, decides=True),
+        Field(
+            "house_collapsed",
+            ("房屋倒塌",),
+            FieldType.YESNO,
+            decides=True,
+            # not 部分倒塌 or 损坏 (倒塌 or not is what the column asks)
+            synonyms=(
+                ("倒塌", "是"),
+                ("已倒塌", "是"),
+                ("全倒", "是"),
+                ("全部倒塌", "是"),
+                ("未倒塌", "否"),
+                ("无倒塌", "否"),
+                ("没倒塌", "否"),
+                ("没有倒塌", "否"),
+            ),
+        ),  # fmt: skip
         household_level=True,
     ),
     _dept(
@@ -483,6 +654,11 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("就业", "就业登记"),
                 ("登记失业", "失业登记"),
                 ("登记就业", "就业登记"),
+                ("失业人员登记", "失业登记"),
+                ("失业人员", "失业登记"),
+                ("就业人员登记", "就业登记"),
+                ("灵活就业登记", "就业登记"),
+                ("灵活就业", "就业登记"),
             ),
         ),  # fmt: skip
         Field("register_date", ("登记日期",), FieldType.DATE),
@@ -511,6 +687,11 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("法人代表", "法定代表人"),
                 ("投资人", "股东"),
                 ("出资人", "股东"),
+                ("自然人股东", "股东"),
+                # not 法人股东 (a company holds the share)
+                ("个体工商户经营者", "经营者"),
+                ("个体工商户", "经营者"),
+                ("个体户", "经营者"),
                 ("个体经营者", "经营者"),
                 ("负责人", "经营者"),
             ),
@@ -532,7 +713,21 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         "饮水安全排查",
         "水利局",
         Field("problem_type", ("问题类型",)),
-        Field("resolved", ("是否解决",), FieldType.YESNO, required=True),
+        Field(
+            "resolved",
+            ("是否解决",),
+            FieldType.YESNO,
+            required=True,
+            # the 排查整改 words: 已整改 is solved, 未整改 / 待解决 is not; not 整改中 (as 正在解决)
+            synonyms=(
+                ("已整改", "是"),
+                ("整改完成", "是"),
+                ("已完成整改", "是"),
+                ("未整改", "否"),
+                ("待整改", "否"),
+                ("待解决", "否"),
+            ),
+        ),  # fmt: skip
         household_level=True,
     ),
 )

@@ -439,6 +439,9 @@ def _type_field(
                 dates=f.type in (FieldType.DATE, FieldType.MONTH),
                 yes_no=f.type is FieldType.YESNO,  # 无 is "no" here, a blank elsewhere
             )
+            if f.type is FieldType.YESNO and f.synonyms:
+                # the field's own words for yes and no (房屋倒塌: 倒塌, 未倒塌)
+                cleaned = cleaned.replace(dict(f.synonyms))
             if f.type is FieldType.AMOUNT:
                 value = parser(cleaned, cleaned=True, unit=f.unit)
             elif f.type in (FieldType.DATE, FieldType.MONTH) and f.name not in BIRTH_FIELDS:

@@ -245,7 +245,9 @@ RULES: tuple[RuleSpec, ...] = (
         code="YJ01", name="受灾损失大", source="emergency", level=_H, scope=_ALL,
         risk_type="因灾", direction=_R,
         params={"loss_threshold": float},
-        where=f"s.loss >= $loss_threshold OR {_COLLAPSED}",
+        # not _COLLAPSED: a 房屋倒塌 that could not be read leaves a small loss unknown (NULL, so
+        # 不可判断 by its field problem), not "not collapsed"; a blank one is no hit either
+        where="s.loss >= $loss_threshold OR s.house_collapsed",
         red=_COLLAPSED,
         key="coalesce(CAST(s.disaster_date AS VARCHAR), '') || '|' || "
         f"CASE WHEN {_COLLAPSED} THEN '!1倒塌' ELSE '!0未倒塌' END",

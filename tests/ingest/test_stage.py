@@ -782,3 +782,35 @@ def test_a_list_without_an_id_column_says_so_and_names_the_header_it_did_not_rea
     assert statuses == {"a.csv": "ok", "b.csv": "ok", "c.csv": "ok", "d.csv": "partial"}
     ids = dict(staged.records.select("file", "id_number").iter_rows())
     assert ids == {"a.csv": None, "b.csv": None, "c.csv": ZHANG, "d.csv": LI}
+
+
+def test_yes_no_fields_read_their_own_words_and_vehicle_types_are_checked(tmp_path: Path) -> None:
+    """房屋倒塌 倒塌/未倒塌, 是否享受资助 未享受资助, 是否解决 未整改/已整改 are a person's 是/否 in those
+    columns; 部分倒塌 and 整改中 are not (field problems). A 车辆类型 outside the contract's values
+    is a field problem (GA02 不可判断), no longer a silent "not a car"."""
+    folder = tmp_path / "emergency"
+    header = ("户主姓名", "证件号码", "房屋倒塌")
+    write_csv(folder / "a.csv", [header, ("张三", ZHANG, "倒塌"), ("李四", LI, "未倒塌"),
+                                 ("王五", make_id(date(1980, 2, 2)), "部分倒塌")])  # fmt: skip
+    staged = stage_source(SOURCES["emergency"], folder, MONTH)
+    assert staged.records["house_collapsed"].to_list() == [True, False, None]
+    problems = staged.field_problems.filter(pl.col("field") == "house_collapsed")
+    assert problems["raw_value"].to_list() == ["部分倒塌"]
+    folder = tmp_path / "water"
+    header = ("户主姓名", "证件号码", "是否解决")
+    write_csv(folder / "a.csv", [header, ("张三", ZHANG, "未整改"), ("李四", LI, "已整改"),
+                                 ("王五", make_id(date(1980, 2, 2)), "整改中")])  # fmt: skip
+    staged = stage_source(SOURCES["water"], folder, MONTH)
+    assert staged.records["resolved"].to_list() == [False, True, None]
+    folder = tmp_path / "education"
+    write_csv(folder / "a.csv", [("姓名", "证件号码", "是否享受资助"), ("张三", ZHANG, "未享受资助"),
+                                 ("李四", LI, "已享受资助")])  # fmt: skip
+    staged = stage_source(SOURCES["education"], folder, MONTH)
+    assert staged.records["aided"].to_list() == [False, True]
+    folder = tmp_path / "vehicles"
+    write_csv(folder / "a.csv", [("姓名", "证件号码", "车辆类型"), ("张三", ZHANG, "小型轿车（K33）"),
+                                 ("李四", LI, "小型汽车")])  # fmt: skip
+    staged = stage_source(SOURCES["vehicles"], folder, MONTH)
+    assert staged.records["vehicle_type"].to_list() == ["小型轿车", None]
+    problems = staged.field_problems.filter(pl.col("field") == "vehicle_type")
+    assert problems["raw_value"].to_list() == ["小型汽车"]

@@ -78,6 +78,24 @@ def test_a_district_file_naming_an_unknown_rule_setting_is_refused(tmp_path):
         load_rule_config(DataDir(tmp_path))
 
 
+def test_a_coded_value_setting_outside_the_columns_values_is_refused_and_a_subset_kept(tmp_path):
+    # 小型越野客车 is no value of the vehicles' 车辆类型 (a cell saying it is a field problem):
+    # listed, it would silently never match
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        '[rules.GA02]\nvehicle_types = ["小型轿车", "小型越野客车"]\n', encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=r"\[rules\.GA02\] vehicle_types holds 小型越野客车"):
+        load_rule_config(DataDir(tmp_path))
+    rules.write_text('[rules.CL02]\nlevels = ["1级"]\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"levels holds 1级.*一级、二级、三级、四级"):
+        load_rule_config(DataDir(tmp_path))
+    rules.write_text('[rules.GA02]\nvehicle_types = ["小型轿车", "三轮汽车"]\n', encoding="utf-8")
+    assert load_rule_config(DataDir(tmp_path))["rules"]["GA02"]["vehicle_types"] == [
+        "小型轿车", "三轮汽车",
+    ]  # fmt: skip
+
+
 def test_monitored_household_types_are_written_once_in_the_rules_package():
     package = Path(pipelines.rules.__file__).parent
     spelled = [
