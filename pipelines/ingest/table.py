@@ -99,6 +99,18 @@ NOTE_PATTERN = (
 )
 # "1. 本表…", "2、数据来源…": a numbered line of text, not a 序号 followed by a name
 NUMBERED_NOTE = r"^\d{1,2}\s*[、.．]\s*[\u4e00-\u9fff]{2}"
+# a printed page's footer alone on its row: 第 3 页 共 12 页, 第3页，共12页, 共12页 第3页, 第 3 页
+_PAGE_NUMBER = "[0-9０-９一二三四五六七八九十百零〇两]+"
+PAGE_FOOTER = (
+    rf"^(?:第{_PAGE_NUMBER}页(?:[,，/、;；]?共{_PAGE_NUMBER}页)?"
+    rf"|共{_PAGE_NUMBER}页[,，/、;；]?第{_PAGE_NUMBER}页)$"
+)
+# a subtotal's label in any cell of a row without a name and an ID: 汪郢村小计, 汪郢村 合计,
+# 小计：汪郢村（12户）
+SUBTOTAL_CELL = (
+    r"(?:^|\x1f)\s*(?:[^\x1f]{0,12}(?:合\s*计|小\s*计|总\s*计)\s*[:：]?"
+    r"|(?:合计|小计|总计)\s*[:：][^\x1f]{0,16})\s*(?:\x1f|$)"
+)
 # a units row under the header (元, 万元, 人, 平方米 …, alone or in brackets): not data
 _UNIT_CELL = re.compile(
     r"^[(（]?(?:单位[:：])?(?:元|万元|千元|人|户|名|平方米|㎡|m2|元/人|元/月|元/人/月|岁|次|天|%)[)）]?$"
@@ -187,10 +199,63 @@ def _frame_eval(columns: dict[str, pl.Series], expr: pl.Expr) -> pl.Series:
     return pl.DataFrame(columns).select(expr).to_series()
 
 
-def _decorations(
-    body: pl.DataFrame, columns: list[str], header: Header, header_cells: tuple[str | None, ...]
+def _header_again(columns: list[str], header_rows: Sequence[Sequence[str | None]]) -> pl.Expr:
+    """A page of a printed list starts again with its header: each header row (both rows of a
+    two-row header, whose upper row holds 姓名 and the lower one only the grouped columns'
+    labels) is found again where at least two cells, and at least half of the row's filled ones,
+    are that header row's own cells as written."""
+    again = [pl.lit(False)]
+    for cells in header_rows:
+        labelled = [(columns[i], v) for i, v in enumerate(cells) if v is not None and v.strip()]
+        if len(labelled) < 2:
+            continue
+        equal = pl.sum_horizontal((pl.col(c) == v).fill_null(False) for c, v in labelled)
+        again.append((equal >= 2) & (equal * 2 >= pl.col("_all")))
+    return pl.any_horizontal(again)
+
+
+def _row_text(cells: Sequence[str | None]) -> str:
+    """A row's filled cells without spaces, joined as _short_rows joins a body row's."""
+    parts = [re.sub(r"\s+", "", c) for c in cells if c is not None and c.strip()]
+    return CELL_SEPARATOR.join(parts)
+
+
+def _short_rows(
+    body: pl.DataFrame, columns: list[str], positions: pl.Series, above: Sequence[str]
 ) -> pl.Series:
-    """Rows under the header that are not data: blank, totals, notes, a repeated header.
+    """Of the body's rows at `positions` (rows of few filled cells), those that are a page's
+    footer alone on its row (第 3 页 共 12 页, wherever it stands) or a line above the header
+    written again for the next page (the title, 填报单位…)."""
+    text = (
+        body[positions]
+        .select(
+            pl.concat_str(
+                [
+                    pl.when(pl.col(c).str.contains(r"\S")).then(
+                        pl.col(c).str.replace_all(r"\s+", "")
+                    )
+                    for c in columns
+                ],
+                separator=CELL_SEPARATOR,
+                ignore_nulls=True,
+            )
+        )
+        .to_series()
+    )
+    footer = ~text.str.contains(CELL_SEPARATOR, literal=True) & text.str.contains(PAGE_FOOTER)
+    return (footer | text.is_in(list(above))).fill_null(False)
+
+
+def _decorations(
+    body: pl.DataFrame,
+    columns: list[str],
+    header: Header,
+    header_cells: tuple[str | None, ...],
+    header_rows: Sequence[Sequence[str | None]] = (),
+    above: Sequence[str] = (),
+) -> pl.Series:
+    """Rows under the header that are not data: blank, totals and subtotals, notes, the header
+    again, a page's footer, a title line written again for the next page.
 
     One lazy query per table: tables are many and small, and each eager step has a fixed cost.
     """
@@ -200,8 +265,12 @@ def _decorations(
     # often stands in the 序号 column
     lead = columns[:LEAD_COLUMNS]
     filled = {
-        c: pl.col(c).str.contains(r"\S").fill_null(False) for c in dict.fromkeys([*lead, *values])
+        c: pl.col(c).str.contains(r"\S").fill_null(False)
+        for c in dict.fromkeys([*lead, *values, *columns])
     }
+    # a 小计 in a cell other than the first (三十铺镇 | 汪郢村小计 | … | 3,456.00) makes a row
+    # without a name and an ID the village's subtotal, not a record (SUBTOTAL_CELL)
+    identity = [columns[i] for f in ("name", "id_number") if (i := header.column_of(f)) is not None]
     first = pl.coalesce(pl.when(pl.col(f"_f{c}")).then(pl.col(c)) for c in lead)
     # two columns are enough to recognise the header repeated (a page or sheet pasted below)
     mapped = sorted(header.fields.values())[:2]
@@ -216,6 +285,7 @@ def _decorations(
         .with_columns(
             first.str.replace_all(r"\s+", "").alias("_first"),
             pl.sum_horizontal(f"_f{c}" for c in values).alias("_count"),
+            pl.sum_horizontal(f"_f{c}" for c in columns).alias("_all"),
             # only rows with a 计 somewhere can hold a 合计 cell: a cheap literal test first
             pl.any_horizontal(
                 pl.col(c).str.contains("计", literal=True).fill_null(False) for c in columns
@@ -249,20 +319,36 @@ def _decorations(
                     & (pl.col("_count") <= 1)
                 )
                 | (pl.sum_horizontal(repeats) >= len(repeats) if repeats else pl.lit(False))
+                | _header_again(columns, header_rows)
             ).alias("decoration"),
             "_ji",
+            "_all",
+            pl.all_horizontal(pl.lit(True), *(~pl.col(f"_f{c}") for c in identity)).alias("_noid"),
         )
         .collect()
     )
     decoration = flags["decoration"]
     if flags["_ji"].any():
-        # a cell holding only 合计/小计 anywhere in the row (the total written under a column)
+        # a cell holding only 合计/小计 anywhere in the row (the total written under a column),
+        # or a subtotal's label in a row without a name and an ID
         positions = flags["_ji"].arg_true()
-        joined = body[positions].select(
-            pl.concat_str(columns, separator=CELL_SEPARATOR, ignore_nulls=True)
+        joined = (
+            body[positions]
+            .select(pl.concat_str(columns, separator=CELL_SEPARATOR, ignore_nulls=True))
+            .to_series()
         )
-        total_cell = joined.to_series().str.contains(TOTAL_CELL).fill_null(False)
+        total_cell = joined.str.contains(TOTAL_CELL).fill_null(False) | (
+            joined.str.contains(SUBTOTAL_CELL).fill_null(False) & flags["_noid"].gather(positions)
+        )
         decoration = decoration.scatter(positions, decoration.gather(positions) | total_cell)
+    # a footer or a title line again fills few cells: only such rows are read as text (a line
+    # above the header filling more than LEAD_COLUMNS cells is not looked for again)
+    above = [line for line in above if line.count(CELL_SEPARATOR) < LEAD_COLUMNS]
+    few = max([1, *(line.count(CELL_SEPARATOR) + 1 for line in above)])
+    short = ~decoration & (flags["_all"] <= few)
+    if short.any():
+        positions = short.arg_true()
+        decoration = decoration.scatter(positions, _short_rows(body, columns, positions, above))
     return decoration
 
 
@@ -342,7 +428,14 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     columns = grid.cell_columns
     body = grid.cells.slice(header.body_start)
     header_cells = grid.cells.row(header.rows[-1])[: len(columns)]
-    decoration = _decorations(body, columns, header, header_cells)
+    header_rows = [grid.cells.row(r)[: len(columns)] for r in header.rows]
+    # the lines above the header (title, 填报单位…), as _short_rows reads a row
+    above = [
+        text
+        for r in range(header.rows[0])
+        if (text := _row_text(grid.cells.row(r)[: len(columns)]))
+    ]
+    decoration = _decorations(body, columns, header, header_cells, header_rows, above)
     if body.height and _units_row(body.row(0)[: len(columns)]):
         decoration = decoration.scatter(0, True)  # 元 | 元 | 元 under the header: no data
     data = body.filter(~decoration)

@@ -814,3 +814,53 @@ def test_yes_no_fields_read_their_own_words_and_vehicle_types_are_checked(tmp_pa
     assert staged.records["vehicle_type"].to_list() == ["小型轿车", None]
     problems = staged.field_problems.filter(pl.col("field") == "vehicle_type")
     assert problems["raw_value"].to_list() == ["小型汽车"]
+
+
+def test_a_list_printed_page_by_page_keeps_only_its_data_rows(tmp_path: Path) -> None:
+    """A list exported page by page: each page ends with its footer (第 1 页 共 2 页, in any
+    column) and the next starts with the title and both rows of a grouped header again; a
+    village's 小计 row has the township in its first cell and 汪郢村小计 under 村. Those rows had
+    been kept as records named after the title, the footer or 患者姓名, or rejected as rows
+    without a name and an ID (the header's lower row, the footer under 就诊机构, the 小计)."""
+    folder = tmp_path / "medical_claims"
+    title = ("金安区2026年10月医保结算明细",)
+    top = ("患者姓名", "证件号码", "乡镇", "村", "就诊机构", "费用情况（元）", "", "")
+    bottom = ("", "", "", "", "", "医疗总费用", "统筹支付", "个人自付")
+    rows = [
+        title,
+        top,
+        bottom,
+        ("张三", ZHANG, "三十铺镇", "汪郢村", "六安市人民医院", "100.00", "60.00", "40.00"),
+        ("", "", "三十铺镇", "汪郢村小计", "", "100.00", "60.00", "40.00"),
+        (),
+        ("第 1 页 共 2 页",),
+        title,
+        top,
+        bottom,
+        ("李四", LI, "三十铺镇", "北山村", "三十铺卫生院", "50.00", "30.00", "20.00"),
+        ("", "", "", "", "第2页，共2页", "", "", ""),
+        ("合计", "共2人", "", "", "", "150.00", "90.00", "60.00"),
+    ]
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["medical_claims"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三", "李四"]
+    assert staged.records["row_number"].to_list() == [4, 11]
+    assert staged.rejects.is_empty() and staged.field_problems.is_empty()
+
+
+def test_a_row_with_a_name_is_no_subtotal_and_a_one_cell_row_a_footer_only_as_one(
+    tmp_path: Path,
+) -> None:
+    """A 小计 in a cell does not drop a row that names a person (the rule is for rows without a
+    name and an ID), and a one-cell row is a page footer only when it reads as one (第三页 does,
+    a name alone does not)."""
+    folder = tmp_path / "vehicles"
+    rows = [
+        ("姓名", "证件号码", "车辆类型", "乡镇", "备注"),
+        ("张三", ZHANG, "小型轿车", "三十铺镇", "见小计"),
+        ("第三页",),
+        ("王五",),
+    ]
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["vehicles"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三", "王五"]
