@@ -458,13 +458,21 @@ def parse_int(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     )
 
 
+_YEAR_NOTE = r"^[^()]+\([^()0-9]*\)$"
+
+
 def parse_year(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     """A calendar year (参保年度): 2026, 2026.0, 2026年, 2026年度, ２０２６, '2026, ="2026" -> Int64.
 
-    Only four digits within 1900–2100. Refused: 26 (which century?), 2026-2027年度 (two
+    A note in brackets after it is not part of it (2026（城乡居民）). Only four digits within
+    1900–2100. Refused: 26 (which century?), 2026-2027年度 (two
     years), dates and Excel serials (a day is not a year), 2026.5.
     """
     value = values if cleaned else clean(values)
+    # a note in brackets after the year (2026（城乡居民）) is not part of it; one holding a digit
+    # (2026(2027)) may be another year, and stays
+    noted = value.str.contains(_YEAR_NOTE).fill_null(False)
+    value = _patch(value, noted, lambda part: part.str.replace(r"\s*\([^()]*\)$", ""), value)
     direct = value.str.contains(r"^[0-9]{4}$").fill_null(False)
     digits = _patch(
         _null_if(value, ~direct),

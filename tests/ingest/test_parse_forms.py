@@ -102,6 +102,8 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("2026 年度", 2026),
         ("２０２６", 2026),
         ("２０２６年度", 2026),
+        ("2026（城乡居民）", 2026),  # a note in brackets after the year
+        ("2026年度(居民医保)", 2026),
         ("1900", 1900),
         ("2100", 2100),
     ],
@@ -263,6 +265,7 @@ REFUSED: dict[str, list[str]] = {
         "126",
         "2026-2027年度",  # two years
         "2026/2027",
+        "2026(2027)",  # the note may be another year
         "46300",  # an Excel serial is a day
         "2026-01-01",  # a day is not a year
         "2026年1月",
