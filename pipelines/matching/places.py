@@ -12,8 +12,8 @@ _PREFIX = r"^(?:.{2,7}?省)?(?:.{2,7}?市)?(?:.{2,7}?[区县])?"
 # The one list of what a township or village name may end with (the matcher, the grid ledger's
 # titles and the department spellings all read these). Longest first: an alternation takes the
 # first that fits.
-TOWNSHIP_SUFFIXES = ("街道办事处", "街道", "办事处", "开发区", "镇", "乡")
-VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "社区", "村")
+TOWNSHIP_SUFFIXES = ("街道办事处", "街道办", "街道", "办事处", "开发区", "镇", "乡")
+VILLAGE_SUFFIXES = ("村民委员会", "居民委员会", "村委会", "居委会", "村委", "居委", "社区", "村")
 
 
 def suffix_pattern(suffixes: tuple[str, ...]) -> str:
@@ -22,6 +22,8 @@ def suffix_pattern(suffixes: tuple[str, ...]) -> str:
 
 
 _TOWNSHIP_SUFFIX = suffix_pattern(TOWNSHIP_SUFFIXES)
+# the township's government named for the township (三十铺镇人民政府, 三里桥街道办事处 is a suffix)
+_GOVERNMENT = r"(?:人民政府|政府)$"
 _VILLAGE_SUFFIX = suffix_pattern(VILLAGE_SUFFIXES)
 
 
@@ -30,7 +32,12 @@ def _base(expr: pl.Expr) -> pl.Expr:
 
 
 def township_key(expr: pl.Expr) -> pl.Expr:
-    return _base(expr).str.replace(_PREFIX, "").str.replace(_TOWNSHIP_SUFFIX, "")
+    return (
+        _base(expr)
+        .str.replace(_PREFIX, "")
+        .str.replace(_GOVERNMENT, "")
+        .str.replace(_TOWNSHIP_SUFFIX, "")
+    )
 
 
 def village_key(expr: pl.Expr) -> pl.Expr:
@@ -73,6 +80,27 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
         pl.coalesce("_town_in", "township").alias("township"),
         pl.coalesce("_village", "_village_in", "village").alias("village"),
     )
+    # a 乡镇 cell holding the township and its village (三十铺镇北山村), the 村 cell blank or
+    # naming that village: read as a 村 cell without a township
+    in_town = _written_around(
+        with_village.select(
+            pl.lit(None, pl.String).alias("township"),
+            pl.when(pl.col("_town").is_null()).then(pl.col("township")).alias("village"),
+            pl.lit(None, pl.String).alias("_village"),
+        ),
+        roster_places,
+    )
+    agrees = pl.col("village").is_null() | (
+        village_key(pl.col("village")) == village_key(pl.col("_village_in"))
+    )
+    with_village = (
+        pl.concat([with_village.drop("_town_in", "_village_in"), in_town], how="horizontal")
+        .with_columns(ok=pl.col("_town_in").is_not_null() & agrees.fill_null(False))
+        .with_columns(
+            pl.when("ok").then("_town_in").otherwise("township").alias("township"),
+            pl.when("ok").then("_village_in").otherwise("village").alias("village"),
+        )
+    )
     return with_village.select(records.columns)
 
 
@@ -81,7 +109,7 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
 # 北山村三组, 北山村第3村民组, or a group of that village by the roster's own name: 北山村王岗组).
 # Anything else (东北山村) is another name, never this village's.
 _BEFORE_VILLAGE = rf"^(?:.*(?:省|市|区|县|{'|'.join(TOWNSHIP_SUFFIXES)}))?$"
-_COMMITTEE = r"(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会)?"
+_COMMITTEE = r"(?:委会|民委员会|村委会|村民委员会|居委会|居民委员会|委)?"
 _AFTER_VILLAGE = (
     rf"^{_COMMITTEE}(?:第?[0-9一二三四五六七八九十]{{1,3}}(?:组|队|村民组|村民小组|居民组))?$"
 )
@@ -94,6 +122,8 @@ def _compact(text: str) -> str:
 
 def _names_group_after(after: str, groups: set[str]) -> bool:
     """The text after a village's name is its committee, a numbered 组, or one of its groups."""
+    # a 组 set off by a dash or in brackets (北山村-三组, 北山村（王岗组）) is that 组
+    after = re.sub(r"^([^-—－_(（]*)[-—－_]?[(（]?(.*?)[)）]?$", r"\1\2", after)
     return bool(re.match(_AFTER_VILLAGE, after)) or re.sub(f"^{_COMMITTEE}", "", after) in groups
 
 
@@ -106,35 +136,56 @@ def _written_around(keyed: pl.DataFrame, roster_places: pl.DataFrame) -> pl.Data
     东桥马集村 does not name 东桥镇).
     Nulls where the cell already fits a village's key, or none or two fit. A village inside
     another's name (山村 in 北山村) does not count against the longer one."""
-    names: dict[str, dict[str, str]] = {}  # township -> compared village name -> roster's
+    # township -> compared village name -> (roster's, whether a 组 must follow): the full name,
+    # and the name without its suffix where a 组 follows (许畈一组 for 许畈村一组)
+    names: dict[str, dict[str, tuple[str, bool]]] = {}
     for town, village in (
         roster_places.select("township", "village").drop_nulls().unique().iter_rows()
     ):
-        names.setdefault(town, {})[_compact(village)] = village
+        bare = re.sub(_VILLAGE_SUFFIX, "", _compact(village))
+        # a one-character name without its 村 (山 of 山村) is too short to stand for it
+        if len(bare) >= 2 and bare != _compact(village):
+            names.setdefault(town, {}).setdefault(bare, (village, True))
+        names.setdefault(town, {})[_compact(village)] = (village, False)
     groups: dict[tuple[str, str], set[str]] = {}
     if "group" in roster_places.columns:
         for town, village, group in (
             roster_places.select("township", "village", "group").drop_nulls().unique().iter_rows()
         ):
             groups.setdefault((town, village), set()).add(_compact(group))
-    found: list[tuple[str, str] | None] = []
+    found: list[tuple[str | None, str] | None] = []
     for town, written, mapped in keyed.select("township", "village", "_village").iter_rows():
         if mapped is not None or written is None or (town is not None and town not in names):
             found.append(None)
             continue
         cell = _compact(written)
         fits = [
-            (place, village)
+            (place, village, at)
             for place in ([town] if town is not None else names)
-            for compared, village in names[place].items()
+            for compared, (village, bare) in names[place].items()
             for at in [cell.find(compared)]
             if at >= 0
             and re.match(_BEFORE_VILLAGE, cell[:at])
-            and _names_group_after(cell[at + len(compared) :], groups.get((place, village), set()))
-            and (town is not None or cell[:at].endswith(_compact(place)))
+            and _names_group_after(
+                after := cell[at + len(compared) :], groups.get((place, village), set())
+            )
+            and (not bare or (after != "" and re.sub(f"^{_COMMITTEE}", "", after) == after))
         ]
-        longest = [f for f in fits if not any(f != o and f[1] in o[1] for o in fits)]
-        found.append(longest[0] if len(longest) == 1 else None)
+        # a row without a township: the township's roster name must end the address before the
+        # village; with nothing before it, the village's name alone (its township left unknown,
+        # as for a cell that is only that name: the matcher's name pass decides)
+        named = list(
+            dict.fromkeys(
+                (p, v) for p, v, at in fits if town is not None or cell[:at].endswith(_compact(p))
+            )
+        )
+        alone = {v for p, v, at in fits if town is None and at == 0}
+        longest = [f for f in named if not any(f != o and f[1] in o[1] for o in named)]
+        alone = {v for v in alone if not any(v != o and v in o for o in alone)}
+        if longest:
+            found.append(longest[0] if len(longest) == 1 else None)
+        else:
+            found.append((None, alone.pop()) if len(alone) == 1 else None)
     return pl.DataFrame(
         {
             "_town_in": [f[0] if f else None for f in found],

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.matching.ids import MISSING, USABLE_STATUSES
 from pipelines.matching.names import name_keys, simplified_names
-from pipelines.matching.places import canonical_places
+from pipelines.matching.places import canonical_places, township_key, village_key
 from pipelines.schema import TABLE
 from pipelines.warehouse import scalar
 
@@ -253,14 +253,22 @@ _UNUSABLE_ID = "(u.id_number IS NULL OR u.id_status NOT IN ({usable}))".format(
     usable=", ".join(f"'{status}'" for status in USABLE_STATUSES)
 )
 
-# a row's 乡镇/村 (places p) agree with the member's, or are not written: "乡镇/村相符或未填"
-_PLACE_AGREES = "(p.township IS NULL OR p.township = o.township) AND (p.village IS NULL OR p.village = o.village)"
+# a row's 乡镇/村 (places p) agree with the member's, or are not written: "乡镇/村相符或未填". A
+# 乡镇 (村) written as no township (village of it) of the roster could be any whose name it holds
+# (东河口镇山郢, 东河口山郢 for 东河口镇 山郢村): unread, it is no evidence against theirs
+_PLACE_AGREES = """(p.township IS NULL OR p.township = o.township
+     OR (NOT p.town_known AND contains(p.written, o.town_key)))
+ AND (p.village IS NULL OR p.village = o.village
+     OR (NOT p.village_known AND contains(p.written, o.village_key)))"""
 
 BLOCKING_SQL = f"""
     WITH monitored AS ({MONITORED_SQL}),
     enrolled AS ({ENROLLED_SQL}),
     open_members AS (
-        SELECT m.*, k.name_key FROM monitored m LEFT JOIN name_keys k ON k.name = m.name
+        SELECT m.*, k.name_key, pk.town_key, pk.village_key
+        FROM monitored m LEFT JOIN name_keys k ON k.name = m.name
+        LEFT JOIN place_keys pk
+          ON pk.township IS NOT DISTINCT FROM m.township AND pk.village IS NOT DISTINCT FROM m.village
         WHERE m.member_key NOT IN (SELECT member_key FROM enrolled)
     ),
     tied AS (
@@ -449,12 +457,30 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         "WHERE district = $district AND month = $month",
         params={"district": params["district"], "month": params["month"]},
     ).pl()
+    # the row's own text, to look for a roster place's name in where it names none
+    rows = rows.with_columns(
+        pl.concat_str(
+            [pl.col(c).fill_null("").str.replace_all(r"\s", "") for c in ("township", "village")]
+        ).alias("written")
+    )
     places = canonical_places(rows, roster_places) if rows.height else rows
-    con.register("_places", places)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE places AS SELECT * FROM _places")
-    finally:
-        con.unregister("_places")
+    known = roster_places.select("township", "village").unique()
+    places = places.with_columns(
+        pl.col("township").is_in(known["township"].implode()).alias("town_known"),
+        pl.struct("township", "village")
+        .is_in(known.select(pl.struct("township", "village")).to_series().implode())
+        .alias("village_known"),
+    )
+    keys = known.with_columns(
+        township_key(pl.col("township")).alias("town_key"),
+        village_key(pl.col("village")).alias("village_key"),
+    )
+    for name, frame in (("places", places), ("place_keys", keys)):
+        con.register("_frame", frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _frame")
+        finally:
+            con.unregister("_frame")
 
 
 def _name_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:

@@ -136,6 +136,28 @@ def test_an_unmatched_row_with_the_name_and_place_blocks_but_not_elsewhere(famil
     assert undecided(run) == {subject: {here}}
 
 
+def test_a_row_whose_place_names_no_roster_place_but_holds_the_members_blocks(family, rule_config):
+    """A 乡镇 or 村 cell the roster's places cannot read (东桥镇王岗 in the 乡镇 cell, 东桥王岗 in the
+    村 cell: township and village without their suffixes) is no evidence against the member's
+    place when it holds its names: on a probe district whose place cells another hand rewrote,
+    such rows raised false YB02 warnings. One holding another township's name does not block."""
+    world, subject = family
+    in_town = world.unmatched(
+        "medical_enrollment", name="张小红", township="东桥镇王岗", village=None, **ENROLLED
+    )
+    run = world.run(rule_config)
+    assert yb02(run) == set() and undecided(run) == {subject: {in_town}}
+
+    row = next(r for r in world.records["medical_enrollment"] if r["record_key"] == in_town)
+    row.update(township=None, village="东桥王岗")
+    run = world.run(rule_config)
+    assert yb02(run) == set() and undecided(run) == {subject: {in_town}}
+
+    row.update(township="木厂镇王岗", village=None)
+    run = world.run(rule_config)
+    assert yb02(run) == {subject} and undecided(run) == {}
+
+
 def test_a_row_with_the_name_in_a_village_of_the_township_where_no_one_so_named_lives_blocks(
     family, rule_config
 ):
