@@ -65,6 +65,11 @@ REJECT_UNKNOWN_VERDICT = (
     "核实结果不是规定值（属实-已纳入监测/属实-已落实帮扶/属实-无需纳入/不属实/非本人）"
 )
 REJECT_OTHER_TOWNSHIP = "该预警属于其他乡镇，不能由本文件所属乡镇反馈"
+REJECT_CONFLICT = (
+    "同一预警在本月反馈中有相互矛盾的核实结果（最晚的核实日期相同或都未填），均未采用："
+    "请乡镇确认后只保留一个"
+)
+REJECT_NO_VERDICT = "核实结果为空，但填写了核实说明/核实人/核实日期：请按规定值填写核实结果"
 
 
 def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -72,7 +77,10 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
 
     `rows`: file, sheet, row_number, warning_id, township, verdict, verification_note, verifier,
     verified_date. `listed`: warning_id, township (one row per warning ever listed).
-    Rows with no 核实结果 are not answers yet and are neither kept as answers nor rejected.
+    Rows with no 核实结果 and nothing else filled are not answers yet and are neither kept as
+    answers nor rejected; a row with 核实说明, 核实人 or 核实日期 but no 核实结果 is an answer
+    not taken (REJECT_NO_VERDICT). A warning whose latest answers this month disagree (a partial
+    return and the complete one dated alike) reads two ways: none of its answers is taken.
     """
     townships = listed["township"].unique().drop_nulls().to_list()
     owners = {
@@ -97,8 +105,32 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
             .then(pl.lit(REJECT_UNKNOWN_VERDICT))
             .when(pl.col("file_township") != pl.col("warning_township"))
             .then(pl.lit(REJECT_OTHER_TOWNSHIP))
+            .when(
+                pl.col("verdict").is_null()
+                & pl.any_horizontal(
+                    pl.col("verification_note").str.strip_chars().str.len_chars() > 0,
+                    pl.col("verifier").str.strip_chars().str.len_chars() > 0,
+                    pl.col("verified_date").is_not_null(),
+                )
+            )
+            .then(pl.lit(REJECT_NO_VERDICT))
             .alias("reason")
         )
+    )
+    dated = pl.col("verified_date").fill_null(pl.date(1900, 1, 1))
+    taken = pl.col("reason").is_null() & pl.col("verdict").is_not_null()
+    torn = (
+        checked.filter(taken)
+        .filter(dated == dated.max().over("warning_id"))
+        .group_by("warning_id")
+        .agg(pl.col("verdict").n_unique().alias("verdicts"))
+        .filter(pl.col("verdicts") > 1)["warning_id"]
+    )
+    checked = checked.with_columns(
+        pl.when(taken & pl.col("warning_id").is_in(torn.implode()))
+        .then(pl.lit(REJECT_CONFLICT))
+        .otherwise(pl.col("reason"))
+        .alias("reason")
     )
     rejects = checked.filter(pl.col("reason").is_not_null())
     answers = checked.filter(pl.col("reason").is_null() & pl.col("verdict").is_not_null()).drop(

@@ -16,7 +16,7 @@ from pipelines.matching.places import TOWNSHIP_SUFFIXES
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import UNDECIDABLE
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import open_warehouse
+from pipelines.warehouse import open_warehouse, scalar
 
 
 def _width(text: str) -> int:
@@ -187,29 +187,47 @@ def _excel_ids(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a
     return [heading, *lines, ""]
 
 
-def _refused_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
-    """The townships' returned answers that were not taken (an unknown 预警编号, a 核实结果 that
-    is none of the five, another township's warning): per file and reason. Their warnings stay
-    待核实 and come back next month; the township should hear why."""
+def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """The townships' returned lists of the month: how many files and answers were taken, and
+    the answers that were not (an unknown 预警编号, a 核实结果 that is none of the five or
+    missing beside a note, another township's warning, two answers that disagree): per file and
+    reason. Their warnings stay 待核实 and come back next month; the township should hear why."""
+    files, read = con.execute(
+        """SELECT count(DISTINCT file), coalesce(sum(rows_read), 0) FROM ingest_files
+           WHERE district = ? AND month = ? AND source = 'feedback'""",
+        [district, month],
+    ).fetchone()
+    if not files:
+        return []
+    taken = scalar(
+        con,
+        "SELECT count(*) FROM feedback_answers WHERE district = ? AND month = ?",
+        [district, month],
+    )
     rows = con.execute(
         """SELECT file, reason, count(*) FROM rejects
            WHERE district = ? AND month = ? AND source = 'feedback'
            GROUP BY file, reason ORDER BY file, reason""",
         [district, month],
     ).fetchall()
+    total = sum(n for _, _, n in rows)
+    lines = [
+        f"乡镇反馈：{files} 个文件，{read} 行，采用核实结果 {taken} 条"
+        + (f"，未采用 {total} 条" if total else "")
+    ]
     if not rows:
-        return []
+        return [*lines, ""]
     by_file: dict[str, list[str]] = {}
     for file, reason, n in rows:
         by_file.setdefault(file, []).append(f"{n} 条{clean_text(reason, 120)}")
-    lines = [f"  {clean_text(file, 120)}：{'；'.join(parts)}" for file, parts in by_file.items()]
-    shown = _files_shown(lines)
-    total = sum(n for _, _, n in rows)
+    shown = _files_shown(
+        [f"  {clean_text(file, 120)}：{'；'.join(parts)}" for file, parts in by_file.items()]
+    )
     heading = (
         f"⚠ 乡镇反馈中未采用的核实结果 {total} 条（这些预警仍为待核实，会再次下发；"
-        "请告知乡镇按规定值重新填写）："
+        "请按下列原因告知乡镇）："
     )
-    return [heading, *shown, ""]
+    return [*lines, heading, *shown, ""]
 
 
 def _undecidable(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
@@ -307,7 +325,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
         lines += _excel_ids(con, district, month)
-        lines += _refused_answers(con, district, month)
+        lines += _returned_answers(con, district, month)
         lines += _undecidable(con, district, month)
         # rules not evaluated although their source came (an absence rule on a list that is no
         # evidence): the sources not received are said in the table above

@@ -555,11 +555,20 @@ def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_ou
             "raw_values": ['{"核实结果":"属实"}'] * 3,
         }
     )
+    files = pl.DataFrame(
+        {"source": ["feedback"] * 2, "file": ["三十铺镇.xlsx", "东桥镇.csv"],
+         "status": ["ok"] * 2, "rows_read": [12, 8]},
+        schema_overrides={"rows_read": pl.Int64},
+    )  # fmt: skip
     with open_warehouse(layout.database) as con:
         World().build(con)
         replace_partition(con, "rejects", refused, district=DISTRICT, month=MONTH,
                           extra_where=("source = ?", ["feedback"]))  # fmt: skip
+        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    # the month's returns counted even where every answer was taken (none here: no answers table)
+    assert "乡镇反馈：2 个文件，20 行，采用核实结果 0 条，未采用 3 条" in lines
     heading = next(i for i, line in enumerate(lines) if "未采用的核实结果 3 条" in line)
     assert lines[heading + 1] == f"  三十铺镇.xlsx：2 条{REJECT_UNKNOWN_VERDICT}"
     assert lines[heading + 2] == f"  东桥镇.csv：1 条{REJECT_UNKNOWN_ID}"

@@ -110,3 +110,49 @@ def test_latest_verification_date_wins_and_all_answers_are_kept():
     december = dict(effective_verdicts(con, "d", "2026-12").select("warning_id", "verdict").rows())
     assert december == {"W1": "不属实", "W2": "属实-无需纳入"}
     assert con.sql("SELECT count(*) FROM feedback_answers").fetchall()[0][0] == 4
+
+
+def test_answers_that_disagree_on_one_day_are_not_taken_and_a_note_without_verdict_is_reported():
+    from pipelines.feedback import REJECT_CONFLICT, REJECT_NO_VERDICT
+
+    rows = _rows(
+        [
+            # a partial return and the complete one, both dated 11/3, disagree: neither is a guess
+            ("k2", "东桥镇.csv", None, 2, "ZJ01-A", "东桥镇", "不属实", None, None, date(2026, 11, 3)),
+            ("k3", "东桥镇（第一批）.csv", None, 2, "ZJ01-A", "东桥镇", "属实-无需纳入", None, None, date(2026, 11, 3)),
+            # dated apart: the later stands; the same answer twice is no conflict
+            ("k4", "东桥镇.csv", None, 3, "YB01-B", "东桥镇", "不属实", None, None, date(2026, 11, 5)),
+            ("k5", "东桥镇（第一批）.csv", None, 3, "YB01-B", "东桥镇", "属实-无需纳入", None, None, date(2026, 11, 1)),
+            ("k6", "木厂镇.csv", None, 2, "GA02-C", "木厂镇", "非本人", None, None, None),
+            ("k7", "木厂镇（第一批）.csv", None, 2, "GA02-C", "木厂镇", "非本人", None, None, None),
+            # the answer typed into 核实说明 only
+            ("k8", "木厂镇.csv", None, 3, "GA02-C", "木厂镇", None, "经入户核实不属实", "乙", None),
+            ("k9", "木厂镇.csv", None, 4, "GA02-C", "木厂镇", " ", None, None, None),
+        ]
+    )  # fmt: skip
+    answers, rejects = resolve_answers(rows, LISTED)
+    assert sorted(answers.select("warning_id", "verdict").rows()) == [
+        ("GA02-C", "非本人"), ("GA02-C", "非本人"), ("YB01-B", "不属实"), ("YB01-B", "属实-无需纳入"),
+    ]  # fmt: skip
+    reasons = dict(zip(rejects["record_key"], rejects["reason"], strict=True))
+    assert reasons == {"k2": REJECT_CONFLICT, "k3": REJECT_CONFLICT, "k8": REJECT_NO_VERDICT}
+
+
+def test_a_second_sheet_of_returned_answers_is_not_read_silently(tmp_path):
+    import openpyxl
+
+    from pipelines.ingest.stage import stage_source
+    from pipelines.sources import FEEDBACK
+
+    head = ["预警编号", "乡镇", "核实结果", "核实说明", "核实人", "核实日期"]
+    book = openpyxl.Workbook()
+    book.active.title = "东桥镇"
+    book.active.append(head)
+    book.active.append(["ZJ01-A", "东桥镇", "不属实", "", "甲", "2026/11/3"])
+    other = book.create_sheet("先生店镇")
+    other.append(head)
+    other.append(["GA02-D", "先生店镇", "非本人", "", "乙", "2026/11/3"])
+    book.save(tmp_path / "反馈汇总.xlsx")
+    staged = stage_source(FEEDBACK, tmp_path, "2026-11")
+    file = staged.files.row(0, named=True)
+    assert file["status"] != "ok" and "先生店镇（1 行）" in file["message"]

@@ -583,7 +583,10 @@ def _more_of_the_list(source: Source, read: Table, grid: Grid) -> int:
             return 0
         ids = int(body[f"c{id_column}"].str.contains(_ID_SHAPE).fill_null(False).sum())
         return ids if ids * 2 >= body.height else 0
-    column = header.column_of("id_number" if id_column is not None else "name")
+    # the person's ID or name; a list of neither (a returned warning list) by its required key
+    keys = ["id_number"] if id_column is not None else ["name"]
+    keys += [f.name for f in source.fields if f.required]
+    column = next((c for c in map(header.column_of, keys) if c is not None), None)
     return 0 if column is None else int(body[f"c{column}"].is_not_null().sum())
 
 
