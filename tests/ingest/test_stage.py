@@ -784,36 +784,32 @@ def test_a_list_without_an_id_column_says_so_and_names_the_header_it_did_not_rea
     assert ids == {"a.csv": None, "b.csv": None, "c.csv": ZHANG, "d.csv": LI}
 
 
-def test_yes_no_fields_read_their_own_words_and_vehicle_types_are_checked(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("source", "column", "field", "written", "read", "problems"),
+    [
+        ("emergency", "房屋倒塌", "house_collapsed", ["倒塌", "未倒塌", "部分倒塌"],
+         [True, False, None], ["部分倒塌"]),
+        ("water", "是否解决", "resolved", ["未整改", "已整改", "整改中"], [False, True, None],
+         ["整改中"]),
+        ("education", "是否享受资助", "aided", ["未享受资助", "已享受资助"], [False, True], []),
+        ("vehicles", "车辆类型", "vehicle_type", ["小型轿车（K33）", "小型汽车"], ["小型轿车", None],
+         ["小型汽车"]),
+    ],
+)  # fmt: skip
+def test_yes_no_fields_read_their_own_words_and_vehicle_types_are_checked(
+    tmp_path: Path, source: str, column: str, field: str, written: list, read: list, problems: list
+) -> None:
     """房屋倒塌 倒塌/未倒塌, 是否享受资助 未享受资助, 是否解决 未整改/已整改 are a person's 是/否 in those
     columns; 部分倒塌 and 整改中 are not (field problems). A 车辆类型 outside the contract's values
     is a field problem (GA02 不可判断), no longer a silent "not a car"."""
-    folder = tmp_path / "emergency"
-    header = ("户主姓名", "证件号码", "房屋倒塌")
-    write_csv(folder / "a.csv", [header, ("张三", ZHANG, "倒塌"), ("李四", LI, "未倒塌"),
-                                 ("王五", make_id(date(1980, 2, 2)), "部分倒塌")])  # fmt: skip
-    staged = stage_source(SOURCES["emergency"], folder, MONTH)
-    assert staged.records["house_collapsed"].to_list() == [True, False, None]
-    problems = staged.field_problems.filter(pl.col("field") == "house_collapsed")
-    assert problems["raw_value"].to_list() == ["部分倒塌"]
-    folder = tmp_path / "water"
-    header = ("户主姓名", "证件号码", "是否解决")
-    write_csv(folder / "a.csv", [header, ("张三", ZHANG, "未整改"), ("李四", LI, "已整改"),
-                                 ("王五", make_id(date(1980, 2, 2)), "整改中")])  # fmt: skip
-    staged = stage_source(SOURCES["water"], folder, MONTH)
-    assert staged.records["resolved"].to_list() == [False, True, None]
-    folder = tmp_path / "education"
-    write_csv(folder / "a.csv", [("姓名", "证件号码", "是否享受资助"), ("张三", ZHANG, "未享受资助"),
-                                 ("李四", LI, "已享受资助")])  # fmt: skip
-    staged = stage_source(SOURCES["education"], folder, MONTH)
-    assert staged.records["aided"].to_list() == [False, True]
-    folder = tmp_path / "vehicles"
-    write_csv(folder / "a.csv", [("姓名", "证件号码", "车辆类型"), ("张三", ZHANG, "小型轿车（K33）"),
-                                 ("李四", LI, "小型汽车")])  # fmt: skip
-    staged = stage_source(SOURCES["vehicles"], folder, MONTH)
-    assert staged.records["vehicle_type"].to_list() == ["小型轿车", None]
-    problems = staged.field_problems.filter(pl.col("field") == "vehicle_type")
-    assert problems["raw_value"].to_list() == ["小型汽车"]
+    name = "户主姓名" if SOURCES[source].household_level else "姓名"
+    people = [("张三", ZHANG), ("李四", LI), ("王五", make_id(date(1980, 2, 2)))]
+    rows = [(n, i, cell) for (n, i), cell in zip(people, written, strict=False)]
+    write_csv(tmp_path / source / "a.csv", [(name, "证件号码", column), *rows])
+    staged = stage_source(SOURCES[source], tmp_path / source, MONTH)
+    assert staged.records[field].to_list() == read
+    found = staged.field_problems.filter(pl.col("field") == field)
+    assert found["raw_value"].to_list() == problems
 
 
 def test_a_list_printed_page_by_page_keeps_only_its_data_rows(tmp_path: Path) -> None:
