@@ -71,6 +71,21 @@ _WEEKDAY_SUFFIX = (
     r"^(.*[0-9日号])\s*[(（]?\s*(?:星期|周|礼拜)[一二三四五六日天]\s*[)）]?\s*$",
     "${1}",
 )
+# the time of day written straight after 日/号 (2026年10月5日8:30) or in Chinese (9时15分,
+# 下午2点30分), which _TIME_SUFFIX (a space or T before a colon time) leaves
+_TIME_AFTER_DAY = (
+    r"(?i)([日号])\s*(?:上午|下午|AM|PM)?\s*[0-9]{1,2}"
+    r"(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?|[时點点](?:[0-9]{1,2}分(?:[0-9]{1,2}秒)?|整|半)?)"
+    r"\s*(?:上午|下午|AM|PM)?\s*$",
+    "${1}",
+)
+_CHINESE_TIME = (
+    r"(?i)[ T]+(?:上午|下午)?\s*[0-9]{1,2}[时點点](?:[0-9]{1,2}分(?:[0-9]{1,2}秒)?|整|半)?\s*$",
+    "",
+)
+# a note in brackets after a date (2026.10.5（补录）, 2026年10月（上报）): not part of it. A note
+# holding a digit (2026.10.5（原2026.9.5）) may be another date, and stays (unread)
+_DATE_NOTE = (r"^(.*[0-9日号月])\s*[(（\[【][^()（）\[\]【】0-9]*[)）\]】]\s*$", "${1}")
 _YMD = r"^([0-9]{4})[-/.年]([0-9]{1,2})[-/.月]([0-9]{1,2})[日号]?$"
 _COMPACT_DATE = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
 # day and month before a 4-digit year: read only when one order gives a real date (25/10/2026)
@@ -223,7 +238,13 @@ def clean(values: pl.Series, *, dates: bool = False, yes_no: bool = False) -> pl
     if dates:
         # NFKC first: a full-width space or colon must not hide the time of day
         values = nfkc(values)
-        values = values.str.replace(_TIME_SUFFIX, "").str.replace(*_WEEKDAY_SUFFIX)
+        values = (
+            values.str.replace(*_DATE_NOTE)
+            .str.replace(_TIME_SUFFIX, "")
+            .str.replace(*_CHINESE_TIME)
+            .str.replace(*_TIME_AFTER_DAY)
+            .str.replace(*_WEEKDAY_SUFFIX)
+        )
     cleaned = compact(values)
     marked = (cleaned.str.starts_with("'") | cleaned.str.starts_with("=")).fill_null(False) | (
         cleaned.str.contains(r'^["“”]').fill_null(False)

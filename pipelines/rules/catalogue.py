@@ -55,6 +55,18 @@ _UNEMPLOYED_WORKING = (
 )
 _COLLAPSED = "coalesce(s.house_collapsed, false)"
 
+
+def _in_month_or_blank(field: str) -> str:
+    """SQL: the row's `field` (a date) is in M, or blank (the list is M's); NULL, so 不可判断,
+    where the cell was written but could not be read (5/10/2026, 2026-02-30): not M's by default."""
+    unread = f"""s.record_key IN (SELECT fp.record_key FROM field_problems fp
+                 WHERE fp.district = $district AND fp.month = $month AND fp.field = '{field}')"""
+    return (
+        f"(CASE WHEN s.{field} IS NOT NULL THEN {in_month(f's.{field}')} "
+        f"WHEN {unread} THEN NULL ELSE true END)"
+    )
+
+
 RULES: tuple[RuleSpec, ...] = (
     YearToDateRule(
         code="YB01", name="医疗自付费用高", source="medical_claims", level=_H, scope=_ALL,
@@ -119,7 +131,7 @@ RULES: tuple[RuleSpec, ...] = (
     RecordRule(
         code="MZ02", name="临时救助", source="civil_affairs", level=_H, scope=_ALL,
         risk_type="突发严重困难", direction=_R,
-        where=f"s.assistance_type = '临时救助' AND (s.change_date IS NULL OR {in_month('s.change_date')})",
+        where=f"s.assistance_type = '临时救助' AND {_in_month_or_blank('change_date')}",
         red="true",
         key="$month",
         ev_date="s.change_date",

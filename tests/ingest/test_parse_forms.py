@@ -61,6 +61,14 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("2026/10/5 下午 3:30", OCT5),
         ("2026/10/5 8:05 PM", OCT5),
         ("２０２６－１０－０５　００：００：００", OCT5),
+        # a note in brackets after the date, and a time of day straight after 日 or in Chinese
+        ("2026.10.5（补录）", OCT5),
+        ("2026-10-05(补)", OCT5),
+        ("2026年10月5日【补录】", OCT5),
+        ("2026年10月5日8:30", OCT5),
+        ("2026年10月05日00:00", OCT5),
+        ("2026年10月5日 9时15分", OCT5),
+        ("2026年10月5日下午2点30分", OCT5),
         ("46300", OCT5),  # Excel serial
         ("46300.0", OCT5),
         ("46300.5", OCT5),
@@ -92,6 +100,7 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("2025.10", date(2025, 10, 1)),
         ("2025年1月", date(2025, 1, 1)),
         ("2025-1", date(2025, 1, 1)),
+        ("2025年11月（插班）", date(2025, 11, 1)),
     ],
     "year": [
         ("2026", 2026),
@@ -245,6 +254,9 @@ REFUSED: dict[str, list[str]] = {
         "1234",
         "abc",
         "下月",
+        "2026.10.5（原2026.9.5）",  # a note holding a digit may be another date
+        "2026年10月5日12",  # 12 what?
+        "（补录）",  # a note alone is no date
         "星期一",  # a weekday alone is no date
         "周一",
         # what a program writes for a missing number (nan, inf), or an ID in the date column:

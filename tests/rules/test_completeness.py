@@ -449,6 +449,23 @@ def test_an_unreadable_date_that_decides_the_age_is_not_evaluable(world, rule_co
     assert gaps.select("rule", "record_key").rows() == [("RS01", row)]
 
 
+def test_a_temporary_relief_row_whose_date_is_written_but_unreadable_is_not_evaluable(
+    world, rule_config
+):
+    """MZ02 takes a 临时救助 row without a date as M's (the list is M's); one whose 变动日期 was
+    written but reads two ways (5/10/2026: May or October) had been taken as M's too, the
+    household told 本月获临时救助. It is 不可判断 now; a blank date still fires."""
+    written = world.member(world.household("一般农户"), "王五")
+    row = world.record("civil_affairs", written, assistance_type="临时救助", change_date=None)
+    world.problem(row, "change_date", "5/10/2026")
+    blank = world.member(world.household("一般农户"), "王六")
+    world.record("civil_affairs", blank, assistance_type="临时救助", change_date=None)
+    run = world.run(rule_config)
+    assert set(run.warnings.filter(pl.col("rule") == "MZ02")["member_key"]) == {blank}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
+    assert gaps.select("rule", "record_key").rows() == [("MZ02", row)]
+
+
 def test_a_precision_rule_needs_more_than_a_name_in_a_township(world, rule_config):
     household = world.household("脱贫户")
     owner = world.member(household, "周六")
