@@ -33,15 +33,32 @@ def _record_select(source_key: str, household_level: bool, columns: set[str]) ->
     # The record's own birth date where the department's file has one (a source that declares
     # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
     birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
+    name = household_name_sql() if household_level and "name_raw" in columns else "name"
     id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
     id_prefix = "id_prefix::VARCHAR" if "id_prefix" in columns else "CAST(NULL AS VARCHAR)"
     return f"""
         SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
-               '{source_key}' AS source, name, id_number, id_status, id_birth, id_area,
+               '{source_key}' AS source, {name} AS name, id_number, id_status, id_birth, id_area,
                {id_prefix} AS id_prefix, {birth_date} AS birth_date, township, village,
                {str(household_level).lower()} AS household_level, {id_raw} AS id_raw
         FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
     """
+
+
+# A household-level list's 户主 cell as clerks write it. A bracketed note saying that the name is
+# someone acting for the household (王波（代）, 魏强（村民组长）, 赵文（村干部代报）) names no one of
+# the household: the cell is left as written, so that it ties nobody and is listed for the
+# district, never tied to the agent's own household. The household written around its head's name
+# (王强户, 户主王强, 户主：王强) is that name.
+_AGENT_NOTE = (
+    r"[(（\[【〔][^)）\]】〕]*(代|组长|干部|书记|主任|网格员|村委)[^)）\]】〕]*[)）\]】〕]"
+)
+
+
+def household_name_sql() -> str:
+    """SQL over a staged household-level row: the name the matcher searches for (see _AGENT_NOTE)."""
+    bare = r"regexp_replace(regexp_replace(name, '^户主[:：]?(.{2,})$', '\1'), '^(.{2,})户$', '\1')"
+    return f"CASE WHEN regexp_matches(name_raw, '{_AGENT_NOTE}') THEN name_raw ELSE {bare} END"
 
 
 def keep_mistyped_ids(con: duckdb.DuckDBPyConnection) -> None:
