@@ -482,3 +482,39 @@ def test_a_precision_rule_needs_more_than_a_name_in_a_township(world, rule_confi
     assert "姓名+乡镇" in run.undecided["reason"][0]
     rule_config["ties"]["precision_min_confidence"] = 0.99
     assert owner in set(world.run(rule_config).warnings["member_key"])
+
+
+def test_a_list_that_is_not_the_per_person_register_is_no_evidence_of_absence(rule_config, world):
+    """医保 sends a list of 户 (each household's head, a 参保人数 beside), or a list without a
+    readable 参保状态 (the 已参保 or the 未参保 list: it cannot tell which), for the 参保名册. By
+    either, a monitored member missing from it is no evidence: on the 5,000-member district so
+    sent, YB02 gave 355 warnings (351 false) and 193 (all false)."""
+    spouses = []
+    for n in range(20):
+        household = world.household("脱贫户")
+        head = world.member(household, f"张{n}甲")
+        spouses.append(world.member(household, f"李{n}乙", relation="配偶"))
+        world.record("medical_enrollment", head, **ENROLLED)
+    run = world.run(rule_config)
+    assert not yb02(run) and "以户为单位" in run.not_evaluated["YB02"]
+    # the same households listed person by person, one spouse missing: she is warned
+    for spouse in spouses[1:]:
+        world.record("medical_enrollment", spouse, **ENROLLED)
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated and yb02(run) == {spouses[0]}
+    for row in world.records["medical_enrollment"]:
+        row["enroll_status"] = None
+    run = world.run(rule_config)
+    assert not yb02(run) and "没有可读的「参保状态」" in run.not_evaluated["YB02"]
+
+
+def test_an_enrollment_list_cut_at_the_sheet_limit_is_no_evidence_of_absence(family, rule_config):
+    """A district-wide 参保名册 saved from .xls ends at row 65,536: the rest was cut. On the
+    5,000-member district so sent (ID order), YB02 gave 43 warnings, 38 false."""
+    world, subject = family
+    world.records["medical_enrollment"][0]["record_key"] = (
+        "medical_enrollment|名册.xlsx|Sheet1|65536"
+    )
+    world.matches[0]["record_key"] = "medical_enrollment|名册.xlsx|Sheet1|65536"
+    run = world.run(rule_config)
+    assert not yb02(run) and "名单被截断" in run.not_evaluated["YB02"]
