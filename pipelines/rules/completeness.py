@@ -122,15 +122,18 @@ def _enrollment_not_evidence(
     if partial:
         return {"medical_enrollment": partial}
     stale = [
-        f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）"
+        (f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）", common)
         for file, dated, inside, common, _, _ in files
         if dated >= NOT_EVIDENCE_MIN_ROWS and inside * 2 < dated
     ]
     if stale:
+        # last year's list sent again, or the coming year's 征缴 list (October on: 2027's drive)
+        which = (
+            "往年" if all(c is None or c < year for _, c in stale) else "其他年度（如下一年度征缴）"
+        )
+        shown = _files_shown([line for line, _ in stale])
         return {
-            "medical_enrollment": (
-                f"「参保年度」多不是本年度（{_files_shown(stale)}），可能报送了往年的名单"
-            )
+            "medical_enrollment": f"「参保年度」多不是本年度（{shown}），可能报送了{which}的名单"
         }
     counts = [(file, stated, enrolled) for file, _, _, _, stated, enrolled in files]
     exceptions = [

@@ -346,6 +346,14 @@ def test_last_years_enrollment_list_is_no_evidence_of_absence(family, rule_confi
     assert (
         "「参保年度」多不是本年度" in reason and "6 行中 5 行不是 2026 年（多为 2025 年）" in reason
     )
+    assert "可能报送了往年的名单" in reason
+    # the coming year's 征缴 list (from October, 2027's drive) is no evidence either, and is not
+    # called last year's
+    for row in world.records["medical_enrollment"]:
+        if row["enroll_year"] == 2025:
+            row["enroll_year"] = 2027
+    reason = world.run(rule_config).not_evaluated["YB02"]
+    assert "多为 2027 年" in reason and "下一年度" in reason and "往年" not in reason
     for name in ("李六", "李七", "李八", "李九", "李十"):  # now 6 of 11 rows this year's
         world.record("medical_enrollment", world.member(household, name), **ENROLLED)
     run = world.run(rule_config)
