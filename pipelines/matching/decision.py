@@ -15,7 +15,7 @@ def decide(ws: Workspace) -> None:
 
     Per record (its candidates all come from one pass), the candidates of the strongest rank
     short of LISTED win: one member there — or, for a household-level record, one household —
-    is a tie (never the roster's 户主 picked among namesakes of several households); more is ambiguous, listing every candidate (strongest first). A record with
+    is a tie; more is ambiguous, listing every candidate (strongest first). A record with
     candidates but none to tie is ambiguous too; one without any is unmatched, with the most
     telling reason.
     """
@@ -69,6 +69,9 @@ _TIES_AND_AMBIGUITIES = """
                    FILTER (WHERE rank = best) AS pick,
                arg_min(method, {{'head': NOT is_head, 'm': m_id}})
                    FILTER (WHERE rank = best) AS method,
+               count(DISTINCT household_id) FILTER (WHERE rank = best AND is_head)
+                   AS head_households,
+               arg_min(m_id, m_id) FILTER (WHERE rank = best AND is_head) AS head_pick,
                -- the reason of the strongest candidates (one per rank in the scoring table)
                arg_min(reason, {{'rank': rank, 'm': m_id}}) AS reason,
                list(m_id ORDER BY rank, m_id) AS candidates
@@ -77,15 +80,15 @@ _TIES_AND_AMBIGUITIES = """
     SELECT r_id, 'matched' AS status, m_id, method, NULL AS reason, NULL::BIGINT[] AS candidates
     FROM single
     UNION ALL
-    -- A household-level record is tied when its candidates are all of one household. Among
-    -- namesakes in several households it is ambiguous, even when one of them is the roster's
-    -- 户主: a department's 户主 is often another member (the spouse, an adult child), so the
-    -- roster's head is no evidence. A record whose ID is someone else's is ambiguous because
-    -- of that conflict.
+    -- A household-level record names the 户主: among namesakes in several households, the
+    -- one who is 户主 in the roster is meant. A record whose ID is someone else's is
+    -- ambiguous because of that conflict.
     SELECT g.r_id,
-           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1)
+           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0
+                                    AND (households = 1 OR head_households = 1))
                 THEN 'matched' ELSE 'ambiguous' END AS status,
            CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1) THEN pick
+                WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
            END AS m_id,
            method,
            CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict' ELSE g.reason END AS reason,

@@ -63,20 +63,10 @@ CASES = {
         record("r", "刘建国", A, birth_date=birth_of(C)),
         tie=("H1|f", "id"),
     ),
-    # a department's 户主 is often not the roster's (the spouse, an adult child): the roster's
-    # head among namesakes of several households is a guess, right or wrong alike
-    "household-level record, namesakes in two households, one the 户主: ambiguous": Case(
+    "household-level record, namesakes in two households: the 户主": Case(
         [
             member("H1|h", "王芳", B, "H1", is_head=True),
             member("H2|x", "王芳", D, "H2"),
-        ],
-        record("r", "王芳", village="北山村", household_level=True),
-        ambiguous=("same_name", ["H1|h", "H2|x"]),
-    ),
-    "household-level record, namesakes in one household: tied to it (the 户主 shown)": Case(
-        [
-            member("H1|h", "王芳", B, "H1", is_head=True),
-            member("H1|x", "王芳", D, "H1"),
         ],
         record("r", "王芳", village="北山村", household_level=True),
         tie=("H1|h", "name_village"),

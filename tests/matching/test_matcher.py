@@ -527,13 +527,12 @@ def test_household_record_namesakes_in_two_households_are_ambiguous(run) -> None
     assert unresolved(run(roster, [rec]), "r")["status"] == "ambiguous"
 
 
-def test_household_record_does_not_guess_the_namesake_who_is_head(run) -> None:
-    # Of two 刘强 in the village only one heads a household in the roster; but a department's
-    # 户主 is often another member (the spouse, an adult child), so H2's son may be meant as
-    # well: listed with both, never guessed.
+def test_household_record_prefers_the_namesake_who_is_head(run) -> None:
+    # The file names the 户主: of two 刘强 in the village, only one heads a household.
     roster = [*_family(), member("H2|x", "刘强", make_id("19900101", 13), "H2", relation="子女")]
     rec = record("r", "刘强", None, source="housing", village="北山村", household_level=True)
-    assert unresolved(run(roster, [rec]), "r")["status"] == "ambiguous"
+    assert tie(run(roster, [rec]), "r")["household_id"] == "H1"
+    # A person-level record has no such hint.
     person = record("p", "刘强", None, village="北山村")
     assert unresolved(run(roster, [person]), "p")["status"] == "ambiguous"
 
