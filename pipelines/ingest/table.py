@@ -214,10 +214,18 @@ def _header_again(columns: list[str], header_rows: Sequence[Sequence[str | None]
     return pl.any_horizontal(again)
 
 
-def _row_text(cells: Sequence[str | None]) -> str:
-    """A row's filled cells without spaces, joined as _short_rows joins a body row's."""
-    parts = [re.sub(r"\s+", "", c) for c in cells if c is not None and c.strip()]
-    return CELL_SEPARATOR.join(parts)
+def _row_texts(rows: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """Each row's filled cells without spaces, joined by CELL_SEPARATOR (empty: a blank row)."""
+    return rows.select(
+        pl.concat_str(
+            [
+                pl.when(pl.col(c).str.contains(r"\S")).then(pl.col(c).str.replace_all(r"\s+", ""))
+                for c in columns
+            ],
+            separator=CELL_SEPARATOR,
+            ignore_nulls=True,
+        )
+    ).to_series()
 
 
 def _short_rows(
@@ -226,22 +234,7 @@ def _short_rows(
     """Of the body's rows at `positions` (rows of few filled cells), those that are a page's
     footer alone on its row (第 3 页 共 12 页, wherever it stands) or a line above the header
     written again for the next page (the title, 填报单位…)."""
-    text = (
-        body[positions]
-        .select(
-            pl.concat_str(
-                [
-                    pl.when(pl.col(c).str.contains(r"\S")).then(
-                        pl.col(c).str.replace_all(r"\s+", "")
-                    )
-                    for c in columns
-                ],
-                separator=CELL_SEPARATOR,
-                ignore_nulls=True,
-            )
-        )
-        .to_series()
-    )
+    text = _row_texts(body[positions], columns)
     footer = ~text.str.contains(CELL_SEPARATOR, literal=True) & text.str.contains(PAGE_FOOTER)
     return (footer | text.is_in(list(above))).fill_null(False)
 
@@ -264,10 +257,7 @@ def _decorations(
     # 合计 and notes open the row: a merged note keeps its text in its first cell, and 合计
     # often stands in the 序号 column
     lead = columns[:LEAD_COLUMNS]
-    filled = {
-        c: pl.col(c).str.contains(r"\S").fill_null(False)
-        for c in dict.fromkeys([*lead, *values, *columns])
-    }
+    filled = {c: pl.col(c).str.contains(r"\S").fill_null(False) for c in columns}
     # a 小计 in a cell other than the first (三十铺镇 | 汪郢村小计 | … | 3,456.00) makes a row
     # without a name and an ID the village's subtotal, not a record (SUBTOTAL_CELL)
     identity = [columns[i] for f in ("name", "id_number") if (i := header.column_of(f)) is not None]
@@ -430,11 +420,7 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     header_cells = grid.cells.row(header.rows[-1])[: len(columns)]
     header_rows = [grid.cells.row(r)[: len(columns)] for r in header.rows]
     # the lines above the header (title, 填报单位…), as _short_rows reads a row
-    above = [
-        text
-        for r in range(header.rows[0])
-        if (text := _row_text(grid.cells.row(r)[: len(columns)]))
-    ]
+    above = [t for t in _row_texts(grid.cells.head(header.rows[0]), columns).to_list() if t]
     decoration = _decorations(body, columns, header, header_cells, header_rows, above)
     if body.height and _units_row(body.row(0)[: len(columns)]):
         decoration = decoration.scatter(0, True)  # 元 | 元 | 元 under the header: no data

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipelines.rules.completeness import ENROLLED_SQL, blocked_members, prepare_enrollment
+from pipelines.rules.completeness import (
+    ENROLLED_SQL,
+    blocked_members,
+    prepare_enrollment,
+    unreadable_sql,
+)
 from pipelines.rules.spec import (
     AbsenceRule,
     Direction,
@@ -59,11 +64,9 @@ _COLLAPSED = "coalesce(s.house_collapsed, false)"
 def _in_month_or_blank(field: str) -> str:
     """SQL: the row's `field` (a date) is in M, or blank (the list is M's); NULL, so 不可判断,
     where the cell was written but could not be read (5/10/2026, 2026-02-30): not M's by default."""
-    unread = f"""s.record_key IN (SELECT fp.record_key FROM field_problems fp
-                 WHERE fp.district = $district AND fp.month = $month AND fp.field = '{field}')"""
     return (
         f"(CASE WHEN s.{field} IS NOT NULL THEN {in_month(f's.{field}')} "
-        f"WHEN {unread} THEN NULL ELSE true END)"
+        f"WHEN {unreadable_sql([field])} THEN NULL ELSE true END)"
     )
 
 

@@ -110,21 +110,36 @@ def _enrollment_not_evidence(
     con: duckdb.DuckDBPyConnection, district: str, month: str
 ) -> dict[str, str]:
     year = int(month[:4])
-    files = con.execute(
-        """SELECT file, count(enroll_year), count(*) FILTER (WHERE enroll_year = ?),
-                  mode(enroll_year), count(enroll_status),
-                  count(*) FILTER (WHERE enroll_status = '正常参保')
-           FROM stg_medical_enrollment WHERE district = ? AND month = ?
-           GROUP BY file ORDER BY file""",
-        [year, district, month],
-    ).fetchall()
-    partial = _enrollment_partial(con, district, month)
+    # per file, in one pass: its rows, years, statuses, last row, and whom its ties are (each
+    # staged row has one tie at most, each tie one member: the joins add no rows)
+    files = con.sql(
+        """SELECT e.file, count(*) AS rows, count(e.enroll_year) AS dated,
+                  count(*) FILTER (WHERE e.enroll_year = ?) AS inside,
+                  mode(e.enroll_year) AS common, count(e.enroll_status) AS stated,
+                  count(*) FILTER (WHERE e.enroll_status = '正常参保') AS enrolled,
+                  max(e.row_number) AS last, count(r.member_key) AS tied,
+                  count(*) FILTER (WHERE r.is_head) AS heads
+           FROM stg_medical_enrollment e
+           LEFT JOIN record_matches m
+             ON m.district = e.district AND m.month = e.month AND m.record_key = e.record_key
+           LEFT JOIN roster_members r
+             ON r.district = m.district AND r.month = m.month AND r.member_key = m.member_key
+           WHERE e.district = ? AND e.month = ?
+           GROUP BY e.file ORDER BY e.file""",
+        params=[year, district, month],
+    ).pl()
+    files = list(files.iter_rows(named=True))
+    partial = _enrollment_partial(files)
     if partial:
         return {"medical_enrollment": partial}
     stale = [
-        (f"{file}：{dated} 行中 {dated - inside} 行不是 {year} 年（多为 {common} 年）", common)
-        for file, dated, inside, common, _, _ in files
-        if dated >= NOT_EVIDENCE_MIN_ROWS and inside * 2 < dated
+        (
+            f"{f['file']}：{f['dated']} 行中 {f['dated'] - f['inside']} 行不是 {year} 年"
+            f"（多为 {f['common']} 年）",
+            f["common"],
+        )
+        for f in files
+        if f["dated"] >= NOT_EVIDENCE_MIN_ROWS and f["inside"] * 2 < f["dated"]
     ]
     if stale:
         # last year's list sent again, or the coming year's 征缴 list (October on: 2027's drive)
@@ -135,7 +150,7 @@ def _enrollment_not_evidence(
         return {
             "medical_enrollment": f"「参保年度」多不是本年度（{shown}），可能报送了{which}的名单"
         }
-    counts = [(file, stated, enrolled) for file, _, _, _, stated, enrolled in files]
+    counts = [(f["file"], f["stated"], f["enrolled"]) for f in files]
     exceptions = [
         f"{file}：{stated} 行中只有 {enrolled} 行为正常参保"
         for file, stated, enrolled in counts
@@ -170,23 +185,13 @@ HEADS_SHARE = 0.9
 HEADS_MIN_ROWS = 20
 
 
-def _enrollment_partial(con: duckdb.DuckDBPyConnection, district: str, month: str) -> str | None:
-    files = con.execute(
-        """SELECT e.file, count(*), count(e.enroll_status), max(e.row_number),
-                  count(r.member_key), count(*) FILTER (WHERE r.is_head)
-           FROM stg_medical_enrollment e
-           LEFT JOIN record_matches m
-             ON m.district = e.district AND m.month = e.month AND m.record_key = e.record_key
-           LEFT JOIN roster_members r
-             ON r.district = m.district AND r.month = m.month AND r.member_key = m.member_key
-           WHERE e.district = ? AND e.month = ?
-           GROUP BY e.file ORDER BY e.file""",
-        [district, month],
-    ).fetchall()
+def _enrollment_partial(files: list[dict]) -> str | None:
+    """Why the list (`files`: _enrollment_not_evidence's per-file counts) is not the per-person
+    参保名册, or None."""
     by_household = [
-        f"{file}：{tied} 行中 {heads} 行是户主"
-        for file, _, _, _, tied, heads in files
-        if tied >= HEADS_MIN_ROWS and heads >= HEADS_SHARE * tied
+        f"{f['file']}：{f['tied']} 行中 {f['heads']} 行是户主"
+        for f in files
+        if f["tied"] >= HEADS_MIN_ROWS and f["heads"] >= HEADS_SHARE * f["tied"]
     ]
     if by_household:
         return (
@@ -195,17 +200,18 @@ def _enrollment_partial(con: duckdb.DuckDBPyConnection, district: str, month: st
         )
     # a sheet filled to the last row an .xls (65,536) or .xlsx (1,048,576) holds: the export was
     # cut there, the rest of the list lost
-    cut = [f"{file}：正好 {last} 行" for file, _, _, last, _, _ in files if last in SHEET_LIMITS]
+    cut = [f"{f['file']}：正好 {f['last']} 行" for f in files if f["last"] in SHEET_LIMITS]
     if cut:
         return f"名单被截断（{_files_shown(cut)}，达到表格行数上限），其余行未报送"
     # a file of a few rows without it, or a whole list without it however its files are cut
     none_stated = (
-        sum(f[2] for f in files) == 0 and sum(f[1] for f in files) >= NOT_EVIDENCE_MIN_ROWS
+        sum(f["stated"] for f in files) == 0
+        and sum(f["rows"] for f in files) >= NOT_EVIDENCE_MIN_ROWS
     )
     unstated = [
-        f"{file}：{n} 行都没有可读的「参保状态」"
-        for file, n, stated, _, _, _ in files
-        if stated == 0 and (none_stated or n >= NOT_EVIDENCE_MIN_ROWS)
+        f"{f['file']}：{f['rows']} 行都没有可读的「参保状态」"
+        for f in files
+        if f["stated"] == 0 and (none_stated or f["rows"] >= NOT_EVIDENCE_MIN_ROWS)
     ]
     if unstated:
         return f"没有可读的「参保状态」（{_files_shown(unstated)}），看不出是已参保还是未参保的名单"
@@ -260,10 +266,15 @@ def not_evaluable_rows(
 
 def not_evaluable_where(where: str) -> str:
     """The condition `where` is unknown (NULL) for the row, and a field it reads has a problem."""
-    fields = ", ".join(f"'{f}'" for f in _fields_of(where))
-    return f"""(({where}) IS NULL) AND s.record_key IN (
+    return f"(({where}) IS NULL) AND {unreadable_sql(_fields_of(where))}"
+
+
+def unreadable_sql(fields) -> str:  # noqa: ANN001 - field names
+    """SQL: the staged row `s` has a field problem in one of `fields` (written, not readable)."""
+    listed = ", ".join(f"'{f}'" for f in fields)
+    return f"""s.record_key IN (
         SELECT fp.record_key FROM field_problems fp
-        WHERE fp.district = $district AND fp.month = $month AND fp.field IN ({fields}))"""
+        WHERE fp.district = $district AND fp.month = $month AND fp.field IN ({listed}))"""
 
 
 NOT_EVALUABLE_REASON_SQL = """(
