@@ -526,3 +526,69 @@ def test_an_enrollment_list_cut_at_the_sheet_limit_is_no_evidence_of_absence(fam
     world.matches[0]["record_key"] = "medical_enrollment|名册.xlsx|Sheet1|65536"
     run = world.run(rule_config)
     assert not yb02(run) and "名单被截断" in run.not_evaluated["YB02"]
+
+
+def test_a_place_the_list_speaks_of_by_a_stray_row_only_is_no_evidence_of_absence(
+    family, rule_config
+):
+    """Two villages cut from 施桥镇's enrollment file with one 一般农户 row of each left in, or a
+    township's file not delivered while two of its people sit in another township's file: the
+    list speaks of the place, yet not of its monitored members. On the 5,000-member district so
+    sent, YB02 gave 34 and 14 warnings, 29 and 9 false. Fewer than a quarter of the place's
+    monitored members listed of what the list's share gives, and too few to be chance: its
+    members are 无法判断; a place with a fair share listed is still judged."""
+    world, subject = family
+    home = world.household("脱贫户", township="东桥镇", village="王岗村")
+    for n in range(60):
+        world.record("medical_enrollment", world.member(home, f"王{n}", relation="子"), **ENROLLED)
+
+    def place(township: str, village: str, surname: str) -> list[str]:
+        monitored = world.household("监测户", township=township, village=village)
+        members = [world.member(monitored, f"{surname}{n}", relation="子") for n in range(10)]
+        stray = world.member(world.household(township=township, village=village), f"{surname}甲")
+        world.record("medical_enrollment", stray, **ENROLLED)
+        return members
+
+    in_village = place("东桥镇", "李圩村", "李")
+    in_township = place("城北镇", "高庄村", "刘")
+    run = world.run(rule_config)
+    assert yb02(run) == {subject}
+    assert set(undecided(run)) == set(in_village) | set(in_township)
+    reasons = dict(run.undecided.select("member_key", "reason").iter_rows())
+    assert (
+        "东桥镇李圩村的重点户成员只有 0 人有记录（按全区比例应约 7 人）" in reasons[in_village[0]]
+    )
+    assert "城北镇的重点户成员只有 0 人有记录" in reasons[in_township[0]]
+    assert "该乡镇的名单可能未报送或不完整" in reasons[in_township[0]]
+    # three of the village's ten listed: a fair share (7 expected); the other seven are warned
+    for member in in_village[:3]:
+        world.record("medical_enrollment", member, **ENROLLED)
+    run = world.run(rule_config)
+    assert yb02(run) == {subject, *in_village[3:]}
+    assert set(undecided(run)) == set(in_township)
+
+
+def test_a_list_of_the_subsidised_only_is_no_evidence_of_absence(family, rule_config):
+    """医保 sent its 资助参保人员名单 for the 参保名册: a monitored member paying their own
+    contribution is missing from it. On the 5,000-member district so sent, YB02 gave 31
+    warnings, 26 false. Every readable 资助参保 是, with people of 一般农户 on it: not evaluated.
+    A list of the monitored households' members, all subsidised, is still evidence."""
+    world, subject = family
+    monitored = world.household("脱贫户")
+    for n in range(20):
+        world.record("medical_enrollment", world.member(monitored, f"赵{n}", relation="子"), subsidized=True,
+                     **ENROLLED)  # fmt: skip
+    for row in world.records["medical_enrollment"]:
+        row["subsidized"] = True
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated and yb02(run) == {subject}
+    general = world.member(world.household("一般农户"), "钱一")
+    world.record("medical_enrollment", general, subsidized=True, **ENROLLED)
+    run = world.run(rule_config)
+    assert not yb02(run) and "只有资助参保的人员" in run.not_evaluated["YB02"]
+    assert "22 行都是资助参保" in run.not_evaluated["YB02"]
+    # one of them pays for themself: a full list
+    world.record("medical_enrollment", world.member(monitored, "赵自费"), subsidized=False,
+                 **ENROLLED)  # fmt: skip
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated and yb02(run) == {subject}
