@@ -46,6 +46,9 @@ class Field:
     # its identity (户类型): a field problem, the row kept with the field null (contract §2),
     # not a rejected row; whatever needs the field says it could not tell (不可判断)
     keeps_row: bool = False
+    # a column the contract does not list that departments send and a rule reads when it is
+    # there (a vehicle's 机动车状态): never required, never written by the generators
+    beyond_contract: bool = False
 
 
 @dataclass(frozen=True)
@@ -533,6 +536,9 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             ),
         ),  # fmt: skip
         Field("register_date", ("初次登记日期",), FieldType.DATE),
+        # not in the contract's columns: the 交警 system exports it, and a car 注销 or 报废 is
+        # no longer the member's (rules/catalogue.py, _NOT_ENDED)
+        Field("status", ("机动车状态", "车辆状态", "状态"), beyond_contract=True),
     ),
     _dept(
         "housing",
@@ -613,6 +619,8 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
         Field("issue_date", ("发证日期",), FieldType.DATE, decides=True),
         Field("living_subsidy", ("困难残疾人生活补贴",), FieldType.YESNO),
         Field("care_subsidy", ("重度残疾人护理补贴",), FieldType.YESNO, decides=True),
+        # not in the contract's columns: a card 注销 (its holder died or moved away) is no one's
+        Field("status", ("证件状态", "残疾证状态", "持证状态", "状态"), beyond_contract=True),
     ),
     _dept(
         "emergency",
@@ -700,6 +708,10 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
             "capital", ("注册资本（万元）", "注册资本"), FieldType.AMOUNT, unit="万元", decides=True
         ),
         Field("established_date", ("成立日期",), FieldType.DATE),
+        # not in the contract's columns: an entity 注销 or 吊销 is run by no one
+        Field(
+            "status", ("登记状态", "经营状态", "企业状态", "主体状态", "状态"), beyond_contract=True
+        ),
     ),
     _dept(
         "petition",

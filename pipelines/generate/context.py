@@ -27,8 +27,13 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def value_fields(source: str) -> tuple[str, ...]:
-    """The non-identity registry fields of a source, in registry order: the layout of Record.values."""
-    return tuple(f.name for f in SOURCES[source].fields if f.name not in IDENTITY_FIELDS)
+    """The non-identity registry fields of a source the contract lists, in registry order: the
+    layout of Record.values."""
+    return tuple(
+        f.name
+        for f in SOURCES[source].fields
+        if f.name not in IDENTITY_FIELDS and not f.beyond_contract
+    )
 
 
 class Record(NamedTuple):

@@ -59,6 +59,16 @@ _UNEMPLOYED_WORKING = (
     f"THEN {_UNEMPLOYED_AGE} {_WORKING} END"
 )
 _COLLAPSED = "coalesce(s.house_collapsed, false)"
+# A record whose optional 状态 column (vehicles, market, disability) says it has ended: a car
+# 注销 or 报废 (强制注销; the 交警 system's codes E and M, alone or among others: EG), an entity
+# 注销, 吊销 or 撤销, a disability card 注销. The precision rules and CL02 would otherwise send a
+# worker to ask about a car scrapped years ago. 未注销 is not ended (吊销未注销 is, by 吊销);
+# 达到报废标准 is a car still owned. A blank or other status, or no such column: as the contract
+# reads the record (any record counts).
+_NOT_ENDED = (
+    "NOT coalesce(regexp_matches(replace(s.status, '未注销', ''), "
+    "'注销|吊销|撤销|已报废|^报废|^[A-Z]*[EM][A-Z]*$'), false)"
+)
 
 
 def _in_month_or_blank(field: str) -> str:
@@ -198,7 +208,7 @@ RULES: tuple[RuleSpec, ...] = (
         code="GA02", name="拥有机动车", source="vehicles", level=_P, scope=_MON,
         risk_type="—", direction=_X,
         params={"vehicle_types": list},
-        where="list_contains($vehicle_types, s.vehicle_type)",
+        where=f"list_contains($vehicle_types, s.vehicle_type) AND {_NOT_ENDED}",
         key="''",  # owning a car is one fact per person, whatever the plate column says
         ev_date="s.register_date",
         ev_text="s.vehicle_type",
@@ -251,7 +261,8 @@ RULES: tuple[RuleSpec, ...] = (
         code="CL02", name="重度残疾未享补贴", source="disability", level=_P, scope=_MON,
         risk_type="因残", direction=_S,
         params={"levels": list},
-        where="list_contains($levels, s.disability_level) AND s.care_subsidy = false",
+        where=f"list_contains($levels, s.disability_level) AND s.care_subsidy = false "
+        f"AND {_NOT_ENDED}",
         key="''",  # one fact per person: its level written otherwise is no news
         ev_text="s.disability_level",
         evidence=lambda hit, month: f"残疾等级{hit['ev_text']}，未享受重度残疾人护理补贴",
@@ -296,7 +307,7 @@ RULES: tuple[RuleSpec, ...] = (
         code="SJ01", name="经营市场主体", source="market", level=_P, scope=_MON,
         risk_type="—", direction=_X,
         params={"roles": list, "capital_threshold": float},
-        where="list_contains($roles, s.role) AND s.capital >= $capital_threshold",
+        where=f"list_contains($roles, s.role) AND s.capital >= $capital_threshold AND {_NOT_ENDED}",
         # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell them
         key="''",
         ev_amount="s.capital",

@@ -447,6 +447,26 @@ def test_real_id_ending_000_stays_valid_but_not_in_a_damaged_file(tmp_path: Path
     assert status[("damaged.csv", "张三")] == "destroyed"
 
 
+@pytest.mark.parametrize(
+    ("source", "header", "values"),
+    [
+        ("vehicles", "机动车状态", ("车辆类型", "小型轿车")),
+        ("market", "登记状态", ("身份", "股东")),
+        ("disability", "证件状态", ("残疾等级", "一级")),
+    ],
+)
+def test_a_status_column_beside_the_contracts_is_read(tmp_path: Path, source, header, values):
+    """The 状态 a department exports beside the contract's columns reaches the rules (GA02, SJ01
+    and CL02 skip a record that has ended: rules/catalogue.py)."""
+    folder = tmp_path / source
+    write_csv(
+        folder / "a.csv",
+        [("姓名", "证件号码", values[0], header), ("张三", ZHANG, values[1], " 注销 ")],
+    )
+    staged = stage_source(SOURCES[source], folder, MONTH)
+    assert staged.records["status"].to_list() == ["注销"]
+
+
 def test_totals_anywhere_and_a_repeated_header_are_decorations(tmp_path: Path) -> None:
     folder = tmp_path / "vehicles"
     header = ("序号", "乡镇", "村", "姓名", "证件号码", "车辆类型")

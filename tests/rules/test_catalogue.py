@@ -152,6 +152,10 @@ _NULL_TOLERATED = {
     ("civil_affairs", "change_date"),  # MZ02: 临时救助 without a date is this month's
     ("hrss", "register_date"),  # RS01: the age on the month's first and last day must agree
     ("medical_enrollment", "enroll_year"),  # YB02: a list without 参保年度 is M's year's
+    # GA02, SJ01, CL02: a record without a 状态 column or cell counts, as the contract reads it
+    ("vehicles", "status"),
+    ("market", "status"),
+    ("disability", "status"),
 }
 
 

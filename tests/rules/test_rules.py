@@ -275,6 +275,39 @@ def test_ga02_vehicle_types_and_sj01_capital_threshold(world, rule_config):
     assert subjects(warnings, "SJ01", "member_key") == {members[5]}
 
 
+def test_a_car_company_or_card_that_has_ended_raises_nothing(world, rule_config):
+    """The 交警 system exports 机动车状态, 市场监管 登记状态, 残联 证件状态 beside the contract's
+    columns: a car 注销 or 报废 years ago, a company 吊销, a card 注销 (its holder died) is no
+    longer the member's, and would send a worker to ask about it. A status that has not ended
+    (正常, 逾期未检验, 达到报废标准, 吊销 not: 存续, 在业), a blank one, or none: the record counts."""
+    poor = world.household("监测户")
+    statuses = {
+        "vehicles": ("注销", "已报废", "强制注销", "E", "EG", "报废注销",
+                     "正常", "逾期未检验", "达到报废标准", "A", None),
+        "market": ("注销", "吊销", "吊销未注销", "撤销", "存续", "在业", "开业", "未注销", None),
+        "disability": ("注销", "持证", "正常", None),
+    }  # fmt: skip
+    counted = {}
+    for source, written in statuses.items():
+        for n, status in enumerate(written):
+            member = world.member(poor, f"{source}{n}", relation="之子")
+            world.record("medical_enrollment", member, enroll_year=2026, enroll_status="正常参保")
+            values = {
+                "vehicles": {"vehicle_type": "小型轿车"},
+                "market": {"role": "股东", "capital": 80.0},
+                "disability": {"disability_level": "一级", "care_subsidy": False},
+            }[source]
+            world.record(source, member, status=status, **values)
+            if status not in ("注销", "已报废", "强制注销", "E", "EG", "报废注销", "吊销",
+                              "吊销未注销", "撤销"):  # fmt: skip
+                counted.setdefault(source, set()).add(member)
+    warnings = world.evaluate(rule_config)
+    assert subjects(warnings, "GA02", "member_key") == counted["vehicles"]
+    assert subjects(warnings, "SJ01", "member_key") == counted["market"]
+    assert subjects(warnings, "CL02", "member_key") == counted["disability"]
+    assert len(counted["vehicles"]) == 5 and len(counted["market"]) == 5
+
+
 def test_housing_disability_emergency_hrss_petition_water(world, rule_config):
     general = world.household("一般农户")
     head = world.member(general, "甲", birth=date(1970, 3, 1))
