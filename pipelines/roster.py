@@ -194,10 +194,23 @@ def _key_roster(
     places = ", ".join(f'h."{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _households AS
-        WITH entries AS (
-            SELECT {_key("township")} AS _t, {_key("village")} AS _v, {_grid_key("grid")} AS _g,
-                   worker_name, worker_phone, rowid AS _order
-            FROM {grid} {where}
+        -- a ledger titled with its village only (北山村防止返贫…台账) is of the 乡镇 that the
+        -- roster's one village of that name is in; a village name two townships share is not
+        -- guessed (its households are 农户无网格台账)
+        WITH villages AS (
+            SELECT _v, min(_t) AS _t
+            FROM (SELECT DISTINCT {_key("township")} AS _t, {_key("village")} AS _v FROM _heads)
+            GROUP BY _v HAVING count(*) = 1
+        ),
+        entries AS (
+            SELECT CASE WHEN e._t = '' THEN coalesce(v._t, '') ELSE e._t END AS _t, e._v, e._g,
+                   e.worker_name, e.worker_phone, e._order
+            FROM (
+                SELECT {_key("township")} AS _t, {_key("village")} AS _v,
+                       {_grid_key("grid")} AS _g, worker_name, worker_phone, rowid AS _order
+                FROM {grid} {where}
+            ) e
+            LEFT JOIN villages v ON e._t = '' AND v._v = e._v
         ),
         -- a grid the ledger lists twice with two different workers (the one who left and the
         -- one who came, two villages' copies of a workbook) has no one worker: none is guessed

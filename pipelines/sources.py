@@ -216,7 +216,8 @@ GRID = Source(
     department="乡村振兴局",
     is_department=False,
     fields=(
-        Field("township", TOWNSHIP_HEADERS, required=True),
+        # a ledger titled with its village only leaves its 乡镇 to the roster (roster.py)
+        Field("township", TOWNSHIP_HEADERS),
         Field("village", VILLAGE_HEADERS, required=True),
         Field("grid", ("村组网格名称", "网格"), required=True),
         Field("households", ("农户数",), FieldType.INT),

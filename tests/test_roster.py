@@ -124,6 +124,25 @@ def test_grid_keys_ignore_spaces_and_read_a_grid_as_a_person_does_and_two_worker
     assert two["household_id"].to_list() == ["H1"]
 
 
+def test_a_ledger_naming_its_village_only_routes_where_the_village_is_the_districts_only_one():
+    """A ledger titled 北山村防止返贫…台账 gives no 乡镇: its grids are the roster's 北山村's
+    when one township has a village so named; 王岗村 of two townships is not guessed."""
+    tables = build_roster(
+        roster(
+            [
+                ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "东桥镇", "北山村", "一组", "一组网格", "一般农户"),
+                ("r|2", "H2", "李四", "李四", "A2", BIRTH, None, "户主", "东桥镇", "王岗村", "一组", "一组网格", "一般农户"),
+                ("r|3", "H3", "王五", "王五", "A3", BIRTH, None, "户主", "城北镇", "王岗村", "一组", "一组网格", "一般农户"),
+            ]
+        ),
+        grid([(None, "北山村", "一组网格", "网格员甲", "1"), (None, "王岗村", "一组网格", "网格员乙", "2")]),
+    )  # fmt: skip
+    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    assert workers == {"H1": "网格员甲", "H2": None, "H3": None}
+    unrouted = tables.findings.filter(pl.col("kind") == "农户无网格台账")
+    assert sorted(unrouted["household_id"]) == ["H2", "H3"]
+
+
 def test_a_member_given_twice_keeps_the_row_that_sorts_first():
     # record keys sort as text ("r|10" before "r|9"), as they did when the roster was keyed
     tables = build_roster(

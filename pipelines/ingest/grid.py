@@ -114,8 +114,11 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
     """
     title = _clean_title(text)
     if TEMPLATE_BLANK not in title:
-        found = re.search(_NAMES_IN_TEXT, title.split(TITLE_MARK)[0])
-        return (_without_county(found["township"]), found["village"]) if found else (None, None)
+        head = title.split(TITLE_MARK)[0]
+        found = re.search(_NAMES_IN_TEXT, head)
+        if found:
+            return (_without_county(found["township"]), found["village"])
+        return (None, _village_alone(head))
     before, after = title.split(TEMPLATE_BLANK, 1)
     township = before
     if township.endswith("乡镇"):
@@ -130,18 +133,38 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
     return (_without_county(township) or None, village or None)
 
 
+_VILLAGE_ALONE = re.compile(r"[\u4e00-\u9fff]+(?:村|社区|居委会)")
+
+
+def _village_alone(text: str) -> str | None:
+    """北山村 (金安区北山村): a title naming the village and no township; its 乡镇 is the one
+    the roster places the village in (pipelines/roster.py). 新区村 is a village, not 新区's 村."""
+    if not _VILLAGE_ALONE.fullmatch(text):
+        return None
+    while (cut := _COUNTY.match(text)) and _VILLAGE_ALONE.fullmatch(rest := text[cut.end() :]):
+        text = rest
+    return text
+
+
 def _names_from_file(name: str) -> tuple[str | None, str | None]:
     found = re.search(_NAMES_IN_TEXT, normalise_header(Path(name).stem))
     return (_without_county(found["township"]), found["village"]) if found else (None, None)
 
 
 def _title_text(grid: Grid, header_row: int) -> str | None:
-    """The ledger title among the rows above the header, its cells joined."""
+    """The ledger title among the rows above the header, its cells joined; a title broken
+    after the template's 乡镇（街道、开发区） (东桥镇乡镇（街道、开发区） / 庙岗村村防止返贫…) is
+    joined with the lines under it up to the one that ends it."""
+    title = None
     for row in grid.cells.select(grid.cell_columns).head(header_row).rows():
         joined = "".join(cell for cell in row if cell)
-        if TITLE_MARK in joined or "开发区" in joined or "网格工作台账" in joined:
-            return joined
-    return None
+        if title is not None:
+            title += joined
+        elif TITLE_MARK in joined or "开发区" in joined or "网格工作台账" in joined:
+            title = joined
+        if title is not None and (TITLE_MARK in title or "网格工作台账" in title):
+            return title
+    return title
 
 
 def _ledger_table(grid: Grid) -> Table:
@@ -160,14 +183,12 @@ def _ledger_table(grid: Grid) -> Table:
         for key, value in (("township", township), ("village", village))
         if value is not None
     }
-    missing = [
-        label
-        for key, label in (("township", "乡镇"), ("village", "村"))
-        if key not in header.fields and key not in defaults
-    ]
-    if missing:
+    # a title naming the village only: its 乡镇 is the roster's (pipelines/roster.py), where
+    # the village's name is the district's only one
+    if "village" not in header.fields and "village" not in defaults:
         where = f"文件 {grid.file}" + (f" 的工作表 {grid.sheet}" if grid.sheet else "")
-        raise UnreadableFile(f"{where} 无法确定{'和'.join(missing)}：标题行未填写，文件名中也没有")
+        missing = "乡镇和村" if "township" not in header.fields and township is None else "村"
+        raise UnreadableFile(f"{where} 无法确定{missing}：标题行未填写，文件名中也没有")
     return Table(grid, header, defaults)
 
 

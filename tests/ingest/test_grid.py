@@ -102,6 +102,21 @@ def test_bare_township_in_the_title_takes_the_full_name_from_file_or_folder(tmp_
     }
 
 
+def test_a_title_naming_the_village_only_is_read(tmp_path: Path) -> None:
+    """北山村防止返贫…台账: the file had failed (无法确定乡镇), its grids' warnings routed to no
+    worker; the 乡镇 is left to the roster, which places the village (tests/test_roster.py)."""
+    folder = tmp_path / "grid"
+    write_ledger(folder / "台账.xlsx", f"北山村{TAIL}", ROWS)
+    other = [(1, "南岗组网格", 30, "赵六", None, None, None, "13800000009", "钱七", "主任", "1")]
+    write_ledger(folder / "台账2.xlsx", f"金安区南岗村{TAIL}", other)
+    staged = stage_grid(folder, MONTH)
+    assert set(staged.files["status"]) == {"ok"}
+    assert set(staged.records.select("township", "village").unique().rows()) == {
+        (None, "北山村"),
+        (None, "南岗村"),
+    }
+
+
 def test_ledger_without_any_place_fails_naming_the_file(tmp_path: Path) -> None:
     folder = tmp_path / "grid"
     write_ledger(folder / "台账.xlsx", f"____乡镇（街道、开发区）____村{TAIL}", ROWS)
