@@ -501,6 +501,18 @@ def _carried_keys(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE roster_builds ADD COLUMN IF NOT EXISTS previous_keys VARCHAR")
 
 
+def _month_only_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """Every staged date field, and the roster members' birth date, get their <field>_month_only
+    column (null in earlier rows: the staging code changed, so the next run of each month stages
+    them again)."""
+    for table in TABLES:
+        for column in table.columns:
+            if column.name.endswith("_month_only"):
+                con.execute(
+                    f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{column.name}" BOOLEAN'
+                )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -538,6 +550,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "members keep the keys the latest earlier roster gave them (roster_builds.previous_keys): "
         "a roster whose IDs Excel destroyed one month does not re-list their warnings as new",
         _carried_keys,
+    ),
+    Migration(
+        7,
+        "a date written without its day kept as such (stg_*.<date>_month_only, "
+        "roster_members.birth_date_month_only): evidence says 2026年10月, not the 1st, and an age "
+        "on such a date is decided only where every day of its month gives the same answer",
+        _month_only_dates,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

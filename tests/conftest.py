@@ -81,7 +81,10 @@ class World:
         *,
         birth: date = date(1980, 5, 1),
         relation: str = "户主",
+        **values,
     ) -> str:
+        """A roster member born on `birth` (their ID says so too); `values` are other columns of
+        the member's row as written (birth_date, birth_date_month_only, id_birth …)."""
         id_number = make_id(birth)
         member_key = f"{household_id}|{id_number}"
         hh = next(h for h in self.households if h["household_id"] == household_id)
@@ -101,6 +104,7 @@ class World:
                 "township": hh["township"],
                 "village": hh["village"],
                 "household_type": hh["household_type"],
+                **values,
             }
         )
         return member_key

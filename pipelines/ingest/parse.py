@@ -129,6 +129,17 @@ _MONTH_YEAR = r"^([0-9]{1,2})[-/.]([0-9]{4})$"
 # Excel shows the number 2026.10 as 2026.1: a month written with a point and a lone 1 may be
 # January or October
 _AMBIGUOUS_MONTH = r"^[0-9]{4}\.1$"
+# every form of a date written without its day that parse_date reads as the month's first day
+# (2026-10, 2026年10月, 202610, 10/2026, 26年10月份, 二〇二六年十月)
+_WITHOUT_DAY = "|".join(
+    (
+        _YM,
+        _COMPACT_MONTH,
+        _MONTH_YEAR,
+        r"^[0-9]{2}年[0-9]{1,2}月份?$",
+        r"^[〇零○Oo一二三四五六七八九]{4}年[一二三四五六七八九十]{1,3}月份?$",
+    )
+)
 _SERIAL = r"^[0-9]{5}(?:\.[0-9]+)?$"
 _INT = r"^-?[0-9]{1,18}$"
 _INT_SUFFIX = r"(?:年度|年|口人|人|户|口|个|名|位)$"
@@ -412,16 +423,26 @@ def parse_date(values: pl.Series, *, cleaned: bool = False, pivot: int | None = 
     05-10月-2026 and 05-OCT-2026, Excel's 5-Oct-2026, SAS's 05OCT2026), and Chinese numerals
     (二〇二六年十月五日).
 
-    A bare year and month (2026-10, 202610) is read as the first day of that month. A two-digit
-    year is read only where the order is plain (05-10月-26, 05-OCT-26, 26年10月5日) and a `pivot`
-    year is given (staging gives the run's year for event dates, none for birth dates): the
-    latest year ending in those digits that is not after the pivot. Refused: impossible dates
+    A bare year and month (2026-10, 202610) is read as the first day of that month (`without_day`
+    tells those cells apart: their day is unknown, not the first). A two-digit year is read only
+    where the order is plain (05-10月-26, 05-OCT-26, 26年10月5日) and a `pivot` year is given
+    (staging gives the run's year for event dates, none for birth dates): the latest year ending
+    in those digits that is not after the pivot. Refused: impossible dates
     (2026-02-30), other two-digit years (26/10/5), day/month that could be either (05/10/2026),
     2026.1 (January, or October with its 0 dropped), years outside 1900–2100.
     """
     value = values if cleaned else clean(values, dates=True)
     parsed = _full_date(value, pivot)
     return _patch(parsed, parsed.is_null() & value.is_not_null(), _month_only, value)
+
+
+def without_day(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
+    """True where the cell is a date written with its year and month only (2026-10, 2026年10月,
+    202610, 10/2026, 26年10月, 二〇二六年十月): parse_date reads it as the month's first day, a
+    day the cell does not say. Whether that month was read at all is parse_date's to tell (2026.1
+    and 2026-13 are of this form and unread)."""
+    value = values if cleaned else clean(values, dates=True)
+    return value.str.contains(_WITHOUT_DAY).fill_null(False)
 
 
 def parse_month(values: pl.Series, *, cleaned: bool = False, pivot: int | None = None) -> pl.Series:

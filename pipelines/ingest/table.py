@@ -177,6 +177,13 @@ class _Typed:
     problems: list[tuple[pl.Series, str, str | pl.Series]] = field(default_factory=list)
 
 
+def month_only(field_name: str) -> str:
+    """The staged column beside a date field that is true where its cell gave the year and month
+    only (2026-10, 2026年10月): the date is the month's first day, its day unknown. Evidence says
+    2026年10月, and an age on it is decided only where every day of the month gives one answer."""
+    return f"{field_name}_month_only"
+
+
 def record_schema(source: Source, extra: Sequence[str] = ()) -> dict[str, pl.DataType]:
     """Output columns of StagedSource.records for a source, in order."""
     names = {f.name for f in source.fields}
@@ -189,6 +196,8 @@ def record_schema(source: Source, extra: Sequence[str] = ()) -> dict[str, pl.Dat
     for f in source.fields:
         if f.name not in schema and f.name not in ("name", "id_number"):
             schema[f.name] = FIELD_DTYPES[f.type]
+            if f.type is FieldType.DATE:
+                schema[month_only(f.name)] = pl.Boolean()
     for name in extra:
         schema[name] = pl.Boolean()
     schema["raw_extra"] = pl.String()
@@ -527,10 +536,17 @@ def _type_field(
                 value = parser(cleaned, cleaned=True, pivot=context.year)
             else:
                 value = parser(cleaned, cleaned=True)
-            return {"v": value, "blank": cleaned.is_null()}
+            results = {"v": value, "blank": cleaned.is_null()}
+            if f.type is FieldType.DATE:
+                results["month_only"] = (
+                    parse.without_day(cleaned, cleaned=True) & value.is_not_null()
+                )
+            return results
 
         read_cells = by_distinct_cell(raw, read)
         value, blank = read_cells["v"], read_cells["blank"]
+        if f.type is FieldType.DATE:
+            typed.values[month_only(f.name)] = read_cells["month_only"]
         if f.type is FieldType.AMOUNT:
             value = _in_header_units(f, raw, value, context.tables, units)
         typed.values[f.name] = value

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-
+from pipelines.ingest.table import month_only
 from pipelines.rules.completeness import (
     ENROLLED_SQL,
     blocked_members,
@@ -11,6 +10,7 @@ from pipelines.rules.completeness import (
     unreadable_sql,
 )
 from pipelines.rules.spec import (
+    BIRTH_DAY_UNKNOWN,
     AbsenceRule,
     Direction,
     Level,
@@ -18,8 +18,11 @@ from pipelines.rules.spec import (
     RuleSpec,
     Scope,
     YearToDateRule,
-    age_on,
+    age_span,
+    age_within,
+    date_span,
     in_month,
+    known_age,
 )
 
 # The household types of the 重点 scope; SQL reads them as $monitored.
@@ -34,8 +37,15 @@ def _money(value: float | None) -> str:
     return "金额不详" if value is None else f"{value:,.2f} 元"
 
 
-def _day(value: date | None) -> str:
-    return f"{value.year}年{value.month}月{value.day}日" if value else "本月"
+def _day(hit: dict) -> str:
+    """The hit's evidence date as the department wrote it: 2026年10月5日, or 2026年10月 where the
+    cell gave the month only (never the 1st it is stored as); 本月 without one."""
+    value = hit["ev_date"]
+    if value is None:
+        return "本月"
+    if hit["ev_month_only"]:
+        return f"{value.year}年{value.month}月"
+    return f"{value.year}年{value.month}月{value.day}日"
 
 
 def _age(value: float | None) -> str:
@@ -46,18 +56,29 @@ def _paren(value: str | None) -> str:
     return f"（{value}）" if value else ""
 
 
-_DEATH_AGE = age_on("coalesce(s.change_date, $month_start)")
-_DEATH_WORKING = f"coalesce({_DEATH_AGE} BETWEEN $labour_min AND $labour_max, false)"
-_UNEMPLOYED_AGE = age_on("coalesce(s.register_date, $month_start)")
-# Without its date a registration is M's, and the age on it is known unless the member has a
-# birthday in M that crosses the working-age bounds: then the row cannot be decided (NULL; with
-# an unreadable 登记日期 it is 不可判断), never a guess at the day.
-_UNEMPLOYED_AGE_LAST = age_on("coalesce(s.register_date, $month_end - INTERVAL 1 DAY)")
 _WORKING = "BETWEEN $labour_min AND $labour_max"
-_UNEMPLOYED_WORKING = (
-    f"CASE WHEN ({_UNEMPLOYED_AGE} {_WORKING}) = ({_UNEMPLOYED_AGE_LAST} {_WORKING}) "
-    f"THEN {_UNEMPLOYED_AGE} {_WORKING} END"
-)
+# A death written with its month only (2026-10) was on some day of that month: the member is of
+# working age (红, 缺劳动力) where every day of it says so, and their age is given where every day
+# gives the same; otherwise both are as for a member whose age is unknown. A death without its
+# date is taken on M's first day.
+_DEATH_DAYS = date_span("change_date", "$month_start", "$month_start")
+_DEATH_WORKING = f"coalesce({age_within(*_DEATH_DAYS, _WORKING)}, false)"
+# A registration without its date is M's, on any day of it; with its month only, on any day of
+# that month. The age on it is known unless the member has a birthday in it that crosses the
+# working-age bounds: then the row cannot be decided (NULL, and 不可判断 with _UNSETTLED_AGE), never
+# a guess at the day.
+_REGISTER_DAYS = date_span("register_date", "$month_start", "$month_end - INTERVAL 1 DAY")
+_UNEMPLOYED_WORKING = age_within(*_REGISTER_DAYS, _WORKING)
+_YOUNGEST, _OLDEST = age_span(*_REGISTER_DAYS)
+# why such a row is 不可判断: the day that is not known, and the two ages it leaves
+_UNSETTLED_AGE = f"""CASE WHEN s.register_type = '失业登记' AND r.birth_date IS NOT NULL THEN concat(
+    CASE WHEN s.register_date IS NULL THEN '「登记日期」为空（按本月计）'
+         WHEN s.{month_only("register_date")}
+         THEN '「登记日期」只写到月（' || strftime(s.register_date, '%Y年%-m月') || '）'
+         ELSE strftime(s.register_date, '%Y年%-m月%-d日') || '登记' END,
+    CASE WHEN {BIRTH_DAY_UNKNOWN} THEN '，花名册「出生日期」只写到月且证件号码补不出日' END,
+    '，登记时可能 ', {_YOUNGEST}, ' 岁也可能 ', {_OLDEST}, ' 岁：是否在 ', $labour_min, '–',
+    $labour_max, ' 岁无法判断') END"""
 _COLLAPSED = "coalesce(s.house_collapsed, false)"
 # A record whose optional 状态 column (vehicles, market, disability) says it has ended: a car
 # 注销 or 报废 (强制注销; the 交警 system's codes E and M, alone or among others: EG), an entity
@@ -138,7 +159,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_text="s.assistance_type",
         ev_amount="s.amount",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}新纳入{hit['ev_text']}，户类型为一般农户"
+            f"{_day(hit)}新纳入{hit['ev_text']}，户类型为一般农户"
         ),
     ),
     RecordRule(
@@ -150,7 +171,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_date="s.change_date",
         ev_amount="s.amount",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}获临时救助，金额 {_money(hit['ev_amount'])}"
+            f"{_day(hit)}获临时救助，金额 {_money(hit['ev_amount'])}"
         ),
     ),
     RecordRule(
@@ -159,7 +180,7 @@ RULES: tuple[RuleSpec, ...] = (
         where="s.change_type = '退出' AND s.assistance_type = '低保'",
         key="coalesce(CAST(s.change_date AS VARCHAR), '')",
         ev_date="s.change_date",
-        evidence=lambda hit, month: f"{_day(hit['ev_date'])}退出低保",
+        evidence=lambda hit, month: f"{_day(hit)}退出低保",
     ),
     RecordRule(
         code="JY01", name="义务教育辍学", source="education", level=_P, scope=_ALL,
@@ -199,9 +220,9 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type_when=f"CASE WHEN {_DEATH_WORKING} THEN '缺劳动力' ELSE '其他' END",
         key="'死亡'",
         ev_date="s.change_date",
-        ev_number=_DEATH_AGE,
+        ev_number=known_age(*_DEATH_DAYS),
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}户籍注销（死亡）{_age(hit['ev_number'])}"
+            f"{_day(hit)}户籍注销（死亡）{_age(hit['ev_number'])}"
         ),
     ),
     RecordRule(
@@ -214,7 +235,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_text="s.vehicle_type",
         evidence=lambda hit, month: (
             f"名下登记{hit['ev_text']}"
-            + (f"，初次登记日期 {_day(hit['ev_date'])}" if hit["ev_date"] else "")
+            + (f"，初次登记日期 {_day(hit)}" if hit["ev_date"] else "")
         ),
     ),
     RecordRule(
@@ -226,7 +247,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_date="s.appraisal_date",
         ev_text="s.grade",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}农村房屋安全鉴定等级为{hit['ev_text']}级"
+            f"{_day(hit)}农村房屋安全鉴定等级为{hit['ev_text']}级"
         ),
     ),
     RecordRule(
@@ -237,7 +258,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_date="s.register_date",
         ev_amount="s.floor_area",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}登记商品房"
+            f"{_day(hit)}登记商品房"
             + (
                 f"，建筑面积 {hit['ev_amount']:,.2f} 平方米"
                 if hit["ev_amount"] is not None
@@ -254,7 +275,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_text="s.category",
         ev_text2="s.disability_level",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}新办残疾人证（{hit['ev_text'] or ''}{hit['ev_text2'] or ''}）"
+            f"{_day(hit)}新办残疾人证（{hit['ev_text'] or ''}{hit['ev_text2'] or ''}）"
         ),
     ),
     RecordRule(
@@ -282,7 +303,7 @@ RULES: tuple[RuleSpec, ...] = (
         ev_text="s.disaster_type",
         ev_text2=f"CASE WHEN {_COLLAPSED} THEN '是' ELSE '否' END",
         evidence=lambda hit, month: (
-            f"{_day(hit['ev_date'])}受灾{_paren(hit['ev_text'])}"
+            f"{_day(hit)}受灾{_paren(hit['ev_text'])}"
             f"，直接经济损失 {_money(hit['ev_amount'])}"
             + ("，房屋倒塌" if hit["ev_text2"] == "是" else "")
         ),
@@ -291,10 +312,13 @@ RULES: tuple[RuleSpec, ...] = (
         code="RS01", name="失业登记", source="hrss", level=_P, scope=_ALL,
         risk_type="务工就业不稳", direction=_R,
         where=f"s.register_type = '失业登记' AND {_UNEMPLOYED_WORKING}",
+        unsettled=_UNSETTLED_AGE,
         key="coalesce(CAST(s.register_date AS VARCHAR), '')",
         ev_date="s.register_date",
-        ev_number=_UNEMPLOYED_AGE,
-        evidence=lambda hit, month: f"{_day(hit['ev_date'])}办理失业登记{_age(hit['ev_number'])}",
+        # the age given: on the day written, or where the same over the month written; a blank
+        # date's is the age on M's first day (its evidence says 本月, no day)
+        ev_number=known_age(*date_span("register_date", "$month_start", "$month_start")),
+        evidence=lambda hit, month: f"{_day(hit)}办理失业登记{_age(hit['ev_number'])}",
     ),
     RecordRule(
         code="CZ01", name="财政供养人员", source="public_servants", level=_P, scope=_MON,
@@ -323,7 +347,7 @@ RULES: tuple[RuleSpec, ...] = (
         where=in_month("s.register_date"),
         key="$month",
         ev_date="s.register_date",
-        evidence=lambda hit, month: f"{_day(hit['ev_date'])}有信访登记，本月须走访",
+        evidence=lambda hit, month: f"{_day(hit)}有信访登记，本月须走访",
     ),
     RecordRule(
         code="SL01", name="饮水不安全", source="water", level=_H, scope=_ALL,

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import duckdb
 import polars as pl
 
+from pipelines.ingest.table import month_only
 from pipelines.rules.completeness import (
     MONITORED_SQL,
     NOT_EVALUABLE_REASON_SQL,
@@ -19,7 +20,7 @@ from pipelines.rules.completeness import (
     not_evaluable_where,
     undecidable,
 )
-from pipelines.sources import SOURCES
+from pipelines.sources import SOURCES, FieldType
 
 # a row tied to a household whose 户类型 the roster does not say readably (a field problem there)
 UNTYPED_REASON = "该户在花名册中的「户类型」为空或无法识别，无法判断是否适用本规则"
@@ -62,12 +63,57 @@ def parameter_names(sql: str) -> set[str]:
     return set(_PARAMETER.findall(sql))
 
 
-def age_on(day: str) -> str:
-    """SQL: the member's (`r`) age in whole years on `day` (SQL), from the roster's birth date."""
+def age_on(day: str, birth: str = "r.birth_date") -> str:
+    """SQL: the member's (`r`) age in whole years on `day` (SQL), born on `birth` (SQL; the
+    roster's birth date, else the ID's: roster_members.birth_date)."""
     return (
-        f"(date_part('year', {day}) - date_part('year', r.birth_date) - "
-        f"CASE WHEN strftime({day}, '%m%d') < strftime(r.birth_date, '%m%d') THEN 1 ELSE 0 END)"
+        f"(date_part('year', {day}) - date_part('year', {birth}) - "
+        f"CASE WHEN strftime({day}, '%m%d') < strftime({birth}, '%m%d') THEN 1 ELSE 0 END)"
     )
+
+
+# The roster's 出生日期 written without its day (1990-05) is the ID's birth date where that falls
+# in the same month; otherwise the member was born on some day of that month, which one unknown.
+_BIRTH_DAY_FROM_ID = (
+    f"(r.{month_only('birth_date')} AND date_trunc('month', r.id_birth) = r.birth_date)"
+)
+BIRTH_DAY_UNKNOWN = f"(r.{month_only('birth_date')} AND NOT coalesce({_BIRTH_DAY_FROM_ID}, false))"
+_BORN_FIRST = f"CASE WHEN {_BIRTH_DAY_FROM_ID} THEN r.id_birth ELSE r.birth_date END"
+_BORN_LAST = (
+    f"CASE WHEN {_BIRTH_DAY_FROM_ID} THEN r.id_birth "
+    f"WHEN r.{month_only('birth_date')} THEN last_day(r.birth_date) ELSE r.birth_date END"
+)
+
+
+def date_span(column: str, blank_first: str, blank_last: str) -> tuple[str, str]:
+    """SQL: the first and last day the staged row's (`s`) date `column` may be: the date itself;
+    any day of its month where only the month was written; `blank_first`..`blank_last` where
+    the cell is blank."""
+    first = f"coalesce(s.{column}, {blank_first})"
+    last = (
+        f"CASE WHEN s.{column} IS NULL THEN {blank_last} "
+        f"WHEN s.{month_only(column)} THEN last_day(s.{column}) ELSE s.{column} END"
+    )
+    return first, last
+
+
+def age_span(first: str, last: str) -> tuple[str, str]:
+    """SQL: the member's youngest and oldest age on a day from `first` to `last` (SQL dates),
+    over the days of their birth month too where the roster gives that month only."""
+    return age_on(first, _BORN_LAST), age_on(last, _BORN_FIRST)
+
+
+def age_within(first: str, last: str, bounds: str) -> str:
+    """SQL: the member's age on a day from `first` to `last` is `bounds` (SQL: `BETWEEN …`), where
+    every such day gives the same answer; NULL where it depends on the day, never a guess."""
+    youngest, oldest = age_span(first, last)
+    return f"CASE WHEN ({youngest} {bounds}) = ({oldest} {bounds}) THEN {youngest} {bounds} END"
+
+
+def known_age(first: str, last: str) -> str:
+    """SQL: the member's age on a day from `first` to `last`; NULL where it depends on the day."""
+    youngest, oldest = age_span(first, last)
+    return f"CASE WHEN {youngest} = {oldest} THEN {youngest} END"
 
 
 def in_month(column: str) -> str:
@@ -122,10 +168,23 @@ class RuleSpec(ABC):
             raise KeyError(f"rule configuration [rules.{self.code}] lacks {', '.join(missing)}")
         return {name: convert(table[name]) for name, convert in self.params.items()}
 
+    @property
+    def ev_month_only(self) -> str:
+        """SQL: the evidence date's day was not written (a staged date field read from 2026-10:
+        its month_only column), so the evidence names the month only."""
+        column = self.ev_date.removeprefix("s.")
+        dates = {f.name for f in SOURCES[self.source].fields if f.type is FieldType.DATE}
+        return (
+            f"s.{month_only(column)}"
+            if self.ev_date.startswith("s.") and column in dates
+            else "false"
+        )
+
     def hit_columns(self) -> str:
         return (
             f"({self.red}) AS red, CAST({self.risk_type_when} AS VARCHAR) AS risk_type, "
             f"CAST({self.key} AS VARCHAR) AS evidence_key, CAST({self.ev_date} AS DATE) AS ev_date, "
+            f"coalesce({self.ev_month_only}, false) AS ev_month_only, "
             f"CAST({self.ev_amount} AS DOUBLE) AS ev_amount, "
             f"CAST({self.ev_text} AS VARCHAR) AS ev_text, "
             f"CAST({self.ev_text2} AS VARCHAR) AS ev_text2, "
@@ -150,6 +209,10 @@ class RecordRule(RuleSpec):
     of M's roster and their household `h`."""
 
     where: str
+    # SQL: why the row's `where` is unknown (NULL) though every field it reads was read (a date
+    # known to its month only, on which an age decides); NULL where that is not so. Such a row is
+    # 不可判断 with this reason, never dropped without a word
+    unsettled: str = "NULL"
 
     def _rows(self, select: str, where: str, *, scoped: bool = True) -> str:
         scope = (
@@ -183,6 +246,15 @@ class RecordRule(RuleSpec):
         undecided = not_evaluable_rows(
             con, self.code, unreadable, bind(unreadable, params), self.where
         )
+        if self.unsettled != "NULL":
+            # after the unreadable rows: a field problem is the first reason to name
+            unsettled = self._rows(
+                f"{self.unsettled} AS reason",
+                f"({self.where}) IS NULL AND ({self.unsettled}) IS NOT NULL",
+            )
+            undecided = _plus_not_evaluable(con, self.code, undecided, unsettled, params).unique(
+                subset=["record_key"], keep="first", maintain_order=True
+            )
         if self.scope is Scope.MONITORED or "h.household_type" in self.where:
             # the household's 户类型 unreadable in the roster: whether the rule applies is unknown
             untyped = self._rows(

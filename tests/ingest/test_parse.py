@@ -57,6 +57,38 @@ def test_a_bare_month_in_a_date_column_is_its_first_day() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "month_only"),
+    [
+        ("2026-10", True),
+        ("2026年10月", True),
+        ("2026年10月份", True),
+        ("202610", True),
+        ("2026.10", True),
+        ("2026/10", True),
+        ("10/2026", True),
+        (" 2026 年 10 月 ", True),
+        ("２０２６－１０", True),
+        ("2026年10月（上报）", True),
+        ("26年10月", True),
+        ("二〇二六年十月", True),
+        ("2026-10-01", False),
+        ("2026年10月1日", False),
+        ("20261001", False),
+        ("46296", False),  # an Excel serial is a day
+        ("01-10月-26", False),
+        ("二〇二六年十月一日", False),
+    ],
+)
+def test_a_date_written_without_its_day_is_told_apart_from_the_first(
+    raw: str, month_only: bool
+) -> None:
+    """Both read as 2026-10-01; only the second says the 1st (evidence and ages need to know)."""
+    values = pl.Series([raw])
+    assert parse.parse_date(values, pivot=2026).to_list() == [date(2026, 10, 1)]
+    assert parse.without_day(values).to_list() == [month_only]
+
+
+@pytest.mark.parametrize(
     "raw",
     [
         "05-10月-26",  # Oracle's default DD-MON-RR in a Chinese session

@@ -81,6 +81,26 @@ def test_kept_rows_are_typed_and_normalised(civil_folder: Path) -> None:
     assert third["change_date"] == date(2026, 10, 5)  # an Excel serial
 
 
+def test_a_date_written_without_its_day_is_staged_as_such(tmp_path: Path) -> None:
+    """变动日期 2026-10 or 2026年10月 is the month's first day with <field>_month_only set, so
+    what reads it downstream knows the day was never written; a full date, a blank and an
+    unreadable cell are not month-only."""
+    cells = ["2026-10", "2026年10月", "2026-10-01", "", "2026.1"]
+    people = [("张三", ZHANG), ("李四", LI), ("王五", WANG), ("赵六", make_id(date(1980, 2, 2)))]
+    people.append(("钱七", make_id(date(1981, 2, 2))))
+    middle = ("三十铺镇", "北山村", "低保", "新增", "1", "800")
+    rows = [HEADER] + [
+        (str(n), name, name, id_number, *middle, cell, "", "")
+        for n, ((name, id_number), cell) in enumerate(zip(people, cells, strict=True), 1)
+    ]
+    folder = tmp_path / "raw" / MONTH / "civil_affairs"
+    write_csv(folder / "名册.csv", rows, "utf-8")
+    records = stage_source(CIVIL, folder, MONTH).records.sort("row_number")
+    first = date(2026, 10, 1)
+    assert records["change_date"].to_list() == [first, first, first, None, None]
+    assert records["change_date_month_only"].to_list() == [True, True, False, False, False]
+
+
 def test_records_have_the_design_columns_and_dtypes(civil_folder: Path) -> None:
     staged = stage_source(CIVIL, civil_folder, MONTH)
     assert staged.records.schema == pl.Schema(record_schema(CIVIL))

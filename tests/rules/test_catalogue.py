@@ -167,8 +167,10 @@ def _decided_on(rule) -> set[str]:  # noqa: ANN001 - a RuleSpec
         text = f"s.{rule.amount}"
     else:
         text = rule.present
-    # year_unreadable: enrollment_rows' flag of an unreadable 参保年度 (rules/completeness.py)
-    return set(re.findall(r"\b[se]\.(\w+)", text)) - {"record_key", "year_unreadable"}
+    # year_unreadable: enrollment_rows' flag of an unreadable 参保年度 (rules/completeness.py);
+    # <date>_month_only: how much of that date was written (ingest/table.py month_only)
+    read = set(re.findall(r"\b[se]\.(\w+)", text)) - {"record_key", "year_unreadable"}
+    return {name.removesuffix("_month_only") for name in read}
 
 
 def test_the_fields_rules_decide_on_are_marked_in_the_registry():

@@ -457,6 +457,60 @@ def test_an_unreadable_date_that_decides_the_age_is_not_evaluable(world, rule_co
     assert gaps.select("rule", "record_key").rows() == [("RS01", row)]
 
 
+def test_a_registration_whose_day_decides_the_age_is_not_evaluable_and_counted(world, rule_config):
+    """A blank 登记日期 is any day of M, 2026-10 any day of October: for a member turning 61 on
+    2026-10-20 either may be 60 or 61, so RS01 cannot decide. The row is 不可判断 and counted for
+    the district (a blank date had made it vanish without a word); a member of 40 still fires."""
+    household = world.household("一般农户")
+    turning = world.member(household, "王五", birth=date(1965, 10, 20))
+    month_only = world.record("hrss", turning, register_type="失业登记",
+                              register_date=date(2026, 10, 1), register_date_month_only=True)  # fmt: skip
+    also = world.member(household, "王七", relation="弟", birth=date(1965, 10, 20))
+    blank = world.record("hrss", also, register_type="失业登记", register_date=None)
+    forty = world.member(household, "王六", relation="子", birth=date(1986, 3, 1))
+    world.record("hrss", forty, register_type="失业登记", register_date=date(2026, 10, 1),
+                 register_date_month_only=True)  # fmt: skip
+    # the day written: 60 on the 5th, decided as before
+    dated = world.member(household, "王八", relation="兄", birth=date(1965, 10, 20))
+    world.record("hrss", dated, register_type="失业登记", register_date=date(2026, 10, 5))
+
+    run = world.run(rule_config)
+
+    assert set(run.warnings.filter(pl.col("rule") == "RS01")["member_key"]) == {forty, dated}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE).sort("record_key")
+    assert gaps.select("rule", "record_key").rows() == [("RS01", month_only), ("RS01", blank)]
+    assert gaps["reason"].to_list() == [
+        "「登记日期」只写到月（2026年10月），登记时可能 60 岁也可能 61 岁：是否在 16–60 岁无法判断",
+        "「登记日期」为空（按本月计），登记时可能 60 岁也可能 61 岁：是否在 16–60 岁无法判断",
+    ]
+
+
+def test_a_roster_birth_date_written_with_its_month_only_takes_its_day_from_the_id(
+    world, rule_config
+):
+    """出生日期 1965-10 in the roster: the ID (born 1965-10-20) gives the day, so on 2026-10-05 the
+    member is 60 (RS01 fires; the 1st had made them 61). Without an ID that agrees, they may be
+    60 or 61 that day: 不可判断."""
+    household = world.household("一般农户")
+    written = {"birth_date": date(1965, 10, 1), "birth_date_month_only": True}
+    agreeing = world.member(household, "赵一", birth=date(1965, 10, 20), **written,
+                            id_birth=date(1965, 10, 20))  # fmt: skip
+    world.record("hrss", agreeing, register_type="失业登记", register_date=date(2026, 10, 5))
+    other = world.member(household, "赵二", relation="弟", birth=date(1965, 11, 3), **written,
+                         id_birth=date(1965, 11, 3))  # fmt: skip
+    row = world.record("hrss", other, register_type="失业登记", register_date=date(2026, 10, 5))
+
+    run = world.run(rule_config)
+
+    assert set(run.warnings.filter(pl.col("rule") == "RS01")["member_key"]) == {agreeing}
+    gaps = run.undecided.filter(pl.col("kind") == NOT_EVALUABLE)
+    assert gaps.select("rule", "record_key").rows() == [("RS01", row)]
+    assert gaps["reason"][0] == (
+        "2026年10月5日登记，花名册「出生日期」只写到月且证件号码补不出日，登记时可能 60 岁也可能 61 岁："
+        "是否在 16–60 岁无法判断"
+    )
+
+
 def test_a_temporary_relief_row_whose_date_is_written_but_unreadable_is_not_evaluable(
     world, rule_config
 ):

@@ -242,6 +242,51 @@ def test_ga01_death_level_and_risk_type_follow_working_age(world, rule_config):
     assert by_member[sixty]["level"] == "红"  # 60 on the day: inside 16–60
 
 
+def test_ga01_a_death_written_with_its_month_only_says_the_month_and_guesses_no_age(
+    world, rule_config
+):
+    """变动日期 2026-10 is some day of October, not the 1st: the evidence says 2026年10月, and a
+    member turning 61 on 2026-10-20 was 60 (红, 缺劳动力) or 61 that day: as for a member whose age
+    is unknown (黄, 其他, no age given). A full date reads and decides as before."""
+    household = world.household("一般农户")
+    worker = world.member(household, "甲", birth=date(1970, 1, 1))
+    turning = world.member(household, "乙", birth=date(1965, 10, 20), relation="之父")
+    dated = world.member(household, "丙", birth=date(1965, 10, 20), relation="之母")
+    october = {"change_type": "死亡", "change_date": date(2026, 10, 1)}
+    world.record("public_security", worker, **october, change_date_month_only=True)
+    world.record("public_security", turning, **october, change_date_month_only=True)
+    world.record("public_security", dated, change_type="死亡", change_date=date(2026, 10, 5))
+
+    warnings = fired(world.evaluate(rule_config), "GA01")
+    by_member = {r["member_key"]: r for r in warnings.iter_rows(named=True)}
+
+    assert by_member[worker]["evidence"] == "2026年10月户籍注销（死亡），时年56岁"
+    assert by_member[worker]["level"] == "红" and by_member[worker]["risk_type"] == "缺劳动力"
+    assert by_member[turning]["evidence"] == "2026年10月户籍注销（死亡）"
+    assert by_member[turning]["level"] == "黄" and by_member[turning]["risk_type"] == "其他"
+    assert by_member[dated]["evidence"] == "2026年10月5日户籍注销（死亡），时年60岁"
+    assert by_member[dated]["level"] == "红" and by_member[dated]["risk_type"] == "缺劳动力"
+
+
+def test_rs01_a_registration_written_with_its_month_only_says_the_month(world, rule_config):
+    """登记日期 2026年10月: a member aged 40 all month is warned, the evidence naming the month the
+    clerk wrote (not 2026年10月1日); a full date still names its day."""
+    household = world.household("一般农户")
+    forty = world.member(household, "甲", birth=date(1986, 3, 1))
+    dated = world.member(household, "乙", birth=date(1986, 3, 1), relation="之妻")
+    world.record("hrss", forty, register_type="失业登记", register_date=date(2026, 10, 1),
+                 register_date_month_only=True)  # fmt: skip
+    world.record("hrss", dated, register_type="失业登记", register_date=date(2026, 10, 5))
+
+    warnings = fired(world.evaluate(rule_config), "RS01")
+    evidence = dict(warnings.select("member_key", "evidence").iter_rows())
+
+    assert evidence == {
+        forty: "2026年10月办理失业登记，时年40岁",
+        dated: "2026年10月5日办理失业登记，时年40岁",
+    }
+
+
 def test_precision_rules_fire_only_for_monitored_households(world, rule_config):
     poor = world.household("脱贫户")
     p = world.member(poor)
