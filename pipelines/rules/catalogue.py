@@ -107,6 +107,7 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="因病", direction=_R,
         params={"threshold_monitored": float, "threshold_general": float, "red_multiple": float},
         amount="self_paid",
+        amount_bound="total_cost",
         same_event=("institution", "admission_date", "discharge_date", "total_cost", "self_paid"),
         untyped_threshold="$threshold_monitored",
         event_date="coalesce(s.discharge_date, s.admission_date)",

@@ -293,7 +293,9 @@ class YearToDateRule(RuleSpec):
     and including M reaches its `threshold` (the sum up to M−1 was below it). The hit columns read
     the totals `t` (ytd, before) and the household `h` with its `threshold`."""
 
-    amount: str  # the staged column summed (a blank counts as 0; an unreadable one is 不可判断)
+    # the staged column summed: a blank or unreadable one counts as 0 where that decides nothing,
+    # else its household is 不可判断 (_blank_sql)
+    amount: str
     threshold: str  # SQL over the household `h`
     # the staged columns that tell one event (a claim) from another, and the event's date: a row
     # whose event (same ID, name and all of these known and equal) another file of the year holds
@@ -306,6 +308,8 @@ class YearToDateRule(RuleSpec):
     # it this month, but not the threshold taken for it, is 不可判断 (empty: the rule has one)
     untyped_threshold: str = ""
     event_date: str = "NULL"
+    # the staged column a blank `amount` cannot exceed (个人自付 ≤ 医疗总费用); empty: unbounded
+    amount_bound: str = ""
 
     @property
     def _resent_table(self) -> str:
@@ -458,7 +462,62 @@ class YearToDateRule(RuleSpec):
             rows = _plus_not_evaluable(con, self.code, rows, self._repeated_sql(), params)
         if self.untyped_threshold and _has_untyped(con, params):
             rows = _plus_not_evaluable(con, self.code, rows, self._untyped_sql(), params)
+        blank = not_evaluable_rows(
+            con, self.code, self._blank_sql(), bind(self._blank_sql(), params), ""
+        )
+        rows = pl.concat(
+            [rows, blank.filter(~pl.col("household_id").is_in(rows["household_id"].implode()))],
+            how="vertical_relaxed",
+        )
         return hits, rows.filter(~pl.col("household_id").is_in(hits["household_id"].implode()))
+
+    def _blank_sql(self) -> str:
+        """Households with a row this month whose year's sum, counting a blank (or unreadable)
+        `amount` as unknown rather than 0 (contract §2: blank = unknown, not zero), may or may
+        not have crossed the threshold this month: a blank is at most its row's `amount_bound`
+        (else anything), and one of an earlier month may also have raised the sum before M.
+        Only the households of the year's few blank rows are summed (0.2 % of the bench's
+        claims)."""
+        year = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
+        tie = "m.district = s.district AND m.month = s.month AND m.record_key = s.record_key"
+        among = f"""SELECT DISTINCT m.household_id FROM stg_{self.source} s
+                    JOIN record_matches m ON {tie}
+                    WHERE {year} AND s.{self.amount} IS NULL"""
+        bound = f"s.{self.amount_bound}" if self.amount_bound else "NULL"
+        header = SOURCES[self.source].field(self.amount).headers[0]
+        reason = f"「{header}」为空或无法识别（金额不详）：该户本年合计是否在本月达到阈值无法判断"
+        return f"""
+            WITH year_rows AS (
+                SELECT m.household_id, s.month, s.record_key, m.member_key,
+                       coalesce(s.{self.amount}, 0) AS amount,
+                       CASE WHEN s.{self.amount} IS NOT NULL THEN 0
+                            ELSE coalesce(CAST({bound} AS DOUBLE), 'Infinity'::DOUBLE) END
+                           AS unknown
+                FROM stg_{self.source} s JOIN record_matches m ON {tie}
+                WHERE {year} AND m.household_id IN ({among}) {self._not_resent()}
+            ), sums AS (
+                SELECT household_id,
+                       list(record_key ORDER BY month DESC, record_key)
+                           FILTER (WHERE unknown > 0) AS record_keys,
+                       arg_max(member_key, (amount, member_key)) FILTER (WHERE month = $month)
+                           AS member_key,
+                       sum(amount) AS ytd,
+                       coalesce(sum(amount) FILTER (WHERE month < $month), 0) AS before,
+                       coalesce(sum(unknown) FILTER (WHERE month = $month), 0) AS unknown_now,
+                       coalesce(sum(unknown) FILTER (WHERE month < $month), 0) AS unknown_before
+                FROM year_rows GROUP BY household_id
+                HAVING bool_or(month = $month) AND bool_or(unknown > 0)
+            )
+            SELECT s.record_keys, s.member_key, s.household_id, '{reason}' AS reason
+            FROM sums s
+            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
+                  WHERE h.district = $district AND h.month = $month) h
+              ON h.household_id = s.household_id
+            -- not reached by what is known; reached this month, not before, for some amounts
+            WHERE s.ytd < h.threshold AND s.before < h.threshold
+              AND s.ytd + s.unknown_now + least(s.unknown_before, h.threshold - s.before)
+                  >= h.threshold
+        """
 
     def _year_rows(self, among: str = "", *, repeated: bool = False) -> str:
         """SQL: the year's rows up to M tied to a household (of `among`, a query of household

@@ -47,6 +47,36 @@ def test_yb01_fires_in_the_month_the_year_to_date_sum_reaches_the_threshold(worl
     )
 
 
+def test_yb01_a_blank_amount_that_could_decide_is_not_taken_for_zero(world, rule_config):
+    """Contract §2: a blank amount is unknown, not zero. A claim of the month whose 个人自付 is
+    blank could bring a 脱贫户 at 4,400 元 over 5,000: 不可判断 for the district (it had been
+    summed as 0 without a word). Bounded by its 医疗总费用 (个人自付 cannot exceed it), a blank
+    of a 300 元 claim cannot; nor can any blank where the known sum already crossed (a warning:
+    the household is over the threshold whatever the blank was)."""
+
+    def household(*claims: dict) -> str:
+        member = world.member(world.household("脱贫户"))
+        for claim in claims:
+            world.record("medical_claims", member, **claim)
+        return member.split("|")[0]
+
+    known = {"month": "2026-09", "self_paid": 4_000.0, "total_cost": 9_000.0}
+    now = {"self_paid": 400.0, "total_cost": 1_000.0}
+    unbounded = household(known, now, {"self_paid": None, "total_cost": None})
+    bounded_over = household(known, now, {"self_paid": None, "total_cost": 2_000.0})
+    household(known, now, {"self_paid": None, "total_cost": 300.0})  # at most 4,700: decided
+    # a blank of August could have made the household cross in October as well
+    earlier = household(known, {"month": "2026-08", "self_paid": None, "total_cost": 700.0}, now)
+    crossed = household(known, {"self_paid": 1_000.0, "total_cost": 3_000.0},
+                        {"month": "2026-05", "self_paid": None, "total_cost": 9_000.0})  # fmt: skip
+    household(known, {"month": "2026-09", "self_paid": None, "total_cost": None})  # none in M
+    run = world.run(rule_config)
+    assert subjects(run.warnings, "YB01") == {crossed}
+    undecided = run.undecided.filter(pl.col("rule") == "YB01")
+    assert set(undecided["household_id"]) == {unbounded, bounded_over, earlier}
+    assert "「个人自付」为空或无法识别（金额不详）" in undecided["reason"][0]
+
+
 def test_yb01_sums_the_household_not_the_person_and_is_red_at_twice_the_threshold(
     world, rule_config
 ):
