@@ -344,6 +344,16 @@ def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_pat
     assert "未报送" in missing["water"]
     html = (out / "区级汇总.html").read_text(encoding="utf-8")
     assert FAILED_FILE in html and REASON in html
+    # contract §2: per file, rows read, kept and rejected (an independent district's check found
+    # them per source only in the run output and the summary)
+    per_file = list(summary["文件读取"].iter_rows(values_only=True))
+    assert per_file[0][:7] == ("来源", "文件", "工作表", "状态", "读取行数", "保留行数", "退回行数")
+    assert ("medical_enrollment", "正常.xlsx", "Sheet1", "已读取", 3, 3, 0) in [
+        r[:7] for r in per_file
+    ]
+    assert ("medical_enrollment", FAILED_FILE, None, "读取失败", 0, 0, 0) in [
+        r[:7] for r in per_file
+    ]
     book = openpyxl.load_workbook(out / "部门数据质量" / f"{MONTH}_医保局_数据质量反馈.xlsx")
     rows = list(book["读取失败的文件"].iter_rows(values_only=True))
     assert any(FAILED_FILE in r and REASON in r for r in rows)

@@ -13,6 +13,7 @@ import polars as pl
 from pipelines.exports.charts import Chart, add_chart_sheet, chart_figures, svg
 from pipelines.exports.departments import (
     FAILED_SHEET,
+    FILE_TROUBLE,
     INCOMPLETE,
     failed_files,
     write_department_workbooks,
@@ -297,6 +298,20 @@ def summary_tables(
             }
             for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
         ]
+    )
+    # contract §2: per file, how many rows were read, kept and rejected (the run's output gives
+    # them per source; the Dagster UI per file, in each source's metadata)
+    tables["文件读取"] = _q(
+        con,
+        f"""SELECT source AS 来源, file AS 文件, sheet AS 工作表,
+                   CASE status {" ".join(f"WHEN '{k}' THEN '{v}'" for k, v in FILE_TROUBLE.items())}
+                        ELSE '已读取' END AS 状态,
+                   rows_read AS 读取行数, rows_kept AS 保留行数, rows_rejected AS 退回行数,
+                   rows_skipped AS 跳过行数, rows_duplicate AS 重复行数, message AS 说明
+            FROM ingest_files WHERE district = $d AND month = $m
+            ORDER BY source, file, sheet NULLS FIRST""",
+        d=district,
+        m=month,
     )
     quality = department_quality(con, district, month)
     if quality.height:

@@ -136,6 +136,8 @@ RULES: tuple[RuleSpec, ...] = (
         present=ENROLLED_SQL,
         seen="""
             SELECT m.member_key, list(e.record_key ORDER BY e.record_key) AS record_keys,
+                   arg_min(m.method, (m.confidence, m.method)) AS method,
+                   min(m.confidence) AS confidence,
                    string_agg(DISTINCT e.enroll_status, '、' ORDER BY e.enroll_status) AS statuses
             FROM enrollment_rows e
             JOIN record_matches m

@@ -594,7 +594,10 @@ class AbsenceRule(RuleSpec):
     prepare: Callable[[duckdb.DuckDBPyConnection, Parameters], None]
     blocked: Callable[[duckdb.DuckDBPyConnection, Parameters], pl.DataFrame]
     present: str  # SQL: member_key of every member the source shows present
-    seen: str  # SQL: member_key, record_keys (and evidence columns) of the member's rows
+    # SQL: member_key, record_keys, method and confidence (how those rows were tied: a member on
+    # the list as 未参保 was found there, not missing from it) and evidence columns of the
+    # member's rows
+    seen: str
 
     def __post_init__(self) -> None:
         if self.scope is not Scope.MONITORED:
@@ -606,8 +609,7 @@ class AbsenceRule(RuleSpec):
             present AS ({self.present}),
             seen AS ({self.seen})
             SELECT coalesce(seen.record_keys, []::VARCHAR[]) AS record_keys, r.member_key,
-                   r.household_id, CAST(NULL AS VARCHAR) AS method,
-                   CAST(NULL AS DOUBLE) AS confidence, {self.hit_columns()}
+                   r.household_id, seen.method, seen.confidence, {self.hit_columns()}
             FROM monitored r
             LEFT JOIN seen ON seen.member_key = r.member_key
             WHERE r.member_key NOT IN (SELECT member_key FROM present)

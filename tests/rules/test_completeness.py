@@ -74,9 +74,20 @@ def test_a_tied_row_with_an_unreadable_status_blocks_the_warning(family, rule_co
 
 
 def test_a_tied_row_saying_suspended_still_warns(family, rule_config):
+    """…and the warning says how the member was found on the list (证件号码一致), not that they
+    are missing from it (an independent district's check found the latter on every YB02)."""
     world, subject = family
     world.record("medical_enrollment", subject, enroll_year=2026, enroll_status="暂停")
-    assert subject in yb02(world.run(rule_config))
+    run = world.run(rule_config)
+    assert subject in yb02(run)
+    warning = run.warnings.filter(pl.col("rule") == "YB02").row(0, named=True)
+    assert (warning["method"], warning["confidence"]) == ("证件号码一致", 1.0)
+    assert "名册状态：暂停" in warning["evidence"]
+    # missing from the list: the member of the roster, no department row
+    world.records["medical_enrollment"].pop()
+    world.matches.pop()
+    warning = world.run(rule_config).warnings.filter(pl.col("rule") == "YB02").row(0, named=True)
+    assert warning["method"] == "花名册成员（未见于部门名册）"
 
 
 def test_an_unmatched_row_carrying_the_members_id_blocks(family, rule_config):
