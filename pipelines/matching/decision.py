@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipelines.matching.comparison import ONE_EDIT, IdLevel, NameLevel, sql_in
 from pipelines.matching.ids import DESTROYED
+from pipelines.matching.labels import HEAD_PICK
 from pipelines.matching.ranks import Pass, Rank
 from pipelines.matching.workspace import Workspace
 
@@ -20,7 +21,7 @@ def decide(ws: Workspace) -> None:
     telling reason.
     """
     _disputed_ids(ws)
-    ws.table("ff_decisions", _TIES_AND_AMBIGUITIES.format(listed=_LISTED))
+    ws.table("ff_decisions", _TIES_AND_AMBIGUITIES.format(listed=_LISTED, head_pick=HEAD_PICK))
     ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
 
 
@@ -91,7 +92,10 @@ _TIES_AND_AMBIGUITIES = """
                 WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
            END AS m_id,
            method,
-           CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict' ELSE g.reason END AS reason,
+           -- tied to the 户主 among namesakes of other households: said in the tie's method
+           CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict'
+                WHEN n_best > 1 AND hh_level AND households > 1 AND head_households = 1
+                THEN '{head_pick}' ELSE g.reason END AS reason,
            candidates
     FROM grouped g LEFT JOIN ff_disputed_ids d USING (r_id)
 """

@@ -28,6 +28,9 @@ from pipelines.matching.ids import DESTROYED, USABLE_STATUSES
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
     CONFLICT_SUFFIX,
+    HEAD_PICK,
+    HEAD_PICK_FACTOR,
+    HEAD_PICK_SUFFIX,
     HOUSEHOLD_SUFFIX,
     METHODS,
     REASONS,
@@ -286,8 +289,10 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
                m.member_key::VARCHAR AS member_key, m.household_id::VARCHAR AS household_id,
                t.tier::TINYINT AS tier,
                (t.label || CASE WHEN c.r_id IS NOT NULL THEN ? ELSE '' END
-                        || CASE WHEN r.hh_level THEN ? ELSE '' END)::VARCHAR AS method,
-               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END, 3)::DOUBLE
+                        || CASE WHEN d.reason = ? THEN ? WHEN r.hh_level THEN ? ELSE '' END
+               )::VARCHAR AS method,
+               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END
+                                  * CASE WHEN d.reason = ? THEN ? ELSE 1 END, 3)::DOUBLE
                    AS confidence
         FROM ff_decisions d
         JOIN ff_records r USING (r_id)
@@ -296,7 +301,15 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
         LEFT JOIN ff_disputed_ids c ON c.r_id = d.r_id
         WHERE d.status = 'matched'
         """,
-        [CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, CONFLICT_FACTOR],
+        [
+            CONFLICT_SUFFIX,
+            HEAD_PICK,
+            HEAD_PICK_SUFFIX,
+            HOUSEHOLD_SUFFIX,
+            CONFLICT_FACTOR,
+            HEAD_PICK,
+            HEAD_PICK_FACTOR,
+        ],  # fmt: skip
     )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {unresolved} AS

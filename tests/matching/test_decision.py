@@ -15,6 +15,8 @@ import pytest
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
     CONFLICT_SUFFIX,
+    HEAD_PICK_FACTOR,
+    HEAD_PICK_SUFFIX,
     HOUSEHOLD_SUFFIX,
     METHODS,
     REASONS,
@@ -63,10 +65,22 @@ CASES = {
         record("r", "刘建国", A, birth_date=birth_of(C)),
         tie=("H1|f", "id"),
     ),
+    # the pick is said, and worth less: a department may name a spouse as 户主 while her
+    # namesake heads another household (9 of 30 such ties wrong on a probe district)
     "household-level record, namesakes in two households: the 户主": Case(
         [
             member("H1|h", "王芳", B, "H1", is_head=True),
             member("H2|x", "王芳", D, "H2"),
+        ],
+        record("r", "王芳", village="北山村", household_level=True),
+        tie=("H1|h", "name_village"),
+        suffix=HEAD_PICK_SUFFIX,
+        factor=HEAD_PICK_FACTOR,
+    ),
+    "household-level record, namesakes in one household: the 户主, no pick said": Case(
+        [
+            member("H1|h", "王芳", B, "H1", is_head=True),
+            member("H1|x", "王芳", D, "H1"),
         ],
         record("r", "王芳", village="北山村", household_level=True),
         tie=("H1|h", "name_village"),
