@@ -488,7 +488,17 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("出生申报", "出生"),
                 ("出生登记", "出生"),
                 ("迁入登记", "迁入"),
-            ),
+            )
+            # the cancellation and its cause, as the 户籍 system prints them (户口注销-死亡,
+            # 注销：迁出, 户口注销（死亡）)
+            + tuple(
+                (form.format(cancel, sep, cause), cause)
+                for cause in ("死亡", "迁出")
+                for cancel in ("户口注销", "注销户口", "注销")
+                for sep in ("-", "—", "－", ":", "：", "/", "、")
+                for form in ("{0}{1}{2}", "{2}{1}{0}")
+            )
+            + tuple((f"户口注销({cause})", cause) for cause in ("死亡", "迁出")),
         ),  # fmt: skip
         Field("change_date", ("变动日期",), FieldType.DATE),
         Field("address", ("住址",)),
