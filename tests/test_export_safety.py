@@ -344,6 +344,8 @@ def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_pat
     assert "未报送" in missing["water"]
     html = (out / "区级汇总.html").read_text(encoding="utf-8")
     assert FAILED_FILE in html and REASON in html
+    received = {r[0]: r for r in summary["数据接收"].iter_rows(values_only=True)}
+    assert received["feedback"][1:4] == ("乡镇", "乡镇核实结果", "未报送")  # none returned
     # contract §2: per file, rows read, kept and rejected (an independent district's check found
     # them per source only in the run output and the summary)
     per_file = list(summary["文件读取"].iter_rows(values_only=True))

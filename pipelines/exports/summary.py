@@ -296,7 +296,8 @@ def summary_tables(
                 # kept rows with a field that could not be read (that field is null)
                 "字段无法识别数": received.get(key, {}).get("field_problems") or 0,
             }
-            for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES))
+            # and the townships' returned lists (a later month's answers to the warnings)
+            for key in ("roster", "grid", *(s.key for s in DEPARTMENT_SOURCES), "feedback")
         ]
     )
     # contract §2: per file, how many rows were read, kept and rejected (the run's output gives
