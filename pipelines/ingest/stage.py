@@ -83,7 +83,7 @@ def stage_source(source: Source, folder: Path, month: str) -> StagedSource:
         # the ledger has its own layout (title-row 乡镇/村, ticks): ingest/grid.py builds on this
         # module, and pipelines/staging.py hands the grid to it
         raise ValueError("the grid ledger is staged by pipelines.ingest.grid.stage_grid")
-    return stage_folder(source, folder, read_tables, year=int(month[:4]))
+    return stage_folder(source, folder, read_tables, month=month)
 
 
 def stage_folder(
@@ -91,10 +91,11 @@ def stage_folder(
     folder: Path,
     reader: TableReader,
     tick_fields: Sequence[str] = (),
-    year: int | None = None,
+    month: str | None = None,
 ) -> StagedSource:
-    """Read every file of a folder with `reader` and stage all of its tables together (`year`:
-    the staged month's, which an event date's two-digit year is read against)."""
+    """Read every file of a folder with `reader` and stage all of its tables together (`month`:
+    the staged month, which an event date's two-digit year is read against and which no date
+    can be long after)."""
     schema = record_schema(source, tick_fields)
     files = source_files(folder) if folder.is_dir() else []
     if not files:
@@ -120,7 +121,7 @@ def stage_folder(
     outcomes = [outcome for found in map_in_threads(read, files) for outcome in found]
     tables = [outcome for _, outcome in outcomes if isinstance(outcome, Table)]
     try:
-        records, rejects, field_problems, results = stage_tables(source, tables, tick_fields, year)
+        records, rejects, field_problems, results = stage_tables(source, tables, tick_fields, month)
     except MemoryError:
         raise
     except Exception as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import polars as pl
 
@@ -545,12 +546,24 @@ def _type_field(
 
         read_cells = by_distinct_cell(raw, read)
         value, blank = read_cells["v"], read_cells["blank"]
+        late = pl.repeat(False, len(value), eager=True)
+        if f.type is FieldType.DATE and (latest := context.latest) is not None:
+            # a date after the lists of the month could be drawn up (2062 for 2026, a month
+            # typed one too many): a mistake, not an event to count or an age to compute on
+            late = (value > latest).fill_null(False)
+            if late.any():
+                value = value.zip_with(~late, pl.Series([None] * len(value), dtype=value.dtype))
+                text = (
+                    f"晚于 {latest.year}年{latest.month}月{latest.day}日"
+                    "（名单不会有此后的日期，可能填错）"
+                )
+                typed.problems.append((late, f.name, reason(lambda label: f"「{label}」{text}")))
         if f.type is FieldType.DATE:
-            typed.values[month_only(f.name)] = read_cells["month_only"]
+            typed.values[month_only(f.name)] = read_cells["month_only"] & ~late
         if f.type is FieldType.AMOUNT:
             value = _in_header_units(f, raw, value, context.tables, units)
         typed.values[f.name] = value
-        unreadable = ~blank & value.is_null()
+        unreadable = ~blank & value.is_null() & ~late
         typed.problems.append((unreadable, f.name, reason(lambda label: f"「{label}」{problem}")))
     elif f.allowed:
         value = by_distinct_cell(
@@ -657,9 +670,24 @@ class _Context:
     number_ids: pl.Series  # the row's table stored its ID column as numbers
     # per long-code field (Field.long_code): the row's table stored that column as numbers
     number_codes: dict[str, pl.Series]
-    # the year of the month being staged: an event date's two-digit year is read against it
-    # (05-10月-26 in 2026 is 2026-10-05; parse.parse_date's pivot)
-    year: int | None = None
+    # the month being staged (YYYY-MM): an event date's two-digit year is read against its year
+    # (05-10月-26 in 2026 is 2026-10-05; parse.parse_date's pivot), and no date can be after the
+    # month that follows it (the list was drawn up then at the latest)
+    month: str | None = None
+
+    @property
+    def year(self) -> int | None:
+        return int(self.month[:4]) if self.month else None
+
+    @property
+    def latest(self) -> date | None:
+        """The last day a date of the month's lists can be: the end of the month after it (a
+        list of October drawn up in the first days of November holds a few of them)."""
+        if not self.month:
+            return None
+        year, month = int(self.month[:4]), int(self.month[5:7])
+        after = date(year + month // 12, month % 12 + 1, 1)  # the month after
+        return date(after.year + after.month // 12, after.month % 12 + 1, 1) - timedelta(days=1)
 
 
 def _absent_field(typed: _Typed, f: Field, height: int) -> None:
@@ -683,7 +711,7 @@ def _type_fields(
     combined: pl.DataFrame,
     prepared: list[Prepared],
     tick_fields: Sequence[str],
-    year: int | None,
+    month: str | None,
 ) -> _Typed:
     """Type every field over the rows of all tables at once (one pass per column, not per file)."""
     typed = _Typed()
@@ -701,7 +729,7 @@ def _type_fields(
         )
 
     number_codes = {f.name: stored_as_numbers(f.name) for f in source.fields if f.long_code}
-    context = _Context(tables, stored_as_numbers("id_number"), number_codes, year)
+    context = _Context(tables, stored_as_numbers("id_number"), number_codes, month)
     for f in source.fields:
         labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
         if f.required and len(labels) < len(prepared):
@@ -778,11 +806,11 @@ def stage_tables(
     source: Source,
     tables: Sequence[Table],
     tick_fields: Sequence[str] = (),
-    year: int | None = None,
+    month: str | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, list[TableResult]]:
     """Stage the tables of one source together: records, rejects (rows whose identity is lost,
     with every reason), field problems of kept rows, and per-table accounting (read = kept +
-    rejected; decorations counted as skipped). `year`: the staged month's (_Context.year)."""
+    rejected; decorations counted as skipped). `month`: the staged month (_Context)."""
     schema = record_schema(source, tick_fields)
     prepared = map_in_threads(lambda table: prepare_table(source, table), tables)
     if not prepared:
@@ -801,7 +829,7 @@ def stage_tables(
         ],
         how="diagonal",
     )
-    typed = _type_fields(source, combined, prepared, tick_fields, year)
+    typed = _type_fields(source, combined, prepared, tick_fields, month)
     rejecting = [p for p in typed.problems if _loses_row(source, p[1])]
     field_checks = [p for p in typed.problems if not _loses_row(source, p[1])]
     typed.problems = rejecting

@@ -487,6 +487,28 @@ def test_a_status_column_beside_the_contracts_is_read(tmp_path: Path, source, he
     assert staged.records["status"].to_list() == ["注销"]
 
 
+def test_a_date_after_the_lists_could_be_drawn_up_is_a_field_problem(tmp_path: Path) -> None:
+    """An October list is drawn up in November at the latest: 2062-10-05 (for 2026), a month
+    typed one too many, had been read as written and an age computed on it. After the end of
+    the month that follows M, a date is a mistake: null, and a field problem naming the cell
+    (the rule that needs it says 不可判断); November's last day is still a date."""
+    folder = tmp_path / "hrss"
+    rows = [("姓名", "证件号码", "登记类型", "登记日期")] + [
+        (name, make_id(), "失业登记", written)
+        for name, written in (("张三", "2062-10-05"), ("李四", "2026-11-30"), ("王五", "2026-12-01"),
+                              ("赵六", "2027-01"))
+    ]  # fmt: skip
+    write_csv(folder / "a.csv", rows)
+    staged = stage_source(SOURCES["hrss"], folder, MONTH)
+    assert staged.records["register_date"].to_list() == [None, date(2026, 11, 30), None, None]
+    assert not staged.records["register_date_month_only"].any()
+    problems = staged.field_problems
+    assert problems["raw_value"].to_list() == ["2062-10-05", "2026-12-01", "2027-01"]
+    assert set(problems["reason"]) == {
+        "「登记日期」晚于 2026年11月30日（名单不会有此后的日期，可能填错）"
+    }
+
+
 def test_totals_anywhere_and_a_repeated_header_are_decorations(tmp_path: Path) -> None:
     folder = tmp_path / "vehicles"
     header = ("序号", "乡镇", "村", "姓名", "证件号码", "车辆类型")
