@@ -345,6 +345,16 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
             params=params,
         ).pl()
+        # carried warnings of a household the month's roster no longer has (moved away, or
+        # ended): still listed where they were, for the township to answer
+        gone = _rows(
+            con,
+            """SELECT count(*) FROM listings l WHERE l.district = ? AND l.month = ?
+                 AND l.first_month < l.month AND NOT EXISTS (
+                     SELECT 1 FROM households h WHERE h.district = l.district
+                        AND h.month = l.month AND h.household_id = l.household_id)""",
+            params,
+        )[0][0]
     by_rule = dict(listing.group_by("rule").len().iter_rows())
     lines.append(f"预警清单 {listing.height} 条（按规则）：")
     cells = [f"{r.code} {r.name} {by_rule.get(r.code, 0)}" for r in RULES]
@@ -359,6 +369,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
     )
     by_status = dict(listing.group_by("status").len().iter_rows())
     lines.append("按状态：" + "，".join(f"{k} {v}" for k, v in sorted(by_status.items())))
+    if gone:
+        lines.append(
+            f"⚠ 延续的未核实预警中 {gone} 条所属农户已不在本月花名册（迁出、注销或户编号变更），"
+            "仍按原乡镇下发，请乡镇核实后反馈"
+        )
     previous = previous_month(month)
     if earlier is None:
         lines.append(

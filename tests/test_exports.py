@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import ExitStack
 from datetime import date
 
 import openpyxl
 import polars as pl
 
+from pipelines.config import DataDir
 from pipelines.exports.township import (
     EXPORT_COLUMNS,
     build_listing,
     export_date_for,
     write_township_files,
 )
+from pipelines.report import run_summary
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.sources import DEPARTMENT_KEYS
-from pipelines.warehouse import memory_warehouse, replace_partition
+from pipelines.warehouse import memory_warehouse, open_warehouse, replace_partition
 from tests.conftest import DISTRICT, World
 
 
@@ -236,3 +239,53 @@ def test_a_member_who_moved_household_keeps_the_warning_listed_before(tmp_path):
     # the month's warning itself carries the number (answers, provenance and summaries agree)
     ids = con.sql("SELECT warning_id FROM warnings WHERE month = '2026-11'").pl()["warning_id"]
     assert set(ids) == set(before.values())
+
+
+def test_a_carried_warning_shows_the_household_and_member_as_this_months_roster_has_them(
+    tmp_path,
+):
+    """Contract §5: 乡镇 … 与户主关系 come from the roster. A warning carried from October (not
+    found again in November's data) had kept October's columns: a member who moved to another
+    household was still shown as 之子 of the old one, a household re-keyed under its old
+    户编号, a grid's new worker not named (an independent district's two-month loop). Now the
+    member is found by their ID and the household, grid and worker are November's; a household
+    gone from the roster keeps what it was listed with."""
+    october = World()
+    stays = october.household("一般农户", village="王岗村")
+    moves = october.household("一般农户", village="马集村")
+    goes = october.household("一般农户", village="桂花村")
+    keys = {
+        "stays": october.member(stays, "张一"),
+        "moves": october.member(moves, "李二", relation="之子"),
+        "goes": october.member(goes, "王三"),
+    }
+    for key in keys.values():
+        october.record("hrss", key, register_type="失业登记", register_date=date(2026, 10, 8))
+    layout = DataDir(tmp_path / "data")
+    layout.warehouse.mkdir(parents=True)
+    warehouse = ExitStack()
+    con = warehouse.enter_context(open_warehouse(layout.database))
+    october.build(con)
+    first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
+    assert first.height == 3
+
+    november = World(month="2026-11")
+    november.households = [h for h in october.households if h["household_id"] != goes]
+    november.members = [m for m in october.members if m["household_id"] != goes]
+    own = november.household("一般农户", village="马集村")  # 李二's own household now
+    moved = next(m for m in november.members if m["member_key"] == keys["moves"])
+    moved.update(household_id=own, member_key=f"{own}|{moved['id_number']}", relation="户主")
+    for household in november.households:
+        if household["household_id"] == stays:
+            household["worker_name"] = "新网格员"
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+
+    rows = {r["member_name"]: r for r in listing.iter_rows(named=True)}
+    assert set(rows) == {"张一", "李二", "王三"} and set(listing["status"]) == {"逾期"}
+    assert rows["李二"]["household_id"] == own and rows["李二"]["relation"] == "户主"
+    assert rows["张一"]["worker_name"] == "新网格员"
+    assert rows["王三"]["household_id"] == goes and rows["王三"]["village"] == "桂花村"
+    warehouse.close()
+    said = run_summary(layout, DISTRICT, "2026-11")
+    assert "延续的未核实预警中 1 条所属农户已不在本月花名册" in said

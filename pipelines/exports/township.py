@@ -218,6 +218,53 @@ def _earlier_listings(con: duckdb.DuckDBPyConnection, district: str, month: str)
     ).pl()
 
 
+_HOUSEHOLD_COLUMNS = (
+    "township", "village", "grid", "worker_name", "worker_phone", "head_name", "household_type"
+)  # fmt: skip
+
+
+def _as_in_roster(
+    con: duckdb.DuckDBPyConnection, carried: pl.DataFrame, district: str, month: str
+) -> pl.DataFrame:
+    """Warnings carried from an earlier listing, with their household and member as M's roster
+    has them (contract §5: 乡镇 … 与户主关系 from the roster): a member no longer under the key
+    the warning was listed with is found by their ID, where one member of M's roster holds it
+    (moved to another household, or the household's 户编号 re-keyed), and takes that member's
+    household; a household's place, grid, worker, head and type are M's. A household gone from
+    the roster keeps what it was listed with (the run says how many)."""
+    if carried.is_empty():
+        return carried
+    params = {"district": district, "month": month}
+    members = con.sql(
+        """SELECT member_key, household_id, name AS member_name, id_number, relation
+           FROM roster_members WHERE district = $district AND month = $month""",
+        params=params,
+    ).pl()
+    by_id = (
+        members.filter(pl.col("id_number").is_not_null())
+        .filter(pl.len().over("id_number") == 1)
+        .select("id_number", pl.col("member_key").alias("_moved_to"))
+    )
+    carried = (
+        carried.join(by_id, on="id_number", how="left")
+        .with_columns(
+            pl.when(pl.col("member_key").is_in(members["member_key"].implode()))
+            .then(pl.col("member_key"))
+            .otherwise(pl.coalesce("_moved_to", "member_key"))
+            .alias("member_key")
+        )
+        .drop("_moved_to")
+    )
+    households = con.sql(
+        f"""SELECT household_id, {", ".join(_HOUSEHOLD_COLUMNS)}
+            FROM households WHERE district = $district AND month = $month""",
+        params=params,
+    ).pl()
+    return carried.update(members, on="member_key", how="left").update(
+        households, on="household_id", how="left", include_nulls=True
+    )
+
+
 def build_listing(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -247,6 +294,7 @@ def build_listing(
             & ~pl.col("warning_id").is_in(list(verified))
             & ~pl.col("warning_id").is_in(current["warning_id"].implode())
         ).drop("district", "month", "status", "first_month", "deadline")
+        carried = _as_in_roster(con, carried, district, month)
     else:
         first_seen = pl.DataFrame(
             schema={"warning_id": pl.String, "first_month": pl.String, "deadline": pl.Date}
