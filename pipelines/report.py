@@ -204,6 +204,16 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
         "SELECT count(*) FROM feedback_answers WHERE district = ? AND month = ?",
         [district, month],
     )
+    # taken, but verified after the deadline the list gave (contract §5: 核实截止日期): the
+    # district follows up on late townships
+    late = scalar(
+        con,
+        """SELECT count(*) FROM feedback_answers a
+           JOIN (SELECT warning_id, min(deadline) AS deadline FROM listings
+                 WHERE district = ? AND month < ? GROUP BY warning_id) l USING (warning_id)
+           WHERE a.district = ? AND a.month = ? AND a.verified_date > l.deadline""",
+        [district, month, district, month],
+    )
     rows = con.execute(
         """SELECT file, reason, count(*) FROM rejects
            WHERE district = ? AND month = ? AND source = 'feedback'
@@ -213,6 +223,7 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
     total = sum(n for _, _, n in rows)
     lines = [
         f"乡镇反馈：{files} 个文件，{read} 行，采用核实结果 {taken} 条"
+        + (f"（其中 {late} 条核实日期晚于核实截止日期）" if late else "")
         + (f"，未采用 {total} 条" if total else "")
     ]
     if not rows:

@@ -585,3 +585,35 @@ def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_ou
     assert lines[heading + 1] == f"  三十铺镇.xlsx：2 条{REJECT_UNKNOWN_VERDICT}"
     assert lines[heading + 2] == f"  东桥镇.csv：1 条{REJECT_UNKNOWN_ID}"
     assert '核实结果":' not in "\n".join(lines)  # reasons, never the cells
+
+
+def test_answers_verified_after_their_deadline_are_counted_in_the_run_output(tmp_path):
+    """An independent district's loop: a township's results dated after the 核实截止日期 were
+    taken, and nothing said they came late. They are still taken (the answer stands), and the
+    run counts them for the district to follow up."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    listed = pl.DataFrame(
+        {"warning_id": ["ZJ01-a", "ZJ01-b"], "township": ["东桥镇"] * 2,
+         "first_month": ["2026-09"] * 2, "deadline": [date(2026, 10, 20)] * 2,
+         "status": ["新增"] * 2},
+    )  # fmt: skip
+    answers = pl.DataFrame(
+        {"warning_id": ["ZJ01-a", "ZJ01-b"], "verdict": ["不属实"] * 2,
+         "verified_date": [date(2026, 10, 18), date(2026, 10, 27)], "file": ["东桥镇.xlsx"] * 2,
+         "row_number": [2, 3]},
+    )  # fmt: skip
+    files = pl.DataFrame(
+        {"source": ["feedback"], "file": ["东桥镇.xlsx"], "status": ["ok"], "rows_read": [2]},
+        schema_overrides={"rows_read": pl.Int64},
+    )
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(con, "listings", listed, district=DISTRICT, month="2026-09")
+        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
+        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    assert (
+        "乡镇反馈：1 个文件，2 行，采用核实结果 2 条（其中 1 条核实日期晚于核实截止日期）" in lines
+    )
