@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,14 @@ class DataDir:
 
     def source_folder(self, month: str, source: str) -> Path:
         return self.raw / month / source
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """First day of M and first day of the next month."""
+    year, mon = (int(part) for part in month.split("-"))
+    start = date(year, mon, 1)
+    end = date(year + mon // 12, mon % 12 + 1, 1)
+    return start, end
 
 
 def previous_month(month: str) -> str:

@@ -194,12 +194,17 @@ def _key_roster(
     places = ", ".join(f'h."{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _households AS
+        -- each grid name keyed once (a district has thousands, its households 250k per 1M)
+        WITH grids AS (
+            SELECT township, village, grid, {_key("township")} AS _t, {_key("village")} AS _v,
+                   {_grid_key("grid")} AS _g
+            FROM (SELECT DISTINCT township, village, grid FROM _heads)
+        ),
         -- a ledger titled with its village only (北山村防止返贫…台账) is of the 乡镇 that the
         -- roster's one village of that name is in; a village name two townships share is not
         -- guessed (its households are 农户无网格台账)
-        WITH villages AS (
-            SELECT _v, min(_t) AS _t
-            FROM (SELECT DISTINCT {_key("township")} AS _t, {_key("village")} AS _v FROM _heads)
+        villages AS (
+            SELECT _v, min(_t) AS _t FROM (SELECT DISTINCT _t, _v FROM grids)
             GROUP BY _v HAVING count(*) = 1
         ),
         entries AS (
@@ -224,12 +229,6 @@ def _key_roster(
                        AS worker_phone,
                    count(DISTINCT worker_name) > 1 AS _workers
             FROM entries GROUP BY _t, _v, _g
-        ),
-        -- each grid name keyed once (a district has thousands, its households 250k per 1M)
-        grids AS (
-            SELECT township, village, grid, {_key("township")} AS _t, {_key("village")} AS _v,
-                   {_grid_key("grid")} AS _g
-            FROM (SELECT DISTINCT township, village, grid FROM _heads)
         )
         SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
                l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers

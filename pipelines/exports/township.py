@@ -235,11 +235,28 @@ def _as_in_roster(
     if carried.is_empty():
         return carried
     params = {"district": district, "month": month}
-    members = con.sql(
-        """SELECT member_key, household_id, name AS member_name, id_number, relation
-           FROM roster_members WHERE district = $district AND month = $month""",
-        params=params,
-    ).pl()
+    # only the members and households the carried warnings name (every holder of their IDs: a
+    # member found by an ID two members hold is not found), not the whole roster
+    con.register("_carried", carried.select("member_key", "household_id", "id_number"))
+    try:
+        members = con.sql(
+            """SELECT member_key, household_id, name AS member_name, id_number, relation
+               FROM roster_members WHERE district = $district AND month = $month
+                 AND (member_key IN (SELECT member_key FROM _carried)
+                      OR id_number IN (SELECT id_number FROM _carried))""",
+            params=params,
+        ).pl()
+        con.register("_found", members.select("household_id"))
+        households = con.sql(
+            f"""SELECT household_id, {", ".join(_HOUSEHOLD_COLUMNS)}
+                FROM households WHERE district = $district AND month = $month
+                  AND household_id IN (SELECT household_id FROM _carried
+                                       UNION SELECT household_id FROM _found)""",
+            params=params,
+        ).pl()
+    finally:
+        con.unregister("_carried")
+        con.unregister("_found")
     by_id = (
         members.filter(pl.col("id_number").is_not_null())
         .filter(pl.len().over("id_number") == 1)
@@ -255,11 +272,6 @@ def _as_in_roster(
         )
         .drop("_moved_to")
     )
-    households = con.sql(
-        f"""SELECT household_id, {", ".join(_HOUSEHOLD_COLUMNS)}
-            FROM households WHERE district = $district AND month = $month""",
-        params=params,
-    ).pl()
     return carried.update(members, on="member_key", how="left").update(
         households, on="household_id", how="left", include_nulls=True
     )

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from pipelines.config import month_bounds
 from pipelines.ingest import parse
 from pipelines.ingest.headers import Header, money_unit
 from pipelines.ingest.readers import ROW_NUMBER, Grid
@@ -685,9 +686,8 @@ class _Context:
         list of October drawn up in the first days of November holds a few of them)."""
         if not self.month:
             return None
-        year, month = int(self.month[:4]), int(self.month[5:7])
-        after = date(year + month // 12, month % 12 + 1, 1)  # the month after
-        return date(after.year + after.month // 12, after.month % 12 + 1, 1) - timedelta(days=1)
+        _, after = month_bounds(self.month)
+        return month_bounds(f"{after:%Y-%m}")[1] - timedelta(days=1)
 
 
 def _absent_field(typed: _Typed, f: Field, height: int) -> None:

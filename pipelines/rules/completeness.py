@@ -507,13 +507,18 @@ BLOCKING_SQL = f"""
     -- the 乡镇 the list speaks of: those of the members its rows are tied to, and those its
     -- unresolved rows name. A 乡镇 it says nothing of (its file not delivered) is no evidence of
     -- anyone's absence there: its members are 无法判断, the list itself the blocking "row"
-    covered AS (
-        SELECT DISTINCT r.township, r.village
+    -- the members the list's rows are tied to
+    listed AS (
+        SELECT DISTINCT m.member_key
         FROM enrollment_rows e
         JOIN record_matches m
           ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+    ),
+    covered AS (
+        SELECT DISTINCT r.township, r.village
+        FROM listed l
         JOIN roster_members r
-          ON r.district = $district AND r.month = $month AND r.member_key = m.member_key
+          ON r.district = $district AND r.month = $month AND r.member_key = l.member_key
         UNION SELECT DISTINCT township, village FROM places
         WHERE township IS NOT NULL OR village IS NOT NULL
         UNION SELECT DISTINCT r.township, r.village
@@ -526,12 +531,6 @@ BLOCKING_SQL = f"""
     -- fewer than a quarter of them listed of what the list's share over the district gives, and
     -- too few to be chance (thin_coverage). On the 5,000-member district, two villages cut from
     -- 施桥镇's file, one row left in each, gave 34 YB02, 29 false
-    listed AS (
-        SELECT DISTINCT m.member_key
-        FROM enrollment_rows e
-        JOIN record_matches m
-          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
-    ),
     shares AS (
         SELECT mo.township, mo.village, count(*) AS members, count(l.member_key) AS listed
         FROM monitored mo LEFT JOIN listed l ON l.member_key = mo.member_key
@@ -539,7 +538,12 @@ BLOCKING_SQL = f"""
         GROUP BY GROUPING SETS ((mo.township), (mo.township, mo.village))
     ),
     thin AS (
-        SELECT s.township, s.village, s.listed, CAST(round(s.members * t.share) AS BIGINT) AS expected
+        SELECT s.township, s.village,
+               '本月名单中' || s.township || coalesce(s.village, '') || '的重点户成员只有 '
+                   || s.listed || ' 人有记录（按全区比例应约 '
+                   || CAST(round(s.members * t.share) AS BIGINT) || ' 人），'
+                   || CASE WHEN s.village IS NULL THEN '该乡镇的名单可能未报送或不完整'
+                           ELSE '该村的记录可能缺漏' END AS reason
         FROM shares s,
              (SELECT sum(listed) / sum(members) AS share FROM shares WHERE village IS NULL) t
         WHERE {_THIN}
@@ -552,16 +556,8 @@ BLOCKING_SQL = f"""
         SELECT o.member_key, NULL::VARCHAR AS record_key,
                CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
                     THEN '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）'
-                    WHEN tt.township IS NOT NULL
-                    THEN '本月名单中' || o.township || '的重点户成员只有 ' || tt.listed
-                         || ' 人有记录（按全区比例应约 ' || tt.expected
-                         || ' 人），该乡镇的名单可能未报送或不完整'
-                    WHEN tv.village IS NULL
-                    THEN '本月名单中没有' || o.township || o.village
-                         || '的任何记录（该村的记录可能缺漏）'
-                    ELSE '本月名单中' || o.township || o.village || '的重点户成员只有 '
-                         || tv.listed || ' 人有记录（按全区比例应约 ' || tv.expected
-                         || ' 人），该村的记录可能缺漏' END AS reason
+                    ELSE coalesce(tt.reason, tv.reason, '本月名单中没有' || o.township
+                                  || o.village || '的任何记录（该村的记录可能缺漏）') END AS reason
         FROM open_members o
         LEFT JOIN thin tt ON tt.village IS NULL AND tt.township = o.township
         LEFT JOIN thin tv ON tv.village = o.village AND tv.township = o.township

@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import duckdb
 import polars as pl
 
+from pipelines.config import month_bounds
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES, RULES_BY_CODE, Direction
 from pipelines.rules.completeness import empty_undecided, source_gaps
 from pipelines.rules.continuity import carry_identities, earlier_warnings, subject_expr
 from pipelines.sources import SOURCES
 
 RED, YELLOW, GREEN = "红", "黄", "绿"
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    """First day of M and first day of the next month."""
-    year, mon = (int(part) for part in month.split("-"))
-    start = date(year, mon, 1)
-    end = date(year + mon // 12, mon % 12 + 1, 1)
-    return start, end
 
 
 def shared_parameters(config: dict, district: str, month: str) -> dict[str, Any]:

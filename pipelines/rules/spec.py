@@ -287,6 +287,13 @@ class RecordRule(RuleSpec):
         return hits.filter(pl.col("confidence") >= params["precision_min_confidence"]), undecided
 
 
+# a staged row `s` of the calendar year up to and including M
+_YEAR = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
+# the month's households `h` with their `threshold` (SQL over h)
+_THRESHOLDS = """(SELECT h.*, {threshold} AS threshold FROM households h
+                  WHERE h.district = $district AND h.month = $month)"""
+
+
 @dataclass(frozen=True, kw_only=True, eq=False)
 class YearToDateRule(RuleSpec):
     """Fires for a household in the month when its `amount` summed over the calendar year up to
@@ -320,7 +327,6 @@ class YearToDateRule(RuleSpec):
         few rows are looked for (the 32 of the bench's 2.6M claims filed outside their month, and
         events a month holds in two files), found by one grouping of the year's rows (0.5 s at
         1M)."""
-        year = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
         known = " AND ".join(f"s.{c} IS NOT NULL" for c in self.same_event)
         columns = ", ".join(f"s.{c}" for c in self.same_event)
         event = f"hash(s.id_number, s.name, {columns})"
@@ -332,7 +338,7 @@ class YearToDateRule(RuleSpec):
                    -- first: a line twice in that file as well is not looked for)
                    count(*) > 1 AND min(hash(s.file)) = max(hash(s.file)) AS twice_in_a_file
             FROM stg_{self.source} s
-            WHERE {year} AND {known}
+            WHERE {_YEAR} AND {known}
             GROUP BY ALL
             HAVING in_two_files OR twice_in_a_file
         """
@@ -342,7 +348,7 @@ class YearToDateRule(RuleSpec):
             SELECT s.record_key, s.id_number, s.name, {columns}
             FROM stg_{self.source} s
             LEFT JOIN ff_twice t ON t.month = s.month AND t.event = {event} AND t.in_two_files
-            WHERE {year} AND {known}
+            WHERE {_YEAR} AND {known}
               AND (t.event IS NOT NULL
                    OR date_trunc('month', {self.event_date}) <> CAST(s.month || '-01' AS DATE))
         """
@@ -358,7 +364,7 @@ class YearToDateRule(RuleSpec):
                                           ORDER BY s.sheet, s.row_number) AS copy
                 FROM stg_{self.source} s
                 JOIN ff_twice t ON t.month = s.month AND t.event = {event} AND t.twice_in_a_file
-                WHERE {year} AND {known}
+                WHERE {_YEAR} AND {known}
             ) WHERE copy > 1
         """
         con.execute(repeated, bind(repeated, params))
@@ -371,7 +377,7 @@ class YearToDateRule(RuleSpec):
                 JOIN stg_{self.source} s
                   ON {same} AND s.id_number IS NOT DISTINCT FROM a.id_number
                  AND s.name IS NOT DISTINCT FROM a.name
-                WHERE {year}
+                WHERE {_YEAR}
                 QUALIFY (s.month, s.file) <> min((s.month, s.file)) OVER (PARTITION BY seed)
             )
         """
@@ -407,8 +413,7 @@ class YearToDateRule(RuleSpec):
                 -- rows are listed and ranked
                 SELECT s.ytd, s.before, h.*
                 FROM sums s
-                JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
-                      WHERE h.district = $district AND h.month = $month) h
+                JOIN {_THRESHOLDS.format(threshold=self.threshold)} h
                   ON h.household_id = s.household_id
                 WHERE s.ytd >= h.threshold AND coalesce(s.before, 0) < h.threshold
             ), totals AS (
@@ -462,9 +467,8 @@ class YearToDateRule(RuleSpec):
             rows = _plus_not_evaluable(con, self.code, rows, self._repeated_sql(), params)
         if self.untyped_threshold and _has_untyped(con, params):
             rows = _plus_not_evaluable(con, self.code, rows, self._untyped_sql(), params)
-        blank = not_evaluable_rows(
-            con, self.code, self._blank_sql(), bind(self._blank_sql(), params), ""
-        )
+        blank_sql = self._blank_sql()
+        blank = not_evaluable_rows(con, self.code, blank_sql, bind(blank_sql, params), "")
         rows = pl.concat(
             [rows, blank.filter(~pl.col("household_id").is_in(rows["household_id"].implode()))],
             how="vertical_relaxed",
@@ -478,24 +482,15 @@ class YearToDateRule(RuleSpec):
         (else anything), and one of an earlier month may also have raised the sum before M.
         Only the households of the year's few blank rows are summed (0.2 % of the bench's
         claims)."""
-        year = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
-        tie = "m.district = s.district AND m.month = s.month AND m.record_key = s.record_key"
         among = f"""SELECT DISTINCT m.household_id FROM stg_{self.source} s
-                    JOIN record_matches m ON {tie}
-                    WHERE {year} AND s.{self.amount} IS NULL"""
-        bound = f"s.{self.amount_bound}" if self.amount_bound else "NULL"
+                    JOIN record_matches m
+                      ON m.district = s.district AND m.month = s.month
+                     AND m.record_key = s.record_key
+                    WHERE {_YEAR} AND s.{self.amount} IS NULL"""
         header = SOURCES[self.source].field(self.amount).headers[0]
         reason = f"「{header}」为空或无法识别（金额不详）：该户本年合计是否在本月达到阈值无法判断"
         return f"""
-            WITH year_rows AS (
-                SELECT m.household_id, s.month, s.record_key, m.member_key,
-                       coalesce(s.{self.amount}, 0) AS amount,
-                       CASE WHEN s.{self.amount} IS NOT NULL THEN 0
-                            ELSE coalesce(CAST({bound} AS DOUBLE), 'Infinity'::DOUBLE) END
-                           AS unknown
-                FROM stg_{self.source} s JOIN record_matches m ON {tie}
-                WHERE {year} AND m.household_id IN ({among}) {self._not_resent()}
-            ), sums AS (
+            WITH year_rows AS ({self._year_rows(among, unknown=True)}), sums AS (
                 SELECT household_id,
                        list(record_key ORDER BY month DESC, record_key)
                            FILTER (WHERE unknown > 0) AS record_keys,
@@ -510,8 +505,7 @@ class YearToDateRule(RuleSpec):
             )
             SELECT s.record_keys, s.member_key, s.household_id, '{reason}' AS reason
             FROM sums s
-            JOIN (SELECT h.*, {self.threshold} AS threshold FROM households h
-                  WHERE h.district = $district AND h.month = $month) h
+            JOIN {_THRESHOLDS.format(threshold=self.threshold)} h
               ON h.household_id = s.household_id
             -- not reached by what is known; reached this month, not before, for some amounts
             WHERE s.ytd < h.threshold AND s.before < h.threshold
@@ -519,18 +513,26 @@ class YearToDateRule(RuleSpec):
                   >= h.threshold
         """
 
-    def _year_rows(self, among: str = "", *, repeated: bool = False) -> str:
+    def _year_rows(self, among: str = "", *, repeated: bool = False, unknown: bool = False) -> str:
         """SQL: the year's rows up to M tied to a household (of `among`, a query of household
-        ids, when given), each counted once (`repeated`: a line repeated in its file too)."""
+        ids, when given), each counted once (`repeated`: a line repeated in its file too); with
+        `unknown`, how much a blank amount may be (its `amount_bound`, else anything; 0 where
+        the amount is known)."""
         only = f"AND m.household_id IN ({among})" if among else ""
+        bound = f"CAST(s.{self.amount_bound} AS DOUBLE)" if self.amount_bound else "NULL"
+        most = (
+            f", CASE WHEN s.{self.amount} IS NOT NULL THEN 0 "
+            f"ELSE coalesce({bound}, 'Infinity'::DOUBLE) END AS unknown"
+            if unknown
+            else ""
+        )
         return f"""
             SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
-                   m.confidence, coalesce(s.{self.amount}, 0) AS amount
+                   m.confidence, coalesce(s.{self.amount}, 0) AS amount{most}
             FROM stg_{self.source} s
             JOIN record_matches m
               ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
-            WHERE s.district = $district AND s.month >= $year_start_month AND s.month <= $month
-              {only} {self._not_resent(repeated=repeated)}"""
+            WHERE {_YEAR} {only} {self._not_resent(repeated=repeated)}"""
 
     def _crossing_sql(self, among: str, threshold: str, reason: str, *, repeated: bool) -> str:
         """SQL: the households of `among` whose year's sum crossed `threshold` (over the
@@ -546,9 +548,7 @@ class YearToDateRule(RuleSpec):
             )
             SELECT s.record_keys, s.member_key, s.household_id, '{reason}' AS reason
             FROM sums s
-            JOIN (SELECT h.*, {threshold} AS threshold FROM households h
-                  WHERE h.district = $district AND h.month = $month) h
-              ON h.household_id = s.household_id
+            JOIN {_THRESHOLDS.format(threshold=threshold)} h ON h.household_id = s.household_id
             WHERE s.ytd >= h.threshold AND coalesce(s.before, 0) < h.threshold
         """
 
