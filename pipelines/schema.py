@@ -513,6 +513,30 @@ def _month_only_dates(con: duckdb.DuckDBPyConnection) -> None:
                 )
 
 
+def _held_things_keyed(con: duckdb.DuckDBPyConnection) -> None:
+    """GA02, ZJ02 and SJ01 warnings written with an empty evidence key get the month of their
+    newest record's registration date, read back from the month's staged rows behind them (as
+    the rules now key them), so a car, property or company acquired after a verified warning
+    is not taken for it. A warning whose rows are gone, or whose dates are blank, keeps ''."""
+    held = (("GA02", "stg_vehicles", "register_date"),
+            ("ZJ02", "stg_property", "register_date"),
+            ("SJ01", "stg_market", "established_date"))  # fmt: skip
+    for rule, table, column in held:
+        con.execute(
+            f"""UPDATE warnings SET evidence_key = coalesce(keyed.newest, '')
+                FROM (SELECT w.district, w.month, w.warning_id,
+                             strftime(max(s.{column}), '%Y-%m') AS newest
+                      FROM warnings w JOIN {table} s
+                        ON s.district = w.district AND s.month = w.month
+                       AND list_contains(w.record_keys, s.record_key)
+                      WHERE w.rule = $rule AND w.evidence_key = ''
+                      GROUP BY ALL) keyed
+                WHERE warnings.district = keyed.district AND warnings.month = keyed.month
+                  AND warnings.warning_id = keyed.warning_id""",
+            {"rule": rule},
+        )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -557,6 +581,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "roster_members.birth_date_month_only): evidence says 2026年10月, not the 1st, and an age "
         "on such a date is decided only where every day of its month gives the same answer",
         _month_only_dates,
+    ),
+    Migration(
+        8,
+        "GA02, ZJ02 and SJ01 keyed by the registration month of the newest car, property or "
+        "company (warnings.evidence_key read back from the staged rows): one acquired after a "
+        "verified warning is listed, not merged into it",
+        _held_things_keyed,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -4,6 +4,7 @@ numbered migrations bring an old warehouse to the declarations, docs/DESIGN.md l
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -220,3 +221,27 @@ def test_replay_refuses_a_warehouse_older_than_the_schema():
         replay(con, district="d", first="2026-01", last="2026-02", current={}, proposed={})
     con = memory_warehouse()
     assert replay(con, district="d", first="2026-01", last="2026-02", current={}, proposed={})
+
+
+def test_migration_8_keys_earlier_held_thing_warnings_by_their_newest_registration():
+    con = memory_warehouse()
+    con.execute("UPDATE schema_version SET version = 7")  # a warehouse at version 7
+    vehicles = pl.DataFrame(
+        {"record_key": ["v|a.csv||2", "v|a.csv||3", "v|a.csv||4"],
+         "register_date": [date(2021, 3, 9), date(2024, 11, 2), None]}
+    )  # fmt: skip
+    replace_partition(con, "stg_vehicles", vehicles, district="d", month="2026-08")
+    warnings = pl.DataFrame(
+        {"warning_id": ["GA02-A", "GA02-B", "ZJ02-C", "YJ01-D"],
+         "rule": ["GA02", "GA02", "ZJ02", "YJ01"],
+         "evidence_key": ["", "", "", ""],
+         "record_keys": [["v|a.csv||2", "v|a.csv||3"], ["v|a.csv||4"], ["p|gone.csv||2"],
+                         ["v|a.csv||2"]]}
+    )  # fmt: skip
+    replace_partition(con, "warnings", warnings, district="d", month="2026-08")
+
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 8"]
+
+    keys = dict(con.execute("SELECT warning_id, evidence_key FROM warnings").fetchall())
+    # the newest of the two cars; a blank date, rows gone, or another rule: left as written
+    assert keys == {"GA02-A": "2024-11", "GA02-B": "", "ZJ02-C": "", "YJ01-D": ""}

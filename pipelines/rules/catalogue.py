@@ -52,6 +52,12 @@ def _age(value: float | None) -> str:
     return f"，时年{int(value)}岁" if value is not None else ""
 
 
+def _registered(column: str) -> str:
+    """SQL key part: the month a held thing (car, property, company) was registered; unknown
+    where blank. The month, not the day: one extract writes 2024年3月, the next 2024-03-15."""
+    return f"coalesce(strftime({column}, '%Y-%m'), '')"
+
+
 def _paren(value: str | None) -> str:
     return f"（{value}）" if value else ""
 
@@ -233,7 +239,10 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="—", direction=_X,
         params={"vehicle_types": list},
         where=f"list_contains($vehicle_types, s.vehicle_type) AND {_NOT_ENDED}",
-        key="''",  # owning a car is one fact per person, whatever the plate column says
+        # a car is known by its registration month, not the plate a department respells; a
+        # second car registered since is news (the newest speaks)
+        key=_registered("s.register_date"),
+        newest_speaks=True,
         ev_date="s.register_date",
         ev_text="s.vehicle_type",
         evidence=lambda hit, month: (
@@ -257,7 +266,8 @@ RULES: tuple[RuleSpec, ...] = (
         code="ZJ02", name="购买商品房", source="property", level=_P, scope=_MON,
         risk_type="—", direction=_X,
         where="true",
-        key="''",
+        key=_registered("s.register_date"),
+        newest_speaks=True,
         ev_date="s.register_date",
         ev_amount="s.floor_area",
         evidence=lambda hit, month: (
@@ -335,13 +345,17 @@ RULES: tuple[RuleSpec, ...] = (
         risk_type="—", direction=_X,
         params={"roles": list, "capital_threshold": float},
         where=f"list_contains($roles, s.role) AND s.capital >= $capital_threshold AND {_NOT_ENDED}",
-        # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell them
-        key="''",
+        # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell
+        # them; the 成立日期's month tells a company founded since from the one verified
+        key=_registered("s.established_date"),
+        newest_speaks=True,
+        ev_date="s.established_date",
         ev_amount="s.capital",
         ev_text="s.role",
         ev_text2="s.entity_name",
         evidence=lambda hit, month: (
             f"市场主体{hit['ev_text']}，注册资本 {hit['ev_amount']:,.2f} 万元"
+            + (f"，成立日期 {_day(hit)}" if hit["ev_date"] else "")
         ),
     ),
     RecordRule(

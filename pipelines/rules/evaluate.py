@@ -108,15 +108,29 @@ def _collapse(hits: pl.DataFrame, month: str, config: dict) -> pl.DataFrame:
     """One warning per (rule, household) for 户 rules, per (rule, member) for 人 rules."""
     hits = hits.with_columns(subject_expr().alias("subject"))
     # the strongest hit speaks for the warning: red first, then the largest amount, latest date;
-    # the first record key breaks remaining ties so that reruns pick the same hit
+    # in a register of held things the newest first (RuleSpec.newest_speaks); the first record
+    # key breaks remaining ties so that reruns pick the same hit
+    newest = [rule.code for rule in RULES if rule.newest_speaks]
     ordered = (
-        hits.with_columns(pl.col("record_keys").list.first().alias("_first_record"))
-        .sort(
-            ["rule", "subject", "red", "ev_amount", "ev_date", "evidence_key", "_first_record"],
-            descending=[False, False, True, True, True, False, False],
-            nulls_last=True,
+        hits.with_columns(
+            pl.col("record_keys").list.first().alias("_first_record"),
+            pl.when(pl.col("rule").is_in(newest)).then(pl.col("ev_date")).alias("_newest"),
         )
-        .drop("_first_record")
+        .sort(
+            [
+                "rule",
+                "subject",
+                "red",
+                "_newest",
+                "ev_amount",
+                "ev_date",
+                "evidence_key",
+                "_first_record",
+            ],
+            descending=[False, False, True, True, True, True, False, False],
+            nulls_last=True,
+        )  # fmt: skip
+        .drop("_first_record", "_newest")
     )
     grouped = ordered.group_by(["rule", "subject"], maintain_order=True).agg(
         pl.all().exclude("record_keys").first(),

@@ -146,6 +146,9 @@ class RuleSpec(ABC):
     # an empty part is unknown this month (pipelines/rules/continuity.py); never a field that a
     # department may leave blank or respell (a code, a name, a plate)
     key: str = "''"
+    # a register of things a person holds (cars, properties, companies): the newest one speaks
+    # for the warning, so a thing acquired since a verified warning is news under its own key
+    newest_speaks: bool = False
     # this hit's risk type, when it depends on the hit; NULL = the table's risk_type
     risk_type_when: str = "NULL"
     ev_date: str = "NULL"

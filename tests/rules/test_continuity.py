@@ -93,3 +93,56 @@ def test_a_blank_credit_code_keeps_the_market_warning(world, rule_config):
     world.records["market"][0]["entity_name"] = "某某商贸"  # respelt
     second = world.evaluate(rule_config).filter(pl.col("rule") == "SJ01")["warning_id"][0]
     assert first == second
+
+
+def _holder(world, household_type="脱贫户"):
+    household = world.household(household_type)
+    return world.member(household, "孙六")
+
+
+@pytest.mark.parametrize(
+    ("rule", "source", "column", "values"),
+    [
+        ("GA02", "vehicles", "register_date", {"vehicle_type": "小型轿车"}),
+        ("ZJ02", "property", "register_date", {"floor_area": 96.5}),
+        ("SJ01", "market", "established_date", {"role": "股东", "capital": 120}),
+    ],
+)
+def test_a_thing_acquired_since_a_verified_warning_is_a_new_warning(
+    world, rule_config, rule, source, column, values
+):
+    """A second car, property or company is news; the one verified is not listed again."""
+    member = _holder(world)
+    world.record(source, member, **{column: date(2023, 4, 18)}, **values)
+    first = world.evaluate(rule_config).filter(pl.col("rule") == rule).row(0, named=True)
+    assert first["evidence_key"] == "2023-04"
+    # the same thing, next month written with its month only: the same warning
+    world.records[source][0][column] = date(2023, 4, 1)
+    world.records[source][0][f"{column}_month_only"] = True
+    earlier = [{"warning_id": first["warning_id"], "rule": rule,
+                "household_id": member.split("|")[0], "evidence_key": "2023-04"}]  # fmt: skip
+    again = _evaluate_after_person(world, rule_config, earlier, member, rule)
+    assert again["warning_id"] == first["warning_id"]
+    # a second one registered since (smaller: the newest speaks, not the largest)
+    smaller = {**values, "capital": 60} if rule == "SJ01" else values
+    world.record(source, member, **{column: date(2026, 9, 30)}, **smaller)
+    second = _evaluate_after_person(world, rule_config, earlier, member, rule)
+    assert second["warning_id"] != first["warning_id"]
+    assert second["evidence_key"] == "2026-09"
+    assert "2026年9月30日" in second["evidence"]
+    # a warning written before the rule was keyed ('' agrees with any month) keeps its id
+    legacy = [{**earlier[0], "evidence_key": ""}]
+    carried = _evaluate_after_person(world, rule_config, legacy, member, rule)
+    assert carried["warning_id"] == first["warning_id"]
+    assert carried["evidence_key"] == "2026-09"
+
+
+def _evaluate_after_person(world, rule_config, earlier, member, rule) -> dict:
+    con = memory_warehouse()
+    world.build(con)
+    frame = pl.DataFrame(earlier).with_columns(pl.lit(member).alias("member_key"))
+    replace_partition(con, "warnings", frame, district=DISTRICT, month="2026-09")
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
+    ).warnings
+    return warnings.filter(pl.col("rule") == rule).row(0, named=True)
