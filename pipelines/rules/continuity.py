@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from pipelines.rules.catalogue import RULES_BY_CODE, Level
+from pipelines.rules.spec import ID_IN_MEMBER_KEY
 
 KEY_SEPARATOR = "|"
 
@@ -91,17 +92,13 @@ def earlier_warnings(con: duckdb.DuckDBPyConnection, district: str, month: str) 
     ).select(*schema, "person")
 
 
-# a member key is household|ID (or household|name when the ID is unusable)
-_ID_IN_KEY = r"\|([0-9]{17}[0-9X])$"
-
-
 def person_expr() -> pl.Expr:
     """For 人 rules, the member's ID number (the person, whichever household holds them this
     month); null for 户 rules and members keyed by name."""
     person_rules = [code for code, rule in RULES_BY_CODE.items() if rule.level is Level.PERSON]
     return (
         pl.when(pl.col("rule").is_in(person_rules))
-        .then(pl.col("member_key").str.extract(_ID_IN_KEY, 1))
+        .then(pl.col("member_key").str.extract(ID_IN_MEMBER_KEY, 1))
         .otherwise(None)
     )
 

@@ -292,6 +292,10 @@ class RecordRule(RuleSpec):
 
 # a staged row `s` of the calendar year up to and including M
 _YEAR = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"
+# an earlier month's row counts in the household M's roster has its member in (_mark_moved)
+_HOUSEHOLD_NOW = "coalesce(mv.household_id, m.household_id)"
+# a member key is household|ID (or household|name when the ID is unusable): the ID it ends with
+ID_IN_MEMBER_KEY = r"\|([0-9]{17}[0-9X])$"
 # the month's households `h` with their `threshold` (SQL over h)
 _THRESHOLDS = """(SELECT h.*, {threshold} AS threshold FROM households h
                   WHERE h.district = $district AND h.month = $month)"""
@@ -390,6 +394,45 @@ class YearToDateRule(RuleSpec):
     def _repeated_table(self) -> str:
         return f"ff_repeated_{self.source}"
 
+    @property
+    def _moved_table(self) -> str:
+        return f"ff_moved_{self.source}"
+
+    def _mark_moved(self, con: duckdb.DuckDBPyConnection, params: Parameters) -> None:
+        """Members an earlier month's rows were tied to under a key M's roster no longer has (the
+        member moved to another household, split off, or the household's 户编号 was re-keyed), with
+        the key and household M's roster gives their ID (where one member holds it): the year's
+        sum is the household's as M's roster has it, so their earlier rows count there, not under
+        a household id that is gone (the sum had started again from zero)."""
+        moved = f"""
+            CREATE OR REPLACE TEMP TABLE {self._moved_table} AS
+            WITH gone AS (
+                SELECT member_key, regexp_extract(member_key, '{ID_IN_MEMBER_KEY}', 1) AS id_number
+                FROM (SELECT DISTINCT member_key FROM record_matches
+                      WHERE district = $district AND source = '{self.source}'
+                        AND month >= $year_start_month AND month < $month)
+                WHERE member_key NOT IN (SELECT member_key FROM roster_members
+                                         WHERE district = $district AND month = $month)
+            ), holders AS (
+                SELECT id_number, any_value(member_key) AS now_key,
+                       any_value(household_id) AS household_id
+                FROM roster_members
+                WHERE district = $district AND month = $month
+                  AND id_number IN (SELECT id_number FROM gone WHERE id_number <> '')
+                GROUP BY id_number HAVING count(*) = 1
+            )
+            SELECT g.member_key, h.now_key, h.household_id FROM gone g JOIN holders h USING (id_number)
+        """
+        con.execute(moved, bind(moved, params))
+
+    def _tied(self) -> str:
+        """SQL FROM: the source's rows `s` with their ties `m` and, for an earlier month's tie to a
+        member who has moved since, `mv` (household_of(): the household M's roster has them in)."""
+        return f"""stg_{self.source} s
+            JOIN record_matches m
+              ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+            LEFT JOIN {self._moved_table} mv ON mv.member_key = m.member_key AND s.month < $month"""
+
     def _not_resent(self, *, repeated: bool = False) -> str:
         """Rows that count: not an event sent again, nor (unless `repeated`) a line repeated
         under itself in its file."""
@@ -456,6 +499,7 @@ class YearToDateRule(RuleSpec):
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         if self.same_event:
             self._mark_resent(con, params)
+        self._mark_moved(con, params)
         sql = self.sql()
         hits = con.sql(sql, params=bind(sql, params)).pl()
         # M's rows whose amount is unreadable, in households the rule did not fire for
@@ -485,10 +529,7 @@ class YearToDateRule(RuleSpec):
         (else anything), and one of an earlier month may also have raised the sum before M.
         Only the households of the year's few blank rows are summed (0.2 % of the bench's
         claims)."""
-        among = f"""SELECT DISTINCT m.household_id FROM stg_{self.source} s
-                    JOIN record_matches m
-                      ON m.district = s.district AND m.month = s.month
-                     AND m.record_key = s.record_key
+        among = f"""SELECT DISTINCT {_HOUSEHOLD_NOW} FROM {self._tied()}
                     WHERE {_YEAR} AND s.{self.amount} IS NULL"""
         header = SOURCES[self.source].field(self.amount).headers[0]
         reason = f"「{header}」为空或无法识别（金额不详）：该户本年合计是否在本月达到阈值无法判断"
@@ -521,7 +562,7 @@ class YearToDateRule(RuleSpec):
         ids, when given), each counted once (`repeated`: a line repeated in its file too); with
         `unknown`, how much a blank amount may be (its `amount_bound`, else anything; 0 where
         the amount is known)."""
-        only = f"AND m.household_id IN ({among})" if among else ""
+        only = f"AND {_HOUSEHOLD_NOW} IN ({among})" if among else ""
         bound = f"CAST(s.{self.amount_bound} AS DOUBLE)" if self.amount_bound else "NULL"
         most = (
             f", CASE WHEN s.{self.amount} IS NOT NULL THEN 0 "
@@ -530,11 +571,10 @@ class YearToDateRule(RuleSpec):
             else ""
         )
         return f"""
-            SELECT m.household_id, s.month, s.record_key, m.member_key, m.method,
+            SELECT {_HOUSEHOLD_NOW} AS household_id, s.month, s.record_key,
+                   coalesce(mv.now_key, m.member_key) AS member_key, m.method,
                    m.confidence, coalesce(s.{self.amount}, 0) AS amount{most}
-            FROM stg_{self.source} s
-            JOIN record_matches m
-              ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
+            FROM {self._tied()}
             WHERE {_YEAR} {only} {self._not_resent(repeated=repeated)}"""
 
     def _crossing_sql(self, among: str, threshold: str, reason: str, *, repeated: bool) -> str:
@@ -558,9 +598,11 @@ class YearToDateRule(RuleSpec):
     def _repeated_sql(self) -> str:
         """Households with a line repeated under itself in a file, whose sum would cross their
         threshold this month only were each copy a claim of its own."""
-        among = f"""SELECT DISTINCT m.household_id FROM {self._repeated_table} x
+        among = f"""SELECT DISTINCT {_HOUSEHOLD_NOW} FROM {self._repeated_table} x
                     JOIN record_matches m ON m.district = $district AND m.month = x.month
-                                         AND m.record_key = x.record_key"""
+                                         AND m.record_key = x.record_key
+                    LEFT JOIN {self._moved_table} mv
+                      ON mv.member_key = m.member_key AND x.month < $month"""
         return self._crossing_sql(among, self.threshold, REPEATED_REASON, repeated=True)
 
     def _untyped_sql(self) -> str:

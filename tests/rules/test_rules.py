@@ -490,3 +490,32 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
     assert set(undecided["household_id"].to_list()) == {untyped, between}
     assert undecided.filter(pl.col("rule") == "YB01")["household_id"].to_list() == [between]
     assert undecided["reason"].str.contains("户类型").all()
+
+
+def test_yb01_sums_the_year_in_the_household_the_roster_has_the_member_in_now(world, rule_config):
+    """Earlier months were tied against their own month's roster. A household whose 户编号 was
+    re-keyed since, or a member who moved to another household, had their earlier claims summed
+    under a household id M's roster no longer has: the year started again from zero (a 5,120 元
+    脱贫户 not warned; a 11,000 元 one 黄 for December's 6,549 alone, on an independent loop)."""
+    rekeyed = world.household("脱贫户")
+    r = world.member(rekeyed, "钱一")
+    id_r = r.split("|")[1]
+    world.record("medical_claims", f"OLD-1|{id_r}", month="2026-04", self_paid=3_000.0)
+    world.record("medical_claims", r, self_paid=2_500.0)  # 5,500 over the year
+    crossed = world.household("脱贫户")  # crossed in September under its old number
+    c = world.member(crossed, "孙二")
+    world.record("medical_claims", f"OLD-2|{c.split('|')[1]}", month="2026-09", self_paid=6_000.0)
+    world.record("medical_claims", c, self_paid=100.0)
+    left = world.household("一般农户")  # the household a member split from, still there
+    stays = world.member(left, "李三")
+    split = world.household("脱贫户")
+    s = world.member(split, "李四", relation="户主", birth=date(1990, 2, 2))
+    world.record("medical_claims", f"{left}|{s.split('|')[1]}", month="2026-05", self_paid=4_000.0)
+    world.record("medical_claims", s, self_paid=1_500.0)  # 5,500 in the household she heads now
+    world.record("medical_claims", stays, self_paid=16_500.0)  # 16,500, not 20,500: no warning
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "YB01") == {rekeyed, split}
+    evidence = dict(fired(warnings, "YB01").select("household_id", "evidence").iter_rows())
+    assert "合计 5,500.00 元" in evidence[rekeyed] and "合计 5,500.00 元" in evidence[split]
