@@ -105,6 +105,9 @@ _UNMATCHED = """
     SELECT r.r_id, 'unmatched', NULL, NULL,
            CASE
                WHEN r.nk IS NULL THEN 'no_name'
+               -- its ID's holder (or a namesake) answered 非本人 for it: said, not taken for an
+               -- ID the roster lacks (the department would be told its ID is wrong)
+               WHEN r.r_id IN (SELECT r_id FROM ff_ruled_out) THEN 'ruled_out'
                WHEN r.id_status = '{destroyed}' THEN 'destroyed'
                WHEN r.area IS NOT NULL AND r.area NOT IN (
                    SELECT DISTINCT left(id18, 6) FROM ff_members WHERE id_ok

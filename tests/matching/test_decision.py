@@ -183,3 +183,18 @@ def test_cases_are_hard() -> None:
     # the repaired-ID case really has two repairs
     assert A_OTHER_REPAIR != A and A_MISTYPED not in (A, A_OTHER_REPAIR)
     assert isinstance(birth_of(A), dt.date)
+
+
+def test_a_record_whose_only_candidate_answered_not_this_person_says_so(run) -> None:
+    """A township's 非本人 rules the pair out; with nobody else to tie, the record is unmatched.
+    Its reason had been 证件号码不在花名册中 (the ID is there): the district list and the
+    department's quality workbook told the department its ID was wrong (12 rows of a loop)."""
+    result = run(
+        [member("H1|a", "张伟", A, "H1")],
+        [record("r", "张伟", A)],
+        [("medical_claims", "r", "H1|a")],
+    )
+    assert tie(result, "r") is None
+    assert unresolved(result, "r") == {
+        "record_key": "r", "status": "unmatched", "reason": REASONS["ruled_out"], "candidates": [],
+    }  # fmt: skip
