@@ -11,6 +11,7 @@ import polars as pl
 from pipelines.feedback import IDENTITY_SQL
 from pipelines.fingerprints import code_digest
 from pipelines.matching.ids import clean_id_expr
+from pipelines.matching.labels import REASONS
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
 from pipelines.sources import DEPARTMENT_SOURCES
@@ -511,6 +512,7 @@ def match_month(
     forget_build(con, "match_builds", district, month)
     match_each_record(con, district=district, months=[month], roster_month=month, sources=sources)
     ties = _write_outcomes(con, district=district, months=[month], key="record_key", order="t.r_id")
+    _name_departed(con, district, month)
     build = pl.DataFrame(
         {
             "input_fingerprint": [fingerprint],
@@ -520,6 +522,25 @@ def match_month(
     )
     replace_partition(con, "match_builds", build, district=district, month=month)
     return ties[month]
+
+
+def _name_departed(con: duckdb.DuckDBPyConnection, district: str, month: str) -> None:
+    """An unmatched record whose ID M's roster lacks but the latest earlier roster has says so:
+    the member left the roster (a death the village recorded before 公安's row came, a move
+    away), where it had read as if the department's ID were wrong. Its reason is the district's
+    to read (GA01 raises nothing for a member no longer on M's roster)."""
+    con.execute(
+        """UPDATE unmatched_records u SET reason = $departed
+           FROM (SELECT DISTINCT i.source_record_key AS record_key, i.source
+                 FROM match_input i JOIN roster_members e
+                   ON e.district = $d AND e.id_number = i.id_number
+                  AND e.month = (SELECT max(month) FROM roster_members
+                                 WHERE district = $d AND month < $m)) x
+           WHERE u.district = $d AND u.month = $m AND u.record_key = x.record_key
+             AND u.source = x.source AND u.reason = $missing""",
+        {"d": district, "m": month, "departed": REASONS["left_roster"],
+         "missing": REASONS["id_not_in_roster"]},
+    )  # fmt: skip
 
 
 def tie_earlier_claims(

@@ -290,3 +290,36 @@ def test_identities_keyed_alike_by_the_hash_are_told_apart(monkeypatch):
     monkeypatch.setattr(linkage, "_IDENTITY_KEYS", shared[:1])  # no key that tells them apart
     with pytest.raises(AssertionError, match="share"):
         linkage.match_identities(con, **args)
+
+
+def test_a_record_of_someone_last_months_roster_had_says_they_left_it():
+    """A 公安 死亡 row for a member the village already took off M's roster is unmatched; its
+    reason had said the ID is not in the roster (read as a department's wrong ID)."""
+    from pipelines.linkage import match_month
+    from pipelines.matching.labels import REASONS
+
+    con = memory_warehouse()
+    gone, stays, stranger = (make_id(date(1960 + i, 3, 1)) for i in range(3))
+    for month, ids in (("2026-09", (gone, stays)), ("2026-10", (stays,))):
+        members = pl.DataFrame(
+            {"member_key": [f"H1|{i}" for i in ids], "household_id": ["H1"] * len(ids),
+             "name": ["王五" if i == gone else "王六" for i in ids], "id_number": list(ids),
+             "id_status": ["valid"] * len(ids), "township": ["东桥镇"] * len(ids),
+             "village": ["王岗村"] * len(ids), "relation": ["户主"] * len(ids),
+             "is_head": [i == stays for i in ids]}
+        )  # fmt: skip
+        replace_partition(con, "roster_members", members, district="d", month=month)
+    deaths = pl.DataFrame(
+        {"record_key": ["public_security|a.csv||2", "public_security|a.csv||3"],
+         "name": ["王五", "赵七"], "id_number": [gone, stranger], "id_status": ["valid"] * 2,
+         "change_type": ["死亡"] * 2}
+    )  # fmt: skip
+    replace_partition(con, "stg_public_security", deaths, district="d", month="2026-10")
+
+    match_month(con, "d", "2026-10")
+
+    reasons = dict(con.execute("SELECT record_key, reason FROM unmatched_records").fetchall())
+    assert reasons == {
+        "public_security|a.csv||2": REASONS["left_roster"],
+        "public_security|a.csv||3": REASONS["id_not_in_roster"],
+    }

@@ -83,6 +83,9 @@ REASONS: dict[str, str] = {
     "out_of_district": "证件号码属地不在本区，花名册中未找到（区外人员）",
     "ruled_out": "乡镇已核实此记录「非本人」：不再与该花名册成员匹配，也未找到其他人",
     "id_not_in_roster": "证件号码不在花名册中，按姓名也未找到此人",
+    # set by the linkage layer, which sees the earlier rosters (the matcher sees M's only)
+    "left_roster": "证件号码不在本月花名册中，上月花名册有此人（本月已移除：死亡、迁出等），"
+    "按姓名也未找到",
     "bad_id": "证件号码无效（校验位或日期错误），纠错和按姓名匹配均未找到此人",
     "no_id_no_place": "无可用证件号码，也无出生日期和乡镇村信息，无法匹配",
     "no_id_name_not_found": "无可用证件号码，按姓名+出生日期/村在花名册中未找到此人",
