@@ -187,6 +187,35 @@ def _excel_ids(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a
     return [heading, *lines, ""]
 
 
+def _silent_townships(con, district: str, month: str) -> str:  # noqa: ANN001 - a connection
+    """The townships of the latest earlier list that returned nothing this month (no answer
+    taken for one of their warnings, no returned file named after them), with how many warnings
+    that list gave them: the district chases them ('' when all answered, or no list before)."""
+    silent = con.execute(
+        """WITH listed AS (
+               SELECT township, warning_id FROM listings
+               WHERE district = $d AND month = (SELECT max(month) FROM listings
+                                                WHERE district = $d AND month < $m)),
+           answered AS (
+               SELECT DISTINCT l.township FROM feedback_answers a JOIN listed l USING (warning_id)
+               WHERE a.district = $d AND a.month = $m),
+           named AS (
+               SELECT DISTINCT l.township FROM listed l JOIN ingest_files f
+                 ON f.district = $d AND f.month = $m AND f.source = 'feedback'
+                AND contains(f.file, l.township))
+           SELECT township, count(*) FROM listed
+           WHERE township NOT IN (SELECT township FROM answered)
+             AND township NOT IN (SELECT township FROM named)
+           GROUP BY township ORDER BY township""",
+        {"d": district, "m": month},
+    ).fetchall()
+    if not silent:
+        return ""
+    return "⚠ 未返回核实结果的乡镇：" + "，".join(
+        f"{clean_text(t, 40)}（上次清单 {n} 条）" for t, n in silent
+    )
+
+
 def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
     """The townships' returned lists of the month: how many files and answers were taken, and
     the answers that were not (an unknown 预警编号, a 核实结果 that is none of the five or
@@ -197,8 +226,9 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
            WHERE district = ? AND month = ? AND source = 'feedback'""",
         [district, month],
     ).fetchone()
+    silent = _silent_townships(con, district, month)
     if not files:
-        return []
+        return [silent, ""] if silent else []
     taken = scalar(
         con,
         "SELECT count(*) FROM feedback_answers WHERE district = ? AND month = ?",
@@ -226,6 +256,8 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
         + (f"（其中 {late} 条核实日期晚于核实截止日期）" if late else "")
         + (f"，未采用 {total} 条" if total else "")
     ]
+    if silent:
+        lines.append(silent)
     if not rows:
         return [*lines, ""]
     by_file: dict[str, list[str]] = {}

@@ -617,3 +617,41 @@ def test_answers_verified_after_their_deadline_are_counted_in_the_run_output(tmp
     assert (
         "乡镇反馈：1 个文件，2 行，采用核实结果 2 条（其中 1 条核实日期晚于核实截止日期）" in lines
     )
+
+
+def test_townships_that_returned_nothing_are_named_in_the_run_output(tmp_path):
+    """An independent loop: one township of four returned nothing, and the run output counted
+    only what came back. The district chases the silent ones, so they are named, with how many
+    warnings their last list held."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    listed = pl.DataFrame(
+        {"warning_id": ["ZJ01-a", "ZJ01-b", "ZJ01-c", "ZJ01-d"],
+         "township": ["东桥镇", "木厂镇", "木厂镇", "施桥镇"], "first_month": ["2026-09"] * 4,
+         "deadline": [date(2026, 10, 20)] * 4, "status": ["新增"] * 4},
+    )  # fmt: skip
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(con, "listings", listed, district=DISTRICT, month="2026-09")
+    nothing = run_summary(layout, DISTRICT, MONTH).splitlines()
+    assert (
+        "⚠ 未返回核实结果的乡镇：东桥镇（上次清单 1 条），施桥镇（上次清单 1 条），木厂镇（上次清单 2 条）"
+        in nothing
+    )
+
+    answers = pl.DataFrame(
+        {"warning_id": ["ZJ01-a"], "verdict": ["不属实"], "verified_date": [date(2026, 10, 18)],
+         "file": ["反馈1.xlsx"], "row_number": [2]},
+    )  # fmt: skip
+    files = pl.DataFrame(
+        {"source": ["feedback"] * 2, "file": ["反馈1.xlsx", "施桥镇.xlsx"], "status": ["ok"] * 2,
+         "rows_read": [1, 0]},
+        schema_overrides={"rows_read": pl.Int64},
+    )  # fmt: skip
+    with open_warehouse(layout.database) as con:
+        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
+        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    # 东桥镇 answered (in a file not named after it); 施桥镇 sent a file, empty or refused
+    assert "⚠ 未返回核实结果的乡镇：木厂镇（上次清单 2 条）" in lines
