@@ -65,8 +65,10 @@ NEW, OPEN, OVERDUE = "新增", "待核实", "逾期"
 # masked only when written out).
 LISTING_SQL = """
     SELECT w.warning_id, h.township, h.village, h.grid, h.worker_name, h.worker_phone,
-           w.household_id, h.head_name, h.household_type, r.name AS member_name,
-           r.id_number, r.relation, w.rule, w.rule_name, w.risk_type, w.direction, w.level,
+           w.household_id, h.head_name, h.household_type,
+           coalesce(r.name, p.name) AS member_name, coalesce(r.id_number, p.id_number)
+               AS id_number, coalesce(r.relation, p.relation) AS relation,
+           w.rule, w.rule_name, w.risk_type, w.direction, w.level,
            w.department, w.evidence, w.method, w.confidence, w.member_key, w.source,
            w.record_keys
     FROM warnings w
@@ -74,6 +76,15 @@ LISTING_SQL = """
       ON h.district = w.district AND h.month = w.month AND h.household_id = w.household_id
     LEFT JOIN roster_members r
       ON r.district = w.district AND r.month = w.month AND r.member_key = w.member_key
+    -- a member who left the roster this month (GA01 of a death the village recorded first): as
+    -- the latest earlier roster had them
+    LEFT JOIN (SELECT member_key, name, id_number, relation FROM roster_members
+               WHERE district = $district
+                 AND month = (SELECT max(month) FROM roster_members
+                              WHERE district = $district AND month < $month)
+                 AND member_key IN (SELECT member_key FROM warnings
+                                    WHERE district = $district AND month = $month)) p
+      ON r.member_key IS NULL AND p.member_key = w.member_key
     WHERE w.district = $district AND w.month = $month
 """
 

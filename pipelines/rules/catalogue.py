@@ -225,6 +225,9 @@ RULES: tuple[RuleSpec, ...] = (
         code="GA01", name="家庭成员死亡", source="public_security", level=_P, scope=_ALL,
         risk_type="缺劳动力", direction=_R,
         where="s.change_type = '死亡'",
+        # a member the village took off the roster before 公安's row came: still the household's
+        # loss (their age from last month's roster)
+        departed=True,
         red=_DEATH_WORKING,
         risk_type_when=f"CASE WHEN {_DEATH_WORKING} THEN '缺劳动力' ELSE '其他' END",
         key="'死亡'",

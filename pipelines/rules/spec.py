@@ -216,6 +216,32 @@ class RecordRule(RuleSpec):
     # known to its month only, on which an age decides); NULL where that is not so. Such a row is
     # 不可判断 with this reason, never dropped without a word
     unsettled: str = "NULL"
+    # also fires for a member the latest earlier roster had and M's no longer has, whose household
+    # M's roster still has (a death the village took off the roster before 公安's row came): the
+    # month's unmatched row with that member's ID and name (_departed_rows)
+    departed: bool = False
+
+    def _departed_rows(self, select: str, where: str) -> str:
+        """The rule's query over the month's unmatched rows of members who left the roster: `r`
+        their row in the latest earlier roster, `h` their household in M's."""
+        return f"""
+            SELECT [s.record_key] AS record_keys, r.member_key, h.household_id,
+                   '{DEPARTED_METHOD}' AS method, {DEPARTED_CONFIDENCE} AS confidence, {select}
+            FROM stg_{self.source} s
+            JOIN roster_members r
+              ON r.district = s.district AND r.id_number = s.id_number AND r.name = s.name
+             AND r.month = (SELECT max(month) FROM roster_members
+                            WHERE district = $district AND month < $month)
+            JOIN households h
+              ON h.district = s.district AND h.month = $month AND h.household_id = r.household_id
+            WHERE s.district = $district AND s.month = $month AND ({where})
+              AND s.record_key IN (SELECT record_key FROM unmatched_records
+                                   WHERE district = $district AND month = $month
+                                     AND source = '{self.source}' AND status = 'unmatched')
+              AND s.id_number NOT IN (SELECT id_number FROM roster_members
+                                      WHERE district = $district AND month = $month
+                                        AND id_number IS NOT NULL)
+        """
 
     def _rows(self, select: str, where: str, *, scoped: bool = True) -> str:
         scope = (
@@ -237,7 +263,10 @@ class RecordRule(RuleSpec):
         """
 
     def sql(self) -> str:
-        return self._rows(self.hit_columns(), self.where)
+        tied = self._rows(self.hit_columns(), self.where)
+        if not self.departed:
+            return tied
+        return f"{tied} UNION ALL {self._departed_rows(self.hit_columns(), self.where)}"
 
     def evaluate(
         self, con: duckdb.DuckDBPyConnection, params: Parameters
@@ -289,6 +318,10 @@ class RecordRule(RuleSpec):
         undecided = pl.concat([undecided, undecidable(reasons, self.code)], how="vertical_relaxed")
         return hits.filter(pl.col("confidence") >= params["precision_min_confidence"]), undecided
 
+
+# how a departed member's row was tied (RecordRule.departed): shown as 匹配方式
+DEPARTED_METHOD = "证件号码+姓名一致（上月花名册；本月花名册已无此人）"
+DEPARTED_CONFIDENCE = 0.95
 
 # a staged row `s` of the calendar year up to and including M
 _YEAR = "s.district = $district AND s.month >= $year_start_month AND s.month <= $month"

@@ -519,3 +519,50 @@ def test_yb01_sums_the_year_in_the_household_the_roster_has_the_member_in_now(wo
     assert subjects(warnings, "YB01") == {rekeyed, split}
     evidence = dict(fired(warnings, "YB01").select("household_id", "evidence").iter_rows())
     assert "合计 5,500.00 元" in evidence[rekeyed] and "合计 5,500.00 元" in evidence[split]
+
+
+def test_ga01_for_a_member_the_village_took_off_the_roster_before_the_death_row_came(
+    world, rule_config
+):
+    """An independent loop: three December deaths had been taken off December's roster already,
+    so 公安's rows tied nobody and no GA01 was raised (one of them a 40-year-old's: 红). The
+    member is found in the latest earlier roster by ID and name, in a household M's roster still
+    has; a stranger's row, or one whose name disagrees, stays unmatched."""
+    from pipelines.rules.evaluate import evaluate_rules
+    from pipelines.rules.spec import DEPARTED_METHOD
+    from pipelines.sources import DEPARTMENT_KEYS
+    from pipelines.warehouse import memory_warehouse, replace_partition
+    from tests.conftest import DISTRICT, MONTH, make_id
+
+    household = world.household("一般农户")
+    head = world.member(household, "周一", birth=date(1955, 1, 1))
+    gone_id, other_id = make_id(date(1986, 4, 2)), make_id(date(1950, 6, 6))
+    died = world.unmatched(
+        "public_security", name="周二", id_number=gone_id, id_status="valid",
+        change_type="死亡", change_date=date(2026, 10, 9),
+    )  # fmt: skip
+    world.unmatched(
+        "public_security", name="吴三", id_number=other_id, id_status="valid",
+        change_type="死亡", change_date=date(2026, 10, 9),
+    )  # fmt: skip
+    con = memory_warehouse()
+    world.build(con)
+    september = pl.DataFrame(
+        {"member_key": [head, f"{household}|{gone_id}", f"{household}|{other_id}"],
+         "household_id": [household] * 3, "name": ["周一", "周二", "吴四"],
+         "id_number": [head.split("|")[1], gone_id, other_id], "id_status": ["valid"] * 3,
+         "birth_date": [date(1955, 1, 1), date(1986, 4, 2), date(1950, 6, 6)],
+         "relation": ["户主", "之子", "之母"], "is_head": [True, False, False]}
+    )  # fmt: skip
+    replace_partition(con, "roster_members", september, district=DISTRICT, month="2026-09")
+
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
+    ).warnings
+
+    ga01 = fired(warnings, "GA01")
+    assert ga01.select("member_key", "household_id", "level", "method").rows() == [
+        (f"{household}|{gone_id}", household, "红", DEPARTED_METHOD)
+    ]
+    assert ga01["record_keys"][0].to_list() == [died]
+    assert ga01["evidence"][0] == "2026年10月9日户籍注销（死亡），时年40岁"
