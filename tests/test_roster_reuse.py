@@ -272,8 +272,9 @@ def test_a_rerun_with_the_same_inputs_keeps_the_warnings(layout: DataDir, tmp_pa
 
 @pytest.mark.parametrize(
     "change",
-    ["threshold", "field_problem", "earlier_warning", "negative_pair", "source_status"],
-)
+    ["threshold", "field_problem", "earlier_warning", "negative_pair", "source_status",
+     "earlier_roster"],
+)  # fmt: skip
 def test_a_changed_input_of_the_rules_evaluates_the_month_again(layout: DataDir, change: str):
     con = _warnings_month(layout)
     config = load_rule_config()
@@ -299,6 +300,12 @@ def test_a_changed_input_of_the_rules_evaluates_the_month_again(layout: DataDir,
             "INSERT INTO negative_pairs (district, month, warning_id, source, record_key,"
             " identity_key, member_key) VALUES (?, ?, 'W1', 'hrss', 'k', 'i', 'm')",
             [DISTRICT, FIRST],
+        )
+    elif change == "earlier_roster":  # GA01 reads it for members M's roster no longer has
+        con.execute(
+            "INSERT INTO roster_builds (district, month, roster_fingerprint, grid_fingerprint)"
+            " VALUES (?, '2026-09', 'r', 'g')",
+            [DISTRICT],
         )
     else:  # an earlier claims month of the year staged since
         con.execute(
