@@ -283,6 +283,11 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     if not (layout.raw / args.month).is_dir():
         print(f"{layout.raw / args.month} 不存在：没有这个月的原始数据", file=sys.stderr)
         return 2
+    try:  # a district's settings file is checked before any data is read, not at the warnings
+        settings.rule_config()
+    except (ValueError, FileNotFoundError) as error:
+        print(f"规则设置有误，未运行：{error}", file=sys.stderr)
+        return 2
     district = settings.district_key
     earlier = claims_months_to_stage(settings, args.month)
     if earlier:

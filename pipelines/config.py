@@ -95,10 +95,59 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
         candidates.append(explicit)
     for path in candidates:
         if path.is_file():
-            override = tomllib.loads(path.read_text(encoding="utf-8"))
+            try:
+                override = tomllib.loads(path.read_text(encoding="utf-8"))
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(f"{path}: not a valid settings file ({error})") from None
             _check_rule_settings(path, override, config)
+            _check_other_settings(path, override)
             config = _merge(config, override)
     return config
+
+
+LEVELS = ("红", "黄", "绿")
+
+
+def _check_other_settings(path: Path, override: dict[str, Any]) -> None:
+    """The district's [export], [ages], [ties] and [levels] values are of their kind and make
+    sense (a level none of 红/黄/绿, a working age from 59 to 18, 是/否 for true/false): refused,
+    naming the file and the key, before any data is read; never used as written or ignored."""
+    from pipelines.rules.catalogue import RULES_BY_CODE
+
+    def fail(key: str, why: str) -> None:
+        raise ValueError(f"{path}: {key} {why}")
+
+    export = override.get("export", {})
+    for key in ("mask_ids", "xlsx"):
+        if key in export and not isinstance(export[key], bool):
+            fail(f"[export] {key}", f"must be true or false, not {export[key]!r}")
+    days = export.get("deadline_days", 15)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+        fail("[export] deadline_days", f"must be a whole number of days (1–366), not {days!r}")
+    ages = override.get("ages", {})
+    for key, value in ages.items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 120:
+            fail(f"[ages] {key}", f"must be a whole age (0–120), not {value!r}")
+    if ages.get("labour_min", 16) > ages.get("labour_max", 60):
+        fail("[ages]", f"labour_min {ages.get('labour_min', 16)} is above labour_max "
+                       f"{ages.get('labour_max', 60)}")  # fmt: skip
+    share = override.get("ties", {}).get("precision_min_confidence", 0.995)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        fail("[ties] precision_min_confidence", f"must be a number from 0 to 1, not {share!r}")
+    levels = override.get("levels", {})
+    red = levels.get("red_rules", [])
+    if not isinstance(red, list) or any(code not in RULES_BY_CODE for code in red):
+        fail(
+            "[levels] red_rules", f"must list rule codes ({', '.join(RULES_BY_CODE)}), not {red!r}"
+        )
+    force = levels.get("force", {})
+    if not isinstance(force, dict):
+        fail("[levels] force", f'must be a table like {{ SL01 = "黄" }}, not {force!r}')
+    for code, level in force.items():
+        if code not in RULES_BY_CODE:
+            fail(f"[levels] force.{code}", "is no rule")
+        if level not in LEVELS:
+            fail(f"[levels] force.{code}", f"must be one of {'/'.join(LEVELS)}, not {level!r}")
 
 
 # list settings whose values are a coded field's values (sources.py `allowed`): a value outside
@@ -113,6 +162,7 @@ VALUE_SETTINGS = {
 def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
     """A `[rules.X]` setting that no rule reads is a typo that would silently change nothing;
     so is a value of a coded field's list (VALUE_SETTINGS) that the field never holds."""
+    from pipelines.rules.catalogue import RULES_BY_CODE
     from pipelines.sources import SOURCES
 
     known = defaults["rules"]
@@ -127,6 +177,16 @@ def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[st
                 raise ValueError(
                     f"{path}: [rules.{code}] {name} is not a setting of {code} "
                     f"(settings: {', '.join(known[code])})"
+                )
+            convert = RULES_BY_CODE[code].params.get(name)
+            value = table[name]
+            if convert is list and not isinstance(value, list):
+                raise ValueError(f"{path}: [rules.{code}] {name} must be a list, not {value!r}")
+            if convert in (int, float) and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise ValueError(
+                    f"{path}: [rules.{code}] {name} must be a number (0 or more), not {value!r}"
                 )
             if (code, name) in VALUE_SETTINGS:
                 source, field_name = VALUE_SETTINGS[code, name]

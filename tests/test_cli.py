@@ -38,6 +38,19 @@ def test_a_month_not_yet_ended_exits_2_saying_which_month_can_run(tmp_path, home
     assert "Traceback" not in err and "Dagster" not in err
 
 
+def test_a_settings_file_that_cannot_be_meant_stops_the_run_before_any_data_is_read(
+    tmp_path, home, capsys
+):
+    """A probe's 紫 level and 五千 threshold had surfaced only at the warnings step, after the
+    month's files were read and matched (or not at all)."""
+    (tmp_path / "d" / "raw" / "2026-10" / "roster").mkdir(parents=True)
+    (tmp_path / "d" / "rules.toml").write_text('[levels]\nforce = { SL01 = "紫" }\n', "utf-8")
+    assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "规则设置有误" in err and "rules.toml" in err and "force.SL01" in err
+    assert not (tmp_path / "d" / "warehouse").exists()
+
+
 def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
     housing = tmp_path / "d" / "raw" / "2026-10" / "housing"
     housing.mkdir(parents=True)

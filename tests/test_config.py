@@ -42,3 +42,29 @@ def test_district_key_order(tmp_path, monkeypatch):
     monkeypatch.setenv("FANGFAN_DISTRICT", "341502")
     assert district_key(layout) == "341502"
     assert district_key(layout, "explicit") == "explicit"
+
+
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [
+        ('[rules.YB01]\nthreshold_monitored = "五千"\n', r"\[rules\.YB01\] threshold_monitored"),
+        ("[rules.YJ01]\nloss_threshold =\n", "not a valid settings file"),
+        ('[rules.GA02]\nvehicle_types = "小型轿车"\n', r"\[rules\.GA02\] vehicle_types"),
+        ('[levels]\nforce = { SL01 = "紫" }\n', r"\[levels\] force\.SL01"),
+        ('[levels]\nforce = { SL1 = "红" }\n', r"\[levels\] force\.SL1"),
+        ('[levels]\nred_rules = ["MZ2"]\n', r"\[levels\] red_rules"),
+        ("[ages]\nlabour_min = 59\nlabour_max = 18\n", "labour_min 59 is above labour_max 18"),
+        ('[ages]\nlabour_max = "60"\n', r"\[ages\] labour_max"),
+        ('[export]\nmask_ids = "否"\n', r"\[export\] mask_ids"),
+        ("[export]\ndeadline_days = 0\n", r"\[export\] deadline_days"),
+        ("[ties]\nprecision_min_confidence = 99.5\n", r"\[ties\] precision_min_confidence"),
+    ],
+)
+def test_a_setting_that_cannot_be_meant_is_refused_naming_file_and_key(tmp_path, written, named):
+    """An independent probe's settings files: 五千 for a number, a level 紫 exported as written,
+    working ages 59–18 taken (every RS01 lost), 是/否 for true/false silently ignored. Each is
+    refused, naming the file and the key."""
+    (tmp_path / "rules.toml").write_text(written, encoding="utf-8")
+    with pytest.raises(ValueError, match=named) as error:
+        load_rule_config(DataDir(tmp_path))
+    assert "rules.toml" in str(error.value)

@@ -175,7 +175,7 @@ RULES: tuple[RuleSpec, ...] = (
         code="MZ02", name="临时救助", source="civil_affairs", level=_H, scope=_ALL,
         risk_type="突发严重困难", direction=_R,
         where=f"s.assistance_type = '临时救助' AND {_in_month_or_blank('change_date')}",
-        red="true",
+        # 红 by the settings' [levels] red_rules (MZ02 by default): a district can take it away
         key="$month",
         ev_date="s.change_date",
         ev_amount="s.amount",

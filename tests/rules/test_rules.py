@@ -566,3 +566,15 @@ def test_ga01_for_a_member_the_village_took_off_the_roster_before_the_death_row_
     ]
     assert ga01["record_keys"][0].to_list() == [died]
     assert ga01["evidence"][0] == "2026年10月9日户籍注销（死亡），时年40岁"
+
+
+def test_mz02_is_red_by_the_settings_red_rules_which_a_district_can_empty(world, rule_config):
+    """The contract's level mapping is configuration. MZ02's 红 had been built into the rule, so
+    red_rules = [] changed nothing (9 warnings 红 on an independent probe)."""
+    household = world.household("一般农户")
+    member = world.member(household)
+    world.record("civil_affairs", member, assistance_type="临时救助", change_date=date(2026, 10, 3))
+    assert fired(world.evaluate(rule_config), "MZ02")["level"].to_list() == ["红"]
+    emptied = copy.deepcopy(rule_config)
+    emptied["levels"]["red_rules"] = []
+    assert fired(world.evaluate(emptied), "MZ02")["level"].to_list() == ["黄"]
