@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.config import previous_month
 from pipelines.ingest.table import FIELD_PROBLEM_SCHEMA, REJECT_SCHEMA, record_schema
 from pipelines.rules.evaluate import RuleRun, evaluate_rules
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -46,6 +47,8 @@ class World:
     unresolved: list[dict] = field(default_factory=list)
     field_problems: list[dict] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
+    # members of the month before's roster that M's no longer has (departed())
+    earlier_members: list[dict] = field(default_factory=list)
     _household_serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def household(
@@ -132,6 +135,32 @@ class World:
             )
         return record_key
 
+    def departed(
+        self,
+        household_id: str,
+        name: str,
+        *,
+        birth: date,
+        relation: str = "之子",
+        died: date | None = None,
+        written: str | None = None,
+    ) -> tuple[str, str]:
+        """A member of the month before's roster whom M's roster no longer has, and 公安's 死亡
+        row of them in M (under the name `written`, when given), unmatched in M: the member's
+        key and the row's record key."""
+        id_number = make_id(birth)
+        member_key = f"{household_id}|{id_number}"
+        self.earlier_members.append(
+            {"member_key": member_key, "household_id": household_id, "name": name,
+             "id_number": id_number, "id_status": "valid", "birth_date": birth,
+             "relation": relation, "is_head": relation == "户主"}
+        )  # fmt: skip
+        record_key = self.unmatched(
+            "public_security", name=written or name, id_number=id_number, id_status="valid",
+            change_type="死亡", change_date=died,
+        )  # fmt: skip
+        return member_key, record_key
+
     def ambiguous(self, source: str, candidates: list[str], **values) -> str:
         """A record the matcher could not tie: several members fit."""
         record_key = self.record(source, None, **values)
@@ -205,6 +234,11 @@ class World:
         replace_partition(
             con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month
         )
+        if self.earlier_members:
+            replace_partition(
+                con, "roster_members", pl.DataFrame(self.earlier_members), district=DISTRICT,
+                month=previous_month(self.month),
+            )  # fmt: skip
         replace_partition(
             con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month
         )

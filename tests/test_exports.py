@@ -295,24 +295,13 @@ def test_a_warning_of_a_member_who_left_the_roster_shows_them_as_last_month_had_
     """GA01 for a death the village recorded first (the member is off M's roster): the township
     file names the member, their masked ID and relation from the latest earlier roster, not
     blanks."""
-    from tests.conftest import make_id
-
     world = World()
     household = world.household("一般农户")
     world.member(household, "周一", birth=date(1955, 1, 1))
-    gone = make_id(date(1986, 4, 2))
-    world.unmatched(
-        "public_security", name="周二", id_number=gone, id_status="valid",
-        change_type="死亡", change_date=date(2026, 10, 9),
-    )  # fmt: skip
+    son, _ = world.departed(household, "周二", birth=date(1986, 4, 2), died=date(2026, 10, 9))
+    gone = son.split("|")[1]
     con = memory_warehouse()
     world.build(con)
-    september = pl.DataFrame(
-        {"member_key": [f"{household}|{gone}"], "household_id": [household], "name": ["周二"],
-         "id_number": [gone], "id_status": ["valid"], "birth_date": [date(1986, 4, 2)],
-         "relation": ["之子"], "is_head": [False]}
-    )  # fmt: skip
-    replace_partition(con, "roster_members", september, district=DISTRICT, month="2026-09")
     _, files = _export(con, world, "2026-10", tmp_path)
     rows = _read_csv(next(f.path for f in files if f.path.suffix == ".csv"))
     assert [(r["预警代码"], r["姓名"], r["证件号码"], r["与户主关系"]) for r in rows] == [

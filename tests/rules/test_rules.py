@@ -527,42 +527,18 @@ def test_ga01_for_a_member_the_village_took_off_the_roster_before_the_death_row_
     """An independent loop: three December deaths had been taken off December's roster already,
     so 公安's rows tied nobody and no GA01 was raised (one of them a 40-year-old's: 红). The
     member is found in the latest earlier roster by ID and name, in a household M's roster still
-    has; a stranger's row, or one whose name disagrees, stays unmatched."""
-    from pipelines.rules.evaluate import evaluate_rules
+    has; a row whose name disagrees stays unmatched."""
     from pipelines.rules.spec import DEPARTED_METHOD
-    from pipelines.sources import DEPARTMENT_KEYS
-    from pipelines.warehouse import memory_warehouse, replace_partition
-    from tests.conftest import DISTRICT, MONTH, make_id
 
     household = world.household("一般农户")
-    head = world.member(household, "周一", birth=date(1955, 1, 1))
-    gone_id, other_id = make_id(date(1986, 4, 2)), make_id(date(1950, 6, 6))
-    died = world.unmatched(
-        "public_security", name="周二", id_number=gone_id, id_status="valid",
-        change_type="死亡", change_date=date(2026, 10, 9),
-    )  # fmt: skip
-    world.unmatched(
-        "public_security", name="吴三", id_number=other_id, id_status="valid",
-        change_type="死亡", change_date=date(2026, 10, 9),
-    )  # fmt: skip
-    con = memory_warehouse()
-    world.build(con)
-    september = pl.DataFrame(
-        {"member_key": [head, f"{household}|{gone_id}", f"{household}|{other_id}"],
-         "household_id": [household] * 3, "name": ["周一", "周二", "吴四"],
-         "id_number": [head.split("|")[1], gone_id, other_id], "id_status": ["valid"] * 3,
-         "birth_date": [date(1955, 1, 1), date(1986, 4, 2), date(1950, 6, 6)],
-         "relation": ["户主", "之子", "之母"], "is_head": [True, False, False]}
-    )  # fmt: skip
-    replace_partition(con, "roster_members", september, district=DISTRICT, month="2026-09")
+    world.member(household, "周一", birth=date(1955, 1, 1))
+    son, died = world.departed(household, "周二", birth=date(1986, 4, 2), died=date(2026, 10, 9))
+    world.departed(household, "吴四", birth=date(1950, 6, 6), relation="之母", written="吴三")
 
-    warnings = evaluate_rules(
-        con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
-    ).warnings
+    ga01 = fired(world.evaluate(rule_config), "GA01")
 
-    ga01 = fired(warnings, "GA01")
     assert ga01.select("member_key", "household_id", "level", "method").rows() == [
-        (f"{household}|{gone_id}", household, "红", DEPARTED_METHOD)
+        (son, household, "红", DEPARTED_METHOD)
     ]
     assert ga01["record_keys"][0].to_list() == [died]
     assert ga01["evidence"][0] == "2026年10月9日户籍注销（死亡），时年40岁"
