@@ -87,6 +87,11 @@ FINDING = {
         "证件号码已被 Excel 当作数字改写（科学计数法，或只剩前 15 位），原号码无法恢复；"
         "该成员暂按姓名和出生日期识别。请从系统重新导出花名册，证件号码列保存为文本",
     ),
+    "split_place": (
+        "同户分属不同乡镇或村",
+        "同一户编号的行写了不同的乡镇或村（如两个乡镇的花名册文件都列了该户）：该户按户主所在行"
+        "（或多数成员）的地点派发，请核对花名册",
+    ),
     "untyped": (
         "户类型无法识别",
         "该户成员的「户类型」都为空或无法识别（如一格写了两种类型）：只对重点户的规则和 MZ01 "
@@ -280,7 +285,22 @@ def _key_roster(
                    {kinds["untyped"][1]}, 5, household_id
             FROM _households
             WHERE household_type IS NULL
-        ) ORDER BY part, _order"""
+            UNION ALL
+            -- every row of the household as written, copies too (the copy in another township's
+            -- file is the one the members table drops): the places it names
+            SELECT {kinds["split_place"][0]}, p.household_id, h.head_member_key,
+                   {kinds["split_place"][1]} || '：' || p.places, 6, p.household_id
+            FROM (SELECT household_id,
+                         string_agg(DISTINCT concat_ws('', township, village), ' / '
+                                    ORDER BY concat_ws('', township, village)) AS places
+                  FROM {roster} {where} {"AND" if where else "WHERE"} household_id IN (
+                      -- min/max, not count(DISTINCT): one cheap pass over the 1M rows
+                      SELECT household_id FROM {roster} {where} GROUP BY household_id
+                      HAVING min(township) <> max(township) OR min(village) <> max(village))
+                  GROUP BY household_id) p
+            JOIN _households h USING (household_id)
+        ) ORDER BY part, _order""",
+        [*params, *params],
     )
 
 

@@ -278,3 +278,22 @@ def test_a_head_written_as_rosters_write_it_is_the_head_and_an_untyped_household
     assert types == {"H1": "脱贫户", "H2": None, "H3": "一般农户"}  # H3 from the member who says
     untyped = tables.findings.filter(pl.col("kind") == "户类型无法识别")
     assert untyped["household_id"].to_list() == ["H2"]
+
+
+def test_a_household_written_in_two_townships_is_a_finding_naming_both():
+    """A probe's household listed in two townships' roster files under one 户编号: its copy in
+    the second file was dropped as a repeated member without a word on the places, and which
+    township got its warnings depended on how the files sorted."""
+    tables = build_roster(
+        roster(
+            [
+                ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "东桥镇", "王岗村", "组", "网", "脱贫户"),
+                ("r|2", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "木厂镇", "桂花村", "组", "网", "脱贫户"),
+                ("r|3", "H2", "李四", "李四", "A2", BIRTH, None, "户主", "东桥镇", "王岗村", "组", "网", "脱贫户"),
+            ]
+        ),
+        grid([("东桥镇", "王岗村", "网", "甲", "1")]),
+    )  # fmt: skip
+    split = tables.findings.filter(pl.col("kind") == "同户分属不同乡镇或村")
+    assert split.select("household_id", "member_key").rows() == [("H1", "H1|A1")]
+    assert split["detail"][0].endswith("：东桥镇王岗村 / 木厂镇桂花村")
