@@ -188,6 +188,12 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
             findings[("农户无网格台账", household, listed[0]["member_key"])] += 1
         if place["household_type"] is None:
             findings[("户类型无法识别", household, listed[0]["member_key"])] += 1
+        # every row of the 户编号 as written, copies too: two 乡镇 or two 村 named
+        written = [r for r in rows if r["household_id"] == household]
+        for column in ("township", "village"):
+            if household is not None and len({r[column] for r in written} - {None}) > 1:
+                findings[("同户分属不同乡镇或村", household, listed[0]["member_key"])] += 1
+                break
     keyed_members = {
         r["member_key"]: {
             "record_key": r["record_key"],
