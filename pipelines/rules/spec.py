@@ -460,7 +460,7 @@ class YearToDateRule(RuleSpec):
 
     def _tied(self) -> str:
         """SQL FROM: the source's rows `s` with their ties `m` and, for an earlier month's tie to a
-        member who has moved since, `mv` (household_of(): the household M's roster has them in)."""
+        member who has moved since, `mv` (_HOUSEHOLD_NOW: the household M's roster has them in)."""
         return f"""stg_{self.source} s
             JOIN record_matches m
               ON m.district = s.district AND m.month = s.month AND m.record_key = s.record_key
