@@ -100,18 +100,19 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
             except tomllib.TOMLDecodeError as error:
                 raise ValueError(f"{path}: not a valid settings file ({error})") from None
             _check_rule_settings(path, override, config)
-            _check_other_settings(path, override)
             config = _merge(config, override)
+            _check_other_settings(path, override, config)
     return config
 
 
 LEVELS = ("红", "黄", "绿")
 
 
-def _check_other_settings(path: Path, override: dict[str, Any]) -> None:
-    """The district's [export], [ages], [ties] and [levels] values are of their kind and make
-    sense (a level none of 红/黄/绿, a working age from 59 to 18, 是/否 for true/false): refused,
-    naming the file and the key, before any data is read; never used as written or ignored."""
+def _check_other_settings(path: Path, override: dict[str, Any], merged: dict[str, Any]) -> None:
+    """The district's [export], [ages], [ties] and [levels] values in `override` are of their
+    kind and make sense with the settings they are merged into (a level none of 红/黄/绿, a
+    working age from 59 to 18, 是/否 for true/false): refused, naming the file and the key,
+    before any data is read; never used as written or ignored."""
     from pipelines.rules.catalogue import RULES_BY_CODE
 
     def fail(key: str, why: str) -> None:
@@ -121,18 +122,22 @@ def _check_other_settings(path: Path, override: dict[str, Any]) -> None:
     for key in ("mask_ids", "xlsx"):
         if key in export and not isinstance(export[key], bool):
             fail(f"[export] {key}", f"must be true or false, not {export[key]!r}")
-    days = export.get("deadline_days", 15)
-    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
+    days = export.get("deadline_days")
+    if "deadline_days" in export and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366
+    ):
         fail("[export] deadline_days", f"must be a whole number of days (1–366), not {days!r}")
-    ages = override.get("ages", {})
-    for key, value in ages.items():
+    for key, value in override.get("ages", {}).items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 120:
             fail(f"[ages] {key}", f"must be a whole age (0–120), not {value!r}")
-    if ages.get("labour_min", 16) > ages.get("labour_max", 60):
-        fail("[ages]", f"labour_min {ages.get('labour_min', 16)} is above labour_max "
-                       f"{ages.get('labour_max', 60)}")  # fmt: skip
-    share = override.get("ties", {}).get("precision_min_confidence", 0.995)
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+    ages = merged["ages"]
+    if ages["labour_min"] > ages["labour_max"]:
+        fail("[ages]", f"labour_min {ages['labour_min']} is above labour_max {ages['labour_max']}")
+    ties = override.get("ties", {})
+    share = ties.get("precision_min_confidence")
+    if "precision_min_confidence" in ties and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
+    ):
         fail("[ties] precision_min_confidence", f"must be a number from 0 to 1, not {share!r}")
     levels = override.get("levels", {})
     red = levels.get("red_rules", [])
