@@ -14,6 +14,7 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.labels import REASONS
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
+from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import (
     built_from,
@@ -528,17 +529,16 @@ def _name_departed(con: duckdb.DuckDBPyConnection, district: str, month: str) ->
     """An unmatched record whose ID M's roster lacks but the latest earlier roster has says so:
     the member left the roster (a death the village recorded before 公安's row came, a move
     away), where it had read as if the department's ID were wrong. Its reason is the district's
-    to read (GA01 raises nothing for a member no longer on M's roster)."""
+    to read; GA01 reads it too (RecordRule.departed: a death the roster already shows)."""
     con.execute(
-        """UPDATE unmatched_records u SET reason = $departed
-           FROM (SELECT DISTINCT i.source_record_key AS record_key, i.source
-                 FROM match_input i JOIN roster_members e
-                   ON e.district = $d AND e.id_number = i.id_number
-                  AND e.month = (SELECT max(month) FROM roster_members
-                                 WHERE district = $d AND month < $m)) x
-           WHERE u.district = $d AND u.month = $m AND u.record_key = x.record_key
-             AND u.source = x.source AND u.reason = $missing""",
-        {"d": district, "m": month, "departed": REASONS["left_roster"],
+        f"""UPDATE unmatched_records u SET reason = $departed
+            FROM (SELECT DISTINCT i.source_record_key AS record_key, i.source
+                  FROM match_input i JOIN roster_members e
+                    ON e.district = $district AND e.id_number = i.id_number
+                   AND e.month = {LATEST_EARLIER_ROSTER}) x
+            WHERE u.district = $district AND u.month = $month AND u.record_key = x.record_key
+              AND u.source = x.source AND u.reason = $missing""",
+        {"district": district, "month": month, "departed": REASONS["left_roster"],
          "missing": REASONS["id_not_in_roster"]},
     )  # fmt: skip
 

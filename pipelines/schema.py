@@ -478,6 +478,12 @@ def _stored_schema_checks(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE source_status ADD COLUMN IF NOT EXISTS schema_failures VARCHAR")
 
 
+# SQL: the month of the district's latest roster before M (NULL when none), with the query's
+# $district and $month: where a member M's roster no longer has is looked up
+LATEST_EARLIER_ROSTER = """(SELECT max(month) FROM roster_members
+                            WHERE district = $district AND month < $month)"""
+
+
 def _create_if_missing(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute(TABLE[table].ddl().replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
 

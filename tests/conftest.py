@@ -12,6 +12,7 @@ import pytest
 
 from pipelines.config import previous_month
 from pipelines.ingest.table import FIELD_PROBLEM_SCHEMA, REJECT_SCHEMA, record_schema
+from pipelines.matching.labels import REASONS
 from pipelines.rules.evaluate import RuleRun, evaluate_rules
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import memory_warehouse, replace_partition
@@ -146,8 +147,8 @@ class World:
         written: str | None = None,
     ) -> tuple[str, str]:
         """A member of the month before's roster whom M's roster no longer has, and 公安's 死亡
-        row of them in M (under the name `written`, when given), unmatched in M: the member's
-        key and the row's record key."""
+        row of them in M (under the name `written`, when given), unmatched in M with the reason
+        the linkage gives it: the member's key and the row's record key."""
         id_number = make_id(birth)
         member_key = f"{household_id}|{id_number}"
         self.earlier_members.append(
@@ -155,9 +156,14 @@ class World:
              "id_number": id_number, "id_status": "valid", "birth_date": birth,
              "relation": relation, "is_head": relation == "户主"}
         )  # fmt: skip
-        record_key = self.unmatched(
-            "public_security", name=written or name, id_number=id_number, id_status="valid",
-            change_type="死亡", change_date=died,
+        record_key = self.record(
+            "public_security", None, name=written or name, id_number=id_number,
+            id_status="valid", change_type="死亡", change_date=died,
+        )  # fmt: skip
+        # as the linkage leaves it: unmatched in M, its ID last month's (linkage._name_departed)
+        self.unresolved.append(
+            {"source": "public_security", "record_key": record_key, "status": "unmatched",
+             "reason": REASONS["left_roster"], "candidates": []}
         )  # fmt: skip
         return member_key, record_key
 

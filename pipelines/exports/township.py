@@ -25,6 +25,7 @@ from pipelines.exports.fastxlsx import (
 )
 from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import _STRIP_CHARS
+from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.threads import map_in_threads
 from pipelines.warehouse import scalar
 
@@ -63,7 +64,7 @@ NEW, OPEN, OVERDUE = "新增", "待核实", "逾期"
 
 # Listing: everything the township file shows, kept in the warehouse per month (IDs unmasked there,
 # masked only when written out).
-LISTING_SQL = """
+LISTING_SQL = f"""
     SELECT w.warning_id, h.township, h.village, h.grid, h.worker_name, h.worker_phone,
            w.household_id, h.head_name, h.household_type,
            coalesce(r.name, p.name) AS member_name, coalesce(r.id_number, p.id_number)
@@ -80,8 +81,7 @@ LISTING_SQL = """
     -- the latest earlier roster had them
     LEFT JOIN (SELECT member_key, name, id_number, relation FROM roster_members
                WHERE district = $district
-                 AND month = (SELECT max(month) FROM roster_members
-                              WHERE district = $district AND month < $month)
+                 AND month = {LATEST_EARLIER_ROSTER}
                  AND member_key IN (SELECT member_key FROM warnings
                                     WHERE district = $district AND month = $month)) p
       ON r.member_key IS NULL AND p.member_key = w.member_key

@@ -13,6 +13,7 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.table import month_only
+from pipelines.matching.labels import REASONS
 from pipelines.rules.completeness import (
     MONITORED_SQL,
     NOT_EVALUABLE_REASON_SQL,
@@ -20,6 +21,7 @@ from pipelines.rules.completeness import (
     not_evaluable_where,
     undecidable,
 )
+from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.sources import SOURCES, FieldType
 
 # a row tied to a household whose 户类型 the roster does not say readably (a field problem there)
@@ -222,25 +224,23 @@ class RecordRule(RuleSpec):
     departed: bool = False
 
     def _departed_rows(self, select: str, where: str) -> str:
-        """The rule's query over the month's unmatched rows of members who left the roster: `r`
-        their row in the latest earlier roster, `h` their household in M's."""
+        """The rule's query over the month's rows the linkage found to be of members who left
+        the roster (unmatched, reason left_roster: linkage._name_departed): `r` their row in the
+        latest earlier roster, by ID and name, `h` their household in M's."""
+        left = REASONS["left_roster"].replace("'", "''")
         return f"""
             SELECT [s.record_key] AS record_keys, r.member_key, h.household_id,
                    '{DEPARTED_METHOD}' AS method, {DEPARTED_CONFIDENCE} AS confidence, {select}
             FROM stg_{self.source} s
             JOIN roster_members r
               ON r.district = s.district AND r.id_number = s.id_number AND r.name = s.name
-             AND r.month = (SELECT max(month) FROM roster_members
-                            WHERE district = $district AND month < $month)
+             AND r.month = {LATEST_EARLIER_ROSTER}
             JOIN households h
               ON h.district = s.district AND h.month = $month AND h.household_id = r.household_id
             WHERE s.district = $district AND s.month = $month AND ({where})
               AND s.record_key IN (SELECT record_key FROM unmatched_records
                                    WHERE district = $district AND month = $month
-                                     AND source = '{self.source}' AND status = 'unmatched')
-              AND s.id_number NOT IN (SELECT id_number FROM roster_members
-                                      WHERE district = $district AND month = $month
-                                        AND id_number IS NOT NULL)
+                                     AND source = '{self.source}' AND reason = '{left}')
         """
 
     def _rows(self, select: str, where: str, *, scoped: bool = True) -> str:
