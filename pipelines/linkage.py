@@ -89,6 +89,32 @@ def keep_mistyped_ids(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_kept_ids")
 
 
+# The roster's rows the ingest rejected (a 户编号 Excel destroyed, a 村 left blank) are people of
+# the district all the same: the matcher sees them as candidates it never ties (matcher: the
+# `rejected` column), so that a department record for one of them is not tied to a namesake of
+# another household, nor told its ID is missing. A rejected row that a kept one repeats (the
+# same ID, or without one the same name in the same place: a township file beside the 汇总 that
+# holds it intact) is that member, not a rival. Each is its own household, and may be the 户主.
+_REJECTED_MEMBERS = """
+    SELECT 'rejected|' || x.file || '|' || coalesce(x.sheet, '') || '|' || x.row_number
+               AS member_key,
+           'rejected|' || x.file || '|' || coalesce(x.sheet, '') || '|' || x.row_number
+               AS household_id,
+           x.name, x.id_number, x.id_status, x.birth_date, x.township, x.village,
+           NULL AS "group", x.relation, true AS is_head, true AS rejected
+    FROM rejects x
+    WHERE x.district = $district AND x.month = $month AND x.source = 'roster'
+      AND (x.name IS NOT NULL OR x.id_number IS NOT NULL)
+      AND NOT EXISTS (
+          SELECT 1 FROM roster_members m
+          WHERE m.district = $district AND m.month = $month
+            AND (m.id_number = x.id_number
+                 OR (x.id_number IS NULL AND m.name = x.name
+                     AND m.township IS NOT DISTINCT FROM x.township
+                     AND m.village IS NOT DISTINCT FROM x.village)))
+"""
+
+
 def prepare_match_views(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -119,10 +145,11 @@ def prepare_match_views(
     )
     params = {"district": district, "month": max(months)}
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE roster_input AS
-           SELECT member_key, household_id, name, id_number, id_status, birth_date, township,
-                  village, "group", relation, is_head
-           FROM roster_members WHERE district = $district AND month = $month""",
+        f"""CREATE OR REPLACE TEMP TABLE roster_input AS
+            SELECT member_key, household_id, name, id_number, id_status, birth_date, township,
+                   village, "group", relation, is_head, false AS rejected
+            FROM roster_members WHERE district = $district AND month = $month
+            UNION ALL {_REJECTED_MEMBERS}""",
         {"district": district, "month": roster_month},
     )
     # 非本人 verdicts up to this month forbid their record identities being tied to that member

@@ -22,7 +22,12 @@ import polars as pl
 
 from pipelines.ingest.grid import GRID_LEDGER, TICK_FIELDS
 from pipelines.ingest.stage import FILE_SCHEMA
-from pipelines.ingest.table import FIELD_PROBLEM_SCHEMA, REJECT_SCHEMA, record_schema
+from pipelines.ingest.table import (
+    FIELD_PROBLEM_SCHEMA,
+    REJECT_IDENTITY,
+    REJECT_SCHEMA,
+    record_schema,
+)
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, ROSTER, Source
 
 PARTITION = ("district", "month")
@@ -543,6 +548,13 @@ def _held_things_keyed(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def _rejected_identities(con: duckdb.DuckDBPyConnection) -> None:
+    """rejects gets the typed identity of each rejected row (null in earlier rows: the staging
+    code changed, so the next run of each month stages them again)."""
+    for name, dtype in REJECT_IDENTITY.items():
+        con.execute(f"ALTER TABLE rejects ADD COLUMN IF NOT EXISTS {name} {sql_type(dtype)}")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -594,6 +606,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "company (warnings.evidence_key read back from the staged rows): one acquired after a "
         "verified warning is listed, not merged into it",
         _held_things_keyed,
+    ),
+    Migration(
+        9,
+        "a rejected row keeps who it is, as far as its cells tell (rejects.name, id_number, "
+        "id_status, birth_date, township, village, relation): a roster row rejected for its "
+        "户编号 is a rival the matcher sees, so a namesake of another household is not tied",
+        _rejected_identities,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

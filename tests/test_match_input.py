@@ -323,3 +323,49 @@ def test_a_record_of_someone_last_months_roster_had_says_they_left_it():
         "public_security|a.csv||2": REASONS["left_roster"],
         "public_security|a.csv||3": REASONS["id_not_in_roster"],
     }
+
+
+def test_a_roster_row_rejected_for_its_household_number_is_a_rival_not_a_tie():
+    """东桥镇's roster file had its 户编号 destroyed by Excel: its rows are rejected. A household
+    row naming 王东辉 of 新庄村 without its 乡镇 was tied to the 王东辉 heading a household of 木厂镇's
+    新庄村 (the wrong household warned). The rejected rows are rivals now; one that a kept row
+    repeats (the 汇总 holding it intact) is that member, not a rival."""
+    from pipelines.linkage import match_month
+    from pipelines.matching.labels import REASONS
+
+    con = memory_warehouse()
+    kept, ghost, both = (make_id(date(1966 + i, 12, 26)) for i in range(3))
+    members = pl.DataFrame(
+        {"member_key": [f"H1|{kept}", f"H2|{both}"], "household_id": ["H1", "H2"],
+         "name": ["王东辉", "李四"], "id_number": [kept, both], "id_status": ["valid"] * 2,
+         "township": ["木厂镇", "木厂镇"], "village": ["新庄村", "新庄村"],
+         "relation": ["户主"] * 2, "is_head": [True] * 2}
+    )  # fmt: skip
+    replace_partition(con, "roster_members", members, district="d", month="2026-10")
+    reason = "「户编号」已被 Excel 当作数字改写"
+    rejects = pl.DataFrame(
+        {"source": ["roster"] * 3, "file": ["东桥镇.csv"] * 3, "row_number": [95, 96, 97],
+         "field": ["household_id"] * 3, "reason": [reason] * 3,
+         "name": ["王东辉", "李四", "赵六"], "id_number": [ghost, both, None],
+         "id_status": ["valid", "valid", "missing"], "township": ["东桥镇"] * 3,
+         "village": ["新庄村"] * 3, "relation": ["户主", "户主", "之子"]}
+    )  # fmt: skip
+    replace_partition(con, "rejects", rejects, district="d", month="2026-10")
+    rows = pl.DataFrame(
+        {"record_key": ["water|a.csv||24", "water|a.csv||25", "water|a.csv||26"],
+         "name": ["王东辉", "李四", "赵六"], "name_raw": ["王东辉", "李四", "赵六"],
+         "id_status": ["missing"] * 3, "village": ["新庄村"] * 3}
+    )  # fmt: skip
+    replace_partition(con, "stg_water", rows, district="d", month="2026-10")
+
+    match_month(con, "d", "2026-10")
+
+    tied = dict(con.execute("SELECT record_key, member_key FROM record_matches").fetchall())
+    assert tied == {"water|a.csv||25": f"H2|{both}"}  # the rejected 李四 is the kept one
+    unresolved = con.execute(
+        "SELECT record_key, status, reason, candidates FROM unmatched_records ORDER BY 1"
+    ).fetchall()
+    assert unresolved == [
+        ("water|a.csv||24", "ambiguous", REASONS["rejected_rival"], [f"H1|{kept}"]),
+        ("water|a.csv||26", "unmatched", REASONS["roster_rejected"], []),
+    ]

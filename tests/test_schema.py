@@ -29,7 +29,7 @@ from pipelines.schema import (
 )
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, ROSTER
 from pipelines.staging import ACCOUNTING_TABLES
-from pipelines.warehouse import memory_warehouse, replace_partition
+from pipelines.warehouse import memory_warehouse, replace_partition, table_columns
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -240,8 +240,27 @@ def test_migration_8_keys_earlier_held_thing_warnings_by_their_newest_registrati
     )  # fmt: skip
     replace_partition(con, "warnings", warnings, district="d", month="2026-08")
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 8"]
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 8", "migration 9"]
 
     keys = dict(con.execute("SELECT warning_id, evidence_key FROM warnings").fetchall())
     # the newest of the two cars; a blank date, rows gone, or another rule: left as written
     assert keys == {"GA02-A": "2024-11", "GA02-B": "", "ZJ02-C": "", "YJ01-D": ""}
+
+
+def test_migration_9_gives_rejects_the_rejected_rows_identity():
+    """A warehouse at version 8 has rejects without who the rejected row is: the columns are
+    added (null in earlier rows), and the schema agrees with the declarations again."""
+    from pipelines.ingest.table import REJECT_IDENTITY
+
+    con = memory_warehouse()
+    for name in REJECT_IDENTITY:
+        con.execute(f"ALTER TABLE rejects DROP COLUMN {name}")
+    con.execute("UPDATE schema_version SET version = 8")
+    con.execute(
+        "INSERT INTO rejects (district, month, source, file, row_number, field, reason) "
+        "VALUES ('d', '2026-08', 'roster', 'a.csv', 2, 'household_id', '?')"
+    )
+
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 9"]
+    assert set(REJECT_IDENTITY) <= set(table_columns(con, "rejects"))
+    assert con.execute("SELECT name, id_number FROM rejects").fetchall() == [(None, None)]

@@ -35,6 +35,18 @@ IDENTITY_SCHEMA: dict[str, pl.DataType] = {
     "id_area": pl.String(),
     "id_prefix": pl.String(),
 }
+# Who a rejected row is, as far as its cells can still tell (typed as a kept row's would be): a
+# roster row rejected for its 户编号 is still a person of its village, whom the matcher must see
+# beside a namesake of another household (pipelines.linkage: rejected roster rows as rivals)
+REJECT_IDENTITY: dict[str, pl.DataType] = {
+    "name": pl.String(),
+    "id_number": pl.String(),
+    "id_status": pl.String(),
+    "birth_date": pl.Date(),
+    "township": pl.String(),
+    "village": pl.String(),
+    "relation": pl.String(),
+}
 REJECT_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
     "file": pl.String(),
@@ -43,6 +55,7 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "field": pl.String(),
     "reason": pl.String(),
     "raw_values": pl.String(),
+    **REJECT_IDENTITY,
 }
 # A kept row's field that could not be read: the field is null in the staged row and the problem
 # is recorded here (contract §2: a row is lost only when its identity is lost).
@@ -863,6 +876,11 @@ def stage_tables(
             "_table": tables_column,
             "field": _joined(typed, 1, ","),
             "reason": _joined(typed, 2, "；"),
+            **{
+                name: typed.values[name].cast(dtype)
+                for name, dtype in REJECT_IDENTITY.items()
+                if name in typed.values
+            },
         }
     ).filter(bad)
     rejects = _with_raw_values(rejects, prepared)
@@ -871,7 +889,8 @@ def stage_tables(
     for i, p in enumerate(prepared):
         read, bad_rows = p.data.height, rejected.get(i, 0)
         results.append(TableResult(p.table, (read, read - bad_rows, bad_rows, p.skipped)))
-    return records, rejects.select(list(REJECT_SCHEMA)), field_problems, results
+    identity = [pl.lit(None, dtype).alias(n) for n, dtype in REJECT_IDENTITY.items() if n not in rejects.columns]
+    return records, rejects.with_columns(identity).select(list(REJECT_SCHEMA)), field_problems, results
 
 
 def _null_if_flagged(values: pl.Series, mask: pl.Series) -> pl.Series:

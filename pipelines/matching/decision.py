@@ -23,6 +23,7 @@ def decide(ws: Workspace) -> None:
     _disputed_ids(ws)
     ws.table("ff_decisions", _TIES_AND_AMBIGUITIES.format(listed=_LISTED, head_pick=HEAD_PICK))
     ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
+    ws.con.execute(_REJECTED_ROWS)
 
 
 def _disputed_ids(ws: Workspace) -> None:
@@ -58,7 +59,7 @@ _TIES_AND_AMBIGUITIES = """
         FROM candidates WHERE r_id NOT IN (SELECT r_id FROM single)
         GROUP BY r_id, m_id
     ), ranked AS (
-        SELECT p.*, m.household_id, m.is_head, r.hh_level,
+        SELECT p.*, m.household_id, m.is_head, m.rejected, r.hh_level,
                min(CASE WHEN p.rank < {listed} THEN p.rank END)
                    OVER (PARTITION BY p.r_id) AS best
         FROM per_pair p JOIN ff_members m USING (m_id) JOIN ff_records r USING (r_id)
@@ -75,6 +76,7 @@ _TIES_AND_AMBIGUITIES = """
                arg_min(m_id, m_id) FILTER (WHERE rank = best AND is_head) AS head_pick,
                -- the reason of the strongest candidates (one per rank in the scoring table)
                arg_min(reason, {{'rank': rank, 'm': m_id}}) AS reason,
+               bool_or(rejected) FILTER (WHERE rank = best) AS rejected_rival,
                list(m_id ORDER BY rank, m_id) AS candidates
         FROM ranked GROUP BY r_id
     )
@@ -94,6 +96,7 @@ _TIES_AND_AMBIGUITIES = """
            method,
            -- tied to the 户主 among namesakes of other households: said in the tie's method
            CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict'
+                WHEN n_best > 1 AND rejected_rival THEN 'rejected_rival'
                 WHEN n_best > 1 AND hh_level AND households > 1 AND head_households = 1
                 THEN '{head_pick}' ELSE g.reason END AS reason,
            candidates
@@ -121,4 +124,22 @@ _UNMATCHED = """
            []::BIGINT[]
     FROM ff_records r
     WHERE r.r_id NOT IN (SELECT r_id FROM ff_decisions)
+"""
+
+# A roster row the ingest rejected (its 户编号 destroyed by Excel …) is still someone of its
+# village: the record it is the one candidate for is not tied (its member's row was not read), and
+# a namesake it rivals is not tied either (rejected_rival). Such rows are never listed as
+# candidates (they have no member to show); an ambiguity among them alone is unmatched.
+_REJECTED_ROWS = """
+    UPDATE ff_decisions d
+    SET status = 'unmatched', m_id = NULL, method = NULL, reason = 'roster_rejected',
+        candidates = []::BIGINT[]
+    WHERE (d.status = 'matched' AND d.m_id IN (SELECT m_id FROM ff_members WHERE rejected))
+       OR (d.status = 'ambiguous'
+           AND d.r_id IN (SELECT r_id FROM (SELECT r_id, unnest(candidates) AS m_id
+                                            FROM ff_decisions WHERE status = 'ambiguous') u
+                          JOIN ff_members m USING (m_id) WHERE m.rejected)
+           AND d.r_id NOT IN (SELECT r_id FROM (SELECT r_id, unnest(candidates) AS m_id
+                                                FROM ff_decisions WHERE status = 'ambiguous') u
+                              JOIN ff_members m USING (m_id) WHERE NOT m.rejected))
 """

@@ -185,6 +185,9 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
     birth_from_id = "try_strptime(substr({id}, 7, 8), '%Y%m%d')::DATE"
     # every certain digit of a destroyed ID (ids.normalise_ids), where the input carries it
     surviving = "s.id_prefix" if "id_prefix" in table_columns(con, records) else "NULL"
+    # a roster row the ingest rejected (its 户编号 destroyed …), where the roster carries them:
+    # a candidate and a rival like any member, never tied and never listed (decision.decide)
+    rejected = "coalesce(s.rejected, false)" if "rejected" in table_columns(con, roster) else "false"
     ws.table(
         "ff_members",
         f"""
@@ -199,7 +202,8 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
                         CASE WHEN s.id_status IN {USABLE_ID}
                              THEN {birth_from_id.format(id="s.id_number")} END) AS birth,
                t.town, v.village,
-               coalesce(s.is_head, false) AS is_head
+               coalesce(s.is_head, false) AS is_head,
+               {rejected} AS rejected
         -- numbered before the join: a window over the joined rows would run on one thread
         FROM (SELECT (row_number() OVER ())::BIGINT AS m_id, * FROM {roster}) s
         LEFT JOIN ff_name_keys k ON s.name = k.name
@@ -320,6 +324,7 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
                   FROM ff_decisions WHERE status <> 'matched') u
             JOIN ff_decisions d USING (r_id)
             JOIN ff_members m ON m.m_id = u.m_id
+            WHERE NOT m.rejected
             GROUP BY d.r_id
         )
         SELECT d.r_id, r.record_key::VARCHAR AS record_key, d.status::VARCHAR AS status,

@@ -296,6 +296,14 @@ def test_roster_household_numbers_excel_destroyed_are_rejected_not_merged(tmp_pa
     reasons = dict(zip(staged.rejects["row_number"], staged.rejects["reason"], strict=True))
     destroyed = "「户编号」已被 Excel 当作数字改写（科学计数法，或超过 15 位的数字只剩前 15 位），原编号无法恢复"
     assert reasons == {3: destroyed, 4: destroyed}
+    # a rejected row still says who it is, typed as a kept row is: the matcher sees it as a
+    # rival of namesakes elsewhere (linkage._REJECTED_MEMBERS)
+    assert staged.rejects.select(
+        "row_number", "name", "id_number", "id_status", "township", "village"
+    ).rows() == [
+        (3, "李四", LI, "valid", "三十铺镇", "北山村"),
+        (4, "王五", WANG, "valid", "三十铺镇", "北山村"),
+    ]
 
 
 def test_roster_household_numbers_stored_as_numbers_keep_only_short_ones(tmp_path: Path) -> None:
