@@ -63,17 +63,25 @@ def _paren(value: str | None) -> str:
 
 
 _WORKING = "BETWEEN $labour_min AND $labour_max"
-# A death written with its month only (2026-10) was on some day of that month: the member is of
-# working age (红, 缺劳动力) where every day of it says so, and their age is given where every day
-# gives the same; otherwise both are as for a member whose age is unknown. A death without its
-# date is taken on M's first day.
-_DEATH_DAYS = date_span("change_date", "$month_start", "$month_start")
+
+
+def _days(column: str) -> tuple[str, str]:
+    """The days an event of the month's list may have been on: its date; any day of its month
+    where only the month was written; any day of M where the cell is blank (the list is M's)."""
+    return date_span(column, "$month_start", "$month_end - INTERVAL 1 DAY")
+
+
+# A death written with its month only (2026-10), or without its date, was on some day of that
+# month: the member is of working age (红, 缺劳动力) where every day of it says so, and their age
+# is given where every day gives the same; otherwise both are as for a member whose age is
+# unknown (a member turning 16 that month is not said to have died at 15).
+_DEATH_DAYS = _days("change_date")
 _DEATH_WORKING = f"coalesce({age_within(*_DEATH_DAYS, _WORKING)}, false)"
 # A registration without its date is M's, on any day of it; with its month only, on any day of
 # that month. The age on it is known unless the member has a birthday in it that crosses the
 # working-age bounds: then the row cannot be decided (NULL, and 不可判断 with _UNSETTLED_AGE), never
 # a guess at the day.
-_REGISTER_DAYS = date_span("register_date", "$month_start", "$month_end - INTERVAL 1 DAY")
+_REGISTER_DAYS = _days("register_date")
 _UNEMPLOYED_WORKING = age_within(*_REGISTER_DAYS, _WORKING)
 _YOUNGEST, _OLDEST = age_span(*_REGISTER_DAYS)
 # why such a row is 不可判断: the day that is not known, and the two ages it leaves
@@ -331,9 +339,9 @@ RULES: tuple[RuleSpec, ...] = (
         unsettled=_UNSETTLED_AGE,
         key="coalesce(CAST(s.register_date AS VARCHAR), '')",
         ev_date="s.register_date",
-        # the age given: on the day written, or where the same over the month written; a blank
-        # date's is the age on M's first day (its evidence says 本月, no day)
-        ev_number=known_age(*date_span("register_date", "$month_start", "$month_start")),
+        # the age given: on the day written, or where the same over every day it may have been
+        # (a blank date's: over M; its evidence says 本月, no day)
+        ev_number=known_age(*_REGISTER_DAYS),
         evidence=lambda hit, month: f"{_day(hit)}办理失业登记{_age(hit['ev_number'])}",
     ),
     RecordRule(

@@ -266,7 +266,7 @@ def _has_rows(con: duckdb.DuckDBPyConnection, source: str, district: str, month:
     return bool(found)
 
 
-def _fields_of(where: str) -> list[str]:
+def fields_of(where: str) -> list[str]:
     """The staged columns a rule's condition reads (s.<column>)."""
     return sorted(set(re.findall(r"\bs\.([a-z_]+)", where)))
 
@@ -296,7 +296,7 @@ def not_evaluable_rows(
 
 def not_evaluable_where(where: str) -> str:
     """The condition `where` is unknown (NULL) for the row, and a field it reads has a problem."""
-    return f"(({where}) IS NULL) AND {unreadable_sql(_fields_of(where))}"
+    return f"(({where}) IS NULL) AND {unreadable_sql(fields_of(where))}"
 
 
 def unreadable_sql(fields) -> str:  # noqa: ANN001 - field names

@@ -17,6 +17,7 @@ from pipelines.matching.labels import REASONS
 from pipelines.rules.completeness import (
     MONITORED_SQL,
     NOT_EVALUABLE_REASON_SQL,
+    fields_of,
     not_evaluable_rows,
     not_evaluable_where,
     undecidable,
@@ -223,6 +224,23 @@ class RecordRule(RuleSpec):
     # month's unmatched row with that member's ID and name (_departed_rows)
     departed: bool = False
 
+    def _blank_decisive(self) -> tuple[str, str] | None:
+        """SQL (reason, test) for the rule's rows whose `where` reads a field the rule decides on
+        (Field.decides) left blank; None when it reads none. A blank that does not matter (a
+        small loss of a collapsed house) leaves `where` known, so its row is decided as usual."""
+        fields = [
+            f
+            for f in SOURCES[self.source].fields
+            if f.decides and f.name in fields_of(self.where)
+        ]
+        if not fields:
+            return None
+        parts = ", ".join(
+            f"CASE WHEN s.{f.name} IS NULL THEN '「{f.headers[0]}」为空' END" for f in fields
+        )
+        reason = f"concat_ws('，', {parts}) || '（未填写，不按「否」或 0 计）：是否符合无法判断'"
+        return reason, " OR ".join(f"s.{f.name} IS NULL" for f in fields)
+
     def _departed_rows(self, select: str, where: str) -> str:
         """The rule's query over the month's rows the linkage found to be of members who left
         the roster (unmatched, reason left_roster: linkage._name_departed): `r` their row in the
@@ -278,6 +296,14 @@ class RecordRule(RuleSpec):
         undecided = not_evaluable_rows(
             con, self.code, unreadable, bind(unreadable, params), self.where
         )
+        if blank := self._blank_decisive():
+            # a field the rule decides on left blank: unknown (contract §2: a blank amount is not
+            # 0), so the row cannot be decided where the others do not settle it
+            reason, test = blank
+            rows = self._rows(f"{reason} AS reason", f"({self.where}) IS NULL AND ({test})")
+            undecided = _plus_not_evaluable(con, self.code, undecided, rows, params).unique(
+                subset=["record_key"], keep="first", maintain_order=True
+            )
         if self.unsettled != "NULL":
             # after the unreadable rows: a field problem is the first reason to name
             unsettled = self._rows(

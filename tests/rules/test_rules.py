@@ -298,6 +298,31 @@ def test_ga01_a_death_written_with_its_month_only_says_the_month_and_guesses_no_
     assert by_member[dated]["level"] == "红" and by_member[dated]["risk_type"] == "缺劳动力"
 
 
+def test_a_death_or_registration_without_its_date_guesses_no_age(world, rule_config):
+    """A blank 变动日期 or 登记日期 is some day of M, not its 1st: a member turning 16 on
+    2026-10-15 died at 15 or 16 (黄, 其他, no age given; it had said 时年15岁), and one turning 31
+    that month registered at 30 or 31 (warned, no age given). A member of the same age all month
+    still has it said."""
+    household = world.household("一般农户")
+    turning = world.member(household, "甲", birth=date(2010, 10, 15))
+    adult = world.member(household, "乙", birth=date(1970, 1, 1), relation="之父")
+    thirty = world.member(household, "丙", birth=date(1995, 10, 20), relation="之母")
+    world.record("public_security", turning, change_type="死亡")
+    world.record("public_security", adult, change_type="死亡")
+    world.record("hrss", thirty, register_type="失业登记")
+    world.record("hrss", adult, register_type="失业登记")
+
+    warnings = world.evaluate(rule_config)
+    deaths = {r["member_key"]: r for r in fired(warnings, "GA01").iter_rows(named=True)}
+    registered = dict(fired(warnings, "RS01").select("member_key", "evidence").iter_rows())
+
+    assert deaths[turning]["evidence"] == "本月户籍注销（死亡）"
+    assert deaths[turning]["level"] == "黄" and deaths[turning]["risk_type"] == "其他"
+    assert deaths[adult]["evidence"] == "本月户籍注销（死亡），时年56岁"
+    assert deaths[adult]["level"] == "红"
+    assert registered == {thirty: "本月办理失业登记", adult: "本月办理失业登记，时年56岁"}
+
+
 def test_rs01_a_registration_written_with_its_month_only_says_the_month(world, rule_config):
     """登记日期 2026年10月: a member aged 40 all month is warned, the evidence naming the month the
     clerk wrote (not 2026年10月1日); a full date still names its day."""
@@ -490,6 +515,38 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
     assert set(undecided["household_id"].to_list()) == {untyped, between}
     assert undecided.filter(pl.col("rule") == "YB01")["household_id"].to_list() == [between]
     assert undecided["reason"].str.contains("户类型").all()
+
+
+def test_a_blank_field_a_rule_decides_on_is_unknown_not_no(world, rule_config):
+    """直接经济损失 blank (contract §2: a blank amount is unknown, not 0) beside 房屋倒塌 否, a blank
+    房屋倒塌 beside a loss under 5,000, a 法定代表人's blank 注册资本, a blank 发证日期: none can be
+    decided, so each is 不可判断 for the district, naming the blank column; before, each was
+    taken for "no" without a word. A blank that does not matter decides as usual: a collapsed
+    house with a blank loss fires, a 监事 with a blank 注册资本 (no role the rule names) does not."""
+    poor = world.household("脱贫户")
+    collapsed_blank_loss, unknown_loss, unknown_collapse, capital, role, issued = (
+        world.member(poor, name) for name in "甲乙丙丁戊己"
+    )
+    world.record("emergency", collapsed_blank_loss, loss=None, house_collapsed=True)
+    world.record("emergency", unknown_loss, loss=None, house_collapsed=False)
+    world.record("emergency", unknown_collapse, loss=4_999.99, house_collapsed=None)
+    world.record("market", capital, role="法定代表人", capital=None, entity_name="某公司")
+    world.record("market", role, role="监事", capital=None, entity_name="某公司")
+    world.record("disability", issued, issue_date=None, disability_level="三级")
+
+    result = world.run(rule_config)
+
+    assert subjects(result.warnings, "YJ01", "member_key") == {collapsed_blank_loss}
+    assert fired(result.warnings, "SJ01").is_empty() and fired(result.warnings, "CL01").is_empty()
+    undecided = result.undecided.filter(pl.col("kind") == "不可判断")
+    reasons = {(r["rule"], r["member_key"]): r["reason"] for r in undecided.iter_rows(named=True)}
+    assert set(reasons) == {
+        ("YJ01", unknown_loss), ("YJ01", unknown_collapse), ("SJ01", capital), ("CL01", issued)
+    }  # fmt: skip
+    assert reasons[("YJ01", unknown_loss)].startswith("「直接经济损失（元）」为空")
+    assert reasons[("YJ01", unknown_collapse)].startswith("「房屋倒塌」为空")
+    assert reasons[("SJ01", capital)].startswith("「注册资本（万元）」为空")
+    assert reasons[("CL01", issued)].startswith("「发证日期」为空")
 
 
 def test_yb01_sums_the_year_in_the_household_the_roster_has_the_member_in_now(world, rule_config):
