@@ -598,3 +598,22 @@ def test_csv_rows_are_counted_as_the_csv_reader_counts_them(tmp_path, seed):
     for written in (data, data.rstrip(b"\n")):  # also a file whose last line is unterminated
         path.write_bytes(written)
         assert township_module.csv_data_rows(path) == _reader_rows(written) == frame.height
+
+
+def test_villages_and_grids_are_in_the_order_a_clerk_counts_them():
+    """一组, 二组, 三组 … 十组, 十一组 (and 2组 beside 二组), not the characters' codes (一组, 三组,
+    二组, as an independent district's files came out); 户编号 then orders within a grid."""
+    grids = ["十一组网格", "三组网格", "二组网格", "十组网格", "一组网格", "2组网格", "一组网格"]
+    frame = listing(len(grids)).with_columns(
+        pl.lit("东桥镇").alias("township"),
+        pl.Series("village", ["红星十二村"] + ["红星二村"] * (len(grids) - 1)),
+        pl.Series("grid", grids),
+        pl.Series("household_id", [f"H{i}" for i in range(len(grids))]),
+    )
+    shown = township_module.township_frame(frame, mask=True).select("村", "网格", "户编号").rows()
+    assert shown == [
+        ("红星二村", "一组网格", "H4"), ("红星二村", "一组网格", "H6"),
+        ("红星二村", "二组网格", "H2"), ("红星二村", "2组网格", "H5"),
+        ("红星二村", "三组网格", "H1"), ("红星二村", "十组网格", "H3"),
+        ("红星十二村", "十一组网格", "H0"),
+    ]  # fmt: skip

@@ -377,6 +377,39 @@ def mask_ids(ids: pl.Expr) -> pl.Expr:
 
 
 _ORDER = ["village", "grid", "household_id", "rule", "warning_id"]
+# 村 and 网格 are sorted as a clerk counts: 一组, 二组, 三组 … 十组, 十一组 (and 2组 before 10组),
+# not by the characters' codes (一组, 三组, 二组); the rest of a name as written
+_COUNTED = ("village", "grid")
+_NUMERAL = re.compile(r"[0-9０-９]+|[零〇一二两三四五六七八九十百千]+")
+_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_UNIT = {"十": 10, "百": 100, "千": 1000}
+
+
+def _numeral_value(numeral: str) -> int:
+    """12 for 12 or １２, 十二; 20 for 二十; 105 for 一百零五; 2026 for 二〇二六 (digit by digit)."""
+    if numeral[0] not in _DIGIT and numeral[0] not in _UNIT:
+        return int(unicodedata.normalize("NFKC", numeral))
+    if not any(c in _UNIT for c in numeral):
+        return int("".join(str(_DIGIT[c]) for c in numeral))
+    total = digit = 0
+    for c in numeral:
+        if c in _UNIT:
+            total += (digit or 1) * _UNIT[c]
+            digit = 0
+        else:
+            digit = _DIGIT[c]
+    return total + digit
+
+
+def counted_order(text: str) -> str:
+    """A sort key for a name that numbers its part: each numeral as a zero-padded number."""
+    return _NUMERAL.sub(lambda found: f"{_numeral_value(found[0]):010d}", text)
+
+
+def _counted(column: str, values: pl.Series) -> pl.Expr:
+    distinct = values.drop_nulls().unique().to_list()
+    keys = {value: counted_order(value) for value in distinct}
+    return pl.col(column).replace_strict(keys, default=None, return_dtype=pl.String)
 
 
 def township_frame(listing: pl.DataFrame, *, mask: bool) -> pl.DataFrame:
@@ -386,9 +419,13 @@ def township_frame(listing: pl.DataFrame, *, mask: bool) -> pl.DataFrame:
 
 def _export_rows(listing: pl.DataFrame, *, mask: bool, order: list[str]) -> pl.DataFrame:
     shown = mask_ids(pl.col("id_number")) if mask else pl.col("id_number")
+    keys = {c: f"_order_{c}" for c in _COUNTED if c in order}
     return (
-        listing.with_columns(shown.alias("_shown_id"))
-        .sort(order, nulls_last=True)
+        listing.with_columns(
+            shown.alias("_shown_id"),
+            *(_counted(c, listing[c]).alias(key) for c, key in keys.items()),
+        )
+        .sort([keys.get(c, c) for c in order], nulls_last=True)
         .select(
             pl.col("warning_id").alias("预警编号"),
             pl.col("township").alias("乡镇"),
