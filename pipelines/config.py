@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date
@@ -95,10 +96,13 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
         candidates.append(explicit)
     for path in candidates:
         if path.is_file():
+            text = path.read_text(encoding="utf-8")
             try:
-                override = tomllib.loads(path.read_text(encoding="utf-8"))
+                override = tomllib.loads(text)
             except tomllib.TOMLDecodeError as error:
-                raise ValueError(f"{path}: not a valid settings file ({error})") from None
+                raise ValueError(
+                    f"{path}: not a valid settings file ({error}){_line_of(text, error)}"
+                ) from None
             _check_rule_settings(path, override, config)
             config = _merge(config, override)
             _check_other_settings(path, override, config)
@@ -162,6 +166,16 @@ VALUE_SETTINGS = {
     ("SJ01", "roles"): ("market", "role"),
     ("CL02", "levels"): ("disability", "disability_level"),
 }
+
+
+def _line_of(text: str, error: tomllib.TOMLDecodeError) -> str:
+    """The settings line the TOML error points at, as written (`loss_threshold =`: the key a
+    value is missing for), so the district sees which setting to mend."""
+    found = re.search(r"at line (\d+)", str(error))
+    lines = text.splitlines()
+    if not found or not 0 < int(found[1]) <= len(lines):
+        return ""
+    return f"：第 {found[1]} 行「{lines[int(found[1]) - 1].strip()}」"
 
 
 def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
