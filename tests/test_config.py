@@ -48,7 +48,10 @@ def test_district_key_order(tmp_path, monkeypatch):
     ("written", "named"),
     [
         ('[rules.YB01]\nthreshold_monitored = "五千"\n', r"\[rules\.YB01\] threshold_monitored"),
-        ("[rules.YJ01]\nloss_threshold =\n", "not a valid settings file.*第 2 行「loss_threshold =」"),
+        (
+            "[rules.YJ01]\nloss_threshold =\n",
+            "not a valid settings file.*第 2 行「loss_threshold =」",
+        ),
         ('[rules.GA02]\nvehicle_types = "小型轿车"\n', r"\[rules\.GA02\] vehicle_types"),
         ('[levels]\nforce = { SL01 = "紫" }\n', r"\[levels\] force\.SL01"),
         ('[levels]\nforce = { SL1 = "红" }\n', r"\[levels\] force\.SL1"),

@@ -889,8 +889,17 @@ def stage_tables(
     for i, p in enumerate(prepared):
         read, bad_rows = p.data.height, rejected.get(i, 0)
         results.append(TableResult(p.table, (read, read - bad_rows, bad_rows, p.skipped)))
-    identity = [pl.lit(None, dtype).alias(n) for n, dtype in REJECT_IDENTITY.items() if n not in rejects.columns]
-    return records, rejects.with_columns(identity).select(list(REJECT_SCHEMA)), field_problems, results
+    identity = [
+        pl.lit(None, dtype).alias(n)
+        for n, dtype in REJECT_IDENTITY.items()
+        if n not in rejects.columns
+    ]
+    return (
+        records,
+        rejects.with_columns(identity).select(list(REJECT_SCHEMA)),
+        field_problems,
+        results,
+    )
 
 
 def _null_if_flagged(values: pl.Series, mask: pl.Series) -> pl.Series:

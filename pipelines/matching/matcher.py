@@ -187,7 +187,9 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
     surviving = "s.id_prefix" if "id_prefix" in table_columns(con, records) else "NULL"
     # a roster row the ingest rejected (its 户编号 destroyed …), where the roster carries them:
     # a candidate and a rival like any member, never tied and never listed (decision.decide)
-    rejected = "coalesce(s.rejected, false)" if "rejected" in table_columns(con, roster) else "false"
+    rejected = (
+        "coalesce(s.rejected, false)" if "rejected" in table_columns(con, roster) else "false"
+    )
     ws.table(
         "ff_members",
         f"""

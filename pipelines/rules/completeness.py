@@ -294,11 +294,6 @@ def not_evaluable_rows(
     )
 
 
-def not_evaluable_where(where: str) -> str:
-    """The condition `where` is unknown (NULL) for the row, and a field it reads has a problem."""
-    return f"(({where}) IS NULL) AND {unreadable_sql(fields_of(where))}"
-
-
 def unreadable_sql(fields) -> str:  # noqa: ANN001 - field names
     """SQL: the staged row `s` has a field problem in one of `fields` (written, not readable)."""
     listed = ", ".join(f"'{f}'" for f in fields)

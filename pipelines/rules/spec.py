@@ -19,8 +19,8 @@ from pipelines.rules.completeness import (
     NOT_EVALUABLE_REASON_SQL,
     fields_of,
     not_evaluable_rows,
-    not_evaluable_where,
     undecidable,
+    unreadable_sql,
 )
 from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.sources import SOURCES, FieldType
@@ -229,9 +229,7 @@ class RecordRule(RuleSpec):
         (Field.decides) left blank; None when it reads none. A blank that does not matter (a
         small loss of a collapsed house) leaves `where` known, so its row is decided as usual."""
         fields = [
-            f
-            for f in SOURCES[self.source].fields
-            if f.decides and f.name in fields_of(self.where)
+            f for f in SOURCES[self.source].fields if f.decides and f.name in fields_of(self.where)
         ]
         if not fields:
             return None
@@ -290,20 +288,18 @@ class RecordRule(RuleSpec):
         self, con: duckdb.DuckDBPyConnection, params: Parameters
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         # the rule's own query, with `where` replaced by "unknown because a field is unreadable"
-        unreadable = self._rows(
-            f"{NOT_EVALUABLE_REASON_SQL} AS reason", not_evaluable_where(self.where)
-        )
-        undecided = not_evaluable_rows(
-            con, self.code, unreadable, bind(unreadable, params), self.where
-        )
+        unreadable = unreadable_sql(fields_of(self.where))
+        reason, test = NOT_EVALUABLE_REASON_SQL, unreadable
         if blank := self._blank_decisive():
-            # a field the rule decides on left blank: unknown (contract §2: a blank amount is not
-            # 0), so the row cannot be decided where the others do not settle it
-            reason, test = blank
-            rows = self._rows(f"{reason} AS reason", f"({self.where}) IS NULL AND ({test})")
-            undecided = _plus_not_evaluable(con, self.code, undecided, rows, params).unique(
-                subset=["record_key"], keep="first", maintain_order=True
+            # or a field the rule decides on left blank: unknown (contract §2: a blank amount is
+            # not 0); a field problem is the reason named first
+            blank_reason, blank_test = blank
+            reason = (
+                f"CASE WHEN {unreadable} THEN {NOT_EVALUABLE_REASON_SQL} ELSE {blank_reason} END"
             )
+            test = f"{unreadable} OR {blank_test}"
+        rows = self._rows(f"{reason} AS reason", f"(({self.where}) IS NULL) AND ({test})")
+        undecided = not_evaluable_rows(con, self.code, rows, bind(rows, params), self.where)
         if self.unsettled != "NULL":
             # after the unreadable rows: a field problem is the first reason to name
             unsettled = self._rows(

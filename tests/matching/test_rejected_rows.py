@@ -70,7 +70,9 @@ def test_the_record_of_a_rejected_rows_person_is_not_tied_by_their_id() -> None:
 
 
 def test_a_rejected_row_alone_is_never_a_tie_nor_a_listed_candidate() -> None:
-    person = record("civil_affairs|a.xls|变动名册|65", "王东辉", township="东桥镇", village="新庄村")
+    person = record(
+        "civil_affairs|a.xls|变动名册|65", "王东辉", township="东桥镇", village="新庄村"
+    )
     result = _match([], [_rejected_head()], [person])
     assert result.matches.is_empty()
     assert result.unresolved.select("status", "reason", "candidates").to_dicts() == [
