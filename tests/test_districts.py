@@ -76,6 +76,27 @@ def test_one_folder_per_district_under_the_root(tmp_path):
     ]
 
 
+def test_district_folders_whose_settings_share_a_name_are_refused(tmp_path):
+    """Three district folders whose rules.toml all say 金安区 (what `fangfan generate` writes):
+    the city took them as one district name, and a death 公安 reported for one district's member
+    was routed into another district's township file, onto a household with the same 户编号 (an
+    independent city probe). Refused, naming the folders and what to change; the same for names
+    declared twice in districts.toml."""
+    for code in ("341501", "341502", "341503"):
+        _district(tmp_path / code, "金安区")
+    with pytest.raises(ValueError, match="区县名称重复") as refused:
+        load_city(tmp_path)
+    assert all(code in str(refused.value) for code in ("341501", "341502", "341503"))
+    assert "rules.toml" in str(refused.value)
+    (tmp_path / "districts.toml").write_text(
+        '[[district]]\ncode = "341501"\nname = "甲"\ndata_dir = "341501"\n'
+        '[[district]]\ncode = "341502"\nname = "甲"\ndata_dir = "341502"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="区县名称重复（甲"):
+        load_city(tmp_path)
+
+
 def test_the_resource_resolves_the_partitions_district(tmp_path):
     _district(tmp_path / "341502", "金安区")
     _district(tmp_path / "341503", "裕安区")

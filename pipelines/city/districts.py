@@ -89,13 +89,26 @@ def _declared(root: Path) -> tuple[District, ...]:
         data_dir = Path(entry["data_dir"])
         data_dir = (data_dir if data_dir.is_absolute() else root / data_dir).resolve()
         districts.append(District(check_code(str(entry["code"])), str(entry["name"]), data_dir))
-    codes = [d.code for d in districts]
-    if len(set(codes)) != len(codes):
-        raise ValueError(f"{path}: 区县代码重复（{', '.join(codes)}）")
-    names = [d.name for d in districts]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{path}: 区县名称重复（{', '.join(names)}）")
-    return tuple(districts)
+    return _distinct(tuple(districts), str(path))
+
+
+def _distinct(districts: tuple[District, ...], where: str) -> tuple[District, ...]:
+    """`districts`, refused when two share a code or a name: the name is the `district` column
+    of every table and how the city tells districts apart, so two districts under one name would
+    take each other's cross-district rows (a person's death routed to a household of the other
+    district with the same 户编号)."""
+    for what, values in (
+        ("代码", [d.code for d in districts]),
+        ("名称", [d.name for d in districts]),
+    ):
+        shared = sorted({v for v in values if values.count(v) > 1})
+        if shared:
+            owners = "；".join(
+                f"{v}：{', '.join(str(d.data_dir) for d in districts if v in (d.code, d.name))}"
+                for v in shared
+            )
+            raise ValueError(f"{where}: 区县{what}重复（{owners}），每个区县须有自己的{what}")
+    return districts
 
 
 def _rules_name(folder: Path) -> str:
@@ -117,6 +130,7 @@ def load_city(root: Path | str, explicit_district: str = "") -> City:
             districts = tuple(
                 District(check_code(p.name), _rules_name(p) or p.name, p.resolve()) for p in folders
             )
-            return City(root, districts, single=False)
+            where = f"{root}（各区县文件夹 rules.toml 的 [district] name）"
+            return City(root, _distinct(districts, where), single=False)
     key = district_key(DataDir(root), explicit_district)
     return City(root, (District(check_code(key), key, root),), single=True)
