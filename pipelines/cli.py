@@ -151,9 +151,9 @@ def run_month(
         with deferring_checkpoints():
             for months in month_runs(list(earlier_claims)):
                 key, range_tags = run_target(months, code)
-                if not _run_partition(history, key, wait_seconds, {**tags, **range_tags}):
+                if not _run_partition(history, key, wait_seconds, {**tags, **range_tags}, fangfan):
                     return False
-        return _run_partition(monthly, partition_key(month, code), wait_seconds, tags)
+        return _run_partition(monthly, partition_key(month, code), wait_seconds, tags, fangfan)
 
 
 def run_city_month(fangfan: FangfanResource, month: str, wait_seconds: float | None = None) -> bool:
@@ -162,10 +162,12 @@ def run_city_month(fangfan: FangfanResource, month: str, wait_seconds: float | N
 
     ensure_dagster_home()
     job = build_definitions(fangfan).resolve_job_def(CITY_JOB)
-    return _run_partition(job, month, wait_seconds, {})
+    return _run_partition(job, month, wait_seconds, {}, fangfan)
 
 
-def _run_partition(job, partition, wait_seconds: float | None, tags: dict[str, str]) -> bool:
+def _run_partition(
+    job, partition, wait_seconds: float | None, tags: dict[str, str], fangfan: FangfanResource
+) -> bool:
     import uuid
 
     import dagster as dg
@@ -173,6 +175,7 @@ def _run_partition(job, partition, wait_seconds: float | None, tags: dict[str, s
     from pipelines import runs
 
     wait = runs.DEFAULT_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    notice = None
     with dg.DagsterInstance.get() as instance:
         runs.wait_for_writer(instance, timeout=wait)
         run_id = str(uuid.uuid4())
@@ -186,13 +189,30 @@ def _run_partition(job, partition, wait_seconds: float | None, tags: dict[str, s
                 # the event log keeps every step; the terminal shows the assets' warnings only
                 run_config={"loggers": {"terminal": {"config": {"log_level": "WARNING"}}}},
             )
+            if not result.success and not runs.interrupted(result):
+                # the notice the README promises, without waiting for a daemon's sensor (which
+                # writes nothing more for this run when it finds it later)
+                notice = _notice(instance, fangfan, result)
     if runs.interrupted(result):
         raise KeyboardInterrupt
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
                 print(f"失败：{_failure_line(event)}", file=sys.stderr)
+        if notice is not None:
+            print(notice, file=sys.stderr)
     return result.success
+
+
+def _notice(instance, fangfan: FangfanResource, result) -> str | None:
+    """Write the failed run's notice (operations.notice_failed_run); its line, or None."""
+    from pipelines.operations import notice_failed_run
+
+    failure = next((e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"), None)
+    steps = [e for e in result.all_events if e.is_step_failure]
+    return notice_failed_run(
+        instance, fangfan, result.dagster_run, steps, failure.message if failure else ""
+    )
 
 
 def _failure_line(event) -> str:

@@ -84,21 +84,44 @@ def _step_failure(event: dg.DagsterEvent) -> notices.StepFailure:
     )
 
 
-def failed_run(context: dg.RunFailureSensorContext, fangfan: FangfanResource):
-    """(notices.FailedRun, the folder its notice goes to) of the context's failed run."""
-    run = context.dagster_run
+def _failed(
+    fangfan: FangfanResource,
+    run: dg.DagsterRun,
+    step_failures: list[dg.DagsterEvent],
+    run_message: str,
+) -> tuple[notices.FailedRun, Path]:
     month, code = notices.run_partition(run.tags)
     name, folder = _place_of(fangfan, code)
-    steps = tuple(_step_failure(e) for e in context.get_step_failure_events())
     return notices.FailedRun(
         run_id=run.run_id,
         job=run.job_name,
         month=month,
         district=name,
-        steps=steps,
-        run_message=context.failure_event.message or "",
+        steps=tuple(_step_failure(e) for e in step_failures),
+        run_message=run_message,
         when=datetime.now(freshness.TIMEZONE),
     ), folder
+
+
+def notice_failed_run(
+    instance: dg.DagsterInstance,
+    fangfan: FangfanResource,
+    run: dg.DagsterRun,
+    step_failures: list[dg.DagsterEvent],
+    run_message: str,
+) -> str | None:
+    """Write the failed run's notice (once per run: the sensor finding it later writes
+    nothing), show it in the run's own event log and tag the run; the notice's line with the
+    file it went to, or None when the run had its notice already."""
+    failed, folder = _failed(fangfan, run, step_failures, run_message)
+    item = notices.notice(failed)
+    if not notices.append_notice(folder, item):
+        return None
+    line = f"{item.line()}（已写入 {folder / notices.TEXT_FILE}）"
+    # shown in the failed run's own event log, where the team looks at the run
+    instance.report_engine_event(line, dagster_run=run)
+    instance.add_run_tags(run.run_id, {NOTICE_TAG: item.problem})
+    return line
 
 
 @dg.run_failure_sensor(
@@ -119,16 +142,15 @@ def run_failure_notice(context: dg.RunFailureSensorContext, fangfan: FangfanReso
             f"运行 {context.dagster_run.run_id} 失败，将自动重试；重试也失败时才写通知"
         )
         return
-    run, folder = failed_run(context, fangfan)
-    item = notices.notice(run)
-    written = notices.append_notice(folder, item)
-    context.log.info(f"{item.line()}（{folder / notices.TEXT_FILE}）")
-    if written:
-        # shown in the failed run's own event log, where the team looks at the run
-        context.instance.report_engine_event(
-            f"{item.line()}（已写入 {folder / notices.TEXT_FILE}）", dagster_run=context.dagster_run
-        )
-        context.instance.add_run_tags(context.dagster_run.run_id, {NOTICE_TAG: item.problem})
+    item = notice_failed_run(
+        context.instance,
+        fangfan,
+        context.dagster_run,
+        context.get_step_failure_events(),
+        context.failure_event.message or "",
+    )
+    if item is not None:
+        context.log.info(item)
 
 
 # --- late months ----------------------------------------------------------------------------------

@@ -266,3 +266,32 @@ def test_in_a_city_the_notice_goes_to_the_failed_districts_own_folder(tmp_path):
     text = (root / "341503" / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
     assert "区县：裕安区　月份：2026-10" in text
     assert not (root / "341502" / "notices").exists() and not (root / "notices").exists()
+
+
+def test_a_failed_fangfan_run_writes_its_notice_without_the_daemon(tmp_path, monkeypatch, capsys):
+    """`fangfan run` executes in its own process; with no daemon running (no `fangfan ui`) the
+    sensor never saw its failure, and the README's notice was never written (an independent
+    city probe). The run writes it itself; the sensor, finding the run later, adds nothing."""
+    from pipelines.cli import _run_partition
+    from pipelines.runs import terminal_logger
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    data = tmp_path / "jinan"
+    (data / "raw" / "2026-10").mkdir(parents=True)
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+
+    job = _failing_job(MONTHS).with_logger_defs({"terminal": terminal_logger})
+    assert not _run_partition(job, "2026-10", 5, {}, fangfan)
+
+    text_file = data / "notices" / notices.TEXT_FILE
+    text = text_file.read_text(encoding="utf-8-sig")
+    assert text.count("【运行失败】") == 1 and "名册.xlsx 读不出" in text
+    assert str(text_file) in capsys.readouterr().err
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        assert "读不出" in run.tags[NOTICE_TAG]
+        run_failure_notice(_failure_context(instance, run.run_id, fangfan))
+    assert text_file.read_text(encoding="utf-8-sig").count("【运行失败】") == 1
