@@ -319,6 +319,14 @@ def read_csv(path: Path, name: str) -> Grid:
         # so a header and no rows; a CR inside a cell of a CRLF file stays as it is
         data, head = data.replace(b"\r", b"\n"), head.replace("\r", "\n")
     separator = _sniff_separator(head)
+    if not lost:
+        # cut at a character boundary: the last line, without its line break, stops short of
+        # the fields of the line before it (or inside a quoted field)
+        data, partial = _cut_short(data, separator)
+        if partial:
+            note = "文件末尾不完整（截断）：最后一行在中途中断，已读入其前面的行"
+            message = "；".join(filter(None, [message, note]))
+            lost = len(partial.encode("utf-8"))
     width = _max_fields(head, separator)
     while True:
         try:
@@ -343,6 +351,32 @@ def read_csv(path: Path, name: str) -> Grid:
         truncated=lost > 0,
         cut_line=cut_line,
     )
+
+
+def _fields(line: str, separator: str) -> int:
+    """The fields of one CSV line."""
+    return len(next(csv.reader(io.StringIO(line), delimiter=separator), []))
+
+
+def _cut_short(data: bytes, separator: str) -> tuple[bytes, str]:
+    """(the complete lines, the partial last line) of a file whose copy stopped between two
+    characters: a quoted field still open at its end, or a last line without its line break
+    with fewer fields than the line before it (two at least: a note under the table is one
+    cell). ('' when whole: a last line of full width without its line break is a file written
+    that way.)"""
+    if data.endswith((b"\n", b"\r")):
+        return data, ""
+    if data.count(b'"') % 2:
+        head, partial = _split_cut_line(data.decode("utf-8"))
+        return head.encode("utf-8"), partial
+    head, _, last = data.rpartition(b"\n")
+    if not head or not last.strip():
+        return data, ""
+    text = last.decode("utf-8")
+    previous = head.rstrip(b"\r").rpartition(b"\n")[2].decode("utf-8")
+    if not 2 <= _fields(text, separator) < _fields(previous, separator):
+        return data, ""
+    return head + b"\n", text
 
 
 def _parse_csv(data: bytes, separator: str, width: int) -> pl.DataFrame:

@@ -108,6 +108,39 @@ def test_a_cut_just_after_a_line_break_loses_no_visible_line(tmp_path: Path) -> 
     assert staged.records.height == 3 and staged.rejects.is_empty()
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_csv_cut_between_two_characters_of_its_last_line_is_found_too(
+    tmp_path: Path, encoding: str
+) -> None:
+    """A copy that stopped between two characters decodes cleanly: the last line, without its
+    line break, stops short of the line before it ("王五,3415…,三十铺镇"). It had been staged as
+    a whole row with a field problem and the file called 'ok': an enrollment list cut so made 12
+    false 未参保 warnings (an independent fault probe). The file is partial now, the cut line set
+    aside; a last line of full width without its line break, or a note under the table, is not
+    a cut."""
+    folder = tmp_path / "civil_affairs"
+    folder.mkdir()
+    whole = csv_text(CIVIL_ROWS).encode(encoding).rstrip(b"\r\n")
+    (folder / "a.csv").write_bytes(whole[: whole.index("南山村".encode(encoding)) - 1])
+    staged = _stage(folder)
+    row = _file(staged, "a.csv")
+    assert row["status"] == "partial"
+    assert "文件末尾不完整（截断）：最后一行在中途中断" in row["message"]
+    assert staged.records.sort("row_number")["name"].to_list() == ["张三", "李四"]
+    assert staged.rejects["row_number"].to_list() == [5] and _balanced(row)
+    for name, data in (
+        ("whole.csv", whole),  # no line break after its last row
+        ("note.csv", csv_text([*CIVIL_ROWS, ("备注：本表截至10月31日",)]).encode().rstrip()),
+    ):
+        (folder / "a.csv").unlink(missing_ok=True)
+        for other in folder.iterdir():
+            other.unlink()
+        (folder / name).write_bytes(data)
+        staged = _stage(folder)
+        assert _file(staged, name)["status"] == "ok", name
+        assert staged.records.height == 3 and staged.rejects.is_empty(), name
+
+
 def test_a_cut_total_row_is_skipped_not_rejected(tmp_path: Path) -> None:
     folder = tmp_path / "civil_affairs"
     folder.mkdir()
