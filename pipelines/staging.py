@@ -131,17 +131,22 @@ def code_fingerprint() -> bytes:
     return code_digest(_FINGERPRINTED_CODE)
 
 
-def folder_fingerprint(folder: Path) -> str:
+def folder_fingerprint(folder: Path) -> str | None:
     """Content hash of a snapshot folder: every data file's name and bytes, and the code that
-    stages and keys it. Same fingerprint, same staged rows (staging does not depend on the month)."""
+    stages and keys it. Same fingerprint, same staged rows (staging does not depend on the month).
+    None when a file cannot be read (no permission, a vanished file): the folder is then read,
+    never reused, and the reader names the file and why, while the rest of the month goes on."""
     digest = hashlib.sha256(code_fingerprint())  # sha256: twice blake2b's speed here (SHA-NI)
-    for path in source_files(folder) if folder.is_dir() else []:
-        name = path.relative_to(folder).as_posix().encode()
-        digest.update(len(name).to_bytes(4, "little") + name)
-        digest.update(path.stat().st_size.to_bytes(8, "little"))
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 22):
-                digest.update(chunk)
+    try:
+        for path in source_files(folder) if folder.is_dir() else []:
+            name = path.relative_to(folder).as_posix().encode()
+            digest.update(len(name).to_bytes(4, "little") + name)
+            digest.update(path.stat().st_size.to_bytes(8, "little"))
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    digest.update(chunk)
+    except OSError:
+        return None
     return digest.hexdigest()
 
 

@@ -348,8 +348,11 @@ def _identical_files(paths: dict[str, Path]) -> dict[str, str]:
         if len(names) < 2:
             continue
         for name in names:
-            with paths[name].open("rb") as handle:
-                by_digest[hashlib.file_digest(handle, "sha256").hexdigest()].append(name)
+            try:
+                with paths[name].open("rb") as handle:
+                    by_digest[hashlib.file_digest(handle, "sha256").hexdigest()].append(name)
+            except OSError:
+                continue  # unreadable: named by its reader, a copy of nothing
     duplicates = {}
     for names in by_digest.values():
         original, *copies = sorted(names, key=_original_first)

@@ -693,3 +693,34 @@ def test_lines_ended_by_cr_alone_are_lines(tmp_path: Path) -> None:
     staged = _stage(folder)
     assert _file(staged, "名册.csv")["rows_kept"] == 3
     assert staged.records["row_number"].to_list() == [3, 4, 5]
+
+
+def test_a_file_that_cannot_be_opened_is_named_and_the_month_goes_on(tmp_path, monkeypatch):
+    """A department file the run may not read (chmod 000 on a share, a file vanishing while the
+    folder is listed) had stopped the whole month at the folder's fingerprint, before any
+    reader could name it (an independent fault probe: "ingest: [Errno 13] Permission denied",
+    no source processed). The folder is not fingerprinted (never reused), the file is named
+    as failed, the other files and sources are read."""
+    from pipelines.config import DataDir
+    from pipelines.staging import folder_fingerprint, ingest_sources
+    from pipelines.warehouse import memory_warehouse
+
+    root = tmp_path / "district"
+    folder = root / "raw" / MONTH / "civil_affairs"
+    write_csv(folder / "a.csv", CIVIL_ROWS)
+    write_csv(folder / "b.csv", [CIVIL_HEADER, CIVIL_ROWS[2]])
+    opened, read = Path.open, Path.read_bytes
+
+    def refused(path: Path) -> None:
+        if path.name == "b.csv":
+            raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "open", lambda p, *a, **k: refused(p) or opened(p, *a, **k))
+    monkeypatch.setattr(Path, "read_bytes", lambda p: refused(p) or read(p))
+
+    assert folder_fingerprint(folder) is None
+    con = memory_warehouse()
+    (staged,) = ingest_sources(con, DataDir(root), [CIVIL], district="d", month=MONTH)
+    assert staged.staged.records.height == 3
+    failed = _file(staged.staged, "b.csv")
+    assert failed["status"] == "failed" and "无法打开" in failed["message"]
