@@ -14,7 +14,7 @@ from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.labels import REASONS
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
-from pipelines.schema import LATEST_EARLIER_ROSTER
+from pipelines.schema import LATEST_EARLIER_ROSTER, rollback
 from pipelines.sources import DEPARTMENT_SOURCES
 from pipelines.warehouse import (
     built_from,
@@ -333,7 +333,7 @@ def _write_outcomes(
             }
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     for table in OUTCOMES:  # written: let go
         con.execute(f"DROP TABLE temp.main.{table}")

@@ -166,6 +166,15 @@ def _user_message(cls_name: str, message: str) -> str:
 
 
 _LOCKED = ("Could not set lock", "lock on file", "database is locked", "Conflicting lock")
+# the warehouse file itself damaged (a crash or copy that cut it, a bad disk), or its disk full
+_DAMAGED = (
+    "无法打开：文件不完整或已损坏",
+    "Corrupt database file",
+    "computed checksum",
+    "Could not read enough bytes",
+    "not a valid DuckDB database",
+)
+_DISK = ("No space left on device", "Read-only file system", "Disk quota exceeded")
 
 
 def _problem(failure: StepFailure) -> tuple[str, str]:
@@ -184,6 +193,11 @@ def _problem(failure: StepFailure) -> tuple[str, str]:
         return "failure", scrub(_user_message(cls_name, message)) or "步骤报告失败"
     if any(marker in message for marker in _LOCKED):
         return "locked", "仓库文件正被另一个程序占用（另一个运行，或打开着仓库的程序）"
+    every = " ".join(m for _, m in failure.errors)
+    if any(marker in every for marker in _DAMAGED):
+        return "damaged", "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏，无法读取"
+    if any(marker in every for marker in _DISK):
+        return "disk", "仓库所在的磁盘已满或不可写入，写入没有完成（已写入的部分已撤回）"
     if cls_name in ("FileNotFoundError", "PermissionError", "IsADirectoryError", "OSError"):
         return "file", scrub(_user_message(cls_name, message)) or "文件无法打开"
     if cls_name in ("KeyboardInterrupt", "DagsterExecutionInterruptedError"):
@@ -218,6 +232,14 @@ def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
         return f"如果不是有意停止，{again}"
     if kind == "locked":
         return f"等另一个运行结束（或关闭打开仓库的程序）后，{again}"
+    if kind == "damaged":
+        return (
+            "从备份恢复 warehouse/fangfan.duckdb 后重新运行；没有备份时，把该文件移到别处，"
+            "再从本年最早的月份起逐月重新运行（fangfan run --month …）：各月的核实结果随该月的"
+            " feedback/ 文件夹重新读入"
+        )
+    if kind == "disk":
+        return f"腾出磁盘空间（或恢复写入权限）后，{again}"
     if kind == "check":
         named = f"（{source.title}）" if source else ""
         return (

@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from pipelines.matching.ids import DESTROYED
+from pipelines.schema import rollback
 from pipelines.staging import copy_month
 from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
 
@@ -536,7 +537,7 @@ def _write_keyed(
         )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     finally:
         for temp in _TEMPS:
@@ -564,7 +565,7 @@ def write_roster(
                     copy_month(con, table, district=district, source_month=found, month=month)
                 con.execute("COMMIT")
             except Exception:
-                con.execute("ROLLBACK")
+                rollback(con)
                 raise
     else:
         forget_build(con, "roster_builds", district, month)

@@ -14,6 +14,7 @@ brings an undeclared warehouse straight to the current declarations).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -70,6 +71,15 @@ _POLARS_TYPES: dict[type[pl.DataType], str] = {
     pl.Boolean: "BOOLEAN",
     pl.Date: "DATE",
 }
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Undo the open transaction after a failed write. Where DuckDB has ended it already (a
+    write that failed on a full disk or a read-only folder), there is nothing to undo: the
+    error that ended it is the one to report, not "cannot rollback - no transaction is active"
+    (which had hidden "No space left on device" from the team)."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
 
 
 def sql_type(dtype: pl.DataType) -> str:
@@ -687,7 +697,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> list[str]:
             )
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return done
 

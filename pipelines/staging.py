@@ -21,6 +21,7 @@ from pipelines.fingerprints import code_digest
 from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.ingest.table import DESTROYED_CODE
+from pipelines.schema import rollback
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
 from pipelines.threads import each_as_read, map_in_threads
 from pipelines.warehouse import read_frame, replace_partition, table_columns
@@ -283,7 +284,7 @@ def reuse_snapshot(
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
     staged, failures, kept = _staged_from_warehouse(con, source, district, month)
     return Staged(

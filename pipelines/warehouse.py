@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.schema import TABLE, ensure_schema
+from pipelines.schema import TABLE, ensure_schema, rollback
 
 LOCK_WAIT_SECONDS = 600.0
 # DuckDB's own memory (its cache of the file, temp tables, joins) per connection: beyond it DuckDB
@@ -25,6 +25,11 @@ def memory_limit() -> str:
     return os.environ.get(MEMORY_ENV, "").strip() or DEFAULT_MEMORY
 
 
+# what the team reads when the warehouse file itself cannot be read (its notice says what to do:
+# notices._WAREHOUSE); it had read "used by another process, still locked after 600 s"
+WAREHOUSE_DAMAGED = "仓库文件 {database} 无法打开：文件不完整或已损坏"
+
+
 def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     """DuckDB lets one process write a file: another process (a UI run while the CLI runs) waits
     for the lock to free instead of failing at once, and says so clearly if it never does."""
@@ -36,7 +41,12 @@ def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnec
                 str(database), read_only=read_only, config={"memory_limit": memory_limit()}
             )
         except duckdb.IOException as error:
-            if "lock" not in str(error).lower() or time.monotonic() >= deadline:
+            if "lock" not in str(error).lower():
+                # not another writer: the file itself (cut short, damaged, not a warehouse)
+                raise RuntimeError(
+                    f"{WAREHOUSE_DAMAGED.format(database=database)}（{error}）"
+                ) from error
+            if time.monotonic() >= deadline:
                 raise RuntimeError(
                     f"仓库 {database} 正被另一个进程使用（DuckDB 同一时间只允许一个写入进程），"
                     f"等待 {wait:.0f} 秒后仍未释放"
@@ -152,7 +162,7 @@ def replace_partition(
         con.unregister("_incoming")
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return frame.height
 

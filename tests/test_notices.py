@@ -87,6 +87,49 @@ def test_a_blocking_check_names_the_source_and_the_check():
     assert item.action.endswith("在界面（fangfan ui）中重新运行 2026-10")
 
 
+@pytest.mark.parametrize(
+    ("error", "problem", "action"),
+    [
+        # a warehouse cut short between months had read as "used by another process"; its
+        # blocks damaged, as an internal error with nothing to do (an independent fault probe)
+        (("RuntimeError", "仓库文件 /d/warehouse/fangfan.duckdb 无法打开：文件不完整或已损坏（IO Error: Could not read enough bytes）"),
+         "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏", "从备份恢复 warehouse/fangfan.duckdb"),
+        (("IOException", "Corrupt database file: computed checksum 123 does not match stored 456"),
+         "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏", "从本年最早的月份起逐月重新运行"),
+        # a full disk: its own message, not "cannot rollback - no transaction is active"
+        (("IOException", "Could not write file \"/d/warehouse/fangfan.duckdb.wal\": No space left on device"),
+         "仓库所在的磁盘已满或不可写入", "腾出磁盘空间"),
+    ],
+)  # fmt: skip
+def test_a_damaged_warehouse_or_a_full_disk_says_what_to_do(error, problem, action):
+    wrapped = (
+        ("DagsterExecutionStepExecutionError", "Error occurred while executing op warnings"),
+        error,
+    )
+    item = notice(_run(StepFailure("warnings", errors=wrapped)))
+    assert item.problem.startswith(problem) and action in item.action
+
+
+def test_a_failed_write_reports_its_own_error_not_the_rollbacks():
+    """DuckDB ends the transaction of a write that failed (a full disk); the ROLLBACK after it
+    raised "cannot rollback - no transaction is active", hiding the real error."""
+    import duckdb
+
+    from pipelines.schema import rollback
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x INTEGER)")
+    con.execute("BEGIN TRANSACTION")
+    con.execute("COMMIT")  # the transaction is over, as after DuckDB ended it
+    with pytest.raises(duckdb.TransactionException):
+        con.execute("ROLLBACK")
+    rollback(con)  # nothing to undo: no error of its own
+    con.execute("BEGIN TRANSACTION")
+    con.execute("INSERT INTO t VALUES (1)")
+    rollback(con)
+    assert con.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
+
+
 def test_an_internal_error_never_repeats_its_message():
     # a library's message may quote a cell: a name, an ID
     errors = (

@@ -120,3 +120,24 @@ def test_writers_closing_while_checkpoints_are_deferred_leave_their_rows_in_the_
     assert not wal.exists()
     with open_warehouse(database, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM source_status").fetchone() == (3,)
+
+
+def test_a_warehouse_cut_short_is_said_to_be_damaged_not_locked(tmp_path):
+    """A warehouse file truncated between months (a crash, a copy that stopped) had been
+    reported as "used by another process … still locked after 600 s" at once (an independent
+    fault probe): the team waited for a writer that did not exist."""
+    import duckdb
+
+    from pipelines.warehouse import connect
+
+    path = tmp_path / "fangfan.duckdb"
+    with connect(path) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS x FROM range(100000)")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    with (
+        pytest.raises(RuntimeError, match="无法打开：文件不完整或已损坏") as raised,
+        connect(path, wait=30),
+    ):
+        pass
+    assert "另一个进程" not in str(raised.value)
+    assert isinstance(raised.value.__cause__, duckdb.Error)
