@@ -279,6 +279,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lost_warehouse(layout, earlier: list[str]) -> str:  # noqa: ANN001 - a DataDir
+    return (
+        f"仓库 {layout.database} 不存在，但导出登记（ledger/）显示此前已向乡镇下发过 "
+        f"{', '.join(earlier)} 的清单：仓库可能被误删或移走。请先恢复它；从空仓库运行会把仍待核实、"
+        "已核实的预警当作新增重新下发。确要从头重建时，从最早的月份起逐月运行，并加 --new-warehouse"
+    )
+
+
 def _unfinished_month(month: str) -> str | None:
     """Why `month` cannot run yet, when it has not ended (Asia/Shanghai): a month's partition
     exists once its events are all in (Dagster would refuse it with a stack trace)."""
@@ -295,6 +303,7 @@ def _unfinished_month(month: str) -> str | None:
 
 def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str) -> int:
     from pipelines.definitions import claims_months_to_stage
+    from pipelines.exports.ledger import exported_before
     from pipelines.report import run_summary
     from pipelines.runs import StoppedWaiting, WaitTimedOut
 
@@ -308,6 +317,11 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     except (ValueError, FileNotFoundError) as error:
         print(f"规则设置有误，未运行：{error}", file=sys.stderr)
         return 2
+    if not layout.database.exists() and not getattr(args, "new_warehouse", False):
+        earlier = exported_before(layout.root, settings.district_key, args.month)
+        if earlier:
+            print(_lost_warehouse(layout, earlier), file=sys.stderr)
+            return 2
     district = settings.district_key
     earlier = claims_months_to_stage(settings, args.month)
     if earlier:
@@ -464,6 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--rules", help="a rules TOML overriding the defaults")
     run.add_argument("--export-date", help="YYYY-MM-DD the first export of the month counts from")
+    run.add_argument(
+        "--new-warehouse",
+        action="store_true",
+        help="start a new warehouse although the export ledger shows earlier months were exported",
+    )
     run.add_argument(
         "--wait-minutes",
         type=float,

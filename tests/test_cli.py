@@ -51,6 +51,35 @@ def test_a_settings_file_that_cannot_be_meant_stops_the_run_before_any_data_is_r
     assert not (tmp_path / "d" / "warehouse").exists()
 
 
+def test_a_warehouse_gone_while_the_ledger_lists_earlier_lists_is_not_rebuilt_silently(
+    tmp_path, home, capsys
+):
+    """The warehouse deleted between months, the ledger still listing September's township
+    lists: the run had started a new warehouse without a word, and every open warning went out
+    again as 新增 (an independent fault probe). It stops, saying what to do; --new-warehouse
+    rebuilds on purpose. Only earlier months of this district count."""
+    import json
+
+    data = tmp_path / "d"
+    (data / "raw" / "2026-10" / "roster").mkdir(parents=True)
+    (data / "ledger").mkdir()
+    lines = [
+        {"district": "d", "month": "2026-09", "township": "东桥镇"},
+        {"district": "d", "month": "2026-10", "township": "东桥镇"},
+        {"district": "other", "month": "2026-08", "township": "东桥镇"},
+        {"district": "d", "month": "2026-08", "township": None},  # a district file
+    ]
+    (data / "ledger" / "export_ledger.jsonl").write_text(
+        "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8"
+    )
+    assert main(["run", "--month", "2026-10", "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "不存在" in err and "2026-09 的清单" in err and "--new-warehouse" in err
+    assert "2026-08" not in err and not (data / "warehouse").exists()
+    # on purpose: the run goes on (and fails here for want of a roster file, as any run would)
+    assert main(["run", "--month", "2026-10", "--data-dir", str(data), "--new-warehouse"]) == 1
+
+
 def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
     housing = tmp_path / "d" / "raw" / "2026-10" / "housing"
     housing.mkdir(parents=True)

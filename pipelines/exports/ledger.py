@@ -59,6 +59,24 @@ def head_path(root: Path) -> Path:
     return root / LEDGER_DIR / HEAD_FILE
 
 
+def exported_before(root: Path, district: str, month: str) -> list[str]:
+    """The months before `month` whose township lists the ledger says went out for `district`
+    (a warehouse gone while they are on the ledger was lost, not new)."""
+    path = ledger_path(root)
+    if not path.is_file():
+        return []
+    months = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash: verify_ledger names it
+        listed = entry.get("district") == district and entry.get("township") is not None
+        if listed and str(entry.get("month", "")) < month:
+            months.add(str(entry["month"]))
+    return sorted(months)
+
+
 def line_hash(line: bytes) -> str:
     return hashlib.sha256(line).hexdigest()
 
