@@ -50,18 +50,28 @@ def test_districts_toml_declares_code_name_and_data_directory(tmp_path):
         city.district("341599")
 
 
-def test_districts_toml_refuses_bad_codes_and_duplicates(tmp_path):
-    (tmp_path / "districts.toml").write_text(
-        '[[district]]\ncode = "a|b"\nname = "甲"\ndata_dir = "a"\n', encoding="utf-8"
-    )
-    with pytest.raises(ValueError, match="不能"):
-        load_city(tmp_path)
-    (tmp_path / "districts.toml").write_text(
-        '[[district]]\ncode = "a"\nname = "甲"\ndata_dir = "a"\n'
-        '[[district]]\ncode = "a"\nname = "乙"\ndata_dir = "b"\n',
+def _declare(root: Path, *districts: tuple[str, str, str]) -> None:
+    """districts.toml declaring (code, name, data_dir) for each district."""
+    (root / "districts.toml").write_text(
+        "".join(
+            f'[[district]]\ncode = "{code}"\nname = "{name}"\ndata_dir = "{folder}"\n'
+            for code, name, folder in districts
+        ),
         encoding="utf-8",
     )
-    with pytest.raises(ValueError, match="重复"):
+
+
+@pytest.mark.parametrize(
+    ("districts", "refusal"),
+    [
+        ([("a|b", "甲", "a")], "不能"),
+        ([("a", "甲", "a"), ("a", "乙", "b")], "区县代码重复（a"),
+        ([("a", "甲", "a"), ("b", "甲", "b")], "区县名称重复（甲"),
+    ],
+)
+def test_districts_toml_refuses_bad_codes_and_duplicates(tmp_path, districts, refusal):
+    _declare(tmp_path, *districts)
+    with pytest.raises(ValueError, match=refusal):
         load_city(tmp_path)
 
 
@@ -80,21 +90,14 @@ def test_district_folders_whose_settings_share_a_name_are_refused(tmp_path):
     """Three district folders whose rules.toml all say 金安区 (what `fangfan generate` writes):
     the city took them as one district name, and a death 公安 reported for one district's member
     was routed into another district's township file, onto a household with the same 户编号 (an
-    independent city probe). Refused, naming the folders and what to change; the same for names
-    declared twice in districts.toml."""
+    independent city probe). Refused, naming the folders and what to change (as names declared
+    twice in districts.toml are)."""
     for code in ("341501", "341502", "341503"):
         _district(tmp_path / code, "金安区")
     with pytest.raises(ValueError, match="区县名称重复") as refused:
         load_city(tmp_path)
     assert all(code in str(refused.value) for code in ("341501", "341502", "341503"))
     assert "rules.toml" in str(refused.value)
-    (tmp_path / "districts.toml").write_text(
-        '[[district]]\ncode = "341501"\nname = "甲"\ndata_dir = "341501"\n'
-        '[[district]]\ncode = "341502"\nname = "甲"\ndata_dir = "341502"\n',
-        encoding="utf-8",
-    )
-    with pytest.raises(ValueError, match="区县名称重复（甲"):
-        load_city(tmp_path)
 
 
 def test_the_resource_resolves_the_partitions_district(tmp_path):
