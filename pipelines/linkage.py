@@ -105,13 +105,16 @@ _REJECTED_MEMBERS = """
     FROM rejects x
     WHERE x.district = $district AND x.month = $month AND x.source = 'roster'
       AND (x.name IS NOT NULL OR x.id_number IS NOT NULL)
-      AND NOT EXISTS (
-          SELECT 1 FROM roster_members m
-          WHERE m.district = $district AND m.month = $month
-            AND (m.id_number = x.id_number
-                 OR (x.id_number IS NULL AND m.name = x.name
-                     AND m.township IS NOT DISTINCT FROM x.township
-                     AND m.village IS NOT DISTINCT FROM x.village)))
+      -- two anti-joins on equalities (one with an OR would compare every pair)
+      AND NOT EXISTS (SELECT 1 FROM roster_members m
+                      WHERE m.district = $district AND m.month = $month
+                        AND m.id_number = x.id_number)
+      AND NOT (x.id_number IS NULL
+               AND EXISTS (SELECT 1 FROM roster_members m
+                           WHERE m.district = $district AND m.month = $month
+                             AND m.name = x.name
+                             AND m.township IS NOT DISTINCT FROM x.township
+                             AND m.village IS NOT DISTINCT FROM x.village))
 """
 
 
