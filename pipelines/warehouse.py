@@ -26,7 +26,7 @@ def memory_limit() -> str:
 
 
 # what the team reads when the warehouse file itself cannot be read (its notice says what to do:
-# notices._WAREHOUSE); it had read "used by another process, still locked after 600 s"
+# notices._DAMAGED); it had read "used by another process, still locked after 600 s"
 WAREHOUSE_DAMAGED = "仓库文件 {database} 无法打开：文件不完整或已损坏"
 
 
