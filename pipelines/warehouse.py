@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -30,11 +31,15 @@ def memory_limit() -> str:
 WAREHOUSE_DAMAGED = "仓库文件 {database} 无法打开：文件不完整或已损坏"
 
 
+_FIRST_PAUSE = 0.2
+_log = logging.getLogger(__name__)
+
+
 def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     """DuckDB lets one process write a file: another process (a UI run while the CLI runs) waits
     for the lock to free instead of failing at once, and says so clearly if it never does."""
     deadline = time.monotonic() + wait
-    pause = 0.2
+    pause = _FIRST_PAUSE
     while True:
         try:
             return duckdb.connect(
@@ -51,6 +56,13 @@ def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnec
                     f"仓库 {database} 正被另一个进程使用（DuckDB 同一时间只允许一个写入进程），"
                     f"等待 {wait:.0f} 秒后仍未释放"
                 ) from error
+            if pause == _FIRST_PAUSE:
+                # said once: a holder outside this Dagster instance (an analyst's open DuckDB
+                # session, a run of another DAGSTER_HOME) is no run the run queue can name
+                _log.warning(
+                    "仓库 %s 正被另一个进程占用（另一个运行，或打开着仓库的程序）：最多等待 %.0f 秒",
+                    database, wait,
+                )  # fmt: skip
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
 

@@ -62,16 +62,20 @@ def _hold_lock(path, seconds: float) -> subprocess.Popen:
     return holder
 
 
-def test_a_second_writer_waits_for_the_lock(tmp_path):
+def test_a_second_writer_waits_for_the_lock_and_says_so_once(tmp_path, caplog):
+    """A holder outside the run queue (an analyst's open DuckDB session) had been waited for
+    without a word (an independent fault probe: 40 s of silence)."""
     import duckdb
 
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
     holder = _hold_lock(path, 2)
     start = time.monotonic()
-    with connect(path, wait=30) as con:
+    with caplog.at_level("WARNING", logger="pipelines.warehouse"), connect(path, wait=30) as con:
         assert con.sql("SELECT 1").fetchall() == [(1,)]
     assert time.monotonic() - start >= 0.5  # it did wait for the other process
+    said = [r.getMessage() for r in caplog.records if r.name == "pipelines.warehouse"]
+    assert len(said) == 1 and "正被另一个进程占用" in said[0] and "30 秒" in said[0]
     holder.wait()
 
 
