@@ -101,8 +101,18 @@ def _without_county(township: str | None) -> str | None:
     return township
 
 
+# the template's blank lines (____乡镇（街道、开发区）____村): a run of underscores, or one left at an
+# edge of the clerk's words (三十铺镇_乡镇（…, 北山村_村防止…); one between two characters of a
+# name (新区_东片) is the name's own
+_BLANK_LINE = re.compile(
+    r"[_＿]{2,}"
+    r"|(?<![\u4e00-\u9fff])[_＿]|[_＿](?![\u4e00-\u9fff])"
+    r"|[_＿](?=乡镇[(（])|[_＿](?=村" + TITLE_MARK + ")"
+)
+
+
 def _clean_title(text: str) -> str:
-    return normalise_header(text).replace("_", "").replace("＿", "")
+    return _BLANK_LINE.sub("", normalise_header(text))
 
 
 def parse_ledger_title(text: str) -> tuple[str | None, str | None]:

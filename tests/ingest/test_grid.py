@@ -36,6 +36,11 @@ ROWS = [
         (f"六安市金安区先生店镇丁集村{TAIL}", ("先生店镇", "丁集村")),
         (f"城区街道乡镇（街道、开发区）城北社区村{TAIL}", ("城区街道", "城北社区")),
         (f"新市镇乡镇（街道、开发区）北山村村{TAIL}", ("新市镇", "北山村")),
+        # the template's blank lines left around the clerk's words; an underscore inside a name
+        # is the name's own (an independent probe's 新区_东片 had lost its ledger)
+        (f"___三十铺镇___乡镇（街道、开发区）__北山村__村{TAIL}", ("三十铺镇", "北山村")),
+        (f"三十铺镇_乡镇（街道、开发区）_北山村_村{TAIL}", ("三十铺镇", "北山村")),
+        (f"新区_东片乡镇（街道、开发区）=西岭村村{TAIL}", ("新区_东片", "=西岭村")),
     ],
 )
 def test_title_blanks_filled_by_the_clerk(title: str, expected: tuple) -> None:
