@@ -52,6 +52,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.partitions import RANGE_END_TAG, RANGE_START_TAG
 from pipelines.resources import WRITER_POOL
 
 TAG_PID = "fangfan/pid"
@@ -209,7 +210,12 @@ def run_owner(instance: dg.DagsterInstance, record: dg.RunRecord) -> Owner:
 
 
 def _month(run: dg.DagsterRun) -> str:
-    return run.tags.get(PARTITION_TAG, "")
+    """The run's partition, or the first and last of its range (the year's claims caught up in
+    one run have no partition tag: a killed one had been cleaned up as "?")."""
+    if PARTITION_TAG in run.tags:
+        return run.tags[PARTITION_TAG]
+    first, last = run.tags.get(RANGE_START_TAG), run.tags.get(RANGE_END_TAG)
+    return f"{first} – {last}" if first and last else ""
 
 
 def _pool_run_ids(instance: dg.DagsterInstance) -> set[str]:

@@ -72,12 +72,16 @@ def _hashes(folder: Path) -> dict[str, str]:
 
 
 def _fake_run(
-    instance: dg.DagsterInstance, *, pid: int | None, status=dg.DagsterRunStatus.STARTED
+    instance: dg.DagsterInstance,
+    *,
+    pid: int | None,
+    status=dg.DagsterRunStatus.STARTED,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """A run as another process would have left it: owned by `pid` (tags), claiming the writer
     slot (it gets it when the slot is free, else it queues for it)."""
     run_id = str(uuid.uuid4())
-    tags = {"dagster/partition": "2026-09"}
+    tags = {"dagster/partition": "2026-09"} if tags is None else dict(tags)
     if pid is not None:
         tags |= {TAG_PID: str(pid), TAG_HOST: socket.gethostname()}
     instance.add_run(dg.DagsterRun(job_name="monthly_run", run_id=run_id, status=status, tags=tags))
@@ -266,6 +270,19 @@ def test_dead_owners_are_cleaned_up_and_live_ones_left_alone(tmp_path, monkeypat
     monkeypatch.setattr("pipelines.runs.STALE_AFTER_SECONDS", 0)
     (line,) = reap_dead_runs(instance, exclude=frozenset({alive}))
     assert untagged in line
+
+
+def test_a_killed_run_of_the_years_claims_is_cleaned_up_naming_its_months(tmp_path):
+    """The year's earlier claims months caught up in one run have no partition tag, only a
+    range: an independent fault probe's killed one was cleaned up as （?，…）."""
+    instance = dg.DagsterInstance.from_config(str(_home(tmp_path / "home")))
+    ranged = {
+        "dagster/asset_partition_range_start": "bench|2026-01",
+        "dagster/asset_partition_range_end": "bench|2026-09",
+    }
+    dead = _fake_run(instance, pid=_dead_pid(), tags=ranged)
+    (line,) = reap_dead_runs(instance)
+    assert dead in line and "bench|2026-01 – bench|2026-09" in line and "?" not in line
 
 
 def test_a_finished_run_that_kept_its_slot_loses_it_once_its_process_is_gone(tmp_path):
