@@ -97,14 +97,12 @@ def _distinct(districts: tuple[District, ...], where: str) -> tuple[District, ..
     of every table and how the city tells districts apart, so two districts under one name would
     take each other's cross-district rows (a person's death routed to a household of the other
     district with the same 户编号)."""
-    for what, values in (
-        ("代码", [d.code for d in districts]),
-        ("名称", [d.name for d in districts]),
-    ):
+    for what, field in (("代码", "code"), ("名称", "name")):
+        values = [getattr(d, field) for d in districts]
         shared = sorted({v for v in values if values.count(v) > 1})
         if shared:
             owners = "；".join(
-                f"{v}：{', '.join(str(d.data_dir) for d in districts if v in (d.code, d.name))}"
+                f"{v}：{', '.join(str(d.data_dir) for d in districts if getattr(d, field) == v)}"
                 for v in shared
             )
             raise ValueError(f"{where}: 区县{what}重复（{owners}），每个区县须有自己的{what}")

@@ -136,10 +136,9 @@ _REJECTED_ROWS = """
         candidates = []::BIGINT[]
     WHERE (d.status = 'matched' AND d.m_id IN (SELECT m_id FROM ff_members WHERE rejected))
        OR (d.status = 'ambiguous'
-           AND d.r_id IN (SELECT r_id FROM (SELECT r_id, unnest(candidates) AS m_id
-                                            FROM ff_decisions WHERE status = 'ambiguous') u
-                          JOIN ff_members m USING (m_id) WHERE m.rejected)
-           AND d.r_id NOT IN (SELECT r_id FROM (SELECT r_id, unnest(candidates) AS m_id
-                                                FROM ff_decisions WHERE status = 'ambiguous') u
-                              JOIN ff_members m USING (m_id) WHERE NOT m.rejected))
+           AND d.r_id IN (SELECT u.r_id
+                          FROM (SELECT r_id, unnest(candidates) AS m_id
+                                FROM ff_decisions WHERE status = 'ambiguous') u
+                          JOIN ff_members m USING (m_id)
+                          GROUP BY u.r_id HAVING bool_and(m.rejected)))
 """

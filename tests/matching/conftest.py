@@ -23,9 +23,17 @@ def run() -> Runner:
         members: list[dict[str, Any]],
         records: list[dict[str, Any]],
         negatives: list[tuple[str, str, str]] | None = None,
+        rejected: list[dict[str, Any]] | None = None,
     ) -> MatchResult:
+        """`rejected`: roster rows the ingest rejected (the roster's `rejected` column)."""
         con = duckdb.connect()
-        con.register("roster_frame", pl.DataFrame(members, schema=ROSTER_SCHEMA))
+        if rejected is None:
+            roster = pl.DataFrame(members, schema=ROSTER_SCHEMA)
+        else:
+            flagged = [m | {"rejected": False} for m in members]
+            flagged += [m | {"rejected": True} for m in rejected]
+            roster = pl.DataFrame(flagged, schema=ROSTER_SCHEMA | {"rejected": pl.Boolean})
+        con.register("roster_frame", roster)
         con.register("record_frame", pl.DataFrame(records, schema=RECORD_SCHEMA))
         con.execute("CREATE TABLE roster_members AS SELECT * FROM roster_frame")
         con.execute("CREATE TABLE match_input AS SELECT * FROM record_frame")

@@ -11,28 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-import polars as pl
-
 from pipelines.matching.labels import REASONS
-from pipelines.matching.matcher import MatchResult, match_records
-from tests.matching.builders import RECORD_SCHEMA, ROSTER_SCHEMA, make_id, member, record
+from tests.matching.builders import make_id, member, record
 
 HEAD = make_id("19661226", 13)  # 王东辉 of 木厂镇's 新庄村, a kept roster row
 GHOST = make_id("19700315", 27)  # 王东辉 of 东桥镇's 新庄村, the row rejected
-
-
-def _match(members: list[dict[str, Any]], rejected: list[dict[str, Any]], records) -> MatchResult:
-    con = duckdb.connect()
-    schema = ROSTER_SCHEMA | {"rejected": pl.Boolean}
-    rows = [m | {"rejected": False} for m in members] + [m | {"rejected": True} for m in rejected]
-    con.register("roster_frame", pl.DataFrame(rows, schema=schema))
-    con.register("record_frame", pl.DataFrame(records, schema=RECORD_SCHEMA))
-    con.execute("CREATE TABLE roster_input AS SELECT * FROM roster_frame")
-    con.execute("CREATE TABLE match_input AS SELECT * FROM record_frame")
-    result = match_records(con, roster="roster_input", negatives=None)
-    con.close()
-    return result
 
 
 def _kept_head() -> dict[str, Any]:
@@ -50,41 +33,41 @@ def _household_row(**fields: Any) -> dict[str, Any]:
     return record("water|a.csv||24", "王东辉", village="新庄村", household_level=True, **fields)
 
 
-def test_a_namesake_whose_row_was_rejected_keeps_the_record_untied() -> None:
-    untouched = _match([_kept_head()], [], [_household_row()])
+def test_a_namesake_whose_row_was_rejected_keeps_the_record_untied(run) -> None:
+    untouched = run([_kept_head()], [_household_row()])
     assert untouched.matches["member_key"].to_list() == ["H1|w"]  # what it did before
 
-    result = _match([_kept_head()], [_rejected_head()], [_household_row()])
+    result = run([_kept_head()], [_household_row()], rejected=[_rejected_head()])
     assert result.matches.is_empty()
     assert result.unresolved.select("status", "reason", "candidates").to_dicts() == [
         {"status": "ambiguous", "reason": REASONS["rejected_rival"], "candidates": ["H1|w"]}
     ]
 
 
-def test_the_record_of_a_rejected_rows_person_is_not_tied_by_their_id() -> None:
-    result = _match([_kept_head()], [_rejected_head()], [_household_row(id_number=GHOST)])
+def test_the_record_of_a_rejected_rows_person_is_not_tied_by_their_id(run) -> None:
+    result = run([_kept_head()], [_household_row(id_number=GHOST)], rejected=[_rejected_head()])
     assert result.matches.is_empty()
     assert result.unresolved.select("status", "reason", "candidates").to_dicts() == [
         {"status": "unmatched", "reason": REASONS["roster_rejected"], "candidates": []}
     ]
 
 
-def test_a_rejected_row_alone_is_never_a_tie_nor_a_listed_candidate() -> None:
+def test_a_rejected_row_alone_is_never_a_tie_nor_a_listed_candidate(run) -> None:
     person = record(
         "civil_affairs|a.xls|变动名册|65", "王东辉", township="东桥镇", village="新庄村"
     )
-    result = _match([], [_rejected_head()], [person])
+    result = run([], [person], rejected=[_rejected_head()])
     assert result.matches.is_empty()
     assert result.unresolved.select("status", "reason", "candidates").to_dicts() == [
         {"status": "unmatched", "reason": REASONS["roster_rejected"], "candidates": []}
     ]
 
 
-def test_a_record_the_kept_member_alone_fits_is_still_tied() -> None:
+def test_a_record_the_kept_member_alone_fits_is_still_tied(run) -> None:
     # by ID, and by name in the kept member's own township: the rejected namesake is no rival
     by_id = _household_row(id_number=HEAD)
     by_place = record("water|a.csv||25", "王东辉", township="木厂镇", village="新庄村",
                       household_level=True)  # fmt: skip
-    result = _match([_kept_head()], [_rejected_head()], [by_id, by_place])
+    result = run([_kept_head()], [by_id, by_place], rejected=[_rejected_head()])
     assert result.unresolved.is_empty()
     assert result.matches["member_key"].to_list() == ["H1|w", "H1|w"]
