@@ -66,7 +66,7 @@ def generate(
     code = (
         "import sys, contextlib\n"
         "from pathlib import Path\n"
-        "from pipelines.generate.core import generate\n"
+        "from pipelines.generate import generate\n"
         "from pipelines.generate.background import bench_volumes\n"
         "out, month, members, seed, profile, volume = sys.argv[1:7]\n"
         "with bench_volumes() if volume == 'bench' else contextlib.nullcontext():\n"

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import DataDir, load_rule_config
+from pipelines.config import DataDir
 from pipelines.publishing import Signature, publish_district_files, publish_township_lists
+from pipelines.rules.settings import load_rule_config
 from pipelines.warehouse import open_warehouse
 
 INFLATE_SQL = """

@@ -391,8 +391,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from pipelines.config import load_rule_config
     from pipelines.rules.replay import OutdatedWarehouse, format_replay, replay
+    from pipelines.rules.settings import load_rule_config
     from pipelines.warehouse import open_warehouse
 
     layout = _layout(args)

@@ -10,8 +10,9 @@ import dagster as dg
 import duckdb
 
 from pipelines.city.districts import City, District, load_city
-from pipelines.config import DataDir, district_key, load_rule_config
+from pipelines.config import DataDir, district_key
 from pipelines.partitions import context_partitions, district_of
+from pipelines.rules.settings import load_rule_config
 from pipelines.warehouse import open_warehouse
 
 WRITER_POOL = "duckdb_writer"

@@ -269,7 +269,7 @@ def world() -> World:
 
 @pytest.fixture
 def rule_config() -> dict:
-    from pipelines.config import load_rule_config
+    from pipelines.rules.settings import load_rule_config
 
     return load_rule_config()
 

@@ -15,7 +15,7 @@ import pytest
 from pipelines.city.districts import load_city
 from pipelines.city.generate import generate_city, score_city
 from pipelines.city.pickup import CROSS_DISTRICT_CSV, ROUTED, TWICE, cross_district_rows
-from pipelines.city.ties import read_city
+from pipelines.city.schema import read_city
 from pipelines.definitions import (
     CITY_JOB,
     DISTRICT_TAG,

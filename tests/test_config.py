@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import DataDir, district_key, load_rule_config
+from pipelines.config import DataDir, district_key
+from pipelines.rules.settings import load_rule_config
 
 
 def test_defaults_are_the_contracts():

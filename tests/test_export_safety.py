@@ -43,7 +43,7 @@ ATTACKS = ["=1+1", "-1+1", "=cmd|'/Ccalc'!A0", "+SUM(A1)", "@SUM(1)", "\t=1+1", 
 
 
 def _config() -> dict:
-    from pipelines.config import load_rule_config
+    from pipelines.rules.settings import load_rule_config
 
     return load_rule_config()
 

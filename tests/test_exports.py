@@ -51,7 +51,7 @@ def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(20
 
 
 def _config() -> dict:
-    from pipelines.config import load_rule_config
+    from pipelines.rules.settings import load_rule_config
 
     return load_rule_config()
 

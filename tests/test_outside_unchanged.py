@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import DataDir, district_key, load_rule_config
+from pipelines.config import DataDir, district_key
 from pipelines.definitions import (
     MONTHLY_JOB,
     build_definitions,
@@ -40,6 +40,7 @@ from pipelines.publishing import Signature, publish_district_files, publish_town
 from pipelines.quality import write_quality
 from pipelines.resources import FangfanResource
 from pipelines.roster import write_roster
+from pipelines.rules.settings import load_rule_config
 from pipelines.schema import TABLES
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, SOURCES
 from pipelines.staging import ingest_source

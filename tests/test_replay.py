@@ -7,8 +7,8 @@ from datetime import date
 
 import polars as pl
 
-from pipelines.config import load_rule_config
 from pipelines.rules.replay import format_replay, replay
+from pipelines.rules.settings import load_rule_config
 from pipelines.sources import DEPARTMENT_KEYS
 from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import DISTRICT, World

@@ -14,12 +14,13 @@ import pytest
 
 from pipelines import fingerprints
 from pipelines.city.routing import add_routed_warnings
-from pipelines.config import DataDir, load_rule_config
+from pipelines.config import DataDir
 from pipelines.evaluation import ROUTED_METHOD, RULE_TABLES, evaluate_month, rules_fingerprint
 from pipelines.fingerprints import code_digest
 from pipelines.generate import generate
 from pipelines.linkage import match_fingerprint, match_month, staged_sources
 from pipelines.roster import ROSTER_TABLES, write_roster
+from pipelines.rules.settings import load_rule_config
 from pipelines.sources import DEPARTMENT_SOURCES, GRID, ROSTER, SOURCES
 from pipelines.staging import folder_fingerprint, ingest_source
 from pipelines.warehouse import memory_warehouse

@@ -29,7 +29,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.city.districts import DISTRICTS_FILE, load_city
-from pipelines.city.ties import read_city
+from pipelines.city.schema import read_city
 from pipelines.generate import generate
 from pipelines.generate.ids import is_valid
 from pipelines.rules.catalogue import MONITORED_TYPES

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.city.ties import read_city
+from pipelines.city.schema import read_city
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.ledger import append_entries, file_sha256, mirror_to_warehouse
 from pipelines.exports.township import ExportedFile, csv_bytes, csv_data_rows, mask_ids

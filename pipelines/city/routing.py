@@ -22,11 +22,11 @@ import duckdb
 import polars as pl
 
 from pipelines.city.districts import City
-from pipelines.city.ties import read_city
-from pipelines.config import load_rule_config
+from pipelines.city.schema import CITY_TABLE, read_city
 from pipelines.evaluation import ROUTED_METHOD, provenance
 from pipelines.rules.catalogue import RULES_BY_CODE
 from pipelines.rules.evaluate import evaluate_rules
+from pipelines.rules.settings import load_rule_config
 from pipelines.schema import TABLE, staged_table
 from pipelines.warehouse import memory_warehouse, open_warehouse
 
@@ -108,8 +108,6 @@ def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
 
 
 def _schema() -> dict:
-    from pipelines.city.schema import CITY_TABLE
-
     types = {"VARCHAR": pl.String, "DOUBLE": pl.Float64, "VARCHAR[]": pl.List(pl.String)}
     return {c.name: types[c.type] for c in CITY_TABLE["cross_district_warnings"].columns}
 

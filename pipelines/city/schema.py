@@ -4,9 +4,13 @@ Table/Column types: written by the city asset `cross_district_ties` (one month a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
+import polars as pl
 
 from pipelines.schema import TABLE, Column, Table
+from pipelines.warehouse import connect
 
 
 def _columns(spec: str) -> tuple[Column, ...]:
@@ -65,3 +69,18 @@ def ensure_city_schema(con: duckdb.DuckDBPyConnection) -> None:
             raise RuntimeError(
                 f"城市仓库表 {table.name} 的列与声明不同：{found} ≠ {declared}（请删除城市仓库后重跑）"
             )
+
+
+def read_city(database: Path, table: str, month: str, district: str | None = None) -> pl.DataFrame:
+    """A month's rows of a city table (a district's only, by name, when `district` is given)."""
+    if table not in {t.name for t in CITY_TABLES}:
+        raise KeyError(table)
+    if not database.exists():
+        return pl.DataFrame(schema={c.name: pl.String for c in CITY_TABLE[table].columns})
+    query = f"SELECT * FROM {table} WHERE month = $month"
+    params: dict = {"month": month}
+    if district is not None:
+        query += " AND district = $district"
+        params["district"] = district
+    with connect(database, read_only=True) as con:
+        return con.sql(query + " ORDER BY ALL", params=params).pl()

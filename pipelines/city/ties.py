@@ -21,7 +21,8 @@ import duckdb
 import polars as pl
 
 from pipelines.city.districts import City, District
-from pipelines.city.schema import CITY_TABLE, CITY_TABLES, ensure_city_schema
+from pipelines.city.routing import routed_warnings
+from pipelines.city.schema import CITY_TABLE, ensure_city_schema, read_city
 from pipelines.schema import staged_table
 from pipelines.sources import DEPARTMENT_KEYS
 from pipelines.warehouse import connect, open_warehouse
@@ -196,27 +197,10 @@ def write_city(
 def tie_city_month(city: City, month: str) -> tuple[CityTies, pl.DataFrame]:
     """The city asset's work: read the districts, evaluate each receiving district's rules over
     the records routed to it (pipelines/city/routing.py), write the city warehouse."""
-    from pipelines.city.routing import routed_warnings
-
     ties = read_districts(city, month)
     warnings = routed_warnings(city, month, ties.ties)
     write_city(city.database, month, ties, warnings)
     return ties, warnings
-
-
-def read_city(database: Path, table: str, month: str, district: str | None = None) -> pl.DataFrame:
-    """A month's rows of a city table (a district's only, by name, when `district` is given)."""
-    if table not in {t.name for t in CITY_TABLES}:
-        raise KeyError(table)
-    if not database.exists():
-        return pl.DataFrame(schema={c.name: pl.String for c in CITY_TABLE[table].columns})
-    query = f"SELECT * FROM {table} WHERE month = $month"
-    params: dict = {"month": month}
-    if district is not None:
-        query += " AND district = $district"
-        params["district"] = district
-    with connect(database, read_only=True) as con:
-        return con.sql(query + " ORDER BY ALL", params=params).pl()
 
 
 def city_summary(city: City, month: str) -> str:

@@ -21,7 +21,6 @@ from .roster_files import build_ledger, write_grid, write_roster
 from .rules import WARNING_COLUMNS, Evaluator
 from .signals import plan_yb01, plant
 from .tables import write_source
-from .wild import generate_profile, mess_profile
 
 CLAIMS_SHARE = 0.35  # medical_claims rows per member in a requested month
 CLAIMS_SHARE_EARLIER = 0.25  # … and in the earlier months of the year (history for YB01)
@@ -54,7 +53,7 @@ class _Written:
 
 
 def generate(
-    out: Path, months: list[str], members: int = 20_000, seed: int = 1, messy: bool | str = False
+    out: Path, months: list[str], members: int = 20_000, seed: int = 1, messy: bool = False
 ) -> dict:
     """Write a synthetic district into `out/raw/<M>/…` and its ground truth into `out/truth/<M>/…`.
 
@@ -66,12 +65,9 @@ def generate(
     (rows that must be rejected), and for requested months `expected_warnings.csv` (our own
     evaluation of the rule catalogue over the true identities) and `grid_missing.csv`.
     Returns counts: members, households, townships, villages, grids, files, records per source.
-    `messy`: False (clean), True or "normal", "heavy" or "wild" (see wild/profiles.py).
+    `messy`: the generator's own messes at their rates (the profiles beyond it, `heavy` and
+    `wild`, are pipelines.generate.generate's).
     """
-    profile = mess_profile(messy)
-    if profile in ("heavy", "wild"):
-        return generate_profile(profile, out, months, members, seed)
-    messy = profile == "normal"
     requested = sorted(set(months))
     if not requested:
         raise ValueError("at least one month is needed")

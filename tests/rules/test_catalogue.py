@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 import pipelines.rules
-from pipelines.config import DEFAULTS_FILE, DataDir, load_rule_config
+from pipelines.config import DataDir
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES, RULES_BY_CODE
 from pipelines.rules.completeness import NOT_EVALUABLE
 from pipelines.rules.evaluate import shared_parameters
+from pipelines.rules.settings import DEFAULTS_FILE, load_rule_config
 from pipelines.rules.spec import (
     AbsenceRule,
     Direction,

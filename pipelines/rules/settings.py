@@ -1,0 +1,157 @@
+"""The rule configuration: rules/defaults.toml, overlaid by the district's rules.toml and an
+explicit file, each checked against the rule catalogue before any data is read."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import RULES_ENV, DataDir
+from pipelines.rules.catalogue import RULES_BY_CODE
+from pipelines.sources import SOURCES
+
+DEFAULTS_FILE = Path(__file__).parent / "defaults.toml"
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = None) -> dict:
+    """Defaults, overlaid by <data dir>/rules.toml, overlaid by an explicit file (or FANGFAN_RULES)."""
+    config = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    candidates: list[Path] = []
+    if data_dir is not None:
+        candidates.append(data_dir.root / "rules.toml")
+    explicit = rules_file or (Path(os.environ[RULES_ENV]) if os.environ.get(RULES_ENV) else None)
+    if explicit is not None:
+        if not explicit.is_file():
+            raise FileNotFoundError(f"rule configuration {explicit} does not exist")
+        candidates.append(explicit)
+    for path in candidates:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            try:
+                override = tomllib.loads(text)
+            except tomllib.TOMLDecodeError as error:
+                raise ValueError(
+                    f"{path}: not a valid settings file ({error}){_line_of(text, error)}"
+                ) from None
+            _check_rule_settings(path, override, config)
+            config = _merge(config, override)
+            _check_other_settings(path, override, config)
+    return config
+
+
+LEVELS = ("红", "黄", "绿")
+
+
+def _check_other_settings(path: Path, override: dict[str, Any], merged: dict[str, Any]) -> None:
+    """The district's [export], [ages], [ties] and [levels] values in `override` are of their
+    kind and make sense with the settings they are merged into (a level none of 红/黄/绿, a
+    working age from 59 to 18, 是/否 for true/false): refused, naming the file and the key,
+    before any data is read; never used as written or ignored."""
+
+    def fail(key: str, why: str) -> None:
+        raise ValueError(f"{path}: {key} {why}")
+
+    export = override.get("export", {})
+    for key in ("mask_ids", "xlsx"):
+        if key in export and not isinstance(export[key], bool):
+            fail(f"[export] {key}", f"must be true or false, not {export[key]!r}")
+    days = export.get("deadline_days")
+    if "deadline_days" in export and (
+        isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366
+    ):
+        fail("[export] deadline_days", f"must be a whole number of days (1–366), not {days!r}")
+    for key, value in override.get("ages", {}).items():
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 120:
+            fail(f"[ages] {key}", f"must be a whole age (0–120), not {value!r}")
+    ages = merged["ages"]
+    if ages["labour_min"] > ages["labour_max"]:
+        fail("[ages]", f"labour_min {ages['labour_min']} is above labour_max {ages['labour_max']}")
+    ties = override.get("ties", {})
+    share = ties.get("precision_min_confidence")
+    if "precision_min_confidence" in ties and (
+        isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1
+    ):
+        fail("[ties] precision_min_confidence", f"must be a number from 0 to 1, not {share!r}")
+    levels = override.get("levels", {})
+    red = levels.get("red_rules", [])
+    if not isinstance(red, list) or any(code not in RULES_BY_CODE for code in red):
+        fail(
+            "[levels] red_rules", f"must list rule codes ({', '.join(RULES_BY_CODE)}), not {red!r}"
+        )
+    force = levels.get("force", {})
+    if not isinstance(force, dict):
+        fail("[levels] force", f'must be a table like {{ SL01 = "黄" }}, not {force!r}')
+    for code, level in force.items():
+        if code not in RULES_BY_CODE:
+            fail(f"[levels] force.{code}", "is no rule")
+        if level not in LEVELS:
+            fail(f"[levels] force.{code}", f"must be one of {'/'.join(LEVELS)}, not {level!r}")
+
+
+# list settings whose values are a coded field's values (sources.py `allowed`): a value outside
+# them can never be in the staged column (a cell outside them is a field problem, 不可判断)
+VALUE_SETTINGS = {
+    ("GA02", "vehicle_types"): ("vehicles", "vehicle_type"),
+    ("SJ01", "roles"): ("market", "role"),
+    ("CL02", "levels"): ("disability", "disability_level"),
+}
+
+
+def _line_of(text: str, error: tomllib.TOMLDecodeError) -> str:
+    """The settings line the TOML error points at, as written (`loss_threshold =`: the key a
+    value is missing for), so the district sees which setting to mend."""
+    found = re.search(r"at line (\d+)", str(error))
+    lines = text.splitlines()
+    if not found or not 0 < int(found[1]) <= len(lines):
+        return ""
+    return f"：第 {found[1]} 行「{lines[int(found[1]) - 1].strip()}」"
+
+
+def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """A `[rules.X]` setting that no rule reads is a typo that would silently change nothing;
+    so is a value of a coded field's list (VALUE_SETTINGS) that the field never holds."""
+    known = defaults["rules"]
+    for code, table in override.get("rules", {}).items():
+        if code not in known:
+            raise ValueError(
+                f"{path}: [rules.{code}] is no rule's settings (rules with settings: "
+                f"{', '.join(known)})"
+            )
+        for name in table:
+            if name not in known[code]:
+                raise ValueError(
+                    f"{path}: [rules.{code}] {name} is not a setting of {code} "
+                    f"(settings: {', '.join(known[code])})"
+                )
+            convert = RULES_BY_CODE[code].params.get(name)
+            value = table[name]
+            if convert is list and not isinstance(value, list):
+                raise ValueError(f"{path}: [rules.{code}] {name} must be a list, not {value!r}")
+            if convert in (int, float) and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+            ):
+                raise ValueError(
+                    f"{path}: [rules.{code}] {name} must be a number (0 or more), not {value!r}"
+                )
+            if (code, name) in VALUE_SETTINGS:
+                source, field_name = VALUE_SETTINGS[code, name]
+                allowed = SOURCES[source].field(field_name).allowed
+                outside = [v for v in table[name] if v not in allowed]
+                if outside:
+                    raise ValueError(
+                        f"{path}: [rules.{code}] {name} holds {'、'.join(map(str, outside))}, "
+                        f"which the {source} column never holds (values: {'、'.join(allowed)})"
+                    )
