@@ -50,6 +50,9 @@ class World:
     rejects: list[dict] = field(default_factory=list)
     # members of the month before's roster that M's no longer has (departed())
     earlier_members: list[dict] = field(default_factory=list)
+    # months of M's year before M whose claims list the district never received (every other
+    # one was: YB01's year is summed from all of them)
+    claims_not_received: set[str] = field(default_factory=set)
     _household_serial: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     def household(
@@ -248,6 +251,14 @@ class World:
         replace_partition(
             con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month
         )
+        for number in range(1, int(self.month[5:])):
+            earlier = f"{self.month[:4]}-{number:02d}"
+            received = earlier not in self.claims_not_received
+            status = pl.DataFrame(
+                {"source": ["medical_claims"], "received": [received], "files": [int(received)],
+                 "records": [int(received)], "rejected": [0], "field_problems": [0]}
+            )  # fmt: skip
+            replace_partition(con, "source_status", status, district=DISTRICT, month=earlier)
 
     def evaluate(self, config: dict, *, received: set[str] | None = None) -> pl.DataFrame:
         return self.run(config, received=received).warnings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pipelines.ingest.history import MISSING_CLAIMS_MONTHS_SQL, month_span
 from pipelines.ingest.table import month_only
 from pipelines.rules.completeness import (
     ENROLLED_SQL,
@@ -115,6 +116,19 @@ def _in_month_or_blank(field: str) -> str:
     )
 
 
+def _year_so_far(month: str) -> str:
+    """The months YB01 sums, as written on the list: 1—10月, or 1月 in January."""
+    return month_span(list(range(1, int(month[5:]) + 1)))
+
+
+def _months_not_summed(missing: str | None) -> str:
+    """YB01's evidence where earlier months of the year sent no claims (the warehouse holds none
+    for them): the sum is of the months read, and the list says which were not."""
+    if not missing:
+        return ""
+    return f"（其中{month_span([int(n) for n in missing.split(',')])}的医保结算明细未收到，未计入）"
+
+
 RULES: tuple[RuleSpec, ...] = (
     YearToDateRule(
         code="YB01", name="医疗自付费用高", source="medical_claims", level=_H, scope=_ALL,
@@ -132,9 +146,12 @@ RULES: tuple[RuleSpec, ...] = (
         "CASE WHEN t.ytd >= h.threshold * $red_multiple THEN ':x2' ELSE '' END",
         ev_amount="t.ytd",
         ev_text="h.household_type",
+        ev_text2=MISSING_CLAIMS_MONTHS_SQL,
         ev_number="h.threshold",
         evidence=lambda hit, month: (
-            f"{month[:4]}年1—{int(month[5:])}月家庭个人自付医疗费用合计 {hit['ev_amount']:,.2f} 元，"
+            f"{month[:4]}年{_year_so_far(month)}家庭个人自付医疗费用合计 {hit['ev_amount']:,.2f} 元"
+            + _months_not_summed(hit["ev_text2"])
+            + "，"
             + (
                 f"达到{hit['ev_text']}阈值 {hit['ev_number']:,.0f} 元"
                 if hit["ev_text"]
