@@ -18,7 +18,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.exports.summary import source_problems
 from pipelines.generate import generate
-from pipelines.ingest.history import CLAIMS, missing_claims_months, month_span
+from pipelines.ingest.history import CLAIMS, missing_claims_months, month_folders, month_span
 from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import World
 
@@ -33,6 +33,7 @@ def test_month_span_writes_months_as_a_reader_does():
     assert month_span([1]) == "1月"
     assert month_span([1, 2, 3, 4]) == "1—4月"
     assert month_span([4, 1, 2, 7, 9, 10]) == "1—2、4、7、9—10月"
+    assert month_folders("2026", [1, 2, 3, 7]) == "2026-01 至 2026-03、2026-07"
 
 
 def test_yb01_evidence_names_the_months_it_could_not_sum(rule_config):
@@ -77,7 +78,7 @@ def test_a_month_counts_as_summed_only_when_its_claims_came_and_held_rows():
 
     problems = source_problems(con, "d", "2026-05").filter(pl.col("来源") == CLAIMS)
     assert problems["状态"].to_list() == ["本年此前月份未收到"]
-    assert "本年2—4月的医保结算明细未收到" in problems["说明"][0]
+    assert "本年2—4月的医保结算明细未收到（raw/ 下 2026-02 至 2026-04 没有" in problems["说明"][0]
     assert problems["涉及规则"].to_list() == ["YB01 医疗自付费用高"]
     for month in ("2026-02", "2026-03", "2026-04"):
         _status(con, month, received=True, records=10)

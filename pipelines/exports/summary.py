@@ -31,7 +31,12 @@ from pipelines.exports.township import (
     mask_ids,
     write_sheet,
 )
-from pipelines.ingest.history import CLAIMS, missing_claims_months, month_span
+from pipelines.ingest.history import (
+    CLAIMS,
+    missing_claims_months,
+    month_folders,
+    month_span,
+)
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import fetch_one, scalar
@@ -96,7 +101,8 @@ def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -
             state = "本年此前月份未收到"
             named = "YB01 医疗自付费用高"
             note = (
-                f"本年{month_span(missing)}的医保结算明细未收到（raw/<月份>/{CLAIMS}/）："
+                f"本年{month_span(missing)}的医保结算明细未收到（raw/ 下 "
+                f"{month_folders(month[:4], missing)} 没有可用的 {CLAIMS} 数据）："
                 "本年累计只含已收到的月份，已达阈值的户照常预警，未达阈值的户可能因缺这些月份而"
                 "未预警；补齐后重跑本月即可"
             )

@@ -50,12 +50,24 @@ def missing_claims_months(con: duckdb.DuckDBPyConnection, district: str, month: 
     return [int(n) for n in found.split(",")] if found else []
 
 
-def month_span(numbers: list[int]) -> str:
-    """Month numbers as a reader writes them: [1, 2, 3, 5] → 1—3、5月; [7] → 7月."""
+def _runs(numbers: list[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for n in sorted(numbers):
         if runs and n == runs[-1][-1] + 1:
             runs[-1].append(n)
         else:
             runs.append([n])
-    return "、".join(f"{r[0]}—{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in runs) + "月"
+    return runs
+
+
+def month_span(numbers: list[int]) -> str:
+    """Month numbers as a reader writes them: [1, 2, 3, 5] → 1—3、5月; [7] → 7月."""
+    return "、".join(f"{r[0]}—{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in _runs(numbers)) + "月"
+
+
+def month_folders(year: str, numbers: list[int]) -> str:
+    """The raw/ month folders of those months: 2026-01 至 2026-03、2026-07."""
+    return "、".join(
+        f"{year}-{r[0]:02d}" + (f" 至 {year}-{r[-1]:02d}" if len(r) > 1 else "")
+        for r in _runs(numbers)
+    )
