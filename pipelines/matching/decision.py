@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.matching.comparison import ONE_EDIT, IdLevel, NameLevel, sql_in
 from pipelines.matching.ids import DESTROYED
-from pipelines.matching.labels import HEAD_PICK
+from pipelines.matching.labels import HEAD_PICK, METHODS
 from pipelines.matching.ranks import Pass, Rank
 from pipelines.matching.workspace import Workspace
 
@@ -21,7 +21,12 @@ def decide(ws: Workspace) -> None:
     telling reason.
     """
     _disputed_ids(ws)
-    ws.table("ff_decisions", _TIES_AND_AMBIGUITIES.format(listed=_LISTED, head_pick=HEAD_PICK))
+    ws.table(
+        "ff_decisions",
+        _TIES_AND_AMBIGUITIES.format(
+            listed=_LISTED, head_pick=HEAD_PICK, slip=_SLIP, birth_ties=_BIRTH_TIES
+        ),
+    )
     ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
     ws.con.execute(_REJECTED_ROWS)
 
@@ -80,28 +85,57 @@ _TIES_AND_AMBIGUITIES = """
                list(m_id ORDER BY rank, m_id) AS candidates
         FROM ranked GROUP BY r_id
     )
-    SELECT r_id, 'matched' AS status, m_id, method, NULL AS reason, NULL::BIGINT[] AS candidates
-    FROM single
-    UNION ALL
     -- A household-level record names the 户主: among namesakes in several households, the
     -- one who is 户主 in the roster is meant. A record whose ID is someone else's is
     -- ambiguous because of that conflict.
-    SELECT g.r_id,
-           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0
-                                    AND (households = 1 OR head_households = 1))
-                THEN 'matched' ELSE 'ambiguous' END AS status,
-           CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1) THEN pick
-                WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
-           END AS m_id,
-           method,
-           -- tied to the 户主 among namesakes of other households: said in the tie's method
-           CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict'
-                WHEN n_best > 1 AND rejected_rival THEN 'rejected_rival'
-                WHEN n_best > 1 AND hh_level AND households > 1 AND head_households = 1
-                THEN '{head_pick}' ELSE g.reason END AS reason,
-           candidates
-    FROM grouped g LEFT JOIN ff_disputed_ids d USING (r_id)
+    , decided AS (
+        SELECT g.r_id,
+               CASE WHEN n_best = 1 OR (hh_level AND n_best > 0
+                                        AND (households = 1 OR head_households = 1))
+                    THEN 'matched' ELSE 'ambiguous' END AS status,
+               CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1) THEN pick
+                    WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
+               END AS m_id,
+               method,
+               -- tied to the 户主 among namesakes of other households: said in the tie's method
+               CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict'
+                    WHEN n_best > 1 AND rejected_rival THEN 'rejected_rival'
+                    WHEN n_best > 1 AND hh_level AND households > 1 AND head_households = 1
+                    THEN '{head_pick}' ELSE g.reason END AS reason,
+               candidates, d.r_id IS NOT NULL AS disputed
+        FROM grouped g LEFT JOIN ff_disputed_ids d USING (r_id)
+    )
+    SELECT r_id, 'matched' AS status, m_id, method, NULL AS reason, NULL::BIGINT[] AS candidates
+    FROM single
+    UNION ALL
+    -- A record whose ID is another member's is tied by its name only where its birth date
+    -- agrees with the named member too (a tie of tier 4), or that ID is one slip of the hand
+    -- from the named member's own (_SLIP): a name and 村 beside someone else's whole ID (a column
+    -- slipped a row, the applicant's ID beside the beneficiary's name) could be either of them,
+    -- and is listed for the district with both.
+    SELECT x.r_id,
+           CASE WHEN x.disputed AND x.status = 'matched' AND x.method NOT IN ({birth_ties})
+                     AND NOT {slip} THEN 'ambiguous'
+                ELSE x.status END AS status,
+           CASE WHEN x.disputed AND x.status = 'matched' AND x.method NOT IN ({birth_ties})
+                     AND NOT {slip} THEN NULL
+                ELSE x.m_id END AS m_id,
+           x.method, x.reason, x.candidates
+    FROM decided x
+    LEFT JOIN ff_records r USING (r_id)
+    LEFT JOIN ff_members p ON p.m_id = x.m_id
 """
+
+# the methods that tie by name and birth date (tier 4)
+_BIRTH_TIES = ", ".join(f"'{code}'" for code, method in METHODS.items() if method.tier == 4)
+# SQL over the record `r` and the member `p` its name ties it to: the record's ID is the member's
+# own mistyped once: at most two of the first 17 characters differ (a digit, two neighbours
+# swapped, two digits of the sequence), or the month and day of birth are swapped
+_SLIP = (
+    "coalesce(hamming(left(r.id18, 17), left(p.id18, 17)) <= 2"
+    " OR left(r.id18, 10) || substr(r.id18, 13, 2) || substr(r.id18, 11, 2)"
+    " || substr(r.id18, 15, 3) = left(p.id18, 17), false)"
+)
 
 _UNMATCHED = """
     INSERT INTO ff_decisions

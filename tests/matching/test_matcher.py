@@ -246,12 +246,43 @@ def test_sibling_one_character_apart_is_not_taken_for_the_id_holder(run) -> None
     assert tie(run(roster, [record("r", "刘建军", FATHER)]), "r")["member_key"] == "H1|b"
 
 
-# --- ID/name conflicts fall through to the name tiers ----------------------------------------
+# --- ID/name conflicts: a slip of the hand is tied by name, a whole other ID is not ------------
 
 
-def test_conflict_resolved_by_name_and_village(run) -> None:
+def test_a_name_and_village_beside_another_members_whole_id_are_not_tied(run) -> None:
+    """陈红 of 北山村 written beside 刘强's whole ID (a column slipped a row, an applicant's ID
+    beside the beneficiary's name): the record is 刘强's or 陈红's, and neither is guessed; an
+    independent matching probe had six such rows of an unemployment list tied to the names and
+    warned (RS01), the ID holders missed."""
     roster = [*_family(), member("H2|x", "陈红", make_id("19800202", 55), "H2")]
-    result = run(roster, [record("r", "陈红", FATHER, township="三十铺镇", village="北山村")])
+    row = unresolved(
+        run(roster, [record("r", "陈红", FATHER, township="三十铺镇", village="北山村")]), "r"
+    )
+    assert row["status"] == "ambiguous"
+    assert row["reason"] == REASONS["id_name_conflict"]
+    assert sorted(row["candidates"]) == ["H1|f", "H2|x"]
+
+
+@pytest.mark.parametrize(
+    "slip",
+    [
+        lambda own: own[:15] + own[16] + own[15] + own[17:],  # two digits of the sequence swapped
+        lambda own: own[:14] + "9" + own[15:],  # one digit of the sequence (and the check) off
+        lambda own: own[:10] + own[12:14] + own[10:12] + own[14:],  # month and day swapped
+    ],
+    ids=["sequence digits swapped", "a sequence digit", "month and day swapped"],
+)
+def test_an_id_one_slip_from_the_named_members_own_is_tied_by_name_worth_less(run, slip) -> None:
+    """A mistyped ID that happens to be another member's valid ID: the name and 村 find the
+    person whose own ID it is one slip from."""
+    own = make_id("19800203", 56)
+    other = slip(own)[:17] + check_char(slip(own)[:17])
+    assert other != own
+    roster = [
+        member("H1|f", "刘强", other, "H1", is_head=True),
+        member("H2|x", "陈红", own, "H2"),
+    ]
+    result = run(roster, [record("r", "陈红", other, township="三十铺镇", village="北山村")])
     assert tie(result, "r")["member_key"] == "H2|x"
     assert tie(result, "r")["method"].endswith(CONFLICT_SUFFIX)
     assert tie(result, "r")["confidence"] < METHODS["name_village"].confidence
