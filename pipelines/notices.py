@@ -165,6 +165,8 @@ def _user_message(cls_name: str, message: str) -> str:
     return text
 
 
+# dg.Failure metadata "asset" of a failure whose message says what to do itself
+OWN_ACTION = ("settings", "previous_month")
 _LOCKED = ("Could not set lock", "lock on file", "database is locked", "Conflicting lock")
 # the warehouse file itself damaged (a crash or copy that cut it, a bad disk), or its disk full
 _DAMAGED = (
@@ -198,7 +200,10 @@ def _problem(failure: StepFailure) -> tuple[str, str]:
         return "damaged", "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏，无法读取"
     if any(marker in every for marker in _DISK):
         return "disk", "仓库所在的磁盘已满或不可写入，写入没有完成（已写入的部分已撤回）"
-    if cls_name in ("FileNotFoundError", "PermissionError", "IsADirectoryError", "OSError"):
+    if cls_name in (
+        "FileNotFoundError", "PermissionError", "IsADirectoryError", "NotADirectoryError",
+        "FileExistsError", "OSError",
+    ):  # fmt: skip
         return "file", scrub(_user_message(cls_name, message)) or "文件无法打开"
     if cls_name in ("KeyboardInterrupt", "DagsterExecutionInterruptedError"):
         return "stopped", "运行被中途停止（Ctrl-C、关闭窗口或在界面中终止）"
@@ -247,6 +252,9 @@ def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
             f"中的文件是否截断、重复报送，修正或请部门重新导出后，{again}"
         )
     if kind in ("failure", "file") and failure is not None:
+        if failure.asset in OWN_ACTION:
+            # the message says what to do (settings to mend, the month to run first)
+            return f"按上面的提示处理后，{again}"
         if failure.step == "ingest" or source is not None:
             named = f"（{source.title}）" if source else ""
             return f"检查 {folder}{named}中的文件，修正或补报后，{again}"

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.config import DataDir
+from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import FOLDER as DEPARTMENT_FOLDER
 from pipelines.exports.ledger import append_entries, mirror_to_warehouse
 from pipelines.exports.summary import UNRESOLVED_CSV, write_district_files
@@ -17,6 +17,7 @@ from pipelines.exports.township import (
     ExportedFile,
     build_listing,
     export_date_for,
+    record_export,
     write_township_files,
 )
 from pipelines.feedback import effective_verdicts
@@ -62,6 +63,7 @@ def publish_township_lists(
         xlsx=bool(export_config["xlsx"]), export_date=export_date,
     )  # fmt: skip
     replace_partition(con, "listings", listing.drop("record_keys"), district=district, month=month)
+    record_export(con, district, month, export_date)
     _log(con, layout, files, district=district, month=month, signature=signature)
     return TownshipLists(listing, files, export_date, carried_from)
 
@@ -126,3 +128,26 @@ def _log(
 
 def paths(files: list[ExportedFile], root: Path) -> str:
     return ", ".join(str(f.path.relative_to(root)) for f in files) or "无"
+
+
+def unpublished_previous_month(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> str | None:
+    """The month before M when its run read its roster but its township lists never went out (a
+    run that failed or was stopped after ingest): M's lists carry the open warnings of the latest
+    lists that went out, so M run now would leave that month's new warnings unsent and its open
+    ones uncarried (a UI backfill had run on past a failed month, its later lists green and
+    short of every open warning). None when it went out, or was never run (a district starting
+    later, a month skipped on purpose: the run summary says so)."""
+    before = previous_month(month)
+    ran = scalar(
+        con,
+        "SELECT count(*) FROM source_status WHERE district = ? AND month = ? AND source = 'roster'",
+        [district, before],
+    )
+    out = scalar(
+        con,
+        "SELECT count(*) FROM export_runs WHERE district = ? AND month = ?",
+        [district, before],
+    )
+    return before if ran and not out else None

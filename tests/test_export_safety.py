@@ -27,6 +27,7 @@ from pipelines.exports.township import (
     csv_text,
     export_date_for,
     fixed_workbook,
+    record_export,
     township_stems,
     verify_rows,
     write_township_files,
@@ -63,6 +64,7 @@ def _export(con, tmp_path: Path, *, evidence: str | None = None, xlsx: bool = Tr
         listing, tmp_path / MONTH, mask=True, xlsx=xlsx, export_date=export_date
     )
     replace_partition(con, "listings", listing.drop("record_keys"), district=DISTRICT, month=MONTH)
+    record_export(con, DISTRICT, MONTH, export_date)
     return listing, files
 
 

@@ -15,6 +15,7 @@ from pipelines.exports.township import (
     EXPORT_COLUMNS,
     build_listing,
     export_date_for,
+    record_export,
     write_township_files,
 )
 from pipelines.report import run_summary
@@ -47,6 +48,7 @@ def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(20
         listing, tmp_path / month, mask=mask, xlsx=True, export_date=export_date
     )
     replace_partition(con, "listings", listing.drop("record_keys"), district=DISTRICT, month=month)
+    record_export(con, DISTRICT, month, export_date)
     return listing, files
 
 

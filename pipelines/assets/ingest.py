@@ -10,7 +10,9 @@ from pipelines.assets.common import markdown, monthly_multi_asset, table_spec
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.feedback import ReturnedLists
 from pipelines.ingest.stage import StagedSource
+from pipelines.notices import scrub
 from pipelines.partitions import context_partitions, month_of
+from pipelines.publishing import unpublished_previous_month
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, Source
 from pipelines.staging import ACCOUNTING_TABLES, NothingToStage, Staged, ingest_sources
@@ -65,6 +67,17 @@ def staged_metadata(staged: StagedSource, folder: Path, *, kept: int) -> dict:
         metadata["files_failed"] = files.filter(pl.col("status") == "failed").height
         metadata["files_partial"] = files.filter(pl.col("status") == "partial").height
         metadata["files_duplicate"] = files.filter(pl.col("status") == "duplicate").height
+        trouble = files.filter(pl.col("status") != "ok")
+        if trouble.height:
+            # why, as the run output says it (file names and the reader's reason, scrubbed)
+            metadata["problem_files"] = dg.MetadataValue.md(
+                markdown(
+                    trouble.select(
+                        "file", "sheet", "status",
+                        pl.col("message").map_elements(scrub, return_dtype=pl.String),
+                    )
+                )
+            )  # fmt: skip
         metadata["per_file"] = dg.MetadataValue.md(
             markdown(
                 files.select(
@@ -93,6 +106,13 @@ def _results(
         context.log.warning(f"{source.key}: no {month} snapshot, using {staged.snapshot_month}")
     elif not staged.staged.received and source is not FEEDBACK:
         context.log.warning(f"{source.key}: not received for {month}")
+    for row in staged.staged.files.filter(pl.col("status").is_in(["failed", "partial"])).rows(
+        named=True
+    ):
+        what = "读取失败" if row["status"] == "failed" else "文件不完整"
+        context.log.warning(
+            f"{source.key} {source.title} · {row['file']}（{what}）：{scrub(row['message'] or '')}"
+        )
     checks = _checks(context, [staged])
     results = [dg.MaterializeResult(asset_key=source.key, metadata=metadata, check_results=checks)]
     if staged.returned is not None:
@@ -138,10 +158,15 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
         if ({source.key, "feedback_answers"} if source is FEEDBACK else {source.key}) & selected
     ]
     done: list[StagedMonth] = []
+    monthly = ROSTER in chosen  # a month's own run (the year's claims history reads claims only)
+    if monthly:
+        _check_settings(fangfan)
     try:
         with fangfan.warehouse() as con:
             for key in partitions:
                 month = month_of(key)
+                if monthly:
+                    _check_previous_month(con, fangfan.district_key, month)
                 try:
                     staged = ingest_sources(
                         con, fangfan.layout, chosen, district=fangfan.district_key, month=month
@@ -163,6 +188,28 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
         if table in selected:
             # its rows of the month: added by `measured` (assets/common.py), as for every table
             yield dg.MaterializeResult(asset_key=table)
+
+
+def _check_settings(fangfan: FangfanResource) -> None:
+    """The district's settings are checked before any data is read, as `fangfan run` does (a
+    run started from the UI had re-read and re-matched the month before its warnings step met a
+    typo in rules.toml, reported as an internal error)."""
+    try:
+        fangfan.rule_config()
+    except (ValueError, FileNotFoundError) as error:
+        raise dg.Failure(f"规则设置有误，未运行：{error}", metadata={"asset": "settings"}) from None
+
+
+def _check_previous_month(con, district: str, month: str) -> None:  # noqa: ANN001 - a connection
+    """M is not run on top of a month whose lists never went out (publishing.unpublished_previous_month)."""
+    before = unpublished_previous_month(con, district, month)
+    if before is not None:
+        raise dg.Failure(
+            f"上月（{before}）已读入数据，但乡镇清单没有生成（运行失败或被中止）：请先重新运行 "
+            f"{before} 并确认成功，再运行 {month}。否则 {before} 的新预警不会下发，"
+            f"其未核实的预警也不会延续到 {month} 的清单",
+            metadata={"asset": "previous_month"},
+        )
 
 
 def _range_results(
@@ -204,7 +251,9 @@ def _checks(context: dg.AssetExecutionContext, staged: list[Staged]) -> list[dg.
     results = [
         schema_check(failures, sum(s.kept for s in with_checks), asset_key=key),
         row_accounting_check(
-            pl.concat([s.staged.files for s in staged], how="diagonal"), asset_key=key
+            pl.concat([s.staged.files for s in staged], how="diagonal"),
+            asset_key=key,
+            incomplete_blocks=source is ROSTER,
         ),
     ]
     return [

@@ -210,16 +210,26 @@ def xlsx_data_rows(path: Path) -> int:
 
 
 def export_date_for(con: duckdb.DuckDBPyConnection, district: str, month: str, today: date) -> date:
-    """The date a month was first exported: a rerun keeps it, so deadlines don't move."""
+    """The date a month was first exported (record_export): a rerun keeps it, so deadlines don't
+    move; `today` for a month never exported."""
     existing = scalar(
         con,
         "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
         [district, month],
     )
-    if existing:
-        return existing
-    con.execute("INSERT INTO export_runs VALUES (?, ?, ?)", [district, month, today])
-    return today
+    return existing or today
+
+
+def record_export(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, export_date: date
+) -> None:
+    """The month's township lists are out (written last: a month whose export failed part-way has
+    no row, so the next month knows its lists never went out), dated with its first export."""
+    con.execute(
+        "INSERT INTO export_runs SELECT ?, ?, ? WHERE NOT EXISTS ("
+        "SELECT 1 FROM export_runs WHERE district = ? AND month = ?)",
+        [district, month, export_date, district, month],
+    )
 
 
 def _earlier_listings(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:

@@ -1,0 +1,204 @@
+"""What a district team meets running months from the Dagster UI (an independent probe drove a
+district through the UI's GraphQL API): a month run on top of one whose lists never went out is
+refused, naming the month to run first; a roster file that cannot be read stops the month,
+saying which file and why; a settings typo stops a UI run before any data is read; the
+file-arrival sensor runs neither the year's claims-only folders nor months it has run with the
+same files; and each failure's notice says what to do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from pipelines.cli import main
+from pipelines.definitions import MONTHLY_JOB, defs, district_partition
+from pipelines.exports.township import export_date_for, record_export
+from pipelines.generate import generate
+from pipelines.notices import FailedRun, StepFailure, notice
+from pipelines.publishing import unpublished_previous_month
+from pipelines.sensors import arrival_requests
+from pipelines.warehouse import memory_warehouse, open_warehouse, replace_partition
+
+AUGUST, SEPTEMBER = "2026-08", "2026-09"
+
+
+# --- a month whose lists never went out -------------------------------------------------------
+
+
+def _roster_read(con, month: str) -> None:
+    import polars as pl
+
+    status = pl.DataFrame({"source": ["roster"], "received": [True], "records": [10]})
+    replace_partition(con, "source_status", status, district="d", month=month)
+
+
+def test_a_month_whose_roster_was_read_but_lists_never_went_out_is_pending():
+    con = memory_warehouse()
+    assert unpublished_previous_month(con, "d", SEPTEMBER) is None  # never run: not pending
+    _roster_read(con, AUGUST)
+    assert unpublished_previous_month(con, "d", SEPTEMBER) == AUGUST
+    assert unpublished_previous_month(con, "other", SEPTEMBER) is None
+    # the export date is chosen first but recorded only once the lists are out
+    assert export_date_for(con, "d", AUGUST, date(2026, 9, 3)) == date(2026, 9, 3)
+    assert unpublished_previous_month(con, "d", SEPTEMBER) == AUGUST
+    record_export(con, "d", AUGUST, date(2026, 9, 3))
+    record_export(con, "d", AUGUST, date(2026, 9, 10))  # a rerun keeps the first date
+    assert unpublished_previous_month(con, "d", SEPTEMBER) is None
+    assert export_date_for(con, "d", AUGUST, date(2026, 9, 10)) == date(2026, 9, 3)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("operator") / "district"
+    generate(root, months=[AUGUST, SEPTEMBER], members=200, seed=21)
+    return root
+
+
+@pytest.fixture
+def district(pristine: Path, tmp_path: Path, monkeypatch) -> Path:
+    root = tmp_path / "district"
+    shutil.copytree(pristine, root)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FANGFAN_DATA_DIR", raising=False)
+    monkeypatch.delenv("FANGFAN_DISTRICT", raising=False)
+    return root
+
+
+def _run(root: Path, month: str) -> int:
+    return main(["run", "--month", month, "--data-dir", str(root)])
+
+
+def test_a_month_after_a_failed_one_is_refused_until_that_one_runs(district: Path, capsys):
+    """August fails as its lists are written (exports/2026-08 is a file, not a folder): run
+    next, September stops before reading anything and names August; once August runs,
+    September carries August's open warnings."""
+    (district / "exports").mkdir()
+    (district / "exports" / AUGUST).write_text("not a folder", encoding="utf-8")
+    assert _run(district, AUGUST) == 1
+    notices = (district / "notices" / "运行失败通知.txt").read_text(encoding="utf-8")
+    assert "程序内部错误" not in notices  # a file in the way, named: not one for tech support
+
+    assert _run(district, SEPTEMBER) == 1
+    said = capsys.readouterr()
+    assert f"上月（{AUGUST}）已读入数据，但乡镇清单没有生成" in said.err
+    assert f"请先重新运行 {AUGUST}" in said.err
+    notices = (district / "notices" / "运行失败通知.txt").read_text(encoding="utf-8")
+    assert "按上面的提示处理后" in notices.split("【运行失败】")[-1]
+    with open_warehouse(district / "warehouse" / "fangfan.duckdb", read_only=True) as con:
+        staged = con.execute(
+            "SELECT count(*) FROM source_status WHERE month = ?", [SEPTEMBER]
+        ).fetchall()
+    assert staged == [(0,)]  # refused before anything of September was read
+
+    (district / "exports" / AUGUST).unlink()
+    assert _run(district, AUGUST) == 0
+    assert _run(district, SEPTEMBER) == 0
+    with open_warehouse(district / "warehouse" / "fangfan.duckdb", read_only=True) as con:
+        carried = con.execute(
+            "SELECT count(*) FROM listings WHERE month = ? AND first_month = ?",
+            [SEPTEMBER, AUGUST],
+        ).fetchall()
+    assert carried[0][0] > 0
+
+
+def test_a_roster_file_that_cannot_be_read_stops_the_month_naming_it(district: Path, capsys):
+    """One township's roster file without its header row: its households would be missing
+    from the month (their warnings never raised), so the month stops, and the file and the
+    reason are said, in the run output and in Dagster's log."""
+    assert _run(district, AUGUST) == 0
+    before = {p.name: p.read_bytes() for p in (district / "exports" / AUGUST).glob("*.csv")}
+    capsys.readouterr()
+    roster = sorted((district / "raw" / AUGUST / "roster").glob("*.csv"))[0]
+    lines = roster.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    roster.write_text("".join(lines[1:]), encoding="utf-8")
+
+    assert _run(district, AUGUST) == 1
+    said = capsys.readouterr()
+    assert f"roster 农户花名册 · {roster.name}（读取失败）" in said.out + said.err
+    assert "可识别的表头" in said.out + said.err
+    # the month's lists as they were: nothing published from a roster short of a township
+    after = {p.name: p.read_bytes() for p in (district / "exports" / AUGUST).glob("*.csv")}
+    assert after == before
+
+
+def test_a_settings_typo_stops_a_ui_run_before_any_data_is_read(district: Path, monkeypatch):
+    """A run launched from the UI does not pass through `fangfan run`'s own check."""
+    (district / "rules.toml").write_text(
+        '[rules.YB01]\nthreshold_general = "两万"\n', encoding="utf-8"
+    )
+    monkeypatch.setenv("FANGFAN_DATA_DIR", str(district))
+    instance = dg.DagsterInstance.ephemeral()
+    result = (
+        defs()
+        .resolve_job_def(MONTHLY_JOB)
+        .execute_in_process(
+            partition_key=district_partition(AUGUST, instance=instance),
+            instance=instance,
+            raise_on_error=False,
+        )
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "ingest"
+    assert "规则设置有误，未运行" in failure.step_failure_data.error.message
+    assert "threshold_general" in failure.step_failure_data.error.message
+    assert not (district / "warehouse" / "fangfan.duckdb").exists() or not any(
+        e.is_step_materialization for e in result.all_events
+    )
+
+
+@pytest.mark.parametrize(
+    ("asset", "message"),
+    [
+        ("settings", "规则设置有误，未运行：rules.toml: [rules.YB01] threshold_general 必须是数字"),
+        ("previous_month", "上月（2026-08）已读入数据，但乡镇清单没有生成：请先重新运行 2026-08"),
+    ],
+)
+def test_a_failure_that_says_what_to_do_is_not_sent_to_the_raw_folder(asset, message):
+    failed = FailedRun(
+        "run-1", MONTHLY_JOB, SEPTEMBER, "金安区",
+        (StepFailure("ingest", asset, (("Failure", message),)),),
+    )  # fmt: skip
+    item = notice(failed)
+    assert item.problem == message
+    assert item.action.startswith("按上面的提示处理后") and "raw/" not in item.action
+
+
+def test_a_file_in_the_way_of_the_exports_is_a_file_problem_not_an_internal_error():
+    failed = FailedRun(
+        "run-1", MONTHLY_JOB, AUGUST, "金安区",
+        (StepFailure("township_exports", None,
+                     (("FileExistsError", "[Errno 17] File exists: 'exports/2026-08'"),)),),
+    )  # fmt: skip
+    item = notice(failed)
+    assert "程序内部错误" not in item.problem and "exports/2026-08" in item.problem
+
+
+# --- the file-arrival sensor --------------------------------------------------------------
+
+
+def test_the_sensor_runs_neither_claims_only_months_nor_months_run_with_the_same_files(tmp_path):
+    raw = tmp_path / "raw"
+    for month, source in (("2026-07", "medical_claims"), ("2026-08", "housing"),
+                          ("2026-09", "housing"), ("2026-10", "feedback")):  # fmt: skip
+        (raw / month / source).mkdir(parents=True)
+        (raw / month / source / "a.csv").write_text("姓名\n甲\n", encoding="utf-8")
+    months = {"2026-07", "2026-08", "2026-09", "2026-10"}
+    # claims alone are YB01's history, returned lists alone wait for their month's data
+    assert [r.partition_key for r in arrival_requests(raw, months)] == ["2026-08", "2026-09"]
+    # August's lists went out after its files last changed: not run again; September's before
+    now = time.time()
+    for month in ("2026-08", "2026-09"):
+        os.utime(raw / month / "housing" / "a.csv", (now - 100, now - 100))
+    ran = {"2026-08": now - 50, "2026-09": now - 200}
+    requests = arrival_requests(raw, months, last_run=ran.get)
+    assert [r.partition_key for r in requests] == ["2026-09"]
+    os.utime(raw / "2026-08" / "housing" / "a.csv", (now, now))  # a 补报 after August ran
+    requests = arrival_requests(raw, months, last_run=ran.get)
+    assert [r.partition_key for r in requests] == ["2026-08", "2026-09"]
