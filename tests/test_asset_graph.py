@@ -248,3 +248,22 @@ def test_the_city_reads_every_district_of_its_month():
     assert set(result.partitions_subset.get_partition_keys()) == {
         str(partition_key("2026-09", OTHER))
     }
+
+
+def test_every_asset_and_check_is_described_in_the_district_teams_language():
+    """The UI is the district data team's: an asset or check described in English alone (16
+    tables and most checks had been, an independent probe of the UI found) tells them little."""
+    import re
+
+    chinese = re.compile(r"[\u4e00-\u9fff]")
+    graph = defs().resolve_asset_graph()
+    english = [
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if not chinese.search(graph.get(key).description or "")
+    ]
+    assert english == []
+    described = {
+        key.name: (graph.get_check_spec(key).description or "") for key in graph.asset_check_keys
+    }
+    assert described and not [name for name, text in described.items() if not chinese.search(text)]

@@ -7,7 +7,7 @@
 
 import dagster as dg
 
-from pipelines.assets.common import CODE_VERSION
+from pipelines.assets.common import CODE_VERSION, ui_description
 from pipelines.city.schema import CITY_TABLE
 from pipelines.city.ties import tie_city_month
 from pipelines.partitions import EVERY_DISTRICT, district_partitions, monthly_partitions
@@ -27,7 +27,7 @@ def _city_spec(table: str, depends_on: list[dg.AssetDep]) -> dg.AssetSpec:
         table,
         group_name=CITY_GROUP,
         kinds={"duckdb", "polars"},
-        description=declared.description,
+        description=ui_description(table, declared.description),
         deps=depends_on,
         code_version=CODE_VERSION,
         metadata={

@@ -43,6 +43,33 @@ def table_metadata(table: str) -> dict:
     }
 
 
+# what the UI shows first for a table's asset, in the district team's language (the warehouse's
+# own description, in English, follows it)
+UI_TITLES = {
+    "cross_district_roster_findings": "同一人（有效证件号码）在两个区县的花名册上：两边的数据质量问题",
+    "export_runs": "各月首次导出的日期（重跑保持不变，核实截止日期不随之移动）；清单下发后才写入",
+    "feedback_answers": "通过核对的乡镇核实结果（此前下发过的预警、核实结论、乡镇）",
+    "field_problems": "保留行中无法识别的字段（入库为空），附原单元格内容",
+    "ingest_files": "各来源每个文件（及工作表）的读取状态、原因和读取/保留/退回/跳过/重复行数",
+    "listings": "各乡镇清单列出的预警：状态、首次预警月份、核实截止日期",
+    "match_quality": "各来源的匹配质量：记录数、匹配、待确认、未匹配、证件号码纠错、匹配率",
+    "match_quality_reasons": "各来源未能匹配的记录，按状态和原因计数",
+    "record_matches": "与花名册成员一一匹配的部门记录：层级、匹配方式、置信度",
+    "rejects": "未保留的行（身份无法使用，或未通过核实结果的核对），附文件、行号和原因",
+    "roster_findings": "花名册数据质量问题：重复证件号码、重复成员、无网格农户、被 Excel 改写的证件号码等",
+    "roster_members": "本月花名册成员，附跨月稳定的成员键和户主标记",
+    "rules_not_evaluated": "本月未评估的规则及原因（写明来源和文件）",
+    "unmatched_records": "没有匹配到人的部门记录：待确认（附候选人）或未匹配，及原因",
+    "warning_records": "预警的来源记录：每条预警对应的部门记录（来源、文件、工作表、行号）",
+    "warnings": "本月预警：规则、对象、依据（全文）、匹配方式、来源记录",
+}
+
+
+def ui_description(table: str, declared: str) -> str:
+    """The Chinese title (UI_TITLES), then the table's declared description."""
+    return f"{UI_TITLES[table]}\n\n{declared}" if table in UI_TITLES else declared
+
+
 def table_spec(
     key: str,
     *,
@@ -58,7 +85,12 @@ def table_spec(
         key,
         group_name=group,
         kinds=set(kinds),
-        description=description or TABLE[table].description,
+        description=description
+        or (
+            f"{UI_TITLES[table]}\n\n{TABLE[table].description}"
+            if table in UI_TITLES
+            else TABLE[table].description
+        ),
         deps=list(depends_on),
         code_version=CODE_VERSION,
         metadata=table_metadata(table),

@@ -18,14 +18,14 @@ def ingest_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             SCHEMA_CHECK,
             asset=asset_key,
-            description="staged rows match the pandera schema",
+            description="入库行符合表结构（pandera）：不符的行不进入匹配（阻断本月）",
             blocking=True,
         ),
         dg.AssetCheckSpec(
             ROW_ACCOUNTING_CHECK,
             asset=asset_key,
-            description="per file: rows read = kept + rejected + duplicate (blocks the month); "
-            "no file failed to read or was cut short (warns; blocks the month for the roster)",
+            description="逐文件核对行数：读取 = 保留 + 退回 + 重复（不平则阻断本月）；有文件读不出"
+            "或不完整时提示（花名册的阻断本月：该乡镇的农户会整体缺失）",
             blocking=True,
         ),
     ]

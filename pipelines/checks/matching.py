@@ -16,13 +16,12 @@ def match_check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
         dg.AssetCheckSpec(
             TIE_RATE_CHECK,
             asset=asset_key,
-            description=f"no source's tie rate fell by more than {TIE_RATE_DROP_POINTS:g} points "
-            "from the previous month",
+            description=f"各来源的匹配率比上月下降不超过 {TIE_RATE_DROP_POINTS:g} 个百分点",
         ),
         dg.AssetCheckSpec(
             REJECT_RATE_CHECK,
             asset=asset_key,
-            description=f"no source rejected more than {REJECT_RATE_LIMIT:.0%} of its rows",
+            description=f"各来源退回的行不超过 {REJECT_RATE_LIMIT:.0%}",
         ),
     ]
 
