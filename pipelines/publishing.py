@@ -131,23 +131,28 @@ def paths(files: list[ExportedFile], root: Path) -> str:
 
 
 def unpublished_previous_month(
-    con: duckdb.DuckDBPyConnection, district: str, month: str
+    con: duckdb.DuckDBPyConnection, district: str, month: str, *, previous_has_data: bool
 ) -> str | None:
-    """The month before M when its run read its roster but its township lists never went out (a
-    run that failed or was stopped after ingest): M's lists carry the open warnings of the latest
-    lists that went out, so M run now would leave that month's new warnings unsent and its open
-    ones uncarried (a UI backfill had run on past a failed month, its later lists green and
-    short of every open warning). None when it went out, or was never run (a district starting
-    later, a month skipped on purpose: the run summary says so)."""
+    """The month before M when its township lists never went out although they were due: its
+    run read its roster (and failed or was stopped after), or its data is in raw/
+    (`previous_has_data`: a roster or a department's files) while the district has run an
+    earlier month. M's lists carry the open warnings of the latest lists that went out, so M run
+    now would leave that month's new warnings unsent and its open ones uncarried (a UI backfill
+    had run on past a failed month, its later lists green and short of every open warning).
+    None when they went out, or when the district has not run before (a district starting with
+    M: the run summary says the month before was not run)."""
     before = previous_month(month)
-    ran = scalar(
-        con,
-        "SELECT count(*) FROM source_status WHERE district = ? AND month = ? AND source = 'roster'",
-        [district, before],
-    )
-    out = scalar(
+    if scalar(
         con,
         "SELECT count(*) FROM export_runs WHERE district = ? AND month = ?",
         [district, before],
-    )
-    return before if ran and not out else None
+    ):
+        return None
+    # roster reads: of the month before, and of any month before M
+    rows = con.execute(
+        "SELECT count(*) FILTER (WHERE month = ?), count(*) FROM source_status"
+        " WHERE district = ? AND month < ? AND source = 'roster'",
+        [before, district, month],
+    ).fetchall()
+    read_before, read_earlier = rows[0]
+    return before if read_before or (previous_has_data and read_earlier) else None

@@ -25,7 +25,7 @@ from pipelines.publishing import unpublished_previous_month
 from pipelines.sensors import arrival_requests
 from pipelines.warehouse import memory_warehouse, open_warehouse, replace_partition
 
-AUGUST, SEPTEMBER = "2026-08", "2026-09"
+AUGUST, SEPTEMBER, OCTOBER = "2026-08", "2026-09", "2026-10"
 
 
 # --- a month whose lists never went out -------------------------------------------------------
@@ -38,18 +38,27 @@ def _roster_read(con, month: str) -> None:
     replace_partition(con, "source_status", status, district="d", month=month)
 
 
-def test_a_month_whose_roster_was_read_but_lists_never_went_out_is_pending():
+def test_a_month_whose_lists_were_due_but_never_went_out_is_pending():
     con = memory_warehouse()
-    assert unpublished_previous_month(con, "d", SEPTEMBER) is None  # never run: not pending
+
+    def pending(month: str, *, has_data: bool = True, district: str = "d") -> str | None:
+        return unpublished_previous_month(con, district, month, previous_has_data=has_data)
+
+    # a district starting now: the month before, its data in raw/ or not, is not in the way
+    assert pending(SEPTEMBER) is None
     _roster_read(con, AUGUST)
-    assert unpublished_previous_month(con, "d", SEPTEMBER) == AUGUST
-    assert unpublished_previous_month(con, "other", SEPTEMBER) is None
+    # August read its roster and its lists never went out: September waits for it
+    assert pending(SEPTEMBER, has_data=False) == AUGUST
+    assert pending(SEPTEMBER, district="other") is None
+    # October waits for September, whose data came but which never ran (refused, or skipped)
+    assert pending(OCTOBER) == SEPTEMBER
+    assert pending(OCTOBER, has_data=False) is None  # no September data: nothing was due
     # the export date is chosen first but recorded only once the lists are out
     assert export_date_for(con, "d", AUGUST, date(2026, 9, 3)) == date(2026, 9, 3)
-    assert unpublished_previous_month(con, "d", SEPTEMBER) == AUGUST
+    assert pending(SEPTEMBER) == AUGUST
     record_export(con, "d", AUGUST, date(2026, 9, 3))
     record_export(con, "d", AUGUST, date(2026, 9, 10))  # a rerun keeps the first date
-    assert unpublished_previous_month(con, "d", SEPTEMBER) is None
+    assert pending(SEPTEMBER) is None
     assert export_date_for(con, "d", AUGUST, date(2026, 9, 10)) == date(2026, 9, 3)
 
 
@@ -86,8 +95,8 @@ def test_a_month_after_a_failed_one_is_refused_until_that_one_runs(district: Pat
 
     assert _run(district, SEPTEMBER) == 1
     said = capsys.readouterr()
-    assert f"上月（{AUGUST}）已读入数据，但乡镇清单没有生成" in said.err
-    assert f"请先重新运行 {AUGUST}" in said.err
+    assert f"上月（{AUGUST}）的数据已到，但乡镇清单没有生成" in said.err
+    assert f"请先运行 {AUGUST}" in said.err
     notices = (district / "notices" / "运行失败通知.txt").read_text(encoding="utf-8")
     assert "按上面的提示处理后" in notices.split("【运行失败】")[-1]
     with open_warehouse(district / "warehouse" / "fangfan.duckdb", read_only=True) as con:
@@ -157,7 +166,7 @@ def test_a_settings_typo_stops_a_ui_run_before_any_data_is_read(district: Path, 
     ("asset", "message"),
     [
         ("settings", "规则设置有误，未运行：rules.toml: [rules.YB01] threshold_general 必须是数字"),
-        ("previous_month", "上月（2026-08）已读入数据，但乡镇清单没有生成：请先重新运行 2026-08"),
+        ("previous_month", "上月（2026-08）的数据已到，但乡镇清单没有生成：请先运行 2026-08"),
     ],
 )
 def test_a_failure_that_says_what_to_do_is_not_sent_to_the_raw_folder(asset, message):

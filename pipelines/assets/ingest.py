@@ -8,7 +8,9 @@ import polars as pl
 
 from pipelines.assets.common import markdown, monthly_multi_asset, table_spec
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
+from pipelines.config import previous_month
 from pipelines.feedback import ReturnedLists
+from pipelines.freshness import arrival_dates
 from pipelines.ingest.stage import StagedSource
 from pipelines.notices import scrub
 from pipelines.partitions import context_partitions, month_of
@@ -166,7 +168,7 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
             for key in partitions:
                 month = month_of(key)
                 if monthly:
-                    _check_previous_month(con, fangfan.district_key, month)
+                    _check_previous_month(con, fangfan, month)
                 try:
                     staged = ingest_sources(
                         con, fangfan.layout, chosen, district=fangfan.district_key, month=month
@@ -200,13 +202,16 @@ def _check_settings(fangfan: FangfanResource) -> None:
         raise dg.Failure(f"规则设置有误，未运行：{error}", metadata={"asset": "settings"}) from None
 
 
-def _check_previous_month(con, district: str, month: str) -> None:  # noqa: ANN001 - a connection
+def _check_previous_month(con, fangfan: FangfanResource, month: str) -> None:  # noqa: ANN001
     """M is not run on top of a month whose lists never went out (publishing.unpublished_previous_month)."""
-    before = unpublished_previous_month(con, district, month)
+    has_data = previous_month(month) in arrival_dates(fangfan.layout.raw)
+    before = unpublished_previous_month(
+        con, fangfan.district_key, month, previous_has_data=has_data
+    )
     if before is not None:
         raise dg.Failure(
-            f"上月（{before}）已读入数据，但乡镇清单没有生成（运行失败或被中止）：请先重新运行 "
-            f"{before} 并确认成功，再运行 {month}。否则 {before} 的新预警不会下发，"
+            f"上月（{before}）的数据已到，但乡镇清单没有生成（没有运行，或运行失败、被中止）："
+            f"请先运行 {before} 并确认成功，再运行 {month}。否则 {before} 的新预警不会下发，"
             f"其未核实的预警也不会延续到 {month} 的清单",
             metadata={"asset": "previous_month"},
         )
