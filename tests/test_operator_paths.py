@@ -211,3 +211,27 @@ def test_the_sensor_runs_neither_claims_only_months_nor_months_run_with_the_same
     os.utime(raw / "2026-08" / "housing" / "a.csv", (now, now))  # a 补报 after August ran
     requests = arrival_requests(raw, months, last_run=ran.get)
     assert [r.partition_key for r in requests] == ["2026-08", "2026-09"]
+
+
+def test_a_sources_data_version_follows_its_files(district: Path):
+    """The UI's stale markers read data versions: a source's is its folder's fingerprint, so a
+    changed file is a new version (and its downstream assets stale), an unchanged one is not."""
+
+    def versions() -> dict[str, str]:
+        instance = dg.DagsterInstance.get()
+        found = {}
+        for key in ("housing", "education"):
+            # the latest materialisation (the district's only month here)
+            (record,) = instance.fetch_materializations(dg.AssetKey(key), limit=1).records
+            assert record.partition_key.endswith(AUGUST)
+            found[key] = record.asset_materialization.tags["dagster/data_version"]
+        return found
+
+    assert _run(district, AUGUST) == 0
+    first = versions()
+    housing = sorted((district / "raw" / AUGUST / "housing").iterdir())[0]
+    housing.write_bytes(housing.read_bytes() + b"\n")  # a file re-saved: new bytes
+    assert _run(district, AUGUST) == 0
+    again = versions()
+    assert again["housing"] != first["housing"]
+    assert again["education"] == first["education"]

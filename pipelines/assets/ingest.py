@@ -116,7 +116,15 @@ def _results(
             f"{source.key} {source.title} · {row['file']}（{what}）：{scrub(row['message'] or '')}"
         )
     checks = _checks(context, [staged])
-    results = [dg.MaterializeResult(asset_key=source.key, metadata=metadata, check_results=checks)]
+    # the data version is the folder's fingerprint, so the UI's stale markers follow the files
+    # (it had been the code version: after a file changed and was read again, every downstream
+    # asset still showed fresh)
+    version = dg.DataVersion(staged.fingerprint) if staged.fingerprint is not None else None
+    results = [
+        dg.MaterializeResult(
+            asset_key=source.key, metadata=metadata, check_results=checks, data_version=version
+        )
+    ]
     if staged.returned is not None:
         results.append(_answers_result(staged.returned))
     return results
