@@ -133,9 +133,19 @@ def arrival_dates(raw: Path, tz: ZoneInfo = TIMEZONE) -> dict[str, date]:
         return found
     for folder in sorted(p for p in raw.iterdir() if p.is_dir() and _MONTH.match(p.name)):
         times = _earliest_file_times(folder)
-        if times and set(times) != {CLAIMS_FOLDER}:
+        if _to_run(times):
             found[folder.name] = datetime.fromtimestamp(min(times.values()), tz).date()
     return found
+
+
+def holds_month_to_run(folder: Path) -> bool:
+    """Whether raw/<M>/ (`folder`) holds a month to run (arrival_dates: a roster's or a
+    department's files, not the year's earlier claims alone)."""
+    return folder.is_dir() and _to_run(_earliest_file_times(folder))
+
+
+def _to_run(times: Mapping[str, float]) -> bool:
+    return bool(times) and set(times) != {CLAIMS_FOLDER}
 
 
 def _earliest_file_times(folder: Path) -> dict[str, float]:

@@ -85,12 +85,7 @@ def table_spec(
         key,
         group_name=group,
         kinds=set(kinds),
-        description=description
-        or (
-            f"{UI_TITLES[table]}\n\n{TABLE[table].description}"
-            if table in UI_TITLES
-            else TABLE[table].description
-        ),
+        description=description or ui_description(table, TABLE[table].description),
         deps=list(depends_on),
         code_version=CODE_VERSION,
         metadata=table_metadata(table),

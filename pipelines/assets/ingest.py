@@ -10,7 +10,7 @@ from pipelines.assets.common import markdown, monthly_multi_asset, table_spec
 from pipelines.checks.ingest import ingest_check_specs, row_accounting_check, schema_check
 from pipelines.config import previous_month
 from pipelines.feedback import ReturnedLists
-from pipelines.freshness import arrival_dates
+from pipelines.freshness import holds_month_to_run
 from pipelines.ingest.stage import StagedSource
 from pipelines.notices import scrub
 from pipelines.partitions import context_partitions, month_of
@@ -212,7 +212,7 @@ def _check_settings(fangfan: FangfanResource) -> None:
 
 def _check_previous_month(con, fangfan: FangfanResource, month: str) -> None:  # noqa: ANN001
     """M is not run on top of a month whose lists never went out (publishing.unpublished_previous_month)."""
-    has_data = previous_month(month) in arrival_dates(fangfan.layout.raw)
+    has_data = holds_month_to_run(fangfan.layout.raw / previous_month(month))
     before = unpublished_previous_month(
         con, fangfan.district_key, month, previous_has_data=has_data
     )

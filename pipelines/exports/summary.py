@@ -99,7 +99,6 @@ def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -
                 note += f"；缺失类规则 {'、'.join(absence)} 本月不产生预警"
         elif source.key == CLAIMS and (missing := missing_claims_months(con, district, month)):
             state = "本年此前月份未收到"
-            named = "YB01 医疗自付费用高"
             note = (
                 f"本年{month_span(missing)}的医保结算明细未收到（raw/ 下 "
                 f"{month_folders(month[:4], missing)} 没有可用的 {CLAIMS} 数据）："

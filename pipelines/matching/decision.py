@@ -113,17 +113,13 @@ _TIES_AND_AMBIGUITIES = """
     -- from the named member's own (_SLIP): a name and 村 beside someone else's whole ID (a column
     -- slipped a row, the applicant's ID beside the beneficiary's name) could be either of them,
     -- and is listed for the district with both.
-    SELECT x.r_id,
-           CASE WHEN x.disputed AND x.status = 'matched' AND x.method NOT IN ({birth_ties})
-                     AND NOT {slip} THEN 'ambiguous'
-                ELSE x.status END AS status,
-           CASE WHEN x.disputed AND x.status = 'matched' AND x.method NOT IN ({birth_ties})
-                     AND NOT {slip} THEN NULL
-                ELSE x.m_id END AS m_id,
-           x.method, x.reason, x.candidates
-    FROM decided x
-    LEFT JOIN ff_records r USING (r_id)
-    LEFT JOIN ff_members p ON p.m_id = x.m_id
+    SELECT r_id, CASE WHEN doubted THEN 'ambiguous' ELSE status END AS status,
+           CASE WHEN doubted THEN NULL ELSE m_id END AS m_id, method, reason, candidates
+    FROM (SELECT x.*, x.disputed AND x.status = 'matched' AND x.method NOT IN ({birth_ties})
+                      AND NOT {slip} AS doubted
+          FROM decided x
+          LEFT JOIN ff_records r USING (r_id)
+          LEFT JOIN ff_members p ON p.m_id = x.m_id)
 """
 
 # the methods that tie by name and birth date (tier 4)
