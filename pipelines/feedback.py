@@ -76,43 +76,53 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
     """Staged feedback rows against every warning listed before: (answers, rejects).
 
     `rows`: file, sheet, row_number, warning_id, township, verdict, verification_note, verifier,
-    verified_date. `listed`: warning_id, township (one row per warning ever listed).
+    verified_date. `listed`: warning_id, township (one row per warning and township it was ever
+    listed to: a warning follows its household or member when they move, and the township that
+    received it may answer it, as may one that had it before the move).
     Rows with no 核实结果 and nothing else filled are not answers yet and are neither kept as
-    answers nor rejected; a row with 核实说明, 核实人 or 核实日期 but no 核实结果 is an answer
-    not taken (REJECT_NO_VERDICT). A warning whose latest answers this month disagree (a partial
-    return and the complete one dated alike) reads two ways: none of its answers is taken.
+    answers nor rejected (whoever's warning they are); a row with 核实说明, 核实人 or 核实日期 but
+    no 核实结果 is an answer not taken (REJECT_NO_VERDICT). A warning whose latest answers this
+    month disagree (a partial return and the complete one dated alike) reads two ways: none of
+    its answers is taken.
     """
     townships = listed["township"].unique().drop_nulls().to_list()
     owners = {
         file: file_township(file, townships, part["township"])
         for (file,), part in rows.partition_by("file", as_dict=True).items()
     }
+    pairs = listed.select("warning_id", "township").unique()
+    filled = pl.any_horizontal(
+        pl.col("verification_note").str.strip_chars().str.len_chars() > 0,
+        pl.col("verifier").str.strip_chars().str.len_chars() > 0,
+        pl.col("verified_date").is_not_null(),
+    ).fill_null(False)
     checked = (
         rows.with_columns(
             pl.col("warning_id").str.strip_chars().str.to_uppercase(),
             pl.col("verdict").map_elements(normalise_verdict, return_dtype=pl.String),
             pl.col("file").replace_strict(owners, return_dtype=pl.String).alias("file_township"),
         )
-        .join(
-            listed.select("warning_id", pl.col("township").alias("warning_township")),
-            on="warning_id",
-            how="left",
+        .with_columns(
+            pl.col("warning_id").is_in(pairs["warning_id"].implode()).alias("known"),
+            # the file's township among those the warning was listed to
+            pl.struct("warning_id", "file_township")
+            .is_in(
+                pairs.select(pl.struct("warning_id", pl.col("township").alias("file_township")))
+                .to_series()
+                .implode()
+            )
+            .alias("its_township"),
         )
         .with_columns(
-            pl.when(pl.col("warning_township").is_null())
+            pl.when(pl.col("verdict").is_null() & ~filled)
+            .then(pl.lit(None, dtype=pl.String))  # not an answer yet
+            .when(~pl.col("known"))
             .then(pl.lit(REJECT_UNKNOWN_ID))
             .when(pl.col("verdict").is_not_null() & ~pl.col("verdict").is_in(VERDICTS))
             .then(pl.lit(REJECT_UNKNOWN_VERDICT))
-            .when(pl.col("file_township") != pl.col("warning_township"))
+            .when(~pl.col("its_township"))
             .then(pl.lit(REJECT_OTHER_TOWNSHIP))
-            .when(
-                pl.col("verdict").is_null()
-                & pl.any_horizontal(
-                    pl.col("verification_note").str.strip_chars().str.len_chars() > 0,
-                    pl.col("verifier").str.strip_chars().str.len_chars() > 0,
-                    pl.col("verified_date").is_not_null(),
-                )
-            )
+            .when(pl.col("verdict").is_null())
             .then(pl.lit(REJECT_NO_VERDICT))
             .alias("reason")
         )
@@ -134,7 +144,7 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
     )
     rejects = checked.filter(pl.col("reason").is_not_null())
     answers = checked.filter(pl.col("reason").is_null() & pl.col("verdict").is_not_null()).drop(
-        "reason", "warning_township"
+        "reason", "known", "its_township"
     )
     return answers, rejects
 
@@ -189,10 +199,15 @@ def records_behind(
 
 
 def listed_before(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
-    """Every warning listed in a month before M: its township and member (one row per warning)."""
+    """Every warning listed in a month before M, once per township it was listed to (a warning
+    follows its household or member to another township), with the member of its latest listing."""
     return con.sql(
-        """SELECT warning_id, any_value(township) AS township, any_value(member_key) AS member_key
-           FROM listings WHERE district = $d AND month < $m GROUP BY warning_id""",
+        """SELECT t.warning_id, t.township, m.member_key
+           FROM (SELECT DISTINCT warning_id, township FROM listings
+                 WHERE district = $d AND month < $m) t
+           JOIN (SELECT warning_id, arg_max(member_key, month) AS member_key FROM listings
+                 WHERE district = $d AND month < $m GROUP BY warning_id) m USING (warning_id)
+           ORDER BY t.warning_id, t.township""",
         params={"d": district, "m": month},
     ).pl()
 
@@ -271,7 +286,7 @@ def write_negative_pairs(con: duckdb.DuckDBPyConnection, district: str, month: s
     )["warning_id"].to_list()
     listed = listed_before(con, district, month)
     pairs = records_behind(con, district, answered).join(
-        listed.select("warning_id", "member_key"), on="warning_id", how="left"
+        listed.select("warning_id", "member_key").unique("warning_id"), on="warning_id", how="left"
     )
     replace_partition(con, "negative_pairs", pairs, district=district, month=month)
     return pairs

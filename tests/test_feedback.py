@@ -156,3 +156,46 @@ def test_a_second_sheet_of_returned_answers_is_not_read_silently(tmp_path):
     staged = stage_source(FEEDBACK, tmp_path, "2026-11")
     file = staged.files.row(0, named=True)
     assert file["status"] != "ok" and "先生店镇（1 行）" in file["message"]
+
+
+def test_a_warning_that_moved_with_its_household_is_answered_by_the_township_it_went_to():
+    """A household with an open warning moved from 东桥镇 to 施桥镇 and the warning went with it:
+    施桥镇, which received it, answers it (its answer had been refused as another township's, the
+    warning listed again as 逾期); 东桥镇, which had it before the move, may answer it too; a
+    township it never went to may not. A blank row is not an answer yet, whoever's warning it is
+    (a moved warning's blank row had been reported to the district as refused)."""
+    listed = pl.DataFrame(
+        {"warning_id": ["RS01-M", "RS01-M", "GA02-C"], "township": ["东桥镇", "施桥镇", "木厂镇"]}
+    )
+    rows = _rows(
+        [
+            ("k2", "施桥镇.csv", None, 2, "RS01-M", "施桥镇", "属实-无需纳入", None, "甲", date(2026, 10, 5)),
+            ("k3", "东桥镇.csv", None, 2, "RS01-M", "东桥镇", "属实-无需纳入", None, "乙", date(2026, 10, 5)),
+            ("k4", "木厂镇.csv", None, 2, "RS01-M", "木厂镇", "不属实", None, None, None),
+            ("k5", "施桥镇.csv", None, 3, "GA02-C", "木厂镇", None, None, None, None),
+            ("k6", "施桥镇.csv", None, 4, "XX99-Z", "施桥镇", "", None, None, None),
+        ]
+    )  # fmt: skip
+    answers, rejects = resolve_answers(rows, listed)
+    assert sorted(answers["record_key"]) == ["k2", "k3"]
+    assert dict(zip(rejects["record_key"], rejects["reason"], strict=True)) == {
+        "k4": REJECT_OTHER_TOWNSHIP
+    }
+
+
+def test_every_township_a_warning_was_listed_to_is_its_own_and_its_member_the_latest():
+    from pipelines.feedback import listed_before
+
+    con = memory_warehouse()
+    for month, township, member in (
+        ("2026-07", "东桥镇", "H1|a"),
+        ("2026-08", "施桥镇", "H9|a"),  # the household moved, the warning went with it
+        ("2026-09", "施桥镇", "H9|a"),
+    ):
+        listing = pl.DataFrame(
+            {"warning_id": ["RS01-M"], "township": [township], "member_key": [member]}
+        )
+        replace_partition(con, "listings", listing, district="d", month=month)
+    listed = listed_before(con, "d", "2026-10")
+    assert listed.rows() == [("RS01-M", "东桥镇", "H9|a"), ("RS01-M", "施桥镇", "H9|a")]
+    assert listed_before(con, "d", "2026-08").rows() == [("RS01-M", "东桥镇", "H1|a")]
