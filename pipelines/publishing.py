@@ -156,3 +156,22 @@ def unpublished_previous_month(
     ).fetchall()
     read_before, read_earlier = rows[0]
     return before if read_before or (previous_has_data and read_earlier) else None
+
+
+def later_published_months(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
+    """The months after M whose township lists went out. A month re-run after them (a 补报 file)
+    changes its own lists only: theirs were built on M as it was, so the run says which months
+    to run again, in order, for the change to reach them."""
+    rows = con.execute(
+        "SELECT DISTINCT month FROM export_runs WHERE district = ? AND month > ? ORDER BY month",
+        [district, month],
+    ).fetchall()
+    return [m for (m,) in rows]
+
+
+def later_months_notice(later: list[str], month: str) -> str:
+    """What the district is told when `later` months' lists were built before M was run again."""
+    return (
+        f"注意：之后的月份（{'、'.join(later)}）已生成过乡镇清单，本次只更新 {month} 的清单；"
+        f"要让 {month} 的变化（补报或更正的文件）体现到之后的清单，请按顺序重跑 " + "、".join(later)
+    )

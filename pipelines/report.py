@@ -13,6 +13,7 @@ from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
 from pipelines.matching.ids import DESTROYED
 from pipelines.matching.places import TOWNSHIP_SUFFIXES
+from pipelines.publishing import later_months_notice, later_published_months
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import UNDECIDABLE
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -388,6 +389,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             "SELECT township, rule, status FROM listings WHERE district = ? AND month = ?",
             params=params,
         ).pl()
+        later = later_published_months(con, district, month)
         # carried warnings of a household the month's roster no longer has (moved away, or
         # ended): still listed where they were, for the township to answer
         gone = _rows(
@@ -427,6 +429,8 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             f"注意：上月（{previous}）没有运行；未核实预警从最近运行的 {earlier} 清单延续。"
             f"可先运行 fangfan run --month {previous} 再重跑本月。"
         )
+    if later:
+        lines.append(later_months_notice(later, month))
     lines.append("")
     lines.append(f"乡镇清单与区级汇总：{layout.exports(month)}")
     return "\n".join(lines)

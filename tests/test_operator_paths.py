@@ -116,6 +116,30 @@ def test_a_month_after_a_failed_one_is_refused_until_that_one_runs(district: Pat
     assert carried[0][0] > 0
 
 
+def test_a_month_run_again_after_later_ones_names_the_months_to_run_again(district: Path, capsys):
+    """A 补报 file for August arrives after September's lists went out: August run again says
+    that September's lists were built on the August before, and to run September again (the
+    terminal, and the exports step's warning in the run's event log); September run again, the
+    month after it has no lists, and nothing is said."""
+    assert _run(district, AUGUST) == 0
+    assert _run(district, SEPTEMBER) == 0
+    capsys.readouterr()
+    assert _run(district, AUGUST) == 0
+    said = capsys.readouterr().out
+    assert f"之后的月份（{SEPTEMBER}）已生成过乡镇清单，本次只更新 {AUGUST} 的清单" in said
+    assert f"请按顺序重跑 {SEPTEMBER}" in said
+    with dg.DagsterInstance.get() as instance:
+        [latest] = instance.get_runs(limit=1)
+        logged = [
+            e.user_message
+            for e in instance.all_logs(latest.run_id)
+            if e.level >= 30 and "之后的月份" in (e.user_message or "")
+        ]
+    assert logged and SEPTEMBER in logged[0]
+    assert _run(district, SEPTEMBER) == 0
+    assert "之后的月份" not in capsys.readouterr().out
+
+
 def test_a_roster_file_that_cannot_be_read_stops_the_month_naming_it(district: Path, capsys):
     """One township's roster file without its header row: its households would be missing
     from the month (their warnings never raised), so the month stops, and the file and the

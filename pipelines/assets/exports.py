@@ -15,7 +15,14 @@ from pipelines.assets.common import (
 from pipelines.city.pickup import publish_cross_district_file
 from pipelines.config import previous_month
 from pipelines.partitions import PREVIOUS_MONTH, UP_TO_THIS_MONTH
-from pipelines.publishing import Signature, paths, publish_district_files, publish_township_lists
+from pipelines.publishing import (
+    Signature,
+    later_months_notice,
+    later_published_months,
+    paths,
+    publish_district_files,
+    publish_township_lists,
+)
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_KEYS
 
@@ -68,6 +75,9 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
             today=today, export_config=fangfan.rule_config()["export"],
             signature=signature(context),
         )  # fmt: skip
+        later = later_published_months(con, fangfan.district_key, month)
+    if later:  # a month run again after later months' lists went out (a 补报 file)
+        context.log.warning(later_months_notice(later, month))
     listing = lists.listing
     by_status = dict(listing.group_by("status").len().iter_rows())
     yield dg.MaterializeResult(
@@ -78,6 +88,7 @@ def township_exports(context: dg.AssetExecutionContext, fangfan: FangfanResource
         metadata={
             "rows": listing.height,
             "carried_from_month": lists.carried_from or "无（此前没有导出记录）",
+            "later_months_listed": "、".join(later) or "无",
             **{f"状态 · {k}": int(v) for k, v in sorted(by_status.items())},
         },
     )
