@@ -137,6 +137,7 @@ RULES: tuple[RuleSpec, ...] = (
         amount="self_paid",
         amount_bound="total_cost",
         same_event=("institution", "admission_date", "discharge_date", "total_cost", "self_paid"),
+        negated_in_reversal=("total_cost", "self_paid"),
         untyped_threshold="$threshold_monitored",
         event_date="coalesce(s.discharge_date, s.admission_date)",
         threshold="CASE WHEN list_contains($monitored, h.household_type) "

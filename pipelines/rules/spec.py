@@ -373,6 +373,8 @@ class YearToDateRule(RuleSpec):
     # some of the month's rows), is the same event sent again: it counts once, in the file that
     # came first (month, then file name). Identical lines of one file stay apart.
     same_event: tuple[str, ...] = ()
+    # the columns of `same_event` a reversal of the event (冲销, 退费) carries negated
+    negated_in_reversal: tuple[str, ...] = ()
     # the lowest threshold a household whose 户类型 the roster does not say could have: crossing
     # it this month, but not the threshold taken for it, is 不可判断 (empty: the rule has one)
     untyped_threshold: str = ""
@@ -431,17 +433,41 @@ class YearToDateRule(RuleSpec):
         """
         con.execute(repeated, bind(repeated, params))
         same = " AND ".join(f"s.{c} = a.{c}" for c in self.same_event)
+        person = (
+            "s.id_number IS NOT DISTINCT FROM a.id_number AND s.name IS NOT DISTINCT FROM a.name"
+        )
+        # the event's reversal (冲销, 退费): the same claim with its amounts negated. A copy filed
+        # after a reversal that followed the first is the claim settled again, not sent again
+        # (+3,200 in February, −3,200 in March, +3,200 in May nets 3,200: the May row had been
+        # dropped as a copy of February's, a household short of the threshold it reached). A
+        # reversal that is itself a copy (an export window that overlapped re-sends the claim
+        # and its reversal alike) separates nothing.
+        negated = " AND ".join(
+            f"s.{c} = -a.{c}" if c in self.negated_in_reversal else f"s.{c} = a.{c}"
+            for c in self.same_event
+        )
         resent = f"""
             CREATE OR REPLACE TEMP TABLE {self._resent_table} AS
-            SELECT DISTINCT record_key FROM (
-                SELECT s.record_key, a.record_key AS seed, s.month, s.file
+            WITH copies AS (
+                SELECT * FROM (
+                    SELECT s.record_key, a.record_key AS seed, s.month, s.file,
+                           min((s.month, s.file)) OVER (PARTITION BY a.record_key) AS first
+                    FROM ff_misplaced a
+                    JOIN stg_{self.source} s ON {same} AND {person}
+                    WHERE {_YEAR}
+                ) WHERE (month, file) <> first
+            ), reversals AS (
+                SELECT a.record_key AS seed, s.month, s.file
                 FROM ff_misplaced a
-                JOIN stg_{self.source} s
-                  ON {same} AND s.id_number IS NOT DISTINCT FROM a.id_number
-                 AND s.name IS NOT DISTINCT FROM a.name
-                WHERE {_YEAR}
-                QUALIFY (s.month, s.file) <> min((s.month, s.file)) OVER (PARTITION BY seed)
+                JOIN stg_{self.source} s ON {negated} AND {person}
+                WHERE {_YEAR} AND a.{self.amount} > 0
+                  AND s.record_key NOT IN (SELECT record_key FROM copies)
             )
+            SELECT DISTINCT c.record_key FROM copies c
+            WHERE NOT EXISTS (
+                SELECT 1 FROM reversals r
+                WHERE r.seed = c.seed AND (r.month, r.file) > c.first
+                  AND (r.month, r.file) <= (c.month, c.file))
         """
         con.execute(resent, bind(resent, params))
 

@@ -135,8 +135,37 @@ def test_yb01_counts_a_claim_sent_again_once(world, rule_config):
     claim(u, "2026-10", "a.csv", discharge_date=None, self_paid=10_000.0)
     claim(u, "2026-10", "b.csv", discharge_date=None, self_paid=10_000.0)
 
+    # a claim reversed (冲销: its amounts negated) and settled again later: the new settlement
+    # counts (it had been dropped as a copy of the first, the household short of its threshold)
+    # (the rows here carry no ID or name: each household's claims are told apart by institution)
+    august = {"admission_date": date(2026, 8, 10), "discharge_date": date(2026, 8, 15),
+              "institution": "六安市人民医院"}  # fmt: skip
+    settled_again = world.household("一般农户")
+    a = world.member(settled_again)
+    claim(a, "2026-08", "8月.csv", **august)
+    claim(a, "2026-09", "9月.csv", total_cost=-30_000.0, self_paid=-12_000.0, **august)
+    claim(a, "2026-10", "10月.csv", **august)  # settled again: 12,000 in all
+    claim(a, "2026-10", "10月.csv", discharge_date=date(2026, 10, 3), self_paid=9_000.0)
+    # a window that overlapped sends August's claim and its reversal again: still nothing
+    window = world.household("一般农户")
+    w = world.member(window)
+    august |= {"institution": "金安区中医院"}
+    claim(w, "2026-08", "8月.csv", **august)
+    claim(w, "2026-08", "8月.csv", total_cost=-30_000.0, self_paid=-12_000.0, **august)
+    claim(w, "2026-09", "9月.csv", **august)
+    claim(w, "2026-09", "9月.csv", total_cost=-30_000.0, self_paid=-12_000.0, **august)
+    claim(
+        w,
+        "2026-10",
+        "10月.csv",
+        **august | {"discharge_date": date(2026, 10, 3)},
+        self_paid=9_000.0,
+    )
+
     run = world.run(rule_config)
-    assert subjects(run.warnings, "YB01") == {undated}
+    assert subjects(run.warnings, "YB01") == {undated, settled_again}
+    evidence = fired(run.warnings, "YB01").filter(pl.col("household_id") == settled_again)
+    assert "21,000.00 元" in evidence["evidence"][0]
     undecided = run.undecided.filter(pl.col("rule") == "YB01")
     assert undecided["household_id"].unique().to_list() == [one_file]
     assert undecided["reason"][0].startswith("同一文件中有完全相同的结算行")
