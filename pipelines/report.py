@@ -12,8 +12,8 @@ from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
 from pipelines.exports.township import clean_text
 from pipelines.matching.ids import DESTROYED
-from pipelines.matching.places import TOWNSHIP_SUFFIXES
 from pipelines.publishing import later_months_notice, later_published_months
+from pipelines.roster import TOWN_SUFFIX, township_gaps
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import UNDECIDABLE
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -104,32 +104,10 @@ def _misdated(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a 
     return [heading, *shown, ""]
 
 
-# a township's name without its suffix (三十铺镇 → 三十铺), in SQL and in Python alike
-_TOWN_SUFFIX = f"({'|'.join(TOWNSHIP_SUFFIXES)})$"
-
-
 def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
-    """Townships the month's roster has no household of, though the grid ledger has grids there
-    or last month's roster had households there: a township's roster file not delivered. Its
-    members' department records are then unmatched and its warnings missing, with no other
-    word. Names compared bare (三十铺 and 三十铺镇 are one township)."""
-    bare = f"regexp_replace(township, '{_TOWN_SUFFIX}', '')"
-    missing = con.execute(
-        f"""WITH here AS (
-                SELECT DISTINCT {bare} AS town FROM roster_members
-                WHERE district = ? AND month = ? AND township IS NOT NULL
-            ), elsewhere AS (
-                SELECT township, '网格台账' AS what FROM stg_grid
-                WHERE district = ? AND month = ? AND township IS NOT NULL
-                UNION ALL
-                SELECT township, '上月花名册' FROM roster_members
-                WHERE district = ? AND month = ? AND township IS NOT NULL
-            )
-            SELECT township, string_agg(DISTINCT what, '、' ORDER BY what)
-            FROM elsewhere WHERE {bare} NOT IN (SELECT town FROM here)
-            GROUP BY township ORDER BY township""",
-        [district, month, district, month, district, previous_month(month)],
-    ).fetchall()
+    """Townships the month's roster has no household of (roster.township_gaps): its members'
+    department records are then unmatched and its warnings missing, with no other word."""
+    missing = [(town, "、".join(found)) for town, found in township_gaps(con, district, month)]
     if not missing:
         return []
     # a roster file of the township sent, but none of its rows kept: not "not delivered"
@@ -141,7 +119,7 @@ def _roster_gaps(con, district: str, month: str) -> list[str]:  # noqa: ANN001 -
     ).fetchall()
     named = []
     for town, what in missing:
-        bare_town = re.sub(_TOWN_SUFFIX, "", town)
+        bare_town = re.sub(TOWN_SUFFIX, "", town)
         files = [(f, n) for f, n in refused if bare_town and bare_town in f]
         why = (
             "；".join(f"花名册文件 {clean_text(f, 80)} 的 {n} 行全部被退回" for f, n in files)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from pipelines.config import previous_month
 from pipelines.matching.ids import DESTROYED
+from pipelines.matching.places import TOWNSHIP_SUFFIXES
 from pipelines.schema import rollback
 from pipelines.staging import copy_month
 from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
@@ -573,3 +575,51 @@ def write_roster(
     written = _read_tables(con, district, month)
     _record_build(con, district, month, fingerprints, written.members, earlier)
     return RosterWritten(written.members, written.households, written.findings, found)
+
+
+# a township's name without its suffix (三十铺镇 → 三十铺), in SQL and in Python alike
+TOWN_SUFFIX = f"({'|'.join(TOWNSHIP_SUFFIXES)})$"
+# where a township the month's roster has no household of is found: M's grid ledger, and the
+# roster of the month before
+IN_GRID, IN_LAST_ROSTER = "网格台账", "上月花名册"
+
+
+def township_gaps(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, *, members: str = "roster_members"
+) -> list[tuple[str, list[str]]]:
+    """Townships M's roster (`members`: roster_members, or the staged stg_roster before it is
+    keyed) has no row of, though M's grid ledger has grids there or last month's roster had
+    households there, each with where it was found (IN_GRID, IN_LAST_ROSTER): a township's roster
+    file not delivered, or every row of it refused. Names compared bare (三十铺 and 三十铺镇 are
+    one township)."""
+    bare = f"regexp_replace(township, '{TOWN_SUFFIX}', '')"
+    rows = con.execute(
+        f"""WITH here AS (
+                SELECT DISTINCT {bare} AS town FROM {members}
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+            ), elsewhere AS (
+                SELECT township, '{IN_GRID}' AS what FROM stg_grid
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+                UNION ALL
+                SELECT township, '{IN_LAST_ROSTER}' FROM roster_members
+                WHERE district = ? AND month = ? AND township IS NOT NULL
+            )
+            SELECT township, list(DISTINCT what ORDER BY what)
+            FROM elsewhere WHERE {bare} NOT IN (SELECT town FROM here)
+            GROUP BY township ORDER BY township""",
+        [district, month, district, month, district, previous_month(month)],
+    ).fetchall()
+    return [(town, list(found)) for town, found in rows]
+
+
+def undelivered_townships(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
+    """Townships whose households would be missing from M: last month's roster had households
+    there and M's grid ledger still has grids there, but M's staged roster has no row of them.
+    Their department records would go unmatched and their new warnings never be raised, so the
+    month does not run on such a roster (a district's first month, or a township dropped from the
+    grid ledger too, e.g. merged into another, is only said in the run output)."""
+    return [
+        town
+        for town, found in township_gaps(con, district, month, members="stg_roster")
+        if IN_GRID in found and IN_LAST_ROSTER in found
+    ]

@@ -160,6 +160,29 @@ def test_a_roster_file_that_cannot_be_read_stops_the_month_naming_it(district: P
     assert after == before
 
 
+def test_a_township_whose_roster_file_did_not_come_stops_the_month(district: Path, capsys):
+    """September's roster arrives without 东桥镇's file while the grid ledger still has its grids
+    and August's roster had its households (an independent probe: the month ran, the
+    township's new warnings were lost and its people's department rows went to the district as
+    "removed from the roster: death, migration"). The month stops naming the township; with the
+    file back, it runs."""
+    assert _run(district, AUGUST) == 0
+    capsys.readouterr()
+    [missing] = (district / "raw" / SEPTEMBER / "roster").glob("*东桥镇*")
+    aside = district / missing.name
+    missing.rename(aside)
+
+    assert _run(district, SEPTEMBER) == 1
+    said = capsys.readouterr()
+    assert "本月花名册中没有东桥镇的农户，但上月花名册有、本月网格台账也有该乡镇" in said.err
+    assert f"补报到 raw/{SEPTEMBER}/roster/" in said.err
+    assert not (district / "exports" / SEPTEMBER).exists()
+
+    aside.rename(missing)
+    assert _run(district, SEPTEMBER) == 0
+    assert (district / "exports" / SEPTEMBER / "东桥镇.csv").exists()
+
+
 def test_a_settings_typo_stops_a_ui_run_before_any_data_is_read(district: Path, monkeypatch):
     """A run launched from the UI does not pass through `fangfan run`'s own check."""
     (district / "rules.toml").write_text(
