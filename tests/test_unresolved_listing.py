@@ -1,6 +1,8 @@
 """The district's list of unresolved records (区级_未匹配与待确认): every unmatched or ambiguous
-record, every record withdrawn as 非本人 (read from its own month's staged rows) and every row an
-absence rule could not decide on, each with its staged row's cells, in file order."""
+record, every record withdrawn as 非本人 (read from its own month's staged rows), every row an
+absence rule could not decide on and every row a rule could not evaluate for a blank or unreadable
+decisive field (不可判断: an independent probe found them counted in the summary, the rows named
+nowhere but the warehouse), each with its staged row's cells, in file order."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def test_every_kind_of_entry_is_listed_once_in_file_order():
         ("civil_affairs", "civil_affairs.csv", 5, "李四", "非本人撤回", 1),
         ("education", "education.csv", 3, "王玉玲", "待确认(多个候选)", 2),
         ("education", "education.csv", 7, "张三", "未匹配", 0),
+        ("medical_enrollment", "medical_enrollment.csv", 12, "王玉玲", "不可判断", 1),
         ("medical_enrollment", "medical_enrollment.csv", 12, "王玉玲", "无法判断", 1),
         ("medical_enrollment", "medical_enrollment.csv", 12, "王玉玲", "无法判断", 1),
         ("medical_enrollment", "x.csv", 99, None, "无法判断", 1),
@@ -68,5 +71,6 @@ def test_every_kind_of_entry_is_listed_once_in_file_order():
     assert (
         candidates[1] == "王玉玲（户编号 H1，证件 341502********2862）；王玉玲（户编号 H2，证件 ）"
     )
-    assert [c.split("户编号 ")[1][:2] for c in candidates[3:5]] == ["H1", "H2"]
-    assert listed["原因"][5].startswith("YB02 无法判断：行已删")
+    assert [c.split("户编号 ")[1][:2] for c in candidates[4:6]] == ["H1", "H2"]
+    assert listed["原因"][6].startswith("YB02 无法判断：行已删")
+    assert listed["原因"][3] == "YB02 不可判断：另议；本月不下发乡镇，请部门补正这条记录"

@@ -143,7 +143,7 @@ DISTRICT_INPUTS = deps(
             "unresolved_records_list",
             group=EXPORTS_GROUP,
             kinds=("csv",),
-            description="区级_未匹配与待确认.csv：未能唯一匹配、无法判断、被核实为非本人而撤回的部门记录",
+            description="区级_未匹配与待确认.csv：未能唯一匹配、无法判断、不可判断、被核实为非本人而撤回的部门记录",
             depends_on=deps(
                 "unmatched_records",
                 "rule_undecided",

@@ -351,7 +351,9 @@ def summary_tables(
 
 
 def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
-    """Records not tied to exactly one member this month, and records withdrawn as 非本人."""
+    """Records not tied to exactly one member this month, records withdrawn as 非本人, and the
+    rows behind a rule's 无法判断 (an absence rule) and 不可判断 (a decisive field blank or
+    unreadable): each names the file and row the district takes up with the department."""
     # one query for every source: each source's staged rows are joined once, for the three kinds
     # of entries at the same time (one query per source and kind cost more than the joins)
     parts = " UNION ALL ".join(
@@ -382,6 +384,14 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                        [member_key], 2, member_key
                 FROM rule_undecided
                 WHERE district = $d AND month = $m AND kind = '无法判断'
+                UNION ALL
+                -- a rule could not evaluate this row: a decisive field blank or unreadable (§4);
+                -- the district asks the department for it (it had been a count only)
+                SELECT source, record_key, $m, file, sheet, row_number, 'field_undecidable',
+                       rule || ' 不可判断：' || reason || '；本月不下发乡镇，请部门补正这条记录',
+                       CASE WHEN member_key IS NULL THEN [] ELSE [member_key] END, 2, member_key
+                FROM rule_undecided
+                WHERE district = $d AND month = $m AND kind = '不可判断'
             )
             SELECT source,
                    CASE WHEN part = 2 THEN file ELSE s_file END AS file,
@@ -402,6 +412,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
         "unmatched": "未匹配",
         "withdrawn": "非本人撤回",
         "undecidable": "无法判断",
+        "field_undecidable": "不可判断",
     }
     departments = {s.key: s.department for s in DEPARTMENT_SOURCES}
     records = records.with_row_index("_row")
