@@ -10,7 +10,8 @@ import polars as pl
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
-from pipelines.exports.township import clean_text
+from pipelines.exports.township import carried_out_of_scope, clean_text
+from pipelines.feedback import effective_verdicts
 from pipelines.matching.ids import DESTROYED
 from pipelines.publishing import later_months_notice, later_published_months
 from pipelines.roster import TOWN_SUFFIX, township_gaps
@@ -368,6 +369,8 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             params=params,
         ).pl()
         later = later_published_months(con, district, month)
+        verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
+        closed = carried_out_of_scope(con, district, month, verified)
         # carried warnings of a household the month's roster no longer has (moved away, or
         # ended): still listed where they were, for the township to answer
         gone = _rows(
@@ -396,6 +399,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines.append(
             f"⚠ 延续的未核实预警中 {gone} 条所属农户已不在本月花名册（迁出、注销或户编号变更），"
             "仍按原乡镇下发，请乡镇核实后反馈"
+        )
+    if closed:
+        lines.append(
+            f"延续的帮扶、精准预警中 {closed} 条所属农户本月已不是脱贫户或监测户（户类型已变更），"
+            "不再下发"
         )
     previous = previous_month(month)
     if earlier is None:

@@ -309,3 +309,51 @@ def test_a_warning_of_a_member_who_left_the_roster_shows_them_as_last_month_had_
     assert [(r["预警代码"], r["姓名"], r["证件号码"], r["与户主关系"]) for r in rows] == [
         ("GA01", "周二", f"{gone[:6]}********{gone[-4:]}", "之子")
     ]
+
+
+def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_monitored(tmp_path):
+    """A 精准 or 帮扶 warning (rules on 脱贫户 and 监测户 only) open from October, its household
+    一般农户 in November's roster: it no longer applies and is not listed again (an independent
+    probe: JY03 listed on, 户类型 一般农户 under a 帮扶 rule); the run says how many. A rule on every
+    household (RS01) carries on as the household's type changes; a household still monitored keeps
+    its warning."""
+    october = World()
+    leaves = october.household("监测户", village="王岗村")
+    stays = october.household("脱贫户", village="马集村")
+    jobless = october.household("脱贫户", village="桂花村")
+    keys = {
+        h: october.member(h, name) for h, name in ((leaves, "甲"), (stays, "乙"), (jobless, "丙"))
+    }
+    for household in (leaves, stays):
+        october.record("vehicles", keys[household], vehicle_type="小型轿车")
+    october.record("hrss", keys[jobless], register_type="失业登记", register_date=date(2026, 10, 8))
+    for key in keys.values():
+        october.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    layout = DataDir(tmp_path / "data")
+    layout.warehouse.mkdir(parents=True)
+    warehouse = ExitStack()
+    con = warehouse.enter_context(open_warehouse(layout.database))
+    october.build(con)
+    first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
+    assert sorted(first.select("household_id", "rule").rows()) == sorted(
+        [(leaves, "GA02"), (stays, "GA02"), (jobless, "RS01")]
+    )
+
+    november = World(month="2026-11")
+    november.households, november.members = october.households, october.members
+    for household in november.households:
+        if household["household_id"] in (leaves, jobless):
+            household["household_type"] = "一般农户"
+    for member in november.members:
+        if member["household_id"] in (leaves, jobless):
+            member["household_type"] = "一般农户"
+    for key in keys.values():
+        november.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+    assert sorted(listing.select("household_id", "rule").rows()) == sorted(
+        [(stays, "GA02"), (jobless, "RS01")]
+    )
+    warehouse.close()
+    said = run_summary(layout, DISTRICT, "2026-11")
+    assert "延续的帮扶、精准预警中 1 条所属农户本月已不是脱贫户或监测户" in said

@@ -25,6 +25,8 @@ from pipelines.exports.fastxlsx import (
 )
 from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import _STRIP_CHARS
+from pipelines.rules.catalogue import MONITORED_TYPES, RULES
+from pipelines.rules.spec import Scope
 from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.threads import map_in_threads
 from pipelines.warehouse import scalar
@@ -298,6 +300,53 @@ def _as_in_roster(
     )
 
 
+# rules on monitored households only (帮扶, 精准): a warning of theirs carried to a month whose roster
+# no longer has its household as 脱贫户 or 监测户 no longer applies (an independent probe: JY03
+# 在校生未享受资助 still listed, 户类型 一般农户, after the household left monitoring)
+MONITORED_ONLY_RULES = tuple(r.code for r in RULES if r.scope is Scope.MONITORED)
+
+
+# carried warnings (household columns as M's roster has them) of a rule on monitored households
+# whose household M's roster has, but not as monitored
+OUT_OF_SCOPE = (
+    pl.col("rule").is_in(MONITORED_ONLY_RULES)
+    & pl.col("household_type").is_not_null()
+    & ~pl.col("household_type").is_in(MONITORED_TYPES)
+)
+
+
+def _carried(
+    con: duckdb.DuckDBPyConnection,
+    earlier: pl.DataFrame,
+    current: pl.DataFrame,
+    verified: set[str],
+    *,
+    district: str,
+    month: str,
+) -> pl.DataFrame:
+    """The latest earlier listing's warnings still open (not verified since, not re-found this
+    month), as M's roster has their households and members, those out of scope included."""
+    carried = earlier.filter(
+        (pl.col("month") == earlier["month"].max())
+        & ~pl.col("warning_id").is_in(list(verified))
+        & ~pl.col("warning_id").is_in(current["warning_id"].implode())
+    ).drop("district", "month", "status", "first_month", "deadline")
+    return _as_in_roster(con, carried, district, month)
+
+
+def carried_out_of_scope(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, verified: set[str]
+) -> int:
+    """How many open warnings of M−1's listing were not carried to M because their household is
+    no longer monitored (OUT_OF_SCOPE), for the run output."""
+    earlier = _earlier_listings(con, district, month)
+    if earlier.is_empty():
+        return 0
+    current = con.sql(LISTING_SQL, params={"district": district, "month": month}).pl()
+    carried = _carried(con, earlier, current, verified, district=district, month=month)
+    return carried.filter(OUT_OF_SCOPE).height
+
+
 def build_listing(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -321,13 +370,8 @@ def build_listing(
             pl.col("first_month").min(), pl.col("deadline").min()
         )
         carried_from = earlier["month"].max()
-        # still open in the latest earlier listing, not verified since, not re-found this month
-        carried = earlier.filter(
-            (pl.col("month") == carried_from)
-            & ~pl.col("warning_id").is_in(list(verified))
-            & ~pl.col("warning_id").is_in(current["warning_id"].implode())
-        ).drop("district", "month", "status", "first_month", "deadline")
-        carried = _as_in_roster(con, carried, district, month)
+        carried = _carried(con, earlier, current, verified, district=district, month=month)
+        carried = carried.filter(~OUT_OF_SCOPE)
     else:
         first_seen = pl.DataFrame(
             schema={"warning_id": pl.String, "first_month": pl.String, "deadline": pl.Date}
