@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.matching.comparison import ONE_EDIT, IdLevel, NameLevel, sql_in
 from pipelines.matching.ids import DESTROYED
-from pipelines.matching.labels import HEAD_PICK, METHODS
+from pipelines.matching.labels import METHODS
 from pipelines.matching.ranks import Pass, Rank
 from pipelines.matching.workspace import Workspace
 
@@ -23,9 +23,7 @@ def decide(ws: Workspace) -> None:
     _disputed_ids(ws)
     ws.table(
         "ff_decisions",
-        _TIES_AND_AMBIGUITIES.format(
-            listed=_LISTED, head_pick=HEAD_PICK, slip=_SLIP, birth_ties=_BIRTH_TIES
-        ),
+        _TIES_AND_AMBIGUITIES.format(listed=_LISTED, slip=_SLIP, birth_ties=_BIRTH_TIES),
     )
     ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
     ws.con.execute(_REJECTED_ROWS)
@@ -76,32 +74,28 @@ _TIES_AND_AMBIGUITIES = """
                    FILTER (WHERE rank = best) AS pick,
                arg_min(method, {{'head': NOT is_head, 'm': m_id}})
                    FILTER (WHERE rank = best) AS method,
-               count(DISTINCT household_id) FILTER (WHERE rank = best AND is_head)
-                   AS head_households,
-               arg_min(m_id, m_id) FILTER (WHERE rank = best AND is_head) AS head_pick,
                -- the reason of the strongest candidates (one per rank in the scoring table)
                arg_min(reason, {{'rank': rank, 'm': m_id}}) AS reason,
                bool_or(rejected) FILTER (WHERE rank = best) AS rejected_rival,
                list(m_id ORDER BY rank, m_id) AS candidates
         FROM ranked GROUP BY r_id
     )
-    -- A household-level record names the 户主: among namesakes in several households, the
-    -- one who is 户主 in the roster is meant. A record whose ID is someone else's is
-    -- ambiguous because of that conflict.
+    -- A household-level record is tied to its household when its strongest candidates are all
+    -- of one household; namesakes in several households are ambiguous (contract §3: name +
+    -- 乡镇 + 村 must identify one member), even when one of them is the roster's 户主: a
+    -- department's 户主 column may name the spouse or an adult child (the 户主 among them had
+    -- been picked: two independent probes found a household warned for its namesake's house).
+    -- A record whose ID is someone else's is ambiguous because of that conflict.
     , decided AS (
         SELECT g.r_id,
-               CASE WHEN n_best = 1 OR (hh_level AND n_best > 0
-                                        AND (households = 1 OR head_households = 1))
+               CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1)
                     THEN 'matched' ELSE 'ambiguous' END AS status,
                CASE WHEN n_best = 1 OR (hh_level AND n_best > 0 AND households = 1) THEN pick
-                    WHEN hh_level AND n_best > 0 AND head_households = 1 THEN head_pick
                END AS m_id,
                method,
-               -- tied to the 户主 among namesakes of other households: said in the tie's method
                CASE WHEN d.r_id IS NOT NULL THEN 'id_name_conflict'
                     WHEN n_best > 1 AND rejected_rival THEN 'rejected_rival'
-                    WHEN n_best > 1 AND hh_level AND households > 1 AND head_households = 1
-                    THEN '{head_pick}' ELSE g.reason END AS reason,
+                    ELSE g.reason END AS reason,
                candidates, d.r_id IS NOT NULL AS disputed
         FROM grouped g LEFT JOIN ff_disputed_ids d USING (r_id)
     )

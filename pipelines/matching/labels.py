@@ -61,13 +61,6 @@ CONFLICT_SUFFIX = "（证件号码属他人）"
 CONFLICT_FACTOR = 0.9
 # Household-level records (housing, emergency, water) name the 户主 and are tied to the household.
 HOUSEHOLD_SUFFIX = "（户级）"
-# ...to the roster's 户主 among namesakes of several households (the decision's reason code for
-# such a tie): right about 220 times and wrong none on the 1M bench, but a department naming a
-# spouse as 户主 beside a namesake who heads another household makes it wrong (9 of 30 on a
-# probe district, 1 of 3 on an independent one): the tie says so, and is worth less
-HEAD_PICK = "head_pick"
-HEAD_PICK_SUFFIX = "（户级，同名者中取户主）"
-HEAD_PICK_FACTOR = 0.9
 
 
 REASONS: dict[str, str] = {

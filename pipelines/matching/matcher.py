@@ -28,9 +28,6 @@ from pipelines.matching.ids import DESTROYED, USABLE_STATUSES
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
     CONFLICT_SUFFIX,
-    HEAD_PICK,
-    HEAD_PICK_FACTOR,
-    HEAD_PICK_SUFFIX,
     HOUSEHOLD_SUFFIX,
     METHODS,
     REASONS,
@@ -295,10 +292,9 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
                m.member_key::VARCHAR AS member_key, m.household_id::VARCHAR AS household_id,
                t.tier::TINYINT AS tier,
                (t.label || CASE WHEN c.r_id IS NOT NULL THEN ? ELSE '' END
-                        || CASE WHEN d.reason = ? THEN ? WHEN r.hh_level THEN ? ELSE '' END
+                        || CASE WHEN r.hh_level THEN ? ELSE '' END
                )::VARCHAR AS method,
-               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END
-                                  * CASE WHEN d.reason = ? THEN ? ELSE 1 END, 3)::DOUBLE
+               round(t.confidence * CASE WHEN c.r_id IS NOT NULL THEN ? ELSE 1 END, 3)::DOUBLE
                    AS confidence
         FROM ff_decisions d
         JOIN ff_records r USING (r_id)
@@ -307,15 +303,7 @@ def _collect(ws: Workspace, matches: str, unresolved: str) -> None:
         LEFT JOIN ff_disputed_ids c ON c.r_id = d.r_id
         WHERE d.status = 'matched'
         """,
-        [
-            CONFLICT_SUFFIX,
-            HEAD_PICK,
-            HEAD_PICK_SUFFIX,
-            HOUSEHOLD_SUFFIX,
-            CONFLICT_FACTOR,
-            HEAD_PICK,
-            HEAD_PICK_FACTOR,
-        ],  # fmt: skip
+        [CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, CONFLICT_FACTOR],
     )
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {unresolved} AS

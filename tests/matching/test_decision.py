@@ -15,8 +15,6 @@ import pytest
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
     CONFLICT_SUFFIX,
-    HEAD_PICK_FACTOR,
-    HEAD_PICK_SUFFIX,
     HOUSEHOLD_SUFFIX,
     METHODS,
     REASONS,
@@ -65,17 +63,17 @@ CASES = {
         record("r", "刘建国", A, birth_date=birth_of(C)),
         tie=("H1|f", "id"),
     ),
-    # the pick is said, and worth less: a department may name a spouse as 户主 while her
-    # namesake heads another household (9 of 30 such ties wrong on a probe district)
-    "household-level record, namesakes in two households: the 户主": Case(
+    # contract §3: name + 乡镇 + 村 identify no one member. The roster's 户主 had been picked, but
+    # a department may name a spouse as 户主 while her namesake heads another household (9 of
+    # 30 such ties wrong on a probe district; two independent probes found a household warned
+    # for its namesake's house)
+    "household-level record, namesakes in two households, one the 户主: ambiguous": Case(
         [
             member("H1|h", "王芳", B, "H1", is_head=True),
             member("H2|x", "王芳", D, "H2"),
         ],
         record("r", "王芳", village="北山村", household_level=True),
-        tie=("H1|h", "name_village"),
-        suffix=HEAD_PICK_SUFFIX,
-        factor=HEAD_PICK_FACTOR,
+        ambiguous=("same_name", ["H1|h", "H2|x"]),
     ),
     "household-level record, namesakes in one household: the 户主, no pick said": Case(
         [

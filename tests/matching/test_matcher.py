@@ -558,12 +558,14 @@ def test_household_record_namesakes_in_two_households_are_ambiguous(run) -> None
     assert unresolved(run(roster, [rec]), "r")["status"] == "ambiguous"
 
 
-def test_household_record_prefers_the_namesake_who_is_head(run) -> None:
-    # The file names the 户主: of two 刘强 in the village, only one heads a household.
+def test_household_record_does_not_guess_the_namesake_who_is_head(run) -> None:
+    # Of two 刘强 in the village only one heads a household in the roster; but a department's
+    # 户主 may be another member (the spouse, an adult child), so H2's son may be meant as well:
+    # listed with both, never guessed (contract §3).
     roster = [*_family(), member("H2|x", "刘强", make_id("19900101", 13), "H2", relation="子女")]
     rec = record("r", "刘强", None, source="housing", village="北山村", household_level=True)
-    assert tie(run(roster, [rec]), "r")["household_id"] == "H1"
-    # A person-level record has no such hint.
+    listed = unresolved(run(roster, [rec]), "r")
+    assert listed["status"] == "ambiguous" and len(listed["candidates"]) == 2
     person = record("p", "刘强", None, village="北山村")
     assert unresolved(run(roster, [person]), "p")["status"] == "ambiguous"
 
