@@ -52,6 +52,15 @@ def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(20
     return listing, files
 
 
+def _on_disk(tmp_path):
+    """A warehouse in a data directory (the run summary reads it from there): the layout, the
+    stack that closes it, and its connection."""
+    layout = DataDir(tmp_path / "data")
+    layout.warehouse.mkdir(parents=True)
+    warehouse = ExitStack()
+    return layout, warehouse, warehouse.enter_context(open_warehouse(layout.database))
+
+
 def _config() -> dict:
     from pipelines.rules.settings import load_rule_config
 
@@ -263,10 +272,7 @@ def test_a_carried_warning_shows_the_household_and_member_as_this_months_roster_
     }
     for key in keys.values():
         october.record("hrss", key, register_type="失业登记", register_date=date(2026, 10, 8))
-    layout = DataDir(tmp_path / "data")
-    layout.warehouse.mkdir(parents=True)
-    warehouse = ExitStack()
-    con = warehouse.enter_context(open_warehouse(layout.database))
+    layout, warehouse, con = _on_disk(tmp_path)
     october.build(con)
     first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
     assert first.height == 3
@@ -329,10 +335,7 @@ def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_moni
     october.record("hrss", keys[jobless], register_type="失业登记", register_date=date(2026, 10, 8))
     for key in keys.values():
         october.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
-    layout = DataDir(tmp_path / "data")
-    layout.warehouse.mkdir(parents=True)
-    warehouse = ExitStack()
-    con = warehouse.enter_context(open_warehouse(layout.database))
+    layout, warehouse, con = _on_disk(tmp_path)
     october.build(con)
     first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
     assert sorted(first.select("household_id", "rule").rows()) == sorted(
