@@ -104,14 +104,16 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
         )
         .with_columns(
             pl.col("warning_id").is_in(pairs["warning_id"].implode()).alias("known"),
-            # the file's township among those the warning was listed to
-            pl.struct("warning_id", "file_township")
-            .is_in(
-                pairs.select(pl.struct("warning_id", pl.col("township").alias("file_township")))
-                .to_series()
-                .implode()
-            )
-            .alias("its_township"),
+            # the file's township among those the warning was listed to (a file that names no
+            # township, by its name or its 乡镇 column, is not taken for another township's)
+            (
+                pl.col("file_township").is_null()
+                | pl.struct("warning_id", "file_township").is_in(
+                    pairs.select(pl.struct("warning_id", pl.col("township").alias("file_township")))
+                    .to_series()
+                    .implode()
+                )
+            ).alias("its_township"),
         )
         .with_columns(
             pl.when(pl.col("verdict").is_null() & ~filled)

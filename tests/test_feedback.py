@@ -174,10 +174,12 @@ def test_a_warning_that_moved_with_its_household_is_answered_by_the_township_it_
             ("k4", "木厂镇.csv", None, 2, "RS01-M", "木厂镇", "不属实", None, None, None),
             ("k5", "施桥镇.csv", None, 3, "GA02-C", "木厂镇", None, None, None, None),
             ("k6", "施桥镇.csv", None, 4, "XX99-Z", "施桥镇", "", None, None, None),
+            # a file naming no township, its 乡镇 column cleared: not another township's
+            ("k7", "核实结果.csv", None, 2, "GA02-C", None, "不属实", None, None, None),
         ]
     )  # fmt: skip
     answers, rejects = resolve_answers(rows, listed)
-    assert sorted(answers["record_key"]) == ["k2", "k3"]
+    assert sorted(answers["record_key"]) == ["k2", "k3", "k7"]
     assert dict(zip(rejects["record_key"], rejects["reason"], strict=True)) == {
         "k4": REJECT_OTHER_TOWNSHIP
     }
