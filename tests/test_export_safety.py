@@ -657,3 +657,32 @@ def test_townships_that_returned_nothing_are_named_in_the_run_output(tmp_path):
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     # 东桥镇 answered (in a file not named after it); 施桥镇 sent a file, empty or refused
     assert "⚠ 未返回核实结果的乡镇：木厂镇（上次清单 2 条）" in lines
+
+
+def test_rows_whose_id_is_not_usable_are_named_in_the_department_workbook(tmp_path):
+    """Contract §2: a row carrying a destroyed ID is reported as such. The workbook had counted
+    them (其中Excel损坏) without naming a row, though an independent probe's two such rows were
+    tied by name and warned. Each is named with what is wrong and the ID as written, masked."""
+    con = memory_warehouse()
+    world = World()
+    member = world.member(world.household("脱贫户"), "王五")
+    world.record("education", member, file="初中.xlsx", id_status="destroyed", id_raw="3.41502E+17")
+    world.record(
+        "education", member, file="初中.xlsx", id_status="bad_checksum",
+        id_raw="341502200101011235",
+    )  # fmt: skip
+    world.record("education", member, file="初中.xlsx")  # a valid one: not listed
+    world.build(con)
+    out = tmp_path / MONTH
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    book = openpyxl.load_workbook(out / "部门数据质量" / f"{MONTH}_教育局_数据质量反馈.xlsx")
+    rows = list(book["学生名册_证件号码错误"].iter_rows(values_only=True))
+    assert rows[0] == ("文件", "工作表", "行号", "问题", "证件号码（脱敏）")
+    problems = {r[3].split("，")[0].split("（")[0]: r[4] for r in rows[1:]}
+    assert problems == {
+        "证件号码被 Excel 改写为数字": "3.*******17",
+        "证件号码校验位不符": "341502********1235",
+    }
+    assert "341502200101011235" not in str(rows)

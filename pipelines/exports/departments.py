@@ -12,8 +12,10 @@ import duckdb
 import polars as pl
 
 from pipelines.exports.ledger import file_sha256
-from pipelines.exports.township import ExportedFile, fixed_workbook, write_sheet
+from pipelines.exports.township import ExportedFile, fixed_workbook, mask_ids, write_sheet
+from pipelines.matching.ids import BAD_CHECKSUM, BAD_DATE, DESTROYED, INVALID
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
+from pipelines.warehouse import table_columns
 
 FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
@@ -24,6 +26,14 @@ FAILED_COLUMNS = {"来源": pl.String, "部门": pl.String, "数据": pl.String,
 FILE_TROUBLE = {"failed": "读取失败", "partial": "文件不完整", "duplicate": "重复报送（只计一次）"}
 # a source with one of these is incomplete: no evidence of anyone's absence
 INCOMPLETE = ("读取失败", "文件不完整")
+# an ID the department wrote that is not a usable number, what each means to the department
+ID_ERRORS = {
+    DESTROYED: "证件号码被 Excel 改写为数字，后几位已丢失（无法还原）：请把该列设为「文本」后从系统重新导出",
+    BAD_CHECKSUM: "证件号码校验位不符（有错字）",
+    BAD_DATE: "证件号码中的出生日期不成立",
+    INVALID: "不是有效的证件号码（位数或字符不对）",
+}
+ID_ERROR_STATUSES = tuple(ID_ERRORS)
 
 
 def failed_files(
@@ -78,6 +88,28 @@ def _field_problems(
     ).pl()
 
 
+def _id_errors(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, source: str
+) -> pl.DataFrame:
+    """Kept rows whose 证件号码 is not a usable ID, each with what is wrong and the ID as written,
+    masked (contract §2: a row carrying a destroyed ID is reported as such; it had been a count
+    in the overview only, the rows named nowhere, though some were tied by name and warned)."""
+    table = f"stg_{source}"
+    if "id_raw" not in table_columns(con, table):
+        return pl.DataFrame()
+    rows = con.sql(
+        f"""SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, id_status, id_raw
+            FROM {table} WHERE district = $d AND month = $m AND list_contains($statuses, id_status)
+            ORDER BY file, sheet, row_number""",
+        params={"d": district, "m": month, "statuses": list(ID_ERROR_STATUSES)},
+    ).pl()
+    return rows.select(
+        "文件", "工作表", "行号",
+        pl.col("id_status").replace_strict(ID_ERRORS, return_dtype=pl.String).alias("问题"),
+        mask_ids(pl.col("id_raw")).alias("证件号码（脱敏）"),
+    )  # fmt: skip
+
+
 def _unresolved(listing: pl.DataFrame, source: str) -> pl.DataFrame:
     """The department's own rows that could not be tied: where they are and why, no candidates
     (those are the roster's people, not the department's). Read off the district's list of
@@ -100,7 +132,8 @@ def _department_sheets(
     by_key: dict,
 ) -> dict[str, pl.DataFrame]:
     """A department's sheets: its rates, its files that could not be read, then per source the
-    rejected rows, the fields that could not be read and the rows that could not be tied."""
+    rejected rows, the fields that could not be read, the rows whose ID is not usable and the
+    rows that could not be tied."""
     rates = quality.filter(pl.col("部门") == department) if quality.height else pl.DataFrame()
     own_failed = failed.filter(pl.col("部门") == department)
     if rates.is_empty():  # nothing of it could be read: the overview still names its sources
@@ -116,6 +149,7 @@ def _department_sheets(
         for label, frame in (
             ("退回行", _rejected(con, district, month, source)),
             ("字段无法识别", _field_problems(con, district, month, source)),
+            ("证件号码错误", _id_errors(con, district, month, source)),
             ("未匹配", _unresolved(unresolved, source)),
         ):
             if frame.height:

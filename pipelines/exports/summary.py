@@ -14,6 +14,7 @@ from pipelines.exports.charts import Chart, add_chart_sheet, chart_figures, svg
 from pipelines.exports.departments import (
     FAILED_SHEET,
     FILE_TROUBLE,
+    ID_ERROR_STATUSES,
     INCOMPLETE,
     failed_files,
     write_department_workbooks,
@@ -47,7 +48,6 @@ SUMMARY_HTML = "区级汇总.html"
 CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 
-ID_ERROR_STATUSES = ("bad_checksum", "bad_date", "destroyed", "invalid")
 # rules that fire because a member is *absent* from the source: a source not received, empty, or
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
 ABSENCE_RULES = tuple(r.code for r in RULES if r.absence)
