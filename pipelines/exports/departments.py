@@ -27,11 +27,12 @@ FILE_TROUBLE = {"failed": "读取失败", "partial": "文件不完整", "duplica
 # a source with one of these is incomplete: no evidence of anyone's absence
 INCOMPLETE = ("读取失败", "文件不完整")
 # an ID the department wrote that is not a usable number, what each means to the department
-ID_ERRORS = {
-    DESTROYED: "证件号码被 Excel 改写为数字，后几位已丢失（无法还原）：请把该列设为「文本」后从系统重新导出",
-    BAD_CHECKSUM: "证件号码校验位不符（有错字）",
-    BAD_DATE: "证件号码中的出生日期不成立",
-    INVALID: "不是有效的证件号码（位数或字符不对）",
+ID_ERRORS = {  # named as the overview counts them (证件号码错误, 其中Excel损坏)
+    DESTROYED: "Excel损坏：证件号码被 Excel 改写为数字，后几位已丢失（无法还原）："
+    "请把该列设为「文本」后从系统重新导出",
+    BAD_CHECKSUM: "证件号码错误：校验位不符（有错字）",
+    BAD_DATE: "证件号码错误：其中的出生日期不成立",
+    INVALID: "证件号码错误：位数或字符不对",
 }
 ID_ERROR_STATUSES = tuple(ID_ERRORS)
 
