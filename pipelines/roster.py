@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -618,8 +619,13 @@ def undelivered_townships(con: duckdb.DuckDBPyConnection, district: str, month: 
     Their department records would go unmatched and their new warnings never be raised, so the
     month does not run on such a roster (a district's first month, or a township dropped from the
     grid ledger too, e.g. merged into another, is only said in the run output)."""
-    return [
-        town
-        for town, found in township_gaps(con, district, month, members="stg_roster")
-        if IN_GRID in found and IN_LAST_ROSTER in found
-    ]
+    # by bare name (the ledger's 三十铺镇 and last month's 三十铺 are one township), named as the
+    # ledger writes it
+    seen: dict[str, set[str]] = {}
+    named: dict[str, str] = {}
+    for town, found in township_gaps(con, district, month, members="stg_roster"):
+        bare = re.sub(TOWN_SUFFIX, "", town)
+        seen.setdefault(bare, set()).update(found)
+        if IN_GRID in found or bare not in named:
+            named[bare] = town
+    return [named[bare] for bare, where in seen.items() if {IN_GRID, IN_LAST_ROSTER} <= where]

@@ -684,3 +684,21 @@ def test_rows_whose_id_is_not_usable_are_named_in_the_department_workbook(tmp_pa
     # named as the overview counts them (证件号码错误, 其中Excel损坏)
     assert problems == {"Excel损坏": "3.*******17", "证件号码错误": "341502********1235"}
     assert "341502200101011235" not in str(rows)
+
+
+def test_a_township_is_undelivered_when_ledger_and_last_roster_name_it_however_spelled():
+    """The month stops on a roster without a township that last month's roster had and the
+    grid ledger still has, its name written with or without 镇 in either; a township only one of
+    them names (the district's first month, or one merged away from the ledger) does not stop it."""
+    from pipelines.roster import undelivered_townships
+
+    con = memory_warehouse()
+    roster = pl.DataFrame({"record_key": ["r1"], "township": ["东桥镇"]})
+    replace_partition(con, "stg_roster", roster, district=DISTRICT, month=MONTH)
+    grid = pl.DataFrame({"township": ["东桥镇", "三十铺镇", "木厂镇"]})
+    replace_partition(con, "stg_grid", grid, district=DISTRICT, month=MONTH)
+    before = pl.DataFrame(
+        {"member_key": ["a", "b", "c"], "township": ["东桥镇", "三十铺", "城北镇"]}
+    )
+    replace_partition(con, "roster_members", before, district=DISTRICT, month="2026-09")
+    assert undelivered_townships(con, DISTRICT, MONTH) == ["三十铺镇"]
