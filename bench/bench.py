@@ -243,6 +243,14 @@ def _best(runs: list[dict]) -> dict:
     return best
 
 
+def fresh_home(home: Path) -> Path:
+    """An empty DAGSTER_HOME with the project's dagster.yaml (a run's own, for timing)."""
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
 def new_month_state(root: Path, scratch: Path) -> Path:
     """A copy of the bench district as it stood before M's files arrived: the warehouse without
     any row of M (the earlier claims months stay staged and tied, as the months' own runs or a
@@ -512,19 +520,14 @@ def main() -> None:
         shutil.rmtree(root / "warehouse", ignore_errors=True)
         shutil.rmtree(root / "exports", ignore_errors=True)
         shutil.rmtree(root / "ledger", ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        fresh_home(home)
         firsts.append(run_month(root, home, env))
         reruns.append(run_month(root, home, env))
     # a new month: what a district runs every month once its earlier months are in
     news = []
     for _ in range(args.repeat):
         scratch = new_month_state(root, args.out / f"new-month-{args.members}{suffix}")
-        new_home = args.out / f"dagster-home-new-month-{args.members}{suffix}"
-        shutil.rmtree(new_home, ignore_errors=True)
-        new_home.mkdir(parents=True)
-        shutil.copyfile(REPO / "dagster.yaml", new_home / "dagster.yaml")
+        new_home = fresh_home(args.out / f"dagster-home-new-month-{args.members}{suffix}")
         news.append(run_month(scratch, new_home, env))
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(new_home, ignore_errors=True)
@@ -537,9 +540,7 @@ def main() -> None:
     for _ in range(args.repeat):
         shutil.rmtree(light_root / "warehouse", ignore_errors=True)
         shutil.rmtree(light_root / "exports", ignore_errors=True)
-        shutil.rmtree(light_home, ignore_errors=True)
-        light_home.mkdir(parents=True)
-        shutil.copyfile(REPO / "dagster.yaml", light_home / "dagster.yaml")
+        fresh_home(light_home)
         lights.append(run_month(light_root, light_home, env))
     shutil.rmtree(light_root, ignore_errors=True)
     shutil.rmtree(light_home, ignore_errors=True)
