@@ -15,7 +15,6 @@ from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import ExportedFile, fixed_workbook, mask_ids, write_sheet
 from pipelines.matching.ids import BAD_CHECKSUM, BAD_DATE, DESTROYED, INVALID
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
-from pipelines.warehouse import table_columns
 
 FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
@@ -95,12 +94,9 @@ def _id_errors(
     """Kept rows whose 证件号码 is not a usable ID, each with what is wrong and the ID as written,
     masked (contract §2: a row carrying a destroyed ID is reported as such; it had been a count
     in the overview only, the rows named nowhere, though some were tied by name and warned)."""
-    table = f"stg_{source}"
-    if "id_raw" not in table_columns(con, table):
-        return pl.DataFrame()
     rows = con.sql(
         f"""SELECT file AS 文件, sheet AS 工作表, row_number AS 行号, id_status, id_raw
-            FROM {table} WHERE district = $d AND month = $m AND list_contains($statuses, id_status)
+            FROM stg_{source} WHERE district = $d AND month = $m AND list_contains($statuses, id_status)
             ORDER BY file, sheet, row_number""",
         params={"d": district, "m": month, "statuses": list(ID_ERROR_STATUSES)},
     ).pl()

@@ -337,13 +337,22 @@ def _carried(
 def carried_out_of_scope(
     con: duckdb.DuckDBPyConnection, district: str, month: str, verified: set[str]
 ) -> int:
-    """How many open warnings of M−1's listing were not carried to M because their household is
-    no longer monitored (OUT_OF_SCOPE), for the run output."""
-    earlier = _earlier_listings(con, district, month)
-    if earlier.is_empty():
+    """How many open warnings of the latest earlier listing were not carried to M because their
+    household is no longer monitored (OUT_OF_SCOPE), for the run output: that listing and M's
+    warning ids are read, not M's whole listing built again."""
+    params = {"district": district, "month": month}
+    latest = con.sql(
+        """SELECT * FROM listings WHERE district = $district AND month = (
+               SELECT max(month) FROM listings WHERE district = $district AND month < $month)""",
+        params=params,
+    ).pl()
+    if latest.is_empty():
         return 0
-    current = con.sql(LISTING_SQL, params={"district": district, "month": month}).pl()
-    carried = _carried(con, earlier, current, verified, district=district, month=month)
+    current = con.sql(
+        "SELECT warning_id FROM warnings WHERE district = $district AND month = $month",
+        params=params,
+    ).pl()
+    carried = _carried(con, latest, current, verified, district=district, month=month)
     return carried.filter(OUT_OF_SCOPE).height
 
 

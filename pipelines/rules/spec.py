@@ -432,7 +432,14 @@ class YearToDateRule(RuleSpec):
             ) WHERE copy > 1
         """
         con.execute(repeated, bind(repeated, params))
-        same = " AND ".join(f"s.{c} = a.{c}" for c in self.same_event)
+
+        def alike(negated: tuple[str, ...] = ()) -> str:
+            """SQL: row s holds row a's event (the `negated` columns with the opposite sign)."""
+            return " AND ".join(
+                f"s.{c} = {'-' if c in negated else ''}a.{c}" for c in self.same_event
+            )
+
+        same = alike()
         person = (
             "s.id_number IS NOT DISTINCT FROM a.id_number AND s.name IS NOT DISTINCT FROM a.name"
         )
@@ -442,10 +449,6 @@ class YearToDateRule(RuleSpec):
         # dropped as a copy of February's, a household short of the threshold it reached). A
         # reversal that is itself a copy (an export window that overlapped re-sends the claim
         # and its reversal alike) separates nothing.
-        negated = " AND ".join(
-            f"s.{c} = -a.{c}" if c in self.negated_in_reversal else f"s.{c} = a.{c}"
-            for c in self.same_event
-        )
         resent = f"""
             CREATE OR REPLACE TEMP TABLE {self._resent_table} AS
             WITH copies AS (
@@ -459,7 +462,7 @@ class YearToDateRule(RuleSpec):
             ), reversals AS (
                 SELECT a.record_key AS seed, s.month, s.file
                 FROM ff_misplaced a
-                JOIN stg_{self.source} s ON {negated} AND {person}
+                JOIN stg_{self.source} s ON {alike(self.negated_in_reversal)} AND {person}
                 WHERE {_YEAR} AND a.{self.amount} > 0
                   AND s.record_key NOT IN (SELECT record_key FROM copies)
             )
