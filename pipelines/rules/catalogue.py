@@ -22,6 +22,7 @@ from pipelines.rules.spec import (
     age_span,
     age_within,
     date_span,
+    exact,
     in_month,
     known_age,
 )
@@ -133,7 +134,7 @@ RULES: tuple[RuleSpec, ...] = (
     YearToDateRule(
         code="YB01", name="医疗自付费用高", source="medical_claims", level=_H, scope=_ALL,
         risk_type="因病", direction=_R,
-        params={"threshold_monitored": float, "threshold_general": float, "red_multiple": float},
+        params={"threshold_monitored": exact, "threshold_general": exact, "red_multiple": exact},
         amount="self_paid",
         amount_bound="total_cost",
         same_event=("institution", "admission_date", "discharge_date", "total_cost", "self_paid"),
@@ -333,7 +334,7 @@ RULES: tuple[RuleSpec, ...] = (
     RecordRule(
         code="YJ01", name="受灾损失大", source="emergency", level=_H, scope=_ALL,
         risk_type="因灾", direction=_R,
-        params={"loss_threshold": float},
+        params={"loss_threshold": exact},
         # not _COLLAPSED: a 房屋倒塌 that could not be read leaves a small loss unknown (NULL, so
         # 不可判断 by its field problem), not "not collapsed"; a blank one is no hit either
         where="s.loss >= $loss_threshold OR s.house_collapsed",
@@ -372,7 +373,7 @@ RULES: tuple[RuleSpec, ...] = (
     RecordRule(
         code="SJ01", name="经营市场主体", source="market", level=_P, scope=_MON,
         risk_type="—", direction=_X,
-        params={"roles": list, "capital_threshold": float},
+        params={"roles": list, "capital_threshold": exact},
         where=f"list_contains($roles, s.role) AND s.capital >= $capital_threshold AND {_NOT_ENDED}",
         # not the 统一社会信用代码 or the entity's name: departments leave them blank or respell
         # them; the 成立日期's month tells a company founded since from the one verified

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipelines.config import RULES_ENV, DataDir
 from pipelines.rules.catalogue import RULES_BY_CODE
+from pipelines.rules.spec import exact
 from pipelines.sources import SOURCES
 
 DEFAULTS_FILE = Path(__file__).parent / "defaults.toml"
@@ -140,7 +141,7 @@ def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[st
             value = table[name]
             if convert is list and not isinstance(value, list):
                 raise ValueError(f"{path}: [rules.{code}] {name} must be a list, not {value!r}")
-            if convert in (int, float) and (
+            if convert in (int, float, exact) and (
                 isinstance(value, bool) or not isinstance(value, int | float) or value < 0
             ):
                 raise ValueError(

@@ -6,6 +6,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -122,6 +123,13 @@ def known_age(first: str, last: str) -> str:
 def in_month(column: str) -> str:
     """SQL: `column` falls in the evaluated month."""
     return f"({column} >= $month_start AND {column} < $month_end)"
+
+
+def exact(value: int | float) -> Decimal:
+    """A threshold or multiple as the settings file writes it, exactly: 1.1 is 1.1, compared
+    with the amounts (DECIMAL) as decimals, not as the binary float nearest it (3,000 × 1.1
+    in floats is 3,300.0000000000005, so a year's 3,300.00 would fall short of it)."""
+    return Decimal(str(value))
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -640,3 +640,36 @@ def test_mz02_is_red_by_the_settings_red_rules_which_a_district_can_empty(world,
     emptied = copy.deepcopy(rule_config)
     emptied["levels"]["red_rules"] = []
     assert fired(world.evaluate(emptied), "MZ02")["level"].to_list() == ["黄"]
+
+
+def test_a_red_multiple_written_with_decimals_is_red_exactly_at_its_line(world, rule_config):
+    """1.1 × 3,000 is 3,300.00: a year's sum of exactly that is 红 (in binary floats the line
+    was 3,300.0000000000005, and the household came out 黄); a cent below it is 黄."""
+    settings = copy.deepcopy(rule_config)
+    settings["rules"]["YB01"] |= {"threshold_monitored": 3_000, "red_multiple": 1.1}
+    at_line, below = world.household("监测户"), world.household("监测户")
+    for household, october in ((at_line, 2_300.0), (below, 2_299.99)):
+        member = world.member(household)
+        world.record("medical_claims", member, self_paid=1_000.0)
+        world.record("medical_claims", member, self_paid=october)
+    warnings = fired(world.evaluate(settings), "YB01")
+    level = dict(zip(warnings["household_id"], warnings["level"], strict=True))
+    assert level == {at_line: "红", below: "黄"}
+
+
+def test_loss_and_capital_thresholds_written_with_decimals_hold_at_the_line(world, rule_config):
+    settings = copy.deepcopy(rule_config)
+    settings["rules"]["YJ01"]["loss_threshold"] = 4_999.99
+    settings["rules"]["SJ01"]["capital_threshold"] = 50.1
+    poor = world.household("监测户")
+    at_loss, below_loss = world.household("一般农户"), world.household("一般农户")
+    world.record("emergency", world.member(at_loss), loss=4_999.99)
+    world.record("emergency", world.member(below_loss), loss=4_999.98)
+    owners = [world.member(poor, f"成员{i}", relation="之子") for i in range(2)]
+    for key in owners:
+        world.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    world.record("market", owners[0], role="股东", capital=50.1)
+    world.record("market", owners[1], role="股东", capital=50.09)
+    warnings = world.evaluate(settings)
+    assert subjects(warnings, "YJ01") == {at_loss}
+    assert subjects(warnings, "SJ01", "member_key") == {owners[0]}
