@@ -156,6 +156,11 @@ _AMOUNT = (
     r"(?<unit>万元|万|千元|千|元整|元|圆|RMB|CNY|人民币|平方米|平米|M2)?$"
 )
 _ACCOUNTING_ZERO = r"(?i)^(¥|RMB|CNY|人民币)[-‐‑–—]+$"
+# a unit or the currency in brackets after the number, as a template's header writes it
+# (50.00（万元）, 60(万元), 60.00万元（人民币）): the unit read as if written plain; a bracketed
+# number ((500), an accounting negative) is still refused
+_CURRENCY_NOTE = r"(?i)^(.*[0-9.元万千圆整])\((?:人民币|RMB|CNY)\)$"
+_BRACKETED_UNIT = r"(?i)^([-+]?(?:¥|RMB|CNY|人民币)?[-+]?[0-9.,]*[0-9])\((万元|万|千元|千|元整|元|圆|平方米|平米|M2)\)$"
 _MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元": 0, "圆": 0}
 # no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
 _COLUMN_UNIT = ("", "RMB", "CNY", "人民币")
@@ -592,6 +597,7 @@ def _amount_text(value: pl.Series, unit: str = "元", bare: str | None = None) -
     # an accounting format shows zero as a dash after the currency (¥ -, as Excel and LibreOffice
     # save it "as shown"); a dash alone stays a blank mark
     value = value.str.replace(_ACCOUNTING_ZERO, "${1}0")
+    value = value.str.replace(_CURRENCY_NOTE, "${1}").str.replace(_BRACKETED_UNIT, "${1}${2}")
     parts = value.str.extract_groups(_AMOUNT)
     field = parts.struct.field
     cell_unit = field("unit").fill_null("").str.to_uppercase()
@@ -649,7 +655,8 @@ def parse_amount(
     never 0.
 
     Read: 1234.5, 1,234.50, 1234.5元, 1,234.50 元, ¥1234, ￥1,234, RMB 100, 人民币100元,
-    100元整, 5万, 5万元, 1.2万元, 3千元, -12.5, .5, full-width digits and separators, an
+    100元整, 5万, 5万元, 1.2万元, 3千元, 50.00（万元）, 60万元（人民币）, -12.5, .5, full-width
+    digits and separators, an
     accounting format's zero (¥ -: the currency and a dash; a dash alone is blank); Excel's
     binary noise past 15 significant digits is rounded as Excel shows it; more than 4
     decimals of the unit are rounded half up. Refused: (500) and other bracketed negatives,

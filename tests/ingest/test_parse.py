@@ -206,6 +206,22 @@ def test_amounts_are_stored_and_summed_exactly_by_duckdb() -> None:
     assert con.sql("SELECT * FROM stg").pl()["self_paid"].equals(parsed)
 
 
+@pytest.mark.parametrize(
+    ("raw", "in_wan"),
+    [("50.00（万元）", "50"), ("60(万元)", "60"), ("60.00万元（人民币）", "60"),
+     ("500000（元）", "50"), ("55(人民币)", "55"), ("12.5（万）", "12.5")],
+)  # fmt: skip
+def test_a_unit_in_brackets_after_the_number_is_read_as_written_plain(raw: str, in_wan: str):
+    """indep17: a 注册资本（万元） cell written 50.00（万元） — the header's unit copied into the cell —
+    was unreadable, and a 股东's SJ01 went to the district as 不可判断 instead of out."""
+    assert parse.parse_amount(pl.Series([raw]), unit="万元").to_list() == [Decimal(in_wan)]
+
+
+@pytest.mark.parametrize("raw", ["(500)", "(万元)50", "abc(万元)", "50(美元)"])
+def test_brackets_that_hold_no_unit_of_a_number_stay_unreadable(raw: str) -> None:
+    assert _parse(parse.parse_amount, raw) == (None, True)
+
+
 @pytest.mark.parametrize("raw", [None, "", "-", "/", "无"])
 def test_blank_amount_is_unknown_never_zero(raw: str | None) -> None:
     assert _parse(parse.parse_amount, raw) == (None, False)
