@@ -287,6 +287,13 @@ def _lost_warehouse(layout, earlier: list[str]) -> str:  # noqa: ANN001 - a Data
     )
 
 
+def _other_districts(database: Path, district: str) -> list[str]:
+    from pipelines.warehouse import open_warehouse, other_districts
+
+    with open_warehouse(database, read_only=True) as con:
+        return other_districts(con, district)
+
+
 def _unfinished_month(month: str) -> str | None:
     """Why `month` cannot run yet, when it has not ended (Asia/Shanghai): a month's partition
     exists once its events are all in (Dagster would refuse it with a stack trace)."""
@@ -306,6 +313,7 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     from pipelines.exports.ledger import exported_before
     from pipelines.report import run_summary
     from pipelines.runs import StoppedWaiting, WaitTimedOut
+    from pipelines.warehouse import other_districts_message
 
     settings = fangfan.for_district(code)
     layout = settings.layout
@@ -323,6 +331,11 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
             print(_lost_warehouse(layout, earlier), file=sys.stderr)
             return 2
     district = settings.district_key
+    if layout.database.exists():
+        held = _other_districts(layout.database, district)
+        if held:
+            print(other_districts_message(layout.database, district, held), file=sys.stderr)
+            return 2
     earlier = claims_months_to_stage(settings, args.month)
     if earlier:
         print(
@@ -399,8 +412,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not layout.database.exists():
         print(f"{layout.database} 不存在：请先运行 fangfan run", file=sys.stderr)
         return 2
-    current = load_rule_config(layout)
-    proposed = load_rule_config(layout, Path(args.proposed_rules))
+    try:  # a settings file is checked as `fangfan run` checks it, and said the same way
+        current = load_rule_config(layout)
+        proposed = load_rule_config(layout, Path(args.proposed_rules))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"规则设置有误，未回放：{error}", file=sys.stderr)
+        return 2
     try:
         with open_warehouse(layout.database, read_only=True) as con:
             result = replay(

@@ -166,7 +166,7 @@ def _user_message(cls_name: str, message: str) -> str:
 
 
 # dg.Failure metadata "asset" of a failure whose message says what to do itself
-OWN_ACTION = ("settings", "previous_month")
+OWN_ACTION = ("settings", "previous_month", "district_key")
 _LOCKED = ("Could not set lock", "lock on file", "database is locked", "Conflicting lock")
 # the warehouse file itself damaged (a crash or copy that cut it, a bad disk), or its disk full
 _DAMAGED = (

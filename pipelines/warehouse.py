@@ -207,3 +207,29 @@ def read_frame(
     con: duckdb.DuckDBPyConnection, query: str, params: list | None = None
 ) -> pl.DataFrame:
     return con.sql(query, params=params or []).pl()
+
+
+def other_districts(con: duckdb.DuckDBPyConnection, district: str) -> list[str]:
+    """The districts the warehouse holds months of, when it holds none of `district`'s (empty
+    otherwise): a data directory renamed or moved (its name is the district's key when nothing
+    else names it), whose run would start the district over under a new key."""
+    if not table_exists(con, "source_status"):
+        return []
+    held = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT district FROM source_status ORDER BY district"
+        ).fetchall()
+    ]
+    return [] if not held or district in held else held
+
+
+def other_districts_message(database: Path, district: str, held: list[str]) -> str:
+    """What a run says when the warehouse is another district's (other_districts)."""
+    names = "、".join(f"「{d}」" for d in held)
+    return (
+        f"仓库 {database} 中只有区县{names}的数据，本次运行的区县却是「{district}」"
+        "（没有设 FANGFAN_DISTRICT 和 rules.toml 的 [district] name 时取数据目录名）：数据目录可能改过名或搬过。"
+        "按新区县运行会从头开始，把仍待核实、已核实的预警当作新增重新下发。"
+        f'请在数据目录的 rules.toml 中写 [district] name = "{held[0]}"（或设 FANGFAN_DISTRICT）后再运行'
+    )

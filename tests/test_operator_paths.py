@@ -282,3 +282,49 @@ def test_a_sources_data_version_follows_its_files(district: Path):
     again = versions()
     assert again["housing"] != first["housing"]
     assert again["education"] == first["education"]
+
+
+# --- a data directory renamed: the warehouse is another district key's ------------------------
+
+
+def test_a_renamed_data_directory_stops_the_month_naming_the_warehouses_district(
+    district: Path, capsys, monkeypatch
+):
+    """The district's key is its folder's name when nothing else names it: run from a renamed
+    folder, the month would start the district over (every open and verified warning listed as
+    new, the returned answers refused). It stops before reading anything, on the command line
+    and from the UI alike, and says how to keep the key."""
+    assert _run(district, AUGUST) == 0
+    moved = district.with_name("jinan_2026")
+    district.rename(moved)
+    capsys.readouterr()
+
+    assert _run(moved, SEPTEMBER) == 2
+    said = capsys.readouterr().err
+    assert "中只有区县「district」的数据，本次运行的区县却是「jinan_2026」" in said
+    assert '[district] name = "district"' in said
+    monkeypatch.setenv("FANGFAN_DATA_DIR", str(moved))
+    instance = dg.DagsterInstance.ephemeral()
+    result = (
+        defs()
+        .resolve_job_def(MONTHLY_JOB)
+        .execute_in_process(
+            partition_key=district_partition(SEPTEMBER, instance=instance),
+            instance=instance,
+            raise_on_error=False,
+        )
+    )
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert "本次运行的区县却是「jinan_2026」" in failure.step_failure_data.error.message
+    with open_warehouse(moved / "warehouse" / "fangfan.duckdb", read_only=True) as con:
+        keys = con.execute("SELECT DISTINCT district FROM source_status").fetchall()
+    assert keys == [("district",)]  # nothing staged under the new key
+
+    (moved / "rules.toml").write_text('[district]\nname = "district"\n', encoding="utf-8")
+    assert _run(moved, SEPTEMBER) == 0
+    with open_warehouse(moved / "warehouse" / "fangfan.duckdb", read_only=True) as con:
+        carried = con.execute(
+            "SELECT count(*) FROM listings WHERE month = ? AND first_month = ?",
+            [SEPTEMBER, AUGUST],
+        ).fetchall()
+    assert carried[0][0] > 0

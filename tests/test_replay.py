@@ -85,3 +85,49 @@ def test_replay_of_a_warehouse_older_than_the_schema_says_to_run_once(tmp_path, 
                  "--from", "2026-01", "--to", "2026-02"])  # fmt: skip
     assert code == 2
     assert "fangfan run" in capsys.readouterr().err
+
+
+def _one_run_month(con) -> None:
+    world = World()
+    world.record("medical_claims", world.member(world.household("一般农户")), self_paid=21_000.0)
+    world.build(con)
+    status = pl.DataFrame({"source": ["roster", *DEPARTMENT_KEYS], "received": True})
+    replace_partition(con, "source_status", status, district=DISTRICT, month="2026-10")
+    claims_only = pl.DataFrame({"source": ["medical_claims"], "received": True})
+    replace_partition(con, "source_status", claims_only, district=DISTRICT, month="2026-09")
+
+
+def test_replay_of_months_no_run_covered_names_the_months_that_were_run():
+    con = memory_warehouse()
+    _one_run_month(con)
+    config = load_rule_config()
+    # 2026-09 holds the year's claims only (staged for YB01), no run of its own
+    result = replay(con, district=DISTRICT, first="2026-09", last="2026-09",
+                    current=config, proposed=config)  # fmt: skip
+    assert result.counts.is_empty() and result.months_run == ("2026-10",)
+    assert "已运行的月份：2026-10" in format_replay(result)
+
+
+def test_replay_under_another_district_key_says_the_data_directory_may_have_been_renamed():
+    con = memory_warehouse()
+    _one_run_month(con)
+    config = load_rule_config()
+    result = replay(con, district="改名后的目录", first="2026-10", last="2026-10",
+                    current=config, proposed=config)  # fmt: skip
+    assert result.other_districts == (DISTRICT,)
+    assert f"只有区县 {DISTRICT} 的" in format_replay(result)
+
+
+def test_replay_with_a_broken_rules_file_says_so_like_run(tmp_path, capsys):
+    from pipelines.cli import main
+
+    database = tmp_path / "warehouse" / "fangfan.duckdb"
+    database.parent.mkdir(parents=True)
+    database.touch()
+    proposed = tmp_path / "proposed.toml"
+    proposed.write_text('[rules.YJ01]\nloss_threshold = "五千"\n', encoding="utf-8")
+    code = main(["replay", "--data-dir", str(tmp_path), "--rules", str(proposed),
+                 "--from", "2026-10", "--to", "2026-10"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "规则设置有误" in err and "loss_threshold" in err and "Traceback" not in err

@@ -18,6 +18,7 @@ from pipelines.publishing import unpublished_previous_month
 from pipelines.resources import FangfanResource
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, Source
 from pipelines.staging import ACCOUNTING_TABLES, NothingToStage, Staged, ingest_sources
+from pipelines.warehouse import other_districts, other_districts_message
 
 INGEST_GROUP = "ingest"
 # one month of a run: its partition, the results of its selected assets, what was staged
@@ -173,6 +174,12 @@ def ingest(context: dg.AssetExecutionContext, fangfan: FangfanResource) -> Itera
         _check_settings(fangfan)
     try:
         with fangfan.warehouse() as con:
+            held = other_districts(con, fangfan.district_key)
+            if held:
+                message = other_districts_message(
+                    fangfan.layout.database, fangfan.district_key, held
+                )
+                raise dg.Failure(message, metadata={"asset": "district_key"})
             for key in partitions:
                 month = month_of(key)
                 if monthly:

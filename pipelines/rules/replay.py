@@ -18,10 +18,17 @@ class OutdatedWarehouse(RuntimeError):
     """The warehouse predates the declared schema: a run (a writer) migrates it first."""
 
 
+COUNTS_SCHEMA = {"month": pl.String, "rule": pl.String, "current": pl.Int64, "proposed": pl.Int64}
+
+
 @dataclass(frozen=True)
 class Replay:
     counts: pl.DataFrame  # month, rule, current, proposed
     confirmed: pl.DataFrame  # rule, confirmed (past 属实), still_caught
+    # where no month of the range was run for the district: the months that were, and the
+    # districts the warehouse holds when it holds none of this one's (a renamed data directory)
+    months_run: tuple[str, ...] = ()
+    other_districts: tuple[str, ...] = ()
 
 
 def months_in_warehouse(
@@ -80,7 +87,26 @@ def replay(
             )
         )
     confirmed = _confirmed_caught(con, district, last, proposed_subjects)
-    return Replay(pl.DataFrame(counts), confirmed)
+    frame = pl.DataFrame(counts, schema=COUNTS_SCHEMA)
+    if frame.height:
+        return Replay(frame, confirmed)
+    return Replay(
+        frame, confirmed, tuple(months_in_warehouse(con, district, "0000-00", "9999-99")),
+        () if _has_district(con, district) else _districts(con),
+    )  # fmt: skip
+
+
+def _has_district(con: duckdb.DuckDBPyConnection, district: str) -> bool:
+    return bool(
+        con.execute("SELECT count(*) FROM source_status WHERE district = ?", [district]).fetchone()[
+            0
+        ]
+    )
+
+
+def _districts(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    rows = con.execute("SELECT DISTINCT district FROM source_status ORDER BY district").fetchall()
+    return tuple(r[0] for r in rows)
 
 
 def _confirmed_caught(
@@ -117,6 +143,21 @@ def _confirmed_caught(
     )
 
 
+def _nothing_to_replay(result: Replay) -> str:
+    """Why the range has no months, and what to do."""
+    if result.other_districts:
+        return (
+            f"（仓库中没有本区县的数据，只有区县 {'、'.join(result.other_districts)} 的：数据目录可能改过名。"
+            '请在 rules.toml 中写 [district] name = "原名称"，或设 FANGFAN_DISTRICT 为原名称后再回放）'
+        )
+    if result.months_run:
+        return (
+            f"（所选月份在仓库中没有运行过的月份；已运行的月份：{'、'.join(result.months_run)}。"
+            "只读入了医保结算明细的月份不能回放）"
+        )
+    return "（所选月份在仓库中没有数据：请先用 fangfan run 运行这些月份）"
+
+
 def format_replay(result: Replay) -> str:
     lines = ["月份     规则  名称              现行  调整后   变化"]
     for row in result.counts.filter((pl.col("current") > 0) | (pl.col("proposed") > 0)).iter_rows(
@@ -131,7 +172,7 @@ def format_replay(result: Replay) -> str:
         totals = result.counts.select(pl.col("current").sum(), pl.col("proposed").sum()).row(0)
         lines.append(f"合计{'':<26}{totals[0]:>8}{totals[1]:>8}{totals[1] - totals[0]:>+7}")
     else:
-        lines.append("（所选月份在仓库中没有数据：请先用 fangfan run 运行这些月份）")
+        lines.append(_nothing_to_replay(result))
     lines.append("")
     if result.confirmed.height:
         lines.append("已核实属实的历史预警，调整后仍能发现：")
