@@ -312,6 +312,7 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     from pipelines.definitions import claims_months_to_stage
     from pipelines.exports.ledger import exported_before
     from pipelines.report import run_summary
+    from pipelines.rules.settings import settings_lines
     from pipelines.runs import StoppedWaiting, WaitTimedOut
     from pipelines.warehouse import other_districts_message
 
@@ -375,6 +376,7 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
         return 1
     if layout.database.exists():
         print(run_summary(layout, district, args.month))
+        print("\n".join(settings_lines(settings.settings_in_effect())))
     return 0
 
 

@@ -83,9 +83,11 @@ def publish_district_files(
     month: str,
     today: date,
     signature: Signature,
+    settings: list[dict[str, str]] | None = None,
 ) -> DistrictFiles:
-    """The district summary, each department's data-quality workbook and the list of unresolved
-    records, dated with the month's first export; every file on the ledger."""
+    """The district summary (with the rule `settings` in effect, rules.settings_in_effect, as its
+    规则设置 sheet), each department's data-quality workbook and the list of unresolved records,
+    dated with the month's first export; every file on the ledger."""
     export_date = scalar(
         con,
         "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
@@ -93,7 +95,7 @@ def publish_district_files(
     )
     files = write_district_files(
         con, district=district, month=month, out_dir=layout.exports(month),
-        export_date=export_date or today,
+        export_date=export_date or today, settings=settings,
     )  # fmt: skip
     _log(con, layout, files, district=district, month=month, signature=signature)
 

@@ -12,7 +12,7 @@ import duckdb
 from pipelines.city.districts import City, District, load_city
 from pipelines.config import DataDir, district_key
 from pipelines.partitions import context_partitions, district_of
-from pipelines.rules.settings import load_rule_config
+from pipelines.rules.settings import load_rule_config, settings_in_effect
 from pipelines.warehouse import open_warehouse
 
 WRITER_POOL = "duckdb_writer"
@@ -65,6 +65,10 @@ class FangfanResource(dg.ConfigurableResource):
 
     def rule_config(self) -> dict:
         return load_rule_config(self.layout, Path(self.rules_file) if self.rules_file else None)
+
+    def settings_in_effect(self) -> list[dict[str, str]]:
+        """The values the settings files change from the defaults (rules.settings_in_effect)."""
+        return settings_in_effect(self.layout, Path(self.rules_file) if self.rules_file else None)
 
     @contextlib.contextmanager
     def warehouse(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

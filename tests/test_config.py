@@ -72,3 +72,33 @@ def test_a_setting_that_cannot_be_meant_is_refused_naming_file_and_key(tmp_path,
     with pytest.raises(ValueError, match=named) as error:
         load_rule_config(DataDir(tmp_path))
     assert "rules.toml" in str(error.value)
+
+
+def test_the_settings_in_effect_name_each_value_changed_and_its_file(tmp_path, monkeypatch):
+    """indep18: neither the run output nor the district summary said which thresholds a month's
+    lists were made under. Each value a settings file changes is named with its default and the
+    file; a value written as its default is no change; the district's name is not a setting."""
+    from pipelines.rules.settings import settings_in_effect, settings_lines
+
+    monkeypatch.delenv("FANGFAN_RULES", raising=False)
+    data = DataDir(tmp_path)
+    assert settings_lines(settings_in_effect(data)) == [
+        "规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"
+    ]
+    (tmp_path / "rules.toml").write_text(
+        '[district]\nname = "金安区"\n[rules.YB01]\nthreshold_monitored = 8000\n'
+        "threshold_general = 20000\n[levels]\nred_rules = []\n",
+        encoding="utf-8",
+    )
+    explicit = tmp_path / "proposal.toml"
+    explicit.write_text("[rules.YB01]\nred_multiple = 1.5\n", encoding="utf-8")
+    rows = settings_in_effect(data, explicit)
+    assert [(r["设置项"], r["本月取值"], r["默认值"]) for r in rows] == [
+        ("levels.red_rules", "（空）", "MZ02"),
+        ("rules.YB01.red_multiple", "1.5", "2"),
+        ("rules.YB01.threshold_monitored", "8000", "5000"),
+    ]
+    assert rows[1]["设置文件"] == str(explicit) and rows[2]["设置文件"] == str(
+        tmp_path / "rules.toml"
+    )
+    assert settings_lines(rows)[0] == f"规则设置：{tmp_path / 'rules.toml'}、{explicit} 改动了 3 项"

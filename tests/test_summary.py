@@ -84,3 +84,22 @@ def test_summary_workbook_has_charts_and_html(tmp_path):
     assert "乡镇 × 规则" in html or "乡镇×规则" in html
     csv = (tmp_path / "out" / "区级汇总.csv").read_bytes()
     assert csv.startswith(b"\xef\xbb\xbf")
+
+
+def test_the_summary_says_the_rule_settings_the_lists_were_made_under(tmp_path):
+    from pipelines.exports.summary import SETTINGS_SHEET, write_district_files
+
+    con, _ = _answered_world(tmp_path)
+    changed = [{"设置项": "rules.YB01.threshold_monitored", "本月取值": "8000",
+                "默认值": "5000", "设置文件": "rules.toml"}]  # fmt: skip
+    out = tmp_path / "out"
+    write_district_files(con, district=DISTRICT, month="2026-10", out_dir=out,
+                         export_date=date(2026, 11, 3), settings=changed)  # fmt: skip
+    sheet = openpyxl.load_workbook(out / "区级汇总.xlsx")[SETTINGS_SHEET]
+    assert [c.value for c in sheet[2]] == [
+        "rules.YB01.threshold_monitored",
+        "8000",
+        "5000",
+        "rules.toml",
+    ]
+    assert "rules.YB01.threshold_monitored" in (out / "区级汇总.html").read_text(encoding="utf-8")

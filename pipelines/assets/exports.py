@@ -174,7 +174,7 @@ def district_summary(context: dg.AssetExecutionContext, fangfan: FangfanResource
     with fangfan.warehouse() as con:
         files = publish_district_files(
             con, fangfan.layout, district=fangfan.district_key, month=month,
-            today=date.today(), signature=signed,
+            today=date.today(), signature=signed, settings=fangfan.settings_in_effect(),
         )  # fmt: skip
         cross = publish_cross_district_file(
             con, fangfan.layout, city_database, district=fangfan.district_key, month=month,

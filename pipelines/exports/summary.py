@@ -52,6 +52,8 @@ UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
 ABSENCE_RULES = tuple(r.code for r in RULES if r.absence)
 MISSING_SHEET = "未报送与读取失败"
+# the rule settings the month's lists were made under (every value changed from the defaults)
+SETTINGS_SHEET = "规则设置"
 
 
 def source_problems(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
@@ -569,14 +571,25 @@ def _write_unresolved(target: Path, unresolved: pl.DataFrame) -> list[ExportedFi
 
 
 def write_district_files(
-    con: duckdb.DuckDBPyConnection, *, district: str, month: str, out_dir: Path, export_date: date
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    month: str,
+    out_dir: Path,
+    export_date: date,
+    settings: list[dict[str, str]] | None = None,
 ) -> list[ExportedFile]:
     """The summary (XLSX, HTML, CSV), the department workbooks and the list of unresolved records:
-    every file written, in order."""
+    every file written, in order. `settings`: the rule settings the month's lists were made
+    under (rules.settings_in_effect), the summary's last sheet."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[ExportedFile] = []
     tables = summary_tables(con, district, month)
     tables.update(learned_tables(warning_history(con, district, month), month, export_date))
+    if settings:
+        tables[SETTINGS_SHEET] = pl.DataFrame(
+            settings, schema=dict.fromkeys(settings[0], pl.String)
+        )
     listing = _q(
         con,
         "SELECT township, rule FROM listings WHERE district = $d AND month = $m",

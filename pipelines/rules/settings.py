@@ -27,9 +27,9 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = None) -> dict:
-    """Defaults, overlaid by <data dir>/rules.toml, overlaid by an explicit file (or FANGFAN_RULES)."""
-    config = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+def _settings_files(data_dir: DataDir | None, rules_file: Path | None) -> list[Path]:
+    """The settings files read over the defaults, in order: <data dir>/rules.toml, then an
+    explicit file (or FANGFAN_RULES)."""
     candidates: list[Path] = []
     if data_dir is not None:
         candidates.append(data_dir.root / "rules.toml")
@@ -38,19 +38,85 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
         if not explicit.is_file():
             raise FileNotFoundError(f"rule configuration {explicit} does not exist")
         candidates.append(explicit)
-    for path in candidates:
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            try:
-                override = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as error:
-                raise ValueError(
-                    f"{path}: not a valid settings file ({error}){_line_of(text, error)}"
-                ) from None
-            _check_rule_settings(path, override, config)
-            config = _merge(config, override)
-            _check_other_settings(path, override, config)
+    return [path for path in candidates if path.is_file()]
+
+
+def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = None) -> dict:
+    """Defaults, overlaid by <data dir>/rules.toml, overlaid by an explicit file (or FANGFAN_RULES)."""
+    config = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    for path in _settings_files(data_dir, rules_file):
+        text = path.read_text(encoding="utf-8")
+        try:
+            override = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ValueError(
+                f"{path}: not a valid settings file ({error}){_line_of(text, error)}"
+            ) from None
+        _check_rule_settings(path, override, config)
+        config = _merge(config, override)
+        _check_other_settings(path, override, config)
     return config
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "、".join(map(str, value)) if value else "（空）"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return str(value)
+
+
+# the item headers a district summary and run output show for the settings in effect
+SETTINGS_COLUMNS = ("设置项", "本月取值", "默认值", "设置文件")
+
+
+def settings_in_effect(
+    data_dir: DataDir | None = None, rules_file: Path | None = None
+) -> list[dict[str, str]]:
+    """What a month's lists were made under, as the district summary's 规则设置 sheet and the run
+    output say it: each value a settings file changes from defaults.toml (the last file to set
+    it named), or one row saying the defaults were used. [district] (the district's name) is
+    not a rule's setting."""
+    defaults = _flat(tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8")))
+    rows: dict[str, dict[str, str]] = {}
+    for path in _settings_files(data_dir, rules_file):
+        for key, value in _flat(tomllib.loads(path.read_text(encoding="utf-8"))).items():
+            if key.startswith("district.") or defaults.get(key) == value:
+                continue
+            # a table a file sets by parts (force = {SJ01 = "黄"}): its item as a whole
+            rows[key] = dict(zip(SETTINGS_COLUMNS, (
+                key, _shown(value), _shown(defaults[key]) if key in defaults else "无",
+                str(path),
+            ), strict=True))  # fmt: skip
+    if not rows:
+        return [
+            dict(
+                zip(
+                    SETTINGS_COLUMNS, ("全部", "默认", "默认", str(DEFAULTS_FILE.name)), strict=True
+                )
+            )
+        ]
+    return [rows[key] for key in sorted(rows)]
+
+
+def settings_lines(rows: list[dict[str, str]]) -> list[str]:
+    """settings_in_effect as the run output's lines."""
+    if rows[0]["设置项"] == "全部":
+        return ["规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"]
+    files = "、".join(dict.fromkeys(r["设置文件"] for r in rows))
+    return [f"规则设置：{files} 改动了 {len(rows)} 项"] + [
+        f"  {r['设置项']} = {r['本月取值']}（默认 {r['默认值']}）" for r in rows
+    ]
 
 
 LEVELS = ("红", "黄", "绿")
