@@ -40,7 +40,7 @@ from pipelines.publishing import Signature, publish_district_files, publish_town
 from pipelines.quality import write_quality
 from pipelines.resources import FangfanResource
 from pipelines.roster import write_roster
-from pipelines.rules.settings import load_rule_config
+from pipelines.rules.settings import load_rule_config, settings_in_effect
 from pipelines.schema import TABLES
 from pipelines.sources import DEPARTMENT_SOURCES, FEEDBACK, GRID, ROSTER, SOURCES
 from pipelines.staging import ingest_source
@@ -96,8 +96,9 @@ def run_without_dagster(root: Path) -> None:
             export_config=config["export"], signature=signature,
         )  # fmt: skip
         publish_district_files(
-            con, layout, district=district, month=MONTH, today=date.today(), signature=signature
-        )
+            con, layout, district=district, month=MONTH, today=date.today(), signature=signature,
+            settings=settings_in_effect(layout),
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

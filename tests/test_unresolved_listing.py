@@ -74,3 +74,22 @@ def test_every_kind_of_entry_is_listed_once_in_file_order():
     assert [c.split("户编号 ")[1][:2] for c in candidates[4:6]] == ["H1", "H2"]
     assert listed["原因"][6].startswith("YB02 无法判断：行已删")
     assert listed["原因"][3] == "YB02 不可判断：另议；本月不下发乡镇，请部门补正这条记录"
+
+
+def test_an_ambiguous_record_with_one_candidate_is_not_said_to_have_several():
+    """indep17: an ID of one member under another person's name is 待确认 with one candidate (the
+    ID's holder); its 类别 had read 待确认(多个候选)."""
+    con = memory_warehouse()
+    con.execute(
+        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('H1|A', 'H1', '王玉玲', '341502197211262862')) t(member_key, household_id, name, id_number)",
+        [D, M],
+    )
+    conflict = _staged(con, "public_servants", M, 4, "李四")
+    con.execute(
+        "INSERT INTO unmatched_records VALUES (?, ?, 'ambiguous', '证件号码属他人', ['H1|A'], ?,"
+        " 'public_servants')",
+        [D, M, conflict],
+    )
+    rows = unresolved_listing(con, D, M).select("类别", "候选人数").rows()
+    assert rows == [("待确认", 1)]

@@ -18,6 +18,8 @@ from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 
 FOLDER = "部门数据质量"
 STATUS = {"ambiguous": "待确认(多个候选)", "unmatched": "未匹配"}
+# an ambiguous record with fewer than two candidates (its ID another person's, an ID alone)
+ONE_CANDIDATE = "待确认"
 FAILED_SHEET = "读取失败的文件"
 FAILED_COLUMNS = {"来源": pl.String, "部门": pl.String, "数据": pl.String, "文件": pl.String,
                   "工作表": pl.String, "状态": pl.String, "原因": pl.String}  # fmt: skip
@@ -114,7 +116,7 @@ def _unresolved(listing: pl.DataFrame, source: str) -> pl.DataFrame:
     if not listing.height:
         return pl.DataFrame()
     return listing.filter(
-        (pl.col("来源") == source) & pl.col("类别").is_in(list(STATUS.values()))
+        (pl.col("来源") == source) & pl.col("类别").is_in([*STATUS.values(), ONE_CANDIDATE])
     ).select("文件", "工作表", "行号", "类别", "原因")
 
 

@@ -16,6 +16,7 @@ from pipelines.exports.departments import (
     FILE_TROUBLE,
     ID_ERROR_STATUSES,
     INCOMPLETE,
+    ONE_CANDIDATE,
     failed_files,
     write_department_workbooks,
 )
@@ -432,7 +433,15 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
             pl.col("id_number").alias("证件号码"),
             pl.col("township").alias("乡镇"),
             pl.col("village").alias("村"),
-            pl.col("status").replace_strict(status_label, return_dtype=pl.String).alias("类别"),
+            # an ID another person holds, a name the ID's holder does not carry: one candidate,
+            # 待确认 all the same (the reason says why), not "several candidates"
+            pl.when(
+                (pl.col("status") == "ambiguous")
+                & (pl.col("candidate_keys").list.len().fill_null(0) < 2)
+            )
+            .then(pl.lit(ONE_CANDIDATE))
+            .otherwise(pl.col("status").replace_strict(status_label, return_dtype=pl.String))
+            .alias("类别"),
             pl.col("reason").alias("原因"),
             pl.col("candidate_keys").list.len().alias("候选人数"),
             pl.col("candidates").alias("候选人"),
