@@ -83,6 +83,29 @@ def _run(root: Path, month: str) -> int:
     return main(["run", "--month", month, "--data-dir", str(root)])
 
 
+def _carried(root: Path, month: str, first: str) -> int:
+    """The rows of `month`'s lists first listed in `first` (open warnings carried on)."""
+    with open_warehouse(root / "warehouse" / "fangfan.duckdb", read_only=True) as con:
+        return con.execute(
+            "SELECT count(*) FROM listings WHERE month = ? AND first_month = ?", [month, first]
+        ).fetchall()[0][0]
+
+
+def _run_from_ui(root: Path, month: str, monkeypatch) -> dg.ExecuteInProcessResult:
+    """The month's job as the UI launches it: settings from the environment, no `fangfan run`."""
+    monkeypatch.setenv("FANGFAN_DATA_DIR", str(root))
+    instance = dg.DagsterInstance.ephemeral()
+    return (
+        defs()
+        .resolve_job_def(MONTHLY_JOB)
+        .execute_in_process(
+            partition_key=district_partition(month, instance=instance),
+            instance=instance,
+            raise_on_error=False,
+        )
+    )
+
+
 def test_a_month_after_a_failed_one_is_refused_until_that_one_runs(district: Path, capsys):
     """August fails as its lists are written (exports/2026-08 is a file, not a folder): run
     next, September stops before reading anything and names August; once August runs,
@@ -108,12 +131,7 @@ def test_a_month_after_a_failed_one_is_refused_until_that_one_runs(district: Pat
     (district / "exports" / AUGUST).unlink()
     assert _run(district, AUGUST) == 0
     assert _run(district, SEPTEMBER) == 0
-    with open_warehouse(district / "warehouse" / "fangfan.duckdb", read_only=True) as con:
-        carried = con.execute(
-            "SELECT count(*) FROM listings WHERE month = ? AND first_month = ?",
-            [SEPTEMBER, AUGUST],
-        ).fetchall()
-    assert carried[0][0] > 0
+    assert _carried(district, SEPTEMBER, AUGUST) > 0
 
 
 def test_a_month_run_again_after_later_ones_names_the_months_to_run_again(district: Path, capsys):
@@ -188,17 +206,7 @@ def test_a_settings_typo_stops_a_ui_run_before_any_data_is_read(district: Path, 
     (district / "rules.toml").write_text(
         '[rules.YB01]\nthreshold_general = "两万"\n', encoding="utf-8"
     )
-    monkeypatch.setenv("FANGFAN_DATA_DIR", str(district))
-    instance = dg.DagsterInstance.ephemeral()
-    result = (
-        defs()
-        .resolve_job_def(MONTHLY_JOB)
-        .execute_in_process(
-            partition_key=district_partition(AUGUST, instance=instance),
-            instance=instance,
-            raise_on_error=False,
-        )
-    )
+    result = _run_from_ui(district, AUGUST, monkeypatch)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert failure.step_key == "ingest"
@@ -303,17 +311,7 @@ def test_a_renamed_data_directory_stops_the_month_naming_the_warehouses_district
     said = capsys.readouterr().err
     assert "中只有区县「district」的数据，本次运行的区县却是「jinan_2026」" in said
     assert '[district] name = "district"' in said
-    monkeypatch.setenv("FANGFAN_DATA_DIR", str(moved))
-    instance = dg.DagsterInstance.ephemeral()
-    result = (
-        defs()
-        .resolve_job_def(MONTHLY_JOB)
-        .execute_in_process(
-            partition_key=district_partition(SEPTEMBER, instance=instance),
-            instance=instance,
-            raise_on_error=False,
-        )
-    )
+    result = _run_from_ui(moved, SEPTEMBER, monkeypatch)
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "本次运行的区县却是「jinan_2026」" in failure.step_failure_data.error.message
     with open_warehouse(moved / "warehouse" / "fangfan.duckdb", read_only=True) as con:
@@ -322,9 +320,4 @@ def test_a_renamed_data_directory_stops_the_month_naming_the_warehouses_district
 
     (moved / "rules.toml").write_text('[district]\nname = "district"\n', encoding="utf-8")
     assert _run(moved, SEPTEMBER) == 0
-    with open_warehouse(moved / "warehouse" / "fangfan.duckdb", read_only=True) as con:
-        carried = con.execute(
-            "SELECT count(*) FROM listings WHERE month = ? AND first_month = ?",
-            [SEPTEMBER, AUGUST],
-        ).fetchall()
-    assert carried[0][0] > 0
+    assert _carried(moved, SEPTEMBER, AUGUST) > 0
