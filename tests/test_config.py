@@ -85,6 +85,10 @@ def test_the_settings_in_effect_name_each_value_changed_and_its_file(tmp_path, m
     assert settings_lines(settings_in_effect(data)) == [
         "规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"
     ]
+    (tmp_path / "rules.toml").write_text('[district]\nname = "金安区"\n', encoding="utf-8")
+    assert settings_lines(settings_in_effect(data)) == [
+        f"规则设置：全部为默认值（{tmp_path / 'rules.toml'} 没有改动默认值的项）"
+    ]
     (tmp_path / "rules.toml").write_text(
         '[district]\nname = "金安区"\n[rules.YB01]\nthreshold_monitored = 8000\n'
         "threshold_general = 20000\n[levels]\nred_rules = []\n",

@@ -89,7 +89,8 @@ def settings_in_effect(
     not a rule's setting."""
     defaults = _flat(tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8")))
     rows: dict[str, dict[str, str]] = {}
-    for path in _settings_files(data_dir, rules_file):
+    files = _settings_files(data_dir, rules_file)
+    for path in files:
         for key, value in _flat(tomllib.loads(path.read_text(encoding="utf-8"))).items():
             if key.startswith("district.") or defaults.get(key) == value:
                 continue
@@ -99,20 +100,17 @@ def settings_in_effect(
                 str(path),
             ), strict=True))  # fmt: skip
     if not rows:
-        return [
-            dict(
-                zip(
-                    SETTINGS_COLUMNS, ("全部", "默认", "默认", str(DEFAULTS_FILE.name)), strict=True
-                )
-            )
-        ]
+        read = "、".join(map(str, files)) or DEFAULTS_FILE.name
+        return [dict(zip(SETTINGS_COLUMNS, ("全部", "默认", "默认", read), strict=True))]
     return [rows[key] for key in sorted(rows)]
 
 
 def settings_lines(rows: list[dict[str, str]]) -> list[str]:
     """settings_in_effect as the run output's lines."""
     if rows[0]["设置项"] == "全部":
-        return ["规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"]
+        if rows[0]["设置文件"] == DEFAULTS_FILE.name:
+            return ["规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"]
+        return [f"规则设置：全部为默认值（{rows[0]['设置文件']} 没有改动默认值的项）"]
     files = "、".join(dict.fromkeys(r["设置文件"] for r in rows))
     return [f"规则设置：{files} 改动了 {len(rows)} 项"] + [
         f"  {r['设置项']} = {r['本月取值']}（默认 {r['默认值']}）" for r in rows
