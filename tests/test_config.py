@@ -81,15 +81,17 @@ def test_the_settings_in_effect_name_each_value_changed_and_its_file(tmp_path, m
     from pipelines.rules.settings import settings_in_effect, settings_lines
 
     monkeypatch.delenv("FANGFAN_RULES", raising=False)
-    data = DataDir(tmp_path)
+    root = tmp_path / "district"
+    root.mkdir()
+    data = DataDir(root)
     assert settings_lines(settings_in_effect(data)) == [
         "规则设置：全部为默认值（没有 rules.toml，也没有 --rules 文件）"
     ]
-    (tmp_path / "rules.toml").write_text('[district]\nname = "金安区"\n', encoding="utf-8")
+    (root / "rules.toml").write_text('[district]\nname = "金安区"\n', encoding="utf-8")
     assert settings_lines(settings_in_effect(data)) == [
-        f"规则设置：全部为默认值（{tmp_path / 'rules.toml'} 没有改动默认值的项）"
+        "规则设置：全部为默认值（rules.toml 没有改动默认值的项）"
     ]
-    (tmp_path / "rules.toml").write_text(
+    (root / "rules.toml").write_text(
         '[district]\nname = "金安区"\n[rules.YB01]\nthreshold_monitored = 8000\n'
         "threshold_general = 20000\n[levels]\nred_rules = []\n",
         encoding="utf-8",
@@ -102,7 +104,6 @@ def test_the_settings_in_effect_name_each_value_changed_and_its_file(tmp_path, m
         ("rules.YB01.red_multiple", "1.5", "2"),
         ("rules.YB01.threshold_monitored", "8000", "5000"),
     ]
-    assert rows[1]["设置文件"] == str(explicit) and rows[2]["设置文件"] == str(
-        tmp_path / "rules.toml"
-    )
-    assert settings_lines(rows)[0] == f"规则设置：{tmp_path / 'rules.toml'}、{explicit} 改动了 3 项"
+    # a file of the data directory as the district names it; one elsewhere by its path
+    assert rows[1]["设置文件"] == str(explicit) and rows[2]["设置文件"] == "rules.toml"
+    assert settings_lines(rows)[0] == f"规则设置：rules.toml、{explicit} 改动了 3 项"

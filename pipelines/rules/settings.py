@@ -90,6 +90,13 @@ def settings_in_effect(
     defaults = _flat(tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8")))
     rows: dict[str, dict[str, str]] = {}
     files = _settings_files(data_dir, rules_file)
+
+    def named(path: Path) -> str:
+        # within the data directory, as the district writes it (rules.toml): the summary of a
+        # district is the same wherever its folder is (a city's, or the district run alone)
+        root = data_dir.root if data_dir is not None else None
+        return str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+
     for path in files:
         for key, value in _flat(tomllib.loads(path.read_text(encoding="utf-8"))).items():
             if key.startswith("district.") or defaults.get(key) == value:
@@ -97,10 +104,10 @@ def settings_in_effect(
             # a table a file sets by parts (force = {SJ01 = "黄"}): its item as a whole
             rows[key] = dict(zip(SETTINGS_COLUMNS, (
                 key, _shown(value), _shown(defaults[key]) if key in defaults else "无",
-                str(path),
+                named(path),
             ), strict=True))  # fmt: skip
     if not rows:
-        read = "、".join(map(str, files)) or DEFAULTS_FILE.name
+        read = "、".join(map(named, files)) or DEFAULTS_FILE.name
         return [dict(zip(SETTINGS_COLUMNS, ("全部", "默认", "默认", read), strict=True))]
     return [rows[key] for key in sorted(rows)]
 
