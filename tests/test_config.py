@@ -107,3 +107,16 @@ def test_the_settings_in_effect_name_each_value_changed_and_its_file(tmp_path, m
     # a file of the data directory as the district names it; one elsewhere by its path
     assert rows[1]["设置文件"] == str(explicit) and rows[2]["设置文件"] == "rules.toml"
     assert settings_lines(rows)[0] == f"规则设置：rules.toml、{explicit} 改动了 3 项"
+
+
+def test_a_value_set_back_to_its_default_by_a_later_file_is_no_change(tmp_path, monkeypatch):
+    from pipelines.rules.settings import settings_in_effect
+
+    monkeypatch.delenv("FANGFAN_RULES", raising=False)
+    (tmp_path / "rules.toml").write_text(
+        "[rules.YB01]\nthreshold_monitored = 8000\nred_multiple = 1.5\n", encoding="utf-8"
+    )
+    explicit = tmp_path / "back.toml"
+    explicit.write_text("[rules.YB01]\nthreshold_monitored = 5000\n", encoding="utf-8")
+    rows = settings_in_effect(DataDir(tmp_path), explicit)
+    assert [(r["设置项"], r["本月取值"]) for r in rows] == [("rules.YB01.red_multiple", "1.5")]

@@ -17,6 +17,7 @@ from pipelines.exports.departments import (
     ID_ERROR_STATUSES,
     INCOMPLETE,
     ONE_CANDIDATE,
+    STATUS,
     failed_files,
     write_department_workbooks,
 )
@@ -411,8 +412,7 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
     if records.height == 0:
         return pl.DataFrame()
     status_label = {
-        "ambiguous": "待确认(多个候选)",
-        "unmatched": "未匹配",
+        **STATUS,
         "withdrawn": "非本人撤回",
         "undecidable": "无法判断",
         "field_undecidable": "不可判断",

@@ -150,17 +150,19 @@ _LONG_FRACTION = r"^-?[0-9]+\.[0-9]+$"
 # An amount: sign, currency, thousands groups of three (only well-placed ones), a fraction,
 # a unit. The unit's power of ten: 万 = 4, 千 = 3, 元 = 0.
 _PLAIN_AMOUNT = r"^-?[0-9]{1,11}(?:\.[0-9]{1,4})?$"
+_CURRENCIES = "RMB|CNY|人民币"  # written before the number (with ¥) or after it
+_UNIT_WORDS = "万元|万|千元|千|元整|元|圆|平方米|平米|M2"
 _AMOUNT = (
-    r"(?i)^(?<s1>[-+]?)(?<cur>¥|RMB|CNY|人民币)?(?<s2>[-+]?)"
+    rf"(?i)^(?<s1>[-+]?)(?<cur>¥|{_CURRENCIES})?(?<s2>[-+]?)"
     r"(?<int>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.(?<frac>[0-9]+))?"
-    r"(?<unit>万元|万|千元|千|元整|元|圆|RMB|CNY|人民币|平方米|平米|M2)?$"
+    rf"(?<unit>{_UNIT_WORDS}|{_CURRENCIES})?$"
 )
-_ACCOUNTING_ZERO = r"(?i)^(¥|RMB|CNY|人民币)[-‐‑–—]+$"
+_ACCOUNTING_ZERO = rf"(?i)^(¥|{_CURRENCIES})[-‐‑–—]+$"
 # a unit or the currency in brackets after the number, as a template's header writes it
 # (50.00（万元）, 60(万元), 60.00万元（人民币）): the unit read as if written plain; a bracketed
 # number ((500), an accounting negative) is still refused
-_CURRENCY_NOTE = r"(?i)^(.*[0-9.元万千圆整])\((?:人民币|RMB|CNY)\)$"
-_BRACKETED_UNIT = r"(?i)^([-+]?(?:¥|RMB|CNY|人民币)?[-+]?[0-9.,]*[0-9])\((万元|万|千元|千|元整|元|圆|平方米|平米|M2)\)$"
+_CURRENCY_NOTE = rf"(?i)^(.*[0-9.元万千圆整])\((?:{_CURRENCIES})\)$"
+_BRACKETED_UNIT = rf"(?i)^([-+]?(?:¥|{_CURRENCIES})?[-+]?[0-9.,]*[0-9])\(({_UNIT_WORDS})\)$"
 _MONEY_UNITS = {"万元": 4, "万": 4, "千元": 3, "千": 3, "元整": 0, "元": 0, "圆": 0}
 # no unit of its own (a bare number, or only a currency: RMB 100): the column's unit
 _COLUMN_UNIT = ("", "RMB", "CNY", "人民币")

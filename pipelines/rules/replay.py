@@ -12,6 +12,7 @@ from pipelines.rules.catalogue import RULES, RULES_BY_CODE
 from pipelines.rules.continuity import subject_expr
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.schema import SCHEMA_VERSION, schema_version
+from pipelines.warehouse import other_districts
 
 
 class OutdatedWarehouse(RuntimeError):
@@ -92,21 +93,8 @@ def replay(
         return Replay(frame, confirmed)
     return Replay(
         frame, confirmed, tuple(months_in_warehouse(con, district, "0000-00", "9999-99")),
-        () if _has_district(con, district) else _districts(con),
+        tuple(other_districts(con, district)),
     )  # fmt: skip
-
-
-def _has_district(con: duckdb.DuckDBPyConnection, district: str) -> bool:
-    return bool(
-        con.execute("SELECT count(*) FROM source_status WHERE district = ?", [district]).fetchone()[
-            0
-        ]
-    )
-
-
-def _districts(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
-    rows = con.execute("SELECT DISTINCT district FROM source_status ORDER BY district").fetchall()
-    return tuple(r[0] for r in rows)
 
 
 def _confirmed_caught(

@@ -99,9 +99,12 @@ def settings_in_effect(
 
     for path in files:
         for key, value in _flat(tomllib.loads(path.read_text(encoding="utf-8"))).items():
-            if key.startswith("district.") or defaults.get(key) == value:
+            if key.startswith("district."):
                 continue
-            # a table a file sets by parts (force = {SJ01 = "黄"}): its item as a whole
+            if defaults.get(key) == value:  # written as the default, or set back to it
+                rows.pop(key, None)
+                continue
+            # a table's items one by one (force = {SJ01 = "黄"}: levels.force.SJ01)
             rows[key] = dict(zip(SETTINGS_COLUMNS, (
                 key, _shown(value), _shown(defaults[key]) if key in defaults else "无",
                 named(path),
