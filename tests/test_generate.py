@@ -23,7 +23,8 @@ from pipelines.generate.context import Context, Record
 from pipelines.generate.names import HOMOPHONES, homophone, traditional
 from pipelines.generate.population import build_district
 from pipelines.generate.rules import RULES, Evaluator
-from pipelines.generate.tables import BAD_DATES, BAD_MONTHS
+from pipelines.generate.messes import Messer
+from pipelines.generate.tables import BAD_DATES, BAD_MONTHS, write_source
 from pipelines.sources import (
     ALL_SOURCE_KEYS,
     DEPARTMENT_KEYS,
@@ -475,3 +476,19 @@ def test_yb01_fires_only_in_the_month_the_threshold_is_reached() -> None:
 
 def _keys(evaluator: Evaluator, month: str) -> list[tuple[str, int, int]]:
     return [(w[0], 0, 0) for w in evaluator.warnings(month)]
+
+
+def test_a_bad_row_whose_identity_is_intact_still_counts_for_the_rules(tmp_path: Path) -> None:
+    # contract §2: a row whose 出院日期 is unreadable is kept, the date null; YB01 adds its
+    # 个人自付 like any other claim's (the truth had left such claims out of the year's sum)
+    factory = gen_ids.IdFactory()
+    ctx = Context(build_district(400, 9, date(2026, 10, 1), factory), 9, True, factory)
+    # 就诊机构, 入院日期, 出院日期, four amounts in fen (个人自付 last), then 医疗类别
+    claim = ("某卫生院", date(2026, 10, 3), date(2026, 10, 4), 5_000, 3_000, 0, 0, 1_234, "门诊")
+    records = [Record(m, claim) for m in range(60)]
+    out = write_source(ctx, Messer(ctx), "medical_claims", MONTH, records, tmp_path)
+    bad = {row[3]: row[6] for row in out.truth if "bad_row" in row[6]}
+    assert sorted(tag.split(";")[-1] for tag in bad.values()) == ["bad_date", "no_identity"]
+    assert len(out.kept) == 59  # the row without a name and an ID is the one left out
+    unread = [r for r, _ in out.kept if r.values[2] is None]
+    assert len(unread) == 1 and unread[0].values[7] == 1_234

@@ -202,7 +202,8 @@ def _public_security(ctx: Context, month: str, record: Record) -> list[tuple[str
     v = _values("public_security", record)
     if v["change_type"] != "死亡":
         return []
-    working_age = 16 <= ctx.age(record.person, v["change_date"]) <= 60  # type: ignore[arg-type]
+    day = v["change_date"]  # None: written so that no one can read it (a kept bad row)
+    working_age = isinstance(day, date) and 16 <= ctx.age(record.person, day) <= 60
     return [("GA01", RED if working_age else YELLOW)]
 
 

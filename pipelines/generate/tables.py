@@ -427,6 +427,14 @@ class _FileWriter:
         if bad:
             name, id_cell, values, reject_field, reason = self._spoil(bad, name, id_cell, values)
             tags = [*tags, "bad_row", bad]
+            if bad != "no_identity":
+                # the identity is intact: a pipeline keeps the row with the spoiled field unread
+                # (contract §2), and every rule that does not need that field still reads it (a
+                # claim whose 出院日期 is 2026-02-30 counts towards YB01's sum)
+                out.kept.append(
+                    (record._replace(values=_with(record.values, self.fields.index(reject_field), None)),
+                     recoverable)
+                )  # fmt: skip
         if self.style.blank_rows and rng.random() < self.style.blank_rows:
             self.blank_before.add(len(self.persons))
             self.next_row += 1
