@@ -260,9 +260,11 @@ def normalise_ids(
     prefix); `id_birth` only when all eight (legacy: six) birth digits are certain and form
     a real date. So `3.41502E+17` keeps neither (its sixth digit may have been 1), while
     `341502199001011000` keeps both and `341502199001010000` only the area. `id_prefix` is
-    every certain digit of a destroyed ID, as the start of the 18-digit ID (at least the area):
-    `341502200711020000` keeps no birth date, but its prefix `3415022007110` still says the
-    holder was born in November 2007.
+    every certain digit of a destroyed ID, as the start of the 18-digit ID, when they begin
+    with a province code: `341502200711020000` keeps no birth date, but its prefix
+    `3415022007110` still says the holder was born in November 2007, and `3.42401E+17` keeps
+    `34240` (whatever its sixth digit was, it is no ID of 341502: of two namesakes in one
+    village, the one born elsewhere is told from the local one).
     """
     # Built step by step on a frame: one nested expression repeats its shared parts per use.
     cleaned_values = _cleaned(values)
@@ -369,9 +371,9 @@ def normalise_ids(
     legacy = is_sci & (exponent == _LEGACY_EXPONENT)
     eighteen = ~is_sci | exponent.is_in(_ID_EXPONENTS)
     # every certain digit, as the start of the 18-digit ID (a legacy number gets its 19), when
-    # at least the area code is certain; the area is its first six
+    # they begin with a province code; the area is its first six, when all six are certain
     destroyed_prefix = pl.when(
-        (legacy | eighteen) & (certain >= 6) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
+        (legacy | eighteen) & (certain >= 2) & digits.str.slice(0, 2).is_in(PROVINCE_CODES)
     ).then(
         pl.when(legacy & (certain > 6))
         .then(
@@ -379,7 +381,7 @@ def normalise_ids(
         )
         .otherwise(digits.str.slice(0, certain))
     )
-    destroyed_area = destroyed_prefix.str.slice(0, 6)
+    destroyed_area = pl.when(certain >= 6).then(destroyed_prefix.str.slice(0, 6))
     destroyed_birth = (
         pl.when(legacy & (certain >= 12))
         .then(_date8(pl.concat_str([pl.lit("19"), digits.str.slice(6, 6)])))

@@ -343,6 +343,13 @@ MONITORED_SQL = """
     WHERE r.district = $district AND r.month = $month AND list_contains($monitored, h.household_type)
 """
 
+
+def _no_area(alias: str) -> str:
+    """SQL: the row's destroyed ID kept no certain digits, or fewer than its area code
+    (3.41502E+17 keeps 34150): to the homophone check it is a row without an ID."""
+    return f"({alias}.id_prefix IS NULL OR length({alias}.id_prefix) < 6)"
+
+
 # an unresolved row's ID that is not one as written: none, destroyed, or a typo (bad checksum or
 # date, invalid); only what survives of it is evidence
 _UNUSABLE_ID = "(u.id_number IS NULL OR u.id_status NOT IN ({usable}))".format(
@@ -470,7 +477,8 @@ BLOCKING_SQL = f"""
         JOIN open_members o
           ON o.name = so.name
          AND {_PLACE_AGREES}
-        WHERE u.id_number IS NULL AND u.id_prefix IS NULL
+        WHERE u.id_number IS NULL AND {_no_area("u")}
+          AND (u.id_prefix IS NULL OR o.id_number IS NULL OR starts_with(o.id_number, u.id_prefix))
           AND (u.id_birth IS NULL OR u.id_birth = o.birth_date)
     ),
     -- a row without a name whose ID, written, tells nothing certain (destroyed, a typo in its
@@ -648,7 +656,7 @@ def _sound_keys(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     sql = f"""SELECT e.name FROM unmatched_records u
               JOIN enrollment_rows e ON e.record_key = u.record_key
               WHERE u.district = $district AND u.month = $month
-                AND e.id_number IS NULL AND e.id_prefix IS NULL
+                AND e.id_number IS NULL AND {_no_area("e")}
               UNION SELECT name FROM ({MONITORED_SQL})
               WHERE member_key NOT IN ({ENROLLED_SQL})"""
     names = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()

@@ -142,7 +142,10 @@ def test_rounded_id_whose_last_kept_digit_is_zero_keeps_no_birth_date() -> None:
 
 
 def test_a_destroyed_ids_prefix_is_every_certain_digit_as_an_18_digit_start() -> None:
-    assert _one("3.41502E+17")["id_prefix"] is None  # not even the area is certain
+    # the sixth digit may have been rounded up (34150[12]): the five before it are certain
+    assert _one("3.41502E+17")["id_prefix"] == "34150"
+    assert _one("3.42402E+14")["id_prefix"] == "34240"  # a legacy number from 342401
+    assert _one("3.4E+17")["id_prefix"] is None  # no province code is certain
     assert _one("3.415021E+17")["id_prefix"] == "341502"
     assert _one("3.41502199001011E+17")["id_prefix"] == "34150219900101"
     # a legacy 15-digit number: its year gets its 19

@@ -213,6 +213,24 @@ def test_area_of_an_id_excel_rounded_is_still_a_filter(run) -> None:
     assert tie(run(_family(), [rec]), "r") is None
 
 
+def test_the_certain_digits_of_an_id_shown_as_342401e17_tell_two_namesakes_apart(run) -> None:
+    # Two 周红梅 in one village, one born here (341502…), one married in from 342401: a claim
+    # whose ID Excel shows as 3.42401E+17 keeps 34240 for certain, which no 341502 ID begins with
+    local = make_id("19710901", 61)
+    married_in = make_id("19840704", 62, area="342401")
+    roster = [
+        member("H1|z", "周红梅", local, "H1", village="周集村"),
+        member("H2|z", "周红梅", married_in, "H2", village="周集村"),
+    ]
+    rec = ingested("r", "周红梅", "3.42401E+17", village="周集村")
+    assert rec["id_area"] is None and rec["id_prefix"] == "34240"
+    assert tie(run(roster, [rec]), "r")["member_key"] == "H2|z"
+    # the local one's ID as Excel shows it (3.41502E+17) rules out no one born in 341502: both
+    # namesakes could be her, so nothing is tied
+    both = [*roster, member("H3|z", "周红梅", make_id("19900101", 63), "H3", village="周集村")]
+    assert tie(run(both, [ingested("s", "周红梅", "3.41502E+17", village="周集村")]), "s") is None
+
+
 # --- 3. birth dates: the record's own, or what survives of its ID, with the township -------
 
 

@@ -308,6 +308,28 @@ def test_a_nameless_row_whose_id_kept_nothing_blocks_in_its_place(family, rule_c
     assert subject not in yb02(run) and undecided(run) == {subject: {here}}
 
 
+def test_a_homophone_row_whose_id_kept_less_than_its_area_blocks_those_it_could_be(
+    family, rule_config
+):
+    """张晓红 for 张小红, the ID shown as Excel shows it: 3.41502E+17 keeps only 34150 for certain
+    (its sixth digit may be rounded), which the subject's ID begins with: she is undecided, as for
+    a row whose ID kept nothing. 3.42401E+17 keeps 34240: it can be no one whose ID begins
+    341502, and blocks no one here."""
+    world, subject = family
+    assert subject.split("|")[1].startswith("341502")  # member_key: household|ID
+    world.unmatched(
+        "medical_enrollment", name="张晓红", id_number=None, id_status="destroyed",
+        id_prefix="34240", township="东桥镇", village="王岗村", **ENROLLED,
+    )  # fmt: skip
+    assert yb02(world.run(rule_config)) == {subject}
+    here = world.unmatched(
+        "medical_enrollment", name="张晓红", id_number=None, id_status="destroyed",
+        id_prefix="34150", township="东桥镇", village="王岗村", **ENROLLED,
+    )  # fmt: skip
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {here}}
+
+
 def test_a_township_the_list_says_nothing_of_is_no_evidence_of_absence(family, rule_config):
     """One township's enrollment file not delivered: the list has no row of any member there.
     On the 5,000-member district (seed 7) with 三十铺镇's file left out, YB02 gave 30 warnings,
