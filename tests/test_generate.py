@@ -20,10 +20,10 @@ from pipelines.generate import core, generate
 from pipelines.generate import ids as gen_ids
 from pipelines.generate.common import age_on, chinese_number
 from pipelines.generate.context import Context, Record
+from pipelines.generate.messes import Messer
 from pipelines.generate.names import HOMOPHONES, homophone, traditional
 from pipelines.generate.population import build_district
 from pipelines.generate.rules import RULES, Evaluator
-from pipelines.generate.messes import Messer
 from pipelines.generate.tables import BAD_DATES, BAD_MONTHS, write_source
 from pipelines.sources import (
     ALL_SOURCE_KEYS,

@@ -555,6 +555,17 @@ BLOCKING_SQL = f"""
     -- a row placed in the 乡镇 without its 村 speaks of the 乡镇, not of a 村 (a village's rows
     -- missing is no less so for one row elsewhere without its 村: by_name and the others still
     -- judge that row against each member)
+    -- members whose own row of M's year says they are not insured (暂停, 未参保): the list is not
+    -- silent about them, however thinly it covers their 乡镇 (a township sending only its
+    -- 未参保人员名单 names those it lists; the others are the ones it may have left out)
+    stated AS (
+        SELECT DISTINCT m.member_key
+        FROM enrollment_rows e
+        JOIN record_matches m
+          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
+        WHERE e.enroll_status IN ('暂停', '未参保')
+          AND (e.enroll_year = $year OR (e.enroll_year IS NULL AND NOT e.year_unreadable))
+    ),
     uncovered AS (
         SELECT o.member_key, NULL::VARCHAR AS record_key,
                CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
@@ -565,6 +576,7 @@ BLOCKING_SQL = f"""
         LEFT JOIN thin tt ON tt.village IS NULL AND tt.township = o.township
         LEFT JOIN thin tv ON tv.village = o.village AND tv.township = o.township
         WHERE o.township IS NOT NULL
+          AND o.member_key NOT IN (SELECT member_key FROM stated)
           -- a list that places nobody at all is judged as a whole (source_gaps, the blocks)
           AND EXISTS (SELECT 1 FROM covered WHERE township IS NOT NULL)
           AND (o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)

@@ -349,6 +349,29 @@ def test_a_township_the_list_says_nothing_of_is_no_evidence_of_absence(family, r
     assert yb02(world.run(rule_config)) == {subject, absent_there}
 
 
+def test_a_members_own_row_saying_not_insured_is_warned_however_thin_her_township(
+    family, rule_config
+):
+    """A township sends only its 未参保人员名单 (an independent probe, indep19: 双河镇's list of
+    3 rows where its share gave 27): the members it leaves out are 无法判断, but the ones it
+    lists as 暂停 or 未参保 for the year are not absent from it, and are warned."""
+    world, subject = family
+    world.record("medical_enrollment", subject, **ENROLLED)
+    listed = world.household("脱贫户", township="城北镇", village="高庄村")
+    for n in range(30):
+        world.record(
+            "medical_enrollment", world.member(listed, f"王{n}", relation="子"), **ENROLLED
+        )
+    thin = world.household("监测户", township="双河镇", village="柳塘村")
+    paused = world.member(thin, "姚秀怡")
+    world.record("medical_enrollment", paused, enroll_year=2026, enroll_status="暂停")
+    left_out = [world.member(thin, f"马{n}", relation="子") for n in range(15)]
+    run = world.run(rule_config)
+    assert yb02(run) == {paused}
+    assert set(undecided(run)) == set(left_out)
+    assert all("双河镇" in r for r in run.undecided["reason"])
+
+
 def test_a_village_the_list_says_nothing_of_is_no_evidence_of_absence(family, rule_config):
     """The township's file without one village's rows: on the 5,000-member district (seed 7)
     with 北山村's 23 rows cut from 三十铺镇's file, YB02 gave 11 warnings, 6 false. A row of the
