@@ -492,3 +492,29 @@ def test_a_bad_row_whose_identity_is_intact_still_counts_for_the_rules(tmp_path:
     assert len(out.kept) == 59  # the row without a name and an ID is the one left out
     unread = [r for r, _ in out.kept if r.values[2] is None]
     assert len(unread) == 1 and unread[0].values[7] == 1_234
+
+
+def test_an_enrollment_row_without_name_and_id_leaves_its_places_members_undecided() -> None:
+    # contract §4: YB02 fires only when nothing in the list could be the member's; a row with
+    # neither name nor ID saying 正常参保 could be anyone's of its 乡镇/村 (or 乡镇, without 村)
+    ctx = _tiny_context()
+    d = ctx.district
+    focus = _member(ctx, True)
+    household = d.m_hh[focus]
+    township, village = d.hh_township[household], d.villages[d.hh_village[household]].name
+    other = next(t for t in range(len(d.townships)) if t != township)
+
+    def yb02(lost: list[tuple[str, int, str | None]]) -> bool:
+        evaluator = Evaluator(ctx)
+        evaluator.add("medical_enrollment", MONTH, [])
+        rows = [(Record(-1, (2026, status, False)), t, v) for status, t, v in lost]
+        evaluator.add_lost("medical_enrollment", MONTH, rows)
+        return any(
+            w[0] == "YB02" and w[1] == d.hh_id[household] and w[2] == d.m_id[focus]
+            for w in evaluator.warnings(MONTH)
+        )
+
+    assert yb02([])
+    assert yb02([("暂停", township, village), ("正常参保", other, None)])
+    assert not yb02([("正常参保", township, village)])
+    assert not yb02([("正常参保", township, None)])  # a file without a 村 column

@@ -183,6 +183,7 @@ def _write_month(
         rows = _records(ctx, source, month, planned_claims, used_households)
         result = write_source(ctx, messer, source, month, rows, out / "raw" / month / source)
         evaluator.add(source, month, result.kept)
+        evaluator.add_lost(source, month, result.lost)
         truth += result.truth
         rejects += result.rejects
         written.files += result.files

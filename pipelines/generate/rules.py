@@ -63,6 +63,12 @@ class Evaluator:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     enrolled: dict[str, set[int]] = field(default_factory=dict)
+    # per month, the places (乡镇, 村 or None: the whole 乡镇) of enrollment rows written without a
+    # name and an ID that say 正常参保: any monitored member there may be the row's,
+    # so YB02 cannot say they are absent (contract §4: 无法判断, listed for the district)
+    unnamed_places: dict[str, set[tuple[int, str | None]]] = field(
+        default_factory=lambda: defaultdict(set)
+    )
 
     def add(self, source: str, month: str, kept: list[tuple[Record, bool]]) -> None:
         if source == "medical_claims":
@@ -84,6 +90,14 @@ class Evaluator:
             for rule, level in check(self.ctx, month, record):
                 member = -1 if RULES[rule][1] == "户" else record.person
                 self._hit(month, rule, d.m_hh[record.person], member, level, recoverable)
+
+    def add_lost(self, source: str, month: str, lost: list[tuple[Record, int, str | None]]) -> None:
+        """Rows written without a name and an ID (SourceOutput.lost)."""
+        if source != "medical_enrollment":
+            return
+        for record, township, village in lost:
+            if record.values[1] == "正常参保":
+                self.unnamed_places[month].add((township, village))
 
     def _hit(
         self, month: str, rule: str, household: int, member: int, level: str, recoverable: bool
@@ -151,11 +165,14 @@ class Evaluator:
     def _yb02(self, month: str) -> None:
         if month not in self.enrolled:
             return  # no enrollment list this month: the rule cannot say anything
-        enrolled = self.enrolled[month]
+        enrolled, unnamed = self.enrolled[month], self.unnamed_places[month]
         d = self.ctx.district
         for member in self.ctx.focus_members:
-            if member not in enrolled:
-                self._hit(month, "YB02", d.m_hh[member], member, GREEN, True)
+            household = d.m_hh[member]
+            township = d.hh_township[household]
+            village = d.villages[d.hh_village[household]].name
+            if member not in enrolled and not {(township, village), (township, None)} & unnamed:
+                self._hit(month, "YB02", household, member, GREEN, True)
 
 
 def _in_month(day: object, month: str) -> bool:

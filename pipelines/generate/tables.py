@@ -129,6 +129,9 @@ class SourceOutput:
     rejects: list[tuple[object, ...]] = field(default_factory=list)
     # the rows a pipeline keeps: (the record as written, recoverable)
     kept: list[tuple[Record, bool]] = field(default_factory=list)
+    # rows written without a name and an ID: (the record, its 乡镇 index, its 村 as written, or
+    # None where the file has no 村 column)
+    lost: list[tuple[Record, int, str | None]] = field(default_factory=list)
 
 
 def write_source(
@@ -367,7 +370,7 @@ class _FileWriter:
         rng: random.Random,
     ) -> None:
         self.ctx, self.messer, self.source, self.month = ctx, messer, source, month
-        self.township_name = ctx.district.townships[township][1]
+        self.township, self.township_name = township, ctx.district.townships[township][1]
         self.style, self.file_name, self.rng = style, file_name, rng
         self.registry = SOURCES[source]
         self.fields = value_fields(source)
@@ -427,7 +430,10 @@ class _FileWriter:
         if bad:
             name, id_cell, values, reject_field, reason = self._spoil(bad, name, id_cell, values)
             tags = [*tags, "bad_row", bad]
-            if bad != "no_identity":
+            if bad == "no_identity":
+                village = self.ctx.village_name(person) if self.has_village else None
+                out.lost.append((record, self.township, village))
+            else:
                 # the identity is intact: a pipeline keeps the row with the spoiled field unread
                 # (contract §2), and every rule that does not need that field still reads it (a
                 # claim whose 出院日期 is 2026-02-30 counts towards YB01's sum)

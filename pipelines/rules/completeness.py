@@ -19,6 +19,7 @@ from pipelines.matching.ids import MISSING, USABLE_STATUSES
 from pipelines.matching.names import name_keys, simplified_names
 from pipelines.matching.places import canonical_places, township_key, village_key
 from pipelines.schema import TABLE
+from pipelines.sources import SOURCES
 from pipelines.warehouse import scalar
 
 UNDECIDABLE = "无法判断"  # an absence rule cannot tell whether the member is absent
@@ -380,6 +381,26 @@ _THIN = f"""s.listed * {_THIN_QUARTER} < s.members * t.share
                        + (1 - s.listed / s.members) * ln((1 - s.listed / s.members) / (1 - t.share))
                    ) >= {_THIN_BOUND} END"""
 
+# the list's rows rejected for want of a name and an ID that say, in a cell of their own, that
+# someone is insured (正常参保 and the words read as it): whoever of its 乡镇/村 it is, it may be
+# theirs. Rows that say nothing of the kind are not evidence (a template's blank rows carry
+# their village; a 暂停 row is no one's enrolment). The key is the one by_reject gives a row.
+ENROLL_STATUS = SOURCES["medical_enrollment"].field("enroll_status")
+_ENROLLED_WORDS = sorted(
+    {"正常参保"} | {written for written, read in ENROLL_STATUS.synonyms if read == "正常参保"}
+)
+NAMELESS_REJECTS_SQL = f"""
+    SELECT source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number AS record_key,
+           township, village
+    FROM rejects
+    WHERE district = $district AND month = $month AND source = 'medical_enrollment'
+      AND name IS NULL AND id_number IS NULL
+      AND coalesce(list_has_any(
+          list_transform(json_extract_string(raw_values, '$.*'),
+                         lambda v: regexp_replace(coalesce(v, ''), '\\s', '', 'g')),
+          {_ENROLLED_WORDS}), false)
+"""
+
 BLOCKING_SQL = f"""
     WITH monitored AS ({MONITORED_SQL}),
     enrolled AS ({ENROLLED_SQL}),
@@ -507,6 +528,15 @@ BLOCKING_SQL = f"""
             WHERE district = $district AND month = $month AND source = 'medical_enrollment'
         ) x JOIN open_members o ON x.id_number = o.id_number
     ),
+    -- a row rejected without a name and an ID that says someone is insured: whoever of its
+    -- 乡镇/村 it is, it may be theirs, as a nameless row whose ID kept nothing (by_place)
+    by_rejected_place AS (
+        SELECT o.member_key, x.record_key,
+               '一条被退回的行（没有可用的姓名和证件号码），乡镇/村与该成员相符或未填' AS reason
+        FROM ({NAMELESS_REJECTS_SQL}) x
+        JOIN places p ON p.record_key = x.record_key
+        JOIN open_members o ON {_PLACE_AGREES}
+    ),
     -- the 乡镇 the list speaks of: those of the members its rows are tied to, and those its
     -- unresolved rows name. A 乡镇 it says nothing of (its file not delivered) is no evidence of
     -- anyone's absence there: its members are 无法判断, the list itself the blocking "row"
@@ -593,6 +623,7 @@ BLOCKING_SQL = f"""
         UNION ALL SELECT * FROM by_name UNION ALL SELECT * FROM by_name_moved
         UNION ALL SELECT * FROM by_sound
         UNION ALL SELECT * FROM by_place UNION ALL SELECT * FROM by_reject
+        UNION ALL SELECT * FROM by_rejected_place
     )
     SELECT DISTINCT b.member_key, o.household_id, b.record_key, b.reason,
            'medical_enrollment' AS source
@@ -609,9 +640,10 @@ def prepare_enrollment(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """places: unresolved enrollment rows' 乡镇/村 mapped onto the roster's own spellings."""
     rows = con.sql(
-        """SELECT e.record_key, e.township, e.village
-           FROM unmatched_records u JOIN enrollment_rows e ON e.record_key = u.record_key
-           WHERE u.district = $district AND u.month = $month""",
+        f"""SELECT e.record_key, e.township, e.village
+            FROM unmatched_records u JOIN enrollment_rows e ON e.record_key = u.record_key
+            WHERE u.district = $district AND u.month = $month
+            UNION ALL SELECT record_key, township, village FROM ({NAMELESS_REJECTS_SQL})""",
         params={"district": params["district"], "month": params["month"]},
     ).pl()
     roster_places = con.sql(

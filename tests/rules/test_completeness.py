@@ -274,6 +274,31 @@ def test_a_rejected_row_holding_the_members_id_blocks(family, rule_config):
     assert undecided(run) == {subject: {"medical_enrollment|参保.csv||40"}}
 
 
+def test_a_rejected_row_without_name_and_id_saying_insured_blocks_in_its_place(family, rule_config):
+    """indep19: `65,,,双河镇,柳塘村,城乡居民医保,2026,正常参保,否` was rejected (no name, no ID)
+    and blocked nobody, while a nameless row whose ID Excel destroyed blocks its 乡镇/村: both
+    could be any member there. One saying 暂停 is no one's enrolment, and a template's blank row
+    (its village filled in, nothing else) is no one at all."""
+    world, subject = family
+
+    def rejected(row: int, village: str, status: str) -> str:
+        world.rejects.append(
+            {"source": "medical_enrollment", "file": "参保.csv", "sheet": None, "row_number": row,
+             "field": "name,id_number", "reason": "姓名和证件号码都没有可用的值",
+             "township": "东桥镇", "village": village,
+             "raw_values": f'{{"乡镇": "东桥镇", "村": "{village}", "参保状态": "{status}"}}'}
+        )  # fmt: skip
+        return f"medical_enrollment|参保.csv||{row}"
+
+    rejected(40, "李圩村", "正常参保")  # another village of the township
+    rejected(41, "王岗村", " 暂停 ")
+    rejected(43, "王岗村", "")  # a template's blank row: its village and nothing of anyone
+    assert yb02(world.run(rule_config)) == {subject}
+    here = rejected(42, "王岗村", "正常参保")
+    run = world.run(rule_config)
+    assert subject not in yb02(run) and undecided(run) == {subject: {here}}
+
+
 def test_a_nameless_row_with_a_mistyped_id_whose_area_and_birth_agree_blocks(family, rule_config):
     """A list whose name column was not read (headed 参保人员姓名): a row with a mistyped ID (bad
     checksum) has nothing but that ID, which was tied by its repair with the name before. Its
