@@ -10,7 +10,7 @@ import polars as pl
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import source_problems
-from pipelines.exports.township import carried_out_of_scope, clean_text
+from pipelines.exports.township import carried_not_listed, clean_text
 from pipelines.feedback import effective_verdicts
 from pipelines.matching.ids import DESTROYED
 from pipelines.publishing import later_months_notice, later_published_months
@@ -370,7 +370,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         ).pl()
         later = later_published_months(con, district, month)
         verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
-        closed = carried_out_of_scope(con, district, month, verified)
+        closed, over = carried_not_listed(con, district, month, verified)
         # carried warnings of a household the month's roster no longer has (moved away, or
         # ended): still listed where they were, for the township to answer
         gone = _rows(
@@ -404,6 +404,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines.append(
             f"延续的帮扶、精准预警中 {closed} 条所属农户本月已不是脱贫户或监测户（户类型已变更），"
             "不再下发"
+        )
+    if over:
+        lines.append(
+            f"延续的帮扶预警中 {over} 条本月部门名单已显示情况改变（已正常参保、已享受资助或补贴、"
+            "不再在读），不再下发"
         )
     previous = previous_month(month)
     if earlier is None:

@@ -11,6 +11,7 @@ import openpyxl
 import polars as pl
 
 from pipelines.config import DataDir
+from pipelines.evaluation import not_evaluated_frame
 from pipelines.exports.township import (
     EXPORT_COLUMNS,
     build_listing,
@@ -36,10 +37,16 @@ def _world() -> World:
 
 
 def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(2026, 11, 3)):
-    warnings = evaluate_rules(
+    result = evaluate_rules(
         con, district=DISTRICT, month=month, config=_config(), received=set(DEPARTMENT_KEYS)
-    ).warnings
-    replace_partition(con, "warnings", warnings, district=DISTRICT, month=month)
+    )
+    # as the warnings asset writes them (the listing reads what the data could not decide)
+    for table, frame in (
+        ("warnings", result.warnings),
+        ("rule_undecided", result.undecided),
+        ("rules_not_evaluated", not_evaluated_frame(result)),
+    ):
+        replace_partition(con, table, frame, district=DISTRICT, month=month)
     export_date = export_date_for(con, DISTRICT, month, today)
     listing, _ = build_listing(
         con, district=DISTRICT, month=month, export_date=export_date, deadline_days=15
@@ -315,6 +322,51 @@ def test_a_warning_of_a_member_who_left_the_roster_shows_them_as_last_month_had_
     assert [(r["预警代码"], r["姓名"], r["证件号码"], r["与户主关系"]) for r in rows] == [
         ("GA01", "周二", f"{gone[:6]}********{gone[-4:]}", "之子")
     ]
+
+
+def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_over(tmp_path):
+    """帮扶 rules speak of a state the department's list shows every month (an independent probe,
+    indep19: an August YB02 for 暂停 carried to September, whose list said 正常参保, with its
+    August evidence: a visit for nothing). November's list shows 甲 正常参保 and 丙 with student
+    aid: their October warnings are not carried, and the run says how many. 乙's November row
+    cannot be read (undecided): hers stays; an event rule's (RS01) carries on whatever the list."""
+    october = World()
+    households = {
+        name: october.household("脱贫户", village=village)
+        for name, village in (("甲", "王岗村"), ("乙", "马集村"), ("丙", "桂花村"))
+    }
+    keys = {name: october.member(h, name) for name, h in households.items()}
+    jobless = october.member(households["乙"], "丁", relation="之子")
+    october.record("medical_enrollment", keys["甲"], enroll_year=2026, enroll_status="暂停")
+    october.record("medical_enrollment", keys["乙"], enroll_year=2026, enroll_status="暂停")
+    october.record("medical_enrollment", keys["丙"], enroll_year=2026, enroll_status="正常参保")
+    october.record("medical_enrollment", jobless, enroll_year=2026, enroll_status="正常参保")
+    student = {"stage": "初中", "grade": "初二", "school_status": "在读"}
+    october.record("education", keys["丙"], **student, aided=False)
+    october.record("hrss", jobless, register_type="失业登记", register_date=date(2026, 10, 8))
+    layout, warehouse, con = _on_disk(tmp_path)
+    october.build(con)
+    first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
+    assert sorted(first.select("member_name", "rule").rows()) == [
+        ("丁", "RS01"),
+        ("丙", "JY03"),
+        ("乙", "YB02"),
+        ("甲", "YB02"),
+    ]
+
+    november = World(month="2026-11")
+    november.households, november.members = october.households, october.members
+    november.record("medical_enrollment", keys["甲"], enroll_year=2026, enroll_status="正常参保")
+    november.record("medical_enrollment", keys["乙"], enroll_year=2026, enroll_status=None)
+    for key in (keys["丙"], jobless):
+        november.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    november.record("education", keys["丙"], **student, aided=True)
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+    assert sorted(listing.select("member_name", "rule").rows()) == [("丁", "RS01"), ("乙", "YB02")]
+    warehouse.close()
+    said = run_summary(layout, DISTRICT, "2026-11")
+    assert "延续的帮扶预警中 2 条本月部门名单已显示情况改变" in said
 
 
 def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_monitored(tmp_path):

@@ -26,7 +26,7 @@ from pipelines.exports.fastxlsx import (
 from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import _STRIP_CHARS
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES
-from pipelines.rules.spec import Scope
+from pipelines.rules.spec import Direction, Scope
 from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.threads import map_in_threads
 from pipelines.warehouse import scalar
@@ -315,6 +315,55 @@ OUT_OF_SCOPE = (
 )
 
 
+# 帮扶 rules (未参保, 在校生未享受资助, 重度残疾未享补贴) speak of a state of the member that the
+# department's list shows again every month. A carried warning of one whose member M's list of that
+# department shows otherwise (a row of theirs tied this month, the rule evaluated and neither
+# warning nor undecided about them: 正常参保 now, 资助 是, 护理补贴 是, no longer 在读) would send a
+# grid worker to verify what the data already says is over (an independent probe, indep19: an
+# August 暂停 carried to a September whose list says 正常参保): it is not carried
+RESOLVED_BY_DATA_RULES = {r.code: r.source for r in RULES if r.direction is Direction.SUPPORT}
+
+_RESOLVED_SQL = """
+    SELECT c.warning_id
+    FROM _carried c JOIN _rule_sources s ON s.rule = c.rule
+    WHERE c.member_key IS NOT NULL
+      AND EXISTS (SELECT 1 FROM record_matches m
+                  WHERE m.district = $district AND m.month = $month
+                    AND m.source = s.source AND m.member_key = c.member_key)
+      AND NOT EXISTS (SELECT 1 FROM rules_not_evaluated n
+                      WHERE n.district = $district AND n.month = $month AND n.rule = c.rule)
+      AND NOT EXISTS (SELECT 1 FROM rule_undecided u
+                      WHERE u.district = $district AND u.month = $month AND u.rule = c.rule
+                        AND u.member_key = c.member_key)
+      AND NOT EXISTS (SELECT 1 FROM warnings w
+                      WHERE w.district = $district AND w.month = $month AND w.rule = c.rule
+                        AND w.member_key = c.member_key)
+"""
+
+
+def resolved_by_data(
+    con: duckdb.DuckDBPyConnection, carried: pl.DataFrame, district: str, month: str
+) -> set[str]:
+    """The carried warnings (their member as M's roster has them) of 帮扶 rules whose state M's
+    list of the same department shows over (RESOLVED_BY_DATA_RULES)."""
+    candidates = carried.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES))).select(
+        "warning_id", "rule", "member_key"
+    )
+    if candidates.is_empty():
+        return set()
+    sources = pl.DataFrame(
+        {"rule": list(RESOLVED_BY_DATA_RULES), "source": list(RESOLVED_BY_DATA_RULES.values())}
+    )
+    con.register("_carried", candidates)
+    con.register("_rule_sources", sources)
+    try:
+        found = con.sql(_RESOLVED_SQL, params={"district": district, "month": month}).pl()
+    finally:
+        con.unregister("_carried")
+        con.unregister("_rule_sources")
+    return set(found["warning_id"].to_list())
+
+
 def _carried(
     con: duckdb.DuckDBPyConnection,
     earlier: pl.DataFrame,
@@ -334,12 +383,13 @@ def _carried(
     return _as_in_roster(con, carried, district, month)
 
 
-def carried_out_of_scope(
+def carried_not_listed(
     con: duckdb.DuckDBPyConnection, district: str, month: str, verified: set[str]
-) -> int:
-    """How many open warnings of the latest earlier listing were not carried to M because their
-    household is no longer monitored (OUT_OF_SCOPE), for the run output: that listing and M's
-    warning ids are read, not M's whole listing built again."""
+) -> tuple[int, int]:
+    """How many open warnings of the latest earlier listing were not carried to M, for the run
+    output: (their household no longer monitored (OUT_OF_SCOPE), their state over in M's data
+    (resolved_by_data)); that listing and M's warning ids are read, not M's whole listing built
+    again."""
     params = {"district": district, "month": month}
     latest = con.sql(
         """SELECT * FROM listings WHERE district = $district AND month = (
@@ -347,13 +397,14 @@ def carried_out_of_scope(
         params=params,
     ).pl()
     if latest.is_empty():
-        return 0
+        return 0, 0
     current = con.sql(
         "SELECT warning_id FROM warnings WHERE district = $district AND month = $month",
         params=params,
     ).pl()
     carried = _carried(con, latest, current, verified, district=district, month=month)
-    return carried.filter(OUT_OF_SCOPE).height
+    in_scope = carried.filter(~OUT_OF_SCOPE)
+    return carried.height - in_scope.height, len(resolved_by_data(con, in_scope, district, month))
 
 
 def build_listing(
@@ -381,6 +432,8 @@ def build_listing(
         carried_from = earlier["month"].max()
         carried = _carried(con, earlier, current, verified, district=district, month=month)
         carried = carried.filter(~OUT_OF_SCOPE)
+        over = resolved_by_data(con, carried, district, month)
+        carried = carried.filter(~pl.col("warning_id").is_in(list(over)))
     else:
         first_seen = pl.DataFrame(
             schema={"warning_id": pl.String, "first_month": pl.String, "deadline": pl.Date}
