@@ -508,10 +508,12 @@ def parse_int(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
 
 
 _YEAR_NOTE = r"^[^()]+\([^()0-9]*\)$"
+_CHINESE_YEAR = r"^[〇零○一二三四五六七八九]{4}(?:年度|年)?$"
 
 
 def parse_year(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
-    """A calendar year (参保年度): 2026, 2026.0, 2026年, 2026年度, ２０２６, '2026, ="2026" -> Int64.
+    """A calendar year (参保年度): 2026, 2026.0, 2026年, 2026年度, ２０２６, 二〇二六, '2026,
+    ="2026" -> Int64.
 
     A note in brackets after it is not part of it (2026（城乡居民）). Only four digits within
     1900–2100. Refused: 26 (which century?), 2026-2027年度 (two
@@ -522,6 +524,14 @@ def parse_year(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     # (2026(2027)) may be another year, and stays
     noted = value.str.contains(_YEAR_NOTE).fill_null(False)
     value = _patch(value, noted, lambda part: part.str.replace(r"\s*\([^()]*\)$", ""), value)
+    # written in Chinese numerals digit by digit (二〇二六, 二零二六年度), as a date's year is
+    chinese = value.str.contains(_CHINESE_YEAR).fill_null(False)
+    value = _patch(
+        value,
+        chinese,
+        lambda part: part.str.replace_many(list(_CHINESE_DIGITS), list(_CHINESE_DIGITS.values())),
+        value,
+    )
     direct = value.str.contains(r"^[0-9]{4}$").fill_null(False)
     digits = _patch(
         _null_if(value, ~direct),

@@ -111,6 +111,9 @@ ACCEPTED: dict[str, list[tuple[str, object]]] = {
         ("2026 年度", 2026),
         ("２０２６", 2026),
         ("２０２６年度", 2026),
+        ("二〇二六", 2026),  # digit by digit, as a date's year (二〇二六年十月五日): indep19
+        ("二零二六年度", 2026),
+        ("二〇二六年", 2026),
         ("2026（城乡居民）", 2026),  # a note in brackets after the year
         ("2026年度(居民医保)", 2026),
         ("1900", 1900),
@@ -284,7 +287,8 @@ REFUSED: dict[str, list[str]] = {
         "2026.5",
         "1899",
         "2101",
-        "二〇二六",
+        "二〇二",  # three digits
+        "二〇二六年十月",  # a month is not a year
         "abc",
     ],
     "int": ["3.5", "x", "三", "12,34", "1,2,3", "3人3户", "3.5人"],
