@@ -407,8 +407,8 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         )
     if over:
         lines.append(
-            f"延续的帮扶预警中 {over} 条本月部门名单已显示情况改变（已正常参保、已享受资助或补贴、"
-            "不再在读），不再下发"
+            f"延续的帮扶预警中 {over} 条本月部门名单已显示情况改变（如已正常参保、已享受资助或补贴、"
+            "不再在读、不再是重度残疾），不再下发"
         )
     previous = previous_month(month)
     if earlier is None:

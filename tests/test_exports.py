@@ -329,7 +329,9 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
     indep19: an August YB02 for 暂停 carried to September, whose list said 正常参保, with its
     August evidence: a visit for nothing). November's list shows 甲 正常参保 and 丙 with student
     aid: their October warnings are not carried, and the run says how many. 乙's November row
-    cannot be read (undecided): hers stays; an event rule's (RS01) carries on whatever the list."""
+    cannot be read (undecided): hers stays; an event rule's (RS01) carries on whatever the list.
+    戊 goes on to 高中 still without aid: November's JY03 for her stands for October's (indep20:
+    the same student listed twice)."""
     october = World()
     households = {
         name: october.household("脱贫户", village=village)
@@ -343,6 +345,10 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
     october.record("medical_enrollment", jobless, enroll_year=2026, enroll_status="正常参保")
     student = {"stage": "初中", "grade": "初二", "school_status": "在读"}
     october.record("education", keys["丙"], **student, aided=False)
+    # 戊 goes on from 初中 to 高中 still without aid: one JY03 for her in November, not two
+    moves_up = october.member(households["丙"], "戊", relation="之女", birth=date(2010, 3, 3))
+    october.record("medical_enrollment", moves_up, enroll_year=2026, enroll_status="正常参保")
+    october.record("education", moves_up, **student, aided=False)
     october.record("hrss", jobless, register_type="失业登记", register_date=date(2026, 10, 8))
     layout, warehouse, con = _on_disk(tmp_path)
     october.build(con)
@@ -351,6 +357,7 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
         ("丁", "RS01"),
         ("丙", "JY03"),
         ("乙", "YB02"),
+        ("戊", "JY03"),
         ("甲", "YB02"),
     ]
 
@@ -361,9 +368,16 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
     for key in (keys["丙"], jobless):
         november.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
     november.record("education", keys["丙"], **student, aided=True)
+    november.record("medical_enrollment", moves_up, enroll_year=2026, enroll_status="正常参保")
+    upper = {**student, "stage": "高中", "grade": "高一"}
+    november.record("education", moves_up, **upper, aided=False)
     november.build(con)
     listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
-    assert sorted(listing.select("member_name", "rule").rows()) == [("丁", "RS01"), ("乙", "YB02")]
+    assert sorted(listing.select("member_name", "rule", "status").rows()) == [
+        ("丁", "RS01", "逾期"),
+        ("乙", "YB02", "逾期"),
+        ("戊", "JY03", "新增"),
+    ]
     warehouse.close()
     said = run_summary(layout, DISTRICT, "2026-11")
     assert "延续的帮扶预警中 2 条本月部门名单已显示情况改变" in said

@@ -434,6 +434,13 @@ def build_listing(
         carried = carried.filter(~OUT_OF_SCOPE)
         over = resolved_by_data(con, carried, district, month)
         carried = carried.filter(~pl.col("warning_id").is_in(list(over)))
+        # one warning per person (contract §4, 人): a 帮扶 warning the month raises again for the
+        # member on new evidence (JY03 初中 then 高中, still without aid) stands for the carried
+        # one, which is not listed beside it (indep20: the same student listed twice)
+        again = current.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES)))
+        carried = carried.join(
+            again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
+        )
     else:
         first_seen = pl.DataFrame(
             schema={"warning_id": pl.String, "first_month": pl.String, "deadline": pl.Date}
