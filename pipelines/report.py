@@ -370,7 +370,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         ).pl()
         later = later_published_months(con, district, month)
         verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
-        closed, over = carried_not_listed(con, district, month, verified)
+        split = carried_not_listed(con, district, month, verified)
         # carried warnings of a household the month's roster no longer has (moved away, or
         # ended): still listed where they were, for the township to answer
         gone = _rows(
@@ -400,15 +400,20 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             f"⚠ 延续的未核实预警中 {gone} 条所属农户已不在本月花名册（迁出、注销或户编号变更），"
             "仍按原乡镇下发，请乡镇核实后反馈"
         )
-    if closed:
+    if split.out_of_scope:
         lines.append(
-            f"延续的帮扶、精准预警中 {closed} 条所属农户本月已不是脱贫户或监测户（户类型已变更），"
-            "不再下发"
+            f"延续的帮扶、精准预警中 {split.out_of_scope} 条所属农户本月已不是脱贫户或监测户"
+            "（户类型已变更），不再下发"
         )
-    if over:
+    if split.resolved:
         lines.append(
-            f"延续的帮扶预警中 {over} 条本月部门名单已显示情况改变（如已正常参保、已享受资助或补贴、"
-            "不再在读、不再是重度残疾），不再下发"
+            f"延续的帮扶预警中 {split.resolved} 条本月部门名单已显示情况改变（如已正常参保、"
+            "已享受资助或补贴、不再在读、不再是重度残疾），不再下发"
+        )
+    if split.superseded:
+        lines.append(
+            f"延续的帮扶预警中 {split.superseded} 条由本月对同一人的新预警代替"
+            "（如升入高中仍未享受资助），只下发新的一条"
         )
     previous = previous_month(month)
     if earlier is None:

@@ -381,6 +381,7 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
     warehouse.close()
     said = run_summary(layout, DISTRICT, "2026-11")
     assert "延续的帮扶预警中 2 条本月部门名单已显示情况改变" in said
+    assert "延续的帮扶预警中 1 条由本月对同一人的新预警代替" in said
 
 
 def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_monitored(tmp_path):

@@ -383,28 +383,60 @@ def _carried(
     return _as_in_roster(con, carried, district, month)
 
 
+@dataclass(frozen=True)
+class CarriedSplit:
+    """The latest earlier listing's open warnings: those listed again in M, and how many are not
+    (their household no longer monitored: OUT_OF_SCOPE; their state over in M's data:
+    resolved_by_data; a 帮扶 warning of M for the same member standing for them)."""
+
+    listed: pl.DataFrame
+    out_of_scope: int
+    resolved: int
+    superseded: int
+
+
+def _split_carried(
+    con: duckdb.DuckDBPyConnection,
+    carried: pl.DataFrame,
+    current: pl.DataFrame,
+    district: str,
+    month: str,
+) -> CarriedSplit:
+    in_scope = carried.filter(~OUT_OF_SCOPE)
+    over = resolved_by_data(con, in_scope, district, month)
+    still = in_scope.filter(~pl.col("warning_id").is_in(list(over)))
+    # one warning per person (contract §4, 人): a 帮扶 warning the month raises again for the
+    # member on new evidence (JY03 初中 then 高中, still without aid) stands for the carried one,
+    # which is not listed beside it (indep20: the same student listed twice)
+    again = current.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES)))
+    listed = still.join(
+        again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
+    )
+    return CarriedSplit(
+        listed, carried.height - in_scope.height, len(over), still.height - listed.height
+    )
+
+
 def carried_not_listed(
     con: duckdb.DuckDBPyConnection, district: str, month: str, verified: set[str]
-) -> tuple[int, int]:
-    """How many open warnings of the latest earlier listing were not carried to M, for the run
-    output: (their household no longer monitored (OUT_OF_SCOPE), their state over in M's data
-    (resolved_by_data)); that listing and M's warning ids are read, not M's whole listing built
-    again."""
+) -> CarriedSplit:
+    """The latest earlier listing's open warnings split as M's listing splits them, for the run
+    output: that listing and M's warnings are read, not M's whole listing built again."""
     params = {"district": district, "month": month}
     latest = con.sql(
         """SELECT * FROM listings WHERE district = $district AND month = (
                SELECT max(month) FROM listings WHERE district = $district AND month < $month)""",
         params=params,
     ).pl()
-    if latest.is_empty():
-        return 0, 0
     current = con.sql(
-        "SELECT warning_id FROM warnings WHERE district = $district AND month = $month",
+        "SELECT warning_id, rule, member_key FROM warnings"
+        " WHERE district = $district AND month = $month",
         params=params,
     ).pl()
+    if latest.is_empty():
+        return CarriedSplit(latest, 0, 0, 0)
     carried = _carried(con, latest, current, verified, district=district, month=month)
-    in_scope = carried.filter(~OUT_OF_SCOPE)
-    return carried.height - in_scope.height, len(resolved_by_data(con, in_scope, district, month))
+    return _split_carried(con, carried, current, district, month)
 
 
 def build_listing(
@@ -431,16 +463,7 @@ def build_listing(
         )
         carried_from = earlier["month"].max()
         carried = _carried(con, earlier, current, verified, district=district, month=month)
-        carried = carried.filter(~OUT_OF_SCOPE)
-        over = resolved_by_data(con, carried, district, month)
-        carried = carried.filter(~pl.col("warning_id").is_in(list(over)))
-        # one warning per person (contract §4, 人): a 帮扶 warning the month raises again for the
-        # member on new evidence (JY03 初中 then 高中, still without aid) stands for the carried
-        # one, which is not listed beside it (indep20: the same student listed twice)
-        again = current.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES)))
-        carried = carried.join(
-            again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
-        )
+        carried = _split_carried(con, carried, current, district, month).listed
     else:
         first_seen = pl.DataFrame(
             schema={"warning_id": pl.String, "first_month": pl.String, "deadline": pl.Date}
