@@ -335,17 +335,15 @@ _RESOLVED_SQL = """
       AND NOT EXISTS (SELECT 1 FROM rule_undecided u
                       WHERE u.district = $district AND u.month = $month AND u.rule = c.rule
                         AND u.member_key = c.member_key)
-      AND NOT EXISTS (SELECT 1 FROM warnings w
-                      WHERE w.district = $district AND w.month = $month AND w.rule = c.rule
-                        AND w.member_key = c.member_key)
 """
 
 
 def resolved_by_data(
     con: duckdb.DuckDBPyConnection, carried: pl.DataFrame, district: str, month: str
 ) -> set[str]:
-    """The carried warnings (their member as M's roster has them) of 帮扶 rules whose state M's
-    list of the same department shows over (RESOLVED_BY_DATA_RULES)."""
+    """Of carried warnings (their member as M's roster has them) whose member M does not warn
+    again by the same rule, those of 帮扶 rules whose state M's list of the same department shows
+    over (RESOLVED_BY_DATA_RULES)."""
     candidates = carried.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES))).select(
         "warning_id", "rule", "member_key"
     )
@@ -403,17 +401,17 @@ def _split_carried(
     month: str,
 ) -> CarriedSplit:
     in_scope = carried.filter(~OUT_OF_SCOPE)
-    over = resolved_by_data(con, in_scope, district, month)
-    still = in_scope.filter(~pl.col("warning_id").is_in(list(over)))
     # one warning per person (contract §4, 人): a 帮扶 warning the month raises again for the
     # member on new evidence (JY03 初中 then 高中, still without aid) stands for the carried one,
     # which is not listed beside it (indep20: the same student listed twice)
     again = current.filter(pl.col("rule").is_in(list(RESOLVED_BY_DATA_RULES)))
-    listed = still.join(
+    still = in_scope.join(
         again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
     )
+    over = resolved_by_data(con, still, district, month)
+    listed = still.filter(~pl.col("warning_id").is_in(list(over)))
     return CarriedSplit(
-        listed, carried.height - in_scope.height, len(over), still.height - listed.height
+        listed, carried.height - in_scope.height, len(over), in_scope.height - still.height
     )
 
 

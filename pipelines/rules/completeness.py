@@ -326,15 +326,23 @@ ENROLLMENT_SQL = """
     WHERE s.district = $district AND s.month = $month
 """
 
-# members tied to a row that says 正常参保 for M's year (a blank year: the list is the year's)
-ENROLLED_SQL = """
+
+def _tied_in_the_year(*statuses: str) -> str:
+    """SQL: the members tied to a row of M's year (a blank year: the list is the year's) whose
+    参保状态 is one of `statuses`."""
+    listed = ", ".join(f"'{status}'" for status in statuses)
+    return f"""
     SELECT DISTINCT m.member_key
     FROM enrollment_rows e
     JOIN record_matches m
       ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
-    WHERE e.enroll_status = '正常参保'
+    WHERE e.enroll_status IN ({listed})
       AND (e.enroll_year = $year OR (e.enroll_year IS NULL AND NOT e.year_unreadable))
 """
+
+
+# members tied to a row that says 正常参保 for M's year
+ENROLLED_SQL = _tied_in_the_year("正常参保")
 
 MONITORED_SQL = """
     SELECT r.member_key, r.household_id, r.name, r.id_number, r.birth_date, r.township, r.village
@@ -384,14 +392,15 @@ _THIN = f"""s.listed * {_THIN_QUARTER} < s.members * t.share
 # the list's rows rejected for want of a name and an ID that say, in a cell of their own, that
 # someone is insured (正常参保 and the words read as it): whoever of its 乡镇/村 it is, it may be
 # theirs. Rows that say nothing of the kind are not evidence (a template's blank rows carry
-# their village; a 暂停 row is no one's enrolment). The key is the one by_reject gives a row.
+# their village; a 暂停 row is no one's enrolment).
 ENROLL_STATUS = SOURCES["medical_enrollment"].field("enroll_status")
 _ENROLLED_WORDS = sorted(
     {"正常参保"} | {written for written, read in ENROLL_STATUS.synonyms if read == "正常参保"}
 )
+# a rejected row's key, as a kept row's record_key is written (source|file|sheet|row)
+_REJECT_KEY = "source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number"
 NAMELESS_REJECTS_SQL = f"""
-    SELECT source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number AS record_key,
-           township, village
+    SELECT {_REJECT_KEY} AS record_key, township, village
     FROM rejects
     WHERE district = $district AND month = $month AND source = 'medical_enrollment'
       AND name IS NULL AND id_number IS NULL
@@ -521,8 +530,7 @@ BLOCKING_SQL = f"""
         SELECT o.member_key, x.record_key,
                '一条被退回的行（无可用姓名或证件号码）含该成员的证件号码' AS reason
         FROM (
-            SELECT source || '|' || file || '|' || coalesce(sheet, '') || '|' || row_number
-                       AS record_key,
+            SELECT {_REJECT_KEY} AS record_key,
                    upper(unnest(regexp_extract_all(raw_values, '[0-9]{{17}}[0-9Xx]'))) AS id_number
             FROM rejects
             WHERE district = $district AND month = $month AND source = 'medical_enrollment'
@@ -581,21 +589,14 @@ BLOCKING_SQL = f"""
              (SELECT sum(listed) / sum(members) AS share FROM shares WHERE village IS NULL) t
         WHERE {_THIN}
     ),
+    -- members whose own row of M's year says they are not insured (暂停, 未参保): the list is not
+    -- silent about them, however thinly it covers their 乡镇 (a township sending only its
+    -- 未参保人员名单 names those it lists; the others are the ones it may have left out)
+    stated AS ({_tied_in_the_year("暂停", "未参保")}),
     -- likewise a 村 of a 乡镇 it speaks of (the township's file without that village's rows);
     -- a row placed in the 乡镇 without its 村 speaks of the 乡镇, not of a 村 (a village's rows
     -- missing is no less so for one row elsewhere without its 村: by_name and the others still
     -- judge that row against each member)
-    -- members whose own row of M's year says they are not insured (暂停, 未参保): the list is not
-    -- silent about them, however thinly it covers their 乡镇 (a township sending only its
-    -- 未参保人员名单 names those it lists; the others are the ones it may have left out)
-    stated AS (
-        SELECT DISTINCT m.member_key
-        FROM enrollment_rows e
-        JOIN record_matches m
-          ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
-        WHERE e.enroll_status IN ('暂停', '未参保')
-          AND (e.enroll_year = $year OR (e.enroll_year IS NULL AND NOT e.year_unreadable))
-    ),
     uncovered AS (
         SELECT o.member_key, NULL::VARCHAR AS record_key,
                CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
