@@ -168,15 +168,14 @@ RULES: tuple[RuleSpec, ...] = (
         blocked=blocked_members,
         present=ENROLLED_SQL,
         seen="""
-            SELECT m.member_key, list(e.record_key ORDER BY e.record_key) AS record_keys,
-                   arg_min(m.method, (m.confidence, m.method)) AS method,
-                   min(m.confidence) AS confidence,
+            SELECT e.tied_member AS member_key,
+                   list(e.record_key ORDER BY e.record_key) AS record_keys,
+                   arg_min(e.tied_method, (e.tied_confidence, e.tied_method)) AS method,
+                   min(e.tied_confidence) AS confidence,
                    string_agg(DISTINCT e.enroll_status, '、' ORDER BY e.enroll_status) AS statuses
             FROM enrollment_rows e
-            JOIN record_matches m
-              ON m.district = $district AND m.month = $month AND m.record_key = e.record_key
-            WHERE e.enroll_year IS NULL OR e.enroll_year = $year
-            GROUP BY m.member_key
+            WHERE e.tied_member IS NOT NULL AND (e.enroll_year IS NULL OR e.enroll_year = $year)
+            GROUP BY e.tied_member
         """,
         key="CAST($year AS VARCHAR)",
         ev_text="seen.statuses",

@@ -14,7 +14,7 @@ import pytest
 import pipelines.rules
 from pipelines.config import DataDir
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES, RULES_BY_CODE
-from pipelines.rules.completeness import NOT_EVALUABLE
+from pipelines.rules.completeness import NOT_EVALUABLE, ROW_FLAGS
 from pipelines.rules.evaluate import shared_parameters
 from pipelines.rules.settings import DEFAULTS_FILE, load_rule_config
 from pipelines.rules.spec import (
@@ -168,9 +168,9 @@ def _decided_on(rule) -> set[str]:  # noqa: ANN001 - a RuleSpec
         text = f"s.{rule.amount}"
     else:
         text = rule.present
-    # year_unreadable: enrollment_rows' flag of an unreadable 参保年度 (rules/completeness.py);
+    # ROW_FLAGS: enrollment_rows' own columns, not the list's (rules/completeness.py);
     # <date>_month_only: how much of that date was written (ingest/table.py month_only)
-    read = set(re.findall(r"\b[se]\.(\w+)", text)) - {"record_key", "year_unreadable"}
+    read = set(re.findall(r"\b[se]\.(\w+)", text)) - {"record_key", *ROW_FLAGS}
     return {name.removesuffix("_month_only") for name in read}
 
 
