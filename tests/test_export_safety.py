@@ -686,6 +686,45 @@ def test_rows_whose_id_is_not_usable_are_named_in_the_department_workbook(tmp_pa
     assert "341502200101011235" not in str(rows)
 
 
+def test_each_department_workbook_names_its_own_sources_rows_only(tmp_path):
+    """The rows to name (rejected, unreadable fields, unusable IDs) are read for every source at
+    once and handed to each department by source: no row of another source's list, and each of
+    a department's lists on its own sheet."""
+    con = memory_warehouse()
+    world = World()
+    member = world.member(world.household("脱贫户"), "王五")
+    world.record("education", member, file="初中.xlsx", id_status="destroyed", id_raw="3.41502E+17")
+    world.record("disability", member, file="残疾人.xlsx", id_status="bad_date",
+                 id_raw="341502200113321234")  # fmt: skip
+    world.record("education", member, file="初中.xlsx")
+    world.record("disability", member, file="残疾人.xlsx")
+    world.build(con)
+    rejects = pl.DataFrame(
+        {"source": ["education", "disability"], "file": ["初中.xlsx", "残疾人.xlsx"],
+         "sheet": [None, None], "row_number": [7, 9], "reason": ["姓名和证件号码都没有可用的值"] * 2},
+        schema_overrides={"row_number": pl.Int64, "sheet": pl.String},
+    )  # fmt: skip
+    replace_partition(con, "rejects", rejects, district=DISTRICT, month=MONTH)
+    out = tmp_path / MONTH
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    folder = out / "部门数据质量"
+
+    def sheets(department: str) -> dict[str, list[tuple]]:
+        book = openpyxl.load_workbook(folder / f"{MONTH}_{department}_数据质量反馈.xlsx")
+        return {ws.title: list(ws.iter_rows(values_only=True))[1:] for ws in book.worksheets}
+
+    education, disability = sheets("教育局"), sheets("残联")
+    assert [r[:3] for r in education["学生名册_退回行"]] == [("初中.xlsx", None, 7)]
+    assert [r[0] for r in education["学生名册_证件号码错误"]] == ["初中.xlsx"]
+    disability_lists = [name for name in disability if name != "概况"]
+    assert {name.split("_")[1] for name in disability_lists} == {"退回行", "证件号码错误"}
+    rows = [r for name in disability_lists for r in disability[name]]
+    assert {r[0] for r in rows} == {"残疾人.xlsx"}
+    assert not any(r[0] == "残疾人.xlsx" for name, v in education.items() for r in v if r)
+
+
 def test_a_township_is_undelivered_when_ledger_and_last_roster_name_it_however_spelled():
     """The month stops on a roster without a township that last month's roster had and the
     grid ledger still has, its name written with or without 镇 in either; a township only one of
