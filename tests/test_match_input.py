@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from pipelines import linkage
 from pipelines.linkage import run_matching
 from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import make_id
@@ -163,7 +164,6 @@ def test_a_month_without_department_data_matches_nothing():
 def test_identities_are_searched_in_batches_with_the_outcome_of_one_pass(monkeypatch):
     # the year's claims months are tied together: IDENTITY_BATCH bounds the matcher's memory,
     # and any split of the identities gives the outcome of one pass, in the records' order
-    from pipelines import linkage
 
     con = memory_warehouse()
     id_number = make_id(date(1980, 1, 1))
@@ -235,7 +235,9 @@ def test_records_alike_are_searched_once_and_each_gets_the_outcome():
     args = {"district": "d", "months": ["2026-10"], "roster_month": "2026-10"}
     match_identities(con, **args, sources=["medical_claims"])
     matches, unresolved = record_outcomes(con)
-    assert con.sql("SELECT count(DISTINCT identity) FROM match_input").fetchall() == [(4,)]
+    assert con.sql(f"SELECT count(DISTINCT identity) FROM {linkage.KEYED_INPUT}").fetchall() == [
+        (4,)
+    ]
 
     prepare_match_views(con, **args, sources=["medical_claims"])  # each record on its own
     alone = match_records(con, "match_input", "roster_input", "negative_input")
@@ -251,7 +253,6 @@ def test_records_alike_are_searched_once_and_each_gets_the_outcome():
 def test_identities_keyed_alike_by_the_hash_are_told_apart(monkeypatch):
     # identities are keyed by a 64-bit hash of their columns; were two to share one, every
     # identity is keyed again (MD5 of the columns), and the outcome is the same
-    from pipelines import linkage
 
     con = memory_warehouse()
     id_number = make_id(date(1980, 1, 1))
@@ -271,7 +272,10 @@ def test_identities_keyed_alike_by_the_hash_are_told_apart(monkeypatch):
 
     def identities() -> list[str]:
         return [
-            r[0] for r in con.sql("SELECT identity FROM match_input ORDER BY position").fetchall()
+            r[0]
+            for r in con.sql(
+                f"SELECT identity FROM {linkage.KEYED_INPUT} ORDER BY position"
+            ).fetchall()
         ]
 
     linkage.match_identities(con, **args)
