@@ -39,8 +39,9 @@ demo: $(VENV)/.synced
 	$(VENV)/bin/fangfan run --month $(DEMO_MONTH) --data-dir $(DEMO_DIR)
 
 # the test files run side by side, one file's tests on one worker (their module fixtures are
-# built once): the default suite took 9m46s in one process on a slow 2-core machine, 5m17s on two
-TEST_WORKERS ?= auto
+# built once): the default suite took 9m46s in one process on a slow 2-core machine, 5m17s on two.
+# One worker a core, at most four (each holds its own DuckDB and Dagster: ~0.5-1 GB)
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, os.cpu_count() or 1))")
 test: $(VENV)/.synced
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
