@@ -69,8 +69,8 @@ def failed_files(
 def _row_problems(
     con: duckdb.DuckDBPyConnection, district: str, month: str, sources: list[str]
 ) -> dict[str, dict[str, pl.DataFrame]]:
-    """Per source of `sources`, its rows to name by kind (ROW_PROBLEMS): each kind read for every
-    source in one query (three per source had been 0.5 s of the district files at 1M)."""
+    """Per source of `sources` (every department source), its rows to name by kind
+    (ROW_PROBLEMS): each kind read for every source in one query, not three queries per source."""
     params = {"d": district, "m": month, "sources": sources}
     rejected = con.sql(
         """SELECT source, file AS 文件, sheet AS 工作表, row_number AS 行号, reason AS 原因
@@ -103,8 +103,6 @@ def _id_errors(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFrame:
     """Kept rows whose 证件号码 is not a usable ID, each with what is wrong and the ID as written,
     masked (contract §2: a row carrying a destroyed ID is reported as such; it had been a count
     in the overview only, the rows named nowhere, though some were tied by name and warned)."""
-    if not params["sources"]:
-        return pl.DataFrame(schema={"source": pl.String})
     rows = con.sql(
         " UNION ALL ".join(
             f"""SELECT '{source}' AS source, file AS 文件, sheet AS 工作表, row_number AS 行号,
@@ -162,9 +160,9 @@ def _department_sheets(
         sheets[FAILED_SHEET] = own_failed.select("数据", "文件", "工作表", "状态", "原因")
     for source in rates["来源"].to_list():
         title = by_key[source].title
-        found = problems.get(source, {})
+        found = {**problems[source], "未匹配": _unresolved(unresolved, source)}
         for label in ROW_PROBLEMS:
-            frame = _unresolved(unresolved, source) if label == "未匹配" else found.get(label)
+            frame = found.get(label)
             if frame is not None and frame.height:
                 sheets[f"{title}_{label}"[:31]] = frame
     return sheets
