@@ -80,13 +80,18 @@ def test_a_warehouse_gone_while_the_ledger_lists_earlier_lists_is_not_rebuilt_si
     assert main(["run", "--month", "2026-10", "--data-dir", str(data), "--new-warehouse"]) == 1
 
 
-def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
+def _without_roster(tmp_path: Path) -> Path:
+    """A data directory whose 2026-10 has a housing list and no roster: its run fails early."""
     housing = tmp_path / "d" / "raw" / "2026-10" / "housing"
     housing.mkdir(parents=True)
     (housing / "房屋.csv").write_text(
         "户主姓名,乡镇,村,鉴定等级\n张三,东桥镇,王岗村,D\n", encoding="utf-8"
     )
-    assert main(["run", "--month", "2026-10", "--data-dir", str(tmp_path / "d")]) == 1
+    return tmp_path / "d"
+
+
+def test_run_without_a_roster_fails_with_exit_1_and_names_the_problem(tmp_path, home, capsys):
+    assert main(["run", "--month", "2026-10", "--data-dir", str(_without_roster(tmp_path))]) == 1
     captured = capsys.readouterr()
     err = captured.err
     assert "roster" in err and "运行失败" in err and "没有生成新的乡镇清单" in err
@@ -112,3 +117,37 @@ def test_generate_then_run_prints_the_summary(tmp_path, home, capsys):
     assert "fangfan · 金安区 · 2026-10" in text
     assert "YB01 需要全年累计" in text  # earlier claims months are ingested first, and it says so
     assert "预警清单" in text and str(out / "exports" / "2026-10") in text
+
+
+def test_a_run_starts_with_the_collector_off_and_runs_with_it_on(
+    tmp_path, home, capsys, monkeypatch
+):
+    """The cyclic collector is off while the imports and definitions are made, on for the run
+    with what existed before frozen out of its reach, and the process gets it back as it was."""
+    import gc
+
+    import dagster as dg
+
+    import pipelines.definitions
+
+    seen: dict[str, object] = {}
+    build = pipelines.definitions.build_definitions
+    execute = dg.JobDefinition.execute_in_process
+
+    def building(*args, **kwargs):
+        seen["building"] = gc.isenabled()
+        return build(*args, **kwargs)
+
+    def executing(self, *args, **kwargs):
+        seen["running"] = gc.isenabled()
+        seen["frozen"] = gc.get_freeze_count()
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipelines.definitions, "build_definitions", building)
+    monkeypatch.setattr(dg.JobDefinition, "execute_in_process", executing)
+    data_dir = _without_roster(tmp_path)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert main(["run", "--month", "2026-10", "--data-dir", str(data_dir)]) == 1
+    assert seen["building"] is False
+    assert seen["running"] is True and seen["frozen"] > 100_000
+    assert gc.isenabled() and gc.get_freeze_count() == 0
