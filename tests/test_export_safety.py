@@ -26,6 +26,7 @@ from pipelines.exports.township import (
     csv_frame,
     csv_text,
     export_date_for,
+    export_frame,
     fixed_workbook,
     record_export,
     township_stems,
@@ -183,6 +184,25 @@ def test_every_workbook_refuses_to_turn_strings_into_formulas(tmp_path):
 def test_csv_text_and_frame_agree(raw, csv_shown):
     assert csv_text(raw) == csv_shown
     assert csv_frame(pl.DataFrame({"v": [raw]}))["v"][0] == csv_shown
+
+
+def test_only_columns_holding_a_character_the_cleaning_acts_on_are_cleaned_and_all_are_capped():
+    """Columns are passed through the cleaning only where a cell holds a character it acts on
+    (township._TOUCHED); every character outside that class is one the cleaning leaves alone,
+    so skipping a column never keeps a control character, an escape or a break."""
+    outside = [chr(c) for c in range(0x3000) if not re.search(township_module._TOUCHED, chr(c))]
+    assert {clean_text(c, None) for c in outside} == set(outside)
+    frame = pl.DataFrame(
+        {
+            "plain": ["正常文本", "x" * (TEXT_LIMIT + 5), None],
+            "dirty": ["a\x1b[31mb", "行一\u2028行二", "c\u202ed"],
+            "empty": [None, None, None],
+        }
+    )
+    shown = export_frame(frame)
+    assert shown["plain"].to_list() == ["正常文本", "x" * (TEXT_LIMIT - 1) + "…", None]
+    assert shown["dirty"].to_list() == ["ab", "行一 行二", "cd"]
+    assert shown["empty"].to_list() == [None, None, None]
 
 
 def test_numbers_starting_with_minus_are_neutralised_too():
