@@ -186,10 +186,12 @@ def test_csv_text_and_frame_agree(raw, csv_shown):
     assert csv_frame(pl.DataFrame({"v": [raw]}))["v"][0] == csv_shown
 
 
-def test_only_columns_holding_a_character_the_cleaning_acts_on_are_cleaned_and_all_are_capped():
+def test_columns_are_cleaned_and_capped_only_where_a_cell_needs_it_and_always_where_one_does():
     """Columns are passed through the cleaning only where a cell holds a character it acts on
-    (township._TOUCHED); every character outside that class is one the cleaning leaves alone,
-    so skipping a column never keeps a control character, an escape or a break."""
+    (township._TOUCHED), and through the cap only where a cell is longer than the limit in
+    bytes: every character outside that class is one the cleaning leaves alone, and no cell of
+    fewer bytes can have more characters, so skipping a column never keeps a control
+    character, an escape, a break or an overlong cell."""
     outside = [chr(c) for c in range(0x3000) if not re.search(township_module._TOUCHED, chr(c))]
     assert {clean_text(c, None) for c in outside} == set(outside)
     frame = pl.DataFrame(
@@ -197,10 +199,15 @@ def test_only_columns_holding_a_character_the_cleaning_acts_on_are_cleaned_and_a
             "plain": ["正常文本", "x" * (TEXT_LIMIT + 5), None],
             "dirty": ["a\x1b[31mb", "行一\u2028行二", "c\u202ed"],
             "empty": [None, None, None],
+            # more bytes than the limit, fewer characters: not capped
+            "wide": ["中" * (TEXT_LIMIT // 2), "中" * TEXT_LIMIT, "中" * (TEXT_LIMIT + 1)],
         }
     )
     shown = export_frame(frame)
     assert shown["plain"].to_list() == ["正常文本", "x" * (TEXT_LIMIT - 1) + "…", None]
+    assert shown["wide"].to_list() == [
+        "中" * (TEXT_LIMIT // 2), "中" * TEXT_LIMIT, "中" * (TEXT_LIMIT - 1) + "…"
+    ]  # fmt: skip
     assert shown["dirty"].to_list() == ["ab", "行一 行二", "cd"]
     assert shown["empty"].to_list() == [None, None, None]
 

@@ -147,23 +147,29 @@ _TOUCHED = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
 def _cleaned(frame: pl.DataFrame, names: list[str], limit: int) -> pl.DataFrame:
     """The text columns `names` cleaned (escape sequences and control characters out, breaks to
     spaces) and then capped at `limit` characters; in two passes, so that each regex runs once
-    per cell (an eager select evaluates a reused expression again at every use). A column with
-    no character the passes act on (_TOUCHED: most of them) is not passed through them: one
-    search per cell instead of three replacements."""
+    per cell (an eager select evaluates a reused expression again at every use). Only the columns
+    that need it go through each pass, as one look at the column tells: the cleaning where a cell
+    holds a character it acts on (_TOUCHED: few columns), the cap where a cell is longer than
+    `limit` bytes (a character is at least one: no shorter cell can need it)."""
     if not names:
         return frame
-    touched = frame.select(pl.col(n).str.contains(_TOUCHED).any() for n in names).row(0)
+    facts = frame.select(
+        *(pl.col(n).str.contains(_TOUCHED).any().alias(f"t{i}") for i, n in enumerate(names)),
+        *((pl.col(n).str.len_bytes().max() > limit).alias(f"l{i}") for i, n in enumerate(names)),
+    ).row(0)
+    touched = [n for n, acted_on in zip(names, facts, strict=False) if acted_on]
+    long = [n for n, over in zip(names, facts[len(names) :], strict=True) if over]
     cleaned = frame.with_columns(
         pl.col(n).str.replace_all(_ESCAPES, "").str.replace_all(_BREAKS, " ")
         .str.replace_all(_CONTROLS, "")
-        for n, acted_on in zip(names, touched, strict=True) if acted_on
+        for n in touched
     )  # fmt: skip
     return cleaned.with_columns(
         pl.when(pl.col(n).str.len_chars() > limit)
         .then(pl.concat_str(pl.col(n).str.slice(0, limit - 1), pl.lit(ELLIPSIS)))
         .otherwise(pl.col(n))
         .alias(n)
-        for n in names
+        for n in long
     )
 
 
