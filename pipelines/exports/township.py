@@ -157,7 +157,7 @@ def _cleaned(frame: pl.DataFrame, names: list[str], limit: int) -> pl.DataFrame:
         *(pl.col(n).str.contains(_TOUCHED).any().alias(f"t{i}") for i, n in enumerate(names)),
         *((pl.col(n).str.len_bytes().max() > limit).alias(f"l{i}") for i, n in enumerate(names)),
     ).row(0)
-    touched = [n for n, acted_on in zip(names, facts, strict=False) if acted_on]
+    touched = [n for n, acted_on in zip(names, facts[: len(names)], strict=True) if acted_on]
     long = [n for n, over in zip(names, facts[len(names) :], strict=True) if over]
     cleaned = frame.with_columns(
         pl.col(n).str.replace_all(_ESCAPES, "").str.replace_all(_BREAKS, " ")
