@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import match_bench  # noqa: E402  (the isolated matcher / Splink workers)
 from held_out import held_out_copy  # noqa: E402
+from machine import against_machine, machine_seconds  # noqa: E402
 
 from pipelines.linkage import prepare_match_views  # noqa: E402
 from pipelines.scoring import (  # noqa: E402
@@ -275,27 +276,68 @@ def _ratio(now: float, before: float | None) -> str:
     return f"{now / before:6.2f}×" if before else "      –"
 
 
-def format_run(label: str, run: dict, previous: dict | None) -> str:
+def _on_par(now: float, before: float | None, machine: float | None) -> str:
+    """now / before read against the machine's ratio to the previous bench (bench/machine.py)."""
+    return against_machine(now / before if before else None, machine) or "–"
+
+
+def _previous_line(now: float, before: float, machine: float | None, unit: str) -> str:
+    """`unit`: how `before` is written (".1f s wall")."""
+    par = against_machine(now / before, machine)
+    digits, words = unit.split(" ", 1)
+    return (
+        f"   [previous bench: {before:{digits}} {words}, ratio {_ratio(now, before).strip()}"
+        + (f"; {par} on a machine as fast as then" if par else "")
+        + "]"
+    )
+
+
+def format_run(label: str, run: dict, previous: dict | None, machine: float | None = None) -> str:
+    """A whole run and its steps, each beside the previous bench's: the ratio, and the ratio read
+    against the machine's own ('on par'; `machine`: this bench's machine seconds over the
+    previous one's, format_machine)."""
     gib = 2**30
     lines = [
         f"\nwhole month, {label} (best of {run['repeats']}): {run['wall']:.1f} s wall, "
         f"{run['cpu']:.1f} s CPU (user {run['user']:.1f} + sys {run['sys']:.1f}), "
         f"peak RSS {run['peak_rss'] / gib:.2f} GiB, {run.get('minflt', 0):,} minor page faults"
-        + (f"   [previous bench: {previous['wall']:.1f} s wall, ratio {_ratio(run['wall'], previous['wall']).strip()}]" if previous else ""),
-        f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'CPU':>9s}{'cores':>7s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
+        + (_previous_line(run["wall"], previous["wall"], machine, ".1f s wall") if previous else ""),
+        f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'on par':>8s}{'CPU':>9s}{'cores':>7s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
     ]  # fmt: skip
     before = (previous or {}).get("steps", {})
     for name, step in sorted(run["steps"].items(), key=lambda kv: -kv[1]["seconds"]):
+        earlier = before.get(name, {}).get("seconds")
         lines.append(
-            f"  {name:34s}{step['seconds']:8.2f}s{_ratio(step['seconds'], before.get(name, {}).get('seconds')):>9s}"
+            f"  {name:34s}{step['seconds']:8.2f}s{_ratio(step['seconds'], earlier):>9s}"
+            f"{_on_par(step['seconds'], earlier, machine):>8s}"
             f"{step.get('cpu', 0.0):8.2f}s{step.get('cpu', 0.0) / max(step['seconds'], 1e-9):7.2f}"
             f"{step['rows_in']:>13,}{step['rows_out']:>13,}{step['peak_rss'] / gib:>9.2f}Gi"
         )  # fmt: skip
+    outside = (previous or {}).get("outside_steps")
     lines.append(
         f"  {'(process start, Dagster, summary)':34s}{run['outside_steps']:8.2f}s"
-        f"{_ratio(run['outside_steps'], (previous or {}).get('outside_steps')):>9s}"
+        f"{_ratio(run['outside_steps'], outside):>9s}"
+        f"{_on_par(run['outside_steps'], outside, machine):>8s}"
     )
     return "\n".join(lines)
+
+
+def format_machine(now: dict, previous: dict | None) -> tuple[str, float | None]:
+    """The machine's line (bench/machine.py timed at the bench's start and end), and its ratio to
+    the previous bench's machine (None when that bench did not time it)."""
+    before = (previous or {}).get("seconds")
+    ratio = now["seconds"] / before if before else None
+    return (
+        "machine now (bench/machine.py, a fixed DuckDB + polars + Python workload): "
+        f"{now['start']:.3f} s at the start, {now['end']:.3f} s at the end"
+        + (
+            f"   [previous bench: {before:.3f} s: the machine took {ratio:.2f}× its time; "
+            "'on par' reads each ratio below against it]"
+            if ratio
+            else "   [the previous bench did not time it: no ratio is read against the machine]"
+        ),
+        ratio,
+    )
 
 
 def source_rows(root: Path) -> dict:
@@ -370,16 +412,19 @@ def exports_at(root: Path, scratch: Path, warnings: int, env: dict[str, str]) ->
     return json.loads(out.stdout)
 
 
-def format_exports(figures: dict, previous: dict | None) -> str:
+def format_exports(figures: dict, previous: dict | None, machine: float | None = None) -> str:
     lines = [
         f"\nexports at {figures['warnings']:,} warnings ({figures['listed']:,} listed, "
         f"{figures['townships']} townships; {figures['township_files']} township files, "
         f"{figures['district_files']} district files): {figures['together']:.2f} s together"
-        + (f"   [previous bench: {previous['together']:.2f} s, ratio {_ratio(figures['together'], previous['together']).strip()}]" if previous else ""),
+        + (_previous_line(figures["together"], previous["together"], machine, ".2f s") if previous else ""),
     ]  # fmt: skip
     before = (previous or {}).get("steps", {})
     for name, seconds in figures["steps"].items():
-        lines.append(f"  {name:52s}{seconds:7.2f}s{_ratio(seconds, before.get(name)):>9s}")
+        lines.append(
+            f"  {name:52s}{seconds:7.2f}s{_ratio(seconds, before.get(name)):>9s}"
+            f"{_on_par(seconds, before.get(name), machine):>8s}"
+        )
     return "\n".join(lines)
 
 
@@ -515,6 +560,7 @@ def main() -> None:
     )
     generate(root, args.members, args.seed, volume="" if args.volume == "default" else "bench")
     env = precompile()
+    machine_start = machine_seconds()
     firsts, reruns = [], []
     for _ in range(args.repeat):
         shutil.rmtree(root / "warehouse", ignore_errors=True)
@@ -544,22 +590,28 @@ def main() -> None:
         lights.append(run_month(light_root, light_home, env))
     shutil.rmtree(light_root, ignore_errors=True)
     shutil.rmtree(light_home, ignore_errors=True)
+    # the machine again after the runs: the two times bracket them
+    machine_end = machine_seconds()
+    machine = {"start": machine_start, "end": machine_end,
+               "seconds": (machine_start + machine_end) / 2}  # fmt: skip
     rows = source_rows(root)
     print("\n" + format_rows(rows, args.members))
+    machine_line, slower = format_machine(machine, (previous or {}).get("machine"))
+    print("\n" + machine_line)
     first, rerun, new_month = _best(firsts), _best(reruns), _best(news)
     print(format_run("first run (earlier claims months ingested for YB01)", first,
-                     (previous or {}).get("first")))  # fmt: skip
+                     (previous or {}).get("first"), slower))  # fmt: skip
     print(format_run("rerun (earlier months already in the warehouse)", rerun,
-                     (previous or {}).get("rerun")))  # fmt: skip
+                     (previous or {}).get("rerun"), slower))  # fmt: skip
     print(format_run("new month (the year's earlier claims months already staged and tied, "
-                     "M's own files new)", new_month, (previous or {}).get("new_month")))  # fmt: skip
+                     "M's own files new)", new_month, (previous or {}).get("new_month"), slower))  # fmt: skip
     held_out_first = _best(lights)
     months = max(rows["claims_months"], 1)
     print(format_run(
         f"first run at the held-out district's weight (earlier claims months keep one row in "
         f"{HELD_OUT_KEEP}: {light['claims_rows_after'] / months:,.0f} rows a month; raw "
         f"{light['raw_mb']:,.0f} MB, held-out {HELD_OUT_RAW_MB * args.members / 1_000_000:,.0f} MB)",
-        held_out_first, (previous or {}).get("held_out_first"),
+        held_out_first, (previous or {}).get("held_out_first"), slower,
     ))  # fmt: skip
     load = os.getloadavg()
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} after the runs")
@@ -570,13 +622,14 @@ def main() -> None:
     )
     print(format_score(main_scores))
     exports = exports_at(root, args.out / "exports-scratch", EXPORT_WARNINGS, env)
-    print(format_exports(exports, (previous or {}).get("exports")))
+    print(format_exports(exports, (previous or {}).get("exports"), slower))
     figures = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "label": args.label,
         "members": args.members,
         "volume": args.volume,
         "load_average": load,
+        "machine": machine,
         "rows": rows,
         "first": first,
         "rerun": rerun,
