@@ -281,12 +281,11 @@ def _on_par(now: float, before: float | None, machine: float | None) -> str:
     return against_machine(now / before if before else None, machine) or "–"
 
 
-def _previous_line(now: float, before: float, machine: float | None, unit: str) -> str:
-    """`unit`: how `before` is written (".1f s wall")."""
+def _previous_line(now: float, before: float, shown: str, machine: float | None) -> str:
+    """`shown`: `before` as the line writes it ("82.9 s wall")."""
     par = against_machine(now / before, machine)
-    digits, words = unit.split(" ", 1)
     return (
-        f"   [previous bench: {before:{digits}} {words}, ratio {_ratio(now, before).strip()}"
+        f"   [previous bench: {shown}, ratio {_ratio(now, before).strip()}"
         + (f"; {par} on a machine as fast as then" if par else "")
         + "]"
     )
@@ -301,7 +300,7 @@ def format_run(label: str, run: dict, previous: dict | None, machine: float | No
         f"\nwhole month, {label} (best of {run['repeats']}): {run['wall']:.1f} s wall, "
         f"{run['cpu']:.1f} s CPU (user {run['user']:.1f} + sys {run['sys']:.1f}), "
         f"peak RSS {run['peak_rss'] / gib:.2f} GiB, {run.get('minflt', 0):,} minor page faults"
-        + (_previous_line(run["wall"], previous["wall"], machine, ".1f s wall") if previous else ""),
+        + (_previous_line(run["wall"], previous["wall"], f"{previous['wall']:.1f} s wall", machine) if previous else ""),
         f"  {'step':34s}{'time':>9s}{'vs prev':>9s}{'on par':>8s}{'CPU':>9s}{'cores':>7s}{'rows in':>13s}{'rows out':>13s}{'peak RSS':>11s}",
     ]  # fmt: skip
     before = (previous or {}).get("steps", {})
@@ -417,7 +416,7 @@ def format_exports(figures: dict, previous: dict | None, machine: float | None =
         f"\nexports at {figures['warnings']:,} warnings ({figures['listed']:,} listed, "
         f"{figures['townships']} townships; {figures['township_files']} township files, "
         f"{figures['district_files']} district files): {figures['together']:.2f} s together"
-        + (_previous_line(figures["together"], previous["together"], machine, ".2f s") if previous else ""),
+        + (_previous_line(figures["together"], previous["together"], f"{previous['together']:.2f} s", machine) if previous else ""),
     ]  # fmt: skip
     before = (previous or {}).get("steps", {})
     for name, seconds in figures["steps"].items():
