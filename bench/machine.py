@@ -3,7 +3,8 @@
 The benches of one machine drift: two `make bench` an hour apart ran the steps no change had
 touched 1.25-1.43x apart (docs/SCALE.md 6.22), more than most changes save. So the bench times
 this workload at its start and at its end, and reads each ratio to the previous bench against the
-machine's own: a step 1.30x slower on a machine 1.30x slower is no slower.
+machine's own ("on par"). A rough guide, not a correction: over 15 rounds the staging of the four
+largest sources followed it at r = 0.77, and divided by it still spread 1.17x (SCALE 6.22).
 
 The workload: DuckDB joining and grouping strings, polars reading strings with regexes and
 grouping them, and Python building and sorting small objects, each on fixed, seeded data, each
