@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.matching.comparison import level_sql, sql_in
 from pipelines.matching.ids import CONVERTED15, USABLE_STATUSES
 from pipelines.matching.ranks import Pass, Rank, round_number
 from pipelines.matching.repair import checksum_neighbours, legacy_neighbours
+from pipelines.matching.scoring import id_levels
 from pipelines.matching.workspace import Workspace
 
 # SQL: the statuses of an ID usable as it stands.
@@ -19,22 +21,23 @@ USABLE_ID = "(" + ", ".join(f"'{status}'" for status in USABLE_STATUSES) + ")"
 # them: `birth`, and, for the name pass, the area code and ID that may rule a member out.
 _SEARCHED = "r_id, nk, py, dk, nlen, id18, id_status, id_ok, town, village"
 PASS_RECORDS: dict[Pass, str] = {
-    # Every record. The ID's birth date is its holder's: only the record's own one is evidence.
+    # Every record not settled before the search (decision.settle). The ID's birth date is its
+    # holder's: only the record's own one is evidence.
     Pass.ID: f"""
         SELECT {_SEARCHED}, own_birth AS birth, NULL::VARCHAR AS area_check,
                NULL::VARCHAR AS area_typo_check, false AS id_trusted
-        FROM ff_records""",
-    # Named records with an ID no member holds (an ID in the roster is no typo); the ID's birth
-    # date stands in for a missing own one.
+        FROM ff_records WHERE r_id NOT IN (SELECT r_id FROM ff_settled)""",
+    # Named records with an ID no member holds (an ID in the roster is no typo; a settled record's
+    # is held); the ID's birth date stands in for a missing own one.
     Pass.REPAIR: f"""
         SELECT {_SEARCHED}, coalesce(own_birth, id_birth) AS birth, NULL::VARCHAR AS area_check,
                NULL::VARCHAR AS area_typo_check, false AS id_trusted
         FROM ff_records
         WHERE nk IS NOT NULL AND id18 IS NOT NULL AND r_id NOT IN (SELECT r_id FROM ff_id_holders)""",
-    # Named records the ID and repair passes found no candidate for. What survives of the
-    # record's own ID narrows the search, but an ID that belongs to someone else (a holder
-    # not ruled out) says nothing about this person: its birth date is then unused, and the
-    # area code of any ID in the roster too. A usable ID no member holds rules out members
+    # Named records neither settled nor given a candidate by the ID and repair passes. What
+    # survives of the record's own ID narrows the search, but an ID that belongs to someone else
+    # (a holder not ruled out) says nothing about this person: its birth date is then unused,
+    # and the area code of any ID in the roster too. A usable ID no member holds rules out members
     # with another usable ID — unless it ends in 000: it may be an ID Excel rounded that
     # passed its checksum by chance (1 in 11), which the ingest cannot always tell. A mistyped
     # ID (bad checksum, bad date, invalid) may carry its typo in the area code: it rules out
@@ -44,6 +47,7 @@ PASS_RECORDS: dict[Pass, str] = {
         WITH searched AS (
             SELECT * FROM ff_records
             WHERE nk IS NOT NULL AND r_id NOT IN (SELECT r_id FROM ff_scored_pairs)
+              AND r_id NOT IN (SELECT r_id FROM ff_settled)
         ), held AS (
             SELECT h.r_id, bool_or(n.r_id IS NULL) AS disputed
             FROM ff_id_holders h LEFT JOIN ff_ruled_out n USING (r_id, m_id)
@@ -157,19 +161,29 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 def find_pairs(ws: Workspace, pass_: Pass, after: Rank | None, records: str) -> int:
     """Add to `ff_candidate_pairs`, as round `after` of `pass_`, the pairs the rules gated at
     `after` find for `records` (SQL for the records searched) that no earlier round of the
-    pass found; return how many. A pair a person ruled out (非本人) is never a candidate."""
+    pass found; return how many. A pair a person ruled out (非本人) is never a candidate, nor one
+    whose ID level no scoring line of the pass reads (`scoring.id_levels`: in the name pass, a
+    member whose usable ID is not the record's trusted one — most of the namesakes found for a
+    record whose ID the roster does not hold)."""
     rules = [rule for rule in BLOCKING_RULES if rule.pass_ is pass_ and rule.after == after]
     if not rules:
         return 0
     for key in dict.fromkeys(key for rule in rules for key in rule.keys):
         _KEY_RELATIONS[key](ws, records)
     found = " UNION ".join(rule.pairs.format(records=records) for rule in rules)
+    scorable = ""
+    if (levels := id_levels(pass_)) is not None:
+        scorable = f"""
+        JOIN ff_open_records r USING (r_id) JOIN ff_members m USING (m_id)
+        LEFT JOIN ff_id_holders h USING (r_id, m_id)
+        WHERE {sql_in(f"({level_sql('id', pass_)})", levels)}"""
     [(count,)] = ws.con.execute(f"""
         INSERT INTO ff_candidate_pairs
         SELECT '{pass_}', {round_number(after)}, r_id, m_id
         FROM ({found}) p
         ANTI JOIN ff_ruled_out USING (r_id, m_id)
         ANTI JOIN (SELECT r_id, m_id FROM ff_candidate_pairs WHERE pass = '{pass_}') USING (r_id, m_id)
+        {scorable}
     """).fetchall()
     return count
 

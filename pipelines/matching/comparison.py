@@ -179,6 +179,14 @@ _LEVELS = {
 }
 
 
+def level_sql(feature: str, pass_: Pass) -> str:
+    """SQL: the level of `feature` (id, name, spelling, birth, place or area) for the record `r`
+    (with the evidence `pass_` trusts, `blocking.PASS_RECORDS`) and the member `m` of a pair of
+    `pass_`, as `compare` computes it; the ID's level reads `h`, the pair's row of
+    `ff_id_holders` (NULL: the member does not hold the record's ID)."""
+    return _id_level(pass_) if feature == "id" else _LEVELS[feature]
+
+
 def compare(
     ws: Workspace, pass_: Pass, round_: int, features: set[str], asked: dict[str, str]
 ) -> None:
@@ -193,7 +201,7 @@ def compare(
     line could read them for (`asked`: feature → SQL condition over `ff_pair_features f`).
     """
     this_round = f"f.pass = '{pass_}' AND f.round = {round_}"
-    levels = {"id": _id_level(pass_)} | _LEVELS
+    levels = {feature: level_sql(feature, pass_) for feature in ("id", *_LEVELS)}
     ws.con.execute(f"""
         INSERT INTO ff_pair_features
         SELECT p.pass, p.round, p.r_id, p.m_id,

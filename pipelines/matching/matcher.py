@@ -5,7 +5,9 @@ candidate pairs; comparison (`comparison.compare`) computes each pair's features
 levels; the scoring table (`scoring.SCORES`) turns levels into a rank, a 匹配方式 and the reason
 several candidates cannot be told apart; one decision step (`decision.decide`) ties, lists as
 ambiguous or leaves unmatched. The search runs in passes (`ranks.Pass`: the ID, a repaired ID,
-the name), each for the records the earlier ones found no candidate for.
+the name), each for the records the earlier ones found no candidate for. Records whose ID one
+member holds under the same name (most of them) are settled before it (`decision.settle`): the
+search would tie them to her alone.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pipelines.matching.blocking import (
     find_pairs,
 )
 from pipelines.matching.comparison import FEATURES, compare, level_type
-from pipelines.matching.decision import decide
+from pipelines.matching.decision import decide, settle
 from pipelines.matching.ids import DESTROYED, USABLE_STATUSES
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
@@ -124,6 +126,7 @@ def match_records_into(
     ws = Workspace(con)
     try:
         _prepare(ws, records, roster, negatives)
+        settle(ws)
         for pass_ in Pass:
             _search(ws, pass_)
         decide(ws)

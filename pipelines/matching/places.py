@@ -27,6 +27,55 @@ _GOVERNMENT = r"(?:人民政府|政府)$"
 _VILLAGE_SUFFIX = suffix_pattern(VILLAGE_SUFFIXES)
 
 
+# the district's (or the city's and the district's) name before a township's: 金安区先生店镇
+COUNTY = re.compile(r"^[\u4e00-\u9fff]+?(?:省|市|区|县|旗)")
+
+
+def without_county(township: str | None) -> str | None:
+    """金安区先生店镇 (the district's, or the city's and the district's, name before the
+    township's, as a title or a 乡镇 cell may give it) → 先生店镇; a name that is a township
+    without it is kept (城区街道 is not 街道)."""
+    while township and (cut := COUNTY.match(township)):
+        rest = township[cut.end() :]
+        if not (re.search(_TOWNSHIP_SUFFIX, rest) and re.sub(_TOWNSHIP_SUFFIX, "", rest)):
+            break
+        township = rest
+    return township
+
+
+# a village's committee written after its name: 北山村村委会, 北山村委会, 北山村民委员会,
+# 城西社区居委会 are 北山村 and 城西社区
+_COMMITTEE_AFTER = re.compile(
+    r"^(.+?(?:村|社区))(?:村民委员会|居民委员会|村委会|居委会|民委员会|村委|居委|委会|委)$"
+)
+
+
+def without_committee(village: str | None) -> str | None:
+    """The village a 村 cell names when its committee follows the name (北山村村委会 → 北山村)."""
+    found = _COMMITTEE_AFTER.match(village) if village else None
+    return found[1] if found else village
+
+
+def plain_places(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` (the roster's staged rows) with 乡镇 and 村 as a person reads them: the district's
+    name before a township dropped (金安区东桥镇 → 东桥镇), a village's committee after its name
+    (北山村村委会 → 北山村). The roster names the district's places: a household written so is
+    in the township and village the others name plainly, and its township's file is theirs."""
+    columns = {"township": without_county, "village": without_committee}
+    read = {
+        column: {
+            written: plain
+            for written in frame[column].drop_nulls().unique().to_list()
+            if (plain := reader(written)) != written
+        }
+        for column, reader in columns.items()
+        if column in frame.columns
+    }
+    return frame.with_columns(
+        pl.col(column).replace(mapping) for column, mapping in read.items() if mapping
+    )
+
+
 def _base(expr: pl.Expr) -> pl.Expr:
     return expr.str.normalize("NFKC").str.replace_all(r"[\s\u3000]+", "")
 

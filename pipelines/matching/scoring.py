@@ -190,6 +190,15 @@ def asks(pass_: Pass, feature: str) -> str | None:
     return "(" + " OR ".join(f"({condition})" for condition in others) + ")"
 
 
+def id_levels(pass_: Pass) -> tuple[IdLevel, ...] | None:
+    """The ID levels a line of `pass_` can score a pair at (None: some line reads any level). A
+    pair at another level is never scored: it cannot be tied, listed or ranked against."""
+    lines = [s for s in SCORES if s.pass_ is pass_]
+    if any("id" not in s.levels for s in lines):
+        return None
+    return tuple(level for level in IdLevel if any(level in s.levels["id"] for s in lines))
+
+
 def gate(pass_: Pass, after: Rank | None) -> str:
     """SQL condition on `r_id`: the record has no candidate of `pass_` ranked stronger than
     `after` (always true when `after` is None)."""

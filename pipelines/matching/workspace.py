@@ -15,6 +15,7 @@ TABLES = (
     "ff_members",  # the roster members, numbered (m_id), likewise
     "ff_ruled_out",  # record–member pairs a person answered 非本人 for: never compared
     "ff_id_holders",  # who in the roster holds each record's ID number
+    "ff_settled",  # records tied before the search: their ID's one holder, the same name
     "ff_open_records",  # the records the current pass searches for, with the evidence it trusts
     "ff_record_id_repairs",  # blocking keys: repairs of the records' failing IDs
     "ff_member_id_repairs",  # blocking keys: repairs of the members' failing IDs

@@ -9,15 +9,29 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.matching import blocking, matcher
 from pipelines.matching.matcher import MatchResult, match_records
+from pipelines.matching.workspace import Workspace
 from tests.matching.builders import RECORD_SCHEMA, ROSTER_SCHEMA
 
 Runner = Callable[..., MatchResult]
 
 
+def _settle_nothing(ws: Workspace) -> None:
+    ws.table("ff_settled", "SELECT NULL::BIGINT AS r_id, NULL::BIGINT AS m_id WHERE false")
+
+
+def _sorted(result: MatchResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return result.matches.sort("record_key"), result.unresolved.sort("record_key")
+
+
 @pytest.fixture
-def run() -> Runner:
-    """Register members, records and negative pairs in a fresh in-memory DuckDB and match."""
+def run(monkeypatch: pytest.MonkeyPatch) -> Runner:
+    """Register members, records and negative pairs in a fresh in-memory DuckDB and match.
+
+    Every case is matched a second time the long way: no record settled before the search
+    (decision.settle) and every pair blocking finds compared, whatever its ID level
+    (scoring.id_levels). The shortcuts must change no outcome."""
 
     def _run(
         members: list[dict[str, Any]],
@@ -47,6 +61,12 @@ def run() -> Runner:
         )
         con.execute("CREATE TABLE negative_pairs AS SELECT * FROM negative_frame")
         result = match_records(con)
+        with monkeypatch.context() as long_way:
+            long_way.setattr(matcher, "settle", _settle_nothing)
+            long_way.setattr(blocking, "id_levels", lambda pass_: None)
+            searched = match_records(con)
+        for short, long in zip(_sorted(result), _sorted(searched), strict=True):
+            assert short.equals(long), "the shortcuts changed an outcome"
         keys = sorted(
             result.matches["record_key"].to_list() + result.unresolved["record_key"].to_list()
         )

@@ -12,6 +12,8 @@ from pipelines.matching.labels import CONFLICT_SUFFIX, HOUSEHOLD_SUFFIX, METHODS
 from pipelines.matching.matcher import MATCH_SCHEMA, UNRESOLVED_SCHEMA, match_records
 from pipelines.matching.repair import checksum_neighbours
 from tests.matching.builders import (
+    RECORD_SCHEMA,
+    ROSTER_SCHEMA,
     birth_of,
     check_char,
     ingested,
@@ -647,3 +649,83 @@ def test_empty_inputs(run) -> None:
     result = run([], [record("r", "刘强", FATHER), record("s", "王秀英", None, village="北山村")])
     assert result.matches.height == 0
     assert unresolved(result, "r")["status"] == "unmatched"
+
+
+# --- the shortcuts: what the search need not look at (the `run` fixture checks each case the
+# long way too) ------------------------------------------------------------------------------
+
+
+def test_the_search_skips_records_settled_by_their_id_and_pairs_no_line_can_score(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settled: the ID's one holder under the same name. Not settled: a birth date that
+    contradicts hers, an ID two members hold, a holder ruled out (非本人), no name. Pruned: in the
+    name pass, a namesake whose usable ID is not the record's trusted one."""
+    from pipelines.matching import matcher
+
+    twin = make_id("19900101", 55)
+    roster = [
+        *_family(),
+        member("H2|a", "陈静", twin, "H2", is_head=True),
+        member("H3|a", "陈静", twin, "H3", is_head=True),  # the roster's duplicate ID
+        member("H4|a", "刘强", make_id("19700101", 66), "H4", is_head=True),  # a namesake
+    ]
+    records = [
+        record("plain", "刘强", FATHER),
+        record("other_birth", "王秀英", MOTHER, birth_date=dt.date(1972, 3, 5)),
+        record("two_holders", "陈静", twin),
+        record("ruled_out", "刘明", SON),
+        record("nameless", None, DAUGHTER),
+        record("outsider", "刘强", make_id("19700101", 77), village="北山村"),
+    ]
+    seen: dict[str, object] = {}
+    settle, find = matcher.settle, matcher.find_pairs
+
+    def settling(ws) -> None:
+        settle(ws)
+        seen["settled"] = ws.con.sql(
+            "SELECT r.record_key FROM ff_settled JOIN ff_records r USING (r_id)"
+        ).fetchall()
+
+    def finding(ws, pass_, after, searched) -> int:
+        found = find(ws, pass_, after, searched)
+        seen.setdefault("pairs", []).extend(
+            ws.con.sql(
+                "SELECT p.pass::VARCHAR, r.record_key, m.member_key FROM ff_candidate_pairs p "
+                "JOIN ff_records r USING (r_id) JOIN ff_members m USING (m_id)"
+            ).fetchall()
+        )
+        return found
+
+    monkeypatch.setattr(matcher, "settle", settling)
+    monkeypatch.setattr(matcher, "find_pairs", finding)
+    con = duckdb.connect()
+    con.register("r", pl.DataFrame(roster, schema=ROSTER_SCHEMA))
+    con.register("d", pl.DataFrame(records, schema=RECORD_SCHEMA))
+    con.execute("CREATE TABLE roster_members AS SELECT * FROM r")
+    con.execute("CREATE TABLE match_input AS SELECT * FROM d")
+    con.execute(
+        "CREATE TABLE negative_pairs AS SELECT 'medical_claims' AS source, 'ruled_out' AS "
+        "record_key, 'H1|s' AS member_key"
+    )
+    result = match_records(con)
+    assert seen["settled"] == [("plain",)]
+    assert tie(result, "plain")["member_key"] == "H1|f"
+    assert {p[1] for p in seen["pairs"]} >= {"other_birth", "two_holders", "nameless"}
+    assert "plain" not in {p[1] for p in seen["pairs"]}
+    # the outsider's trusted ID is not the namesake's: no pair, and unmatched as before
+    assert ("name", "outsider", "H4|a") not in seen["pairs"]
+    assert ("name", "outsider", "H1|f") not in seen["pairs"]
+    assert unresolved(result, "outsider")["reason"] == REASONS["id_not_in_roster"]
+
+
+def test_the_settling_line_is_the_strongest_ungated_one_and_reads_what_settle_computes() -> None:
+    """settle stands for the search only while its line is the scoring table's strongest, alone
+    at its rank, ungated, and reads no feature but the ID, the name and the birth date."""
+    from pipelines.matching.decision import SETTLING
+    from pipelines.matching.scoring import SCORES
+
+    assert SETTLING.after is None and SETTLING.method is not None
+    assert min(s.rank for s in SCORES) == SETTLING.rank
+    assert [s for s in SCORES if s.rank == SETTLING.rank] == [SETTLING]
+    assert set(SETTLING.levels) <= {"id", "name", "birth"}
