@@ -732,3 +732,9 @@ def blocked_members(con: duckdb.DuckDBPyConnection, params: dict) -> pl.DataFram
 
 def undecidable(blocked: pl.DataFrame, rule: str) -> pl.DataFrame:
     return _undecided(blocked, rule, UNDECIDABLE)
+
+
+def not_evaluable(rows: pl.DataFrame, rule: str) -> pl.DataFrame:
+    """Members (member_key, household_id, source, reason; no record) a rule cannot judge for a
+    field of their own that is unreadable: 不可判断."""
+    return _undecided(rows, rule, NOT_EVALUABLE)

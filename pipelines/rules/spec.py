@@ -19,6 +19,7 @@ from pipelines.rules.completeness import (
     MONITORED_SQL,
     NOT_EVALUABLE_REASON_SQL,
     fields_of,
+    not_evaluable,
     not_evaluable_rows,
     undecidable,
     unreadable_sql,
@@ -779,4 +780,25 @@ class AbsenceRule(RuleSpec):
         finally:
             con.unregister("_blocked")
         sql = self.sql()
-        return con.sql(sql, params=bind(sql, params)).pl(), undecidable(blocked, self.code)
+        hits = con.sql(sql, params=bind(sql, params)).pl()
+        # a member of a household whose 户类型 is unreadable, missing from the list like a
+        # monitored one would be: whether the rule applies to them is unknown (README: 重点户's
+        # rules are 不可判断 for such a household), never silently passed over
+        untyped = con.sql(self._untyped_absent, params=bind(self._untyped_absent, params)).pl()
+        undecided = pl.concat([undecidable(blocked, self.code), not_evaluable(untyped, self.code)])
+        return hits, undecided
+
+    @property
+    def _untyped_absent(self) -> str:
+        return f"""
+            WITH present AS ({self.present})
+            SELECT r.member_key, r.household_id, '{self.source}' AS source,
+                   NULL::VARCHAR AS record_key, '{UNTYPED_REASON}' AS reason
+            FROM roster_members r
+            JOIN households h
+              ON h.district = r.district AND h.month = r.month AND h.household_id = r.household_id
+            WHERE r.district = $district AND r.month = $month AND h.household_type IS NULL
+              AND r.member_key NOT IN (SELECT member_key FROM present)
+              AND r.member_key NOT IN (SELECT member_key FROM blocked_members)
+            ORDER BY r.member_key
+        """

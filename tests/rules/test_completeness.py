@@ -46,6 +46,28 @@ def test_a_member_missing_from_a_complete_list_is_warned(family, rule_config):
     assert run.undecided.filter(pl.col("rule") == "YB02").is_empty()
 
 
+def test_a_member_of_an_untyped_household_missing_from_the_list_is_not_evaluable(
+    family, rule_config
+):
+    """户类型 unreadable in the roster: whether YB02 (重点户 only) applies is unknown, so a member
+    missing from a complete list is 不可判断 for the district (README), not passed over in
+    silence; an independent probe found 魏磊 of a 脱贫户（监测户） household in no file. One who
+    is on the list, and a 一般农户's member, say nothing."""
+    world, subject = family
+    untyped = world.household(None)
+    absent = world.member(untyped, "魏磊")
+    enrolled = world.member(untyped, "魏明")
+    world.record("medical_enrollment", enrolled, **ENROLLED)
+    world.member(world.household("一般农户"), "赵一")
+    run = world.run(rule_config)
+    assert yb02(run) == {subject}
+    rows = run.undecided.filter(pl.col("rule") == "YB02")
+    assert rows.select("kind", "member_key", "household_id", "source").rows() == [
+        (NOT_EVALUABLE, absent, untyped, "medical_enrollment")
+    ]
+    assert "户类型" in rows["reason"][0]
+
+
 def test_a_tied_row_with_an_unreadable_year_blocks_the_warning(family, rule_config):
     world, subject = family
     row = world.record("medical_enrollment", subject, enroll_year=None, enroll_status="正常参保")

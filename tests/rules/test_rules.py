@@ -540,6 +540,10 @@ def test_a_household_whose_type_the_roster_does_not_say_is_undecided_for_rules_t
         "达到一般农户阈值 20,000 元（花名册中该户的户类型无法识别）"
     )
     undecided = result.undecided.filter(pl.col("kind") == "不可判断")
+    # YB02 (重点, an absence rule): each untyped household's member missing from the list
+    absent = undecided.filter(pl.col("rule") == "YB02")
+    assert sorted(absent["household_id"].to_list()) == sorted([untyped, between, low])
+    undecided = undecided.filter(pl.col("rule") != "YB02")
     assert sorted(undecided["rule"].to_list()) == ["GA02", "MZ01", "MZ03", "YB01"]
     assert set(undecided["household_id"].to_list()) == {untyped, between}
     assert undecided.filter(pl.col("rule") == "YB01")["household_id"].to_list() == [between]
