@@ -25,7 +25,7 @@ from pipelines.sources import SOURCES
 NOTICE_FOLDER = "notices"
 TEXT_FILE = "运行失败通知.txt"
 JSONL_FILE = "运行失败通知.jsonl"
-MAX_PROBLEM_CHARS = 160
+MAX_PROBLEM_CHARS = 240
 
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
 PARTITION_TAG = "dagster/partition"
@@ -109,6 +109,9 @@ class FailedRun:
     run_message: str = ""  # the run failure's own message (a run that died has no step failure)
     when: datetime | None = None
     raw_folder: str = "raw"  # how the team names the district's raw folder in a notice
+    # what the run's failed checks said of themselves (their descriptions: the files not read
+    # whole, and why), said after the check's name
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,9 +182,9 @@ _DAMAGED = (
 _DISK = ("No space left on device", "Read-only file system", "Disk quota exceeded")
 
 
-def _problem(failure: StepFailure) -> tuple[str, str]:
+def _problem(failure: StepFailure, said: Sequence[str] = ()) -> tuple[str, str]:
     """(kind, one line): kind is `failure` (the project's message), `check`, `locked`, `file`,
-    `internal`."""
+    `internal`. `said`: what the failed checks said of themselves (FailedRun.checks)."""
     outer_cls, outer_message = failure.errors[0] if failure.errors else ("", "")
     cls_name, message = _innermost(failure.errors)
     if "DagsterAssetCheckFailedError" in (outer_cls, cls_name) or "blocking asset check" in (
@@ -190,6 +193,10 @@ def _problem(failure: StepFailure) -> tuple[str, str]:
         checks = [plain for name, plain in CHECK_NAMES.items() if name in outer_message + message]
         what = "、".join(checks) or "数据检查"
         source = _source_title(_source_key(failure))
+        if said:  # the check said which files were not read whole, and why
+            return "check", scrub(
+                f"{source or ''}有文件没有读全，本月没有继续往下算：{'；'.join(said)}"
+            )
         return "check", f"{source + '的' if source else ''}{what}未通过，本月没有继续往下算"
     if cls_name in ("Failure", "NothingToStage"):
         return "failure", scrub(_user_message(cls_name, message)) or "步骤报告失败"
@@ -272,7 +279,7 @@ def notice(run: FailedRun) -> Notice:
     month = run.month or "（未指定月份）"
     if run.steps:
         first = run.steps[0]
-        kind, problem = _problem(first)
+        kind, problem = _problem(first, run.checks)
         step = _step_name(first.step)
         if len(run.steps) > 1:
             step += f" 等 {len(run.steps)} 个步骤"

@@ -84,7 +84,19 @@ def _step_failure(event: dg.DagsterEvent) -> notices.StepFailure:
     )
 
 
+def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
+    """What the run's failed checks said of themselves (their descriptions: which files were not
+    read whole, and why), for the notice."""
+    said = []
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data if record.dagster_event else None
+        if evaluation is not None and not evaluation.passed and evaluation.description:
+            said.append(evaluation.description)
+    return tuple(dict.fromkeys(said))
+
+
 def _failed(
+    instance: dg.DagsterInstance,
     fangfan: FangfanResource,
     run: dg.DagsterRun,
     step_failures: list[dg.DagsterEvent],
@@ -100,6 +112,7 @@ def _failed(
         steps=tuple(_step_failure(e) for e in step_failures),
         run_message=run_message,
         when=datetime.now(freshness.TIMEZONE),
+        checks=_failed_checks(instance, run.run_id),
     ), folder
 
 
@@ -113,7 +126,7 @@ def notice_failed_run(
     """Write the failed run's notice (once per run: the sensor finding it later writes
     nothing), show it in the run's own event log and tag the run; the notice's line with the
     file it went to, or None when the run had its notice already."""
-    failed, folder = _failed(fangfan, run, step_failures, run_message)
+    failed, folder = _failed(instance, fangfan, run, step_failures, run_message)
     item = notices.notice(failed)
     if not notices.append_notice(folder, item):
         return None

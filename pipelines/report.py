@@ -343,7 +343,10 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         )
         if findings:
             counted = "，".join(f"{kind} {n}" for kind, n in findings)
-            lines += [f"⚠ 花名册问题：{counted}（明细见区级汇总「花名册问题」）", ""]
+            lines += [
+                f"⚠ 花名册问题：{counted}（明细见 区级_花名册问题.csv：每一条的乡镇、村、网格、户编号和花名册中的文件、行号）",
+                "",
+            ]
         lines += _roster_gaps(con, district, month)
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)

@@ -10,8 +10,8 @@ import duckdb
 import polars as pl
 
 from pipelines.config import previous_month
-from pipelines.matching.ids import DESTROYED
-from pipelines.matching.places import TOWNSHIP_SUFFIXES
+from pipelines.matching.ids import BAD_CHECKSUM, BAD_DATE, DESTROYED, INVALID, MISSING
+from pipelines.matching.places import TOWNSHIP_SUFFIXES, canonical_places
 from pipelines.schema import rollback
 from pipelines.staging import copy_month
 from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
@@ -81,10 +81,20 @@ FINDING = {
     ),
     "duplicate_id": ("花名册证件号码重复", "同一证件号码出现在花名册多行，未自动处理"),
     "ungridded": ("农户无网格台账", "花名册的乡镇+村+网格在网格台账中找不到，预警无法派给网格员"),
+    "no_worker": (
+        "网格无网格员",
+        "网格台账列了该户的乡镇+村+网格，但没有填村组网格员（姓名和电话都空）："
+        "预警无法派给网格员，请补填台账",
+    ),
     "two_workers": (
         "网格员不唯一",
         "网格台账对该户的乡镇+村+网格列了两位及以上网格员（如调走的和新来的、复制的台账），"
         "预警未派给网格员：请核对网格台账",
+    ),
+    "unusable_id": (
+        "花名册证件号码缺失或有误",
+        "证件号码为空，或校验位、出生日期不对：部门记录按证件号码找不到该成员，只能按姓名和出生日期"
+        "识别；请在系统中核对补全",
     ),
     "destroyed_id": (
         "花名册证件号码被Excel改写",
@@ -113,6 +123,32 @@ _PLACE_IN_LIST = "(CASE WHEN is_head THEN '0' ELSE '1' END) || record_key"
 def _born(birth: str) -> str:
     """SQL: what tells namesakes without a usable ID apart in a member key, `|YYYY-MM-DD`."""
     return f"'|' || strftime({birth}, '%Y-%m-%d')"
+
+
+def _ledger_places(con: duckdb.DuckDBPyConnection, grid: str, where: str, params: tuple) -> None:
+    """Temp table _ledger_places (t0, v0 as the ledger writes them; township, village): the grid
+    ledger's 乡镇/村 on the roster's names where exactly one fits, read as a department's are
+    (matching.places.canonical_places: 金安区东桥镇 → 东桥镇, 马集村委会 or 先生店镇柏树村 → the
+    roster's 马集村, 柏树村). A title's names are read the same way (ingest.grid), a flat
+    ledger's 乡镇 and 村 cells only here, against the households' places (_heads)."""
+    written = con.sql(
+        f"SELECT DISTINCT township, village FROM {grid} {where}", params=list(params)
+    ).pl()
+    roster_places = con.sql('SELECT DISTINCT township, village, "group" FROM _heads').pl()
+    read = canonical_places(written, roster_places)
+    frame = pl.DataFrame(
+        {
+            "t0": written["township"],
+            "v0": written["village"],
+            "township": read["township"],
+            "village": read["village"],
+        }
+    )
+    con.register("_ledger_frame", frame)
+    try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _ledger_places AS SELECT * FROM _ledger_frame")
+    finally:
+        con.unregister("_ledger_frame")
 
 
 def _key_roster(
@@ -203,6 +239,7 @@ def _key_roster(
         FROM (SELECT h.household_id, {chosen} FROM _heads h WHERE {differ}) v
         WHERE h.household_id = v.household_id"""
     )
+    _ledger_places(con, grid, where, params)
     places = ", ".join(f'h."{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _households AS
@@ -224,8 +261,15 @@ def _key_roster(
                    e.worker_name, e.worker_phone, e._order
             FROM (
                 SELECT {_key("township")} AS _t, {_key("village")} AS _v,
-                       {_grid_key("grid")} AS _g, worker_name, worker_phone, rowid AS _order
-                FROM {grid} {where}
+                       {_grid_key("grid")} AS _g, worker_name, worker_phone, _order
+                FROM (SELECT g.rowid AS _order, g.grid, g.worker_name, g.worker_phone,
+                             coalesce(p.township, g.township) AS township,
+                             coalesce(p.village, g.village) AS village
+                      FROM {grid} g
+                      LEFT JOIN _ledger_places p
+                        ON p.t0 IS NOT DISTINCT FROM g.township
+                       AND p.v0 IS NOT DISTINCT FROM g.village
+                      {where})
             ) e
             LEFT JOIN villages v ON e._t = '' AND v._v = e._v
         ),
@@ -243,7 +287,8 @@ def _key_roster(
             FROM entries GROUP BY _t, _v, _g
         )
         SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
-               l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers
+               l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers,
+               l._g IS NOT NULL AS _listed
         FROM _heads h
         LEFT JOIN grids k
           ON k.township IS NOT DISTINCT FROM h.township AND k.village IS NOT DISTINCT FROM h.village
@@ -254,9 +299,10 @@ def _key_roster(
     )
     kinds = {kind: [f"'{text}'" for text in texts] for kind, texts in FINDING.items()}
     # frames built by hand (build_roster in tests) may carry no ID status
-    destroyed = (
-        f"id_status = '{DESTROYED}'" if "id_status" in table_columns(con, "_members") else "false"
-    )
+    statused = "id_status" in table_columns(con, "_members")
+    destroyed = f"id_status = '{DESTROYED}'" if statused else "false"
+    unusable = ", ".join(f"'{status}'" for status in (MISSING, BAD_CHECKSUM, BAD_DATE, INVALID))
+    unusable = f"id_status IN ({unusable})" if statused else "false"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _findings AS
         SELECT * FROM (
@@ -270,8 +316,11 @@ def _key_roster(
             WHERE id_number IS NOT NULL
             QUALIFY count(*) OVER (PARTITION BY id_number) > 1
             UNION ALL
-            SELECT {kinds["ungridded"][0]}, household_id, head_member_key,
-                   {kinds["ungridded"][1]}, 3, household_id
+            SELECT CASE WHEN _listed THEN {kinds["no_worker"][0]}
+                        ELSE {kinds["ungridded"][0]} END,
+                   household_id, head_member_key,
+                   CASE WHEN _listed THEN {kinds["no_worker"][1]}
+                        ELSE {kinds["ungridded"][1]} END, 3, household_id
             FROM _households
             WHERE worker_name IS NULL AND worker_phone IS NULL AND NOT _workers
             UNION ALL
@@ -284,6 +333,11 @@ def _key_roster(
                    {kinds["destroyed_id"][1]}, 4, record_key
             FROM _members
             WHERE {destroyed}
+            UNION ALL
+            SELECT {kinds["unusable_id"][0]}, household_id, member_key,
+                   {kinds["unusable_id"][1]}, 4, record_key
+            FROM _members
+            WHERE {unusable}
             UNION ALL
             SELECT {kinds["untyped"][0]}, household_id, head_member_key,
                    {kinds["untyped"][1]}, 5, household_id
@@ -393,7 +447,7 @@ def build_roster(
         con.execute(_MEMBER_TYPES)
         return RosterTables(
             con.sql(_MEMBERS).pl(),
-            con.sql("SELECT * EXCLUDE (_workers) FROM _households").pl(),
+            con.sql("SELECT * EXCLUDE (_workers, _listed) FROM _households").pl(),
             con.sql(_FINDINGS).pl(),
         )
     finally:
@@ -531,7 +585,7 @@ def _write_keyed(
         con.execute(_MEMBER_TYPES)
         con.execute(f"INSERT INTO roster_members BY NAME {_MEMBERS}")
         con.execute(
-            "INSERT INTO households BY NAME SELECT ? AS district, ? AS month, * EXCLUDE (_workers) FROM _households",
+            "INSERT INTO households BY NAME SELECT ? AS district, ? AS month, * EXCLUDE (_workers, _listed) FROM _households",
             list(params),
         )
         con.execute(

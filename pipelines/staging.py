@@ -21,6 +21,7 @@ from pipelines.fingerprints import code_digest
 from pipelines.ingest.grid import stage_grid
 from pipelines.ingest.stage import StagedSource, source_files, stage_source
 from pipelines.ingest.table import DESTROYED_CODE
+from pipelines.matching.places import plain_places
 from pipelines.schema import rollback
 from pipelines.sources import FEEDBACK, GRID, ROSTER, Source
 from pipelines.threads import each_as_read, map_in_threads
@@ -86,7 +87,11 @@ def stage_snapshot(layout: DataDir, source: Source, month: str) -> Staged:
             f"{source.title}：raw/ 下没有 {month} 或更早月份的 {source.key} 文件夹，无法运行",
         )
     folder, snapshot_month = found
-    staged = stage_grid(folder, month) if source is GRID else stage_source(ROSTER, folder, month)
+    if source is GRID:
+        staged = stage_grid(folder, month)
+    else:
+        staged = stage_source(ROSTER, folder, month)
+        staged = replace(staged, records=plain_places(staged.records))
     if staged.records.height == 0:
         raise NothingToStage(source, f"{source.title}：{folder} 中没有可用的数据行" + _why(staged))
     return Staged(source, staged, folder, snapshot_month)

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.config import DataDir
 from pipelines.exports import township as township_module
-from pipelines.exports.summary import write_district_files
+from pipelines.exports.summary import summary_tables, write_district_files
 from pipelines.exports.township import (
     TEXT_LIMIT,
     ExportCheckError,
@@ -432,6 +432,50 @@ def test_the_rosters_own_problems_are_counted_in_the_run_output(tmp_path):
     line = next(line for line in text.splitlines() if "花名册问题" in line)
     assert "花名册证件号码被Excel改写 3" in line and "农户无网格台账 1" in line
     assert "甲" not in text  # counts only, never a name
+
+
+def test_the_district_is_told_where_each_roster_problem_is(tmp_path):
+    """The run output counts the roster's problems and points to 区级_花名册问题.csv: one line per
+    finding with its 乡镇, 村, 网格, 户编号 and the roster row behind it (file, row; the ID masked),
+    so that the district knows which ledger or roster rows to check (an independent probe found
+    only counts in the summary, and could not tell which grid had two 网格员)."""
+    con = memory_warehouse()
+    world = World()
+    first = world.household(village="井冲村", grid="二组")
+    second = world.household(village="井冲村", grid="二组")
+    other = world.household(village="河口村", grid="一组")
+    heads = [world.member(household, "王五") for household in (first, second, other)]
+    world.build(con)
+    con.execute(
+        "UPDATE roster_members r SET record_key = v.k FROM (SELECT member_key, "
+        "'roster|东桥镇花名册.xlsx|Sheet1|' || (row_number() OVER (ORDER BY member_key) + 3) AS k "
+        "FROM roster_members) v WHERE r.member_key = v.member_key"
+    )
+    findings = pl.DataFrame(
+        {
+            "kind": ["网格员不唯一", "网格员不唯一", "花名册证件号码被Excel改写"],
+            "household_id": [first, second, other],
+            "member_key": heads,
+            "detail": ["请核对网格台账", "请核对网格台账", "…"],
+        }
+    )
+    replace_partition(con, "roster_findings", findings, district=DISTRICT, month=MONTH)
+    assert summary_tables(con, DISTRICT, MONTH)["花名册问题"].select("问题", "数量").rows() == [
+        ("网格员不唯一", 2), ("花名册证件号码被Excel改写", 1)
+    ]  # fmt: skip
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=tmp_path, export_date=date(2026, 11, 3)
+    )
+    rows = list(
+        csv.DictReader(io.StringIO((tmp_path / "区级_花名册问题.csv").read_text("utf-8-sig")))
+    )
+    assert [(r["问题"], r["村"], r["网格"], r["户编号"], r["行号"]) for r in rows] == [
+        ("网格员不唯一", "井冲村", "二组", first, "4"),
+        ("网格员不唯一", "井冲村", "二组", second, "5"),
+        ("花名册证件号码被Excel改写", "河口村", "一组", other, "6"),
+    ]
+    assert {r["文件"] for r in rows} == {"东桥镇花名册.xlsx"} and rows[0]["姓名"] == "王五"
+    assert "*" in rows[0]["证件号码"]
 
 
 def test_a_file_of_another_months_events_is_named_in_the_run_output(tmp_path):

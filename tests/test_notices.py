@@ -338,3 +338,55 @@ def test_a_failed_fangfan_run_writes_its_notice_without_the_daemon(tmp_path, mon
         assert "读不出" in run.tags[NOTICE_TAG]
         run_failure_notice(_failure_context(instance, run.run_id, fangfan))
     assert text_file.read_text(encoding="utf-8-sig").count("【运行失败】") == 1
+
+
+def test_a_roster_not_read_whole_says_which_file_and_why(tmp_path):
+    """The roster's row accounting blocks the month when a file was not read whole; the notice
+    had said only that the accounting check failed, and told the clerk to look for truncated or
+    duplicate files (an independent probe: a workbook with one sheet per village). It now says
+    what the check said: the file, and why it was not read whole."""
+    import polars as pl
+
+    from pipelines.checks.ingest import ROW_ACCOUNTING_CHECK, row_accounting_check
+
+    files = pl.DataFrame(
+        {
+            "file": ["木厂镇农户花名册.xlsx"],
+            "sheet": ["Sheet1"],
+            "status": ["partial"],
+            "message": ["工作表 河口村（25 行）与所读工作表是同一张表的数据，按约定未读取"],
+            "rows_read": [40],
+            "rows_kept": [40],
+            "rows_rejected": [0],
+        }
+    )
+
+    @dg.asset(
+        name="roster",
+        partitions_def=MONTHS,
+        check_specs=[dg.AssetCheckSpec(ROW_ACCOUNTING_CHECK, asset="roster", blocking=True)],
+    )
+    def roster():
+        yield dg.MaterializeResult(
+            check_results=[row_accounting_check(files, incomplete_blocks=True)]
+        )
+
+    @dg.asset(name="roster_members", partitions_def=MONTHS, deps=[roster])
+    def roster_members():
+        return 1
+
+    job = dg.Definitions(
+        assets=[roster, roster_members], jobs=[dg.define_asset_job("monthly_run")]
+    ).resolve_job_def("monthly_run")
+    data = tmp_path / "jinan"
+    (data / "raw").mkdir(parents=True)
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            partition_key="2026-10", instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        run_failure_notice(_failure_context(instance, result.run_id, fangfan))
+    text = (data / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
+    assert "农户花名册有文件没有读全" in text
+    assert "木厂镇农户花名册.xlsx（文件不完整）：工作表 河口村（25 行）" in text

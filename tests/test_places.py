@@ -230,3 +230,39 @@ def test_place_cells_as_clerks_write_them_name_the_roster_place():
     )
     out = canonical_places(records, roster)
     assert out.select("township", "village").rows() == [(r[2], r[3]) for r in rows]
+
+
+def test_the_rosters_own_places_are_read_as_a_person_reads_them(tmp_path):
+    """The roster names the district's places: a 乡镇 cell with the district before it
+    (金安区东桥镇) is 东桥镇, a 村 cell with the committee after the name (北山村村委会, 北山村委会,
+    城西社区居委会) is the village. An independent probe's household so written had its warning
+    in a file of its own, 金安区东桥镇.csv, without 网格员, and a 村委会 cell lost a red ZJ01.
+    Names that only look so are kept: 城区街道, 新区街道, 东北山村, 村委会 alone."""
+    from pipelines.config import DataDir
+    from pipelines.matching.places import plain_places, without_committee, without_county
+    from pipelines.sources import ROSTER
+    from pipelines.staging import stage_snapshot
+
+    assert without_county("金安区东桥镇") == "东桥镇"
+    assert without_county("六安市金安区木厂镇") == "木厂镇"
+    assert [without_county(t) for t in ("城区街道", "新区街道", "东桥镇", None)] == [
+        "城区街道", "新区街道", "东桥镇", None
+    ]  # fmt: skip
+    read = [without_committee(v) for v in ("北山村村委会", "北山村委会", "北山村民委员会",
+                                           "城西社区居委会", "北山村", "东北山村", "村委会", None)]  # fmt: skip
+    assert read == ["北山村", "北山村", "北山村", "城西社区", "北山村", "东北山村", "村委会", None]
+    frame = pl.DataFrame(
+        {"township": ["金安区东桥镇", "东桥镇"], "village": ["北山村村委会", "北山村"]}
+    )
+    assert plain_places(frame).rows() == [("东桥镇", "北山村"), ("东桥镇", "北山村")]
+
+    folder = tmp_path / "raw" / "2026-10" / "roster"
+    folder.mkdir(parents=True)
+    header = "乡镇,村,村民组,网格,户编号,户主姓名,姓名,证件号码,与户主关系,户类型"
+    rows = [
+        "东桥镇,北山村,一组,一组,H1,张三,张三,341502198001010016,户主,脱贫户",
+        "金安区东桥镇,北山村村委会,一组,一组,H2,李四,李四,341502198002020018,户主,一般农户",
+    ]
+    (folder / "东桥镇花名册.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    staged = stage_snapshot(DataDir(tmp_path), ROSTER, "2026-10").staged.records
+    assert staged.select("township", "village").unique().rows() == [("东桥镇", "北山村")]

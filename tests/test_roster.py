@@ -143,6 +143,44 @@ def test_a_ledger_naming_its_village_only_routes_where_the_village_is_the_distri
     assert sorted(unrouted["household_id"]) == ["H2", "H3"]
 
 
+def test_a_flat_ledgers_places_are_read_as_a_departments_are():
+    """The flat ledger's 乡镇 and 村 cells, written as clerks write them (the district before the
+    township, the committee after the village, the township before it), are the roster's places
+    (README: 金安区东桥镇 → 东桥镇, 马集村委会 → 马集村, 三十铺镇北山村 → 北山村). An independent
+    probe's three flat ledgers so written had left 12 warnings without 网格员. A name two of the
+    roster's places fit (王岗 for 王岗村 and 王岗社区) is not guessed."""
+    tables = build_roster(
+        roster(
+            [
+                ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "东桥镇", "马集村", "一组", "一组", "一般农户"),
+                ("r|2", "H2", "李四", "李四", "A2", BIRTH, None, "户主", "东桥镇", "石板村", "三组", "三组", "一般农户"),
+                ("r|3", "H3", "王五", "王五", "A3", BIRTH, None, "户主", "先生店镇", "柏树村", "一组", "一组", "一般农户"),
+                ("r|4", "H4", "赵六", "赵六", "A4", BIRTH, None, "户主", "先生店镇", "柏树村", "二组", "二组", "一般农户"),
+                ("r|5", "H5", "钱七", "钱七", "A5", BIRTH, None, "户主", "城北镇", "王岗村", "一组", "一组", "一般农户"),
+                ("r|6", "H6", "孙八", "孙八", "A6", BIRTH, None, "户主", "城北镇", "王岗社区", "一组", "一组", "一般农户"),
+            ]
+        ),
+        grid(
+            [
+                ("东桥镇", "马集村委会", "一组", "网格员甲", "1"),
+                ("金安区东桥镇", "石板村", "三组", "网格员乙", "2"),
+                ("先生店镇", "先生店镇柏树村", "一组", "网格员丙", "3"),
+                ("先生店镇", "柏树村村委会", "二组", "网格员丁", "4"),
+                ("城北镇", "王岗", "一组", "网格员戊", "5"),
+            ]
+        ),
+    )  # fmt: skip
+    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    assert workers == {
+        "H1": "网格员甲", "H2": "网格员乙", "H3": "网格员丙", "H4": "网格员丁", "H5": None, "H6": None
+    }  # fmt: skip
+    # the places of the households are the roster's, as written there
+    places = tables.households.select("household_id", "township", "village").rows()
+    assert ("H2", "东桥镇", "石板村") in places and ("H3", "先生店镇", "柏树村") in places
+    unrouted = tables.findings.filter(pl.col("kind") == "农户无网格台账")
+    assert sorted(unrouted["household_id"]) == ["H5", "H6"]
+
+
 def test_a_member_given_twice_keeps_the_row_that_sorts_first():
     # record keys sort as text ("r|10" before "r|9"), as they did when the roster was keyed
     tables = build_roster(
@@ -297,3 +335,40 @@ def test_a_household_written_in_two_townships_is_a_finding_naming_both():
     split = tables.findings.filter(pl.col("kind") == "同户分属不同乡镇或村")
     assert split.select("household_id", "member_key").rows() == [("H1", "H1|A1")]
     assert split["detail"][0].endswith("：东桥镇王岗村 / 木厂镇桂花村")
+
+
+def test_a_member_without_a_usable_id_is_a_finding_the_district_sees():
+    """A roster member whose 证件号码 is blank or fails its check is kept (known by name and
+    birth date) and reported: an independent probe's 武国强 (脱贫户, ID cell empty) was kept with
+    no word anywhere. A destroyed ID keeps its own finding."""
+    statuses = {"A1": "valid", None: "missing", "B2": "bad_checksum", "C3": "destroyed"}
+    frame = roster(
+        [
+            ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "组", "网", "脱贫户"),
+            ("r|2", "H1", "武国强", "张三", None, None, BIRTH, "之子", "镇", "村", "组", "网", "脱贫户"),
+            ("r|3", "H2", "李四", "李四", "B2", None, None, "户主", "镇", "村", "组", "网", "一般农户"),
+            ("r|4", "H3", "王五", "王五", "C3", None, None, "户主", "镇", "村", "组", "网", "一般农户"),
+        ]
+    ).with_columns(pl.col("id_number").replace_strict(statuses, default="missing").alias("id_status"))  # fmt: skip
+    tables = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]))
+    kinds = dict(tables.findings.group_by("kind").agg(pl.col("member_key").sort()).iter_rows())
+    assert kinds == {
+        "花名册证件号码缺失或有误": ["H1|武国强", "H2|B2"],
+        "花名册证件号码被Excel改写": ["H3|C3"],
+    }
+
+
+def test_a_grid_the_ledger_lists_without_a_worker_is_named_so_not_as_missing():
+    """The ledger lists 四组 with its 村组网格员 blank: the household has no 网格员, and the
+    district is told the ledger's row is empty, not that the grid is missing from the ledger."""
+    tables = build_roster(
+        roster(
+            [
+                ("r|1", "H1", "张三", "张三", "A1", BIRTH, None, "户主", "镇", "村", "四组", "四组", "脱贫户"),
+                ("r|2", "H2", "李四", "李四", "A2", BIRTH, None, "户主", "镇", "村", "五组", "五组", "脱贫户"),
+            ]
+        ),
+        grid([("镇", "村", "四组", None, None)]),
+    )  # fmt: skip
+    kinds = dict(tables.findings.select("household_id", "kind").iter_rows())
+    assert kinds == {"H1": "网格无网格员", "H2": "农户无网格台账"}

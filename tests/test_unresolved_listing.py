@@ -93,3 +93,27 @@ def test_an_ambiguous_record_with_one_candidate_is_not_said_to_have_several():
     )
     rows = unresolved_listing(con, D, M).select("类别", "候选人数").rows()
     assert rows == [("待确认", 1)]
+
+
+def test_a_member_a_rule_could_not_judge_without_a_row_is_named_from_the_roster():
+    """YB02 for a member of a household whose 户类型 is unreadable, missing from the list: no
+    department row to name, so the member is named as the roster names them, and the district
+    is sent to the roster, not to a department (an independent probe looked for 魏磊 there)."""
+    con = memory_warehouse()
+    con.execute(
+        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('H1|A', 'H1', '魏磊', '341502197912118214', '三十铺镇', '花园村')) "
+        "t(member_key, household_id, name, id_number, township, village)",
+        [D, M],
+    )
+    con.execute(
+        "INSERT INTO rule_undecided BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('YB02', '不可判断', 'H1|A', 'medical_enrollment', NULL, NULL, NULL, '户类型无法识别')"
+        ") t(rule, kind, member_key, source, record_key, file, row_number, reason)",
+        [D, M],
+    )
+    listed = unresolved_listing(con, D, M)
+    assert listed.select("来源", "行号", "姓名", "证件号码", "乡镇", "村", "类别").rows() == [
+        ("medical_enrollment", None, "魏磊", "341502********8214", "三十铺镇", "花园村", "不可判断")
+    ]
+    assert listed["原因"][0].endswith("请核对花名册中该户的记录")

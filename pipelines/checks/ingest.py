@@ -65,13 +65,16 @@ def row_accounting_check(
         pl.col("rows_read") != pl.col("rows_kept") + pl.col("rows_rejected") + duplicate
     ).height
     failed = files.filter(pl.col("status") != "ok").height
-    incomplete = files.filter(pl.col("status").is_in(["failed", "partial"])).height
+    cut = files.filter(pl.col("status").is_in(["failed", "partial"]))
+    incomplete = cut.height
     blocks = unbalanced or (incomplete_blocks and incomplete)
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=ROW_ACCOUNTING_CHECK,
         passed=unbalanced == 0 and failed == 0,
         severity=dg.AssetCheckSeverity.ERROR if blocks else dg.AssetCheckSeverity.WARN,
+        # which files, and why: what the UI shows and a failure notice says (notices.py)
+        description=_incomplete_files(cut) if incomplete else None,
         metadata={
             "files": files.height,
             "files_failed": failed,
@@ -82,3 +85,18 @@ def row_accounting_check(
             "rows_rejected": int(files["rows_rejected"].sum()),
         },
     )
+
+
+_SHOWN_FILES = 3
+
+
+def _incomplete_files(files: pl.DataFrame) -> str:
+    """The files not read, or not read whole, with their reasons (the first few): file names and
+    reasons name no cell's value."""
+    parts = []
+    for row in files.head(_SHOWN_FILES).iter_rows(named=True):
+        state = "读取失败" if row["status"] == "failed" else "文件不完整"
+        reason = row.get("message") or ""
+        parts.append(f"{row.get('file') or '文件'}（{state}）" + (f"：{reason}" if reason else ""))
+    more = f"；另有 {files.height - _SHOWN_FILES} 个文件" if files.height > _SHOWN_FILES else ""
+    return "；".join(parts) + more

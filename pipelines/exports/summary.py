@@ -49,6 +49,7 @@ SUMMARY_CSV = "区级汇总.csv"
 SUMMARY_HTML = "区级汇总.html"
 CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
+ROSTER_CSV = "区级_花名册问题.csv"
 
 # rules that fire because a member is *absent* from the source: a source not received, empty, or
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
@@ -346,12 +347,55 @@ def summary_tables(
     )
     tables["花名册问题"] = _q(
         con,
-        """SELECT kind AS 问题, count(*) AS 数量 FROM roster_findings
+        f"""SELECT kind AS 问题, count(*) AS 数量, '明细见 {ROSTER_CSV}' AS 说明
+           FROM roster_findings
            WHERE district = $d AND month = $m GROUP BY kind ORDER BY kind""",
         d=district,
         m=month,
     )
     return tables
+
+
+def roster_problem_listing(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> pl.DataFrame:
+    """Every finding of M's roster (roster_findings) with where it is and the roster row behind
+    it, so that the district knows which ledger or roster rows to check: 井冲村 二组 with two
+    网格员, the member whose ID Excel destroyed, file and row (an independent probe found only
+    counts in the summary, the rows named nowhere but the warehouse). A household's finding
+    names its head's row."""
+    rows = _q(
+        con,
+        """SELECT f.kind, h.township, h.village, h.grid, f.household_id, h.head_name,
+                  m.name, m.id_number, m.record_key, f.detail
+           FROM roster_findings f
+           LEFT JOIN households h
+             ON h.district = f.district AND h.month = f.month AND h.household_id = f.household_id
+           LEFT JOIN roster_members m
+             ON m.district = f.district AND m.month = f.month AND m.member_key = f.member_key
+           WHERE f.district = $d AND f.month = $m
+           ORDER BY f.kind, h.township, h.village, h.grid, f.household_id, m.record_key""",
+        d=district,
+        m=month,
+    )
+    if rows.height == 0:
+        return pl.DataFrame()
+    # record_key: source|file|sheet|row of the member's roster row
+    where = pl.col("record_key").str.split("|")
+    return rows.select(
+        pl.col("kind").alias("问题"),
+        pl.col("township").alias("乡镇"),
+        pl.col("village").alias("村"),
+        pl.col("grid").alias("网格"),
+        pl.col("household_id").alias("户编号"),
+        pl.col("head_name").alias("户主姓名"),
+        pl.col("name").alias("姓名"),
+        mask_ids(pl.col("id_number")).alias("证件号码"),
+        where.list.get(1, null_on_oob=True).alias("文件"),
+        where.list.get(2, null_on_oob=True).replace("", None).alias("工作表"),
+        where.list.get(3, null_on_oob=True).cast(pl.Int64, strict=False).alias("行号"),
+        pl.col("detail").alias("说明"),
+    )
 
 
 def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
@@ -362,9 +406,16 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
     # of entries at the same time (one query per source and kind cost more than the joins)
     parts = " UNION ALL ".join(
         f"""SELECT p.*, s.file AS s_file, s.sheet AS s_sheet, s.row_number AS s_row_number,
-                   s.name, s.id_number, s.township, s.village
+                   coalesce(s.name, m.name) AS name, coalesce(s.id_number, m.id_number) AS id_number,
+                   coalesce(s.township, m.township) AS township,
+                   coalesce(s.village, m.village) AS village
             FROM entries p LEFT JOIN stg_{source.key} s
               ON s.district = $d AND s.month = p.record_month AND s.record_key = p.record_key
+            -- a member a rule could not judge without a row of theirs (an absence rule, the
+            -- household's 户类型 unreadable): named as the roster names them
+            LEFT JOIN roster_members m
+              ON p.record_key IS NULL AND m.district = $d AND m.month = $m
+             AND m.member_key = p.member_key
             WHERE p.source = '{source.key}'"""
         for source in DEPARTMENT_SOURCES
     )
@@ -392,7 +443,9 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
                 -- a rule could not evaluate this row: a decisive field blank or unreadable (§4);
                 -- the district asks the department for it (it had been a count only)
                 SELECT source, record_key, $m, file, sheet, row_number, 'field_undecidable',
-                       rule || ' 不可判断：' || reason || '；本月不下发乡镇，请部门补正这条记录',
+                       rule || ' 不可判断：' || reason || '；本月不下发乡镇，'
+                           || CASE WHEN record_key IS NULL THEN '请核对花名册中该户的记录'
+                                   ELSE '请部门补正这条记录' END,
                        CASE WHEN member_key IS NULL THEN [] ELSE [member_key] END, 2, member_key
                 FROM rule_undecided
                 WHERE district = $d AND month = $m AND kind = '不可判断'
@@ -570,11 +623,12 @@ def _write_summary(
     return written
 
 
-def _write_unresolved(target: Path, unresolved: pl.DataFrame) -> list[ExportedFile]:
-    """The list of unresolved records as CSV (none, and an earlier one removed, when empty)."""
-    if unresolved.height:
-        target.write_bytes(csv_bytes(unresolved))
-        return [_exported(target, unresolved.height, tuple(unresolved.columns), True)]
+def _write_listing(target: Path, rows: pl.DataFrame) -> list[ExportedFile]:
+    """A district list (unresolved records, the roster's problems) as CSV (none, and an earlier
+    one removed, when empty)."""
+    if rows.height:
+        target.write_bytes(csv_bytes(rows))
+        return [_exported(target, rows.height, tuple(rows.columns), True)]
     target.unlink(missing_ok=True)
     return []
 
@@ -612,7 +666,7 @@ def write_district_files(
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the list of unresolved records is written beside the summary and the department
         # workbooks
-        listed = pool.submit(_write_unresolved, out_dir / UNRESOLVED_CSV, unresolved)
+        listed = pool.submit(_write_listing, out_dir / UNRESOLVED_CSV, unresolved)
         written += _write_summary(out_dir, district, month, export_date, tables, charts)
         written += write_department_workbooks(
             con,
@@ -624,4 +678,5 @@ def write_district_files(
             export_date=export_date,
         )
         written += listed.result()
+    written += _write_listing(out_dir / ROSTER_CSV, roster_problem_listing(con, district, month))
     return written

@@ -18,7 +18,7 @@ from pipelines.ingest.readers import (
 )
 from pipelines.ingest.stage import StagedSource, require_header, stage_folder
 from pipelines.ingest.table import SheetFailure, Table
-from pipelines.matching.places import TOWNSHIP_SUFFIXES, suffix_pattern
+from pipelines.matching.places import COUNTY, TOWNSHIP_SUFFIXES, suffix_pattern, without_county
 from pipelines.sources import GRID, Field, Source, normalise_header
 
 # The workbook's extra columns; the flat CSV form has none of them (they stay null there).
@@ -85,22 +85,6 @@ def _full_township_names(townships: list[str]) -> dict[str, str]:
     return resolved
 
 
-_COUNTY = re.compile(r"^[\u4e00-\u9fff]+?(?:省|市|区|县|旗)")
-
-
-def _without_county(township: str | None) -> str | None:
-    """金安区先生店镇 (the district's, or the city's and the district's, name before the
-    township's, as a title may give it) → 先生店镇; a name that is a township without it is
-    kept (城区街道 is not 街道)."""
-    while township and (cut := _COUNTY.match(township)):
-        rest = township[cut.end() :]
-        bare = re.sub(TOWNSHIP_SUFFIX, "", rest)
-        if not (_is_full_township(rest) and bare):
-            break
-        township = rest
-    return township
-
-
 # the template's blank lines (____乡镇（街道、开发区）____村): a run of underscores, or one left at an
 # edge of the clerk's words (三十铺镇_乡镇（…, 北山村_村防止…); one between two characters of a
 # name (新区_东片) is the name's own
@@ -127,7 +111,7 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
         head = title.split(TITLE_MARK)[0]
         found = re.search(_NAMES_IN_TEXT, head)
         if found:
-            return (_without_county(found["township"]), found["village"])
+            return (without_county(found["township"]), found["village"])
         return (None, _village_alone(head))
     before, after = title.split(TEMPLATE_BLANK, 1)
     township = before
@@ -140,7 +124,7 @@ def parse_ledger_title(text: str) -> tuple[str | None, str | None]:
         village = village[:-1]
     elif village == "村":
         village = ""
-    return (_without_county(township) or None, village or None)
+    return (without_county(township) or None, village or None)
 
 
 _VILLAGE_ALONE = re.compile(r"[\u4e00-\u9fff]+(?:村|社区|居委会)")
@@ -151,14 +135,14 @@ def _village_alone(text: str) -> str | None:
     the roster places the village in (pipelines/roster.py). 新区村 is a village, not 新区's 村."""
     if not _VILLAGE_ALONE.fullmatch(text):
         return None
-    while (cut := _COUNTY.match(text)) and _VILLAGE_ALONE.fullmatch(rest := text[cut.end() :]):
+    while (cut := COUNTY.match(text)) and _VILLAGE_ALONE.fullmatch(rest := text[cut.end() :]):
         text = rest
     return text
 
 
 def _names_from_file(name: str) -> tuple[str | None, str | None]:
     found = re.search(_NAMES_IN_TEXT, normalise_header(Path(name).stem))
-    return (_without_county(found["township"]), found["village"]) if found else (None, None)
+    return (without_county(found["township"]), found["village"]) if found else (None, None)
 
 
 def _title_text(grid: Grid, header_row: int) -> str | None:
