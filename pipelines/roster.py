@@ -60,12 +60,24 @@ def _numeral(n: int) -> str:
     )
 
 
+def _numbered(expr: str) -> str:
+    """SQL: a grid name 1组 … 39组 with its number as a person says it (一组 … 三十九组)."""
+    numbered = " ".join(f"WHEN '{n}组' THEN '{_numeral(n)}组'" for n in range(1, 40))
+    return f"(CASE {expr} {numbered} ELSE {expr} END)"
+
+
 def _grid_key(column: str) -> str:
     """Join key for a grid's name: as _key, read as a person reads it: 一组网格, 一组, 第一组,
     村民一组 and 1组 are one grid (网格 after it, 第 or 村民 before it, its number in digits)."""
-    bare = f"regexp_replace(regexp_replace({_key(column)}, '网格$', ''), '^(第|村民)', '')"
-    numbered = " ".join(f"WHEN '{n}组' THEN '{_numeral(n)}组'" for n in range(1, 40))
-    return f"(CASE {bare} {numbered} ELSE {bare} END)"
+    return _numbered(
+        f"regexp_replace(regexp_replace({_key(column)}, '网格$', ''), '^(第|村民)', '')"
+    )
+
+
+# a ledger row for several groups: 一、二组, 1、2组, 一组、二组, 一二组 is not (十二组 is one)
+_GROUP_LIST = "、，,/和及"
+_GROUP_NUMBER = "[0-9一二三四五六七八九十]+组?"
+_SEVERAL_GROUPS = f"^{_GROUP_NUMBER}([{_GROUP_LIST}]{_GROUP_NUMBER})+$"
 
 
 # what a household has once, read from its members: the value most of them give
@@ -273,6 +285,16 @@ def _key_roster(
             ) e
             LEFT JOIN villages v ON e._t = '' AND v._v = e._v
         ),
+        -- a ledger row for several groups (一、二组) is each group's row too: a person reads its
+        -- worker as the worker of each of them
+        covered AS (
+            SELECT _t, _v, _g, worker_name, worker_phone, _order FROM entries
+            UNION ALL
+            SELECT _t, _v, {_numbered("(regexp_replace(part, '组$', '') || '组')")},
+                   worker_name, worker_phone, _order
+            FROM (SELECT *, unnest(string_split_regex(_g, '[{_GROUP_LIST}]')) AS part
+                  FROM entries WHERE regexp_matches(_g, '{_SEVERAL_GROUPS}'))
+        ),
         -- a grid the ledger lists twice with two different workers (the one who left and the
         -- one who came, two villages' copies of a workbook) has no one worker: none is guessed
         ledger AS (
@@ -284,7 +306,7 @@ def _key_roster(
                         THEN first(worker_phone ORDER BY worker_phone IS NULL, _order) END
                        AS worker_phone,
                    count(DISTINCT worker_name) > 1 AS _workers
-            FROM entries GROUP BY _t, _v, _g
+            FROM covered GROUP BY _t, _v, _g
         )
         SELECT h.household_id, h.head_member_key, h.head_name, {places}, h.members,
                l.worker_name, l.worker_phone, coalesce(l._workers, false) AS _workers,

@@ -372,3 +372,39 @@ def test_a_grid_the_ledger_lists_without_a_worker_is_named_so_not_as_missing():
     )  # fmt: skip
     kinds = dict(tables.findings.select("household_id", "kind").iter_rows())
     assert kinds == {"H1": "网格无网格员", "H2": "农户无网格台账"}
+
+
+def test_a_ledger_row_for_several_groups_is_each_groups_worker():
+    """一、二组 in the ledger while the roster keeps 一组 and 二组 apart: a person reads the row's
+    worker as the worker of both (an independent probe's 6 households had gone without one).
+    1、3组 and 五组、六组 alike; 十二组 is one group; a group the ledger also lists with another
+    worker has two, and none is guessed."""
+    rows = [
+        ("H1", "一组"), ("H2", "二组"), ("H3", "三组"), ("H4", "一组网格"),
+        ("H5", "五组"), ("H6", "六组"), ("H7", "十二组"), ("H8", "七组"),
+    ]  # fmt: skip
+    tables = build_roster(
+        roster(
+            [
+                (f"r|{n}", household, f"人{n}", f"人{n}", f"A{n}", BIRTH, None, "户主", "镇",
+                 "村", grid_name, grid_name, "一般农户")
+                for n, (household, grid_name) in enumerate(rows)
+            ]
+        ),
+        grid(
+            [
+                ("镇", "村", "一、二组", "网格员甲", "1"),
+                ("镇", "村", "1、3组", "网格员甲", "1"),
+                ("镇", "村", "五组、六组", "网格员乙", "2"),
+                ("镇", "村", "十二组", "网格员丙", "3"),
+                ("镇", "村", "六组", "网格员丁", "4"),
+            ]
+        ),
+    )  # fmt: skip
+    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    assert workers == {
+        "H1": "网格员甲", "H2": "网格员甲", "H3": "网格员甲", "H4": "网格员甲",
+        "H5": "网格员乙", "H6": None, "H7": "网格员丙", "H8": None,
+    }  # fmt: skip
+    two = tables.findings.filter(pl.col("kind") == "网格员不唯一")
+    assert two["household_id"].to_list() == ["H6"]
