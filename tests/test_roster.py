@@ -41,6 +41,11 @@ def grid(rows: list[tuple]) -> pl.DataFrame:
 BIRTH = date(1980, 1, 1)
 
 
+def routed(tables) -> dict[str, str | None]:
+    """household_id -> the 网格员 its warnings go to."""
+    return dict(tables.households.select("household_id", "worker_name").iter_rows())
+
+
 def test_households_get_their_grid_worker_and_head():
     tables = build_roster(
         roster(
@@ -137,7 +142,7 @@ def test_a_ledger_naming_its_village_only_routes_where_the_village_is_the_distri
         ),
         grid([(None, "北山村", "一组网格", "网格员甲", "1"), (None, "王岗村", "一组网格", "网格员乙", "2")]),
     )  # fmt: skip
-    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    workers = routed(tables)
     assert workers == {"H1": "网格员甲", "H2": None, "H3": None}
     unrouted = tables.findings.filter(pl.col("kind") == "农户无网格台账")
     assert sorted(unrouted["household_id"]) == ["H2", "H3"]
@@ -170,7 +175,7 @@ def test_a_flat_ledgers_places_are_read_as_a_departments_are():
             ]
         ),
     )  # fmt: skip
-    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    workers = routed(tables)
     assert workers == {
         "H1": "网格员甲", "H2": "网格员乙", "H3": "网格员丙", "H4": "网格员丁", "H5": None, "H6": None
     }  # fmt: skip
@@ -401,7 +406,7 @@ def test_a_ledger_row_for_several_groups_is_each_groups_worker():
             ]
         ),
     )  # fmt: skip
-    workers = dict(tables.households.select("household_id", "worker_name").iter_rows())
+    workers = routed(tables)
     assert workers == {
         "H1": "网格员甲", "H2": "网格员甲", "H3": "网格员甲", "H4": "网格员甲",
         "H5": "网格员乙", "H6": None, "H7": "网格员丙", "H8": None,
