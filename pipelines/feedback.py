@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.ingest.stage import StagedSource, stage_source
 from pipelines.schema import ANSWER_SCHEMA
-from pipelines.sources import DEPARTMENT_KEYS, FEEDBACK
+from pipelines.sources import DEPARTMENT_KEYS, FEEDBACK, SOURCES
 from pipelines.warehouse import replace_partition
 
 VERDICTS = ("属实-已纳入监测", "属实-已落实帮扶", "属实-无需纳入", "不属实", "非本人")
@@ -24,11 +24,26 @@ _VERDICT_BY_KEY = {v.replace("-", ""): v for v in VERDICTS}
 _DASHES = r"[-－—–―‐‑~～_·、:：,，.。/\\()\[\]【】〔〕]"
 
 # A department record's identity across months: the same person in the same department's lists.
-# A 非本人 verdict forbids this identity being tied to that member again.
+# A 非本人 verdict forbids this identity being tied to that member again, for the record's own
+# content (content_sql): the same row sent again in a later month stays ruled out, another record
+# of that person (another vehicle, a later 变动) is another record.
 IDENTITY_SQL = (
     "md5(concat_ws('|', {s}.source, coalesce({s}.name, ''), coalesce({s}.id_number, ''), "
     "coalesce({s}.township, ''), coalesce({s}.village, '')))"
 )
+# the fields that say whose a record is, not what it says
+_WHOSE = ("name", "id_number", "township", "village", "group")
+
+
+def content_sql(source_key: str, alias: str) -> str:
+    """SQL over a staged row `alias` of department source `source_key`: what the record says
+    besides whose it is (every field of the source but name, ID and place), as one key. Contract
+    §5: 非本人 tells the matcher never to tie *that department record* to that member again; an
+    independent probe's new vehicle of a member (another plate, type and date) had been ruled
+    out with the vehicle the township had answered 非本人 for."""
+    fields = [f.name for f in SOURCES[source_key].fields if f.name not in _WHOSE]
+    parts = ", ".join(f"coalesce({alias}.\"{name}\"::VARCHAR, '')" for name in fields)
+    return f"md5(concat_ws('|', {parts}))" if fields else "''"
 
 
 def normalise_verdict(text: str | None) -> str | None:

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipelines.feedback import IDENTITY_SQL
+from pipelines.feedback import IDENTITY_SQL, content_sql
 from pipelines.fingerprints import code_digest
 from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.labels import REASONS
 from pipelines.matching.matcher import match_records_into
 from pipelines.matching.places import canonical_places
 from pipelines.schema import LATEST_EARLIER_ROSTER, rollback
-from pipelines.sources import DEPARTMENT_SOURCES
+from pipelines.sources import DEPARTMENT_KEYS, DEPARTMENT_SOURCES
 from pipelines.warehouse import (
     built_from,
     fetch_one,
@@ -29,11 +29,15 @@ from pipelines.warehouse import (
 CLAIMS = "medical_claims"
 
 
-def _record_select(source_key: str, household_level: bool, columns: set[str]) -> str:
+def _record_select(
+    source_key: str, household_level: bool, columns: set[str], answered: bool = False
+) -> str:
     # record keys repeat across months (same file name, same row): the matcher's key carries the
     # month, so several months can be matched in one pass. `columns`: the staged table's.
     # The record's own birth date where the department's file has one (a source that declares
     # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
+    # `answered`: a 非本人 answer concerns a record of the source: what each record says is keyed
+    # (content_key, feedback.content_sql), else not computed.
     birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
     name = household_name_sql() if household_level and "name_raw" in columns else "name"
     id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
@@ -42,8 +46,9 @@ def _record_select(source_key: str, household_level: bool, columns: set[str]) ->
         SELECT month || '#' || record_key AS record_key, record_key AS source_record_key, month,
                '{source_key}' AS source, {name} AS name, id_number, id_status, id_birth, id_area,
                {id_prefix} AS id_prefix, {birth_date} AS birth_date, township, village,
-               {str(household_level).lower()} AS household_level, {id_raw} AS id_raw
-        FROM stg_{source_key} WHERE district = $district AND list_contains($months, month)
+               {str(household_level).lower()} AS household_level, {id_raw} AS id_raw,
+               {content_sql(source_key, "x") if answered else "NULL::VARCHAR"} AS content_key
+        FROM stg_{source_key} x WHERE district = $district AND list_contains($months, month)
     """
 
 
@@ -128,8 +133,14 @@ def prepare_match_views(
 ) -> None:
     """Temp views the pure matcher reads: match_input, roster_input, negative_input."""
     by_key = {s.key: s for s in DEPARTMENT_SOURCES}
+    answered = _answered_sources(con, district, max(months))
     selects = [
-        _record_select(key, by_key[key].household_level, set(table_columns(con, f"stg_{key}")))
+        _record_select(
+            key,
+            by_key[key].household_level,
+            set(table_columns(con, f"stg_{key}")),
+            answered=key in answered,
+        )
         for key in sources
     ]
     # no department sent anything: an empty input of the same shape
@@ -139,7 +150,8 @@ def prepare_match_views(
         "NULL::VARCHAR AS id_number, NULL::VARCHAR AS id_status, NULL::DATE AS id_birth, "
         "NULL::VARCHAR AS id_area, NULL::VARCHAR AS id_prefix, NULL::DATE AS birth_date, "
         "NULL::VARCHAR AS township, "
-        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level, NULL::VARCHAR AS id_raw "
+        "NULL::VARCHAR AS village, NULL::BOOLEAN AS household_level, NULL::VARCHAR AS id_raw, "
+        "NULL::VARCHAR AS content_key "
         "WHERE $district IS NULL AND $months IS NULL"
     )
     con.execute(
@@ -155,20 +167,67 @@ def prepare_match_views(
             UNION ALL {_REJECTED_MEMBERS}""",
         {"district": district, "month": roster_month},
     )
-    # 非本人 verdicts up to this month forbid their record identities being tied to that member
+    # 非本人 verdicts up to this month forbid their records being tied to that member: the same
+    # person's record (identity) saying the same (content: the verdict's own row, where it is
+    # still staged; where not, every record of the identity, as before)
+    _verdict_contents(con, district, max(months), answered)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE negative_input AS
             SELECT DISTINCT i.source, i.record_key, n.member_key
             FROM match_input i
             JOIN negative_pairs n
               ON n.district = $district AND n.month <= $month
-             AND n.identity_key = {IDENTITY_SQL.format(s="i")}""",
+             AND n.identity_key = {IDENTITY_SQL.format(s="i")}
+            LEFT JOIN _verdict_contents v
+              ON v.source = n.source AND v.record_key = n.record_key
+             AND v.record_month = n.record_month
+            WHERE v.content_key IS NULL OR v.content_key = i.content_key""",
         params,
     )
     # after the 非本人 identities, which are those of the staged rows
     keep_mistyped_ids(con)
     con.execute("ALTER TABLE match_input DROP COLUMN id_raw")
+    con.execute("ALTER TABLE match_input DROP COLUMN content_key")
     canonicalise_places(con)
+
+
+def _answered_sources(con: duckdb.DuckDBPyConnection, district: str, month: str) -> list[str]:
+    """The department sources a 非本人 answer up to `month` concerns a record of."""
+    return [
+        source
+        for (source,) in con.execute(
+            "SELECT DISTINCT source FROM negative_pairs WHERE district = ? AND month <= ?",
+            [district, month],
+        ).fetchall()
+        if source in DEPARTMENT_KEYS
+    ]
+
+
+def _verdict_contents(
+    con: duckdb.DuckDBPyConnection, district: str, month: str, answered: list[str]
+) -> None:
+    """Temp table _verdict_contents (source, record_key, record_month, content_key): what each
+    record a 非本人 answer up to `month` was about says (feedback.content_sql), read from its
+    staged row (`answered`: the sources such records are of)."""
+    parts = [
+        f"""SELECT DISTINCT '{source}' AS source, x.record_key, x.month AS record_month,
+                   {content_sql(source, "x")} AS content_key
+            FROM stg_{source} x
+            SEMI JOIN (SELECT record_key, record_month FROM negative_pairs
+                       WHERE district = $district AND month <= $month AND source = '{source}') n
+              ON x.record_key = n.record_key AND x.month = n.record_month
+            WHERE x.district = $district"""
+        for source in answered
+    ]
+    empty = (
+        "SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS record_key, "
+        "NULL::VARCHAR AS record_month, NULL::VARCHAR AS content_key WHERE false"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _verdict_contents AS "
+        + (" UNION ALL ".join(parts) if parts else empty),
+        {"district": district, "month": month} if parts else None,
+    )
 
 
 def canonicalise_places(con: duckdb.DuckDBPyConnection) -> None:

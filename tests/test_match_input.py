@@ -373,3 +373,54 @@ def test_a_roster_row_rejected_for_its_household_number_is_a_rival_not_a_tie():
         ("water|a.csv||24", "ambiguous", REASONS["rejected_rival"], [f"H1|{kept}"]),
         ("water|a.csv||26", "unmatched", REASONS["roster_rejected"], []),
     ]
+
+
+def test_a_non_me_verdict_rules_out_that_record_not_the_persons_next_one():
+    """Contract §5: 非本人 tells the matcher never to tie *that department record* to that member
+    again. The same vehicle sent again in October stays ruled out; another vehicle of hers (an
+    independent probe: other plate, type and date) is another record and is tied. A verdict whose
+    row is no longer staged rules out every record of the identity, as before."""
+    from pipelines.feedback import IDENTITY_SQL
+
+    con = memory_warehouse()
+    id_number = make_id(date(1980, 1, 1))
+    _roster(con, id_number)
+
+    def vehicle(row: int, plate: str, kind: str) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "record_key": [f"vehicles|v.csv||{row}"], "name": ["张三"],
+                "id_number": [id_number], "id_status": ["valid"], "id_birth": [date(1980, 1, 1)],
+                "id_area": ["341502"], "township": ["东桥镇"], "village": ["王岗村"],
+                "plate": [plate], "vehicle_type": [kind],
+            }
+        )  # fmt: skip
+
+    replace_partition(
+        con, "stg_vehicles", vehicle(2, "皖N10000", "小型轿车"), district="d", month="2026-09"
+    )
+    october = pl.concat([vehicle(2, "皖N10000", "小型轿车"), vehicle(18, "皖N9Z999", "轻型货车")])
+    replace_partition(con, "stg_vehicles", october, district="d", month="2026-10")
+    identity = con.execute(
+        f"SELECT {IDENTITY_SQL.format(s='s')} FROM (SELECT 'vehicles' AS source, * FROM "
+        "stg_vehicles WHERE month = '2026-09') s"
+    ).fetchall()[0][0]
+    verdict = pl.DataFrame(
+        {
+            "warning_id": ["GA02-1"], "source": ["vehicles"], "record_key": ["vehicles|v.csv||2"],
+            "record_month": ["2026-09"], "identity_key": [identity],
+            "member_key": [f"H1|{id_number}"],
+        }
+    )  # fmt: skip
+    replace_partition(con, "negative_pairs", verdict, district="d", month="2026-10")
+
+    def tied() -> list[str]:
+        matches, _ = run_matching(
+            con, district="d", months=["2026-10"], roster_month="2026-10", sources=["vehicles"]
+        )
+        return sorted(matches["record_key"].to_list())
+
+    assert tied() == ["vehicles|v.csv||18"]
+    # the verdict's own row gone from the warehouse: the identity is ruled out whole
+    con.execute("DELETE FROM stg_vehicles WHERE month = '2026-09'")
+    assert tied() == []
