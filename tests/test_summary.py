@@ -45,12 +45,22 @@ def _answered_world(tmp_path):
 
 def test_learned_rates_per_rule_and_township(tmp_path):
     con, listing = _answered_world(tmp_path)
+    # November lists two of the three unanswered warnings again; the third is over (its
+    # situation resolved by the data): no township owes it an answer
+    carried = listing.sort("warning_id")["warning_id"].to_list()[3:5]
+    con.execute(
+        "INSERT INTO listings SELECT * REPLACE ('2026-11' AS month) FROM listings "
+        "WHERE month = '2026-10' AND list_contains(?, warning_id)",
+        [carried],
+    )
     history = warning_history(con, DISTRICT, "2026-11")
     tables = learned_tables(history, "2026-11", date(2026, 12, 1))
     rules = tables["规则成效(累计)"]
     assert rules["推送"].sum() == listing.height == 6
     assert rules["已核实"].sum() == 3
-    assert rules["逾期未核实"].sum() == 3  # deadline 11-18 passed on 12-01 without an answer
+    # deadline 11-18 passed on 12-01 without an answer, and on November's lists: 逾期 there
+    assert rules["逾期未核实"].sum() == 2
+    assert tables["乡镇核实(累计)"]["逾期未核实"].sum() == 2
     zj01 = rules.row(by_predicate=pl.col("预警代码") == "ZJ01", named=True)
     assert (zj01["属实占比"], zj01["不属实占比"], zj01["非本人占比"]) == (0.3333, 0.3333, 0.3333)
     towns = tables["乡镇核实(累计)"]
@@ -103,3 +113,22 @@ def test_the_summary_says_the_rule_settings_the_lists_were_made_under(tmp_path):
         "rules.toml",
     ]
     assert "rules.YB01.threshold_monitored" in (out / "区级汇总.html").read_text(encoding="utf-8")
+
+
+def test_an_overdue_warning_is_owed_by_the_township_its_household_moved_to(tmp_path):
+    """A household that moved takes its open warning with it: the township that owes the answer
+    now counts it overdue; the one it was first pushed to keeps it in 推送."""
+    con, listing = _answered_world(tmp_path)
+    moved = listing.sort("warning_id")["warning_id"].to_list()[5]
+    first = listing.filter(pl.col("warning_id") == moved)["township"][0]
+    con.execute(
+        "INSERT INTO listings SELECT * REPLACE ('2026-11' AS month, '新迁镇' AS township) "
+        "FROM listings WHERE month = '2026-10' AND warning_id = ?",
+        [moved],
+    )
+    towns = learned_tables(warning_history(con, DISTRICT, "2026-11"), "2026-11", date(2026, 12, 1))[
+        "乡镇核实(累计)"
+    ]
+    rows = {r["乡镇"]: r for r in towns.iter_rows(named=True)}
+    assert rows["新迁镇"]["逾期未核实"] == 1 and rows["新迁镇"]["推送"] == 0
+    assert rows[first]["推送"] >= 1 and rows[first]["逾期未核实"] == 0
