@@ -356,12 +356,13 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         # rules not evaluated although their source came (an absence rule on a list that is no
         # evidence): the sources not received are said in the table above
         received = [key for key, row in status.items() if row[1]]
-        for rule, reason in _rows(
+        not_evaluated = _rows(
             con,
             "SELECT rule, reason FROM rules_not_evaluated WHERE district = ? AND month = ?"
             " ORDER BY rule",
             params,
-        ):
+        )
+        for rule, reason in not_evaluated:
             if any(r.code == rule and r.source in received for r in RULES):
                 lines += [f"⚠ {rule} 本月未评估：{clean_text(reason, 400)}", ""]
         earlier = _rows(
@@ -386,7 +387,19 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         )[0][0]
     by_rule = dict(listing.group_by("rule").len().iter_rows())
     lines.append(f"预警清单 {listing.height} 条（按规则）：")
-    cells = [f"{r.code} {r.name} {by_rule.get(r.code, 0)}" for r in RULES]
+    # a rule not evaluated this month found nothing to count: 未评估, not 0
+    unevaluated = {rule for rule, _ in not_evaluated}
+    cells = [
+        f"{r.code} {r.name} "
+        + (
+            str(by_rule[r.code])
+            if r.code in by_rule
+            else "未评估"
+            if r.code in unevaluated
+            else "0"
+        )
+        for r in RULES
+    ]
     for start in range(0, len(cells), 4):
         lines.append("  " + "  |  ".join(cells[start : start + 4]))
     lines.append("按乡镇：")

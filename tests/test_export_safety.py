@@ -812,3 +812,22 @@ def test_a_township_is_undelivered_when_ledger_and_last_roster_name_it_however_s
     )
     replace_partition(con, "roster_members", before, district=DISTRICT, month="2026-09")
     assert undelivered_townships(con, DISTRICT, MONTH) == ["三十铺镇"]
+
+
+def test_a_rule_not_evaluated_reads_so_in_the_run_output_not_as_zero(tmp_path):
+    """水利 sent nothing: SL01 was not evaluated. The run output's count by rule said 0 for it, as
+    if it had found nothing (an independent audit); it says 未评估."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    with open_warehouse(layout.database) as con:
+        _world_with_a_failed_file(con)
+        replace_partition(
+            con,
+            "rules_not_evaluated",
+            pl.DataFrame({"rule": ["SL01"], "reason": ["水利局本月未报送water数据"]}),
+            district=DISTRICT,
+            month=MONTH,
+        )
+    text = run_summary(layout, DISTRICT, MONTH)
+    assert re.search(r"SL01 \S+ 未评估", text) and not re.search(r"SL01 \S+ 0", text)
+    assert re.search(r"ZJ01 \S+ 0", text)  # evaluated, found nothing: 0

@@ -22,6 +22,12 @@ def test_township_by_rule_totals():
     assert rows["甲镇"]["ZJ01"] == 1 and rows["甲镇"]["合计"] == 2
     assert rows["合计"]["ZJ01"] == 2 and rows["合计"]["合计"] == 3
     assert rows["乙镇"]["SL01"] == 0  # every rule has a column, even with no warnings
+    # a rule not evaluated this month (its source not received) found nothing: blank, not 0;
+    # its carried warnings still count
+    unevaluated = township_by_rule(listing, not_evaluated={"SL01", "ZJ01"})
+    rows = {r["乡镇"]: r for r in unevaluated.iter_rows(named=True)}
+    assert rows["乙镇"]["SL01"] is None and rows["合计"]["SL01"] is None
+    assert rows["甲镇"]["ZJ01"] == 1 and rows["乙镇"]["YB01"] == 0
 
 
 def _answered_world(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -134,8 +135,11 @@ def _q(con: duckdb.DuckDBPyConnection, sql: str, **params) -> pl.DataFrame:
     return con.sql(sql, params=params).pl()
 
 
-def township_by_rule(listing: pl.DataFrame) -> pl.DataFrame:
-    """Rows = townships, columns = rule codes, plus a total column and a total row."""
+def township_by_rule(listing: pl.DataFrame, not_evaluated: Collection[str] = ()) -> pl.DataFrame:
+    """Rows = townships, columns = rule codes, plus a total column and a total row. A rule not
+    evaluated this month (its source not received, or no evidence of absence) is blank where it
+    lists nothing, never 0: 0 would say it found nothing (an independent audit read 区级汇总.csv
+    so). Its carried warnings, where it has some, are counted."""
     codes = [r.code for r in RULES]
     if listing.height == 0:
         return pl.DataFrame({"乡镇": [], **{c: [] for c in codes}, "合计": []})
@@ -147,7 +151,10 @@ def township_by_rule(listing: pl.DataFrame) -> pl.DataFrame:
     wide = wide.select(pl.col("township").alias("乡镇"), *codes).sort("乡镇")
     wide = wide.with_columns(pl.sum_horizontal(codes).alias("合计"))
     total = wide.select(pl.lit("合计").alias("乡镇"), pl.exclude("乡镇").sum())
-    return pl.concat([wide, total], how="vertical_relaxed")
+    blank = [code for code in codes if code in not_evaluated]
+    return pl.concat([wide, total], how="vertical_relaxed").with_columns(
+        pl.when(pl.col(code) > 0).then(pl.col(code)).alias(code) for code in blank
+    )
 
 
 def department_quality(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
@@ -258,7 +265,14 @@ def summary_tables(
     undecided = undecided_counts(con, district, month)
     if undecided.height:
         tables[UNDECIDED_SHEET] = undecided
-    tables["乡镇×预警"] = township_by_rule(listing)
+    not_evaluated = {
+        rule
+        for (rule,) in con.execute(
+            "SELECT rule FROM rules_not_evaluated WHERE district = ? AND month = ?",
+            [district, month],
+        ).fetchall()
+    }
+    tables["乡镇×预警"] = township_by_rule(listing, not_evaluated)
     if listing.height:
         tables["部门"] = (
             listing.group_by("department")
