@@ -209,11 +209,11 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
     silent = _silent_townships(con, district, month)
     if not files:
         return [silent, ""] if silent else []
-    taken = scalar(
-        con,
-        "SELECT count(*) FROM feedback_answers WHERE district = ? AND month = ?",
+    taken, answered = con.execute(
+        "SELECT count(*), count(DISTINCT warning_id) FROM feedback_answers"
+        " WHERE district = ? AND month = ?",
         [district, month],
-    )
+    ).fetchone()
     # taken, but verified after the deadline the list gave (contract §5: 核实截止日期): the
     # district follows up on late townships
     late = scalar(
@@ -233,6 +233,9 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
     total = sum(n for _, _, n in rows)
     lines = [
         f"乡镇反馈：{files} 个文件，{read} 行，采用核实结果 {taken} 条"
+        # the same warning answered in two files (a township's CSV and XLSX, a list sent again):
+        # one warning, its latest answer in force
+        + (f"（{answered} 条预警，几个文件都答复的按核实日期最晚的）" if answered < taken else "")
         + (f"（其中 {late} 条核实日期晚于核实截止日期）" if late else "")
         + (f"，未采用 {total} 条" if total else "")
     ]

@@ -831,3 +831,29 @@ def test_a_rule_not_evaluated_reads_so_in_the_run_output_not_as_zero(tmp_path):
     text = run_summary(layout, DISTRICT, MONTH)
     assert re.search(r"SL01 \S+ 未评估", text) and not re.search(r"SL01 \S+ 0", text)
     assert re.search(r"ZJ01 \S+ 0", text)  # evaluated, found nothing: 0
+
+
+def test_a_warning_answered_in_two_files_is_counted_once_in_the_run_output(tmp_path):
+    """A township returned its list as CSV and as XLSX: 48 answers taken for 36 warnings read as
+    48 warnings answered (an independent probe). The run output says how many warnings."""
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    answers = pl.DataFrame(
+        {"warning_id": ["ZJ01-a", "ZJ01-a", "ZJ01-b"], "verdict": ["不属实"] * 3,
+         "verified_date": [date(2026, 10, 18)] * 3, "file": ["东桥镇.csv", "东桥镇.xlsx", "东桥镇.xlsx"],
+         "row_number": [2, 2, 3]},
+    )  # fmt: skip
+    files = pl.DataFrame(
+        {"source": ["feedback"] * 2, "file": ["东桥镇.csv", "东桥镇.xlsx"], "status": ["ok"] * 2,
+         "rows_read": [1, 2]},
+        schema_overrides={"rows_read": pl.Int64},
+    )  # fmt: skip
+    with open_warehouse(layout.database) as con:
+        World().build(con)
+        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
+        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
+                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    assert any(
+        line.startswith("乡镇反馈：2 个文件，3 行，采用核实结果 3 条（2 条预警") for line in lines
+    )
