@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import polars as pl
@@ -61,9 +62,29 @@ def stage_grid(folder: Path, month: str) -> StagedSource:
     full_names = _full_township_names(records["township"].drop_nulls().unique().to_list())
     if full_names:
         records = records.with_columns(pl.col("township").replace(full_names))
+    for column in ("worker_phone", "village_worker_phone"):
+        if column in records.columns:
+            phones = records[column].drop_nulls().unique().to_list()
+            read = {p: plain for p in phones if (plain := mobile_number(p)) != p}
+            if read:
+                records = records.with_columns(pl.col(column).replace(read))
     return StagedSource(
         records, staged.rejects, staged.files, staged.received, staged.field_problems
     )
+
+
+# a mobile number as clerks write it: spaces, dashes or dots between the groups, the country
+# code before it (+86 139 3442 0038, 0086-13934420038, 151-9686-1229)
+_PHONE_MARKS = re.compile(r"[\s\-－—–·.()（）]")
+_MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9][0-9]{9})$")
+
+
+def mobile_number(text: str) -> str:
+    """The 11 digits of a mobile number written with spaces, dashes or the country code, as the
+    township's file shows it (a 网格员 is called from it: +86 139 3442 0038 is 13934420038, and a
+    CSV cell starting with + would be neutralised with a '); anything else as written."""
+    found = _MOBILE.match(_PHONE_MARKS.sub("", unicodedata.normalize("NFKC", text)))
+    return found[1] if found else text
 
 
 def _is_full_township(name: str) -> bool:

@@ -151,6 +151,24 @@ def test_flat_csv_form(tmp_path: Path) -> None:
     assert schema_failures(GRID, staged.records).height == 0
 
 
+def test_a_mobile_number_is_read_as_its_eleven_digits(tmp_path: Path) -> None:
+    """Clerks write a 网格员's mobile with spaces, dashes or the country code; the township's file
+    shows the number (an independent probe's '+86 13934420038' reached the file as
+    '+86 13934420038 with the formula guard's quote). A landline and anything else as written."""
+    header = ("乡镇", "村", "网格", "村组网格员姓名", "村组网格员电话", "村级网格员电话")
+    rows = [
+        header,
+        ("翁墩乡", "西湾村", "一组", "孙七", "+86 139 3442 0038", "151-9686-1229"),
+        ("翁墩乡", "西湾村", "二组", "周八", "0564-3312345", "１５１ ９６８６ １２２９"),
+    ]
+    write_csv(tmp_path / "grid" / "网格.csv", rows, "utf-8")
+    staged = stage_grid(tmp_path / "grid", MONTH).records
+    assert staged.select("worker_phone", "village_worker_phone").rows() == [
+        ("13934420038", "15196861229"),
+        ("0564-3312345", "15196861229"),
+    ]
+
+
 def test_missing_grid_folder_is_not_received(tmp_path: Path) -> None:
     assert not stage_grid(tmp_path / "grid", MONTH).received
 
