@@ -191,3 +191,30 @@ def test_the_export_date_is_not_the_ledger_time(exported):
     (reruns stay byte-identical)."""
     entry = json.loads(_lines(exported[0])[0])
     assert entry["time"][:10] != "2026-11-03" or date.today() == date(2026, 11, 3)
+
+
+def test_a_current_list_deleted_by_hand_is_named_not_taken_for_a_rerun_clearing_it(
+    district, capsys
+):
+    """An independent probe deleted the township list in force by hand: the audit said nothing
+    but a count, with the lists reruns cleared. A list the month's latest export did not write
+    (a township left with nothing) is cleared, not a problem; one it did write and that is gone
+    was deleted, and is named."""
+    from pipelines.exports.ledger import append_entries
+    from pipelines.exports.township import ExportedFile
+
+    month_dir = district / "exports" / MONTH
+    old = month_dir / "旧镇.csv"
+    shutil.copyfile(month_dir / "东桥镇.csv", old)
+    append_entries(
+        district, [ExportedFile("旧镇", old, 1, "", ("预警编号",))],
+        district=DISTRICT, month=MONTH, run_id="an-earlier-run",
+    )  # fmt: skip
+    with dg.instance_for_test() as instance:
+        _materialize(district, instance)  # the rerun lists no one in 旧镇: its file is cleared
+    assert not old.exists()
+    code, out = _audit(district, capsys)
+    assert code == 0 and "已清除）：1 个" in out
+    (month_dir / "东桥镇.xlsx").unlink()
+    code, out = _audit(district, capsys)
+    assert code == 1 and "东桥镇.xlsx：导出后被删除" in out

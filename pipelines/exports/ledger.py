@@ -333,16 +333,24 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
         lines += _per_month_township(check.entries, latest)
     else:
         lines.append("没有任何导出登记。")
-    changed, gone = [], []
+    current = _current_files(check.entries)
+    changed, deleted, gone = [], [], []
     for name, entry in sorted(latest.items()):
         path = root / name
         if not path.is_file():
-            gone.append(name)
+            if name in current:
+                # the month's latest write of its kind put it there: it is the list in force
+                deleted.append(
+                    f"{name}：导出后被删除（{entry.get('time')} 序号 {entry.get('seq')} 登记的"
+                    "现行文件，之后没有重跑清除它）"
+                )
+            else:
+                gone.append(name)
         elif file_sha256(path) != entry.get("sha256"):
             changed.append(
                 f"{name}：导出后被改动（与 {entry.get('time')} 序号 {entry.get('seq')} 的登记不符）"
             )
-    check.problems += changed
+    check.problems += changed + deleted
     exports = root / "exports"
     unregistered = sorted(
         _relative(p, root)
@@ -352,11 +360,13 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
     lines.append("")
     lines.append(f"登记链：{len(check.entries)} 条，" + ("完整" if chain_ok else "有问题（见下）"))
     lines.append(
-        f"仍在 exports/ 中的已登记文件：{len(latest) - len(gone)} 个，"
+        f"仍在 exports/ 中的已登记文件：{len(latest) - len(gone) - len(deleted)} 个，"
         f"其中导出后被改动 {len(changed)} 个"
     )
+    if deleted:
+        lines.append(f"现行文件导出后被删除：{len(deleted)} 个（见下）")
     if gone:
-        lines.append(f"已不在 exports/ 中（重跑时清除或被移走）：{len(gone)} 个")
+        lines.append(f"已不在 exports/ 中（之后的重跑不再写出，已清除）：{len(gone)} 个")
     if unregistered:
         lines.append(
             f"exports/ 中没有登记的文件 {len(unregistered)} 个（登记之前导出，或手工放入）："
@@ -371,6 +381,27 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
     else:
         lines.append("✓ 登记链完整，已登记的现存文件均与登记一致")
     return AuditResult(ok=not check.problems, text="\n".join(lines))
+
+
+def _current_files(entries: list[dict]) -> set[str]:
+    """The files in force: those of each month's latest write of its kind (a district's township
+    lists, or its district files), one run appending each at one time. A file an earlier run wrote
+    and a later one did not (a township with nothing left to list, an unresolved list now empty)
+    was cleared by that rerun; one the latest write put there and that is gone was deleted (an
+    independent probe's hand-deleted 东桥镇.xlsx had been counted with the rerun's)."""
+
+    def kind(entry: dict) -> tuple:
+        return (entry.get("district"), entry.get("month"), entry.get("township") is None)
+
+    latest_write: dict[tuple, tuple] = {}
+    for entry in entries:  # in ledger order: the last write of each kind wins
+        latest_write[kind(entry)] = (entry.get("run_id"), entry.get("time"))
+    return {
+        entry["file"]
+        for entry in entries
+        if isinstance(entry.get("file"), str)
+        and latest_write.get(kind(entry)) == (entry.get("run_id"), entry.get("time"))
+    }
 
 
 def _per_month_township(entries: list[dict], latest: dict[str, dict]) -> list[str]:
