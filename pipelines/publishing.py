@@ -56,7 +56,7 @@ def publish_township_lists(
     verified = set(effective_verdicts(con, district, month)["warning_id"].to_list())
     listing, carried_from = build_listing(
         con, district=district, month=month, export_date=export_date,
-        deadline_days=int(export_config["deadline_days"]), verified=verified,
+        deadline_days=int(export_config["deadline_days"]), verified=verified, today=today,
     )  # fmt: skip
     files = write_township_files(
         listing, layout.exports(month), mask=bool(export_config["mask_ids"]),

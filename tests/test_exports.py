@@ -49,8 +49,9 @@ def _export(con, world: World, month: str, tmp_path, *, mask=True, today=date(20
         replace_partition(con, table, frame, district=DISTRICT, month=month)
     export_date = export_date_for(con, DISTRICT, month, today)
     listing, _ = build_listing(
-        con, district=DISTRICT, month=month, export_date=export_date, deadline_days=15
-    )
+        con, district=DISTRICT, month=month, export_date=export_date, deadline_days=15,
+        today=today,
+    )  # fmt: skip
     files = write_township_files(
         listing, tmp_path / month, mask=mask, xlsx=True, export_date=export_date
     )
@@ -166,6 +167,25 @@ def test_rerun_replaces_files_and_keeps_export_date(tmp_path):
     _export(con, world, "2026-10", tmp_path)
     assert not (tmp_path / "2026-10" / "木厂镇.csv").exists()
     assert not (tmp_path / "2026-10" / "木厂镇.xlsx").exists()
+
+
+def test_a_warning_a_rerun_lists_first_gets_its_deadline_from_the_rerun(tmp_path):
+    """A department's file came late and the month was run again on 2026-12-08: the warnings
+    already listed keep 2026-11-18; the new one's township sees it only now, so its deadline is
+    2026-12-23, not a date already past (an independent probe's late YB01)."""
+    world = _world()
+    con = memory_warehouse()
+    world.build(con)
+    first, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 11, 3))
+    household = world.household("一般农户", township="东桥镇", village="王岗村")
+    world.record("housing", world.member(household, "迟到"), grade="D")
+    world.build(con)
+    again, _ = _export(con, world, "2026-10", tmp_path, today=date(2026, 12, 8))
+    deadlines = dict(again.select("warning_id", "deadline").rows())
+    assert {deadlines[w] for w in first["warning_id"]} == {date(2026, 11, 18)}
+    (late,) = set(deadlines) - set(first["warning_id"])
+    assert deadlines[late] == date(2026, 12, 23)
+    assert set(again["status"]) == {"新增"}
 
 
 def test_next_month_lists_open_warnings_as_pending_then_overdue(tmp_path):

@@ -460,11 +460,15 @@ def build_listing(
     export_date: date,
     deadline_days: int,
     verified: set[str] | None = None,
+    today: date | None = None,
 ) -> tuple[pl.DataFrame, str | None]:
     """This month's list: new warnings, plus earlier ones still awaiting verification.
 
     Returns the listing and the month it carried open warnings from (None when no earlier
-    month was ever listed).
+    month was ever listed). A warning keeps the deadline it was first listed with; one a rerun
+    of M lists for the first time (a department's file came late) is given `today` (the rerun's
+    date; `export_date`, M's first export, when not given) + deadline_days: its township sees
+    it only now (an independent probe's late YB01 came with a deadline already past).
     """
     verified = verified or set()
     current = con.sql(LISTING_SQL, params={"district": district, "month": month}).pl()
@@ -484,15 +488,25 @@ def build_listing(
         carried = None
     current = current.filter(~pl.col("warning_id").is_in(list(verified)))
     own_deadline = export_date + timedelta(days=deadline_days)
+    # what M's lists already said (a rerun): the deadlines they gave stand
+    listed_in_m = con.sql(
+        "SELECT warning_id, deadline AS listed_deadline FROM listings"
+        " WHERE district = $district AND month = $month",
+        params={"district": district, "month": month},
+    ).pl()
+    late_deadline = (today or export_date) + timedelta(days=deadline_days)
     listing = (
         pl.concat([current, carried], how="diagonal_relaxed") if carried is not None else current
     )
+    first_listing = max(own_deadline, late_deadline)
     listing = (
         listing.join(first_seen, on="warning_id", how="left")
+        .join(listed_in_m, on="warning_id", how="left")
         .with_columns(
             pl.col("first_month").fill_null(month),
-            pl.col("deadline").fill_null(own_deadline),
+            pl.coalesce("deadline", "listed_deadline", pl.lit(first_listing)).alias("deadline"),
         )
+        .drop("listed_deadline")
         .with_columns(
             pl.when(pl.col("first_month") == month)
             .then(pl.lit(NEW))
