@@ -647,6 +647,50 @@ def _broken_workbook(name: str, kind: str, data: bytes) -> UnreadableFile:
     return UnreadableFile(f"文件 {name} 不是可读取的 Excel 工作簿（可能已损坏或加密）")
 
 
+# The reader holds a sheet as a dense grid of 32-byte cells from its first cell to its last: one
+# stray cell typed in XFD1048576 asks for 550 GB and aborts the whole process (an independent
+# probe: no file named, no notice, every source of the month lost). A sheet spanning more cells
+# than this (a full-height sheet of 38 columns) is refused as its own file's failure instead.
+MAX_SHEET_CELLS = 40_000_000
+_DIMENSION = re.compile(rb'<dimension ref="([A-Z]+[0-9]+)(?::([A-Z]+[0-9]+))?"')
+# a cell element with content (a value, an inline string or a formula); `<c r="…" s="3"/>` holds
+# only formatting and is not read
+_FILLED_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?(?<!/)>')
+
+
+def _cells_between(first: tuple[int, int], last: tuple[int, int]) -> int:
+    return (abs(last[0] - first[0]) + 1) * (abs(last[1] - first[1]) + 1)
+
+
+def sheet_cells(archive: zipfile.ZipFile, part: str) -> int:
+    """How many cells the reader's grid of an .xlsx sheet would hold: the sheet's recorded
+    dimension, and where it is beyond MAX_SHEET_CELLS, the span of its cells with content (a
+    dimension can count formatted, empty cells), streamed."""
+    with archive.open(part) as stream:
+        head = stream.read(4096)
+    found = _DIMENSION.search(head)
+    if found is None:
+        return 0
+    recorded = _cells_between(
+        cell_position(found[1].decode()), cell_position((found[2] or found[1]).decode())
+    )
+    if recorded <= MAX_SHEET_CELLS:
+        return recorded
+    top = left = 1 << 40
+    bottom = right = -1
+    with archive.open(part) as stream:
+        carry = b""
+        while chunk := stream.read(1 << 20):
+            text = carry + chunk
+            cut = text.rfind(b"<")
+            text, carry = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+            for ref in _FILLED_CELL.findall(text):
+                row, column = cell_position(ref.decode())
+                top, left = min(top, row), min(left, column)
+                bottom, right = max(bottom, row), max(right, column)
+    return 0 if bottom < 0 else _cells_between((top, left), (bottom, right))
+
+
 class Workbook:
     """An opened workbook (.xlsx/.xls, whatever the extension says): its sheet names and a
     reader per sheet. A file holding a CSV text or an HTML table reads as one sheet named after
@@ -681,6 +725,12 @@ class Workbook:
         """One sheet as text cells from row 1: number cells as Excel holds them, dates as ISO text."""
         if self._single is not None:
             return self._single
+        if self._kind == ZIP and (cells := self._cells(sheet)) > MAX_SHEET_CELLS:
+            raise UnreadableFile(
+                f"文件 {self.name} 的工作表 {sheet} 的使用范围约 {cells:,} 个单元格，远超数据本身，"
+                "无法读取（多半是在很远的单元格，如 XFD1048576，误输入了内容）：请删除数据以外的"
+                "行和列后保存，重新报送"
+            )
         try:
             loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
             frame = _with_error_values(loaded)
@@ -709,6 +759,15 @@ class Workbook:
             number_columns=numbers,
             message=message or None,
         )
+
+    def _cells(self, sheet: str) -> int:
+        """sheet_cells of an .xlsx sheet; 0 where its part cannot be found or read."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
+                part = _xlsx_sheet_parts(archive).get(sheet)
+                return 0 if part is None else sheet_cells(archive, part)
+        except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError):
+            return 0
 
     def _uncached(self, sheet: str) -> dict[tuple[int, int], str]:
         """The sheet's formula cells saved without their result (formulas.uncached_formulas);

@@ -724,3 +724,36 @@ def test_a_file_that_cannot_be_opened_is_named_and_the_month_goes_on(tmp_path, m
     assert staged.staged.records.height == 3
     failed = _file(staged.staged, "b.csv")
     assert failed["status"] == "failed" and "无法打开" in failed["message"]
+
+
+def test_a_stray_cell_far_away_fails_its_file_not_the_process(tmp_path: Path) -> None:
+    """One character typed in XFD1048576 (an independent probe): the reader would hold the sheet
+    as a grid of 17 billion cells, and the process aborted with nothing said and every source of
+    the month lost. The file fails with its reason; the folder's other file is read. A sheet whose
+    recorded range is huge but whose far cells hold only formatting is read."""
+    import xlsxwriter
+
+    folder = tmp_path / "petition"
+    folder.mkdir()
+    header = ["姓名", "证件号码", "乡镇", "村", "信访事项", "登记日期"]
+    row = ["张三", "341502198001010016", "东桥镇", "王岗村", "土地", "2026-10-08"]
+
+    def workbook(name: str, far: Callable) -> None:
+        book = xlsxwriter.Workbook(str(folder / name))
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, header)
+        sheet.write_row(1, 0, row)
+        far(sheet, book)
+        book.close()
+
+    workbook("信访_补报.xlsx", lambda sheet, book: sheet.write_string(1048575, 16383, " "))
+    workbook(
+        "信访_格式.xlsx",
+        lambda sheet, book: sheet.write_blank(1048575, 16383, None, book.add_format({"bold": 1})),
+    )
+    staged = stage_source(SOURCES["petition"], folder, "2026-10")
+    files = {r["file"]: r for r in staged.files.iter_rows(named=True)}
+    assert files["信访_补报.xlsx"]["status"] == "failed"
+    assert "XFD1048576" in files["信访_补报.xlsx"]["message"]
+    assert files["信访_格式.xlsx"]["status"] == "ok"
+    assert staged.records.height == 1
