@@ -622,6 +622,29 @@ def test_a_file_whose_id_column_excel_rewrote_is_named_per_source_in_the_run_out
     assert "三十铺镇.csv" not in "\n".join(lines)  # counted per source; files in the workbook
 
 
+def _returned(con, files: dict[str, int], answers: list[tuple] = ()) -> None:
+    """The month's returned verification files (file -> rows read) and the answers taken from
+    them (warning_id, verdict, 核实日期, file, row), as the ingest leaves them."""
+    replace_partition(
+        con, "ingest_files",
+        pl.DataFrame(
+            {"source": ["feedback"] * len(files), "file": list(files),
+             "status": ["ok"] * len(files), "rows_read": list(files.values())},
+            schema_overrides={"rows_read": pl.Int64},
+        ),
+        district=DISTRICT, month=MONTH, extra_where=("source = ?", ["feedback"]),
+    )  # fmt: skip
+    if answers:
+        replace_partition(
+            con, "feedback_answers",
+            pl.DataFrame(
+                answers, orient="row",
+                schema=["warning_id", "verdict", "verified_date", "file", "row_number"],
+            ),
+            district=DISTRICT, month=MONTH,
+        )  # fmt: skip
+
+
 def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_output(tmp_path):
     """A township's returned list with 核实结果 written 属实 (none of the five) and an unknown
     预警编号: the answers are refused (the warnings come back 待核实), and until now only the
@@ -640,17 +663,11 @@ def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_ou
             "raw_values": ['{"核实结果":"属实"}'] * 3,
         }
     )
-    files = pl.DataFrame(
-        {"source": ["feedback"] * 2, "file": ["三十铺镇.xlsx", "东桥镇.csv"],
-         "status": ["ok"] * 2, "rows_read": [12, 8]},
-        schema_overrides={"rows_read": pl.Int64},
-    )  # fmt: skip
     with open_warehouse(layout.database) as con:
         World().build(con)
         replace_partition(con, "rejects", refused, district=DISTRICT, month=MONTH,
                           extra_where=("source = ?", ["feedback"]))  # fmt: skip
-        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
-                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+        _returned(con, {"三十铺镇.xlsx": 12, "东桥镇.csv": 8})
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     # the month's returns counted even where every answer was taken (none here: no answers table)
     assert "乡镇反馈：2 个文件，20 行，采用核实结果 0 条，未采用 3 条" in lines
@@ -671,21 +688,15 @@ def test_answers_verified_after_their_deadline_are_counted_in_the_run_output(tmp
          "first_month": ["2026-09"] * 2, "deadline": [date(2026, 10, 20)] * 2,
          "status": ["新增"] * 2},
     )  # fmt: skip
-    answers = pl.DataFrame(
-        {"warning_id": ["ZJ01-a", "ZJ01-b"], "verdict": ["不属实"] * 2,
-         "verified_date": [date(2026, 10, 18), date(2026, 10, 27)], "file": ["东桥镇.xlsx"] * 2,
-         "row_number": [2, 3]},
-    )  # fmt: skip
-    files = pl.DataFrame(
-        {"source": ["feedback"], "file": ["东桥镇.xlsx"], "status": ["ok"], "rows_read": [2]},
-        schema_overrides={"rows_read": pl.Int64},
-    )
     with open_warehouse(layout.database) as con:
         World().build(con)
         replace_partition(con, "listings", listed, district=DISTRICT, month="2026-09")
-        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
-        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
-                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+        _returned(
+            con,
+            {"东桥镇.xlsx": 2},
+            [("ZJ01-a", "不属实", date(2026, 10, 18), "东桥镇.xlsx", 2),
+             ("ZJ01-b", "不属实", date(2026, 10, 27), "东桥镇.xlsx", 3)],
+        )  # fmt: skip
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     assert (
         "乡镇反馈：1 个文件，2 行，采用核实结果 2 条（其中 1 条核实日期晚于核实截止日期）" in lines
@@ -712,19 +723,12 @@ def test_townships_that_returned_nothing_are_named_in_the_run_output(tmp_path):
         in nothing
     )
 
-    answers = pl.DataFrame(
-        {"warning_id": ["ZJ01-a"], "verdict": ["不属实"], "verified_date": [date(2026, 10, 18)],
-         "file": ["反馈1.xlsx"], "row_number": [2]},
-    )  # fmt: skip
-    files = pl.DataFrame(
-        {"source": ["feedback"] * 2, "file": ["反馈1.xlsx", "施桥镇.xlsx"], "status": ["ok"] * 2,
-         "rows_read": [1, 0]},
-        schema_overrides={"rows_read": pl.Int64},
-    )  # fmt: skip
     with open_warehouse(layout.database) as con:
-        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
-        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
-                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+        _returned(
+            con,
+            {"反馈1.xlsx": 1, "施桥镇.xlsx": 0},
+            [("ZJ01-a", "不属实", date(2026, 10, 18), "反馈1.xlsx", 2)],
+        )
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     # 东桥镇 answered (in a file not named after it); 施桥镇 sent a file, empty or refused
     assert "⚠ 未返回核实结果的乡镇：木厂镇（上次清单 2 条）" in lines
@@ -838,21 +842,16 @@ def test_a_warning_answered_in_two_files_is_counted_once_in_the_run_output(tmp_p
     48 warnings answered (an independent probe). The run output says how many warnings."""
     layout = DataDir(tmp_path)
     layout.warehouse.mkdir(parents=True)
-    answers = pl.DataFrame(
-        {"warning_id": ["ZJ01-a", "ZJ01-a", "ZJ01-b"], "verdict": ["不属实"] * 3,
-         "verified_date": [date(2026, 10, 18)] * 3, "file": ["东桥镇.csv", "东桥镇.xlsx", "东桥镇.xlsx"],
-         "row_number": [2, 2, 3]},
-    )  # fmt: skip
-    files = pl.DataFrame(
-        {"source": ["feedback"] * 2, "file": ["东桥镇.csv", "东桥镇.xlsx"], "status": ["ok"] * 2,
-         "rows_read": [1, 2]},
-        schema_overrides={"rows_read": pl.Int64},
-    )  # fmt: skip
+    answered = date(2026, 10, 18)
     with open_warehouse(layout.database) as con:
         World().build(con)
-        replace_partition(con, "feedback_answers", answers, district=DISTRICT, month=MONTH)
-        replace_partition(con, "ingest_files", files, district=DISTRICT, month=MONTH,
-                          extra_where=("source = ?", ["feedback"]))  # fmt: skip
+        _returned(
+            con,
+            {"东桥镇.csv": 1, "东桥镇.xlsx": 2},
+            [("ZJ01-a", "不属实", answered, "东桥镇.csv", 2),
+             ("ZJ01-a", "不属实", answered, "东桥镇.xlsx", 2),
+             ("ZJ01-b", "不属实", answered, "东桥镇.xlsx", 3)],
+        )  # fmt: skip
     lines = run_summary(layout, DISTRICT, MONTH).splitlines()
     assert any(
         line.startswith("乡镇反馈：2 个文件，3 行，采用核实结果 3 条（2 条预警") for line in lines
