@@ -691,6 +691,53 @@ def sheet_cells(archive: zipfile.ZipFile, part: str) -> int:
     return 0 if bottom < 0 else _cells_between((top, left), (bottom, right))
 
 
+# A filled cell this far past the rows (or columns) before it stands apart from the table: typed
+# there by mistake (a stray cell in XFD1048576), it is not read with the table. Only a sheet too
+# large for the reader is searched for such cells, and only one whose XML is small enough to hold.
+_APART_ROWS = 1_000
+_APART_COLUMNS = 100
+_MAX_TRIMMED_XML = 64 << 20
+_ANY_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def _last_before_gap(values: list[int], gap: int) -> int:
+    ordered = sorted(set(values))
+    last = ordered[0]
+    for value in ordered[1:]:
+        if value - last > gap:
+            break
+        last = value
+    return last
+
+
+def without_cells_apart(data: bytes, part: str) -> tuple[bytes, list[str]] | None:
+    """The workbook with sheet `part`'s filled cells that stand apart from its table taken out,
+    and their references; None when none stands apart, or the table itself is beyond
+    MAX_SHEET_CELLS, or the sheet's XML is too large to hold."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        if archive.getinfo(part).file_size > _MAX_TRIMMED_XML:
+            return None
+        xml = archive.read(part)
+        filled = [(ref, cell_position(ref.decode())) for ref in _FILLED_CELL.findall(xml)]
+        if not filled:
+            return None
+        rows = [row for _, (row, _) in filled]
+        columns = [column for _, (_, column) in filled]
+        last_row = _last_before_gap(rows, _APART_ROWS)
+        last_column = _last_before_gap(columns, _APART_COLUMNS)
+        apart = {ref for ref, (row, column) in filled if row > last_row or column > last_column}
+        table = _cells_between((min(rows), min(columns)), (last_row, last_column))
+        if not apart or table > MAX_SHEET_CELLS:
+            return None
+        cleaned = _ANY_CELL.sub(lambda cell: b"" if cell[1] in apart else cell[0], xml)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as copy:
+            for item in archive.infolist():
+                copy.writestr(item, cleaned if item.filename == part else archive.read(item))
+    ordered = sorted(apart, key=lambda ref: cell_position(ref.decode()))
+    return out.getvalue(), [ref.decode() for ref in ordered]
+
+
 class Workbook:
     """An opened workbook (.xlsx/.xls, whatever the extension says): its sheet names and a
     reader per sheet. A file holding a CSV text or an HTML table reads as one sheet named after
@@ -725,14 +772,24 @@ class Workbook:
         """One sheet as text cells from row 1: number cells as Excel holds them, dates as ISO text."""
         if self._single is not None:
             return self._single
+        reader, apart_note = self._reader, None
         if self._kind == ZIP and (cells := self._cells(sheet)) > MAX_SHEET_CELLS:
-            raise UnreadableFile(
-                f"文件 {self.name} 的工作表 {sheet} 的使用范围约 {cells:,} 个单元格，远超数据本身，"
-                "无法读取（多半是在很远的单元格，如 XFD1048576，误输入了内容）：请删除数据以外的"
-                "行和列后保存，重新报送"
+            trimmed = self._without_cells_apart(sheet)
+            if trimmed is None:
+                raise UnreadableFile(
+                    f"文件 {self.name} 的工作表 {sheet} 的使用范围约 {cells:,} 个单元格，远超数据本身，"
+                    "无法读取（多半是在很远的单元格，如 XFD1048576，误输入了内容）：请删除数据以外的"
+                    "行和列后保存，重新报送"
+                )
+            data, apart = trimmed
+            reader = fastexcel.read_excel(data)
+            more = f" 等 {len(apart)} 个" if len(apart) > 1 else ""
+            apart_note = (
+                f"工作表 {sheet} 中远离表格的单元格 {apart[0]}{more}未读取（多半是误输入）："
+                "请删除后重新保存"
             )
         try:
-            loaded = self._reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
+            loaded = reader.load_sheet(sheet, header_row=None, skip_rows=0, dtypes="string")
             frame = _with_error_values(loaded)
         except Exception as error:
             raise UnreadableFile(
@@ -740,8 +797,8 @@ class Workbook:
             ) from error
         original = frame.columns
         frame = frame.rename({old: cell_name(i) for i, old in enumerate(original)})
-        frame, numbers = _excel_numbers(self._reader, sheet, frame, original)
-        message = self.message
+        frame, numbers = _excel_numbers(reader, sheet, frame, original)
+        message = "；".join(filter(None, [self.message, apart_note])) or None
         first_column = loaded.available_columns()[0].absolute_index if frame.width else 0
         frame, computed = _with_formula_results(frame, self._uncached(sheet), first_column)
         cells = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))
@@ -759,6 +816,14 @@ class Workbook:
             number_columns=numbers,
             message=message or None,
         )
+
+    def _without_cells_apart(self, sheet: str) -> tuple[bytes, list[str]] | None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
+                part = _xlsx_sheet_parts(archive).get(sheet)
+            return None if part is None else without_cells_apart(self._data, part)
+        except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError):
+            return None
 
     def _cells(self, sheet: str) -> int:
         """sheet_cells of an .xlsx sheet; 0 where its part cannot be found or read."""

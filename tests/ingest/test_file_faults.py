@@ -726,11 +726,12 @@ def test_a_file_that_cannot_be_opened_is_named_and_the_month_goes_on(tmp_path, m
     assert failed["status"] == "failed" and "无法打开" in failed["message"]
 
 
-def test_a_stray_cell_far_away_fails_its_file_not_the_process(tmp_path: Path) -> None:
+def test_a_stray_cell_far_away_is_left_out_and_the_table_read(tmp_path: Path) -> None:
     """One character typed in XFD1048576 (an independent probe): the reader would hold the sheet
     as a grid of 17 billion cells, and the process aborted with nothing said and every source of
-    the month lost. The file fails with its reason; the folder's other file is read. A sheet whose
-    recorded range is huge but whose far cells hold only formatting is read."""
+    the month lost. The cell stands apart from the table: it is left out, the file says so, and
+    its rows are read as a person sees them. A sheet whose far cells hold only formatting is read
+    as it is; a table itself beyond the reader's reach fails its own file, with its reason."""
     import xlsxwriter
 
     folder = tmp_path / "petition"
@@ -738,22 +739,34 @@ def test_a_stray_cell_far_away_fails_its_file_not_the_process(tmp_path: Path) ->
     header = ["姓名", "证件号码", "乡镇", "村", "信访事项", "登记日期"]
     row = ["张三", "341502198001010016", "东桥镇", "王岗村", "土地", "2026-10-08"]
 
-    def workbook(name: str, far: Callable) -> None:
+    def workbook(name: str, person: list[str], far: Callable) -> None:
         book = xlsxwriter.Workbook(str(folder / name))
         sheet = book.add_worksheet()
         sheet.write_row(0, 0, header)
-        sheet.write_row(1, 0, row)
+        sheet.write_row(1, 0, person)
         far(sheet, book)
         book.close()
 
-    workbook("信访_补报.xlsx", lambda sheet, book: sheet.write_string(1048575, 16383, " "))
+    workbook("信访_补报.xlsx", row, lambda sheet, book: sheet.write_string(1048575, 16383, " "))
+    other = ["李四", "341502198202020028", *row[2:]]
     workbook(
         "信访_格式.xlsx",
+        other,
         lambda sheet, book: sheet.write_blank(1048575, 16383, None, book.add_format({"bold": 1})),
     )
     staged = stage_source(SOURCES["petition"], folder, "2026-10")
     files = {r["file"]: r for r in staged.files.iter_rows(named=True)}
-    assert files["信访_补报.xlsx"]["status"] == "failed"
-    assert "XFD1048576" in files["信访_补报.xlsx"]["message"]
+    assert files["信访_补报.xlsx"]["status"] == "ok"
+    assert "远离表格的单元格 XFD1048576" in files["信访_补报.xlsx"]["message"]
     assert files["信访_格式.xlsx"]["status"] == "ok"
-    assert staged.records.height == 1
+    assert staged.records.height == 2
+
+    from pipelines.ingest import readers
+
+    readers.MAX_SHEET_CELLS, limit = 10, readers.MAX_SHEET_CELLS  # a table past the reach
+    try:
+        staged = stage_source(SOURCES["petition"], folder, "2026-10")
+    finally:
+        readers.MAX_SHEET_CELLS = limit
+    failed = staged.files.filter(pl.col("file") == "信访_补报.xlsx").row(0, named=True)
+    assert failed["status"] == "failed" and "XFD1048576" in failed["message"]
