@@ -177,6 +177,20 @@ def _key_roster(
     twice. `previous`: a query (with its parameters) of the members the district's latest
     earlier roster was keyed to (member_key, household_id, name, birth_date), whose keys are
     carried over (_carry_keys)."""
+    _key_members(con, roster, where, params, previous)
+    _route_households(con, grid, where, params)
+    _find_problems(con, roster, where, params)
+
+
+def _key_members(
+    con: duckdb.DuckDBPyConnection,
+    roster: str,
+    where: str,
+    params: tuple,
+    previous: tuple[str, tuple] | None,
+) -> None:
+    """_members: the roster's rows keyed, one row per member_key (the first by record_key), the
+    keys of the latest earlier roster carried over."""
     # A member without a usable ID is known by name; namesakes in one household without IDs
     # (a grandson named after his grandfather, IDs that Excel destroyed) are told apart by birth
     # date, which a person reading the roster would see. Only such households need the date.
@@ -225,6 +239,11 @@ def _key_roster(
     )
     if previous is not None:
         _carry_keys(con, *previous)
+
+
+def _route_households(con: duckdb.DuckDBPyConnection, grid: str, where: str, params: tuple) -> None:
+    """_heads and _households: each household once, its place the one most of its members give,
+    and its 网格员 from the grid ledger's rows `where` keeps."""
     least = ", ".join(f'min("{c}") AS "{c}", max("{c}") AS "_max_{c}"' for c in HOUSEHOLD_PLACE)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _heads AS
@@ -319,6 +338,11 @@ def _key_roster(
         ORDER BY h.household_id NULLS FIRST""",
         list(params),
     )
+
+
+def _find_problems(con: duckdb.DuckDBPyConnection, roster: str, where: str, params: tuple) -> None:
+    """_findings: the roster's own problems (FINDING), from _members, _households and the roster's
+    rows `where` keeps."""
     kinds = {kind: [f"'{text}'" for text in texts] for kind, texts in FINDING.items()}
     # frames built by hand (build_roster in tests) may carry no ID status
     statused = "id_status" in table_columns(con, "_members")
