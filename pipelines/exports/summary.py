@@ -42,6 +42,7 @@ from pipelines.ingest.history import (
     month_span,
 )
 from pipelines.rules.catalogue import RULES
+from pipelines.rules.completeness import with_provenance
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
 from pipelines.warehouse import fetch_one, scalar
 
@@ -394,9 +395,7 @@ def roster_problem_listing(
     )
     if rows.height == 0:
         return pl.DataFrame()
-    # record_key: source|file|sheet|row of the member's roster row
-    where = pl.col("record_key").str.split("|")
-    return rows.select(
+    return with_provenance(rows).select(
         pl.col("kind").alias("问题"),
         pl.col("township").alias("乡镇"),
         pl.col("village").alias("村"),
@@ -405,9 +404,9 @@ def roster_problem_listing(
         pl.col("head_name").alias("户主姓名"),
         pl.col("name").alias("姓名"),
         mask_ids(pl.col("id_number")).alias("证件号码"),
-        where.list.get(1, null_on_oob=True).alias("文件"),
-        where.list.get(2, null_on_oob=True).replace("", None).alias("工作表"),
-        where.list.get(3, null_on_oob=True).cast(pl.Int64, strict=False).alias("行号"),
+        pl.col("file").alias("文件"),
+        pl.col("sheet").alias("工作表"),
+        pl.col("row_number").alias("行号"),
         pl.col("detail").alias("说明"),
     )
 
