@@ -13,7 +13,7 @@ from pipelines.fingerprints import code_digest
 from pipelines.matching.ids import clean_id_expr
 from pipelines.matching.labels import REASONS
 from pipelines.matching.matcher import match_records_into
-from pipelines.matching.places import canonical_places
+from pipelines.matching.places import place_map
 from pipelines.schema import LATEST_EARLIER_ROSTER, rollback
 from pipelines.sources import DEPARTMENT_KEYS, DEPARTMENT_SOURCES
 from pipelines.warehouse import (
@@ -235,18 +235,10 @@ def canonicalise_places(con: duckdb.DuckDBPyConnection) -> None:
     pairs = con.sql("SELECT DISTINCT township, village FROM match_input").pl()
     # with the roster's groups: a 村 cell may name one after its village (北山村王岗组)
     roster_places = con.sql('SELECT DISTINCT township, village, "group" FROM roster_input').pl()
-    mapped = canonical_places(pairs, roster_places)
-    place_map = (
-        pairs.select(pl.col("township").alias("t0"), pl.col("village").alias("v0"))
-        .with_columns(mapped["township"], mapped["village"])
-        .filter(
-            (pl.col("t0").ne_missing(pl.col("township")))
-            | (pl.col("v0").ne_missing(pl.col("village")))
-        )
-    )
-    if place_map.is_empty():
+    read = place_map(pairs, roster_places)
+    if read.is_empty():
         return
-    con.register("_place_map", place_map)
+    con.register("_place_map", read)
     try:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE match_input AS

@@ -11,7 +11,7 @@ import polars as pl
 
 from pipelines.config import previous_month
 from pipelines.matching.ids import BAD_CHECKSUM, BAD_DATE, DESTROYED, INVALID, MISSING
-from pipelines.matching.places import TOWNSHIP_SUFFIXES, canonical_places
+from pipelines.matching.places import TOWNSHIP_SUFFIXES, place_map
 from pipelines.schema import rollback
 from pipelines.staging import copy_month
 from pipelines.warehouse import forget_build, read_frame, replace_partition, scalar, table_columns
@@ -138,25 +138,15 @@ def _born(birth: str) -> str:
 
 
 def _ledger_places(con: duckdb.DuckDBPyConnection, grid: str, where: str, params: tuple) -> None:
-    """Temp table _ledger_places (t0, v0 as the ledger writes them; township, village): the grid
-    ledger's 乡镇/村 on the roster's names where exactly one fits, read as a department's are
-    (matching.places.canonical_places: 金安区东桥镇 → 东桥镇, 马集村委会 or 先生店镇柏树村 → the
-    roster's 马集村, 柏树村). A title's names are read the same way (ingest.grid), a flat
+    """Temp table _ledger_places (matching.places.place_map): the grid ledger's 乡镇/村 on the
+    roster's names where exactly one fits, read as a department's are (金安区东桥镇 → 东桥镇,
+    马集村委会 or 先生店镇柏树村 → the roster's 马集村, 柏树村). A title's names are read the same way (ingest.grid), a flat
     ledger's 乡镇 and 村 cells only here, against the households' places (_heads)."""
     written = con.sql(
         f"SELECT DISTINCT township, village FROM {grid} {where}", params=list(params)
     ).pl()
     roster_places = con.sql('SELECT DISTINCT township, village, "group" FROM _heads').pl()
-    read = canonical_places(written, roster_places)
-    frame = pl.DataFrame(
-        {
-            "t0": written["township"],
-            "v0": written["village"],
-            "township": read["township"],
-            "village": read["village"],
-        }
-    )
-    con.register("_ledger_frame", frame)
+    con.register("_ledger_frame", place_map(written, roster_places))
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _ledger_places AS SELECT * FROM _ledger_frame")
     finally:

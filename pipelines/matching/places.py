@@ -153,6 +153,21 @@ def canonical_places(records: pl.DataFrame, roster_places: pl.DataFrame) -> pl.D
     return with_village.select(records.columns)
 
 
+def place_map(written: pl.DataFrame, roster_places: pl.DataFrame) -> pl.DataFrame:
+    """(t0, v0: a 乡镇 and 村 as `written` holds them, distinct; township, village: the roster's
+    spelling) for each pair canonical_places reads as another: what a department's records or
+    the grid ledger's rows are joined to (NULL-safe on t0, v0) to stand on the roster's places."""
+    pairs = written.select("township", "village").unique()
+    read = canonical_places(pairs, roster_places)
+    return (
+        pairs.select(pl.col("township").alias("t0"), pl.col("village").alias("v0"))
+        .with_columns(read["township"], read["village"])
+        .filter(
+            pl.col("t0").ne_missing(pl.col("township")) | pl.col("v0").ne_missing(pl.col("village"))
+        )
+    )
+
+
 # What a clerk may write around a village's own name in its 村 cell: its township or more of the
 # address before it (三十铺镇北山村, 金安区三十铺镇北山村), its committee or a 组 after it (北山村委会,
 # 北山村三组, 北山村第3村民组, or a group of that village by the roster's own name: 北山村王岗组).
