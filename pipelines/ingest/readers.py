@@ -749,6 +749,7 @@ class Workbook:
         self._single: Grid | None = None
         self._merges: dict[str, list[Merge]] | None = None
         self._merge_note: str | None = None
+        self._parts: dict[str, str] | None = None  # .xlsx: sheet name -> its part, read once
         kind = sniff(path, name)
         self._kind = kind
         if kind in (TEXT, HTML):
@@ -817,20 +818,32 @@ class Workbook:
             message=message or None,
         )
 
+    def _part(self, sheet: str) -> str | None:
+        """The part holding an .xlsx sheet's XML (the workbook's parts are read once, not per
+        sheet and per use); None where it cannot be found."""
+        if self._parts is None:
+            try:
+                with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
+                    self._parts = _xlsx_sheet_parts(archive)
+            except (KeyError, zipfile.BadZipFile, ElementTree.ParseError):
+                self._parts = {}
+        return self._parts.get(sheet)
+
     def _without_cells_apart(self, sheet: str) -> tuple[bytes, list[str]] | None:
+        if (part := self._part(sheet)) is None:
+            return None
         try:
-            with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
-                part = _xlsx_sheet_parts(archive).get(sheet)
-            return None if part is None else without_cells_apart(self._data, part)
+            return without_cells_apart(self._data, part)
         except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError):
             return None
 
     def _cells(self, sheet: str) -> int:
         """sheet_cells of an .xlsx sheet; 0 where its part cannot be found or read."""
+        if (part := self._part(sheet)) is None:
+            return 0
         try:
             with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
-                part = _xlsx_sheet_parts(archive).get(sheet)
-                return 0 if part is None else sheet_cells(archive, part)
+                return sheet_cells(archive, part)
         except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError):
             return 0
 
@@ -839,11 +852,10 @@ class Workbook:
         none in an .xls (Excel 97–2003 files keep every result) or an unreadable part."""
         if self._kind != ZIP:
             return {}
+        if (part := self._part(sheet)) is None:
+            return {}
         try:
             with zipfile.ZipFile(io.BytesIO(self._data)) as archive:
-                part = _xlsx_sheet_parts(archive).get(sheet)
-                if part is None:
-                    return {}
                 stored = not recalculated_on_load(archive.read(_xlsx_book(archive)))
                 return uncached_formulas(archive.read(part), stored=stored)
         except (KeyError, zipfile.BadZipFile, ElementTree.ParseError, UnicodeDecodeError):
