@@ -487,18 +487,16 @@ def build_listing(
         )
         carried = None
     current = current.filter(~pl.col("warning_id").is_in(list(verified)))
-    own_deadline = export_date + timedelta(days=deadline_days)
     # what M's lists already said (a rerun): the deadlines they gave stand
     listed_in_m = con.sql(
         "SELECT warning_id, deadline AS listed_deadline FROM listings"
         " WHERE district = $district AND month = $month",
         params={"district": district, "month": month},
     ).pl()
-    late_deadline = (today or export_date) + timedelta(days=deadline_days)
+    first_listing = max(export_date, today or export_date) + timedelta(days=deadline_days)
     listing = (
         pl.concat([current, carried], how="diagonal_relaxed") if carried is not None else current
     )
-    first_listing = max(own_deadline, late_deadline)
     listing = (
         listing.join(first_seen, on="warning_id", how="left")
         .join(listed_in_m, on="warning_id", how="left")
