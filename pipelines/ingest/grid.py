@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.ingest.headers import find_header
+from pipelines.ingest.parse import BLANK_MARKS
 from pipelines.ingest.readers import (
     CSV_SUFFIXES,
     EXCEL_SUFFIXES,
@@ -67,7 +68,12 @@ def stage_grid(folder: Path, month: str) -> StagedSource:
             phones = records[column].drop_nulls().unique().to_list()
             read = {p: plain for p in phones if (plain := mobile_number(p)) != p}
             if read:
-                records = records.with_columns(pl.col(column).replace(read))
+                records = records.with_columns(
+                    pl.col(column).replace(
+                        pl.Series(list(read), dtype=pl.String),
+                        pl.Series(list(read.values()), dtype=pl.String),
+                    )
+                )
     return StagedSource(
         records, staged.rejects, staged.files, staged.received, staged.field_problems
     )
@@ -79,11 +85,16 @@ _PHONE_MARKS = re.compile(r"[\s\-－—–·.()（）]")
 _MOBILE = re.compile(r"^(?:\+?86|0086)?(1[3-9][0-9]{9})$")
 
 
-def mobile_number(text: str) -> str:
+def mobile_number(text: str) -> str | None:
     """The 11 digits of a mobile number written with spaces, dashes or the country code, as the
     township's file shows it (a 网格员 is called from it: +86 139 3442 0038 is 13934420038, and a
-    CSV cell starting with + would be neutralised with a '); anything else as written."""
-    found = _MOBILE.match(_PHONE_MARKS.sub("", unicodedata.normalize("NFKC", text)))
+    CSV cell starting with + would be neutralised with a '); a cell holding only a blank mark
+    (-, —, /, 无, 暂无 …: no number) is blank, not a dash the township's file shows as '-;
+    anything else as written."""
+    folded = unicodedata.normalize("NFKC", text)
+    if folded.strip() in BLANK_MARKS:
+        return None
+    found = _MOBILE.match(_PHONE_MARKS.sub("", folded))
     return found[1] if found else text
 
 

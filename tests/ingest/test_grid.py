@@ -160,12 +160,18 @@ def test_a_mobile_number_is_read_as_its_eleven_digits(tmp_path: Path) -> None:
         header,
         ("翁墩乡", "西湾村", "一组", "孙七", "+86 139 3442 0038", "151-9686-1229"),
         ("翁墩乡", "西湾村", "二组", "周八", "0564-3312345", "１５１ ９６８６ １２２９"),
+        # no number: a dash or 无 is blank, not a '-' in the township's file (an independent
+        # probe's ledger wrote - for a 网格员 without a phone)
+        ("翁墩乡", "西湾村", "三组", "吴九", "-", "无"),
+        ("翁墩乡", "西湾村", "四组", "郑十", " — ", "／"),
     ]
     write_csv(tmp_path / "grid" / "网格.csv", rows, "utf-8")
     staged = stage_grid(tmp_path / "grid", MONTH).records
     assert staged.select("worker_phone", "village_worker_phone").rows() == [
         ("13934420038", "15196861229"),
         ("0564-3312345", "15196861229"),
+        (None, None),
+        (None, None),
     ]
 
 
