@@ -41,6 +41,8 @@ class World:
     """Households, members and department records for one district and month."""
 
     month: str = MONTH
+    # the `district` column of every table it builds (a city's districts each have their own)
+    district: str = DISTRICT
     members: list[dict] = field(default_factory=list)
     households: list[dict] = field(default_factory=list)
     records: dict[str, list[dict]] = field(default_factory=dict)
@@ -220,7 +222,7 @@ class World:
         for month in sorted(months):
             for source in (s.key for s in DEPARTMENT_SOURCES):
                 frame = self.staged(source).filter(pl.col("month") == month).drop("month")
-                replace_partition(con, f"stg_{source}", frame, district=DISTRICT, month=month)
+                replace_partition(con, f"stg_{source}", frame, district=self.district, month=month)
             matches = pl.DataFrame(
                 [m for m in self.matches if m["month"] == month],
                 schema={
@@ -229,27 +231,37 @@ class World:
                     "method": pl.String, "confidence": pl.Float64,
                 },
             ).drop("month")  # fmt: skip
-            replace_partition(con, "record_matches", matches, district=DISTRICT, month=month)
+            replace_partition(con, "record_matches", matches, district=self.district, month=month)
         unresolved = pl.DataFrame(
             self.unresolved,
             schema={"source": pl.String, "record_key": pl.String, "status": pl.String,
                     "reason": pl.String, "candidates": pl.List(pl.String)},
         )  # fmt: skip
-        replace_partition(con, "unmatched_records", unresolved, district=DISTRICT, month=self.month)
-        problems = pl.DataFrame(self.field_problems, schema=FIELD_PROBLEM_SCHEMA)
-        replace_partition(con, "field_problems", problems, district=DISTRICT, month=self.month)
-        rejects = pl.DataFrame(self.rejects, schema=REJECT_SCHEMA)
-        replace_partition(con, "rejects", rejects, district=DISTRICT, month=self.month)
         replace_partition(
-            con, "roster_members", pl.DataFrame(self.members), district=DISTRICT, month=self.month
+            con, "unmatched_records", unresolved, district=self.district, month=self.month
+        )
+        problems = pl.DataFrame(self.field_problems, schema=FIELD_PROBLEM_SCHEMA)
+        replace_partition(con, "field_problems", problems, district=self.district, month=self.month)
+        rejects = pl.DataFrame(self.rejects, schema=REJECT_SCHEMA)
+        replace_partition(con, "rejects", rejects, district=self.district, month=self.month)
+        replace_partition(
+            con,
+            "roster_members",
+            pl.DataFrame(self.members),
+            district=self.district,
+            month=self.month,
         )
         if self.earlier_members:
             replace_partition(
-                con, "roster_members", pl.DataFrame(self.earlier_members), district=DISTRICT,
+                con, "roster_members", pl.DataFrame(self.earlier_members), district=self.district,
                 month=previous_month(self.month),
             )  # fmt: skip
         replace_partition(
-            con, "households", pl.DataFrame(self.households), district=DISTRICT, month=self.month
+            con,
+            "households",
+            pl.DataFrame(self.households),
+            district=self.district,
+            month=self.month,
         )
         for number in range(1, int(self.month[5:])):
             earlier = f"{self.month[:4]}-{number:02d}"
@@ -258,7 +270,7 @@ class World:
                 {"source": ["medical_claims"], "received": [received], "files": [int(received)],
                  "records": [int(received)], "rejected": [0], "field_problems": [0]}
             )  # fmt: skip
-            replace_partition(con, "source_status", status, district=DISTRICT, month=earlier)
+            replace_partition(con, "source_status", status, district=self.district, month=earlier)
 
     def evaluate(self, config: dict, *, received: set[str] | None = None) -> pl.DataFrame:
         return self.run(config, received=received).warnings
@@ -269,7 +281,7 @@ class World:
         self.build(con)
         received = received if received is not None else {s.key for s in DEPARTMENT_SOURCES}
         return evaluate_rules(
-            con, district=DISTRICT, month=self.month, config=config, received=received
+            con, district=self.district, month=self.month, config=config, received=received
         )
 
 

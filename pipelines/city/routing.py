@@ -1,11 +1,17 @@
 """Routed records into the receiving district's rules and its next list (no Dagster here).
 
 In the city (month M): for each district T that records of other districts were routed to, the
-rules of T (its own rules.toml) are evaluated over those records alone, tied to T's members by
-their ID (tier 1), in a scratch in-memory warehouse holding T's roster and households of M and
-the routed staged rows copied from the sending districts' warehouses. Absence rules are left out
-(a handful of routed rows says nothing about who is missing). Each warning's evidence names the
-sending district (来源区县), and its provenance names the sending district's file
+rules of T (its own rules.toml) are evaluated over those records, tied to T's members by their ID
+(tier 1), in a scratch in-memory warehouse holding T's roster and households of M and the routed
+staged rows copied from the sending districts' warehouses. Absence rules are left out (a handful
+of routed rows says nothing about who is missing). A rule that sums the household's year (YB01)
+sums it whole: the scratch warehouse also holds, for the households routed rows concern, T's own
+rows of that source for M's year with their ties and T's receipt of each month, and the rows
+routed to them in the year's earlier months (the city warehouse's ties of those months): a
+household that T's own claims already took past the threshold earlier is not warned again, and
+one that T's own and the routed claims together take past it in M is. Only warnings that rest on
+a routed row are kept (T's own rows alone are T's own evaluation's). Each warning's evidence names
+the sending district (来源区县), and its provenance names the sending district's file
 (`<来源区县>/<file>`). They are stored in the city warehouse (`cross_district_warnings`).
 
 In district T (month M+1): its `warnings` step adds the city's warnings of M routed to T after
@@ -24,9 +30,10 @@ import polars as pl
 from pipelines.city.districts import City
 from pipelines.city.schema import CITY_TABLE, read_city
 from pipelines.evaluation import ROUTED_METHOD, provenance
-from pipelines.rules.catalogue import RULES_BY_CODE
+from pipelines.rules.catalogue import RULES
 from pipelines.rules.evaluate import evaluate_rules
 from pipelines.rules.settings import load_rule_config
+from pipelines.rules.spec import ID_IN_MEMBER_KEY, YearToDateRule
 from pipelines.schema import TABLE, staged_table
 from pipelines.warehouse import memory_warehouse, open_warehouse
 
@@ -47,53 +54,51 @@ def _copy(src: duckdb.DuckDBPyConnection, con, table: str, district: str, month:
     _insert(con, table, frame)
 
 
+# the sources a rule sums over the household's year from (YB01: medical_claims)
+YEAR_SOURCES = frozenset(r.source for r in RULES if isinstance(r, YearToDateRule))
+_YEAR_RULES = [r.code for r in RULES if isinstance(r, YearToDateRule)]
+
+
 def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
     """The warnings T's rules raise over the records routed to T in `month` (every T)."""
     frames = []
     for target in city.districts:
         mine = ties.filter(pl.col("district_code") == target.code)
-        if mine.is_empty():
+        # a year's sum also reads the rows routed to the district earlier in the year: a
+        # household they took near the threshold may cross it with its own rows of M
+        earlier = _earlier_ties(city, target.name, month)
+        if mine.is_empty() and earlier.is_empty():
             continue
+        routed = pl.concat([mine, earlier], how="vertical_relaxed")
+        summed = routed.filter(pl.col("source").is_in(list(YEAR_SOURCES)))
         con = memory_warehouse()
         try:
             with open_warehouse(target.layout.database, read_only=True) as src:
                 for table in ("roster_members", "households"):
                     _copy(src, con, table, target.name, month)
-            sources: set[str] = set()
-            for (from_code, source), group in mine.group_by(
-                ["from_code", "source"], maintain_order=True
+                for source in sorted(set(summed["source"])):
+                    households = summed.filter(pl.col("source") == source)["household_id"]
+                    _own_year(src, con, target.name, month, source, households.unique())
+            keys: dict[str, str] = {}
+            for (tie_month, from_code, source), group in routed.group_by(
+                ["month", "from_code", "source"], maintain_order=True
             ):
                 sender = city.district(from_code)
-                sources.add(source)
-                _route(con, sender.layout.database, sender.name, target.name, month, source, group)
+                staged = _route(
+                    con, sender.layout.database, sender.name, target.name, tie_month, source, group
+                )
+                keys |= dict.fromkeys(staged, sender.name)
             result = evaluate_rules(
                 con, district=target.name, month=month,
-                config=load_rule_config(target.layout), received=sources,
+                config=load_rule_config(target.layout),
+                received=set(mine["source"]) | set(summed["source"]),
             )  # fmt: skip
         finally:
             con.close()
-        found = result.warnings.filter(
-            ~pl.col("rule").map_elements(
-                lambda r: RULES_BY_CODE[r].absence, return_dtype=pl.Boolean
-            )
-        )
+        found = _resting_on_routed(result.warnings, keys, routed)
         if found.is_empty():
             continue
-        senders = (
-            found.select("warning_id", "record_keys")
-            .explode("record_keys")
-            .with_columns(
-                pl.col("record_keys")
-                .str.split("|")
-                .list.get(1)
-                .str.split("/")
-                .list.first()
-                .alias("s")
-            )
-            .group_by("warning_id")
-            .agg(pl.col("s").unique().sort().str.join("、").alias("senders"))
-        )
-        found = found.join(senders, on="warning_id", how="left").with_columns(
+        found = found.join(_senders(found, keys, routed), on="warning_id", how="left").with_columns(
             pl.concat_str(
                 pl.col("evidence"), pl.lit("（来源区县："), "senders", pl.lit("）")
             ).alias("evidence"),
@@ -105,6 +110,120 @@ def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
     if not frames:
         return pl.DataFrame(schema=_schema())
     return pl.concat(frames, how="vertical_relaxed").sort("district", "warning_id")
+
+
+def _resting_on_routed(
+    warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame
+) -> pl.DataFrame:
+    """The warnings of a routed evaluation that rest on a routed row: one of their records is
+    routed, or (a year's sum) their household's year holds one. Absence rules are left out."""
+    with_routed = (
+        warnings.select("warning_id", "record_keys")
+        .explode("record_keys")
+        .filter(pl.col("record_keys").is_in(list(keys)))["warning_id"]
+    )
+    summed = routed.filter(pl.col("source").is_in(list(YEAR_SOURCES)))["household_id"]
+    absence = [r.code for r in RULES if r.absence]
+    return warnings.filter(
+        ~pl.col("rule").is_in(absence)
+        & (
+            pl.col("warning_id").is_in(with_routed.implode())
+            | (pl.col("rule").is_in(_YEAR_RULES) & pl.col("household_id").is_in(summed.implode()))
+        )
+    )
+
+
+def _senders(warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame) -> pl.DataFrame:
+    """Per warning, the sending districts (来源区县) of its routed records (`keys`: routed record
+    key → sender); for a year's sum whose records of M are the district's own, the senders of the
+    rows routed to its household this year."""
+    by_record = (
+        warnings.select("warning_id", "record_keys")
+        .explode("record_keys")
+        .join(
+            pl.DataFrame(
+                {"record_keys": list(keys), "s": list(keys.values())},
+                schema={"record_keys": pl.String, "s": pl.String},
+            ),
+            on="record_keys",
+        )
+        .select("warning_id", "s")
+    )
+    by_household = (
+        warnings.join(by_record, on="warning_id", how="anti")
+        .select("warning_id", "household_id")
+        .join(routed.select("household_id", pl.col("from_district").alias("s")), on="household_id")
+        .select("warning_id", "s")
+    )
+    return (
+        pl.concat([by_record, by_household])
+        .group_by("warning_id")
+        .agg(pl.col("s").unique().sort().str.join("、").alias("senders"))
+    )
+
+
+def _earlier_ties(city: City, target: str, month: str) -> pl.DataFrame:
+    """The records of a source a rule sums the year of (YEAR_SOURCES) routed to district
+    `target` in the months of M's year before M (the city warehouse's ties of those months)."""
+    frames = [
+        read_city(city.database, "cross_district_ties", f"{month[:4]}-{n:02d}", target)
+        for n in range(1, int(month[5:]))
+    ]
+    frames = [f.filter(pl.col("source").is_in(list(YEAR_SOURCES))) for f in frames]
+    frames = [f for f in frames if not f.is_empty()]
+    if not frames:
+        return pl.DataFrame(schema=_tie_schema())
+    return pl.concat(frames, how="vertical_relaxed").select(list(_tie_schema()))
+
+
+def _tie_schema() -> dict:
+    types = {"VARCHAR": pl.String, "BIGINT": pl.Int64}
+    return {c.name: types[c.type] for c in CITY_TABLE["cross_district_ties"].columns}
+
+
+def _own_year(
+    src: duckdb.DuckDBPyConnection,
+    con: duckdb.DuckDBPyConnection,
+    district: str,
+    month: str,
+    source: str,
+    households: pl.Series,
+) -> None:
+    """District `district`'s own rows of `source` in M's year up to M tied to `households` (or to
+    a member whose ID one of their members holds in M's roster: one who moved there since), with
+    those ties and the district's receipt of the source each month, into the scratch warehouse."""
+    table = staged_table(source).name
+    params = {"d": district, "m": month, "y": f"{month[:4]}-01", "s": source}
+    src.register("_households", households.to_frame("household_id"))
+    try:
+        ties = src.sql(
+            f"""SELECT * FROM record_matches
+                WHERE district = $d AND source = $s AND month BETWEEN $y AND $m
+                  AND (household_id IN (SELECT household_id FROM _households)
+                       OR regexp_extract(member_key, '{ID_IN_MEMBER_KEY}', 1) IN (
+                           SELECT id_number FROM roster_members
+                           WHERE district = $d AND month = $m AND id_number IS NOT NULL
+                             AND household_id IN (SELECT household_id FROM _households)))""",
+            params=params,
+        ).pl()
+        src.register("_ties", ties.select("month", "record_key"))
+        rows = src.sql(
+            f"""SELECT * FROM {table}
+                WHERE district = $d AND month BETWEEN $y AND $m
+                  AND (month, record_key) IN (SELECT (month, record_key) FROM _ties)""",
+            params={k: v for k, v in params.items() if k != "s"},
+        ).pl()
+        received = src.sql(
+            "SELECT * FROM source_status WHERE district = $d AND source = $s"
+            " AND month BETWEEN $y AND $m",
+            params=params,
+        ).pl()
+    finally:
+        src.unregister("_households")
+        src.unregister("_ties")
+    _insert(con, table, rows)
+    _insert(con, "record_matches", ties)
+    _insert(con, "source_status", received)
 
 
 def _schema() -> dict:
@@ -120,8 +239,9 @@ def _route(
     month: str,
     source: str,
     ties: pl.DataFrame,
-) -> None:
-    """The routed rows of one source, staged under the target district and tied by their ID."""
+) -> set[str]:
+    """The routed rows of one source and month, staged under the target district and tied by
+    their ID; returns their record keys there."""
     table = staged_table(source).name
     with open_warehouse(sender_database, read_only=True) as src:
         src.register("_keys", ties.select("record_key"))
@@ -160,6 +280,7 @@ def _route(
             pl.lit(source).alias("source"),
         ),
     )
+    return set(routed["record_key"])
 
 
 def add_routed_warnings(
