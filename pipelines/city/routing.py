@@ -62,11 +62,12 @@ _YEAR_RULES = [r.code for r in RULES if isinstance(r, YearToDateRule)]
 def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
     """The warnings T's rules raise over the records routed to T in `month` (every T)."""
     frames = []
+    # a year's sum also reads the rows routed to a district earlier in the year: a household
+    # they took near the threshold may cross it with its own rows of M
+    earlier_ties = _earlier_ties(city, month)
     for target in city.districts:
         mine = ties.filter(pl.col("district_code") == target.code)
-        # a year's sum also reads the rows routed to the district earlier in the year: a
-        # household they took near the threshold may cross it with its own rows of M
-        earlier = _earlier_ties(city, target.name, month)
+        earlier = earlier_ties.filter(pl.col("district_code") == target.code)
         if mine.is_empty() and earlier.is_empty():
             continue
         routed = pl.concat([mine, earlier], how="vertical_relaxed")
@@ -95,7 +96,7 @@ def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
             )  # fmt: skip
         finally:
             con.close()
-        found = _resting_on_routed(result.warnings, keys, routed)
+        found = _resting_on_routed(result.warnings, keys, summed)
         if found.is_empty():
             continue
         found = found.join(_senders(found, keys, routed), on="warning_id", how="left").with_columns(
@@ -113,22 +114,26 @@ def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
 
 
 def _resting_on_routed(
-    warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame
+    warnings: pl.DataFrame, keys: dict[str, str], summed: pl.DataFrame
 ) -> pl.DataFrame:
     """The warnings of a routed evaluation that rest on a routed row: one of their records is
-    routed, or (a year's sum) their household's year holds one. Absence rules are left out."""
+    routed (`keys`), or (a year's sum) their household's year holds one (`summed`: the routed
+    rows of YEAR_SOURCES). Absence rules are left out."""
     with_routed = (
         warnings.select("warning_id", "record_keys")
         .explode("record_keys")
         .filter(pl.col("record_keys").is_in(list(keys)))["warning_id"]
     )
-    summed = routed.filter(pl.col("source").is_in(list(YEAR_SOURCES)))["household_id"]
+    households = summed["household_id"]
     absence = [r.code for r in RULES if r.absence]
     return warnings.filter(
         ~pl.col("rule").is_in(absence)
         & (
             pl.col("warning_id").is_in(with_routed.implode())
-            | (pl.col("rule").is_in(_YEAR_RULES) & pl.col("household_id").is_in(summed.implode()))
+            | (
+                pl.col("rule").is_in(_YEAR_RULES)
+                & pl.col("household_id").is_in(households.implode())
+            )
         )
     )
 
@@ -162,23 +167,18 @@ def _senders(warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame)
     )
 
 
-def _earlier_ties(city: City, target: str, month: str) -> pl.DataFrame:
-    """The records of a source a rule sums the year of (YEAR_SOURCES) routed to district
-    `target` in the months of M's year before M (the city warehouse's ties of those months)."""
+def _earlier_ties(city: City, month: str) -> pl.DataFrame:
+    """The records of a source a rule sums the year of (YEAR_SOURCES) routed to any district in
+    the months of M's year before M (the city warehouse's ties of those months)."""
     frames = [
-        read_city(city.database, "cross_district_ties", f"{month[:4]}-{n:02d}", target)
+        read_city(city.database, "cross_district_ties", f"{month[:4]}-{n:02d}")
         for n in range(1, int(month[5:]))
     ]
     frames = [f.filter(pl.col("source").is_in(list(YEAR_SOURCES))) for f in frames]
     frames = [f for f in frames if not f.is_empty()]
     if not frames:
-        return pl.DataFrame(schema=_tie_schema())
-    return pl.concat(frames, how="vertical_relaxed").select(list(_tie_schema()))
-
-
-def _tie_schema() -> dict:
-    types = {"VARCHAR": pl.String, "BIGINT": pl.Int64}
-    return {c.name: types[c.type] for c in CITY_TABLE["cross_district_ties"].columns}
+        return pl.DataFrame(schema=_schema("cross_district_ties"))
+    return pl.concat(frames, how="vertical_relaxed").select(list(_schema("cross_district_ties")))
 
 
 def _own_year(
@@ -226,9 +226,14 @@ def _own_year(
     _insert(con, "source_status", received)
 
 
-def _schema() -> dict:
-    types = {"VARCHAR": pl.String, "DOUBLE": pl.Float64, "VARCHAR[]": pl.List(pl.String)}
-    return {c.name: types[c.type] for c in CITY_TABLE["cross_district_warnings"].columns}
+_TYPES = {
+    "VARCHAR": pl.String, "BIGINT": pl.Int64, "DOUBLE": pl.Float64, "VARCHAR[]": pl.List(pl.String)
+}  # fmt: skip
+
+
+def _schema(table: str = "cross_district_warnings") -> dict:
+    """A city table's columns as polars types."""
+    return {c.name: _TYPES[c.type] for c in CITY_TABLE[table].columns}
 
 
 def _route(
