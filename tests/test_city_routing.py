@@ -20,6 +20,8 @@ from tests.conftest import World
 
 TARGET = District("341502", "金安区", Path())
 SENDER = District("341503", "裕安区", Path())
+# a third district that sends only a vehicle of a member whose household's claims were routed
+OTHER = District("341504", "叶集区", Path())
 OCTOBER = "2026-10"
 AUGUST = "2026-08"
 
@@ -37,6 +39,7 @@ def _claim(**values) -> dict:
 def city(tmp_path: Path):
     target = World(district=TARGET.name)
     sender = World(district=SENDER.name)
+    other = World(district=OTHER.name)
     households = {name: target.household("脱贫户") for name in ("sum", "before", "alone", "aug")}
     members = {
         name: target.member(household, f"王{n}", birth=date(1970 + n, 3, 1))
@@ -72,9 +75,20 @@ def city(tmp_path: Path):
     target.record("medical_claims", members["aug"], total_cost=8000, self_paid=4000, **_claim())
     october = [routed("sum", 2500), routed("before", 2500), routed("alone", 2500)]
     august = [routed("aug", 1500, AUGUST)]
+    id_number, person = ids[members["aug"]]
+    car = other.record(
+        "vehicles", None, name=person, id_number=id_number, id_status="valid",
+        plate="皖N12345", vehicle_type="小型轿车", register_date=date(2026, 10, 8),
+    )  # fmt: skip
+    october.append(
+        {**october[0], "member_key": members["aug"], "household_id": households["aug"],
+         "source": "vehicles", "record_key": car, "from_district": OTHER.name,
+         "from_code": OTHER.code, "file": "vehicles.csv",
+         "row_number": int(car.rsplit("|", 1)[1]), "id_number": id_number, "name": person}
+    )  # fmt: skip
 
     districts = []
-    for district, world in ((TARGET, target), (SENDER, sender)):
+    for district, world in ((TARGET, target), (SENDER, sender), (OTHER, other)):
         folder = tmp_path / district.code
         placed = District(district.code, district.name, folder)
         placed.layout.database.parent.mkdir(parents=True)
@@ -102,7 +116,8 @@ def test_a_routed_claim_is_summed_with_the_households_own_year(city):
     assert summed["evidence"].endswith("（来源区县：裕安区）")
     assert any(key.split("|")[1].startswith("裕安区/") for key in summed["record_keys"])
     assert any(not key.split("|")[1].startswith("裕安区/") for key in summed["record_keys"])
-    # 4,000 of its own in October on 1,500 routed in August: reached this month too
+    # 4,000 of its own in October on 1,500 routed in August: reached this month too, its
+    # source the district that sent the claim (not the one that sent the member's car)
     assert "合计 5,500.00 元" in by_household[households["aug"]]["evidence"]
     assert by_household[households["aug"]]["evidence"].endswith("（来源区县：裕安区）")
     # January's own 6,000 passed the threshold then: October's routed 2,500 is no new warning;

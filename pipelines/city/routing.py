@@ -99,7 +99,7 @@ def routed_warnings(city: City, month: str, ties: pl.DataFrame) -> pl.DataFrame:
         found = _resting_on_routed(result.warnings, keys, summed)
         if found.is_empty():
             continue
-        found = found.join(_senders(found, keys, routed), on="warning_id", how="left").with_columns(
+        found = found.join(_senders(found, keys, summed), on="warning_id", how="left").with_columns(
             pl.concat_str(
                 pl.col("evidence"), pl.lit("（来源区县："), "senders", pl.lit("）")
             ).alias("evidence"),
@@ -138,10 +138,11 @@ def _resting_on_routed(
     )
 
 
-def _senders(warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame) -> pl.DataFrame:
+def _senders(warnings: pl.DataFrame, keys: dict[str, str], summed: pl.DataFrame) -> pl.DataFrame:
     """Per warning, the sending districts (来源区县) of its routed records (`keys`: routed record
     key → sender); for a year's sum whose records of M are the district's own, the senders of the
-    rows routed to its household this year."""
+    rows of the summed sources routed to its household this year (`summed`), not of another
+    source's (a district that sent only the member's car sent nothing of the sum)."""
     by_record = (
         warnings.select("warning_id", "record_keys")
         .explode("record_keys")
@@ -157,7 +158,7 @@ def _senders(warnings: pl.DataFrame, keys: dict[str, str], routed: pl.DataFrame)
     by_household = (
         warnings.join(by_record, on="warning_id", how="anti")
         .select("warning_id", "household_id")
-        .join(routed.select("household_id", pl.col("from_district").alias("s")), on="household_id")
+        .join(summed.select("household_id", pl.col("from_district").alias("s")), on="household_id")
         .select("warning_id", "s")
     )
     return (
