@@ -138,6 +138,25 @@ def _units_row(cells: Sequence[object]) -> bool:
     return bool(filled) and all(_UNIT_CELL.match(cell) for cell in filled)
 
 
+# a template's column-number row under the header (栏次: 1 | 2 | 3 | …, or 甲 | 乙 | 1 | 2 | …):
+# the columns' numbers, never a record. The numbers run on from 1 by one, column after column
+_COLUMN_LABEL = re.compile(r"^(?:栏次|栏号|甲|乙|丙|丁|戊)$")
+_COLUMN_NUMBER = re.compile(r"^([0-9]{1,3})(?:\.0+)?$")
+
+
+def _column_numbers_row(cells: Sequence[object]) -> bool:
+    """The filled cells of the row are labels (栏次, 甲, 乙 …) then 1, 2, 3 … (three at least)."""
+    filled = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    while filled and _COLUMN_LABEL.match(filled[0]):
+        filled = filled[1:]
+    numbers = [m.group(1) for cell in filled if (m := _COLUMN_NUMBER.match(cell))]
+    return (
+        len(numbers) >= 3
+        and len(numbers) == len(filled)
+        and [int(n) for n in numbers] == list(range(1, len(numbers) + 1))
+    )
+
+
 # Columns never kept, not even in raw_extra/raw_values: bank accounts and diagnoses (DOMAIN §7).
 DROPPED_COLUMNS = r"银行|账号|帐号|卡号|开户|诊断|疾病名称|病种|病名"
 
@@ -446,8 +465,13 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     # the lines above the header (title, 填报单位…), as _short_rows reads a row
     above = [t for t in _row_texts(grid.cells.head(header.rows[0]), columns).to_list() if t]
     decoration = _decorations(body, columns, header, header_cells, header_rows, above)
-    if body.height and _units_row(body.row(0)[: len(columns)]):
-        decoration = decoration.scatter(0, True)  # 元 | 元 | 元 under the header: no data
+    # 元 | 元 | 元 and 1 | 2 | 3 under the header (a template's units and column numbers, in
+    # either order): no data
+    for position in range(min(2, body.height)):
+        cells = body.row(position)[: len(columns)]
+        if not (_units_row(cells) or _column_numbers_row(cells)):
+            break
+        decoration = decoration.scatter(position, True)
     data = body.filter(~decoration)
     # per column, in one pass: does it hold anything, does it hold a ditto mark (most tables have
     # none, and then no field is searched for one)
