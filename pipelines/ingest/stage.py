@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -83,7 +84,7 @@ def stage_source(source: Source, folder: Path, month: str) -> StagedSource:
         # the ledger has its own layout (title-row 乡镇/村, ticks): ingest/grid.py builds on this
         # module, and pipelines/staging.py hands the grid to it
         raise ValueError("the grid ledger is staged by pipelines.ingest.grid.stage_grid")
-    return stage_folder(source, folder, read_tables, month=month)
+    return stage_folder(source, folder, partial(read_tables, month=month), month=month)
 
 
 def stage_folder(
@@ -437,15 +438,18 @@ def _contained_files(staged: StagedSource, skip: set[str]) -> dict[str, str]:
 # --- finding the tables of a file -------------------------------------------------------------
 
 
-def read_tables(source: Source, path: Path, name: str) -> list[Table | SheetFailure]:
+def read_tables(
+    source: Source, path: Path, name: str, month: str | None = None
+) -> list[Table | SheetFailure]:
     """The tables of a department/roster file: a CSV or HTML table, or the data sheet(s) of a
-    workbook; what the file is comes from its content (a CSV named .xlsx is still a CSV)."""
+    workbook (`month`: the month staged, whose tab a workbook of month tabs is read from); what
+    the file is comes from its content (a CSV named .xlsx is still a CSV)."""
     if path.suffix.lower() not in (*CSV_SUFFIXES, *EXCEL_SUFFIXES):
         raise UnreadableFile(f"文件 {name} 的格式不受支持（只接受 .csv、.xlsx 或 .xls）")
     grid = read_single(path, name)
     if grid is not None:
         return [Table(grid, require_header(source, grid))]
-    return _workbook_tables(source, Workbook(path, name))
+    return _workbook_tables(source, Workbook(path, name), month)
 
 
 # sheet names that say they are not the list: instructions, a sample, a template, a cover; or
@@ -484,12 +488,60 @@ def _named_for(source: Source, sheet: str) -> bool:
     return match.size >= 4
 
 
-def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFailure]:
+# a sheet named for one month (a workbook kept with a tab a month): 2026年10月, 2026.10,
+# 202610, 10月份, 十月; a span of months (1-10月, 1月至10月: a year's sum so far) names none
+_SHEET_YEAR_MONTH = re.compile(r"(?<![0-9])(20[0-9]{2})(?:年|[.\-/_])?(0?[1-9]|1[0-2])(?![0-9])")
+_SHEET_MONTH = re.compile(r"(?<![0-9])(0?[1-9]|1[0-2])月")
+_SHEET_CHINESE_MONTH = re.compile(r"(十[一二]?|[一二三四五六七八九])月")
+_MONTH_SPAN = re.compile(
+    r"(?<![0-9])(?:[0-9]{1,2}|[一二三四五六七八九十]{1,2})月?[-—–~～至到]"
+    r"(?:[0-9]{1,2}|[一二三四五六七八九十]{1,2})月"
+)
+_CHINESE_MONTHS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+                   "九": 9, "十": 10, "十一": 11, "十二": 12}  # fmt: skip
+
+
+def sheet_month(sheet: str) -> tuple[int | None, int] | None:
+    """(year or None, month) of a sheet named for one month; None for any other name."""
+    key = normalise_header(sheet)
+    if _MONTH_SPAN.search(key):
+        return None
+    found = {(int(y), int(m)) for y, m in _SHEET_YEAR_MONTH.findall(key)}
+    if not found:
+        # a month without its year: 10月, 十月 (its digits are not a year's: 2026年 is above)
+        rest = _SHEET_YEAR_MONTH.sub("", key)
+        found = {(None, int(m)) for m in _SHEET_MONTH.findall(rest)}
+        found |= {(None, _CHINESE_MONTHS[m]) for m in _SHEET_CHINESE_MONTH.findall(rest)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _month_tabs(sheets: Sequence[str], month: str | None) -> tuple[list[str], list[str]]:
+    """(the sheets named for `month`, the sheets named for another month)."""
+    if month is None:
+        return [], []
+    year, number = int(month[:4]), int(month[5:7])
+    ours, theirs = [], []
+    for sheet in sheets:
+        if (named := sheet_month(sheet)) is None:
+            continue
+        mine = named[1] == number and named[0] in (None, year)
+        (ours if mine else theirs).append(sheet)
+    return ours, theirs
+
+
+def _workbook_tables(
+    source: Source, workbook: Workbook, month: str | None = None
+) -> list[Table | SheetFailure]:
     """Every visible sheet named for the data; else the first visible sheet with a header that
     does not say it is something else (a cover, instructions with a sample table, a summary:
     NOT_THE_LIST). A hidden sheet is never read: a person opening the file does not see it (last
     month's list kept hidden behind this month's). Sheets left unread are named in the file's
-    message."""
+    message.
+
+    A workbook kept with a tab a month ([2026年9月, 2026年10月]) is read from the tabs of
+    `month`, wherever they stand; the other months' tabs are not this month's list. With tabs of
+    other months only, which one is this month's cannot be told: the file is not read (a probe
+    by other hands, indep30, found September's tab read as October's list)."""
     grids: dict[str, Grid] = {}  # each sheet read once
 
     def grid_of(sheet: str) -> Grid:
@@ -497,7 +549,17 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
             grids[sheet] = workbook.read(sheet)
         return grids[sheet]
 
-    named = [s for s in workbook.sheet_names if _named_for(source, s) and not grid_of(s).hidden]
+    ours, theirs = _month_tabs(workbook.sheet_names, month)
+    ours = [s for s in ours if not _not_the_list(s) and not grid_of(s).hidden]
+    shown = [s for s in theirs if not grid_of(s).hidden]
+    if not ours and len(shown) > 1:
+        raise UnreadableFile(
+            f"文件 {workbook.name} 的工作表按月份命名（{'、'.join(shown)}），没有 "
+            f"{int(month[:4])}年{int(month[5:7])}月 的工作表：无法确定哪一个是本月的名单"  # type: ignore[index]
+        )
+    named = ours or [
+        s for s in workbook.sheet_names if _named_for(source, s) and not grid_of(s).hidden
+    ]
     results: list[Table | SheetFailure] = []
     first_error: UnreadableFile | None = None
     for sheet in named or _reading_order(list(workbook.sheet_names)):
@@ -527,8 +589,9 @@ def _workbook_tables(source: Source, workbook: Workbook) -> list[Table | SheetFa
         except UnreadableFile:
             others.append(sheet)
             continue
-        if grid.hidden or _not_the_list(sheet):
-            # not more of this list: what a person does not see, or a sample, a summary of it
+        if grid.hidden or _not_the_list(sheet) or (ours and sheet in theirs):
+            # not more of this list: what a person does not see, a sample, a summary of it, or
+            # another month's tab beside this month's
             if grid.cells.height and _holds_cells(grid):
                 others.append(f"{sheet}（隐藏）" if grid.hidden else sheet)
             continue

@@ -441,6 +441,31 @@ def test_a_units_row_under_the_header_is_not_a_rejected_row(tmp_path: Path) -> N
     assert staged.field_problems["row_number"].to_list() == [4]
 
 
+def test_a_column_numbers_row_under_the_header_is_not_a_record(tmp_path: Path) -> None:
+    """A government template's 栏次 row (1 | 2 | 3 | …, under the header or under its units
+    row, numbers or text, led by 甲 | 乙) is no one's record. A probe by other hands (indep30)
+    found it kept as a record named 1 with the ID 2, listed as 未匹配 for the district and in the
+    department's quality feedback."""
+    folder = tmp_path / "property"
+    header = ("姓名", "证件号码", "坐落", "建筑面积", "登记日期")
+    write_xlsx(
+        folder / "a.xlsx",
+        [header, (1, 2, 3, 4, 5), ("张三", ZHANG, "梅山路1号", 88.5, "2026-10-09")],
+    )
+    write_csv(folder / "b.csv", [header, ("", "", "", "平方米", ""), ("甲", "乙", "1", "2", "3"),
+                                 ("李四", LI, "梅山路2号", "90", "2026-10-10")])  # fmt: skip
+    # only under the header: a row of numbers further down is a row of the list, read as one
+    write_csv(folder / "c.csv", [header, ("王五", WANG, "梅山路3号", "70", "2026-10-11"),
+                                 ("1", "2", "3", "4", "5")])  # fmt: skip
+    staged = stage_source(SOURCES["property"], folder, MONTH)
+    assert sorted(staged.records.filter(pl.col("file") != "c.csv")["name"]) == ["张三", "李四"]
+    counted = {r["file"]: r for r in staged.files.iter_rows(named=True)}
+    # skipped: the header and the rows under it that are no data
+    assert (counted["a.xlsx"]["rows_read"], counted["a.xlsx"]["rows_skipped"]) == (1, 2)
+    assert (counted["b.csv"]["rows_read"], counted["b.csv"]["rows_skipped"]) == (1, 3)
+    assert (counted["c.csv"]["rows_read"], counted["c.csv"]["rows_skipped"]) == (2, 1)
+
+
 def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path) -> None:
     folder = tmp_path / "medical_claims"
     data = [("姓名", "证件号码", "个人自付"), ("张三", ZHANG, "10")]
@@ -454,6 +479,42 @@ def test_first_sheet_is_read_unless_a_sheet_is_named_for_the_data(tmp_path: Path
     sheets = dict(zip(staged.files["file"], staged.files["sheet"], strict=True))
     assert sheets == {"a.xlsx": "Sheet1", "b.xlsx": "结算明细"}
     assert staged.records["name"].to_list() == ["张三", "张三"]
+
+
+def test_a_workbook_of_month_tabs_is_read_from_the_months_tab(tmp_path: Path) -> None:
+    """A clerk keeps one tab a month, adding the new one on the right: [2026年9月, 2026年10月].
+    October's list is the 2026年10月 tab wherever it stands; September's tab is not more of it
+    (the file is read whole). A probe by other hands (indep30) found September's tab read as
+    October's list (MZ01 for September's 新增 household) and the file reported as not read
+    whole. Tabs of other months only: which is October's cannot be told, the file is refused
+    by name. A span (1-10月) names no month; a lone tab is read whatever its name."""
+    folder = tmp_path / "civil_affairs"
+    header = ("姓名", "证件号码", "救助类型", "变动类型")
+
+    def tab(name: str, who: str, number: str) -> tuple[str, list[tuple]]:
+        return name, [header, (who, number, "低保", "新增")]
+
+    september = tab("2026年9月", "王五", WANG)
+    october = tab("2026年10月", "张三", ZHANG)
+    write_xlsx(folder / "a.xlsx", september[1], sheet=september[0], extra_sheets=[october])
+    other = tab("2026年10月", "钱七", make_id(date(1980, 5, 6)))  # not a copy of a.xlsx's row
+    write_xlsx(folder / "b.xlsx", other[1], sheet=other[0], extra_sheets=[september])
+    write_xlsx(folder / "c.xlsx", [header, ("李四", LI, "低保", "新增")], sheet="10月",
+               extra_sheets=[tab("9月", "王五", WANG), tab("8月", "王五", WANG)])  # fmt: skip
+    write_xlsx(folder / "d.xlsx", september[1], sheet="2026年8月", extra_sheets=[september])
+    write_xlsx(folder / "e.xlsx", [header, ("赵六", make_id(date(1970, 1, 1)), "低保", "新增")],
+               sheet="1-10月")  # fmt: skip
+    staged = stage_source(SOURCES["civil_affairs"], folder, MONTH)
+    read = sorted(staged.records.select("file", "sheet", "name").rows())
+    assert read == [("a.xlsx", "2026年10月", "张三"), ("b.xlsx", "2026年10月", "钱七"),
+                    ("c.xlsx", "10月", "李四"), ("e.xlsx", "1-10月", "赵六")]  # fmt: skip
+    files = {r["file"]: r for r in staged.files.iter_rows(named=True)}
+    for name in ("a.xlsx", "b.xlsx", "c.xlsx"):
+        assert files[name]["status"] == "ok", files[name]["message"]
+        assert "未读全" not in (files[name]["message"] or "")
+    assert "2026年9月" in files["a.xlsx"]["message"]  # named as a sheet not read
+    assert files["d.xlsx"]["status"] == "failed"
+    assert "没有 2026年10月 的工作表" in files["d.xlsx"]["message"]
 
 
 def test_real_id_ending_000_stays_valid_but_not_in_a_damaged_file(tmp_path: Path) -> None:
@@ -716,10 +777,10 @@ def test_a_fault_of_ours_fails_the_file_not_the_month_and_quotes_no_cell(
     write_csv(civil_folder / "另一个乡镇.csv", CIVIL_ROWS, "utf-8")
     read = stage.read_tables
 
-    def reader_fault(source, path, name):  # noqa: ANN001, ANN202
+    def reader_fault(source, path, name, month=None):  # noqa: ANN001, ANN202
         if name == "另一个乡镇.csv":
             raise RuntimeError(f"cell {ZHANG} 张三")
-        return read(source, path, name)
+        return read(source, path, name, month)
 
     monkeypatch.setattr(stage, "read_tables", reader_fault)
     staged = stage_source(CIVIL, civil_folder, MONTH)
