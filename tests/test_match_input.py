@@ -9,6 +9,7 @@ import pytest
 
 from pipelines import linkage
 from pipelines.linkage import run_matching
+from pipelines.matching.ids import normalise_ids
 from pipelines.warehouse import memory_warehouse, replace_partition
 from tests.conftest import make_id
 
@@ -424,3 +425,85 @@ def test_a_non_me_verdict_rules_out_that_record_not_the_persons_next_one():
     # the verdict's own row gone from the warehouse: the identity is ruled out whole
     con.execute("DELETE FROM stg_vehicles WHERE month = '2026-09'")
     assert tied() == []
+
+
+def _with_check(first17: str) -> str:
+    from tests.conftest import check_char
+
+    return first17 + check_char(first17)
+
+
+def test_an_id_excel_rounded_to_a_0_is_tied_by_the_name_and_either_birth_date_it_leaves():
+    """Excel keeps 15 significant digits: …19860826|010|x is stored …198608260|000, and
+    …19550427|991|x, rounded up, …195504280|000. The 15th digit 0 may be a 9 rounded up, so the
+    birth date is one of two days and the ingest keeps none; the name with either day ties (as a
+    name and a birth date do), a namesake born on the other day is a rival, one born on neither
+    is no one. An independent probe (indep30) found such IDs never tied, the record 未匹配 though
+    its name and surviving digits tell the person: one destroyed ID in ten."""
+    con = memory_warehouse()
+    people = {
+        "任睿涛": _with_check("34150219860826010"),  # stored …08260|000: 0826 or 0825
+        "卢丽杭": _with_check("34150219550427991"),  # rounded up: stored …04280|000
+        "王志": _with_check("34150219700301020"),  # stored …03010|000: 0301 or 0300 (no day)
+        "李娜": _with_check("34150219881110030"),  # and a namesake born 1988-11-09: rivals
+        "周平": _with_check("34150219660101040"),  # and a namesake born 1966-03-01
+    }
+    rows = [(name, number, "H" + str(i)) for i, (name, number) in enumerate(people.items())]
+    rows.append(("李娜", _with_check("34150219881109050"), "H9"))
+    rows.append(("周平", _with_check("34150219660301060"), "H8"))
+    roster = pl.DataFrame(
+        {
+            "member_key": [f"{h}|{n}" for _, n, h in rows], "household_id": [h for *_, h in rows],
+            "name": [name for name, *_ in rows], "id_number": [n for _, n, _ in rows],
+            "id_status": ["valid"] * len(rows),
+            "birth_date": [date(int(n[6:10]), int(n[10:12]), int(n[12:14])) for _, n, _ in rows],
+            "township": ["东桥镇"] * len(rows), "village": ["王岗村"] * len(rows),
+            "relation": ["户主"] * len(rows), "is_head": [True] * len(rows),
+        }
+    )  # fmt: skip
+    replace_partition(con, "roster_members", roster, district="d", month="2026-10")
+    stored = {name: number[:15] + "000" for name, number in people.items()}
+    stored["卢丽杭"] = "341502195504280000"
+    stored["周平"] = "341502196605050000"  # someone else: 0505 or 0504, neither 周平's day
+    read = normalise_ids(pl.Series(list(stored.values())), damaged=pl.Series([True] * 5))
+    assert read["id_status"].to_list() == ["destroyed"] * 5
+    assert read["id_birth"].to_list() == [None] * 5  # the ingest keeps no birth date
+    claims = pl.concat(
+        _staged_claim(
+            None,
+            record_key=f"medical_claims|a.csv||{i + 2}",
+            name=name,
+            id_raw=raw,
+            id_status="destroyed",
+            id_birth=None,
+            id_area=ids["id_area"],
+            id_prefix=ids["id_prefix"],
+            township=None,
+        )  # fmt: skip
+        for i, ((name, raw), ids) in enumerate(
+            zip(stored.items(), read.iter_rows(named=True), strict=True)
+        )
+    )
+    replace_partition(con, "stg_medical_claims", claims, district="d", month="2026-10")
+    matches, unresolved = run_matching(
+        con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
+    )
+    tied = dict(zip(matches["record_key"], matches["member_key"], strict=True))
+    assert tied == {
+        "medical_claims|a.csv||2": f"H0|{people['任睿涛']}",
+        "medical_claims|a.csv||3": f"H1|{people['卢丽杭']}",
+        "medical_claims|a.csv||4": f"H2|{people['王志']}",
+    }
+    assert set(matches["method"]) == {"姓名+出生日期"}
+    listed = dict(zip(unresolved["record_key"], unresolved["status"], strict=True))
+    assert listed == {
+        "medical_claims|a.csv||5": "ambiguous",
+        "medical_claims|a.csv||6": "unmatched",
+    }
+    # the year's claims are searched as identities: two rounded IDs are two identities, even
+    # where their certain digits are the same
+    linkage.tie_earlier_claims(con, "d", "2026-10", ["2026-10"])
+    by_identity = con.sql(
+        "SELECT record_key, member_key FROM record_matches WHERE district = 'd' ORDER BY 1"
+    ).fetchall()
+    assert dict(by_identity) == tied

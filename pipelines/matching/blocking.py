@@ -24,14 +24,14 @@ PASS_RECORDS: dict[Pass, str] = {
     # Every record not settled before the search (decision.settle). The ID's birth date is its
     # holder's: only the record's own one is evidence.
     Pass.ID: f"""
-        SELECT {_SEARCHED}, own_birth AS birth, NULL::VARCHAR AS area_check,
-               NULL::VARCHAR AS area_typo_check, false AS id_trusted
+        SELECT {_SEARCHED}, own_birth AS birth, NULL::DATE AS birth_alt,
+               NULL::VARCHAR AS area_check, NULL::VARCHAR AS area_typo_check, false AS id_trusted
         FROM ff_records WHERE r_id NOT IN (SELECT r_id FROM ff_settled)""",
     # Named records with an ID no member holds (an ID in the roster is no typo; a settled record's
     # is held); the ID's birth date stands in for a missing own one.
     Pass.REPAIR: f"""
-        SELECT {_SEARCHED}, coalesce(own_birth, id_birth) AS birth, NULL::VARCHAR AS area_check,
-               NULL::VARCHAR AS area_typo_check, false AS id_trusted
+        SELECT {_SEARCHED}, coalesce(own_birth, id_birth) AS birth, NULL::DATE AS birth_alt,
+               NULL::VARCHAR AS area_check, NULL::VARCHAR AS area_typo_check, false AS id_trusted
         FROM ff_records
         WHERE nk IS NOT NULL AND id18 IS NOT NULL AND r_id NOT IN (SELECT r_id FROM ff_id_holders)""",
     # Named records neither settled nor given a candidate by the ID and repair passes. What
@@ -42,7 +42,8 @@ PASS_RECORDS: dict[Pass, str] = {
     # passed its checksum by chance (1 in 11), which the ingest cannot always tell. A mistyped
     # ID (bad checksum, bad date, invalid) may carry its typo in the area code: it rules out
     # only members whose area is more than one typo away. A destroyed ID rules out members
-    # whose ID does not begin with the digits it kept for certain.
+    # whose ID does not begin with the digits it kept for certain; one Excel rounded to …0|000
+    # leaves two birth dates (`birth` and `birth_alt`, matcher.py: rounded_birth).
     Pass.NAME: f"""
         WITH searched AS (
             SELECT * FROM ff_records
@@ -56,7 +57,9 @@ PASS_RECORDS: dict[Pass, str] = {
         )
         SELECT {_SEARCHED},
                CASE WHEN h.disputed THEN r.own_birth
-                    ELSE coalesce(r.own_birth, r.id_birth) END AS birth,
+                    ELSE coalesce(r.own_birth, r.id_birth, r.rounded_birth) END AS birth,
+               CASE WHEN r.own_birth IS NULL AND NOT coalesce(h.disputed, false)
+                    THEN r.rounded_birth_alt END AS birth_alt,
                CASE WHEN h.r_id IS NULL THEN coalesce(r.surviving, r.area) END AS area_check,
                CASE WHEN h.r_id IS NULL AND r.area IS NULL THEN r.area_written END
                    AS area_typo_check,
@@ -121,6 +124,14 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
     BlockingRule(
         Pass.NAME, "accent_birth", "the same accent key and birth date",
         "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth AND m.dk = r.dk",
+    ),
+    BlockingRule(
+        Pass.NAME, "name_birth_alt", "the same name key and the other birth date a rounded ID leaves",
+        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth_alt AND m.nk = r.nk",
+    ),
+    BlockingRule(
+        Pass.NAME, "accent_birth_alt", "the same accent key and the other birth date a rounded ID leaves",
+        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth_alt AND m.dk = r.dk",
     ),
     BlockingRule(
         Pass.NAME, "name_village", "the same name key and 村",

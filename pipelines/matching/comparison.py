@@ -152,7 +152,7 @@ _SPELLING = f"""
          ELSE '{SpellingLevel.ONE_OFF_SHORT}' END"""
 _BIRTH = f"""
     CASE WHEN r.birth IS NULL OR m.birth IS NULL THEN '{BirthLevel.UNKNOWN}'
-         WHEN r.birth = m.birth THEN '{BirthLevel.AGREES}'
+         WHEN r.birth = m.birth OR r.birth_alt = m.birth THEN '{BirthLevel.AGREES}'
          ELSE '{BirthLevel.DIFFERS}' END"""
 _PLACE = f"""
     CASE WHEN r.town <> m.town OR r.village <> m.village THEN '{PlaceLevel.DIFFERS}'
@@ -236,7 +236,8 @@ def _judge_rivals(ws: Workspace, near: str) -> None:
             -- who else might carry the written name: the member's household, and the
             -- record's 村 (in its 乡镇, where both are known)
             WITH near AS (
-                SELECT f.r_id, f.m_id, m.household_id, r.nk, r.py, r.village, r.town, r.birth
+                SELECT f.r_id, f.m_id, m.household_id, r.nk, r.py, r.village, r.town, r.birth,
+                       r.birth_alt
                 FROM ff_pair_features f
                 JOIN ff_open_records r USING (r_id) JOIN ff_members m USING (m_id)
                 WHERE {near}
@@ -255,7 +256,8 @@ def _judge_rivals(ws: Workspace, near: str) -> None:
             SELECT DISTINCT o.r_id, o.m_id
             FROM others o JOIN ff_members x ON x.m_id = o.x_id
             WHERE o.x_id <> o.m_id AND (x.nk = o.nk OR x.py = o.py)
-              AND (o.birth IS NULL OR x.birth IS NULL OR x.birth = o.birth)
+              AND (o.birth IS NULL OR x.birth IS NULL OR x.birth = o.birth
+                   OR x.birth = o.birth_alt)
         ) v ON v.r_id = n.r_id AND v.m_id = n.m_id
         WHERE f.r_id = n.r_id AND f.m_id = n.m_id AND {near}
     """)

@@ -35,7 +35,8 @@ def settle(ws: Workspace) -> None:
             FROM (SELECT r_id, any_value(m_id) AS m_id
                   FROM ff_id_holders GROUP BY r_id HAVING count(*) = 1) h
             -- the ID pass's evidence: the record's own birth date (blocking.PASS_RECORDS)
-            JOIN (SELECT r_id, nk, py, dk, nlen, own_birth AS birth FROM ff_records) r
+            JOIN (SELECT r_id, nk, py, dk, nlen, own_birth AS birth, NULL::DATE AS birth_alt
+                  FROM ff_records) r
                 USING (r_id)
             JOIN ff_members m USING (m_id)
             ANTI JOIN ff_ruled_out USING (r_id, m_id)

@@ -185,6 +185,14 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
     birth_from_id = "try_strptime(substr({id}, 7, 8), '%Y%m%d')::DATE"
     # every certain digit of a destroyed ID (ids.normalise_ids), where the input carries it
     surviving = "s.id_prefix" if "id_prefix" in table_columns(con, records) else "NULL"
+    # a destroyed ID's 15 kept digits ending in 0 (linkage.ROUNDED_ID_SQL): the birth date is
+    # the one they tell or the one of the digits less one (…08260 may be …08259 rounded up)
+    rounded = (
+        "s.id_rounded::HUGEINT" if "id_rounded" in table_columns(con, records) else "NULL::HUGEINT"
+    )
+    rounded_birth = (
+        "try_strptime(substr(lpad(({rounded} - {less})::VARCHAR, 15, '0'), 7, 8), '%Y%m%d')::DATE"
+    )
     # a roster row the ingest rejected (its 户编号 destroyed …), where the roster carries them:
     # a candidate and a rival like any member, never tied and never listed (decision.decide)
     rejected = (
@@ -227,6 +235,8 @@ def _prepare(ws: Workspace, records: str, roster: str, negatives: str | None) ->
                coalesce(s.id_birth::DATE,
                         CASE WHEN s.id_status IN {USABLE_ID}
                              THEN {birth_from_id.format(id="s.id_number")} END) AS id_birth,
+               {rounded_birth.format(rounded=rounded, less=0)} AS rounded_birth,
+               {rounded_birth.format(rounded=rounded, less=1)} AS rounded_birth_alt,
                coalesce(s.id_area, left(s.id_number, 6)) AS area_written,
                CASE WHEN s.id_status IN {_AREA_INTACT}
                     THEN coalesce(s.id_area, left(s.id_number, 6)) END AS area,
