@@ -280,6 +280,51 @@ def test_a_file_overwritten_by_another_township_fails_the_export(tmp_path, monke
     assert not list((tmp_path / MONTH).glob("清水河街道*"))  # nothing left to be sent out
 
 
+def test_a_run_that_fails_while_writing_leaves_the_published_lists_whole(tmp_path, monkeypatch):
+    """The township files are written beside exports/<M>/ and take the published ones' places
+    only once all are written and read back. A run killed or failing mid-way (here: the disk
+    fills while the workbooks are written) leaves the lists published before as they were, byte
+    for byte, and no file half written; a folder a killed run left is cleared by the next run.
+    An independent probe (indep31) found 0-byte and cut-short township workbooks in
+    exports/<M>/ after a kill or a full disk, and a rerun's kill deleting the lists published
+    before it."""
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    _, first = _export(con, tmp_path)
+    published = {f.path.name: f.path.read_bytes() for f in first}
+    month_dir = tmp_path / MONTH
+    assert set(published) == {p.name for p in month_dir.iterdir()}
+
+    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(township_module, "_write_township_workbooks", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        _export(con, tmp_path)
+    assert {p.name: p.read_bytes() for p in month_dir.iterdir()} == published
+    assert [p.name for p in tmp_path.iterdir()] == [MONTH]  # the writing folder went too
+    monkeypatch.undo()
+    # a folder a killed run left beside the month's: the next run clears it and publishes
+    left = tmp_path / f".{MONTH}-正在写入"
+    left.mkdir()
+    (left / "清水河街道.xlsx").write_bytes(b"PK\x03\x04")
+    _, again = _export(con, tmp_path)
+    assert {f.path.name: f.sha256 for f in again} == {f.path.name: f.sha256 for f in first}
+    assert [p.name for p in tmp_path.iterdir()] == [MONTH]
+
+
+def test_a_township_without_warnings_any_more_loses_its_file_once_the_new_set_is_out(tmp_path):
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    _, first = _export(con, tmp_path)
+    stale = tmp_path / MONTH / "东桥镇.csv"  # a township an earlier run of the month listed
+    stale.write_bytes(b"\xef\xbb\xbf")
+    (tmp_path / MONTH / "区级汇总.csv").write_bytes(b"x")  # the district's files are not its
+    _export(con, tmp_path)
+    names = {p.name for p in (tmp_path / MONTH).iterdir()}
+    assert names == {f.path.name for f in first} | {"区级汇总.csv"}
+
+
 def test_read_back_counts_rows_per_file(tmp_path):
     con = memory_warehouse()
     _two_qingshuihe().build(con)

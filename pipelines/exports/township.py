@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
+import shutil
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -682,16 +685,50 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def clear_township_files(out_dir: Path) -> None:
-    """A rerun replaces the month's township files: stale files of a previous run go first."""
-    if out_dir.is_dir():
-        for path in out_dir.iterdir():
-            if (
-                path.is_file()
-                and path.suffix in {".csv", ".xlsx"}
-                and not path.name.startswith("区级")
-            ):
-                path.unlink()
+def _township_files(out_dir: Path) -> list[Path]:
+    """The month's township files as they stand in `out_dir`."""
+    if not out_dir.is_dir():
+        return []
+    return [
+        path
+        for path in out_dir.iterdir()
+        if path.is_file() and path.suffix in {".csv", ".xlsx"} and not path.name.startswith("区级")
+    ]
+
+
+# the folder beside exports/<M>/ where a run writes the month's township files before they take
+# the published ones' places: a township never finds a file half written (a run killed, a disk
+# full) in exports/<M>/, and the files a previous run published stay until the new set is whole
+_WRITING = ".{month}-正在写入"
+
+
+@contextmanager
+def _writing_beside(out_dir: Path) -> Iterator[Path]:
+    """An empty folder beside `out_dir` on its file system, removed when done (one a killed run
+    left is removed first)."""
+    writing = out_dir.parent / _WRITING.format(month=out_dir.name)
+    shutil.rmtree(writing, ignore_errors=True)
+    writing.mkdir(parents=True)
+    try:
+        yield writing
+    finally:
+        shutil.rmtree(writing, ignore_errors=True)
+
+
+def _put_in_place(written: list[Path], out_dir: Path) -> list[Path]:
+    """Each written file moved to its name in `out_dir` (a rename: the reader sees the old file
+    or the new one, never part of one), then the township files of an earlier run that this one
+    has none for removed. Returns the published paths."""
+    published = []
+    for path in written:
+        target = out_dir / path.name
+        os.replace(path, target)
+        published.append(target)
+    names = {path.name for path in published}
+    for stale in _township_files(out_dir):
+        if stale.name not in names:
+            stale.unlink()
+    return published
 
 
 def write_township_files(
@@ -699,10 +736,27 @@ def write_township_files(
 ) -> list[ExportedFile]:
     """One CSV (UTF-8 with BOM) and optionally one XLSX per township that has warnings.
 
-    Every file is read back once all are written: its rows must be the rows the listing holds
-    for its township (a file overwritten by another township's, or cut short, fails the export)."""
+    The files are written beside exports/<M>/ and read back there: each one's rows must be the
+    rows the listing holds for its township (a file overwritten by another township's, or cut
+    short, fails the export). Only a set that passes takes the place of the month's published
+    files, file by file by renaming; a run that fails or is killed before leaves them as they
+    were (an independent probe, indep31, found files of 0 bytes and cut short in exports/<M>/
+    after a kill or a full disk, and a rerun's kill deleting the lists published before)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    clear_township_files(out_dir)
+    with _writing_beside(out_dir) as writing:
+        return _write_township_files(listing, writing, out_dir, mask=mask, xlsx=xlsx,
+                                     export_date=export_date)  # fmt: skip
+
+
+def _write_township_files(
+    listing: pl.DataFrame,
+    out_dir: Path,
+    published_dir: Path,
+    *,
+    mask: bool,
+    xlsx: bool,
+    export_date: date | None,
+) -> list[ExportedFile]:
     # the whole listing is masked, sorted, made safe and measured once, then cut per township:
     # sorted by township first, each township's rows are one run, in township_frame's order
     frame = _export_rows(listing, mask=mask, order=["township", *_ORDER])
@@ -739,14 +793,15 @@ def write_township_files(
                 (township, out_dir / f"{stems[township]}.xlsx", height, columns),
             )
         ]
-    try:
-        verify_rows(planned, listed=listing.height)
-    except ExportCheckError:
-        clear_township_files(out_dir)  # no file that fails the check is left to be sent out
-        raise
+    # no file that fails the check is sent out: the published ones stay as they were
+    verify_rows(planned, listed=listing.height)
+    digests = [_sha256(path) for _, path, _, _ in planned]
+    published = _put_in_place([path for _, path, _, _ in planned], published_dir)
     return [
-        ExportedFile(township, path, rows, _sha256(path), columns, mask)
-        for township, path, rows, columns in planned
+        ExportedFile(township, path, rows, digest, columns, mask)
+        for (township, _, rows, columns), path, digest in zip(
+            planned, published, digests, strict=True
+        )
     ]
 
 
