@@ -340,6 +340,34 @@ def test_a_failed_fangfan_run_writes_its_notice_without_the_daemon(tmp_path, mon
     assert text_file.read_text(encoding="utf-8-sig").count("【运行失败】") == 1
 
 
+def test_a_notice_that_cannot_be_written_does_not_hide_the_failure(tmp_path, monkeypatch, capsys):
+    """A full disk or a notices folder not writable: the run's failure lines are still printed,
+    and the notice's line says it could not be written and where (an independent fault probe,
+    indep31: the notice's PermissionError had ended `fangfan run` with a traceback, the failing
+    step never named)."""
+    from pipelines.cli import _run_partition
+    from pipelines.runs import terminal_logger
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    data = tmp_path / "jinan"
+    (data / "raw" / "2026-10").mkdir(parents=True)
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+
+    def no_space(folder, item):  # noqa: ANN001, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(notices, "append_notice", no_space)
+    job = _failing_job(MONTHS).with_logger_defs({"terminal": terminal_logger})
+    assert not _run_partition(job, "2026-10", 5, {}, fangfan)
+    err = capsys.readouterr().err
+    assert "失败：" in err and "名册.xlsx 读不出" in err
+    assert "运行失败通知未能写入" in err and "No space left on device" in err
+    assert "Traceback" not in err
+
+
 def test_a_roster_not_read_whole_says_which_file_and_why(tmp_path):
     """The roster's row accounting blocks the month when a file was not read whole; the notice
     had said only that the accounting check failed, and told the clerk to look for truncated or
