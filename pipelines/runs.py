@@ -464,8 +464,11 @@ def watch_run(
 
 
 def interrupted(result: dg.ExecuteInProcessResult) -> bool:
-    """Whether the run ended because a signal (Ctrl-C, SIGTERM) interrupted it."""
-    names = {"DagsterExecutionInterruptedError", "KeyboardInterrupt"}
+    """Whether the run ended because a signal (Ctrl-C, SIGTERM) interrupted it: in Dagster's
+    executor, or inside a DuckDB query, which the signal interrupts (InterruptException: no
+    step asks DuckDB to stop otherwise). A stop had been told as 程序内部错误, to be sent to
+    technical support (an independent fault probe, indep31)."""
+    names = {"DagsterExecutionInterruptedError", "KeyboardInterrupt", "InterruptException"}
     for event in result.all_events:
         data = event.event_specific_data
         error = getattr(data, "error", None)

@@ -368,6 +368,38 @@ def test_a_notice_that_cannot_be_written_does_not_hide_the_failure(tmp_path, mon
     assert "Traceback" not in err
 
 
+def test_a_stop_inside_a_duckdb_query_is_a_stop_not_an_internal_error(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM while DuckDB runs a query ends it with DuckDB's InterruptException: the
+    run was stopped (fangfan run exits as stopped, 130), no 运行失败通知 of a 程序内部错误 for
+    technical support is written (an independent fault probe, indep31)."""
+    import duckdb
+
+    from pipelines.cli import _run_partition
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    data = tmp_path / "jinan"
+    (data / "raw" / "2026-10").mkdir(parents=True)
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+
+    @dg.asset(name="warnings", partitions_def=MONTHS)
+    def stopped_warnings():
+        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+
+    from pipelines.runs import terminal_logger
+
+    job = (
+        dg.Definitions(assets=[stopped_warnings], jobs=[dg.define_asset_job("monthly_run")])
+        .resolve_job_def("monthly_run")
+        .with_logger_defs({"terminal": terminal_logger})
+    )
+    with pytest.raises(KeyboardInterrupt):
+        _run_partition(job, "2026-10", 5, {}, fangfan)
+    assert not (data / "notices").exists()
+
+
 def test_a_roster_not_read_whole_says_which_file_and_why(tmp_path):
     """The roster's row accounting blocks the month when a file was not read whole; the notice
     had said only that the accounting check failed, and told the clerk to look for truncated or
