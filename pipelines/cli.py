@@ -325,6 +325,19 @@ def _lost_warehouse(layout, earlier: list[str]) -> str:  # noqa: ANN001 - a Data
     )
 
 
+def _warehouse_action(message: str) -> str:
+    """What to do about a warehouse that cannot be opened (`message`: warehouse._open's)."""
+    from pipelines.warehouse import WAREHOUSE_NOT_WRITABLE
+
+    if WAREHOUSE_NOT_WRITABLE.split("：")[-1] in message:
+        return "恢复仓库文件及 warehouse/ 文件夹的写入权限后重新运行（仓库本身没有问题，不要移走或删除它）"
+    return (
+        "从备份恢复 warehouse/fangfan.duckdb 后重新运行；没有备份时，把该文件移到别处，再从本年最早"
+        "的月份起逐月重新运行（fangfan run --month … --new-warehouse）：各月的核实结果随该月的 "
+        "feedback/ 文件夹重新读入"
+    )
+
+
 def _other_districts(database: Path, district: str) -> list[str]:
     from pipelines.warehouse import open_warehouse, other_districts
 
@@ -371,7 +384,11 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
             return 2
     district = settings.district_key
     if layout.database.exists():
-        held = _other_districts(layout.database, district)
+        try:
+            held = _other_districts(layout.database, district)
+        except RuntimeError as error:  # damaged, or not ours to write: said, never a traceback
+            print(f"{error}\n{_warehouse_action(str(error))}", file=sys.stderr)
+            return 2
         if held:
             print(other_districts_message(layout.database, district, held), file=sys.stderr)
             return 2

@@ -179,7 +179,13 @@ _DAMAGED = (
     "Could not read enough bytes",
     "not a valid DuckDB database",
 )
-_DISK = ("No space left on device", "Read-only file system", "Disk quota exceeded")
+_DISK = (
+    "No space left on device", "Read-only file system", "Disk quota exceeded",
+    "没有读写权限",  # warehouse.WAREHOUSE_NOT_WRITABLE
+)  # fmt: skip
+# DuckDB refused a warehouse file (the database or its write-ahead log) it may not write: the
+# file or warehouse/ read-only, not damaged, not an internal error (an independent fault probe)
+_WAREHOUSE_REFUSED = re.compile(r"\.duckdb(\.wal)?\b[^\n]*Permission denied")
 
 
 def _problem(failure: StepFailure, said: Sequence[str] = ()) -> tuple[str, str]:
@@ -205,7 +211,7 @@ def _problem(failure: StepFailure, said: Sequence[str] = ()) -> tuple[str, str]:
     every = " ".join(m for _, m in failure.errors)
     if any(marker in every for marker in _DAMAGED):
         return "damaged", "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏，无法读取"
-    if any(marker in every for marker in _DISK):
+    if any(marker in every for marker in _DISK) or _WAREHOUSE_REFUSED.search(every):
         return "disk", "仓库所在的磁盘已满或不可写入，写入没有完成（已写入的部分已撤回）"
     if cls_name in (
         "FileNotFoundError", "PermissionError", "IsADirectoryError", "NotADirectoryError",

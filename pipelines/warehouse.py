@@ -29,6 +29,10 @@ def memory_limit() -> str:
 # what the team reads when the warehouse file itself cannot be read (its notice says what to do:
 # notices._DAMAGED); it had read "used by another process, still locked after 600 s"
 WAREHOUSE_DAMAGED = "仓库文件 {database} 无法打开：文件不完整或已损坏"
+# a warehouse this process may not write (the file or its folder read-only): nothing is wrong
+# with it, and moving it away would lose the year's verification history (an independent fault
+# probe, indep31, found it called damaged, with that advice)
+WAREHOUSE_NOT_WRITABLE = "仓库文件 {database} 无法打开：没有读写权限（文件或所在文件夹不可写入）"
 
 
 _FIRST_PAUSE = 0.2
@@ -46,6 +50,10 @@ def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnec
                 str(database), read_only=read_only, config={"memory_limit": memory_limit()}
             )
         except duckdb.IOException as error:
+            if "permission denied" in str(error).lower():
+                raise RuntimeError(
+                    f"{WAREHOUSE_NOT_WRITABLE.format(database=database)}（{error}）"
+                ) from error
             if "lock" not in str(error).lower():
                 # not another writer: the file itself (cut short, damaged, not a warehouse)
                 raise RuntimeError(

@@ -80,6 +80,21 @@ def test_a_warehouse_gone_while_the_ledger_lists_earlier_lists_is_not_rebuilt_si
     assert main(["run", "--month", "2026-10", "--data-dir", str(data), "--new-warehouse"]) == 1
 
 
+def test_a_damaged_warehouse_is_said_with_what_to_do_not_a_traceback(tmp_path, home, capsys):
+    """A warehouse cut short or overwritten: `fangfan run` stops before anything is read, says
+    the file is damaged and what to do, and keeps the file (an independent fault probe, indep31:
+    a traceback from the check before the run, no advice)."""
+    data = tmp_path / "d"
+    (data / "raw" / "2026-10" / "roster").mkdir(parents=True)
+    (data / "warehouse").mkdir()
+    damaged = data / "warehouse" / "fangfan.duckdb"
+    damaged.write_bytes(b"not a warehouse" * 1000)
+    assert main(["run", "--month", "2026-10", "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "不完整或已损坏" in err and "从备份恢复" in err and "Traceback" not in err
+    assert damaged.read_bytes() == b"not a warehouse" * 1000
+
+
 def _without_roster(tmp_path: Path) -> Path:
     """A data directory whose 2026-10 has a housing list and no roster: its run fails early."""
     housing = tmp_path / "d" / "raw" / "2026-10" / "housing"

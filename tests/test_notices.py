@@ -96,6 +96,11 @@ def test_a_blocking_check_names_the_source_and_the_check():
          "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏", "从备份恢复 warehouse/fangfan.duckdb"),
         (("IOException", "Corrupt database file: computed checksum 123 does not match stored 456"),
          "仓库文件（warehouse/fangfan.duckdb）不完整或已损坏", "从本年最早的月份起逐月重新运行"),
+        # a warehouse (or warehouse/) only read-only: not damaged, nothing to move away
+        (("RuntimeError", "仓库文件 /d/warehouse/fangfan.duckdb 无法打开：没有读写权限（文件或所在文件夹不可写入）（IO Error: Cannot open file \"/d/warehouse/fangfan.duckdb\": Permission denied）"),
+         "仓库所在的磁盘已满或不可写入", "恢复写入权限"),
+        (("TransactionException", "TransactionContext Error: Failed to commit: Cannot open file \"/d/warehouse/fangfan.duckdb.wal\": Permission denied"),
+         "仓库所在的磁盘已满或不可写入", "恢复写入权限"),
         # a full disk: its own message, not "cannot rollback - no transaction is active"
         (("IOException", "Could not write file \"/d/warehouse/fangfan.duckdb.wal\": No space left on device"),
          "仓库所在的磁盘已满或不可写入", "腾出磁盘空间"),

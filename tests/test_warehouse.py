@@ -126,6 +126,28 @@ def test_writers_closing_while_checkpoints_are_deferred_leave_their_rows_in_the_
         assert con.execute("SELECT count(*) FROM source_status").fetchone() == (3,)
 
 
+def test_a_warehouse_this_process_may_not_write_is_not_called_damaged(tmp_path, monkeypatch):
+    """A read-only warehouse file (or warehouse/) is healthy: its message says so, not "damaged"
+    with the advice to move it away (an independent fault probe, indep31). DuckDB's refusal is
+    given as DuckDB words it (a test run as root could not make a file it may not write)."""
+    import duckdb
+
+    import pipelines.warehouse as warehouse
+
+    path = tmp_path / "fangfan.duckdb"
+
+    def refused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise duckdb.IOException(f'IO Error: Cannot open file "{path}": Permission denied')
+
+    monkeypatch.setattr(warehouse.duckdb, "connect", refused)
+    with (
+        pytest.raises(RuntimeError, match="没有读写权限") as raised,
+        warehouse.connect(path, wait=5),
+    ):
+        pass
+    assert "损坏" not in str(raised.value) and "另一个进程" not in str(raised.value)
+
+
 def test_a_warehouse_cut_short_is_said_to_be_damaged_not_locked(tmp_path):
     """A warehouse file truncated between months (a crash, a copy that stopped) had been
     reported as "used by another process … still locked after 600 s" at once (an independent
