@@ -18,7 +18,7 @@ from pipelines.exports.township import (
     build_listing,
     export_date_for,
     record_export,
-    write_township_files,
+    township_files_ready,
 )
 from pipelines.feedback import effective_verdicts
 from pipelines.warehouse import replace_partition, scalar
@@ -58,13 +58,18 @@ def publish_township_lists(
         con, district=district, month=month, export_date=export_date,
         deadline_days=int(export_config["deadline_days"]), verified=verified, today=today,
     )  # fmt: skip
-    files = write_township_files(
+    # the files go out only once the warehouse and the ledger hold the export: a run failing
+    # before (a full disk) leaves the lists published before, as it says
+    with township_files_ready(
         listing, layout.exports(month), mask=bool(export_config["mask_ids"]),
         xlsx=bool(export_config["xlsx"]), export_date=export_date,
-    )  # fmt: skip
-    replace_partition(con, "listings", listing.drop("record_keys"), district=district, month=month)
-    record_export(con, district, month, export_date)
-    _log(con, layout, files, district=district, month=month, signature=signature)
+    ) as (files, put_in_place):  # fmt: skip
+        replace_partition(
+            con, "listings", listing.drop("record_keys"), district=district, month=month
+        )
+        record_export(con, district, month, export_date)
+        _log(con, layout, files, district=district, month=month, signature=signature)
+        put_in_place()
     return TownshipLists(listing, files, export_date, carried_from)
 
 

@@ -313,6 +313,52 @@ def test_a_run_that_fails_while_writing_leaves_the_published_lists_whole(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == [MONTH]
 
 
+def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(
+    tmp_path, monkeypatch
+):
+    """A run whose record of the export fails (a full disk as export_runs is written) leaves
+    the lists published before, as its message says, and the ledger as it was: an independent
+    fault probe (indep31) found the new lists in exports/<M>/ (and on the ledger) of a run whose
+    warehouse writes had been rolled back, saying no new lists were made."""
+    from pipelines import publishing
+    from pipelines.exports.ledger import ledger_path
+    from pipelines.publishing import Signature, publish_township_lists
+
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
+    ).warnings
+    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    layout = DataDir(tmp_path)
+
+    def publish() -> None:
+        publish_township_lists(
+            con, layout, district=DISTRICT, month=MONTH, today=date(2026, 11, 3),
+            export_config=_config()["export"], signature=Signature(run_id=None, user="test"),
+        )  # fmt: skip
+
+    publish()
+    month_dir = layout.exports(MONTH)
+    published = {p.name: p.read_bytes() for p in month_dir.iterdir()}
+    ledger = ledger_path(tmp_path).read_bytes()
+    # the next run's listing differs (its files would too): a warning no longer open
+    con.execute("DELETE FROM warnings WHERE rowid = (SELECT min(rowid) FROM warnings)")
+
+    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publishing, "record_export", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        publish()
+    assert {p.name: p.read_bytes() for p in month_dir.iterdir()} == published
+    assert ledger_path(tmp_path).read_bytes() == ledger
+    assert sorted(p.name for p in layout.exports(MONTH).parent.iterdir()) == [MONTH]
+    monkeypatch.undo()
+    publish()  # and the run after it puts the new set out
+    assert {p.name: p.read_bytes() for p in month_dir.iterdir()} != published
+
+
 def test_a_township_without_warnings_any_more_loses_its_file_once_the_new_set_is_out(tmp_path):
     con = memory_warehouse()
     _two_qingshuihe().build(con)

@@ -162,7 +162,9 @@ def append_entries(
                 "file": _relative(exported.path, root),
                 "rows": exported.rows,
                 "columns": list(exported.columns),
-                "bytes": exported.path.stat().st_size,
+                "bytes": exported.size
+                if exported.size is not None
+                else exported.path.stat().st_size,
                 "sha256": exported.sha256 or file_sha256(exported.path),
                 "ids_masked": exported.ids_masked,
                 "prev": prev,

@@ -9,10 +9,10 @@ import re
 import shutil
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -104,6 +104,8 @@ class ExportedFile:
     sha256: str
     columns: tuple[str, ...] = ()
     ids_masked: bool | None = None  # None: the file holds no ID numbers at all
+    # its size, where it is known before the file stands at `path` (township_files_ready)
+    size: int | None = None
 
 
 class ExportCheckError(RuntimeError):
@@ -734,24 +736,40 @@ def _put_in_place(written: list[Path], out_dir: Path) -> list[Path]:
 def write_township_files(
     listing: pl.DataFrame, out_dir: Path, *, mask: bool, xlsx: bool, export_date: date | None = None
 ) -> list[ExportedFile]:
-    """One CSV (UTF-8 with BOM) and optionally one XLSX per township that has warnings.
+    """One CSV (UTF-8 with BOM) and optionally one XLSX per township that has warnings, written
+    and put in place at once (township_files_ready)."""
+    with township_files_ready(listing, out_dir, mask=mask, xlsx=xlsx, export_date=export_date) as (
+        files,
+        put_in_place,
+    ):
+        put_in_place()
+    return files
 
-    The files are written beside exports/<M>/ and read back there: each one's rows must be the
-    rows the listing holds for its township (a file overwritten by another township's, or cut
-    short, fails the export). Only a set that passes takes the place of the month's published
-    files, file by file by renaming; a run that fails or is killed before leaves them as they
-    were (an independent probe, indep31, found files of 0 bytes and cut short in exports/<M>/
-    after a kill or a full disk, and a rerun's kill deleting the lists published before)."""
+
+@contextmanager
+def township_files_ready(
+    listing: pl.DataFrame, out_dir: Path, *, mask: bool, xlsx: bool, export_date: date | None = None
+) -> Iterator[tuple[list[ExportedFile], Callable[[], list[Path]]]]:
+    """The township files written and read back beside exports/<M>/ (`out_dir`): each one's
+    rows must be the rows the listing holds for its township (a file overwritten by another
+    township's, or cut short, fails the export). Yields the files as they will stand in
+    `out_dir`, and what puts them there: each takes its published namesake's place by a rename,
+    and the files of townships without warnings any more go. Until it is called, and whatever
+    fails or is killed before (the warehouse's record of the export, the ledger), the lists
+    published before stay as they were: an independent probe (indep31) found files of 0 bytes
+    and cut short in exports/<M>/ after a kill or a full disk, a rerun's kill deleting the lists
+    published before, and lists left out by a run whose warehouse writes had failed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with _writing_beside(out_dir) as writing:
-        return _write_township_files(listing, writing, out_dir, mask=mask, xlsx=xlsx,
-                                     export_date=export_date)  # fmt: skip
+        written = _write_township_files(listing, writing, mask=mask, xlsx=xlsx,
+                                        export_date=export_date)  # fmt: skip
+        files = [replace(f, path=out_dir / f.path.name) for f in written]
+        yield files, lambda: _put_in_place([f.path for f in written], out_dir)
 
 
 def _write_township_files(
     listing: pl.DataFrame,
     out_dir: Path,
-    published_dir: Path,
     *,
     mask: bool,
     xlsx: bool,
@@ -795,13 +813,9 @@ def _write_township_files(
         ]
     # no file that fails the check is sent out: the published ones stay as they were
     verify_rows(planned, listed=listing.height)
-    digests = [_sha256(path) for _, path, _, _ in planned]
-    published = _put_in_place([path for _, path, _, _ in planned], published_dir)
     return [
-        ExportedFile(township, path, rows, digest, columns, mask)
-        for (township, _, rows, columns), path, digest in zip(
-            planned, published, digests, strict=True
-        )
+        ExportedFile(township, path, rows, _sha256(path), columns, mask, path.stat().st_size)
+        for township, path, rows, columns in planned
     ]
 
 
