@@ -313,9 +313,7 @@ def test_a_run_that_fails_while_writing_leaves_the_published_lists_whole(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == [MONTH]
 
 
-def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(
-    tmp_path, monkeypatch
-):
+def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(tmp_path, monkeypatch):
     """A run whose record of the export fails (a full disk as export_runs is written) leaves
     the lists published before, as its message says, and the ledger as it was: an independent
     fault probe (indep31) found the new lists in exports/<M>/ (and on the ledger) of a run whose
