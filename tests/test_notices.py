@@ -316,6 +316,18 @@ def test_in_a_city_the_notice_goes_to_the_failed_districts_own_folder(tmp_path):
     assert not (root / "341502" / "notices").exists() and not (root / "notices").exists()
 
 
+def _cli_district(tmp_path, monkeypatch) -> tuple:
+    """A district's data directory with 2026-10 and a Dagster home of its own, as `fangfan run`
+    has them: (the data directory, its FangfanResource)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    data = tmp_path / "jinan"
+    (data / "raw" / "2026-10").mkdir(parents=True)
+    return data, FangfanResource(data_dir=str(data), district="jinan")
+
+
 def test_a_failed_fangfan_run_writes_its_notice_without_the_daemon(tmp_path, monkeypatch, capsys):
     """`fangfan run` executes in its own process; with no daemon running (no `fangfan ui`) the
     sensor never saw its failure, and the README's notice was never written (an independent
@@ -323,13 +335,7 @@ def test_a_failed_fangfan_run_writes_its_notice_without_the_daemon(tmp_path, mon
     from pipelines.cli import _run_partition
     from pipelines.runs import terminal_logger
 
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    data = tmp_path / "jinan"
-    (data / "raw" / "2026-10").mkdir(parents=True)
-    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    data, fangfan = _cli_district(tmp_path, monkeypatch)
 
     job = _failing_job(MONTHS).with_logger_defs({"terminal": terminal_logger})
     assert not _run_partition(job, "2026-10", 5, {}, fangfan)
@@ -353,13 +359,7 @@ def test_a_notice_that_cannot_be_written_does_not_hide_the_failure(tmp_path, mon
     from pipelines.cli import _run_partition
     from pipelines.runs import terminal_logger
 
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    data = tmp_path / "jinan"
-    (data / "raw" / "2026-10").mkdir(parents=True)
-    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    data, fangfan = _cli_district(tmp_path, monkeypatch)
 
     def no_space(folder, item):  # noqa: ANN001, ANN202
         raise OSError(28, "No space left on device")
@@ -381,13 +381,7 @@ def test_a_stop_inside_a_duckdb_query_is_a_stop_not_an_internal_error(tmp_path, 
 
     from pipelines.cli import _run_partition
 
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    data = tmp_path / "jinan"
-    (data / "raw" / "2026-10").mkdir(parents=True)
-    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    data, fangfan = _cli_district(tmp_path, monkeypatch)
 
     @dg.asset(name="warnings", partitions_def=MONTHS)
     def stopped_warnings():

@@ -117,21 +117,19 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
     ),
     # Equal pinyin implies an equal accent key, equal name keys almost always do (not for 周乾
     # against 周干, which OpenCC made of it): the name key and the accent key block.
-    BlockingRule(
-        Pass.NAME, "name_birth", "the same name key and birth date",
-        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth AND m.nk = r.nk",
-    ),
-    BlockingRule(
-        Pass.NAME, "accent_birth", "the same accent key and birth date",
-        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth AND m.dk = r.dk",
-    ),
-    BlockingRule(
-        Pass.NAME, "name_birth_alt", "the same name key and the other birth date a rounded ID leaves",
-        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth_alt AND m.nk = r.nk",
-    ),
-    BlockingRule(
-        Pass.NAME, "accent_birth_alt", "the same accent key and the other birth date a rounded ID leaves",
-        "SELECT r.r_id, m.m_id FROM {records} r JOIN ff_members m ON m.birth = r.birth_alt AND m.dk = r.dk",
+    # the birth date, and the other one a rounded ID leaves (birth_alt: matcher.py's
+    # rounded_birth), each its own equality join
+    *(
+        BlockingRule(
+            Pass.NAME, f"{key_name}_{birth}", f"the same {key_said} and {birth_said}",
+            f"SELECT r.r_id, m.m_id FROM {{records}} r "
+            f"JOIN ff_members m ON m.birth = r.{birth} AND m.{key} = r.{key}",
+        )  # fmt: skip
+        for birth, birth_said in (
+            ("birth", "birth date"),
+            ("birth_alt", "the other birth date a rounded ID leaves"),
+        )
+        for key, key_name, key_said in (("nk", "name", "name key"), ("dk", "accent", "accent key"))
     ),
     BlockingRule(
         Pass.NAME, "name_village", "the same name key and 村",
