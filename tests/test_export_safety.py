@@ -443,6 +443,47 @@ def _world_with_a_failed_file(con) -> None:
     replace_partition(con, "source_status", status, district=DISTRICT, month=MONTH)
 
 
+def test_district_files_published_before_stay_whole_when_a_rerun_fails_writing(
+    tmp_path, monkeypatch
+):
+    """The district's files are written beside exports/<M>/ and put in place once all are
+    written: a rerun failing (or killed) while it writes the department workbooks leaves the
+    summary and 部门数据质量 published before as they were (an independent fault probe, indep31:
+    a killed rerun left 部门数据质量 without its workbooks and a 区级汇总.xlsx of 22 bytes)."""
+    con = memory_warehouse()
+    _world_with_a_failed_file(con)
+    out = tmp_path / MONTH
+
+    def write() -> list:
+        return write_district_files(
+            con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+        )
+
+    files = write()
+    assert any(f.path.parent.name == "部门数据质量" for f in files)
+    published = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {f.path.relative_to(out) for f in files} <= set(published)
+
+    from pipelines.exports import departments
+
+    opened = departments.fixed_workbook
+    calls = []
+
+    def disk_full_at_the_second(path, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(path)
+        if len(calls) == 2:  # the first department's workbook written, the disk full at the next
+            raise OSError(28, "No space left on device")
+        return opened(path, *args, **kwargs)
+
+    monkeypatch.setattr(departments, "fixed_workbook", disk_full_at_the_second)
+    with pytest.raises(OSError, match="No space"):
+        write()
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == published
+    assert [p.name for p in tmp_path.iterdir()] == [MONTH]
+    monkeypatch.undo()
+    assert {f.path for f in write()} == {f.path for f in files}
+
+
 def test_failed_file_is_named_in_the_summary_and_the_department_workbook(tmp_path):
     con = memory_warehouse()
     _world_with_a_failed_file(con)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import html
+import os
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from pipelines.exports.departments import (
     failed_files,
     write_department_workbooks,
 )
+from pipelines.exports.departments import (
+    FOLDER as DEPARTMENT_FOLDER,
+)
 from pipelines.exports.learning import learned_tables, warning_history
 from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import (
@@ -34,6 +39,7 @@ from pipelines.exports.township import (
     fixed_workbook,
     mask_ids,
     write_sheet,
+    writing_beside,
 )
 from pipelines.ingest.history import (
     CLAIMS,
@@ -647,6 +653,42 @@ def _write_listing(target: Path, rows: pl.DataFrame) -> list[ExportedFile]:
 
 
 def write_district_files(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    month: str,
+    out_dir: Path,
+    export_date: date,
+    settings: list[dict[str, str]] | None = None,
+) -> list[ExportedFile]:
+    """The district's files (_district_files), written beside exports/<M>/ and put in their
+    places there once all are written, each by a rename; a list or department workbook this run
+    has none of is removed after. A run killed or failing while it writes leaves the files
+    published before (an independent fault probe, indep31: a killed rerun left 部门数据质量
+    without its workbooks and a 区级汇总.xlsx of 22 bytes)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with writing_beside(out_dir, "区级") as writing:
+        written = _district_files(
+            con, district=district, month=month, out_dir=writing, export_date=export_date,
+            settings=settings,
+        )  # fmt: skip
+        placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
+        for before, after in zip(written, placed, strict=True):
+            after.path.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(before.path, after.path)
+    kept = {f.path for f in placed}
+    stale = [out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV]
+    if (out_dir / DEPARTMENT_FOLDER).is_dir():
+        stale += list((out_dir / DEPARTMENT_FOLDER).iterdir())
+    for path in stale:
+        if path not in kept and path.is_file():
+            path.unlink()
+    if (out_dir / DEPARTMENT_FOLDER).is_dir() and not any((out_dir / DEPARTMENT_FOLDER).iterdir()):
+        (out_dir / DEPARTMENT_FOLDER).rmdir()  # no department sent anything this month
+    return placed
+
+
+def _district_files(
     con: duckdb.DuckDBPyConnection,
     *,
     district: str,

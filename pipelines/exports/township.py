@@ -698,17 +698,17 @@ def _township_files(out_dir: Path) -> list[Path]:
     ]
 
 
-# the folder beside exports/<M>/ where a run writes the month's township files before they take
-# the published ones' places: a township never finds a file half written (a run killed, a disk
-# full) in exports/<M>/, and the files a previous run published stay until the new set is whole
-_WRITING = ".{month}-正在写入"
+# the folder beside exports/<M>/ where a run writes the month's files before they take the
+# published ones' places: a township never finds a file half written (a run killed, a disk full)
+# in exports/<M>/, and the files a previous run published stay until the new set is whole
+_WRITING = ".{month}-{kind}正在写入"
 
 
 @contextmanager
-def _writing_beside(out_dir: Path) -> Iterator[Path]:
-    """An empty folder beside `out_dir` on its file system, removed when done (one a killed run
-    left is removed first)."""
-    writing = out_dir.parent / _WRITING.format(month=out_dir.name)
+def writing_beside(out_dir: Path, kind: str = "") -> Iterator[Path]:
+    """An empty folder beside `out_dir` on its file system (one per `kind` of files), removed
+    when done (one a killed run left is removed first)."""
+    writing = out_dir.parent / _WRITING.format(month=out_dir.name, kind=kind)
     shutil.rmtree(writing, ignore_errors=True)
     writing.mkdir(parents=True)
     try:
@@ -760,7 +760,7 @@ def township_files_ready(
     and cut short in exports/<M>/ after a kill or a full disk, a rerun's kill deleting the lists
     published before, and lists left out by a run whose warehouse writes had failed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    with _writing_beside(out_dir) as writing:
+    with writing_beside(out_dir) as writing:
         written = _write_township_files(listing, writing, mask=mask, xlsx=xlsx,
                                         export_date=export_date)  # fmt: skip
         files = [replace(f, path=out_dir / f.path.name) for f in written]
