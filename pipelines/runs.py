@@ -473,10 +473,14 @@ def interrupted(result: dg.ExecuteInProcessResult) -> bool:
         data = event.event_specific_data
         error = getattr(data, "error", None)
         while error is not None:
-            if error.cls_name in names:
+            if error.cls_name in names or _QUERY_INTERRUPTED in (error.message or ""):
                 return True
             error = error.cause
     return False
+
+
+# what DuckDB raises (a RuntimeError) when the signal reaches it while a result is fetched
+_QUERY_INTERRUPTED = "Query interrupted"
 
 
 # --- the terminal: plain lines, no Dagster stack traces ------------------------------------------

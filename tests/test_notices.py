@@ -373,19 +373,24 @@ def test_a_notice_that_cannot_be_written_does_not_hide_the_failure(tmp_path, mon
     assert "Traceback" not in err
 
 
-def test_a_stop_inside_a_duckdb_query_is_a_stop_not_an_internal_error(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "stop",
+    [
+        lambda: __import__("duckdb").InterruptException("INTERRUPT Error: Interrupted!"),
+        lambda: RuntimeError("Query interrupted"),  # the signal reaching a fetch of the result
+    ],
+)
+def test_a_stop_inside_a_duckdb_query_is_a_stop_not_an_internal_error(tmp_path, monkeypatch, stop):
     """Ctrl-C or SIGTERM while DuckDB runs a query ends it with DuckDB's InterruptException: the
     run was stopped (fangfan run exits as stopped, 130), no 运行失败通知 of a 程序内部错误 for
     technical support is written (an independent fault probe, indep31)."""
-    import duckdb
-
     from pipelines.cli import _run_partition
 
     data, fangfan = _cli_district(tmp_path, monkeypatch)
 
     @dg.asset(name="warnings", partitions_def=MONTHS)
     def stopped_warnings():
-        raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        raise stop()
 
     from pipelines.runs import terminal_logger
 
