@@ -357,6 +357,32 @@ def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(tmp
     assert {p.name: p.read_bytes() for p in month_dir.iterdir()} != published
 
 
+def test_a_folder_where_a_list_goes_stops_the_export_before_any_file_goes_out(tmp_path):
+    """A folder named 清水河街道.xlsx in exports/<M>/: the export stops naming it, before any of
+    the new set takes a published file's place (an independent fault probe, indep31: five of
+    the new files out beside the old ones, and the failure told as an internal error)."""
+    from datetime import datetime
+
+    from pipelines.notices import FailedRun, StepFailure, notice
+
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    _, first = _export(con, tmp_path)
+    # the last file put in place: every other one would have gone out before it
+    last = sorted(f.path for f in first)[-1]
+    # each file as published (a file put in place is another file: another inode)
+    published = {f.path.name: f.path.stat().st_ino for f in first if f.path != last}
+    last.unlink()
+    last.mkdir()
+    with pytest.raises(IsADirectoryError, match=last.name) as raised:
+        _export(con, tmp_path)
+    still = {p.name: p.stat().st_ino for p in (tmp_path / MONTH).iterdir() if p.is_file()}
+    assert still == published
+    failed = StepFailure("township_exports", errors=(("IsADirectoryError", str(raised.value)),))
+    item = notice(FailedRun("run-1", "monthly_run", MONTH, "金安区", (failed,), "", datetime.now()))
+    assert "程序内部错误" not in item.problem and last.name in item.problem
+
+
 def test_a_township_without_warnings_any_more_loses_its_file_once_the_new_set_is_out(tmp_path):
     con = memory_warehouse()
     _two_qingshuihe().build(con)

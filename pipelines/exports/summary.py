@@ -37,6 +37,7 @@ from pipelines.exports.township import (
     csv_data_rows,
     export_frame,
     fixed_workbook,
+    free_places,
     mask_ids,
     write_sheet,
     writing_beside,
@@ -673,6 +674,7 @@ def write_district_files(
             settings=settings,
         )  # fmt: skip
         placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
+        free_places(f.path for f in placed)
         for before, after in zip(written, placed, strict=True):
             after.path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(before.path, after.path)
