@@ -9,6 +9,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -338,6 +339,26 @@ def _warehouse_action(message: str) -> str:
     )
 
 
+def _failed_run_line(month: str, exports: Path, started: float) -> str:
+    """What a failed run made: its township lists went out when a step after them failed (the
+    district's summary); the line had said none were made (an independent fault probe, indep31:
+    a folder in 区级汇总.xlsx's place, the township lists already out)."""
+    out = [
+        path
+        for path in (exports.iterdir() if exports.is_dir() else [])
+        if path.is_file()
+        and path.suffix in (".csv", ".xlsx")
+        and not path.name.startswith("区级")
+        and path.stat().st_mtime >= started
+    ]
+    if out:
+        return (
+            f"{month} 的运行失败：本次的乡镇清单已生成（{exports}，{len(out)} 个文件），"
+            "区级汇总等区县文件没有生成；详见 Dagster UI（fangfan ui）"
+        )
+    return f"{month} 的运行失败，本次没有生成新的乡镇清单和区级汇总；详见 Dagster UI（fangfan ui）"
+
+
 def _other_districts(database: Path, district: str) -> list[str]:
     from pipelines.warehouse import open_warehouse, other_districts
 
@@ -398,6 +419,7 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
             f"YB01 需要全年累计：先读入仓库中还没有的 {', '.join(earlier)} 医保结算明细 (medical_claims)"
         )
     wait_minutes = getattr(args, "wait_minutes", None)
+    started = time.time()
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if in_main else None
     try:
@@ -424,10 +446,7 @@ def _run_district(args: argparse.Namespace, fangfan: FangfanResource, code: str)
     if not ok:
         # no summary: the month's tables are those of a run that stopped part-way (a source
         # not staged would read as 未报送, an earlier run's listings as this run's)
-        print(
-            f"{args.month} 的运行失败，本次没有生成新的乡镇清单和区级汇总；详见 Dagster UI（fangfan ui）",
-            file=sys.stderr,
-        )
+        print(_failed_run_line(args.month, layout.exports(args.month), started), file=sys.stderr)
         return 1
     if layout.database.exists():
         print(run_summary(layout, district, args.month))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,26 @@ def test_a_damaged_warehouse_is_said_with_what_to_do_not_a_traceback(tmp_path, h
     err = capsys.readouterr().err
     assert "不完整或已损坏" in err and "从备份恢复" in err and "Traceback" not in err
     assert damaged.read_bytes() == b"not a warehouse" * 1000
+
+
+def test_a_failed_runs_line_says_whether_its_township_lists_went_out(tmp_path):
+    """A run failing after its township lists went out (a folder where 区级汇总.xlsx goes) had
+    said no new lists were made (an independent fault probe, indep31)."""
+    import time
+
+    from pipelines.cli import _failed_run_line
+
+    exports = tmp_path / "exports" / "2026-10"
+    exports.mkdir(parents=True)
+    (exports / "东桥镇.csv").write_text("x", encoding="utf-8")  # an earlier run's
+    started = time.time() + 1
+    assert "没有生成新的乡镇清单" in _failed_run_line("2026-10", exports, started)
+    (exports / "区级汇总.csv").write_text("x", encoding="utf-8")
+    os.utime(exports / "区级汇总.csv", (started + 1, started + 1))
+    assert "没有生成新的乡镇清单" in _failed_run_line("2026-10", exports, started)
+    os.utime(exports / "东桥镇.csv", (started + 1, started + 1))  # put in place by this run
+    line = _failed_run_line("2026-10", exports, started)
+    assert "乡镇清单已生成" in line and "1 个文件" in line and "区级汇总等区县文件没有生成" in line
 
 
 def _without_roster(tmp_path: Path) -> Path:
