@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -37,8 +36,8 @@ from pipelines.exports.township import (
     csv_data_rows,
     export_frame,
     fixed_workbook,
-    free_places,
     mask_ids,
+    put_in_place,
     write_sheet,
     writing_beside,
 )
@@ -674,10 +673,7 @@ def write_district_files(
             settings=settings,
         )  # fmt: skip
         placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
-        free_places(f.path for f in placed)
-        for before, after in zip(written, placed, strict=True):
-            after.path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(before.path, after.path)
+        put_in_place([(f.path, g.path) for f, g in zip(written, placed, strict=True)])
     kept = {f.path for f in placed}
     stale = [out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV]
     if (out_dir / DEPARTMENT_FOLDER).is_dir():

@@ -730,16 +730,21 @@ def free_places(targets: Iterable[Path]) -> None:
             )
 
 
-def _put_in_place(written: list[Path], out_dir: Path) -> list[Path]:
-    """Each written file moved to its name in `out_dir` (a rename: the reader sees the old file
-    or the new one, never part of one), then the township files of an earlier run that this one
-    has none for removed. Returns the published paths."""
-    free_places(out_dir / path.name for path in written)
-    published = []
-    for path in written:
-        target = out_dir / path.name
+def put_in_place(moves: list[tuple[Path, Path]]) -> None:
+    """Each written file (written, published) moved to its published place, a rename: a reader
+    sees the old file or the new one, never part of one. Nothing moves when a place is taken
+    by anything but a file (free_places)."""
+    free_places(target for _, target in moves)
+    for path, target in moves:
+        target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
-        published.append(target)
+
+
+def _put_in_place(written: list[Path], out_dir: Path) -> list[Path]:
+    """Each written file put in its place in `out_dir`, then the township files of an earlier
+    run that this one has none for removed. Returns the published paths."""
+    published = [out_dir / path.name for path in written]
+    put_in_place(list(zip(written, published, strict=True)))
     names = {path.name for path in published}
     for stale in _township_files(out_dir):
         if stale.name not in names:
