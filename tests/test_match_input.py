@@ -447,6 +447,7 @@ def test_an_id_excel_rounded_to_a_0_is_tied_by_the_name_and_either_birth_date_it
         "王志": _with_check("34150219700301020"),  # stored …03010|000: 0301 or 0300 (no day)
         "李娜": _with_check("34150219881110030"),  # and a namesake born 1988-11-09: rivals
         "周平": _with_check("34150219660101040"),  # and a namesake born 1966-03-01
+        "唐欣": _with_check("34150219611130971"),  # rounded up to …1131 0|000: no such day
     }
     rows = [(name, number, "H" + str(i)) for i, (name, number) in enumerate(people.items())]
     rows.append(("李娜", _with_check("34150219881109050"), "H9"))
@@ -465,9 +466,10 @@ def test_an_id_excel_rounded_to_a_0_is_tied_by_the_name_and_either_birth_date_it
     stored = {name: number[:15] + "000" for name, number in people.items()}
     stored["卢丽杭"] = "341502195504280000"
     stored["周平"] = "341502196605050000"  # someone else: 0505 or 0504, neither 周平's day
-    read = normalise_ids(pl.Series(list(stored.values())), damaged=pl.Series([True] * 5))
-    assert read["id_status"].to_list() == ["destroyed"] * 5
-    assert read["id_birth"].to_list() == [None] * 5  # the ingest keeps no birth date
+    stored["唐欣"] = "341502196111310000"
+    read = normalise_ids(pl.Series(list(stored.values())), damaged=pl.Series([True] * 6))
+    assert read["id_status"].to_list() == ["destroyed"] * 6
+    assert read["id_birth"].to_list() == [None] * 6  # the ingest keeps no birth date
     claims = pl.concat(
         _staged_claim(
             None,
@@ -493,6 +495,7 @@ def test_an_id_excel_rounded_to_a_0_is_tied_by_the_name_and_either_birth_date_it
         "medical_claims|a.csv||2": f"H0|{people['任睿涛']}",
         "medical_claims|a.csv||3": f"H1|{people['卢丽杭']}",
         "medical_claims|a.csv||4": f"H2|{people['王志']}",
+        "medical_claims|a.csv||7": f"H5|{people['唐欣']}",  # found by the indep30 rerun
     }
     assert set(matches["method"]) == {"姓名+出生日期"}
     listed = dict(zip(unresolved["record_key"], unresolved["status"], strict=True))

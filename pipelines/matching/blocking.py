@@ -57,8 +57,12 @@ PASS_RECORDS: dict[Pass, str] = {
         )
         SELECT {_SEARCHED},
                CASE WHEN h.disputed THEN r.own_birth
-                    ELSE coalesce(r.own_birth, r.id_birth, r.rounded_birth) END AS birth,
+                    ELSE coalesce(r.own_birth, r.id_birth, r.rounded_birth, r.rounded_birth_alt)
+               END AS birth,
+               -- a rounded ID's day that is no date (…1131 0|000, November 30th rounded up)
+               -- leaves the other as its one birth date
                CASE WHEN r.own_birth IS NULL AND NOT coalesce(h.disputed, false)
+                         AND r.rounded_birth IS NOT NULL
                     THEN r.rounded_birth_alt END AS birth_alt,
                CASE WHEN h.r_id IS NULL THEN coalesce(r.surviving, r.area) END AS area_check,
                CASE WHEN h.r_id IS NULL AND r.area IS NULL THEN r.area_written END
