@@ -328,15 +328,12 @@ def _lost_warehouse(layout, earlier: list[str]) -> str:  # noqa: ANN001 - a Data
 
 def _warehouse_action(message: str) -> str:
     """What to do about a warehouse that cannot be opened (`message`: warehouse._open's)."""
+    from pipelines.notices import DAMAGED_WAREHOUSE_ACTION
     from pipelines.warehouse import WAREHOUSE_NOT_WRITABLE
 
     if WAREHOUSE_NOT_WRITABLE.split("：")[-1] in message:
         return "恢复仓库文件及 warehouse/ 文件夹的写入权限后重新运行（仓库本身没有问题，不要移走或删除它）"
-    return (
-        "从备份恢复 warehouse/fangfan.duckdb 后重新运行；没有备份时，把该文件移到别处，再从本年最早"
-        "的月份起逐月重新运行（fangfan run --month … --new-warehouse）：各月的核实结果随该月的 "
-        "feedback/ 文件夹重新读入"
-    )
+    return DAMAGED_WAREHOUSE_ACTION
 
 
 def _failed_run_line(month: str, exports: Path, started: float) -> str:

@@ -238,6 +238,15 @@ def _source_key(failure: StepFailure, *, scan: bool = True) -> str | None:
     return None
 
 
+# what to do about a damaged warehouse: in a failed run's notice, and said by `fangfan run` when
+# its check before the run finds it
+DAMAGED_WAREHOUSE_ACTION = (
+    "从备份恢复 warehouse/fangfan.duckdb 后重新运行；没有备份时，把该文件移到别处，"
+    "再从本年最早的月份起逐月重新运行（fangfan run --month …）：各月的核实结果随该月的"
+    " feedback/ 文件夹重新读入"
+)
+
+
 def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
     month = run.month or "该月"
     again = f"在界面（fangfan ui）中重新运行{' ' + run.month if run.month else '该月'}"
@@ -251,11 +260,7 @@ def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
     if kind == "locked":
         return f"等另一个运行结束（或关闭打开仓库的程序）后，{again}"
     if kind == "damaged":
-        return (
-            "从备份恢复 warehouse/fangfan.duckdb 后重新运行；没有备份时，把该文件移到别处，"
-            "再从本年最早的月份起逐月重新运行（fangfan run --month …）：各月的核实结果随该月的"
-            " feedback/ 文件夹重新读入"
-        )
+        return DAMAGED_WAREHOUSE_ACTION
     if kind == "disk":
         return f"腾出磁盘空间（或恢复写入权限）后，{again}"
     if kind == "check":
