@@ -340,14 +340,9 @@ def _failed_run_line(month: str, exports: Path, started: float) -> str:
     """What a failed run made: its township lists went out when a step after them failed (the
     district's summary); the line had said none were made (an independent fault probe, indep31:
     a folder in 区级汇总.xlsx's place, the township lists already out)."""
-    out = [
-        path
-        for path in (exports.iterdir() if exports.is_dir() else [])
-        if path.is_file()
-        and path.suffix in (".csv", ".xlsx")
-        and not path.name.startswith("区级")
-        and path.stat().st_mtime >= started
-    ]
+    from pipelines.exports.township import township_files
+
+    out = [path for path in township_files(exports) if path.stat().st_mtime >= started]
     if out:
         return (
             f"{month} 的运行失败：本次的乡镇清单已生成（{exports}，{len(out)} 个文件），"

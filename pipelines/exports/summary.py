@@ -673,16 +673,16 @@ def write_district_files(
             settings=settings,
         )  # fmt: skip
         placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
-        put_in_place([(f.path, g.path) for f, g in zip(written, placed, strict=True)])
-    kept = {f.path for f in placed}
-    stale = [out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV]
-    if (out_dir / DEPARTMENT_FOLDER).is_dir():
-        stale += list((out_dir / DEPARTMENT_FOLDER).iterdir())
-    for path in stale:
-        if path not in kept and path.is_file():
-            path.unlink()
-    if (out_dir / DEPARTMENT_FOLDER).is_dir() and not any((out_dir / DEPARTMENT_FOLDER).iterdir()):
-        (out_dir / DEPARTMENT_FOLDER).rmdir()  # no department sent anything this month
+        departments = out_dir / DEPARTMENT_FOLDER
+        put_in_place(
+            [(f.path, g.path) for f, g in zip(written, placed, strict=True)],
+            [
+                out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV,
+                *(departments.iterdir() if departments.is_dir() else ()),
+            ],
+        )  # fmt: skip
+    if departments.is_dir() and not any(departments.iterdir()):
+        departments.rmdir()  # no department sent anything this month
     return placed
 
 

@@ -688,8 +688,9 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _township_files(out_dir: Path) -> list[Path]:
-    """The month's township files as they stand in `out_dir`."""
+def township_files(out_dir: Path) -> list[Path]:
+    """The month's township files as they stand in `out_dir` (its other files are the
+    district's: 区级…, 部门数据质量/)."""
     if not out_dir.is_dir():
         return []
     return [
@@ -730,25 +731,27 @@ def free_places(targets: Iterable[Path]) -> None:
             )
 
 
-def put_in_place(moves: list[tuple[Path, Path]]) -> None:
+def put_in_place(moves: list[tuple[Path, Path]], replaced: Iterable[Path] = ()) -> None:
     """Each written file (written, published) moved to its published place, a rename: a reader
-    sees the old file or the new one, never part of one. Nothing moves when a place is taken
-    by anything but a file (free_places)."""
+    sees the old file or the new one, never part of one; then each file of `replaced` (what an
+    earlier run published in the set's place) that this set has none for is removed. Nothing
+    moves when a place is taken by anything but a file (free_places)."""
     free_places(target for _, target in moves)
+    earlier = list(replaced)  # as it stood before the moves
     for path, target in moves:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, target)
+    published = {target for _, target in moves}
+    for stale in earlier:
+        if stale not in published and stale.is_file():
+            stale.unlink()
 
 
 def _put_in_place(written: list[Path], out_dir: Path) -> list[Path]:
-    """Each written file put in its place in `out_dir`, then the township files of an earlier
-    run that this one has none for removed. Returns the published paths."""
+    """Each written file put in its place in `out_dir`, the township files of an earlier run
+    that this one has none for removed. Returns the published paths."""
     published = [out_dir / path.name for path in written]
-    put_in_place(list(zip(written, published, strict=True)))
-    names = {path.name for path in published}
-    for stale in _township_files(out_dir):
-        if stale.name not in names:
-            stale.unlink()
+    put_in_place(list(zip(written, published, strict=True)), township_files(out_dir))
     return published
 
 
