@@ -132,9 +132,14 @@ _UNIT_CELL = re.compile(
 )
 
 
+def _filled(cells: Sequence[object]) -> list[str]:
+    """A row's filled cells as text, stripped."""
+    return [str(c).strip() for c in cells if c is not None and str(c).strip()]
+
+
 def _units_row(cells: Sequence[object]) -> bool:
     """Every filled cell of the row is a unit (and one at least)."""
-    filled = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    filled = _filled(cells)
     return bool(filled) and all(_UNIT_CELL.match(cell) for cell in filled)
 
 
@@ -146,7 +151,7 @@ _COLUMN_NUMBER = re.compile(r"^([0-9]{1,3})(?:\.0+)?$")
 
 def _column_numbers_row(cells: Sequence[object]) -> bool:
     """The filled cells of the row are labels (栏次, 甲, 乙 …) then 1, 2, 3 … (three at least)."""
-    filled = [str(c).strip() for c in cells if c is not None and str(c).strip()]
+    filled = _filled(cells)
     while filled and _COLUMN_LABEL.match(filled[0]):
         filled = filled[1:]
     numbers = [m.group(1) for cell in filled if (m := _COLUMN_NUMBER.match(cell))]
