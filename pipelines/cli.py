@@ -227,6 +227,8 @@ def _run_partition(
                 # the notice the README promises, without waiting for a daemon's sensor (which
                 # writes nothing more for this run when it finds it later)
                 notice = _notice(instance, fangfan, result)
+            elif result.success:
+                notice = _recovered(instance, fangfan, result)
     if runs.interrupted(result):
         raise KeyboardInterrupt
     if not result.success:
@@ -235,6 +237,8 @@ def _run_partition(
                 print(f"失败：{_failure_line(event)}", file=sys.stderr)
         if notice is not None:
             print(notice, file=sys.stderr)
+    elif notice is not None:
+        print(notice)
     return result.success
 
 
@@ -247,6 +251,14 @@ def _notice(instance, fangfan: FangfanResource, result) -> str | None:
     return notice_failed_run(
         instance, fangfan, result.dagster_run, steps, failure.message if failure else ""
     )
+
+
+def _recovered(instance, fangfan: FangfanResource, result) -> str | None:
+    """The 【已恢复】 block of a run that answers failure notices still open
+    (operations.notice_recovered_run); its line, or None."""
+    from pipelines.operations import notice_recovered_run
+
+    return notice_recovered_run(instance, fangfan, result.dagster_run)
 
 
 def _failure_line(event) -> str:

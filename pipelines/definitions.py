@@ -16,7 +16,12 @@ from pipelines.assets.matching import match_quality, medical_claims_ytd, member_
 from pipelines.assets.warnings import warnings
 from pipelines.config import DATA_DIR_ENV, DISTRICT_ENV, EXPORT_DATE_ENV, RULES_ENV
 from pipelines.ingest.history import CLAIMS, claims_months_to_ingest
-from pipelines.operations import month_lateness, ran_on_time, run_failure_notice
+from pipelines.operations import (
+    month_lateness,
+    ran_on_time,
+    run_failure_notice,
+    run_recovery_notice,
+)
 from pipelines.partitions import district_partitions, month_runs, partition_key, run_target
 from pipelines.resources import FangfanResource
 from pipelines.runs import run_hygiene, terminal_logger
@@ -118,6 +123,7 @@ def build_definitions(fangfan: FangfanResource | None = None) -> dg.Definitions:
             run_hygiene,
             district_partitions_sensor,
             run_failure_notice,
+            run_recovery_notice,
             month_lateness,
         ],
         asset_checks=[ran_on_time],

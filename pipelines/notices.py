@@ -3,7 +3,9 @@
 Pure (no Dagster): `pipelines/operations.py` turns a failed run into a `FailedRun` and appends
 `notice(...)` to the files the team watches, `<data dir>/notices/运行失败通知.txt` (one block per
 failure, UTF-8 with BOM and CRLF so that Notepad on an old office PC opens it) and
-`运行失败通知.jsonl` (one JSON object per failure, for other tools); a run is noticed once.
+`运行失败通知.jsonl` (one JSON object per failure, for other tools); a run is noticed once. When a
+later run of the same job, district and month goes through, one 【已恢复】 block (`kind`
+"recovered" in the JSON, with the failed runs' ids in `resolves`) answers the notices still open.
 
 No personal data goes into a notice: the project's own failure messages (`dg.Failure`) name
 files, sources and months, never people, and are still scrubbed of anything that looks like an
@@ -112,6 +114,37 @@ class FailedRun:
     # what the run's failed checks said of themselves (their descriptions: the files not read
     # whole, and why), said after the check's name
     checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """A run that went through where earlier runs of its job, district and month had failed:
+    the notices of those failures are answered (`resolves`: their run ids)."""
+
+    run_id: str
+    job: str
+    when: str
+    district: str
+    month: str
+    resolves: tuple[str, ...]
+    kind: str = "recovered"
+
+    def text(self) -> str:
+        return "\n".join(
+            [
+                f"【已恢复】{self.when}",
+                f"区县：{self.district}　月份：{self.month}",
+                f"重新运行已成功，此前 {len(self.resolves)} 次失败通知所说的问题已不再妨碍运行"
+                f"（运行编号：{'、'.join(self.resolves)}）",
+                f"成功的运行编号：{self.run_id}",
+            ]
+        )
+
+    def line(self) -> str:
+        return (
+            f"运行已恢复：{self.district} {self.month} 重新运行成功，"
+            f"此前 {len(self.resolves)} 次失败通知已解决"
+        )
 
 
 @dataclass(frozen=True)
@@ -282,12 +315,16 @@ def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
     return f"{again}；如果仍然失败，请把运行编号发给技术支持"
 
 
+def _labels(district: str | None, month: str | None) -> tuple[str, str]:
+    """How a notice names a run's district and month (a city-level run, a range of months)."""
+    return district or "（全部区县）", month or "（未指定月份）"
+
+
 def notice(run: FailedRun) -> Notice:
     """The plain-language notice of a failed run: its first failed step (or, for a run whose
     process died, the run itself)."""
     when = (run.when or datetime.now()).strftime("%Y-%m-%d %H:%M")
-    district = run.district or "（全部区县）"
-    month = run.month or "（未指定月份）"
+    district, month = _labels(run.district, run.month)
     if run.steps:
         first = run.steps[0]
         kind, problem = _problem(first, run.checks)
@@ -317,19 +354,56 @@ def notice_files(folder: Path) -> tuple[Path, Path]:
 
 
 def already_noticed(folder: Path, run_id: str) -> bool:
+    return any(record.get("run_id") == run_id for record in _records(folder))
+
+
+def _records(folder: Path) -> list[dict]:
     _, jsonl = notice_files(folder)
     if not jsonl.is_file():
-        return False
+        return []
+    records = []
     for line in jsonl.read_text(encoding="utf-8").splitlines():
         try:
-            if json.loads(line).get("run_id") == run_id:
-                return True
+            record = json.loads(line)
         except ValueError:
             continue  # a line cut by a crash: not ours to judge
-    return False
+        if isinstance(record, dict):
+            records.append(record)
+    return records
 
 
-def append_notice(folder: Path, item: Notice) -> bool:
+def open_failures(
+    folder: Path, job: str, district: str | None, month: str | None
+) -> tuple[str, ...]:
+    """The run ids of the failure notices under `folder` of `job`'s runs of this district and
+    month that no recovery has answered yet, oldest first."""
+    district, month = _labels(district, month)
+    answered: set[str] = set()
+    failed: list[str] = []
+    for record in _records(folder):
+        if (record.get("job"), record.get("district"), record.get("month")) != (
+            job,
+            district,
+            month,
+        ):
+            continue
+        if record.get("kind") == "recovered":
+            answered.update(record.get("resolves") or ())
+        elif record.get("run_id"):
+            failed.append(record["run_id"])
+    return tuple(r for r in dict.fromkeys(failed) if r not in answered)
+
+
+def recovery(
+    run_id: str, job: str, district: str | None, month: str | None, resolves: Sequence[str],
+    when: datetime | None = None,
+) -> Recovery:  # fmt: skip
+    district, month = _labels(district, month)
+    stamp = (when or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    return Recovery(run_id, job, stamp, district, month, tuple(resolves))
+
+
+def append_notice(folder: Path, item: Notice | Recovery) -> bool:
     """Append `item` to the notice files under `folder` (created when missing); False when this
     run was noticed before (a sensor evaluated twice writes once)."""
     if already_noticed(folder, item.run_id):

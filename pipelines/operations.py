@@ -21,6 +21,7 @@ needs a time-partitioned (not month × district) asset. "Late" here depends on t
 each district and month, so the decision is ours (pure, tested) and Dagster only shows it.
 """
 
+import contextlib
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -147,6 +148,31 @@ def notice_failed_run(
     return line
 
 
+def notice_recovered_run(
+    instance: dg.DagsterInstance, fangfan: FangfanResource, run: dg.DagsterRun
+) -> str | None:
+    """When `run` (which went through) answers failure notices of its job, district and month
+    still open, write its 【已恢复】 block and show it on the run; the line, or None (nothing
+    was open, or the run had its block already). Best effort, as a failure's notice is."""
+    month, code = notices.run_partition(run.tags)
+    name, folder = _place_of(fangfan, code)
+    try:
+        failed = notices.open_failures(folder, run.job_name, name, month)
+        if not failed:
+            return None
+        item = notices.recovery(
+            run.run_id, run.job_name, name, month, failed, datetime.now(freshness.TIMEZONE)
+        )
+        if not notices.append_notice(folder, item):
+            return None
+    except OSError:
+        return None  # the failure's notice still stands; the rerun's own line says it went through
+    line = f"{item.line()}（已写入 {folder / notices.TEXT_FILE}）"
+    with contextlib.suppress(Exception):  # the block is written; the event is a courtesy
+        instance.report_engine_event(line, dagster_run=run)
+    return line
+
+
 @dg.run_failure_sensor(
     name="run_failure_notice",
     # `fangfan run` executes in its own process: its runs belong to no code location
@@ -174,6 +200,23 @@ def run_failure_notice(context: dg.RunFailureSensorContext, fangfan: FangfanReso
     )
     if item is not None:
         context.log.info(item)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="run_recovery_notice",
+    monitor_all_code_locations=True,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "运行成功、且同一区县同一月份此前有失败通知未解决时，在"
+        "<区县数据目录>/notices/运行失败通知.txt（及 .jsonl）写一条【已恢复】"
+    ),
+)
+def run_recovery_notice(context: dg.RunStatusSensorContext, fangfan: FangfanResource):
+    line = notice_recovered_run(context.instance, fangfan, context.dagster_run)
+    if line is not None:
+        context.log.info(line)
 
 
 # --- late months ----------------------------------------------------------------------------------

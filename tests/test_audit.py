@@ -218,3 +218,24 @@ def test_a_current_list_deleted_by_hand_is_named_not_taken_for_a_rerun_clearing_
     (month_dir / "东桥镇.xlsx").unlink()
     code, out = _audit(district, capsys)
     assert code == 1 and "东桥镇.xlsx：导出后被删除" in out
+
+
+def test_a_killed_exports_writing_folder_is_told_as_such_not_as_unregistered_files(
+    district, capsys
+):
+    """An independent fault probe (indep31) killed a run while it wrote its files beside
+    exports/<M>/: the audit listed them as files exported before the ledger or put there by hand.
+    They never went out; the audit says what the folder is, and nothing published is wrong."""
+    month_dir = district / "exports" / MONTH
+    township = district / "exports" / f".{MONTH}-正在写入"
+    own = district / "exports" / f".{MONTH}-区级正在写入" / "部门数据质量"
+    for folder in (township, own):
+        folder.mkdir(parents=True)
+    shutil.copyfile(month_dir / "东桥镇.csv", township / "东桥镇.csv")
+    shutil.copyfile(month_dir / "东桥镇.xlsx", own / "医保.xlsx")
+    (month_dir / "手工放入.csv").write_text("x\n", encoding="utf-8")
+    code, out = _audit(district, capsys)
+    assert code == 0, out
+    assert "没有登记的文件 1 个" in out and "手工放入.csv" in out
+    assert out.count("中断的导出") == 2
+    assert f"exports/.{MONTH}-正在写入 是" in out and f"exports/.{MONTH}-区级正在写入 是" in out

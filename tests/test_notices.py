@@ -11,7 +11,7 @@ import pytest
 
 from pipelines import notices
 from pipelines.notices import FailedRun, StepFailure, notice, run_partition, split_partition
-from pipelines.operations import NOTICE_TAG, run_failure_notice
+from pipelines.operations import NOTICE_TAG, run_failure_notice, run_recovery_notice
 from pipelines.resources import FangfanResource
 
 WHEN = datetime(2026, 11, 6, 2, 15)
@@ -454,3 +454,108 @@ def test_a_roster_not_read_whole_says_which_file_and_why(tmp_path):
     text = (data / "notices" / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
     assert "农户花名册有文件没有读全" in text
     assert "木厂镇农户花名册.xlsx（文件不完整）：工作表 河口村（25 行）" in text
+
+
+def _job_that(fails: bool):
+    @dg.asset(name="ingest", partitions_def=MONTHS)
+    def ingest():
+        if fails:
+            raise dg.Failure(
+                "医保参保名册：名册.xlsx 读不出", metadata={"asset": "medical_enrollment"}
+            )
+        return 1
+
+    job = dg.define_asset_job("monthly_run")
+    return dg.Definitions(assets=[ingest], jobs=[job]).resolve_job_def("monthly_run")
+
+
+def _run_and_sense(instance, fangfan, month: str, *, fails: bool) -> str:
+    """A run of `month` and the sensor that watches its ending, as the daemon would evaluate it."""
+    result = _job_that(fails).execute_in_process(
+        partition_key=month, instance=instance, raise_on_error=False
+    )
+    if fails:
+        run_failure_notice(_failure_context(instance, result.run_id, fangfan))
+        return result.run_id
+    success = (
+        instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+        .records[0]
+        .event_log_entry.dagster_event
+    )
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_recovery_notice",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(result.run_id),
+        resources={"fangfan": fangfan},
+    )
+    run_recovery_notice(context)
+    run_recovery_notice(context)  # evaluated again: written once
+    return result.run_id
+
+
+def test_a_rerun_that_goes_through_answers_the_months_open_notices(tmp_path):
+    """An independent fault probe (indep31) found a failure's notice standing open after the
+    rerun that fixed it went through: the team reading 运行失败通知.txt could not tell the month
+    was done. The rerun answers its month's open notices, once; other months' stay open."""
+    data = tmp_path / "jinan"
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    folder = data / "notices"
+    with dg.instance_for_test() as instance:
+        assert _run_and_sense(instance, fangfan, "2026-10", fails=False)
+        assert not folder.exists()  # nothing failed: nothing to say
+        first = _run_and_sense(instance, fangfan, "2026-10", fails=True)
+        second = _run_and_sense(instance, fangfan, "2026-10", fails=True)
+        other = _run_and_sense(instance, fangfan, "2026-09", fails=True)
+        fixed = _run_and_sense(instance, fangfan, "2026-10", fails=False)
+        _run_and_sense(instance, fangfan, "2026-10", fails=False)  # nothing open any more
+        again = _run_and_sense(instance, fangfan, "2026-10", fails=True)
+        logged = [
+            record.event_log_entry.message
+            for record in instance.get_records_for_run(
+                fixed, of_type=dg.DagsterEventType.ENGINE_EVENT
+            ).records
+        ]
+    text = (folder / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
+    assert text.count("【运行失败】") == 4 and text.count("【已恢复】") == 1
+    block = text.split("【已恢复】")[1].split("【运行失败】")[0]
+    assert "区县：jinan　月份：2026-10" in block and "此前 2 次失败通知" in block
+    assert first in block and second in block and fixed in block and other not in block
+    records = [json.loads(line) for line in (folder / notices.JSONL_FILE).read_text().splitlines()]
+    recovered = [r for r in records if r.get("kind") == "recovered"]
+    assert [r["resolves"] for r in recovered] == [[first, second]]
+    assert notices.open_failures(folder, "monthly_run", "jinan", "2026-10") == (again,)
+    assert notices.open_failures(folder, "monthly_run", "jinan", "2026-09") == (other,)
+    assert sum("运行已恢复：jinan 2026-10" in m for m in logged) == 1
+
+
+def test_fangfan_runs_rerun_answers_its_failure_without_the_daemon(tmp_path, monkeypatch, capsys):
+    """`fangfan run` that goes through after a failed one writes the 【已恢复】 block itself and
+    says so; the sensor, finding the run later, adds nothing."""
+    from pipelines.cli import _run_partition
+    from pipelines.runs import terminal_logger
+
+    data, fangfan = _cli_district(tmp_path, monkeypatch)
+    for fails in (True, False):
+        job = _job_that(fails).with_logger_defs({"terminal": terminal_logger})
+        assert _run_partition(job, "2026-10", 5, {}, fangfan) is not fails
+    assert "运行已恢复：jinan 2026-10" in capsys.readouterr().out
+    text_file = data / "notices" / notices.TEXT_FILE
+    assert text_file.read_text(encoding="utf-8-sig").count("【已恢复】") == 1
+    with dg.DagsterInstance.get() as instance:
+        latest = instance.get_runs()[0]
+        success = (
+            instance.get_records_for_run(latest.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+            .records[0]
+            .event_log_entry.dagster_event
+        )
+        run_recovery_notice(
+            dg.build_run_status_sensor_context(
+                sensor_name="run_recovery_notice",
+                dagster_event=success,
+                dagster_instance=instance,
+                dagster_run=latest,
+                resources={"fangfan": fangfan},
+            )  # fmt: skip
+        )
+    assert text_file.read_text(encoding="utf-8-sig").count("【已恢复】") == 1

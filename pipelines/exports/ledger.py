@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.exports.township import ExportedFile, clean_text
+from pipelines.exports.township import WRITING_FOLDER, ExportedFile, clean_text
 from pipelines.schema import TABLE
 
 EXPORT_LOG = TABLE["export_log"]
@@ -354,10 +354,16 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
             )
     check.problems += changed + deleted
     exports = root / "exports"
+    found = [p for p in (exports.rglob("*") if exports.is_dir() else []) if p.is_file()]
+    # an export killed or stopped while writing leaves its folder beside exports/<M>/: its files
+    # never took a published file's place (an independent fault probe, indep31, saw them listed
+    # as files exported before the ledger, or put there by hand)
+    writing = {p: _writing_folder(p, exports) for p in found}
+    interrupted = sorted({_relative(folder, root) for folder in writing.values() if folder})
     unregistered = sorted(
         _relative(p, root)
-        for p in (exports.rglob("*") if exports.is_dir() else [])
-        if p.is_file() and p.suffix in EXPORTED_SUFFIXES and _relative(p, root) not in latest
+        for p in found
+        if p.suffix in EXPORTED_SUFFIXES and not writing[p] and _relative(p, root) not in latest
     )
     lines.append("")
     lines.append(f"登记链：{len(check.entries)} 条，" + ("完整" if chain_ok else "有问题（见下）"))
@@ -374,6 +380,11 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
             f"exports/ 中没有登记的文件 {len(unregistered)} 个（登记之前导出，或手工放入）："
         )
         lines += [f"  {clean_text(name, 200)}" for name in unregistered]
+    for folder in interrupted:
+        lines.append(
+            f"注：{clean_text(folder, 200)} 是一次中断的导出（运行被结束、停电或磁盘满）留下的临时"
+            "文件夹，其中的文件没有发给乡镇、没有登记；该月下次导出时自动清除，也可以手工删除"
+        )
     for note in check.notes:
         lines.append(f"注：{note}")
     if check.problems:
@@ -383,6 +394,14 @@ def audit(root: Path, database: Path | None = None) -> AuditResult:
     else:
         lines.append("✓ 登记链完整，已登记的现存文件均与登记一致")
     return AuditResult(ok=not check.problems, text="\n".join(lines))
+
+
+def _writing_folder(path: Path, exports: Path) -> Path | None:
+    """The folder a run writes an export in (township.writing_beside) that holds `path`, if any."""
+    for folder in path.relative_to(exports).parents:
+        if WRITING_FOLDER.match(folder.name):
+            return exports / folder
+    return None
 
 
 def _current_files(entries: list[dict]) -> set[str]:

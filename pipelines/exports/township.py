@@ -704,6 +704,8 @@ def township_files(out_dir: Path) -> list[Path]:
 # published ones' places: a township never finds a file half written (a run killed, a disk full)
 # in exports/<M>/, and the files a previous run published stay until the new set is whole
 _WRITING = ".{month}-{kind}正在写入"
+# such a folder's name, whatever its month and kind (fangfan audit tells its files apart)
+WRITING_FOLDER = re.compile(r"^\.\d{4}-\d{2}-.*正在写入$")
 
 
 @contextmanager
