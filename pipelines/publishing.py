@@ -11,7 +11,7 @@ import polars as pl
 
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import FOLDER as DEPARTMENT_FOLDER
-from pipelines.exports.ledger import append_entries, mirror_to_warehouse
+from pipelines.exports.ledger import entries_appended, mirror_to_warehouse
 from pipelines.exports.summary import UNRESOLVED_CSV, write_district_files
 from pipelines.exports.township import (
     ExportedFile,
@@ -98,11 +98,14 @@ def publish_district_files(
         "SELECT export_date FROM export_runs WHERE district = ? AND month = ?",
         [district, month],
     )
+    # on the ledger before they go out, as the township lists are
     files = write_district_files(
         con, district=district, month=month, out_dir=layout.exports(month),
         export_date=export_date or today, settings=settings,
+        recorded=lambda files: _log(
+            con, layout, files, district=district, month=month, signature=signature
+        ),
     )  # fmt: skip
-    _log(con, layout, files, district=district, month=month, signature=signature)
 
     def kind(file: ExportedFile) -> str:
         if file.path.parent.name == DEPARTMENT_FOLDER:
@@ -126,11 +129,11 @@ def _log(
     signature: Signature,
 ) -> None:
     """Every file that left: the append-only ledger outside the warehouse, mirrored in export_log."""
-    entries = append_entries(
+    with entries_appended(
         layout.root, files, district=district, month=month,
         run_id=signature.run_id, user=signature.user,
-    )  # fmt: skip
-    mirror_to_warehouse(con, entries)
+    ) as entries:  # fmt: skip
+        mirror_to_warehouse(con, entries)
 
 
 def paths(files: list[ExportedFile], root: Path) -> str:

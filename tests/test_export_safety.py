@@ -357,6 +357,75 @@ def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(tmp
     assert {p.name: p.read_bytes() for p in month_dir.iterdir()} != published
 
 
+@pytest.mark.parametrize("files", ["township", "district"])
+def test_a_ledger_mirror_that_fails_takes_its_lines_back_and_nothing_goes_out(
+    tmp_path, monkeypatch, files
+):
+    """The disk fills as the export ledger's entries are mirrored into the warehouse: the new
+    files do not go out, so the ledger must not list them. An independent fault probe (indep31)
+    found the ledger naming files no township received, and the audit calling the published
+    ones changed after export. The lines are taken back; the head, the ledger and the published
+    files stand as they were, the audit passes, and the next run logs and publishes."""
+    from pipelines import publishing
+    from pipelines.exports.ledger import audit, head_path, ledger_path
+    from pipelines.publishing import Signature, publish_district_files, publish_township_lists
+
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
+    ).warnings
+    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    layout = DataDir(tmp_path)
+    signature = Signature(run_id=None, user="test")
+
+    def publish() -> None:
+        publish_township_lists(
+            con, layout, district=DISTRICT, month=MONTH, today=date(2026, 11, 3),
+            export_config=_config()["export"], signature=signature,
+        )  # fmt: skip
+        if files == "district":
+            publish_district_files(
+                con, layout, district=DISTRICT, month=MONTH, today=date(2026, 11, 3),
+                signature=signature,
+            )  # fmt: skip
+
+    publish()
+    month_dir = layout.exports(MONTH)
+    published = {p: p.read_bytes() for p in month_dir.rglob("*") if p.is_file()}
+    ledger, head = ledger_path(tmp_path).read_bytes(), head_path(tmp_path).read_bytes()
+    # the next run's files differ: a warning no longer open
+    con.execute("DELETE FROM warnings WHERE rowid = (SELECT min(rowid) FROM warnings)")
+    mirror = publishing.mirror_to_warehouse
+    calls = []
+
+    def disk_full_at_the_mirror(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if files == "township" or len(calls) == 2:  # the district files' own mirror
+            raise OSError(28, "No space left on device")
+        return mirror(*args, **kwargs)
+
+    monkeypatch.setattr(publishing, "mirror_to_warehouse", disk_full_at_the_mirror)
+    with pytest.raises(OSError, match="No space"):
+        publish()
+    monkeypatch.undo()
+    now = {p: p.read_bytes() for p in month_dir.rglob("*") if p.is_file()}
+    if files == "township":
+        assert now == published
+        assert ledger_path(tmp_path).read_bytes() == ledger
+        assert head_path(tmp_path).read_bytes() == head
+    else:  # the township lists went out, and are on the ledger; the district files did not
+        township = {p for p in now if p.parent == month_dir and not p.name.startswith("区级")}
+        assert {p: b for p, b in now.items() if p not in township} == {
+            p: b for p, b in published.items() if p not in township
+        }
+    result = audit(tmp_path, layout.database)
+    assert result.ok, result.text
+    publish()
+    assert audit(tmp_path, layout.database).ok
+    assert {p: p.read_bytes() for p in month_dir.rglob("*") if p.is_file()} != published
+
+
 def test_a_folder_where_a_list_goes_stops_the_export_before_any_file_goes_out(tmp_path):
     """A folder named 清水河街道.xlsx in exports/<M>/: the export stops naming it, before any of
     the new set takes a published file's place (an independent fault probe, indep31: five of

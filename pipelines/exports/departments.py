@@ -223,6 +223,7 @@ def write_department_workbooks(
             digest.result(),
             tuple(f"{name}.{column}" for name, frame in sheets.items() for column in frame.columns),
             None,
+            path.stat().st_size,
         )
         for path, sheets, digest in planned
     ]

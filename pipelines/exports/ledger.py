@@ -140,6 +140,29 @@ def append_entries(
 ) -> list[dict]:
     """Append one chained entry per file (in the order given); returns the entries, each with its
     own hash under `entry_sha256` (not part of the line)."""
+    with entries_appended(
+        root, files, district=district, month=month, run_id=run_id, user=user, now=now
+    ) as entries:
+        return entries
+
+
+@contextlib.contextmanager
+def entries_appended(
+    root: Path,
+    files: Sequence[ExportedFile],
+    *,
+    district: str,
+    month: str,
+    run_id: str | None,
+    user: str | None = None,
+    now: datetime | None = None,
+) -> Iterator[list[dict]]:
+    """append_entries, holding the ledger until the block is done: when the block fails (the
+    warehouse's mirror of the entries on a full disk), the lines are taken back and the ledger
+    is as it was, since the files they name did not go out (an independent fault probe, indep31,
+    found the ledger listing files no township ever received). The head file is written once the
+    block is done: a run killed inside it leaves the head behind the chain, which the audit
+    notes."""
     path = ledger_path(root)
     entries: list[dict] = []
     when = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
@@ -173,20 +196,30 @@ def append_entries(
             prev = line_hash(line)
             entries.append(entry | {"entry_sha256": prev})
             lines.append(line)
-        if lines:
-            # a torn last line (a crash mid-append) stays as evidence; the new lines start afresh
-            payload = (b"" if complete else b"\n") + b"".join(line + b"\n" for line in lines)
-            with path.open("ab") as handle:
+        if not lines:
+            yield entries
+            return
+        # a torn last line (a crash mid-append) stays as evidence; the new lines start afresh
+        payload = (b"" if complete else b"\n") + b"".join(line + b"\n" for line in lines)
+        with path.open("ab") as handle:
+            before = handle.tell()
+            try:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
-            head = head_path(root)
-            temporary = head.with_suffix(".head.tmp")
-            temporary.write_text(
-                json.dumps({"entries": count + len(lines), "last": prev}) + "\n", encoding="utf-8"
-            )
-            os.replace(temporary, head)
-    return entries
+                yield entries
+            except BaseException:
+                # truncating needs no free space: the ledger ends where it ended
+                handle.truncate(before)
+                handle.flush()
+                os.fsync(handle.fileno())
+                raise
+        head = head_path(root)
+        temporary = head.with_suffix(".head.tmp")
+        temporary.write_text(
+            json.dumps({"entries": count + len(lines), "last": prev}) + "\n", encoding="utf-8"
+        )
+        os.replace(temporary, head)
 
 
 def mirror_to_warehouse(con: duckdb.DuckDBPyConnection, entries: Sequence[dict]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
@@ -604,7 +604,9 @@ def _exported(path: Path, rows: int, columns: tuple[str, ...], ids_masked: bool 
         raise ExportCheckError(
             f"导出核对失败：{path.name} 中有 {csv_data_rows(path)} 行，应为 {rows} 行"
         )
-    return ExportedFile(None, path, rows, file_sha256(path), columns, ids_masked)
+    return ExportedFile(
+        None, path, rows, file_sha256(path), columns, ids_masked, size=path.stat().st_size
+    )
 
 
 def _write_summary(
@@ -660,12 +662,14 @@ def write_district_files(
     out_dir: Path,
     export_date: date,
     settings: list[dict[str, str]] | None = None,
+    recorded: Callable[[list[ExportedFile]], None] | None = None,
 ) -> list[ExportedFile]:
     """The district's files (_district_files), written beside exports/<M>/ and put in their
     places there once all are written, each by a rename; a list or department workbook this run
     has none of is removed after. A run killed or failing while it writes leaves the files
     published before (an independent fault probe, indep31: a killed rerun left 部门数据质量
-    without its workbooks and a 区级汇总.xlsx of 22 bytes)."""
+    without its workbooks and a 区级汇总.xlsx of 22 bytes). `recorded` is given the files as
+    they will stand before they are put there (the export ledger): when it fails, none goes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with writing_beside(out_dir, "区级") as writing:
         written = _district_files(
@@ -673,6 +677,8 @@ def write_district_files(
             settings=settings,
         )  # fmt: skip
         placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
+        if recorded is not None:
+            recorded(placed)
         departments = out_dir / DEPARTMENT_FOLDER
         put_in_place(
             [(f.path, g.path) for f, g in zip(written, placed, strict=True)],
