@@ -200,16 +200,17 @@ def test_a_current_list_deleted_by_hand_is_named_not_taken_for_a_rerun_clearing_
     but a count, with the lists reruns cleared. A list the month's latest export did not write
     (a township left with nothing) is cleared, not a problem; one it did write and that is gone
     was deleted, and is named."""
-    from pipelines.exports.ledger import append_entries
+    from pipelines.exports.ledger import entries_appended
     from pipelines.exports.township import ExportedFile
 
     month_dir = district / "exports" / MONTH
     old = month_dir / "旧镇.csv"
     shutil.copyfile(month_dir / "东桥镇.csv", old)
-    append_entries(
+    with entries_appended(
         district, [ExportedFile("旧镇", old, 1, "", ("预警编号",))],
         district=DISTRICT, month=MONTH, run_id="an-earlier-run",
-    )  # fmt: skip
+    ):  # fmt: skip
+        pass
     with dg.instance_for_test() as instance:
         _materialize(district, instance)  # the rerun lists no one in 旧镇: its file is cleared
     assert not old.exists()

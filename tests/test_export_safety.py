@@ -313,6 +313,17 @@ def test_a_run_that_fails_while_writing_leaves_the_published_lists_whole(tmp_pat
     assert [p.name for p in tmp_path.iterdir()] == [MONTH]
 
 
+def _warned_world():
+    """The two-township world in a memory warehouse with its month's warnings evaluated."""
+    con = memory_warehouse()
+    _two_qingshuihe().build(con)
+    warnings = evaluate_rules(
+        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
+    ).warnings
+    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    return con
+
+
 def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(tmp_path, monkeypatch):
     """A run whose record of the export fails (a full disk as export_runs is written) leaves
     the lists published before, as its message says, and the ledger as it was: an independent
@@ -322,12 +333,7 @@ def test_lists_go_out_only_once_the_warehouse_and_the_ledger_hold_the_export(tmp
     from pipelines.exports.ledger import ledger_path
     from pipelines.publishing import Signature, publish_township_lists
 
-    con = memory_warehouse()
-    _two_qingshuihe().build(con)
-    warnings = evaluate_rules(
-        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
-    ).warnings
-    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    con = _warned_world()
     layout = DataDir(tmp_path)
 
     def publish() -> None:
@@ -370,12 +376,7 @@ def test_a_ledger_mirror_that_fails_takes_its_lines_back_and_nothing_goes_out(
     from pipelines.exports.ledger import audit, head_path, ledger_path
     from pipelines.publishing import Signature, publish_district_files, publish_township_lists
 
-    con = memory_warehouse()
-    _two_qingshuihe().build(con)
-    warnings = evaluate_rules(
-        con, district=DISTRICT, month=MONTH, config=_config(), received=set(DEPARTMENT_KEYS)
-    ).warnings
-    replace_partition(con, "warnings", warnings, district=DISTRICT, month=MONTH)
+    con = _warned_world()
     layout = DataDir(tmp_path)
     signature = Signature(run_id=None, user="test")
 

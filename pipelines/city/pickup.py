@@ -24,8 +24,15 @@ import polars as pl
 
 from pipelines.city.schema import read_city
 from pipelines.config import DataDir, previous_month
-from pipelines.exports.ledger import append_entries, file_sha256, mirror_to_warehouse
-from pipelines.exports.township import ExportedFile, csv_bytes, csv_data_rows, mask_ids
+from pipelines.exports.ledger import entries_appended, file_sha256, mirror_to_warehouse
+from pipelines.exports.township import (
+    ExportedFile,
+    csv_bytes,
+    csv_data_rows,
+    mask_ids,
+    put_in_place,
+    writing_beside,
+)
 from pipelines.sources import SOURCES
 
 CROSS_DISTRICT_CSV = "区级_跨区县.csv"
@@ -90,16 +97,20 @@ def publish_cross_district_file(
         frame = frame.with_columns(mask_ids(pl.col("证件号码")).alias("证件号码"))
     path.parent.mkdir(parents=True, exist_ok=True)
     data = csv_bytes(frame)
-    path.write_bytes(data)
-    rows = csv_data_rows(path)
-    if rows != frame.height:
-        raise RuntimeError(f"{path}: 写入 {frame.height} 行，读回 {rows} 行")
-    exported = ExportedFile(
-        township=None, path=path, rows=rows, sha256=file_sha256(path),
-        columns=COLUMNS, ids_masked=mask,
-    )  # fmt: skip
-    entries = append_entries(
-        layout.root, [exported], district=district, month=month, run_id=run_id, user=user
-    )
-    mirror_to_warehouse(con, entries)
+    # written beside, on the ledger, then put in place: as the township lists (publishing)
+    with writing_beside(path.parent, "跨区县") as writing:
+        written = writing / path.name
+        written.write_bytes(data)
+        rows = csv_data_rows(written)
+        if rows != frame.height:
+            raise RuntimeError(f"{path}: 写入 {frame.height} 行，读回 {rows} 行")
+        exported = ExportedFile(
+            township=None, path=path, rows=rows, sha256=file_sha256(written),
+            columns=COLUMNS, ids_masked=mask, size=len(data),
+        )  # fmt: skip
+        with entries_appended(
+            layout.root, [exported], district=district, month=month, run_id=run_id, user=user
+        ) as entries:
+            mirror_to_warehouse(con, entries)
+        put_in_place([(written, path)])
     return exported

@@ -128,24 +128,6 @@ def _last_line(path: Path) -> tuple[int, bytes | None, bool]:
     return len(lines), lines[-1], complete
 
 
-def append_entries(
-    root: Path,
-    files: Sequence[ExportedFile],
-    *,
-    district: str,
-    month: str,
-    run_id: str | None,
-    user: str | None = None,
-    now: datetime | None = None,
-) -> list[dict]:
-    """Append one chained entry per file (in the order given); returns the entries, each with its
-    own hash under `entry_sha256` (not part of the line)."""
-    with entries_appended(
-        root, files, district=district, month=month, run_id=run_id, user=user, now=now
-    ) as entries:
-        return entries
-
-
 @contextlib.contextmanager
 def entries_appended(
     root: Path,
@@ -157,9 +139,11 @@ def entries_appended(
     user: str | None = None,
     now: datetime | None = None,
 ) -> Iterator[list[dict]]:
-    """append_entries, holding the ledger until the block is done: when the block fails (the
-    warehouse's mirror of the entries on a full disk), the lines are taken back and the ledger
-    is as it was, since the files they name did not go out (an independent fault probe, indep31,
+    """One chained entry per file (in the order given), appended to the ledger; yields the
+    entries, each with its own hash under `entry_sha256` (not part of the line). The ledger is
+    held until the block is done: when the block fails (the warehouse's mirror of the entries on
+    a full disk), the lines are taken back and the ledger is as it was, since the files they
+    name did not go out (an independent fault probe, indep31,
     found the ledger listing files no township ever received). The head file is written once the
     block is done: a run killed inside it leaves the head behind the chain, which the audit
     notes."""
