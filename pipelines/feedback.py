@@ -59,20 +59,33 @@ def normalise_verdict(text: str | None) -> str | None:
         # verdict, unless the note is itself another one (the cell then reads two ways)
         head, note = (_VERDICT_BY_KEY.get(re.sub(_DASHES, "", part)) for part in noted.groups())
         verdict = head if note in (None, head) else None
+    if verdict is None and (said := re.fullmatch(_SAID, folded)):
+        # a verdict, then the clerk's sentence after a comma (属实-无需纳入，家属已外出务工: an
+        # independent probe, indep32, saw it refused): the verdict, unless the sentence names a
+        # verdict too (不属实，非本人; 非本人，经核实属实): the cell then reads two ways
+        head = _VERDICT_BY_KEY.get(re.sub(_DASHES, "", said.group(1)))
+        if head is not None and not re.search(_VERDICT_WORDS, said.group(2)):
+            verdict = head
     return verdict or folded
 
 
 _NOTED = r"(.+?)[(\[【〔](.+)[)\]】〕]"
+# after NFKC: ，；：。 are , ; : and 。
+_SAID = r"(.+?)[,;:。](.+)"
+_VERDICT_WORDS = r"属实|非本人"
 
 
-def file_township(file: str, townships: list[str], column_values: pl.Series) -> str | None:
-    """The township a returned file speaks for: its name when it names one, else its 乡镇 column."""
+def file_townships(file: str, townships: list[str]) -> list[str]:
+    """The townships a returned file's name names, in the order it names them: one township's
+    return (东桥镇_王岗村核实.xlsx), or several the district put together
+    (东桥镇三十铺镇_10月核实结果.xlsx: an independent probe, indep32, saw 东桥镇's rows refused as
+    another township's). Where one name holds another (东桥镇, 东桥), the longer is meant."""
     stem = file.rsplit("/", 1)[-1]
-    named = [t for t in sorted(townships, key=len, reverse=True) if t and t in stem]
-    if named:
-        return named[0]
-    values = column_values.drop_nulls()
-    return values.mode().sort().first() if values.len() else None
+    named: list[str] = []
+    for township in sorted(townships, key=len, reverse=True):
+        if township and township in stem and not any(township in n for n in named):
+            named.append(township)
+    return sorted(named, key=stem.index)
 
 
 REJECT_UNKNOWN_ID = "预警编号不存在：不是本区此前下发的预警"
@@ -101,11 +114,18 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
     its answers is taken.
     """
     townships = listed["township"].unique().drop_nulls().to_list()
-    owners = {
-        file: file_township(file, townships, part["township"])
-        for (file,), part in rows.partition_by("file", as_dict=True).items()
-    }
     pairs = listed.select("warning_id", "township").unique()
+    rows = _speaking_for(
+        rows.with_columns(pl.col("warning_id").str.strip_chars().str.to_uppercase()), townships
+    )
+    # a row is its township's answer when one of the townships it speaks for is one the warning
+    # was listed to (a row that speaks for none, its file naming none and its 乡镇 blank
+    # throughout, is not taken for another township's)
+    own = (
+        rows.select("_row", "warning_id", pl.col("_for").alias("township"))
+        .explode("township")
+        .join(pairs, on=["warning_id", "township"], how="semi")["_row"]
+    )
     filled = pl.any_horizontal(
         pl.col("verification_note").str.strip_chars().str.len_chars() > 0,
         pl.col("verifier").str.strip_chars().str.len_chars() > 0,
@@ -113,23 +133,14 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
     ).fill_null(False)
     checked = (
         rows.with_columns(
-            pl.col("warning_id").str.strip_chars().str.to_uppercase(),
             pl.col("verdict").map_elements(normalise_verdict, return_dtype=pl.String),
-            pl.col("file").replace_strict(owners, return_dtype=pl.String).alias("file_township"),
+            pl.col("_for").list.join("、").replace("", None).alias("file_township"),
+            ((pl.col("_for").list.len() == 0) | pl.col("_row").is_in(own.implode())).alias(
+                "its_township"
+            ),
         )
-        .with_columns(
-            pl.col("warning_id").is_in(pairs["warning_id"].implode()).alias("known"),
-            # the file's township among those the warning was listed to (a file that names no
-            # township, by its name or its 乡镇 column, is not taken for another township's)
-            (
-                pl.col("file_township").is_null()
-                | pl.struct("warning_id", "file_township").is_in(
-                    pairs.select(pl.struct("warning_id", pl.col("township").alias("file_township")))
-                    .to_series()
-                    .implode()
-                )
-            ).alias("its_township"),
-        )
+        .drop("_row", "_for")
+        .with_columns(pl.col("warning_id").is_in(pairs["warning_id"].implode()).alias("known"))
         .with_columns(
             pl.when(pl.col("verdict").is_null() & ~filled)
             .then(pl.lit(None, dtype=pl.String))  # not an answer yet
@@ -164,6 +175,30 @@ def resolve_answers(rows: pl.DataFrame, listed: pl.DataFrame) -> tuple[pl.DataFr
         "reason", "known", "its_township"
     )
     return answers, rejects
+
+
+def _speaking_for(rows: pl.DataFrame, townships: list[str]) -> pl.DataFrame:
+    """`rows` numbered (_row) with the townships each speaks for (_for): those its file's name
+    names (file_townships); in a file whose name names none (核实结果汇总.xlsx), the row's own
+    乡镇 as returned, or, where that is blank, the one most of the file's rows give."""
+    files = rows["file"].unique().to_list()
+    named = pl.DataFrame(
+        {"file": files, "_named": [file_townships(f, townships) for f in files]},
+        schema={"file": pl.String, "_named": pl.List(pl.String)},
+    )
+    cell = pl.col("township").str.strip_chars().replace("", None)
+    usual = cell.drop_nulls().mode().sort().first().over("file")
+    return (
+        rows.with_row_index("_row")
+        .join(named, on="file", how="left")
+        .with_columns(
+            pl.when(pl.col("_named").list.len() > 0)
+            .then(pl.col("_named"))
+            .otherwise(pl.concat_list(pl.coalesce(cell, usual)).list.drop_nulls())
+            .alias("_for")
+        )
+        .drop("_named")
+    )
 
 
 def effective_verdicts(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:

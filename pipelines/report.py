@@ -9,7 +9,7 @@ import polars as pl
 
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
-from pipelines.exports.summary import source_problems
+from pipelines.exports.summary import FEEDBACK_CSV, source_problems
 from pipelines.exports.township import carried_not_listed, clean_text
 from pipelines.feedback import effective_verdicts
 from pipelines.matching.ids import DESTROYED
@@ -251,7 +251,7 @@ def _returned_answers(con, district: str, month: str) -> list[str]:  # noqa: ANN
     )
     heading = (
         f"⚠ 乡镇反馈中未采用的核实结果 {total} 条（这些预警仍为待核实，会再次下发；"
-        "请按下列原因告知乡镇）："
+        f"请按下列原因告知乡镇，逐行见 {FEEDBACK_CSV}）："
     )
     return [*lines, heading, *shown, ""]
 

@@ -903,6 +903,53 @@ def test_answers_not_taken_from_a_returned_list_are_named_per_file_in_the_run_ou
     assert '核实结果":' not in "\n".join(lines)  # reasons, never the cells
 
 
+def test_answers_not_taken_are_listed_row_by_row_for_the_district(tmp_path):
+    """The run output counts refused answers per file; the district, telling each township what
+    to answer again, needs the rows (an independent probe, indep32, found them only in the
+    warehouse): 区级_未采用核实结果.csv names file, sheet, row, 预警编号, 乡镇, the 核实结果 as
+    written and why; nothing of a person; gone again once a month has none."""
+    from pipelines.exports.summary import FEEDBACK_CSV
+    from pipelines.feedback import REJECT_OTHER_TOWNSHIP, REJECT_UNKNOWN_VERDICT
+
+    con = memory_warehouse()
+    World().build(con)
+    refused = pl.DataFrame(
+        {
+            "source": ["feedback"] * 2,
+            "file": ["东桥镇_9月核实结果.xlsx", "东桥镇_9月核实结果.xlsx"],
+            "sheet": ["Sheet1", "Sheet1"],
+            "row_number": [10, 4],
+            "field": ["warning_id"] * 2,
+            "reason": [REJECT_UNKNOWN_VERDICT, REJECT_OTHER_TOWNSHIP],
+            "raw_values": [
+                '{"预警编号":"GA01-784625CA4895","乡镇":"东桥镇","核实结果":"已核实"}',
+                '{"预警编号":"SL01-1A","乡镇":"木厂镇","核实结果":"不属实"}',
+            ],
+        }
+    )
+    replace_partition(con, "rejects", refused, district=DISTRICT, month=MONTH,
+                      extra_where=("source = ?", ["feedback"]))  # fmt: skip
+    out = tmp_path / MONTH
+    files = write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    (listed,) = [f for f in files if f.path.name == FEEDBACK_CSV]
+    assert listed.rows == 2 and listed.ids_masked is None
+    rows = list(csv.DictReader(io.StringIO((out / FEEDBACK_CSV).read_text("utf-8-sig"))))
+    assert [
+        (r["行号"], r["预警编号"], r["乡镇"], r["核实结果"], r["未采用原因"]) for r in rows
+    ] == [
+        ("4", "SL01-1A", "木厂镇", "不属实", REJECT_OTHER_TOWNSHIP),
+        ("10", "GA01-784625CA4895", "东桥镇", "已核实", REJECT_UNKNOWN_VERDICT),
+    ]
+    assert all(r["文件"] == "东桥镇_9月核实结果.xlsx" and r["工作表"] == "Sheet1" for r in rows)
+    con.execute("DELETE FROM rejects WHERE source = 'feedback'")
+    write_district_files(
+        con, district=DISTRICT, month=MONTH, out_dir=out, export_date=date(2026, 11, 3)
+    )
+    assert not (out / FEEDBACK_CSV).exists()
+
+
 def test_answers_verified_after_their_deadline_are_counted_in_the_run_output(tmp_path):
     """An independent district's loop: a township's results dated after the 核实截止日期 were
     taken, and nothing said they came late. They are still taken (the answer stands), and the

@@ -58,6 +58,7 @@ SUMMARY_HTML = "区级汇总.html"
 CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 ROSTER_CSV = "区级_花名册问题.csv"
+FEEDBACK_CSV = "区级_未采用核实结果.csv"
 
 # rules that fire because a member is *absent* from the source: a source not received, empty, or
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
@@ -417,6 +418,38 @@ def roster_problem_listing(
     )
 
 
+def feedback_problem_listing(
+    con: duckdb.DuckDBPyConnection, district: str, month: str
+) -> pl.DataFrame:
+    """Every returned row of M's feedback whose answer was not taken, with its file, sheet and
+    row, the 预警编号, 乡镇 and 核实结果 as the township wrote them, and why: the district tells
+    each township which rows to answer again (an independent probe, indep32, found only counts
+    per file outside the warehouse). Nothing of a person: the 预警编号 names the warning."""
+    rows = _q(
+        con,
+        """SELECT file, sheet, row_number,
+                  json_extract_string(raw_values, '$."预警编号"') AS warning_id,
+                  json_extract_string(raw_values, '$."乡镇"') AS township,
+                  json_extract_string(raw_values, '$."核实结果"') AS verdict, reason
+           FROM rejects
+           WHERE district = $d AND month = $m AND source = 'feedback'
+           ORDER BY file, sheet NULLS FIRST, row_number""",
+        d=district,
+        m=month,
+    )
+    if rows.height == 0:
+        return pl.DataFrame()
+    return rows.select(
+        pl.col("file").alias("文件"),
+        pl.col("sheet").alias("工作表"),
+        pl.col("row_number").alias("行号"),
+        pl.col("warning_id").alias("预警编号"),
+        pl.col("township").alias("乡镇"),
+        pl.col("verdict").alias("核实结果"),
+        pl.col("reason").alias("未采用原因"),
+    )
+
+
 def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str) -> pl.DataFrame:
     """Records not tied to exactly one member this month, records withdrawn as 非本人, and the
     rows behind a rule's 无法判断 (an absence rule) and 不可判断 (a decisive field blank or
@@ -644,12 +677,14 @@ def _write_summary(
     return written
 
 
-def _write_listing(target: Path, rows: pl.DataFrame) -> list[ExportedFile]:
-    """A district list (unresolved records, the roster's problems) as CSV (none, and an earlier
-    one removed, when empty)."""
+def _write_listing(
+    target: Path, rows: pl.DataFrame, ids_masked: bool | None = True
+) -> list[ExportedFile]:
+    """A district list (unresolved records, the roster's problems, answers not taken) as CSV
+    (none, and an earlier one removed, when empty); `ids_masked` None: it holds no ID."""
     if rows.height:
         target.write_bytes(csv_bytes(rows))
-        return [_exported(target, rows.height, tuple(rows.columns), True)]
+        return [_exported(target, rows.height, tuple(rows.columns), ids_masked)]
     target.unlink(missing_ok=True)
     return []
 
@@ -683,7 +718,7 @@ def write_district_files(
         put_in_place(
             [(f.path, g.path) for f, g in zip(written, placed, strict=True)],
             [
-                out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV,
+                out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV, out_dir / FEEDBACK_CSV,
                 *(departments.iterdir() if departments.is_dir() else ()),
             ],
         )  # fmt: skip
@@ -738,4 +773,7 @@ def _district_files(
         )
         written += listed.result()
     written += _write_listing(out_dir / ROSTER_CSV, roster_problem_listing(con, district, month))
+    written += _write_listing(
+        out_dir / FEEDBACK_CSV, feedback_problem_listing(con, district, month), ids_masked=None
+    )
     return written
