@@ -661,6 +661,25 @@ def test_a_red_multiple_written_with_decimals_is_red_exactly_at_its_line(world, 
     assert level == {at_line: "红", below: "黄"}
 
 
+def test_a_yb01_warning_keeps_its_id_whatever_level_the_settings_give_it(world, rule_config):
+    """An independent probe (indep33) reran a month with red_multiple 2 → 1.5 and saw the same
+    household's YB01 listed under a new 预警编号: the level was part of its evidence key. The
+    warning is the household's crossing of the threshold in the year; its level is the
+    settings'. A threshold written with cents is said with them (20000.01 had read 20,000)."""
+    household = world.household("一般农户")
+    member = world.member(household)
+    world.record("medical_claims", member, self_paid=20_000.01)
+    world.record("medical_claims", member, self_paid=12_000.0)
+    settings = copy.deepcopy(rule_config)
+    settings["rules"]["YB01"]["threshold_general"] = 20_000.01
+    yellow = fired(world.evaluate(settings), "YB01")
+    settings["rules"]["YB01"]["red_multiple"] = 1.5
+    red = fired(world.evaluate(settings), "YB01")
+    assert (yellow["level"].to_list(), red["level"].to_list()) == (["黄"], ["红"])
+    assert yellow["warning_id"].to_list() == red["warning_id"].to_list()
+    assert "达到一般农户阈值 20,000.01 元" in red["evidence"][0]
+
+
 def test_loss_and_capital_thresholds_written_with_decimals_hold_at_the_line(world, rule_config):
     settings = copy.deepcopy(rule_config)
     settings["rules"]["YJ01"]["loss_threshold"] = 4_999.99
