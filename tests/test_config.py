@@ -62,6 +62,14 @@ def test_district_key_order(tmp_path, monkeypatch):
         ('[export]\nmask_ids = "否"\n', r"\[export\] mask_ids"),
         ("[export]\ndeadline_days = 0\n", r"\[export\] deadline_days"),
         ("[ties]\nprecision_min_confidence = 99.5\n", r"\[ties\] precision_min_confidence"),
+        # a section or key no setting has would change nothing, silently (indep33)
+        ("[Export]\nmask_ids = false\n", r"\[Export\] 不是设置文件的一节.*是不是要写 \[export\]"),
+        ("[daochu]\nmask_ids = false\n", r"\[daochu\] 不是设置文件的一节"),
+        ("[export]\nmask_id = false\n", r"mask_id 不是 \[export\] 的设置项.*mask_ids"),
+        ("[ages]\nlabor_min = 18\n", r"labor_min 不是 \[ages\] 的设置项.*labour_min"),
+        ("[ties]\nprecision = 0.9\n", r"precision 不是 \[ties\].*precision_min_confidence"),
+        ('[district]\nnmae = "金安区"\n', r"nmae 不是 \[district\] 的设置项.*name"),
+        ("deadline_days = 30\n[export]\nxlsx = true\n", r"deadline_days 不是设置项.*\[export\]"),
     ],
 )
 def test_a_setting_that_cannot_be_meant_is_refused_naming_file_and_key(tmp_path, written, named):
@@ -120,3 +128,25 @@ def test_a_value_set_back_to_its_default_by_a_later_file_is_no_change(tmp_path, 
     explicit.write_text("[rules.YB01]\nthreshold_monitored = 5000\n", encoding="utf-8")
     rows = settings_in_effect(DataDir(tmp_path), explicit)
     assert [(r["设置项"], r["本月取值"]) for r in rows] == [("rules.YB01.red_multiple", "1.5")]
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-8-sig", "gbk", "utf-16"], ids=["notepad_utf8_bom", "gbk", "notepad_unicode"]
+)
+def test_a_settings_file_as_notepad_saves_it_is_read(tmp_path, monkeypatch, encoding):
+    """Windows Notepad writes UTF-8 with a BOM, "ANSI" (GBK on a Chinese Windows) or "Unicode"
+    (UTF-16), with CRLF: an independent probe (indep33) saw the BOM refused as a TOML error at
+    line 1 and the GBK file as a UTF-8 error; each is the district's settings, read."""
+    text = '# 核实期限改为30天\r\n[export]\r\ndeadline_days = 30\r\n[district]\r\nname = "金安区"\r\n'
+    (tmp_path / "rules.toml").write_bytes(text.encode(encoding))
+    assert load_rule_config(DataDir(tmp_path))["export"]["deadline_days"] == 30
+    monkeypatch.delenv("FANGFAN_DISTRICT", raising=False)
+    assert district_key(DataDir(tmp_path)) == "金安区"
+
+
+def test_rules_toml_saved_as_rules_toml_txt_is_named_not_ignored(tmp_path):
+    """Notepad saves rules.toml as rules.toml.txt unless told otherwise: the district's settings
+    would be ignored and the lists made on the defaults (indep33). The run stops, saying so."""
+    (tmp_path / "rules.toml.txt").write_text("[export]\ndeadline_days = 30\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"rules\.toml\.txt.*改名为 rules\.toml"):
+        load_rule_config(DataDir(tmp_path))

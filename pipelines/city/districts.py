@@ -21,11 +21,10 @@ ledger/; a city adds the city warehouse `<root>/warehouse/city.duckdb` (pipeline
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import DataDir, district_key
+from pipelines.config import DataDir, district_key, read_settings
 
 DISTRICTS_FILE = "districts.toml"
 CITY_DATABASE = "city.duckdb"
@@ -78,7 +77,7 @@ def check_code(code: str) -> str:
 
 def _declared(root: Path) -> tuple[District, ...]:
     path = root / DISTRICTS_FILE
-    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("district", [])
+    entries = read_settings(path).get("district", [])
     if not entries:
         raise ValueError(f"{path}: 没有 [[district]] 条目")
     districts = []
@@ -113,7 +112,7 @@ def _rules_name(folder: Path) -> str:
     local = folder / "rules.toml"
     if not local.is_file():
         return ""
-    return str(tomllib.loads(local.read_text(encoding="utf-8")).get("district", {}).get("name", ""))
+    return str(read_settings(local).get("district", {}).get("name", ""))
 
 
 def load_city(root: Path | str, explicit_district: str = "") -> City:

@@ -3,13 +3,13 @@ explicit file, each checked against the rule catalogue before any data is read."
 
 from __future__ import annotations
 
+import difflib
 import os
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pipelines.config import RULES_ENV, DataDir
+from pipelines.config import NOTEPAD_SUFFIX, RULES_ENV, DataDir, read_settings
 from pipelines.rules.catalogue import RULES_BY_CODE
 from pipelines.rules.spec import exact
 from pipelines.sources import SOURCES
@@ -32,7 +32,16 @@ def _settings_files(data_dir: DataDir | None, rules_file: Path | None) -> list[P
     explicit file (or FANGFAN_RULES)."""
     candidates: list[Path] = []
     if data_dir is not None:
-        candidates.append(data_dir.root / "rules.toml")
+        local = data_dir.root / "rules.toml"
+        saved_as = local.with_name(local.name + NOTEPAD_SUFFIX)
+        if not local.is_file() and saved_as.is_file():
+            # the district wrote settings it means to apply: running on the defaults would
+            # make lists under settings nobody chose (an independent probe, indep33)
+            raise ValueError(
+                f"{saved_as}: 记事本保存时在文件名后加了 {NOTEPAD_SUFFIX}，fangfan 只读 {local.name}："
+                f"请把它改名为 {local.name}（资源管理器中先勾选“文件扩展名”）后再运行"
+            )
+        candidates.append(local)
     explicit = rules_file or (Path(os.environ[RULES_ENV]) if os.environ.get(RULES_ENV) else None)
     if explicit is not None:
         if not explicit.is_file():
@@ -45,13 +54,8 @@ def load_rule_config(data_dir: DataDir | None = None, rules_file: Path | None = 
     """Defaults, overlaid by <data dir>/rules.toml, overlaid by an explicit file (or FANGFAN_RULES)."""
     config = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
     for path in _settings_files(data_dir, rules_file):
-        text = path.read_text(encoding="utf-8")
-        try:
-            override = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise ValueError(
-                f"{path}: not a valid settings file ({error}){_line_of(text, error)}"
-            ) from None
+        override = read_settings(path)
+        _check_known(path, override, config)
         _check_rule_settings(path, override, config)
         config = _merge(config, override)
         _check_other_settings(path, override, config)
@@ -98,7 +102,7 @@ def settings_in_effect(
         return str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
 
     for path in files:
-        for key, value in _flat(tomllib.loads(path.read_text(encoding="utf-8"))).items():
+        for key, value in _flat(read_settings(path)).items():
             if key.startswith("district."):
                 continue
             if defaults.get(key) == value:  # written as the default, or set back to it
@@ -185,14 +189,60 @@ VALUE_SETTINGS = {
 }
 
 
-def _line_of(text: str, error: tomllib.TOMLDecodeError) -> str:
-    """The settings line the TOML error points at, as written (`loss_threshold =`: the key a
-    value is missing for), so the district sees which setting to mend."""
-    found = re.search(r"at line (\d+)", str(error))
-    lines = text.splitlines()
-    if not found or not 0 < int(found[1]) <= len(lines):
-        return ""
-    return f"：第 {found[1]} 行「{lines[int(found[1]) - 1].strip()}」"
+# tables whose keys are the district's own (rule codes), checked by the settings they belong to
+_OPEN_TABLES = {("rules",), ("levels", "force")}
+
+
+def _check_known(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Every section and key of `override` is one defaults.toml has: a misspelled one ([Export],
+    mask_id, deadline, a key written above every section) would silently change nothing, and
+    the lists would be made under settings the district did not choose (an independent probe,
+    indep33, found ten such files run on the defaults). Refused naming the file and the key,
+    with the setting it most likely means."""
+    known = _flat(defaults)
+    sections = {key.rsplit(".", 1)[0] for key in known if "." in key}
+
+    def check(table: dict[str, Any], at: tuple[str, ...]) -> None:
+        for key, value in table.items():
+            here = (*at, key)
+            name = ".".join(here)
+            if here in _OPEN_TABLES:
+                continue  # its own check refuses a value of the wrong kind
+            if isinstance(value, dict) and name in sections:
+                check(value, here)
+            elif name not in known or isinstance(value, dict):
+                raise ValueError(f"{path}: {_unknown(name, value, known, sections)}")
+
+    check(override, ())
+
+
+def _unknown(name: str, value: Any, known: dict[str, Any], sections: set[str]) -> str:
+    """Why `name` is no setting, and which setting it most likely is."""
+    if isinstance(value, dict):
+        said = (
+            f"[{name}] 不是设置文件的一节（各节：{'、'.join(f'[{s}]' for s in sorted(sections))}）"
+        )
+        candidates = sorted(sections)
+    else:
+        section, _, key = name.rpartition(".")
+        said = (
+            f"{key} 不是 [{section}] 的设置项" if section in sections else f"{name} 不是设置项"
+        ) + "：不会起作用"
+        candidates = list(known)
+    lowered = {c.lower(): c for c in candidates}
+    last = {c.rsplit(".", 1)[-1]: c for c in candidates}
+    guess = lowered.get(name.lower()) or last.get(name.rsplit(".", 1)[-1])
+    if guess is None:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    if guess is not None:
+        where, _, item = guess.rpartition(".")
+        said += (
+            f"；是不是要写 [{guess}]"
+            if isinstance(value, dict)
+            else (f"；是不是要写 [{where}] 下的 {item}" if where else f"；是不是要写 {item}")
+        )
+    return said + "（各项及默认值见 pipelines/rules/defaults.toml）"
 
 
 def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
