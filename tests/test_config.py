@@ -137,7 +137,9 @@ def test_a_settings_file_as_notepad_saves_it_is_read(tmp_path, monkeypatch, enco
     """Windows Notepad writes UTF-8 with a BOM, "ANSI" (GBK on a Chinese Windows) or "Unicode"
     (UTF-16), with CRLF: an independent probe (indep33) saw the BOM refused as a TOML error at
     line 1 and the GBK file as a UTF-8 error; each is the district's settings, read."""
-    text = '# 核实期限改为30天\r\n[export]\r\ndeadline_days = 30\r\n[district]\r\nname = "金安区"\r\n'
+    text = (
+        '# 核实期限改为30天\r\n[export]\r\ndeadline_days = 30\r\n[district]\r\nname = "金安区"\r\n'
+    )
     (tmp_path / "rules.toml").write_bytes(text.encode(encoding))
     assert load_rule_config(DataDir(tmp_path))["export"]["deadline_days"] == 30
     monkeypatch.delenv("FANGFAN_DISTRICT", raising=False)
