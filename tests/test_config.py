@@ -62,6 +62,8 @@ def test_district_key_order(tmp_path, monkeypatch):
         ('[export]\nmask_ids = "否"\n', r"\[export\] mask_ids"),
         ("[export]\ndeadline_days = 0\n", r"\[export\] deadline_days"),
         ("[ties]\nprecision_min_confidence = 99.5\n", r"\[ties\] precision_min_confidence"),
+        ("[rules.JY02]\nwindow_months = 0\n", r"\[rules\.JY02\] window_months must be a whole"),
+        ("[rules.JY02]\nwindow_months = 6.5\n", r"\[rules\.JY02\] window_months must be a whole"),
         # a section or key no setting has would change nothing, silently (indep33)
         ("[Export]\nmask_ids = false\n", r"\[Export\] 不是设置文件的一节.*是不是要写 \[export\]"),
         ("[daochu]\nmask_ids = false\n", r"\[daochu\] 不是设置文件的一节"),

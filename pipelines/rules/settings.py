@@ -271,6 +271,12 @@ def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[st
                 raise ValueError(
                     f"{path}: [rules.{code}] {name} must be a number (0 or more), not {value!r}"
                 )
+            if convert is int and (not isinstance(value, int) or value < 1):
+                # a count of months: 0 would switch the rule off unsaid (indep33), 6.5 is no count
+                raise ValueError(
+                    f"{path}: [rules.{code}] {name} must be a whole number (1 or more), "
+                    f"not {value!r}"
+                )
             if (code, name) in VALUE_SETTINGS:
                 source, field_name = VALUE_SETTINGS[code, name]
                 allowed = SOURCES[source].field(field_name).allowed
