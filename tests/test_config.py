@@ -66,12 +66,25 @@ def test_district_key_order(tmp_path, monkeypatch):
         ("[rules.JY02]\nwindow_months = 6.5\n", r"\[rules\.JY02\] window_months must be a whole"),
         # a section or key no setting has would change nothing, silently (indep33)
         ("[Export]\nmask_ids = false\n", r"\[Export\] 不是设置文件的一节.*是不是要写 \[export\]"),
-        ("[daochu]\nmask_ids = false\n", r"\[daochu\] 不是设置文件的一节"),
-        ("[export]\nmask_id = false\n", r"mask_id 不是 \[export\] 的设置项.*mask_ids"),
+        (
+            "[daochu]\nmask_ids = false\n",
+            r"\[daochu\] mask_ids = false：\[daochu\] 不是设置文件的一节",
+        ),
+        (
+            "[rule.YB01]\nthreshold_monitored = 3000\n",
+            r"threshold_monitored = 3000.*\[rules\.YB01\]",
+        ),
+        (
+            "[export]\nmask_id = false\n",
+            r"mask_id = false：mask_id 不是 \[export\] 的设置项.*mask_ids",
+        ),
         ("[ages]\nlabor_min = 18\n", r"labor_min 不是 \[ages\] 的设置项.*labour_min"),
         ("[ties]\nprecision = 0.9\n", r"precision 不是 \[ties\].*precision_min_confidence"),
         ('[district]\nnmae = "金安区"\n', r"nmae 不是 \[district\] 的设置项.*name"),
-        ("deadline_days = 30\n[export]\nxlsx = true\n", r"deadline_days 不是设置项.*\[export\]"),
+        (
+            "deadline_days = 30\n[export]\nxlsx = true\n",
+            r"deadline_days = 30：不是任何一节的设置项.*\[export\]",
+        ),
     ],
 )
 def test_a_setting_that_cannot_be_meant_is_refused_naming_file_and_key(tmp_path, written, named):

@@ -4,6 +4,7 @@ explicit file, each checked against the rule catalogue before any data is read."
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -217,32 +218,67 @@ def _check_known(path: Path, override: dict[str, Any], defaults: dict[str, Any])
 
 
 def _unknown(name: str, value: Any, known: dict[str, Any], sections: set[str]) -> str:
-    """Why `name` is no setting, and which setting it most likely is."""
+    """Why `name` is no setting, and which setting it most likely is; the line as written first
+    (`[rule.YB01] threshold_monitored = 3000`), so the district finds it in the file."""
     if isinstance(value, dict):
+        inner, leaf = _first_leaf(value)
+        table = ".".join((name, *inner[:-1]))
+        written = f"[{table}] {inner[-1]} = {_toml(leaf)}" if inner else f"[{name}]"
         said = (
-            f"[{name}] 不是设置文件的一节（各节：{'、'.join(f'[{s}]' for s in sorted(sections))}）"
+            f"{written}：[{name}] 不是设置文件的一节（各节："
+            + "、".join(f"[{s}]" for s in sorted(sections))
+            + "）"
         )
-        candidates = sorted(sections)
+        # [rule.YB01]: the table meant is the one ending like the one written
+        guess = _guess(table, sorted(sections)) or _guess(name, sorted(sections))
+        if guess is not None:
+            said += f"；是不是要写 [{guess}]"
     else:
         section, _, key = name.rpartition(".")
+        written = f"{key} = {_toml(value)}"
         said = (
-            f"{key} 不是 [{section}] 的设置项" if section in sections else f"{name} 不是设置项"
-        ) + "：不会起作用"
-        candidates = list(known)
-    lowered = {c.lower(): c for c in candidates}
-    last = {c.rsplit(".", 1)[-1]: c for c in candidates}
-    guess = lowered.get(name.lower()) or last.get(name.rsplit(".", 1)[-1])
-    if guess is None:
-        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-        guess = close[0] if close else None
-    if guess is not None:
-        where, _, item = guess.rpartition(".")
-        said += (
-            f"；是不是要写 [{guess}]"
-            if isinstance(value, dict)
-            else (f"；是不是要写 [{where}] 下的 {item}" if where else f"；是不是要写 {item}")
+            written
+            + (
+                f"：{key} 不是 [{section}] 的设置项"
+                if section in sections
+                else "：不是任何一节的设置项"
+            )
+            + "，不会起作用"
         )
+        guess = _guess(name, list(known))
+        if guess is not None:
+            where, _, item = guess.rpartition(".")
+            said += f"；是不是要写 [{where}] 下的 {item}" if where else f"；是不是要写 {item}"
     return said + "（各项及默认值见 pipelines/rules/defaults.toml）"
+
+
+def _first_leaf(table: dict[str, Any]) -> tuple[tuple[str, ...], Any]:
+    """The path to the first value that is not a table, and that value (nothing: an empty one)."""
+    for key, value in table.items():
+        if isinstance(value, dict):
+            inner, leaf = _first_leaf(value)
+            return (key, *inner), leaf
+        return (key,), value
+    return (), None
+
+
+def _toml(value: Any) -> str:
+    """A value as the settings file writes it (true, 3000, "否")."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _guess(name: str, candidates: list[str]) -> str | None:
+    """The candidate `name` most likely means: the same but for case, the same last part
+    (rule.YB01 → rules.YB01), or one spelt closely."""
+    lowered = {c.lower(): c for c in candidates}
+    ending = {c.rsplit(".", 1)[-1]: c for c in candidates}
+    found = lowered.get(name.lower()) or ending.get(name.rsplit(".", 1)[-1])
+    if found is None and "." in name:
+        found = ending.get(name.rsplit(".", 1)[-1].upper())
+    if found is None:
+        close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
+        found = close[0] if close else None
+    return found
 
 
 def _check_rule_settings(path: Path, override: dict[str, Any], defaults: dict[str, Any]) -> None:
