@@ -190,7 +190,7 @@ def _speaking_for(rows: pl.DataFrame, townships: list[str]) -> pl.DataFrame:
     usual = cell.drop_nulls().mode().sort().first().over("file")
     return (
         rows.with_row_index("_row")
-        .join(named, on="file", how="left")
+        .join(named, on="file", how="left", maintain_order="left")
         .with_columns(
             pl.when(pl.col("_named").list.len() > 0)
             .then(pl.col("_named"))
