@@ -11,8 +11,8 @@ import polars as pl
 
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import FOLDER as DEPARTMENT_FOLDER
-from pipelines.exports.ledger import entries_appended, mirror_to_warehouse
-from pipelines.exports.summary import UNRESOLVED_CSV, write_district_files
+from pipelines.exports.ledger import log_exports
+from pipelines.exports.summary import UNRESOLVED_CSV, district_files_ready
 from pipelines.exports.township import (
     ExportedFile,
     build_listing,
@@ -63,13 +63,13 @@ def publish_township_lists(
     with township_files_ready(
         listing, layout.exports(month), mask=bool(export_config["mask_ids"]),
         xlsx=bool(export_config["xlsx"]), export_date=export_date,
-    ) as (files, put_in_place):  # fmt: skip
+    ) as (files, publish):  # fmt: skip
         replace_partition(
             con, "listings", listing.drop("record_keys"), district=district, month=month
         )
         record_export(con, district, month, export_date)
         _log(con, layout, files, district=district, month=month, signature=signature)
-        put_in_place()
+        publish()
     return TownshipLists(listing, files, export_date, carried_from)
 
 
@@ -99,13 +99,12 @@ def publish_district_files(
         [district, month],
     )
     # on the ledger before they go out, as the township lists are
-    files = write_district_files(
+    with district_files_ready(
         con, district=district, month=month, out_dir=layout.exports(month),
         export_date=export_date or today, settings=settings,
-        recorded=lambda files: _log(
-            con, layout, files, district=district, month=month, signature=signature
-        ),
-    )  # fmt: skip
+    ) as (files, publish):  # fmt: skip
+        _log(con, layout, files, district=district, month=month, signature=signature)
+        publish()
 
     def kind(file: ExportedFile) -> str:
         if file.path.parent.name == DEPARTMENT_FOLDER:
@@ -128,12 +127,11 @@ def _log(
     month: str,
     signature: Signature,
 ) -> None:
-    """Every file that left: the append-only ledger outside the warehouse, mirrored in export_log."""
-    with entries_appended(
-        layout.root, files, district=district, month=month,
+    """Every file that leaves, on the ledger (exports.ledger.log_exports)."""
+    log_exports(
+        con, layout.root, files, district=district, month=month,
         run_id=signature.run_id, user=signature.user,
-    ) as entries:  # fmt: skip
-        mirror_to_warehouse(con, entries)
+    )  # fmt: skip
 
 
 def paths(files: list[ExportedFile], root: Path) -> str:

@@ -372,7 +372,7 @@ def test_a_ledger_mirror_that_fails_takes_its_lines_back_and_nothing_goes_out(
     found the ledger naming files no township received, and the audit calling the published
     ones changed after export. The lines are taken back; the head, the ledger and the published
     files stand as they were, the audit passes, and the next run logs and publishes."""
-    from pipelines import publishing
+    from pipelines.exports import ledger as ledger_module
     from pipelines.exports.ledger import audit, head_path, ledger_path
     from pipelines.publishing import Signature, publish_district_files, publish_township_lists
 
@@ -397,7 +397,7 @@ def test_a_ledger_mirror_that_fails_takes_its_lines_back_and_nothing_goes_out(
     ledger, head = ledger_path(tmp_path).read_bytes(), head_path(tmp_path).read_bytes()
     # the next run's files differ: a warning no longer open
     con.execute("DELETE FROM warnings WHERE rowid = (SELECT min(rowid) FROM warnings)")
-    mirror = publishing.mirror_to_warehouse
+    mirror = ledger_module.mirror_to_warehouse
     calls = []
 
     def disk_full_at_the_mirror(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -406,7 +406,7 @@ def test_a_ledger_mirror_that_fails_takes_its_lines_back_and_nothing_goes_out(
             raise OSError(28, "No space left on device")
         return mirror(*args, **kwargs)
 
-    monkeypatch.setattr(publishing, "mirror_to_warehouse", disk_full_at_the_mirror)
+    monkeypatch.setattr(ledger_module, "mirror_to_warehouse", disk_full_at_the_mirror)
     with pytest.raises(OSError, match="No space"):
         publish()
     monkeypatch.undo()

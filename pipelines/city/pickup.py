@@ -24,7 +24,7 @@ import polars as pl
 
 from pipelines.city.schema import read_city
 from pipelines.config import DataDir, previous_month
-from pipelines.exports.ledger import entries_appended, file_sha256, mirror_to_warehouse
+from pipelines.exports.ledger import file_sha256, log_exports
 from pipelines.exports.township import (
     ExportedFile,
     csv_bytes,
@@ -108,9 +108,8 @@ def publish_cross_district_file(
             township=None, path=path, rows=rows, sha256=file_sha256(written),
             columns=COLUMNS, ids_masked=mask, size=len(data),
         )  # fmt: skip
-        with entries_appended(
-            layout.root, [exported], district=district, month=month, run_id=run_id, user=user
-        ) as entries:
-            mirror_to_warehouse(con, entries)
+        log_exports(
+            con, layout.root, [exported], district=district, month=month, run_id=run_id, user=user
+        )
         put_in_place([(written, path)])
     return exported

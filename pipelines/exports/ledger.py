@@ -143,10 +143,9 @@ def entries_appended(
     entries, each with its own hash under `entry_sha256` (not part of the line). The ledger is
     held until the block is done: when the block fails (the warehouse's mirror of the entries on
     a full disk), the lines are taken back and the ledger is as it was, since the files they
-    name did not go out (an independent fault probe, indep31,
-    found the ledger listing files no township ever received). The head file is written once the
-    block is done: a run killed inside it leaves the head behind the chain, which the audit
-    notes."""
+    name did not go out (an independent fault probe, indep31, found the ledger listing files no
+    township ever received). The head file is written once the block is done: a run killed
+    inside it leaves the head behind the chain, which the audit notes."""
     path = ledger_path(root)
     entries: list[dict] = []
     when = (now or datetime.now().astimezone()).isoformat(timespec="seconds")
@@ -204,6 +203,24 @@ def entries_appended(
             json.dumps({"entries": count + len(lines), "last": prev}) + "\n", encoding="utf-8"
         )
         os.replace(temporary, head)
+
+
+def log_exports(
+    con: duckdb.DuckDBPyConnection,
+    root: Path,
+    files: Sequence[ExportedFile],
+    *,
+    district: str,
+    month: str,
+    run_id: str | None,
+    user: str | None,
+) -> None:
+    """Files about to leave, on the append-only ledger outside the warehouse and mirrored in
+    export_log; when the mirror fails, the ledger's lines are taken back (entries_appended)."""
+    with entries_appended(
+        root, files, district=district, month=month, run_id=run_id, user=user
+    ) as entries:
+        mirror_to_warehouse(con, entries)
 
 
 def mirror_to_warehouse(con: duckdb.DuckDBPyConnection, entries: Sequence[dict]) -> None:

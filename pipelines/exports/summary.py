@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -59,6 +60,9 @@ CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 ROSTER_CSV = "区级_花名册问题.csv"
 FEEDBACK_CSV = "区级_未采用核实结果.csv"
+# the district's lists, each written only when it has rows (a month without any removes the
+# earlier one)
+DISTRICT_LISTS = (UNRESOLVED_CSV, ROSTER_CSV, FEEDBACK_CSV)
 
 # rules that fire because a member is *absent* from the source: a source not received, empty, or
 # with a file that could not be read is no evidence of anyone's absence (contract, section 4)
@@ -680,12 +684,12 @@ def _write_summary(
 def _write_listing(
     target: Path, rows: pl.DataFrame, ids_masked: bool | None = True
 ) -> list[ExportedFile]:
-    """A district list (unresolved records, the roster's problems, answers not taken) as CSV
-    (none, and an earlier one removed, when empty); `ids_masked` None: it holds no ID."""
+    """A district list (unresolved records, the roster's problems, answers not taken) as CSV,
+    none when empty (district_files_ready removes an earlier one); `ids_masked` None: it holds
+    no ID."""
     if rows.height:
         target.write_bytes(csv_bytes(rows))
         return [_exported(target, rows.height, tuple(rows.columns), ids_masked)]
-    target.unlink(missing_ok=True)
     return []
 
 
@@ -697,34 +701,54 @@ def write_district_files(
     out_dir: Path,
     export_date: date,
     settings: list[dict[str, str]] | None = None,
-    recorded: Callable[[list[ExportedFile]], None] | None = None,
 ) -> list[ExportedFile]:
-    """The district's files (_district_files), written beside exports/<M>/ and put in their
-    places there once all are written, each by a rename; a list or department workbook this run
-    has none of is removed after. A run killed or failing while it writes leaves the files
-    published before (an independent fault probe, indep31: a killed rerun left 部门数据质量
-    without its workbooks and a 区级汇总.xlsx of 22 bytes). `recorded` is given the files as
-    they will stand before they are put there (the export ledger): when it fails, none goes."""
+    """The district's files, written and put in place at once (district_files_ready)."""
+    with district_files_ready(
+        con, district=district, month=month, out_dir=out_dir, export_date=export_date,
+        settings=settings,
+    ) as (files, publish):  # fmt: skip
+        publish()
+    return files
+
+
+@contextmanager
+def district_files_ready(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    district: str,
+    month: str,
+    out_dir: Path,
+    export_date: date,
+    settings: list[dict[str, str]] | None = None,
+) -> Iterator[tuple[list[ExportedFile], Callable[[], None]]]:
+    """The district's files (_district_files) written beside exports/<M>/ (`out_dir`), as
+    township.township_files_ready writes the township's: yields them as they will stand in
+    `out_dir`, and what puts them there, each by a rename, removing after a list or department
+    workbook this run has none of. Until it is called (the export ledger first), and whatever
+    fails or is killed before, the files published before stay (an independent fault probe,
+    indep31: a killed rerun left 部门数据质量 without its workbooks and a 区级汇总.xlsx of 22
+    bytes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    departments = out_dir / DEPARTMENT_FOLDER
     with writing_beside(out_dir, "区级") as writing:
         written = _district_files(
             con, district=district, month=month, out_dir=writing, export_date=export_date,
             settings=settings,
         )  # fmt: skip
         placed = [replace(f, path=out_dir / f.path.relative_to(writing)) for f in written]
-        if recorded is not None:
-            recorded(placed)
-        departments = out_dir / DEPARTMENT_FOLDER
-        put_in_place(
-            [(f.path, g.path) for f, g in zip(written, placed, strict=True)],
-            [
-                out_dir / UNRESOLVED_CSV, out_dir / ROSTER_CSV, out_dir / FEEDBACK_CSV,
-                *(departments.iterdir() if departments.is_dir() else ()),
-            ],
-        )  # fmt: skip
-    if departments.is_dir() and not any(departments.iterdir()):
-        departments.rmdir()  # no department sent anything this month
-    return placed
+
+        def publish() -> None:
+            put_in_place(
+                [(f.path, g.path) for f, g in zip(written, placed, strict=True)],
+                [
+                    *(out_dir / name for name in DISTRICT_LISTS),
+                    *(departments.iterdir() if departments.is_dir() else ()),
+                ],
+            )
+            if departments.is_dir() and not any(departments.iterdir()):
+                departments.rmdir()  # no department sent anything this month
+
+        yield placed, publish
 
 
 def _district_files(

@@ -764,9 +764,9 @@ def write_township_files(
     and put in place at once (township_files_ready)."""
     with township_files_ready(listing, out_dir, mask=mask, xlsx=xlsx, export_date=export_date) as (
         files,
-        put_in_place,
+        publish,
     ):
-        put_in_place()
+        publish()
     return files
 
 
