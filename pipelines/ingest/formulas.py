@@ -5,8 +5,10 @@ result. A workbook written by a program (openpyxl, Apache POI: a department syst
 may hold the formula alone: the reader then sees a blank, while a person opening the file in
 Excel sees the computed value. Those cells are found in the sheet's XML; the arithmetic a list
 computes from its own row (个人自付 = E2-F2-G2-H2, SUM(E2:H2), a rate times a number) is
-computed here as Excel would, exactly (Decimal); any other formula stays unread, and the typing
-reports its text (=VLOOKUP(…)) as the field's problem instead of taking the cell for blank.
+computed here as Excel would, exactly (Decimal), and so is the text a list copies or joins
+from cells of its own sheet (=L2, =C3 for the 乡镇 above, =TRIM(L2), ="341502"&L2,
+CONCATENATE, TEXT, DATE: evaluate_text); any other formula stays unread, and the typing reports
+its text (=VLOOKUP(…)) as the field's problem, never as the field's value.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, DivisionByZero, InvalidOperation
 
 _FORMULA_START = re.compile(rb"<f[\s>/]")
@@ -207,3 +210,150 @@ class _Parser:
                 return total
             if not self._take(","):
                 raise _NotArithmetic
+
+
+# --- text: what a list copies or joins from its own cells -----------------------------------
+
+_TEXT_TOKEN = re.compile(
+    r'\s*(?:"(?P<string>(?:[^"]|"")*)"|(?P<function>[A-Z][A-Z0-9.]*)\('
+    r"|(?P<ref>\$?[A-Z]{1,3}\$?[0-9]+)(?![0-9A-Z(!:])|(?P<number>[0-9]+(?:\.[0-9]+)?)"
+    r"|(?P<op>[&,()]))"
+)
+# a number as & and TEXT(…, "0") write it: digits Excel keeps exactly (15 significant at most)
+_EXACT_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]+)?")
+_DATE_CODES = re.compile(r"yyyy|yy|mm|m|dd|d|[^ymd]+", re.IGNORECASE)
+_TEXT_FUNCTIONS = ("TRIM", "CONCATENATE", "TEXT", "DATE")
+
+Value = str | Decimal | date
+
+
+def evaluate_text(formula: str, text_of: Callable[[Cell], str | None]) -> str | None:
+    """What Excel shows for a formula that copies or joins text: a reference to a cell of the
+    sheet (=L2: the cell as read, 0 for a blank one, as Excel shows it), text in quotes, &,
+    CONCATENATE, TRIM, TEXT(x, "0" / "@" / a date code of y, m, d) and DATE(y, m, d) (shown
+    as 2026-10-05). `text_of`: a cell's text as read (None: blank; a formula cell's own
+    result). None for anything else (another sheet, VLOOKUP, IF, arithmetic: evaluate's),
+    or a number Excel would not show whole (more than 15 significant digits)."""
+    text = formula.strip().removeprefix("=")
+    if not text or len(text) > MAX_FORMULA:
+        return None
+    tokens: list[tuple[str, str]] = []
+    at = 0
+    while at < len(text):
+        token = _TEXT_TOKEN.match(text, at)
+        if token is None or token.end() == at:
+            return None
+        kind = token.lastgroup or ""
+        value = token[kind]
+        tokens.append((kind, value.upper() if kind in ("function", "ref") else value))
+        at = token.end()
+    parser = _TextParser(tokens, text_of)
+    try:
+        value = parser.joined()
+        if not parser.done():
+            return None
+        if len(tokens) == 1 and tokens[0][0] == "ref" and value == "":
+            return "0"  # =L2 of a blank cell: Excel shows 0
+        return _shown(value)
+    except (_NotArithmetic, InvalidOperation, ValueError, OverflowError):
+        return None
+
+
+def _shown(value: Value) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        shown = format(value.normalize(), "f")
+        if (
+            not _EXACT_NUMBER.fullmatch(shown)
+            or len(shown.replace("-", "").replace(".", "").lstrip("0")) > 15
+        ):
+            raise _NotArithmetic  # 3.41502E+17 in Excel: not a value to copy
+        return shown
+    return value
+
+
+class _TextParser:
+    """joined := item ('&' item)*; item := text | number | ref | '(' joined ')' | f(args)."""
+
+    def __init__(
+        self, tokens: list[tuple[str, str]], text_of: Callable[[Cell], str | None]
+    ) -> None:
+        self.tokens, self.at, self.text_of = tokens, 0, text_of
+
+    def done(self) -> bool:
+        return self.at == len(self.tokens)
+
+    def _take(self, text: str) -> bool:
+        if self.at < len(self.tokens) and self.tokens[self.at] == ("op", text):
+            self.at += 1
+            return True
+        return False
+
+    def joined(self) -> Value:
+        value = self._item()
+        if not (self.at < len(self.tokens) and self.tokens[self.at] == ("op", "&")):
+            return value
+        parts = [_shown(value)]
+        while self._take("&"):
+            parts.append(_shown(self._item()))
+        return "".join(parts)
+
+    def _item(self) -> Value:
+        if self.done():
+            raise _NotArithmetic
+        kind, text = self.tokens[self.at]
+        self.at += 1
+        if kind == "string":
+            return text.replace('""', '"')
+        if kind == "number":
+            return Decimal(text)
+        if kind == "ref":
+            cell = self.text_of(cell_position(text))
+            if cell is None:
+                return ""
+            return Decimal(cell) if _EXACT_NUMBER.fullmatch(cell) else cell
+        if kind == "function" and text in _TEXT_FUNCTIONS:
+            arguments = [self.joined()]
+            while self._take(","):
+                arguments.append(self.joined())
+            if not self._take(")"):
+                raise _NotArithmetic
+            return getattr(self, f"_{text.lower()}")(*arguments)
+        if (kind, text) == ("op", "("):
+            value = self.joined()
+            if not self._take(")"):
+                raise _NotArithmetic
+            return value
+        raise _NotArithmetic
+
+    @staticmethod
+    def _trim(value: Value) -> str:
+        return " ".join(part for part in _shown(value).split(" ") if part)
+
+    @staticmethod
+    def _concatenate(*values: Value) -> str:
+        return "".join(_shown(v) for v in values)
+
+    @staticmethod
+    def _date(year: Value, month: Value, day: Value) -> date:
+        if not all(
+            isinstance(v, Decimal) and v == v.to_integral_value() for v in (year, month, day)
+        ):
+            raise _NotArithmetic
+        return date(int(year), int(month), int(day))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _text(value: Value, code: Value) -> str:
+        if not isinstance(code, str):
+            raise _NotArithmetic
+        if code == "@":
+            return _shown(value)
+        if isinstance(value, date):
+            pieces = {"yyyy": f"{value.year:04d}", "yy": f"{value.year % 100:02d}",
+                      "mm": f"{value.month:02d}", "m": str(value.month),
+                      "dd": f"{value.day:02d}", "d": str(value.day)}  # fmt: skip
+            return "".join(pieces.get(p.lower(), p) for p in _DATE_CODES.findall(code))
+        if code == "0" and isinstance(value, Decimal):
+            return _shown(value.to_integral_value(rounding=ROUND_HALF_UP))
+        raise _NotArithmetic

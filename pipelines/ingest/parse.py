@@ -808,6 +808,21 @@ def excel_error(values: pl.Series) -> pl.Series:
     return (marked & values.str.contains(_EXCEL_ERROR)).fill_null(False)
 
 
+# a formula the reader could not compute (formulas.py: its text after '='), as against a value
+# protected as text the way CSV files write it (="0123", a single quoted literal)
+_UNREAD_FORMULA = r'^\s*=(?:[^"“”]|["“”][^"“”]*["“”]\s*\S)'
+
+
+def unread_formula(values: pl.Series) -> pl.Series:
+    """True where a cell holds a formula's text instead of its result (a workbook saved without
+    results, a formula the reader could not compute): no value a person would see, never the
+    field's value (a 乡镇 read as =C3, an ID as =VLOOKUP(…))."""
+    marked = values.str.contains_any(["="]).fill_null(False)
+    if not marked.any():
+        return marked
+    return (marked & values.str.contains(_UNREAD_FORMULA)).fill_null(False)
+
+
 def unparsed(raw: pl.Series, parsed: pl.Series) -> pl.Series:
     """True when the cell had a value but the parser could not read it (a field problem).
 

@@ -26,6 +26,7 @@ import polars as pl
 from pipelines.ingest.formulas import (
     cell_position,
     evaluate,
+    evaluate_text,
     recalculated_on_load,
     uncached_formulas,
 )
@@ -882,8 +883,10 @@ def _with_formula_results(
 ) -> tuple[pl.DataFrame, str | None]:
     """Formula cells saved without their result (a program wrote the workbook): the result
     computed where it is the row's arithmetic (formulas.evaluate; 15 significant digits, as
-    Excel keeps it), else the formula's text after '=' (unread by every field: reported with
-    it). Returns the frame and a note for the file's message (None when there were none)."""
+    Excel keeps it) or text copied or joined from cells of the sheet (formulas.evaluate_text),
+    else the formula's text after '=' (unread by every field: reported with it, never taken
+    for the field's value). Returns the frame and a note for the file's message (None when
+    there were none)."""
     inside = {
         (row, column - first_column): text
         for (row, column), text in formulas.items()
@@ -891,40 +894,68 @@ def _with_formula_results(
     }
     if not inside:
         return frame, None
-    results: dict[tuple[int, int], Decimal] = {}
+    shown: dict[tuple[int, int], str | None] = {}  # a formula cell's result (None: unread)
+    numbers: dict[tuple[int, int], Decimal] = {}
+
+    def result(cell: tuple[int, int]) -> str | None:
+        """A formula cell's result, its own references first (a cycle: unread)."""
+        if cell not in shown:
+            shown[cell] = None  # while it is computed: a reference back to it reads nothing
+            # a cell copied (=F2) is the cell as read, a text of digits included; arithmetic
+            # is the row's numbers, kept to Excel's 15 significant digits
+            text = evaluate_text(inside[cell], text_of)
+            if text is not None:
+                if _PLAIN_NUMBER.fullmatch(text):
+                    numbers[cell] = Decimal(text)
+            elif (number := evaluate(inside[cell], value_of)) is not None:
+                with localcontext() as context:
+                    context.prec = 15
+                    number = +number
+                numbers[cell] = number
+                text = format(number.normalize(), "f")
+            shown[cell] = text
+        return shown[cell]
+
+    def local(cell: tuple[int, int]) -> tuple[int, int] | None:
+        row, column = cell[0], cell[1] - first_column
+        return (row, column) if 0 <= row < frame.height and 0 <= column < frame.width else None
 
     def value_of(cell: tuple[int, int]) -> Decimal | None:
-        row, column = cell[0], cell[1] - first_column
-        if (row, column) in results:
-            return results[(row, column)]
-        if not (0 <= row < frame.height and 0 <= column < frame.width) or (row, column) in inside:
+        if (at := local(cell)) is None:
             return None
-        text = frame[row, column]
+        if at in inside:
+            result(at)
+            return numbers.get(at)
+        text = frame[at]
         return Decimal(text) if text is not None and _PLAIN_NUMBER.fullmatch(text) else None
+
+    def text_of(cell: tuple[int, int]) -> str | None:
+        if (at := local(cell)) is None:
+            raise ValueError(cell)  # outside the sheet as read: not known
+        if at in inside:
+            if (text := result(at)) is None:
+                raise ValueError(cell)  # a formula not read: nor is what reads it
+            return text
+        return frame[at]
 
     texts: dict[int, dict[int, str]] = {}
     for (row, column), formula in sorted(inside.items()):
-        result = evaluate(formula, value_of)
-        if result is not None:
-            with localcontext() as context:
-                context.prec = 15
-                result = +result
-            results[(row, column)] = result
-            text = format(result.normalize(), "f")
-        else:
-            text = "=" + (formula or "（共享公式）")
-        texts.setdefault(column, {})[row] = text
+        text = result((row, column))
+        texts.setdefault(column, {})[row] = (
+            text if text is not None else "=" + (formula or "（共享公式）")
+        )
     columns = []
     for column, cells in texts.items():
         name = frame.columns[column]
         rows = list(cells)
         patch = frame[name].scatter(rows, [cells[r] for r in rows])
         columns.append(patch.alias(name))
-    unread = len(inside) - len(results)
+    computed = sum(1 for text in shown.values() if text is not None)
+    unread = len(inside) - computed
     note = (
         f"{len(inside)} 个公式单元格文件中没有保存计算结果（文件不是 Excel 保存的）："
-        + (f"{len(results)} 个已按公式算出" if results else "无法算出")
-        + (f"，{unread} 个无法算出，按字段问题报告" if results and unread else "")
+        + (f"{computed} 个已按公式算出" if computed else "无法算出")
+        + (f"，{unread} 个无法算出，按字段问题报告" if computed and unread else "")
     )
     return frame.with_columns(columns), note
 

@@ -77,6 +77,10 @@ IDENTITY_PROBLEM = "name,id_number"
 MISSING_COLUMN = "（或列名不在约定的表头中），预警规则无法据此判断：请按约定表头重新报送"
 # a cell holding a formula's error value (#N/A, #DIV/0!; parse.excel_error)
 EXCEL_ERROR = "是 Excel 公式的错误值（公式出错），没有可读的值，请检查原表公式"
+# a formula cell saved without its result that fangfan cannot compute (formulas.py)
+UNREAD_FORMULA = (
+    "是公式，文件中没有保存它的计算结果，无法读取：请用 Excel 打开该文件、保存后重新报送"
+)
 FIELD_DTYPES: dict[FieldType, pl.DataType] = {
     FieldType.TEXT: pl.String(),
     FieldType.NAME: pl.String(),
@@ -798,6 +802,13 @@ def _type_fields(
             raw = _null_if_flagged(raw, errors)
             text = _reason(labels, tables, lambda label: f"「{label}」{EXCEL_ERROR}")
             typed.problems.append((errors, f.name, text))
+        formulas = parse.unread_formula(raw)
+        if formulas.any():
+            # a formula without its result: no value (not its text), and the department is told
+            raw = _null_if_flagged(raw, formulas)
+            text = _reason(labels, tables, lambda label: f"「{label}」{UNREAD_FORMULA}")
+            typed.problems.append((formulas, f.name, text))
+            errors = errors | formulas
         if f.name in tick_fields:
             present = tables.is_in(list(labels)) & ~errors
             typed.values[f.name] = _frame_eval(

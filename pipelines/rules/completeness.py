@@ -654,6 +654,12 @@ def _unresolved_places(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         "WHERE district = $district AND month = $month",
         params={"district": params["district"], "month": params["month"]},
     ).pl()
+    # a 乡镇/村 without a Chinese character names no place (0, a formula's stored 0, -, a
+    # number): not written, so no evidence against the member's (_PLACE_AGREES)
+    rows = rows.with_columns(
+        pl.when(pl.col(c).str.contains(r"\p{Han}")).then(pl.col(c)).alias(c)
+        for c in ("township", "village")
+    )
     # the row's own text, to look for a roster place's name in where it names none
     rows = rows.with_columns(
         pl.concat_str(

@@ -139,3 +139,72 @@ def test_a_result_excel_stored_is_taken_as_it_is(tmp_path: Path) -> None:
     assert paid == {"张三": Decimal("2501"), "李四": Decimal("77")}
     assert staged.field_problems.is_empty()
     assert staged.files["message"].to_list() == [None]
+
+
+TEXT_CELLS = {
+    (1, 11): "341502199001011234",  # L2: the ID a hidden helper column holds as text
+    (1, 2): "三十铺镇",  # C2
+    (2, 11): "  341502199001011235 ",  # L3, with the spaces a copy brings
+    (1, 4): "12345",  # E2, a number
+}
+
+
+def _text(cell: tuple[int, int]) -> str | None:
+    return TEXT_CELLS.get(cell)
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("=L2", "341502199001011234"),
+        ("=$L$2", "341502199001011234"),
+        ("=C2", "三十铺镇"),  # the 乡镇 of the row above, copied down
+        ("=TRIM(L3)", "341502199001011235"),
+        ('="341502"&"199001011236"', "341502199001011236"),
+        ('=L2&""', "341502199001011234"),
+        ('=CONCATENATE("34",E2)', "3412345"),
+        ('=TEXT(E2,"0")', "12345"),
+        ("=DATE(2026,10,5)", "2026-10-05"),
+        ('=TEXT(DATE(2026,9,1),"yyyy-mm")', "2026-09"),
+        ('="a""b"', 'a"b'),
+        ("=Z9", "0"),  # a reference to a blank cell: Excel shows 0
+        ('=Z9&"x"', "x"),  # a blank joined: nothing
+        ("=Sheet2!A1", None),  # another sheet: not read here
+        ("=VLOOKUP(A2,B:C,2,0)", None),
+        ('=IF(E2>0,"a","b")', None),
+        ('=E2*1000000000000&""', None),  # 12,345,000,000,000,000: Excel shows 1.2345E+16
+        ("=TRIM(", None),
+    ],
+)
+def test_text_a_list_copies_or_joins_from_its_own_cells(formula: str, expected) -> None:
+    from pipelines.ingest.formulas import evaluate_text
+
+    assert evaluate_text(formula, _text) == expected
+
+
+ENROLLMENT = SOURCES["medical_enrollment"]
+
+
+def test_ids_and_places_copied_by_formula_read_as_excel_shows_them(tmp_path: Path) -> None:
+    """An enrollment list a program wrote with formulas and no results: the ID taken from a
+    hidden helper column (=F2, =TRIM(F3), ="341502"&…), the 乡镇 and 村 copied from the row
+    above (=C2). An independent probe's list so written was read with 乡镇 "=C2" and IDs
+    "=TRIM(F3)": nobody matched, 203 false YB02. A formula that cannot be computed (another
+    sheet) leaves the field empty and is reported, its text never taken for the value."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["姓名", "身份证号", "乡镇", "村", "参保状态", "辅助"])
+    sheet.append(["张三", "=F2", "东桥镇", "王岗村", "正常参保", V])
+    sheet.append(["李四", "=TRIM(F3)", "=C2", "=D2", "正常参保", f" {X} "])
+    sheet.append(["王五", '="360426"&"199101010071"', "=C3", "=Sheet2!B4", "正常参保", None])
+    workbook.save(tmp_path / "参保名册.xlsx")
+    staged = stage_source(ENROLLMENT, tmp_path, "2026-10")
+    rows = staged.records.select("name", "id_number", "township", "village").rows()
+    assert rows == [
+        ("张三", V, "东桥镇", "王岗村"),
+        ("李四", X, "东桥镇", "王岗村"),
+        ("王五", V, "东桥镇", None),
+    ]
+    problems = staged.field_problems.select("field", "raw_value", "reason").rows()
+    assert [(f, raw) for f, raw, _ in problems] == [("village", "=Sheet2!B4")]
+    assert "没有保存它的计算结果" in problems[0][2]

@@ -191,6 +191,19 @@ def test_a_row_whose_place_names_no_roster_place_but_holds_the_members_blocks(fa
     assert yb02(run) == {subject} and undecided(run) == {}
 
 
+def test_a_place_cell_that_names_no_place_is_not_written(family, rule_config):
+    """A 乡镇/村 cell without a Chinese character names no place: a formula's stored 0 (a
+    workbook whose writer stored 0 for every result), a dash, a number. An independent probe's
+    enrollment list so written (乡镇 and 村 copied from the row above by formula) raised 203
+    false YB02: rows with the members' names were taken for people of a place "0"."""
+    world, subject = family
+    row = world.unmatched(
+        "medical_enrollment", name="张小红", township="0", village="0", **ENROLLED
+    )
+    run = world.run(rule_config)
+    assert yb02(run) == set() and undecided(run) == {subject: {row}}
+
+
 def test_a_row_with_the_name_in_a_village_of_the_township_where_no_one_so_named_lives_blocks(
     family, rule_config
 ):
