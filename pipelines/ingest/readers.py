@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
+from pipelines.ingest.biff import OLE_MAGIC, xls_merges, zero_result_formulas
 from pipelines.ingest.formulas import (
     cell_position,
     evaluate,
@@ -48,7 +49,6 @@ MAX_QUOTED_LINES = 20
 ZIP, OLE, HTML, TEXT, EMPTY, OTHER = "zip", "ole", "html", "text", "empty", "other"
 XML_2003 = "xml2003"  # Excel 2003 "XML 电子表格", another way systems export .xls
 _ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _KIND_NAMES = {
     ZIP: "Excel 工作簿（.xlsx）",
     OLE: "Excel 97–2003 工作簿（.xls）",
@@ -113,7 +113,7 @@ def sniff(path: Path, name: str) -> str:
         return EMPTY
     if head.startswith(_ZIP_MAGIC):
         return ZIP
-    if head.startswith(_OLE_MAGIC):
+    if head.startswith(OLE_MAGIC):
         return OLE
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return TEXT
@@ -518,116 +518,6 @@ def _after_sheet_data(stream: io.BufferedIOBase) -> Iterator[bytes]:
         chunk = stream.read(1 << 20)
 
 
-def _xls_merges(data: bytes) -> dict[str, list[Merge]]:
-    """Merged ranges per sheet of a BIFF8 (Excel 97–2003) workbook: its MERGEDCELLS records."""
-    stream = _ole_stream(data, ("Workbook", "Book"))
-    sheets: list[tuple[int, str]] = []
-    codepage = "cp1252"
-    for kind, body in _biff_records(stream, 0):
-        if kind == 0x0042 and len(body) >= 2:  # CODEPAGE (names in BIFF5)
-            number = struct.unpack_from("<H", body)[0]
-            codepage = {1200: "utf-16-le", 936: "gbk", 65001: "utf-8"}.get(number, f"cp{number}")
-        elif kind == 0x0085:  # BOUNDSHEET: where the sheet's records start, and its name
-            offset, state, length = struct.unpack_from("<IHB", body)
-            if state >> 8 == 0:  # a worksheet (not a chart or macro sheet)
-                sheets.append((offset, _biff_sheet_name(body[7:], length, codepage)))
-        elif kind == 0x000A:  # EOF of the globals
-            break
-    merges = {}
-    for offset, name in sheets:
-        found: list[Merge] = []
-        depth = 0
-        for kind, body in _biff_records(stream, offset):
-            if kind == 0x0809:  # BOF: an embedded chart opens its own substream
-                depth += 1
-            elif kind == 0x000A:
-                depth -= 1
-                if depth == 0:
-                    break
-            elif kind == 0x00E5 and depth == 1:  # MERGEDCELLS
-                (count,) = struct.unpack_from("<H", body)
-                for i in range(count):
-                    top, bottom, left, right = struct.unpack_from("<HHHH", body, 2 + 8 * i)
-                    found.append((top, left, bottom, right))
-        merges[name] = found
-    return merges
-
-
-def _biff_sheet_name(rest: bytes, length: int, codepage: str) -> str:
-    if rest and rest[0] in (0, 1) and len(rest) >= 1 + length * (2 if rest[0] else 1):
-        # BIFF8: a flags byte, then 8-bit or UTF-16 characters
-        wide = rest[0] & 1
-        chars = rest[1 : 1 + length * (2 if wide else 1)]
-        return chars.decode("utf-16-le" if wide else "latin-1")
-    return rest[:length].decode(codepage)  # BIFF5: the workbook's code page
-
-
-def _biff_records(stream: bytes, offset: int) -> Iterator[tuple[int, bytes]]:
-    """(record type, record data) from a BIFF stream position on."""
-    while offset + 4 <= len(stream):
-        kind, length = struct.unpack_from("<HH", stream, offset)
-        yield kind, stream[offset + 4 : offset + 4 + length]
-        offset += 4 + length
-
-
-def _ole_stream(data: bytes, names: Sequence[str]) -> bytes:
-    """One stream of an OLE2 compound file (the container of .xls), by name."""
-    if not data.startswith(_OLE_MAGIC):
-        raise ValueError("not an OLE2 file")
-    sector = 1 << struct.unpack_from("<H", data, 0x1E)[0]
-    mini = 1 << struct.unpack_from("<H", data, 0x20)[0]
-    fat_count, directory_start = struct.unpack_from("<II", data, 0x2C)
-    cutoff, minifat_start, _, difat_start, difat_count = struct.unpack_from("<IIIII", data, 0x38)
-
-    def sector_bytes(index: int) -> bytes:
-        start = (index + 1) * sector
-        return data[start : start + sector]
-
-    difat = list(struct.unpack_from("<109I", data, 0x4C))
-    next_difat = difat_start
-    for _ in range(difat_count):
-        if next_difat >= 0xFFFFFFFA:
-            break
-        block = struct.unpack(f"<{sector // 4}I", sector_bytes(next_difat))
-        difat.extend(block[:-1])
-        next_difat = block[-1]
-    fat: list[int] = []
-    for index in difat[:fat_count]:
-        fat.extend(struct.unpack(f"<{sector // 4}I", sector_bytes(index)))
-
-    def chain(start: int, table: list[int]) -> Iterator[int]:
-        seen = 0
-        while start < 0xFFFFFFFA and start < len(table) and seen <= len(table):
-            yield start
-            start = table[start]
-            seen += 1
-
-    directory = b"".join(sector_bytes(i) for i in chain(directory_start, fat))
-    entries = []
-    for offset in range(0, len(directory) - 127, 128):
-        entry = directory[offset : offset + 128]
-        length = struct.unpack_from("<H", entry, 0x40)[0]
-        name = entry[: max(length - 2, 0)].decode("utf-16-le", errors="replace")
-        kind = entry[0x42]
-        start, size = struct.unpack_from("<II", entry, 0x74)
-        entries.append((name, kind, start, size))
-    root = next(e for e in entries if e[1] == 5)
-    for wanted in names:
-        for name, kind, start, size in entries:
-            if kind != 2 or name != wanted:
-                continue
-            if size >= cutoff:
-                return b"".join(sector_bytes(i) for i in chain(start, fat))[:size]
-            minifat: list[int] = []
-            for index in chain(minifat_start, fat):
-                minifat.extend(struct.unpack(f"<{sector // 4}I", sector_bytes(index)))
-            container = b"".join(sector_bytes(i) for i in chain(root[2], fat))
-            return b"".join(container[i * mini : (i + 1) * mini] for i in chain(start, minifat))[
-                :size
-            ]
-    raise ValueError("no workbook stream")
-
-
 # --- workbooks -------------------------------------------------------------------------------
 
 
@@ -750,6 +640,8 @@ class Workbook:
         self._single: Grid | None = None
         self._merges: dict[str, list[Merge]] | None = None
         self._merge_note: str | None = None
+        # .xls: per sheet, the formula cells stored with the result 0 (_uncached), read once
+        self._zeros: dict[str, dict[tuple[int, int], str]] | None = None
         self._parts: dict[str, str] | None = None  # .xlsx: sheet name -> its part, read once
         kind = sniff(path, name)
         self._kind = kind
@@ -802,7 +694,9 @@ class Workbook:
         frame, numbers = _excel_numbers(reader, sheet, frame, original)
         message = "；".join(filter(None, [self.message, apart_note])) or None
         first_column = loaded.available_columns()[0].absolute_index if frame.width else 0
-        frame, computed = _with_formula_results(frame, self._uncached(sheet), first_column)
+        frame, computed = _with_formula_results(
+            frame, self._uncached(sheet), first_column, stored=self._kind == OLE
+        )
         cells = frame.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW_NUMBER))
         if frame.width:
             merges, note = self._sheet_merges(sheet)
@@ -850,7 +744,16 @@ class Workbook:
 
     def _uncached(self, sheet: str) -> dict[tuple[int, int], str]:
         """The sheet's formula cells saved without their result (formulas.uncached_formulas);
-        none in an .xls (Excel 97–2003 files keep every result) or an unreadable part."""
+        in an .xls, those whose stored result is 0 though they may give text
+        (biff.zero_result_formulas: computed where they can be, else left as stored); none in
+        an unreadable part."""
+        if self._kind == OLE:
+            if self._zeros is None:
+                try:
+                    self._zeros = zero_result_formulas(self._data)
+                except (ValueError, KeyError, IndexError, struct.error):
+                    self._zeros = {}
+            return self._zeros.get(sheet, {})
         if self._kind != ZIP:
             return {}
         if (part := self._part(sheet)) is None:
@@ -866,7 +769,7 @@ class Workbook:
         if self._merges is None:
             try:
                 self._merges = (
-                    _xlsx_merges(self._data) if self._kind == ZIP else _xls_merges(self._data)
+                    _xlsx_merges(self._data) if self._kind == ZIP else xls_merges(self._data)
                 )
             except (ValueError, KeyError, struct.error, zipfile.BadZipFile, ElementTree.ParseError):
                 # the cells were read, only the merge layout was not: say so and read on
@@ -879,14 +782,19 @@ _PLAIN_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[Ee][-+]?[0-9]
 
 
 def _with_formula_results(
-    frame: pl.DataFrame, formulas: dict[tuple[int, int], str], first_column: int
+    frame: pl.DataFrame,
+    formulas: dict[tuple[int, int], str],
+    first_column: int,
+    *,
+    stored: bool = False,
 ) -> tuple[pl.DataFrame, str | None]:
     """Formula cells saved without their result (a program wrote the workbook): the result
     computed where it is the row's arithmetic (formulas.evaluate; 15 significant digits, as
     Excel keeps it) or text copied or joined from cells of the sheet (formulas.evaluate_text),
     else the formula's text after '=' (unread by every field: reported with it, never taken
-    for the field's value). Returns the frame and a note for the file's message (None when
-    there were none)."""
+    for the field's value). `stored`: the formulas are an .xls's stored with the result 0
+    (biff.zero_result_formulas): those not computed keep it, and the note says so. Returns the
+    frame and a note for the file's message (None when there were none)."""
     inside = {
         (row, column - first_column): text
         for (row, column), text in formulas.items()
@@ -941,9 +849,28 @@ def _with_formula_results(
     texts: dict[int, dict[int, str]] = {}
     for (row, column), formula in sorted(inside.items()):
         text = result((row, column))
+        if text is None and stored:
+            continue  # its stored 0 stands
+        if stored and text in ("0", frame[row, column]):
+            continue  # what was stored: nothing to say
         texts.setdefault(column, {})[row] = (
             text if text is not None else "=" + (formula or "（共享公式）")
         )
+    if stored:
+        changed = sum(len(cells) for cells in texts.values())
+        if not changed:
+            return frame, None
+        columns = [
+            frame[frame.columns[column]]
+            .scatter(list(cells), list(cells.values()))
+            .alias(frame.columns[column])
+            for column, cells in texts.items()
+        ]
+        note = (
+            f"{changed} 个公式单元格文件中保存的结果是 0（多为 LibreOffice 转存 .xls 时未重新计算），"
+            "已按公式算出 Excel 打开时显示的值"
+        )
+        return frame.with_columns(columns), note
     columns = []
     for column, cells in texts.items():
         name = frame.columns[column]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import openpyxl
 import xlsxwriter
 
 from pipelines.matching.ids import checksum_char
@@ -241,3 +242,40 @@ def cut_inside_last_character(data: bytes, character: str, encoding: str) -> byt
     encoded = character.encode(encoding)
     assert len(encoded) > 1
     return data[: data.rindex(encoded) + 1]
+
+
+# the enrollment list of write_enrollment_formulas: (name, ID, 乡镇, 村), the ID and the places
+# as a person opening the workbook in Excel reads them
+def _fixed_id(first17: str) -> str:
+    return first17 + checksum_char(first17)
+
+
+FORMULA_ENROLLMENT = [
+    ("张三", _fixed_id("34150219900101001"), "东桥镇", "王岗村"),
+    ("李四", _fixed_id("34150219851203002"), "东桥镇", "王岗村"),
+    ("王五", _fixed_id("34150220010615003"), "东桥镇", "王岗村"),
+    ("赵六", _fixed_id("34150219770420004"), "东桥镇", "王岗村"),
+]
+
+
+def write_enrollment_formulas(path: Path) -> Path:
+    """An enrollment list built the way clerks build one: the ID taken from a hidden helper
+    column G by formula (=G2, =TRIM(G3), ="341502"&…, =G5&""), the 乡镇 and 村 written once and
+    filled down (=C2, =D2 …: one shared formula). Written by openpyxl (no results); make_xls
+    has LibreOffice compute them, then convert its own workbook to .xls, which stores 0 as
+    every text result."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "参保名册"
+    sheet.append(["姓名", "身份证号", "乡镇", "村", "参保年度", "参保状态", "辅助"])
+    forms = ["=G{r}", "=TRIM(G{r})", '="{head}"&"{tail}"', '=G{r}&""']
+    for i, (name, id_number, township, village) in enumerate(FORMULA_ENROLLMENT):
+        r = i + 2
+        formula = forms[i].format(r=r, head=id_number[:6], tail=id_number[6:])
+        places = [township, village] if i == 0 else [f"=C{r - 1}", f"=D{r - 1}"]
+        helper = f" {id_number} " if i == 1 else id_number
+        sheet.append([name, formula, *places, 2026, "正常参保", helper])
+    sheet.column_dimensions["G"].hidden = True
+    workbook.save(path)
+    return path

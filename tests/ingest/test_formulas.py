@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import struct
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -208,3 +210,52 @@ def test_ids_and_places_copied_by_formula_read_as_excel_shows_them(tmp_path: Pat
     problems = staged.field_problems.select("field", "raw_value", "reason").rows()
     assert [(f, raw) for f, raw, _ in problems] == [("village", "=Sheet2!B4")]
     assert "没有保存它的计算结果" in problems[0][2]
+
+
+XLS_FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_an_xls_libreoffice_stored_with_text_results_of_0_reads_as_excel_shows_it(
+    tmp_path: Path,
+) -> None:
+    """LibreOffice, converting its own workbook to .xls without recalculating it (its default),
+    stores 0 as the result of every formula giving text (fixtures/make_xls.py builds such a
+    list: IDs by =G2, =TRIM(G3), ="341502"&…, 乡镇/村 filled down by one shared formula).
+    Excel recalculates the file when it opens it. An independent probe's list so converted was
+    read with every ID and most places 0: 32 warnings lost and 296 false YB02."""
+    from tests.ingest.builders import FORMULA_ENROLLMENT
+
+    shutil.copyfile(XLS_FIXTURES / "enrollment_formulas.xls", tmp_path / "参保名册.xls")
+    staged = stage_source(ENROLLMENT, tmp_path, "2026-10")
+    rows = staged.records.select("name", "id_number", "township", "village").rows()
+    assert rows == FORMULA_ENROLLMENT
+    assert staged.field_problems.is_empty()
+    assert "保存的结果是 0" in staged.files["message"][0]
+
+
+def _ref(row: int, column: int, *, relative: bool = False) -> bytes:
+    """A BIFF8 cell reference token: PtgRef, or PtgRefN (shared) with relative row and column."""
+    if relative:
+        return bytes([0x2C]) + struct.pack("<hH", row, 0xC000 | (column & 0xFF))
+    return bytes([0x24]) + struct.pack("<HH", row, 0xC000 | column)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (_ref(1, 6), "=G2"),
+        (_ref(2, 6) + bytes([0x41]) + struct.pack("<H", 118), "=TRIM(G3)"),
+        (b"\x17\x02\x0034" + _ref(1, 6) + b"\x08", '="34"&G2'),
+        (b"\x17\x01\x01" + "镇".encode("utf-16-le"), '="镇"'),
+        # a shared formula in C6 reading the cell above: row offset -1, column offset 0
+        (_ref(-1, 0, relative=True), "=C5"),
+        (_ref(1, 4) + _ref(1, 5) + b"\x04", "=E2-F2"),
+        (_ref(1, 4) + b"\x22\x02" + struct.pack("<H", 102), None),  # VLOOKUP: not computed
+        (b"\x3a" + b"\x00" * 6, None),  # a reference to another sheet
+        (_ref(1, 4) + _ref(1, 5), None),  # two values left: no formula
+    ],
+)
+def test_xls_formula_tokens_as_excel_writes_the_formula(tokens: bytes, expected) -> None:
+    from pipelines.ingest.biff import formula_text
+
+    assert formula_text(tokens, row=5, column=2) == expected
