@@ -12,6 +12,7 @@ from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import FEEDBACK_CSV, source_problems
 from pipelines.exports.township import carried_not_listed, clean_text
 from pipelines.feedback import effective_verdicts
+from pipelines.ingest.table import UNREAD_FORMULA
 from pipelines.matching.ids import DESTROYED
 from pipelines.publishing import later_months_notice, later_published_months
 from pipelines.roster import TOWN_SUFFIX, township_gaps
@@ -163,6 +164,30 @@ def _excel_ids(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a
     heading = (
         "⚠ 证件号码列被 Excel 改写为数字的文件（号码无法恢复，只能按姓名+出生日期+村匹配；"
         "请部门从系统重新导出，或把证件号码列设为文本格式）："
+    )
+    return [heading, *lines, ""]
+
+
+def _unread_formulas(con, district: str, month: str) -> list[str]:  # noqa: ANN001 - a connection
+    """Department files holding formulas saved without their result that could not be computed
+    (another sheet, VLOOKUP …): those cells were read as nothing and reported as field
+    problems. One line per source: the department opens the file in Excel, saves it, sends it
+    again."""
+    rows = con.execute(
+        """SELECT source, count(DISTINCT file), count(*) FROM field_problems
+           WHERE district = ? AND month = ? AND contains(reason, ?)
+           GROUP BY source ORDER BY source""",
+        [district, month, UNREAD_FORMULA],
+    ).fetchall()
+    if not rows:
+        return []
+    lines = [
+        f"  {source} {SOURCES[source].department}：{files} 个文件，{cells} 个单元格"
+        for source, files, cells in rows
+    ]
+    heading = (
+        "⚠ 含无法读取的公式的文件（公式没有保存计算结果，且无法按原样算出，这些单元格按字段问题处理，"
+        "明细见部门数据质量反馈；请部门用 Excel 打开、保存后重新报送）："
     )
     return [heading, *lines, ""]
 
@@ -354,6 +379,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         lines += _failures(con, district, month)
         lines += _misdated(con, district, month)
         lines += _excel_ids(con, district, month)
+        lines += _unread_formulas(con, district, month)
         lines += _returned_answers(con, district, month)
         lines += _undecidable(con, district, month)
         # rules not evaluated although their source came (an absence rule on a list that is no

@@ -1129,3 +1129,31 @@ def test_a_warning_answered_in_two_files_is_counted_once_in_the_run_output(tmp_p
     assert any(
         line.startswith("乡镇反馈：2 个文件，3 行，采用核实结果 3 条（2 条预警") for line in lines
     )
+
+
+def test_files_with_formulas_that_could_not_be_read_are_named_in_the_run_output(tmp_path):
+    """A formula saved without its result that fangfan cannot compute (VLOOKUP to another
+    sheet) is read as nothing and reported as a field problem: the run says which source's
+    files hold such cells, so that the department resaves them (an independent probe found
+    only the summary's 文件读取 sheet saying so)."""
+    from pipelines.ingest.table import UNREAD_FORMULA
+
+    layout = DataDir(tmp_path)
+    layout.warehouse.mkdir(parents=True)
+    world = World()
+    world.member(world.household("脱贫户"), "王五")
+    with open_warehouse(layout.database) as con:
+        world.build(con)
+    assert "含无法读取的公式" not in run_summary(layout, DISTRICT, MONTH)
+    with open_warehouse(layout.database) as con:
+        for row in (2, 3):
+            con.execute(
+                "INSERT INTO field_problems BY NAME SELECT ? AS district, ? AS month,"
+                " 'medical_enrollment' AS source, '参保名册.xlsx' AS file, NULL AS sheet,"
+                " ? AS row_number, 'k' AS record_key, 'village' AS field, ? AS reason,"
+                " '=VLOOKUP(A2,Sheet2!A:B,2,0)' AS raw_value",
+                [DISTRICT, MONTH, row, f"「村」{UNREAD_FORMULA}"],
+            )
+    lines = run_summary(layout, DISTRICT, MONTH).splitlines()
+    heading = next(i for i, line in enumerate(lines) if "含无法读取的公式的文件" in line)
+    assert "medical_enrollment 医保局：1 个文件，2 个单元格" in lines[heading + 1]
