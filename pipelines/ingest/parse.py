@@ -798,29 +798,25 @@ _EXCEL_ERROR = (
 )
 
 
-def excel_error(values: pl.Series) -> pl.Series:
-    """True where a cell holds a formula's error value: no value a person can read, and a sign
-    that the department's workbook has a broken formula (never a name, an amount or a tick)."""
-    # one Aho-Corasick pass for both marks (half the two literal searches' time on the roster)
-    marked = values.str.contains_any(["#", "Err:"]).fill_null(False)
-    if not marked.any():
-        return marked
-    return (marked & values.str.contains(_EXCEL_ERROR)).fill_null(False)
-
-
 # a formula the reader could not compute (formulas.py: its text after '='), as against a value
 # protected as text the way CSV files write it (="0123", a single quoted literal)
 _UNREAD_FORMULA = r'^\s*=(?:[^"“”]|["“”][^"“”]*["“”]\s*\S)'
 
 
-def unread_formula(values: pl.Series) -> pl.Series:
-    """True where a cell holds a formula's text instead of its result (a workbook saved without
-    results, a formula the reader could not compute): no value a person would see, never the
-    field's value (a 乡镇 read as =C3, an ID as =VLOOKUP(…))."""
-    marked = values.str.contains_any(["="]).fill_null(False)
+def formula_cells(values: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Two masks of the cells that hold no value a person would read:
+    - a formula's error value (#N/A, #DIV/0!, Err:502): a sign that the department's workbook
+      has a broken formula (never a name, an amount or a tick);
+    - a formula's text instead of its result (a workbook saved without results, a formula the
+      reader could not compute): never the field's value (a 乡镇 read as =C3, an ID as
+      =VLOOKUP(…)).
+    One Aho-Corasick pass finds the cells that could be either (none, in most columns)."""
+    marked = values.str.contains_any(["#", "Err:", "="]).fill_null(False)
     if not marked.any():
-        return marked
-    return (marked & values.str.contains(_UNREAD_FORMULA)).fill_null(False)
+        return marked, marked
+    errors = (marked & values.str.contains(_EXCEL_ERROR)).fill_null(False)
+    formulas = (marked & values.str.contains(_UNREAD_FORMULA)).fill_null(False)
+    return errors, formulas & ~errors
 
 
 def unparsed(raw: pl.Series, parsed: pl.Series) -> pl.Series:

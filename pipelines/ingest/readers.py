@@ -905,7 +905,7 @@ def _with_error_values(loaded: fastexcel.ExcelSheet) -> pl.DataFrame:
     """A sheet's text cells, a formula's error value (#N/A, #DIV/0! …) as the text Excel shows.
 
     The reader leaves an error cell empty; a person sees #N/A there, and a blank would hide a
-    broken formula from the department (the typing reports it, parse.excel_error)."""
+    broken formula from the department (the typing reports it, parse.formula_cells)."""
     table, errors = loaded.to_arrow_with_errors()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)

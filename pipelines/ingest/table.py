@@ -75,7 +75,7 @@ RAW_VALUE_CHARS = 200
 IDENTITY_PROBLEM = "name,id_number"
 # a table without a column a warning rule decides on (Field.decides)
 MISSING_COLUMN = "（或列名不在约定的表头中），预警规则无法据此判断：请按约定表头重新报送"
-# a cell holding a formula's error value (#N/A, #DIV/0!; parse.excel_error)
+# a cell holding a formula's error value (#N/A, #DIV/0!; parse.formula_cells)
 EXCEL_ERROR = "是 Excel 公式的错误值（公式出错），没有可读的值，请检查原表公式"
 # a formula cell saved without its result that fangfan cannot compute (formulas.py)
 UNREAD_FORMULA = (
@@ -796,13 +796,12 @@ def _type_fields(
             if f.name in combined.columns
             else pl.repeat(None, combined.height, eager=True, dtype=pl.String)
         )
-        errors = parse.excel_error(raw)
+        errors, formulas = parse.formula_cells(raw)
         if errors.any():
             # a formula's error value (#N/A): no value, and the department is told of its formula
             raw = _null_if_flagged(raw, errors)
             text = _reason(labels, tables, lambda label: f"「{label}」{EXCEL_ERROR}")
             typed.problems.append((errors, f.name, text))
-        formulas = parse.unread_formula(raw)
         if formulas.any():
             # a formula without its result: no value (not its text), and the department is told
             raw = _null_if_flagged(raw, formulas)

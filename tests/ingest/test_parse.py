@@ -314,7 +314,27 @@ def test_text_folds_full_width_and_strips() -> None:
     ],
 )
 def test_a_formulas_error_value_is_told_from_text(raw: str | None, error: bool) -> None:
-    assert parse.excel_error(pl.Series([raw, "张三"], dtype=pl.String)).to_list() == [error, False]
+    errors, formulas = parse.formula_cells(pl.Series([raw, "张三"], dtype=pl.String))
+    assert errors.to_list() == [error, False] and formulas.to_list() == [False, False]
+
+
+@pytest.mark.parametrize(
+    ("raw", "formula"),
+    [
+        ("=C3", True),  # a formula the reader could not compute: its text
+        ("=VLOOKUP(A2,Sheet2!A:B,2,0)", True),
+        ('="3415"&G2', True),
+        ("=（共享公式）", True),
+        ('="341502199001011234"', False),  # an ID protected as text, as CSV files write it
+        ("=“341502199001011234”", False),
+        ("张=三", False),
+        ("#N/A", False),  # an error value, not a formula's text
+        (None, False),
+    ],
+)
+def test_a_formulas_text_is_told_from_a_value_protected_as_text(raw, formula: bool) -> None:
+    errors, formulas = parse.formula_cells(pl.Series([raw, "张三"], dtype=pl.String))
+    assert formulas.to_list() == [formula, False]
 
 
 def test_bare_numbers_in_the_headers_unit_are_shifted_exactly() -> None:
