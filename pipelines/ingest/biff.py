@@ -4,14 +4,14 @@ does not give.
 An .xls is an OLE2 compound file whose "Workbook" stream is a run of BIFF8 records: the
 workbook's globals (code page, one BOUNDSHEET per sheet), then each sheet's substream. Two
 things are read here: the merged ranges (MERGEDCELLS), and the formulas whose stored result is
-0 although the formula copies or joins text.
+0 although the formula copies or joins text (read_sheets, one pass over each sheet).
 
 LibreOffice, converting a workbook it did not recalculate (its default for files Excel or
 LibreOffice saved) to .xls, stores 0 as the result of every formula that gives text: an ID
 built as =G2 or ="341502"&…, a 乡镇 filled down as =C2. Excel recalculates such a file when it
 opens it, and LibreOffice shows the IDs too; the cell reader sees 0. An independent probe's
 enrollment list so converted was read with every ID and most places 0: 32 warnings lost, 296
-false YB02. Those formulas are given back as text (zero_result_formulas) for the reader to
+false YB02. Those formulas are given back as text (read_sheets) for the reader to
 compute as Excel would (formulas.evaluate_text, formulas.evaluate).
 """
 
@@ -137,55 +137,45 @@ def sheet_records(data: bytes) -> Iterator[tuple[str, Iterator[tuple[int, bytes]
         yield name, own(offset)
 
 
-def xls_merges(data: bytes) -> dict[str, list[Merge]]:
-    """Merged ranges per sheet: its MERGEDCELLS records."""
-    merges: dict[str, list[Merge]] = {}
+def read_sheets(data: bytes) -> dict[str, tuple[list[Merge], dict[Cell, str]]]:
+    """Per sheet, in one pass over its records: its merged ranges (MERGEDCELLS), and the
+    formula cells whose stored result is the number 0, as formula text (=G2, ="341502"&G2,
+    =TRIM(G2), =C2) where a formula of the forms formulas.py computes (the others left out:
+    their 0 stays as stored)."""
+    found: dict[str, tuple[list[Merge], dict[Cell, str]]] = {}
     for name, sheet in sheet_records(data):
-        found: list[Merge] = []
+        merges: list[Merge] = []
+        cells: dict[Cell, str] = {}
+        shared: list[tuple[int, int, int, int, bytes]] = []
+        pending: list[Cell] = []  # cells of a shared formula
         for kind, body in sheet:
             if kind == _MERGEDCELLS:
                 (count,) = struct.unpack_from("<H", body)
                 for i in range(count):
                     top, bottom, left, right = struct.unpack_from("<HHHH", body, 2 + 8 * i)
-                    found.append((top, left, bottom, right))
-        merges[name] = found
-    return merges
-
-
-def zero_result_formulas(data: bytes) -> dict[str, dict[Cell, str]]:
-    """Per sheet, the formula cells whose stored result is the number 0, as formula text
-    (=G2, ="341502"&G2, =TRIM(G2), =C2): those a formula of the forms formulas.py computes,
-    the others left out (their 0 stays as stored)."""
-    found: dict[str, dict[Cell, str]] = {}
-    for name, sheet in sheet_records(data):
-        cells: dict[Cell, str] = {}
-        shared: list[tuple[int, int, int, int, bytes]] = []
-        pending: list[tuple[Cell, tuple[int, int]]] = []  # cells of a shared formula
-        for kind, body in sheet:
-            if kind == _SHRFMLA and len(body) >= 10:
+                    merges.append((top, left, bottom, right))
+            elif kind == _SHRFMLA and len(body) >= 10:
                 first, last, left, right = struct.unpack_from("<HHBB", body)
                 (size,) = struct.unpack_from("<H", body, 8)
                 shared.append((first, last, left, right, body[10 : 10 + size]))
-            if kind != _FORMULA or len(body) < 22:
-                continue
-            row, column = struct.unpack_from("<HH", body)
-            result = body[6:14]
-            if result[6:8] == b"\xff\xff" or struct.unpack("<d", result)[0] != 0:
-                continue  # a text, truth value, error or a number other than 0: as stored
-            (size,) = struct.unpack_from("<H", body, 20)
-            tokens = body[22 : 22 + size]
-            if tokens[:1] == b"\x01" and len(tokens) >= 5:  # PtgExp: a shared formula's cell
-                pending.append(((row, column), struct.unpack_from("<HH", tokens, 1)))
-                continue
-            if (text := formula_text(tokens, row, column)) is not None:
-                cells[(row, column)] = text
-        for (row, column), _ in pending:
+            elif kind == _FORMULA and len(body) >= 22:
+                row, column = struct.unpack_from("<HH", body)
+                result = body[6:14]
+                if result[6:8] == b"\xff\xff" or struct.unpack("<d", result)[0] != 0:
+                    continue  # a text, truth value, error or a number other than 0: as stored
+                (size,) = struct.unpack_from("<H", body, 20)
+                tokens = body[22 : 22 + size]
+                if tokens[:1] == b"\x01":  # PtgExp: a cell of a shared formula (SHRFMLA)
+                    pending.append((row, column))
+                elif (text := formula_text(tokens, row, column)) is not None:
+                    cells[(row, column)] = text
+        for row, column in pending:
             for first, last, left, right, tokens in shared:
                 if first <= row <= last and left <= column <= right:
                     if (text := formula_text(tokens, row, column)) is not None:
                         cells[(row, column)] = text
                     break
-        found[name] = cells
+        found[name] = (merges, cells)
     return found
 
 

@@ -23,7 +23,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.biff import OLE_MAGIC, xls_merges, zero_result_formulas
+from pipelines.ingest.biff import OLE_MAGIC, read_sheets
 from pipelines.ingest.formulas import (
     cell_position,
     evaluate,
@@ -745,15 +745,11 @@ class Workbook:
     def _uncached(self, sheet: str) -> dict[tuple[int, int], str]:
         """The sheet's formula cells saved without their result (formulas.uncached_formulas);
         in an .xls, those whose stored result is 0 though they may give text
-        (biff.zero_result_formulas: computed where they can be, else left as stored); none in
+        (biff.read_sheets: computed where they can be, else left as stored); none in
         an unreadable part."""
         if self._kind == OLE:
-            if self._zeros is None:
-                try:
-                    self._zeros = zero_result_formulas(self._data)
-                except (ValueError, KeyError, IndexError, struct.error):
-                    self._zeros = {}
-            return self._zeros.get(sheet, {})
+            self._sheet_merges(sheet)  # one pass over the sheet's records reads both
+            return (self._zeros or {}).get(sheet, {})
         if self._kind != ZIP:
             return {}
         if (part := self._part(sheet)) is None:
@@ -768,10 +764,16 @@ class Workbook:
     def _sheet_merges(self, sheet: str) -> tuple[list[Merge], str | None]:
         if self._merges is None:
             try:
-                self._merges = (
-                    _xlsx_merges(self._data) if self._kind == ZIP else xls_merges(self._data)
-                )
-            except (ValueError, KeyError, struct.error, zipfile.BadZipFile, ElementTree.ParseError):
+                if self._kind == ZIP:
+                    self._merges = _xlsx_merges(self._data)
+                else:
+                    sheets = read_sheets(self._data)
+                    self._merges = {name: merges for name, (merges, _) in sheets.items()}
+                    self._zeros = {name: zeros for name, (_, zeros) in sheets.items()}
+            except (
+                ValueError, KeyError, IndexError, struct.error, zipfile.BadZipFile,
+                ElementTree.ParseError,
+            ):  # fmt: skip
                 # the cells were read, only the merge layout was not: say so and read on
                 self._merges = {}
                 self._merge_note = "未能读取合并单元格的范围，合并单元格的值只在其第一行"
@@ -793,7 +795,7 @@ def _with_formula_results(
     Excel keeps it) or text copied or joined from cells of the sheet (formulas.evaluate_text),
     else the formula's text after '=' (unread by every field: reported with it, never taken
     for the field's value). `stored`: the formulas are an .xls's stored with the result 0
-    (biff.zero_result_formulas): those not computed keep it, and the note says so. Returns the
+    (biff.read_sheets): those not computed keep it, and the note says so. Returns the
     frame and a note for the file's message (None when there were none)."""
     inside = {
         (row, column - first_column): text
