@@ -134,13 +134,23 @@ class Recovery:
             [
                 f"【已恢复】{self.when}",
                 f"区县：{self.district}　月份：{self.month}",
-                f"重新运行已成功，此前 {len(self.resolves)} 次失败通知所说的问题已不再妨碍运行"
-                f"（运行编号：{'、'.join(self.resolves)}）",
+                (
+                    "这次运行曾被标记为失败（多为服务一时中断：运行记录的数据库或队列），"
+                    "但它随后已运行完成，本月结果有效，不必重新运行"
+                    if self.resolves == (self.run_id,)
+                    else f"重新运行已成功，此前 {len(self.resolves)} 次失败通知所说的问题已不再妨碍"
+                    f"运行（运行编号：{'、'.join(self.resolves)}）"
+                ),
                 f"成功的运行编号：{self.run_id}",
             ]
         )
 
     def line(self) -> str:
+        if self.resolves == (self.run_id,):
+            return (
+                f"运行已完成：{self.district} {self.month} 曾被标记为失败的运行随后已运行完成，"
+                "失败通知作废"
+            )
         return (
             f"运行已恢复：{self.district} {self.month} 重新运行成功，"
             f"此前 {len(self.resolves)} 次失败通知已解决"
@@ -353,8 +363,15 @@ def notice_files(folder: Path) -> tuple[Path, Path]:
     return folder / TEXT_FILE, folder / JSONL_FILE
 
 
-def already_noticed(folder: Path, run_id: str) -> bool:
-    return any(record.get("run_id") == run_id for record in _records(folder))
+def already_noticed(folder: Path, run_id: str, kind: str | None = None) -> bool:
+    """A block of this run (of this kind: "recovered", or a failure's) is written already. A
+    run marked failed from outside while it ran on (the city's daemon losing its database)
+    has its failure's notice, and then its recovery, when it went through after all."""
+    recovered = kind == Recovery.kind
+    return any(
+        record.get("run_id") == run_id and (record.get("kind") == Recovery.kind) == recovered
+        for record in _records(folder)
+    )
 
 
 def _records(folder: Path) -> list[dict]:
@@ -406,7 +423,7 @@ def recovery(
 def append_notice(folder: Path, item: Notice | Recovery) -> bool:
     """Append `item` to the notice files under `folder` (created when missing); False when this
     run was noticed before (a sensor evaluated twice writes once)."""
-    if already_noticed(folder, item.run_id):
+    if already_noticed(folder, item.run_id, getattr(item, "kind", None)):
         return False
     folder.mkdir(parents=True, exist_ok=True)
     text, jsonl = notice_files(folder)

@@ -191,6 +191,14 @@ def run_failure_notice(context: dg.RunFailureSensorContext, fangfan: FangfanReso
             f"运行 {context.dagster_run.run_id} 失败，将自动重试；重试也失败时才写通知"
         )
         return
+    now = context.instance.get_run_by_id(context.dagster_run.run_id)
+    if now is not None and now.status == dg.DagsterRunStatus.SUCCESS:
+        # marked failed from outside while it ran on (the city's daemon lost its database for
+        # a moment), then went through: no failure to tell (indep35 had a notice for it)
+        context.log.info(
+            f"运行 {context.dagster_run.run_id} 曾被标记为失败，但随后已运行完成：不写通知"
+        )
+        return
     item = notice_failed_run(
         context.instance,
         fangfan,

@@ -559,3 +559,59 @@ def test_fangfan_runs_rerun_answers_its_failure_without_the_daemon(tmp_path, mon
             )  # fmt: skip
         )
     assert text_file.read_text(encoding="utf-8-sig").count("【已恢复】") == 1
+
+
+def _marked_failed_then_through(instance, fangfan, *, noticed_before: bool) -> str:
+    """A run the city's daemon marked failed from outside while it ran on (its database gone
+    for a moment), which then went through; the failure sensor evaluated before or after."""
+    result = _job_that(False).execute_in_process(partition_key="2026-10", instance=instance)
+    run = instance.get_run_by_id(result.run_id)
+    instance.report_run_failed(run, "marked failed from outside the execution context")
+    failure_context = _failure_context(instance, run.run_id, fangfan)
+    if noticed_before:
+        run_failure_notice(failure_context)
+    instance.report_dagster_event(
+        dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=run.job_name
+        ),
+        run_id=run.run_id,
+    )
+    if not noticed_before:
+        run_failure_notice(failure_context)
+    success = (
+        instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+        .records[-1]
+        .event_log_entry.dagster_event
+    )
+    run_recovery_notice(
+        dg.build_run_status_sensor_context(
+            sensor_name="run_recovery_notice",
+            dagster_event=success,
+            dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(run.run_id),
+            resources={"fangfan": fangfan},
+        )
+    )
+    return run.run_id
+
+
+@pytest.mark.parametrize("noticed_before", [True, False], ids=["noticed", "not_yet"])
+def test_a_run_marked_failed_that_went_through_leaves_no_open_notice(tmp_path, noticed_before):
+    """An independent probe of the city (indep35) restarted PostgreSQL while the daemon dequeued
+    a district's run: the daemon marked it failed, the worker ran it through. The failure's
+    notice told the district to rerun a month that was done, and the recovery sensor, seeing the
+    run's success, wrote nothing (the run had its block already). Now a failure sensor that finds
+    the run succeeded writes nothing, and one written before is answered by the run itself."""
+    data = tmp_path / "jinan"
+    fangfan = FangfanResource(data_dir=str(data), district="jinan")
+    folder = data / "notices"
+    with dg.instance_for_test() as instance:
+        run_id = _marked_failed_then_through(instance, fangfan, noticed_before=noticed_before)
+    assert notices.open_failures(folder, "monthly_run", "jinan", "2026-10") == ()
+    if not noticed_before:
+        assert not folder.exists()
+        return
+    text = (folder / notices.TEXT_FILE).read_text(encoding="utf-8-sig")
+    assert text.count("【运行失败】") == 1 and text.count("【已恢复】") == 1
+    block = text.split("【已恢复】")[1]
+    assert run_id in block and "随后已运行完成" in block
