@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,13 +67,43 @@ def _open(database: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnec
                 ) from error
             if pause == _FIRST_PAUSE:
                 # said once: a holder outside this Dagster instance (an analyst's open DuckDB
-                # session, a run of another DAGSTER_HOME) is no run the run queue can name
+                # session, the city services' run of this district) is no run the run queue
+                # can name, but DuckDB names its process
                 _log.warning(
-                    "仓库 %s 正被另一个进程占用（另一个运行，或打开着仓库的程序）：最多等待 %.0f 秒",
-                    database, wait,
-                )  # fmt: skip
+                    "仓库 %s 正被%s占用：最多等待 %.0f 秒", database, holder(str(error)), wait
+                )
             time.sleep(pause)
             pause = min(pause * 2, 5.0)
+
+
+_HOLDER_PID = re.compile(r"\(PID ([0-9]+)\)")
+
+
+def holder(message: str) -> str:
+    """Who holds the warehouse, from DuckDB's lock error ("Conflicting lock is held in … (PID
+    n)"): the process and what it is (the city services' Celery worker running a district's
+    month, a Dagster run, another fangfan, or the program's name), as the team can look it up.
+    An independent probe of the city (indep35) found a waiting `fangfan run` saying only
+    "another process"."""
+    found = _HOLDER_PID.search(message)
+    if found is None:
+        return "另一个进程（另一个运行，或打开着仓库的程序）"
+    pid = found[1]
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        words = [Path(a.decode(errors="replace")).name for a in arguments if a][:4]
+    except OSError:
+        words = []
+    said = " ".join(words)
+    if "celery" in said:
+        what = "城市服务的 Celery 工作进程（正在运行该区县的月份）"
+    elif "dagster" in said:
+        what = "Dagster 的运行进程（界面或守护进程启动的运行）"
+    elif "fangfan" in said:
+        what = "另一个 fangfan 命令"
+    else:
+        what = f"程序 {words[0]}" if words else "另一个程序（如打开着仓库的 DuckDB）"
+    return f"进程 {pid}：{what}"
 
 
 # writers that leave their changes in the write-ahead log when they close (deferring_checkpoints)
