@@ -469,6 +469,22 @@ def _job_that(fails: bool):
     return dg.Definitions(assets=[ingest], jobs=[job]).resolve_job_def("monthly_run")
 
 
+def _success_context(instance, run_id: str, fangfan: FangfanResource):
+    """The run-success sensor's context for `run_id`'s latest success, as the daemon builds it."""
+    success = (
+        instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
+        .records[-1]
+        .event_log_entry.dagster_event
+    )
+    return dg.build_run_status_sensor_context(
+        sensor_name="run_recovery_notice",
+        dagster_event=success,
+        dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id),
+        resources={"fangfan": fangfan},
+    )
+
+
 def _run_and_sense(instance, fangfan, month: str, *, fails: bool) -> str:
     """A run of `month` and the sensor that watches its ending, as the daemon would evaluate it."""
     result = _job_that(fails).execute_in_process(
@@ -477,18 +493,7 @@ def _run_and_sense(instance, fangfan, month: str, *, fails: bool) -> str:
     if fails:
         run_failure_notice(_failure_context(instance, result.run_id, fangfan))
         return result.run_id
-    success = (
-        instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-        .records[0]
-        .event_log_entry.dagster_event
-    )
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_recovery_notice",
-        dagster_event=success,
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(result.run_id),
-        resources={"fangfan": fangfan},
-    )
+    context = _success_context(instance, result.run_id, fangfan)
     run_recovery_notice(context)
     run_recovery_notice(context)  # evaluated again: written once
     return result.run_id
@@ -543,21 +548,7 @@ def test_fangfan_runs_rerun_answers_its_failure_without_the_daemon(tmp_path, mon
     text_file = data / "notices" / notices.TEXT_FILE
     assert text_file.read_text(encoding="utf-8-sig").count("【已恢复】") == 1
     with dg.DagsterInstance.get() as instance:
-        latest = instance.get_runs()[0]
-        success = (
-            instance.get_records_for_run(latest.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-            .records[0]
-            .event_log_entry.dagster_event
-        )
-        run_recovery_notice(
-            dg.build_run_status_sensor_context(
-                sensor_name="run_recovery_notice",
-                dagster_event=success,
-                dagster_instance=instance,
-                dagster_run=latest,
-                resources={"fangfan": fangfan},
-            )  # fmt: skip
-        )
+        run_recovery_notice(_success_context(instance, instance.get_runs()[0].run_id, fangfan))
     assert text_file.read_text(encoding="utf-8-sig").count("【已恢复】") == 1
 
 
@@ -578,20 +569,7 @@ def _marked_failed_then_through(instance, fangfan, *, noticed_before: bool) -> s
     )
     if not noticed_before:
         run_failure_notice(failure_context)
-    success = (
-        instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
-        .records[-1]
-        .event_log_entry.dagster_event
-    )
-    run_recovery_notice(
-        dg.build_run_status_sensor_context(
-            sensor_name="run_recovery_notice",
-            dagster_event=success,
-            dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(run.run_id),
-            resources={"fangfan": fangfan},
-        )
-    )
+    run_recovery_notice(_success_context(instance, run.run_id, fangfan))
     return run.run_id
 
 

@@ -83,22 +83,31 @@ def uncached_formulas(xml: bytes, *, stored: bool = True) -> dict[Cell, str]:
     return found
 
 
-def evaluate(formula: str, value_of: Callable[[Cell], Decimal | None]) -> Decimal | None:
-    """The formula's result where it is arithmetic on numbers and cells (+ - * /, brackets,
-    SUM of cells and ranges, ROUND to some digits); None for anything else, a blank or text cell it reads, or a
-    division by zero. Blank cells count as 0 inside SUM, as in Excel."""
-    text = formula.strip().removeprefix("=").upper()
+def _tokens(formula: str, pattern: re.Pattern[str]) -> list[tuple[str, str]] | None:
+    """The formula's tokens (kind, text) by `pattern`'s named groups; None for an empty or
+    overlong formula, or a character no token starts with."""
+    text = formula.strip().removeprefix("=")
     if not text or len(text) > MAX_FORMULA:
         return None
     tokens: list[tuple[str, str]] = []
     at = 0
     while at < len(text):
-        token = _TOKEN.match(text, at)
+        token = pattern.match(text, at)
         if token is None or token.end() == at:
             return None
         kind = token.lastgroup or ""
         tokens.append((kind, token[kind]))
         at = token.end()
+    return tokens
+
+
+def evaluate(formula: str, value_of: Callable[[Cell], Decimal | None]) -> Decimal | None:
+    """The formula's result where it is arithmetic on numbers and cells (+ - * /, brackets,
+    SUM of cells and ranges, ROUND to some digits); None for anything else, a blank or text cell it reads, or a
+    division by zero. Blank cells count as 0 inside SUM, as in Excel."""
+    tokens = _tokens(formula.upper(), _TOKEN)
+    if tokens is None:
+        return None
     try:
         parser = _Parser(tokens, value_of)
         result = parser.expression()
@@ -111,15 +120,11 @@ class _NotArithmetic(Exception):
     pass
 
 
-class _Parser:
-    """expression := term (('+'|'-') term)*; term := unary (('*'|'/') unary)*;
-    unary := '-' unary | '+' unary | atom;
-    atom := number | ref | '(' expression ')' | SUM(args) | ROUND(expression, expression)."""
+class _Reading:
+    """A formula's tokens read left to right: the parsers' common part."""
 
-    def __init__(
-        self, tokens: list[tuple[str, str]], value_of: Callable[[Cell], Decimal | None]
-    ) -> None:
-        self.tokens, self.at, self.value_of = tokens, 0, value_of
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens, self.at = tokens, 0
 
     def done(self) -> bool:
         return self.at == len(self.tokens)
@@ -132,6 +137,18 @@ class _Parser:
             self.at += 1
             return True
         return False
+
+
+class _Parser(_Reading):
+    """expression := term (('+'|'-') term)*; term := unary (('*'|'/') unary)*;
+    unary := '-' unary | '+' unary | atom;
+    atom := number | ref | '(' expression ')' | SUM(args) | ROUND(expression, expression)."""
+
+    def __init__(
+        self, tokens: list[tuple[str, str]], value_of: Callable[[Cell], Decimal | None]
+    ) -> None:
+        super().__init__(tokens)
+        self.value_of = value_of
 
     def expression(self) -> Decimal:
         value = self._term()
@@ -234,19 +251,10 @@ def evaluate_text(formula: str, text_of: Callable[[Cell], str | None]) -> str | 
     as 2026-10-05). `text_of`: a cell's text as read (None: blank; a formula cell's own
     result). None for anything else (another sheet, VLOOKUP, IF, arithmetic: evaluate's),
     or a number Excel would not show whole (more than 15 significant digits)."""
-    text = formula.strip().removeprefix("=")
-    if not text or len(text) > MAX_FORMULA:
+    tokens = _tokens(formula, _TEXT_TOKEN)
+    if tokens is None:
         return None
-    tokens: list[tuple[str, str]] = []
-    at = 0
-    while at < len(text):
-        token = _TEXT_TOKEN.match(text, at)
-        if token is None or token.end() == at:
-            return None
-        kind = token.lastgroup or ""
-        value = token[kind]
-        tokens.append((kind, value.upper() if kind in ("function", "ref") else value))
-        at = token.end()
+    tokens = [(k, v.upper() if k in ("function", "ref") else v) for k, v in tokens]
     parser = _TextParser(tokens, text_of)
     try:
         value = parser.joined()
@@ -273,26 +281,18 @@ def _shown(value: Value) -> str:
     return value
 
 
-class _TextParser:
+class _TextParser(_Reading):
     """joined := item ('&' item)*; item := text | number | ref | '(' joined ')' | f(args)."""
 
     def __init__(
         self, tokens: list[tuple[str, str]], text_of: Callable[[Cell], str | None]
     ) -> None:
-        self.tokens, self.at, self.text_of = tokens, 0, text_of
-
-    def done(self) -> bool:
-        return self.at == len(self.tokens)
-
-    def _take(self, text: str) -> bool:
-        if self.at < len(self.tokens) and self.tokens[self.at] == ("op", text):
-            self.at += 1
-            return True
-        return False
+        super().__init__(tokens)
+        self.text_of = text_of
 
     def joined(self) -> Value:
         value = self._item()
-        if not (self.at < len(self.tokens) and self.tokens[self.at] == ("op", "&")):
+        if self._peek() != ("op", "&"):
             return value
         parts = [_shown(value)]
         while self._take("&"):
