@@ -292,7 +292,7 @@ DAMAGED_WAREHOUSE_ACTION = (
 
 def _action(kind: str, failure: StepFailure | None, run: FailedRun) -> str:
     month = run.month or "该月"
-    again = f"在界面（fangfan ui）中重新运行{' ' + run.month if run.month else '该月'}"
+    again = f"在界面（fangfan ui；城市部署中是城市的 Dagster 界面）中重新运行{' ' + run.month if run.month else '该月'}"
     key = _source_key(failure, scan=kind == "check") if failure is not None else None
     source = SOURCES.get(key) if key else None
     folder = f"{run.raw_folder}/{month}/{source.key}/" if source else f"{run.raw_folder}/{month}/"

@@ -69,7 +69,7 @@ def test_a_missing_roster_says_which_folder_to_check_and_to_rerun_the_month():
     assert item.step == "读入各部门数据（ingest）"
     assert item.problem.startswith("农户花名册：raw/ 下没有 2026-10")
     assert "raw/2026-10/roster/（农户花名册）" in item.action
-    assert "在界面（fangfan ui）中重新运行 2026-10" in item.action
+    assert "在界面（fangfan ui；城市部署中是城市的 Dagster 界面）中重新运行 2026-10" in item.action
     text = item.text()
     assert text.splitlines()[0] == "【运行失败】2026-11-06 02:15"
     assert "区县：金安区　月份：2026-10　失败步骤：读入各部门数据（ingest）" in text
@@ -84,7 +84,9 @@ def test_a_blocking_check_names_the_source_and_the_check():
         == "农村房屋安全鉴定的文件行数核对（读入行数 = 保留 + 退回 + 重复）未通过，本月没有继续往下算"
     )
     assert "raw/2026-10/housing/（农村房屋安全鉴定）" in item.action
-    assert item.action.endswith("在界面（fangfan ui）中重新运行 2026-10")
+    assert item.action.endswith(
+        "在界面（fangfan ui；城市部署中是城市的 Dagster 界面）中重新运行 2026-10"
+    )
 
 
 @pytest.mark.parametrize(
@@ -162,7 +164,9 @@ def test_a_run_whose_process_died_needs_only_a_rerun():
     item = notice(_run(message=message))
     assert item.step == "整个运行"
     assert item.problem.startswith("运行中断")
-    assert item.action.startswith("不需要改数据，直接在界面（fangfan ui）中重新运行 2026-10")
+    assert item.action.startswith(
+        "不需要改数据，直接在界面（fangfan ui；城市部署中是城市的 Dagster 界面）中重新运行 2026-10"
+    )
 
 
 def test_a_run_of_no_partition_still_reads_plainly():
