@@ -22,7 +22,8 @@ from collections.abc import Iterator, Sequence
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
-Merge = tuple[int, int, int, int]  # top row, left column, bottom row, right column (0-based)
+# a merged range: (first row, first column, last row, last column), 0-based and inclusive
+Merge = tuple[int, int, int, int]
 Cell = tuple[int, int]  # 0-based row, column
 
 _BOF, _EOF, _CODEPAGE, _BOUNDSHEET = 0x0809, 0x000A, 0x0042, 0x0085

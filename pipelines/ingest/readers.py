@@ -23,7 +23,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.biff import OLE_MAGIC, read_sheets
+from pipelines.ingest.biff import OLE_MAGIC, Merge, read_sheets
 from pipelines.ingest.formulas import (
     cell_position,
     evaluate,
@@ -414,8 +414,7 @@ def _with_line_numbers(cells: pl.DataFrame, *, quoted: bool) -> pl.DataFrame:
 
 # --- merged cells ----------------------------------------------------------------------------
 
-# (first row, first column, last row, last column), 0-based and inclusive, as in the sheet
-Merge = tuple[int, int, int, int]
+# a merged range: (first row, first column, last row, last column), 0-based and inclusive (biff.Merge)
 
 
 def fill_merged(cells: pl.DataFrame, merges: Sequence[Merge]) -> pl.DataFrame:
