@@ -850,42 +850,32 @@ def _with_formula_results(
     texts: dict[int, dict[int, str]] = {}
     for (row, column), formula in sorted(inside.items()):
         text = result((row, column))
-        if text is None and stored:
-            continue  # its stored 0 stands
-        if stored and text in ("0", frame[row, column]):
-            continue  # what was stored: nothing to say
+        if stored and (text is None or text in ("0", frame[row, column])):
+            continue  # the stored 0 stands, or is what the formula gives: nothing to patch
         texts.setdefault(column, {})[row] = (
             text if text is not None else "=" + (formula or "（共享公式）")
         )
+    if not texts:
+        return frame, None
+    patched = frame.with_columns(
+        frame[frame.columns[column]]
+        .scatter(list(cells), list(cells.values()))
+        .alias(frame.columns[column])
+        for column, cells in texts.items()
+    )
     if stored:
         changed = sum(len(cells) for cells in texts.values())
-        if not changed:
-            return frame, None
-        columns = [
-            frame[frame.columns[column]]
-            .scatter(list(cells), list(cells.values()))
-            .alias(frame.columns[column])
-            for column, cells in texts.items()
-        ]
-        note = (
+        return patched, (
             f"{changed} 个公式单元格文件中保存的结果是 0（多为 LibreOffice 转存 .xls 时未重新计算），"
             "已按公式算出 Excel 打开时显示的值"
         )
-        return frame.with_columns(columns), note
-    columns = []
-    for column, cells in texts.items():
-        name = frame.columns[column]
-        rows = list(cells)
-        patch = frame[name].scatter(rows, [cells[r] for r in rows])
-        columns.append(patch.alias(name))
     computed = sum(1 for text in shown.values() if text is not None)
     unread = len(inside) - computed
-    note = (
+    return patched, (
         f"{len(inside)} 个公式单元格文件中没有保存计算结果（文件不是 Excel 保存的）："
         + (f"{computed} 个已按公式算出" if computed else "无法算出")
         + (f"，{unread} 个无法算出，按字段问题报告" if computed and unread else "")
     )
-    return frame.with_columns(columns), note
 
 
 # what Excel shows in a cell whose formula failed; the reader hands such a cell over as an error
