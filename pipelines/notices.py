@@ -129,6 +129,11 @@ class Recovery:
     resolves: tuple[str, ...]
     kind: str = "recovered"
 
+    @property
+    def itself(self) -> bool:
+        """The failure it answers is its own: marked failed from outside while it ran on."""
+        return self.resolves == (self.run_id,)
+
     def text(self) -> str:
         return "\n".join(
             [
@@ -137,7 +142,7 @@ class Recovery:
                 (
                     "这次运行曾被标记为失败（多为服务一时中断：运行记录的数据库或队列），"
                     "但它随后已运行完成，本月结果有效，不必重新运行"
-                    if self.resolves == (self.run_id,)
+                    if self.itself
                     else f"重新运行已成功，此前 {len(self.resolves)} 次失败通知所说的问题已不再妨碍"
                     f"运行（运行编号：{'、'.join(self.resolves)}）"
                 ),
@@ -146,7 +151,7 @@ class Recovery:
         )
 
     def line(self) -> str:
-        if self.resolves == (self.run_id,):
+        if self.itself:
             return (
                 f"运行已完成：{self.district} {self.month} 曾被标记为失败的运行随后已运行完成，"
                 "失败通知作废"
@@ -363,11 +368,10 @@ def notice_files(folder: Path) -> tuple[Path, Path]:
     return folder / TEXT_FILE, folder / JSONL_FILE
 
 
-def already_noticed(folder: Path, run_id: str, kind: str | None = None) -> bool:
-    """A block of this run (of this kind: "recovered", or a failure's) is written already. A
-    run marked failed from outside while it ran on (the city's daemon losing its database)
-    has its failure's notice, and then its recovery, when it went through after all."""
-    recovered = kind == Recovery.kind
+def already_noticed(folder: Path, run_id: str, *, recovered: bool = False) -> bool:
+    """A block of this run (its recovery, or else its failure's) is written already. A run
+    marked failed from outside while it ran on (the city's daemon losing its database) has its
+    failure's notice, and then its recovery, when it went through after all."""
     return any(
         record.get("run_id") == run_id and (record.get("kind") == Recovery.kind) == recovered
         for record in _records(folder)
@@ -423,7 +427,7 @@ def recovery(
 def append_notice(folder: Path, item: Notice | Recovery) -> bool:
     """Append `item` to the notice files under `folder` (created when missing); False when this
     run was noticed before (a sensor evaluated twice writes once)."""
-    if already_noticed(folder, item.run_id, getattr(item, "kind", None)):
+    if already_noticed(folder, item.run_id, recovered=isinstance(item, Recovery)):
         return False
     folder.mkdir(parents=True, exist_ok=True)
     text, jsonl = notice_files(folder)
