@@ -796,18 +796,15 @@ def _type_fields(
             if f.name in combined.columns
             else pl.repeat(None, combined.height, eager=True, dtype=pl.String)
         )
+        # a formula's error value (#N/A), or its text without its result: no value, and the
+        # department is told of its formula
         errors, formulas = parse.formula_cells(raw)
-        if errors.any():
-            # a formula's error value (#N/A): no value, and the department is told of its formula
-            raw = _null_if_flagged(raw, errors)
-            text = _reason(labels, tables, lambda label: f"「{label}」{EXCEL_ERROR}")
-            typed.problems.append((errors, f.name, text))
-        if formulas.any():
-            # a formula without its result: no value (not its text), and the department is told
-            raw = _null_if_flagged(raw, formulas)
-            text = _reason(labels, tables, lambda label: f"「{label}」{UNREAD_FORMULA}")
-            typed.problems.append((formulas, f.name, text))
-            errors = errors | formulas
+        for flagged, said in ((errors, EXCEL_ERROR), (formulas, UNREAD_FORMULA)):
+            if flagged.any():
+                raw = _null_if_flagged(raw, flagged)
+                text = _reason(labels, tables, lambda label, said=said: f"「{label}」{said}")
+                typed.problems.append((flagged, f.name, text))
+        errors = errors | formulas
         if f.name in tick_fields:
             present = tables.is_in(list(labels)) & ~errors
             typed.values[f.name] = _frame_eval(
