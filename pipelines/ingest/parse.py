@@ -693,17 +693,24 @@ def parse_enum(
     values: pl.Series, allowed: tuple[str, ...], synonyms: tuple[tuple[str, str], ...] = ()
 ) -> pl.Series:
     """A coded value (鉴定等级, 救助类型, 在校状态…) as one of `allowed`, where the cell is one: as
-    written (spaces of either width out, upper case for Latin codes), by a synonym (在校 is 在读),
-    without a 级/类 suffix (C级 is C), or before a note in brackets (D级（危房）, 低保（新增）).
+    written (spaces of either width out, upper case for Latin codes, traditional characters as
+    simplified), by a synonym (在校 is 在读), without a 级/类 suffix (C级 is C), after a code
+    (1-在读, 01 低保), or before a note in brackets (D级（危房）, 低保（新增）) that neither names
+    another value (辍学（已返校在读）) nor withdraws this one (临时救助（未批准）, 死亡（误报）).
     Anything else comes back as written (the caller reports it outside the allowed values)."""
     value = _enum_value(compact(values), allowed, synonyms)
+    coded = value.str.extract(_CODE_AND_LABEL, 1)
+    if coded.is_not_null().any():
+        label = _enum_value(coded, allowed, synonyms)
+        value = _choose(
+            (label.is_in(allowed) & ~value.is_in(allowed)).fill_null(False), label, value
+        )
     noted = value.str.contains(NOTE_AFTER).fill_null(False) & ~value.is_in(allowed)
     if noted.any():
         head = _enum_value(value.str.replace(NOTE_AFTER, "${1}"), allowed, synonyms)
-        # a note that is itself another of the values (脱贫户（监测户）) reads two ways
-        note = _enum_value(value.str.replace(NOTE_AFTER, "${2}"), allowed, synonyms)
-        other = (note.is_in(allowed) & (note != head)).fill_null(False)
-        value = _choose(noted & head.is_in(allowed) & ~other, head, value)
+        note = value.str.replace(NOTE_AFTER, "${2}")
+        doubt = _doubting_note(head, note, allowed, synonyms)
+        value = _choose(noted & head.is_in(allowed) & ~doubt, head, value)
     # a kind and its sub-kind (监测户-脱贫不稳定户, 监测户：边缘易致贫户): the value both parts
     # read as; parts reading as two values (脱贫户-监测户) stay as written
     parts = value.str.extract_groups(_KIND_AND_SUBKIND)
@@ -716,7 +723,57 @@ def parse_enum(
     return _choose(agree, head, value)
 
 
+# a department's code before the value's name (1-在读, 01低保 once spaces are out, 2.辍学): the
+# name is what a person reads; a number followed by a number (3-4级) is no code
+_CODE_AND_LABEL = r"^0*[0-9]{1,2}[-—－.．、:：_]?([^-—－.．、:：_0-9].*)$"
+
+# words of a note that say its value did not happen, was withdrawn or is not yet in force
+# (临时救助（未批准）, 死亡（误报，已恢复）, 小型轿车（已报废）, 正常参保（已停保）, 辍学（已劝返）)
+WITHDRAWING = (
+    "撤销", "撤回", "撤消", "取消", "作废", "误报", "错报", "有误", "恢复", "注销", "报废", "停保",
+    "已停", "退出", "劝返", "已返校", "已复学", "补缴", "补交", "驳回", "不予", "未批", "未通过",
+    "未审批", "未核准", "待批", "待审", "审核中", "审批中", "申请", "拟",
+)  # fmt: skip
+# what a note says of the value before it when it was another value once (C级（原D级）): history
+_FORMERLY = r"原[^,，;；、]*"
+
+
+def _doubting_note(
+    head: pl.Series,
+    note: pl.Series,
+    allowed: tuple[str, ...],
+    synonyms: tuple[tuple[str, str], ...],
+) -> pl.Series:
+    """Where a note in brackets makes its value read two ways: the note is, or names within it,
+    another of the values (脱贫户（监测户）, 辍学（已返校在读）, 正常参保（已停保）: 停保 is 暂停), or
+    withdraws the value (WITHDRAWING, unless the word is the value's own: 死亡（已注销） is 死亡注销,
+    退出（已注销） is 注销). What it said the value was once (原D级) names no other value."""
+    whole = _enum_value(note, allowed, synonyms)
+    doubt = whole.is_in(allowed) & (whole != head)
+    present = note.str.replace_all(_FORMERLY, "")
+    # Latin codes (A–D) are letters of many words: only a note that is one names another value
+    for value in (v for v in allowed if not v.isascii()):
+        words = sorted({value} | {word for word, meant in synonyms if meant == value}, key=len)
+        names = present.str.contains_any(words)
+        # the value's own words said again (暂停（已停保）) withdraw nothing
+        said = present.str.replace_many(words[::-1], [""] * len(words), leftmost=True)
+        own = [w for w in WITHDRAWING if not any(w in word for word in words)]
+        withdraws = said.str.contains_any(own) if own else pl.repeat(False, len(note), eager=True)
+        doubt = doubt | ((head != value) & names) | ((head == value) & withdraws)
+    return doubt.fill_null(False)
+
+
 _KIND_AND_SUBKIND = r"^([^-—－:：]+)[-—－:：]+([^-—－:：]+)$"
+
+
+# traditional characters of the coded values' words, as a person reads them (臨時救助 is 临时救助)
+_TRADITIONAL = dict(
+    zip(
+        "農臨時級學輟讀參險殘證戶遷車輛貨轎鑑鑒資貼補護業職專脫貧監測穩邊緣難嚴養銷復畢機輪記經營暫繳費類貳務療醫鄉鎮組無際彈對請係",
+        "农临时级学辍读参险残证户迁车辆货轿鉴鉴资贴补护业职专脱贫监测稳边缘难严养销复毕机轮记经营暂缴费类贰务疗医乡镇组无际弹对请系",
+        strict=True,
+    )
+)
 
 
 def _enum_value(
@@ -724,6 +781,8 @@ def _enum_value(
 ) -> pl.Series:
     if all(v.isascii() for v in allowed):
         value = value.str.to_uppercase()
+    else:
+        value = value.str.replace_many(list(_TRADITIONAL), list(_TRADITIONAL.values()))
     if synonyms:
         value = value.replace(dict(synonyms))
     trimmed = value.str.replace(r"[级类]$", "")
@@ -758,9 +817,28 @@ def parse_yes_no(values: pl.Series, *, cleaned: bool = False) -> pl.Series:
     if not noted.any():
         return answer
     parts = value.str.extract_groups(NOTE_AFTER)
-    mark, note = _yes_no(parts.struct.field("1")), _yes_no(parts.struct.field("2"))
+    mark, note = _yes_no(parts.struct.field("1")), _note_answer(parts.struct.field("2"))
     agreed = pl.select(pl.when(note.is_null() | (note == mark)).then(mark)).to_series()
     return answer.zip_with(~noted, agreed)
+
+
+def _note_answer(note: pl.Series) -> pl.Series:
+    """What a note in brackets says of a 是/否 mark: a mark itself (已享受, 未解决); else no where
+    it denies or withdraws (房屋未倒塌, 不详, 已撤销, 申请中), yes where it says something was done
+    (已倒塌, 已资助, 已整改到位); nothing (null) where it says neither (全部倒塌, 2026年3月)."""
+    denies = note.str.contains(_DENYING) | note.str.contains_any(list(WITHDRAWING))
+    return pl.select(
+        pl.when(_yes_no(note).is_not_null())
+        .then(_yes_no(note))
+        .when(denies)
+        .then(pl.lit(False))
+        .when(note.str.contains("已", literal=True))
+        .then(pl.lit(True))
+        .otherwise(pl.lit(None, dtype=pl.Boolean))
+    ).to_series()
+
+
+_DENYING = "[未不没无非否]"
 
 
 def _yes_no(value: pl.Series) -> pl.Series:

@@ -553,17 +553,30 @@ BLOCKING_SQL = f"""
     -- unresolved rows name. A 乡镇 it says nothing of (its file not delivered) is no evidence of
     -- anyone's absence there: its members are 无法判断, the list itself the blocking "row"
     -- the members the list's rows are tied to
+    -- of M's year (a blank year: the list is the year's): a township whose rows are all of
+    -- another year (its part of last year's list sent again) says nothing of this one (indep36:
+    -- 东桥镇's rows all 2026 in January 2027 gave 438 YB02, every monitored member there)
     listed AS (
         SELECT DISTINCT tied_member AS member_key FROM enrollment_rows
-        WHERE tied_member IS NOT NULL
+        WHERE tied_member IS NOT NULL AND (enroll_year IS NULL OR enroll_year = $year)
+    ),
+    -- the 乡镇 of members tied to rows of another year: named as such where nothing else covers it
+    other_years AS (
+        SELECT DISTINCT r.township
+        FROM enrollment_rows e
+        JOIN roster_members r
+          ON r.district = $district AND r.month = $month AND r.member_key = e.tied_member
+        WHERE e.enroll_year <> $year
     ),
     covered AS (
         SELECT DISTINCT r.township, r.village
         FROM listed l
         JOIN roster_members r
           ON r.district = $district AND r.month = $month AND r.member_key = l.member_key
-        UNION SELECT DISTINCT township, village FROM places
-        WHERE township IS NOT NULL OR village IS NOT NULL
+        UNION SELECT DISTINCT p.township, p.village FROM places p
+        LEFT JOIN enrollment_rows e ON e.record_key = p.record_key
+        WHERE (p.township IS NOT NULL OR p.village IS NOT NULL)
+          AND (e.enroll_year IS NULL OR e.enroll_year = $year)
         UNION SELECT DISTINCT r.township, r.village
         FROM (SELECT unnest(candidates) AS member_key FROM unresolved) c
         JOIN roster_members r
@@ -602,6 +615,10 @@ BLOCKING_SQL = f"""
     uncovered AS (
         SELECT o.member_key, NULL::VARCHAR AS record_key,
                CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
+                         AND o.township IN (SELECT township FROM other_years)
+                    THEN '本月名单中' || o.township || '的记录都不是 ' || CAST($year AS VARCHAR)
+                         || ' 年度的（该乡镇可能报送了往年或下一年度的名单）'
+                    WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
                     THEN '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）'
                     ELSE coalesce(tt.reason, tv.reason, '本月名单中没有' || o.township
                                   || o.village || '的任何记录（该村的记录可能缺漏）') END AS reason

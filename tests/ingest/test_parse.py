@@ -263,6 +263,31 @@ def test_yes_no_blank_and_unreadable() -> None:
     assert _parse(parse.parse_yes_no, "正在解决") == (None, True)
 
 
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("是（未倒塌）", None),
+        ("Y（未倒塌）", None),
+        ("√（房屋未倒塌）", None),
+        ("否（已倒塌）", None),
+    ]
+    + [
+        ("否（已资助）", None),
+        ("否（已整改到位）", None),
+        ("是（已撤销）", None),
+        ("是（不详）", None),
+    ]
+    + [("是（全部倒塌）", True), ("否（未申请）", False), ("否（已申请）", False)]
+    + [("否（已撤销）", False), ("是（2026年3月）", True), ("否（无）", False)],
+)
+def test_a_note_that_says_the_opposite_in_its_own_words_reads_two_ways(raw: str, value) -> None:
+    """indep37: 房屋倒塌 是（未倒塌） had sent YJ01 红 (a collapse the record denies), 否（已倒塌）
+    silently lost one, 否（已资助） sent JY03: only notes that were marks themselves (未享受) were
+    compared. A note denying (未, 不, 没, 撤销, 申请…) or saying it was done (已…) is compared with
+    the mark; one saying neither (全部倒塌, a date) leaves the mark."""
+    assert _parse(parse.parse_yes_no, raw) == (value, value is None)
+
+
 def test_ticks_blank_is_false_any_mark_is_true() -> None:
     ticks = parse.parse_tick(pl.Series(["√", None, "", "✔", "×", "是"]))
     assert ticks.to_list() == [True, False, False, True, False, True]

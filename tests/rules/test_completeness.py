@@ -476,6 +476,33 @@ def test_last_years_enrollment_list_is_no_evidence_of_absence(family, rule_confi
     assert "YB02" not in run.not_evaluated and subject in yb02(run)
 
 
+def test_a_township_whose_rows_are_all_of_another_year_is_no_evidence_of_absence(
+    family, rule_config
+):
+    """One township's part of the list is last year's sent again (an independent probe of the
+    year's turn, indep36: 东桥镇's rows all 2026 in January 2027, the rest of the list 2027's):
+    the list as a whole is this year's, so YB02 is judged, and 438 warnings went to 东桥镇, every
+    monitored member there. A township the list speaks of only for another year says nothing of
+    this one: its members are 无法判断 for the district, the reason naming the year."""
+    world, subject = family
+    household = world.household("脱贫户", township="东桥镇", village="王岗村")
+    for n in range(8):
+        world.record("medical_enrollment", world.member(household, f"李{n}"), **ENROLLED)
+    away = world.household("监测户", township="城北镇", village="高庄村")
+    stale = [world.member(away, name) for name in ("刘明", "刘亮", "刘强")]
+    for member in stale:
+        world.record("medical_enrollment", member, enroll_year=2025, enroll_status="正常参保")
+    run = world.run(rule_config)
+    assert "YB02" not in run.not_evaluated
+    assert yb02(run) == {subject}
+    assert set(undecided(run)) == set(stale)
+    reasons = run.undecided.filter(pl.col("rule") == "YB02")["reason"].to_list()
+    assert all("城北镇的记录都不是 2026 年度的" in r for r in reasons), reasons
+    # one row of this year's placed there: the list speaks of 城北镇 again, and decides
+    world.record("medical_enrollment", world.member(away, "刘一", relation="子"), **ENROLLED)
+    assert yb02(world.run(rule_config)) == {subject, *stale}
+
+
 def test_a_list_of_the_unenrolled_only_is_no_evidence_of_absence(rule_config, world):
     """医保 sent its exceptions (未参保, 暂停) for the 参保名册: by it, every monitored member
     not on it would be "not enrolled". On the 5,000-member district (seed 7) so sent (113 rows
