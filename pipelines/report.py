@@ -443,7 +443,7 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
     if gone:
         lines.append(
             f"⚠ 延续的未核实预警中 {gone} 条所属农户已不在本月花名册（迁出、注销或户编号变更），"
-            "仍按原乡镇下发，请乡镇核实后反馈"
+            "仍按原乡镇下发，请乡镇核实后反馈（明细见 区级_花名册问题.csv）"
         )
     if split.out_of_scope:
         lines.append(

@@ -12,6 +12,7 @@ import polars as pl
 
 from pipelines.config import DataDir
 from pipelines.evaluation import not_evaluated_frame
+from pipelines.exports.summary import GONE_HOUSEHOLD, roster_problem_listing
 from pipelines.exports.township import (
     EXPORT_COLUMNS,
     build_listing,
@@ -324,6 +325,12 @@ def test_a_carried_warning_shows_the_household_and_member_as_this_months_roster_
     warehouse.close()
     said = run_summary(layout, DISTRICT, "2026-11")
     assert "延续的未核实预警中 1 条所属农户已不在本月花名册" in said
+    # and the district's file of roster problems names it (indep36: told nowhere but the run)
+    with open_warehouse(layout.database) as con:
+        problems = roster_problem_listing(con, DISTRICT, "2026-11")
+    gone_rows = problems.filter(pl.col("问题") == GONE_HOUSEHOLD)
+    assert gone_rows["户编号"].to_list() == [goes] and gone_rows["村"].to_list() == ["桂花村"]
+    assert rows["王三"]["warning_id"] in gone_rows["说明"][0]
 
 
 def test_a_warning_of_a_member_who_left_the_roster_shows_them_as_last_month_had_them(tmp_path):

@@ -59,6 +59,8 @@ SUMMARY_HTML = "区级汇总.html"
 CHART_SHEET = "图表"
 UNRESOLVED_CSV = "区级_未匹配与待确认.csv"
 ROSTER_CSV = "区级_花名册问题.csv"
+# a carried warning whose household M's roster no longer has (roster_problem_listing)
+GONE_HOUSEHOLD = "预警农户已不在花名册"
 FEEDBACK_CSV = "区级_未采用核实结果.csv"
 # the district's lists, each written only when it has rows (a month without any removes the
 # earlier one)
@@ -404,6 +406,25 @@ def roster_problem_listing(
         d=district,
         m=month,
     )
+    # a warning carried to M whose household M's roster no longer has: still listed where it was
+    # for the township to answer, and named here, for the district to see why (an independent
+    # probe of the year's turn, indep36, found it in a township's list and nowhere else)
+    gone = _q(
+        con,
+        f"""SELECT '{GONE_HOUSEHOLD}' AS kind, township, village, grid, household_id, head_name,
+                   member_name AS name, id_number, NULL::VARCHAR AS record_key,
+                   '延续的未核实预警 ' || warning_id || '（' || rule || ' ' || rule_name
+                       || '，' || first_month || ' 首次下发）所属农户本月花名册中已没有（迁出、注销或'
+                       || '户编号变更）：仍按原乡镇下发待核实，请核对花名册' AS detail
+            FROM listings l
+            WHERE district = $d AND month = $m AND first_month < month AND NOT EXISTS (
+                SELECT 1 FROM households h WHERE h.district = l.district AND h.month = l.month
+                   AND h.household_id = l.household_id)
+            ORDER BY township, village, grid, household_id, warning_id""",
+        d=district,
+        m=month,
+    )
+    rows = pl.concat([rows, gone], how="vertical_relaxed")
     if rows.height == 0:
         return pl.DataFrame()
     return with_provenance(rows).select(
