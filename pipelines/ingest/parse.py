@@ -732,7 +732,7 @@ _CODE_AND_LABEL = r"^0*[0-9]{1,2}[-—－.．、:：_]?([^-—－.．、:：_0-9
 WITHDRAWING = (
     "撤销", "撤回", "撤消", "取消", "作废", "误报", "错报", "有误", "恢复", "注销", "报废", "停保",
     "已停", "退出", "劝返", "已返校", "已复学", "补缴", "补交", "驳回", "不予", "未批", "未通过",
-    "未审批", "未核准", "待批", "待审", "审核中", "审批中", "申请", "拟",
+    "未审批", "未核准", "待批", "待审", "审核中", "审批中", "申请中", "拟",
 )  # fmt: skip
 # what a note says of the value before it when it was another value once (C级（原D级）): history
 _FORMERLY = r"原[^,，;；、]*"
@@ -838,7 +838,8 @@ def _note_answer(note: pl.Series) -> pl.Series:
     ).to_series()
 
 
-_DENYING = "[未不没无非否]"
+# and, of a 是/否 mark, an application (已申请: not yet granted)
+_DENYING = "[未不没无非否]|申请"
 
 
 def _yes_no(value: pl.Series) -> pl.Series:
