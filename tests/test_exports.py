@@ -411,6 +411,36 @@ def test_a_support_warning_is_not_carried_once_the_months_list_shows_its_state_o
     assert "延续的帮扶预警中 1 条由本月对同一人的新预警代替" in said
 
 
+def test_a_not_enrolled_warning_is_not_carried_once_a_stale_list_shows_its_year_insured(tmp_path):
+    """December 2026 warns 甲 and 乙 YB02 (no 2026 row of theirs). January's list is 2026's sent
+    again (an independent probe of the year's turn, indep36): it cannot decide 2027, so YB02 is
+    not evaluated, but it shows 甲 正常参保 for 2026, the very year her warning said she had no
+    record for. Her warning is not carried to a visit; 乙, still absent, is carried as before."""
+    december = World(month="2026-12")
+    household = december.household("脱贫户", village="王岗村")
+    keys = {name: december.member(household, name) for name in ("甲", "乙")}
+    others = [december.member(household, f"丙{n}", relation="之子") for n in range(4)]
+    for key in others:
+        december.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    layout, warehouse, con = _on_disk(tmp_path)
+    december.build(con)
+    first, _ = _export(con, december, "2026-12", tmp_path, today=date(2027, 1, 3))
+    assert sorted(first.filter(pl.col("rule") == "YB02")["member_name"]) == ["乙", "甲"]
+
+    january = World(month="2027-01")
+    january.households, january.members = december.households, december.members
+    for key in (*others, keys["甲"]):
+        january.record("medical_enrollment", key, enroll_year=2026, enroll_status="正常参保")
+    january.build(con)
+    listing, _ = _export(con, january, "2027-01", tmp_path, today=date(2027, 2, 3))
+    yb02 = listing.filter(pl.col("rule") == "YB02")
+    assert yb02.select("member_name", "status").rows() == [("乙", "逾期")]
+    warehouse.close()
+    assert "延续的帮扶预警中 1 条本月部门名单已显示情况改变" in run_summary(
+        layout, DISTRICT, "2027-01"
+    )
+
+
 def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_monitored(tmp_path):
     """A 精准 or 帮扶 warning (rules on 脱贫户 and 监测户 only) open from October, its household
     一般农户 in November's roster: it no longer applies and is not listed again (an independent

@@ -356,6 +356,24 @@ _RESOLVED_SQL = """
       AND NOT EXISTS (SELECT 1 FROM rule_undecided u
                       WHERE u.district = $district AND u.month = $month AND u.rule = c.rule
                         AND u.member_key = c.member_key)
+    -- a 未参保 warning's own year shown otherwise: M's list, whatever year it is mostly of (the
+    -- year's list sent again in January, so YB02 is not evaluated), ties the member to a
+    -- 正常参保 row of the year the warning said they had none for (indep36: December's YB02
+    -- listed on in January though January's list, 2026's again, showed the member insured)
+    UNION
+    SELECT c.warning_id
+    FROM _carried c
+    WHERE c.member_key IS NOT NULL
+      AND c.rule IN (SELECT rule FROM _rule_sources WHERE source = 'medical_enrollment')
+      AND EXISTS (
+          SELECT 1 FROM stg_medical_enrollment e
+          JOIN record_matches m
+            ON m.district = e.district AND m.month = e.month AND m.record_key = e.record_key
+          WHERE e.district = $district AND e.month = $month AND m.member_key = c.member_key
+            AND e.enroll_status = '正常参保'
+            AND e.enroll_year = (SELECT CAST(substr(min(w.month), 1, 4) AS INTEGER)
+                                 FROM warnings w
+                                 WHERE w.district = $district AND w.warning_id = c.warning_id))
 """
 
 
