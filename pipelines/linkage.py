@@ -34,11 +34,14 @@ def _record_select(
 ) -> str:
     # record keys repeat across months (same file name, same row): the matcher's key carries the
     # month, so several months can be matched in one pass. `columns`: the staged table's.
-    # The record's own birth date where the department's file has one (a source that declares
-    # birth_date / 出生日期); without it the matcher reads what survives of the ID (id_birth).
+    # The record's own birth date where the department's file has one (sources.
+    # DEPARTMENT_BIRTH_DATE, 出生日期); without it the matcher reads what survives of the ID.
     # `answered`: a 非本人 answer concerns a record of the source: what each record says is keyed
     # (content_key, feedback.content_sql), else not computed.
     birth_date = "birth_date::DATE" if "birth_date" in columns else "CAST(NULL AS DATE)"
+    if "birth_date_month_only" in columns:
+        # 出生年月 1990-05: the day unknown, so no birth date to tell or rule anyone out by
+        birth_date = f"CASE WHEN birth_date_month_only THEN NULL ELSE {birth_date} END"
     name = household_name_sql() if household_level and "name_raw" in columns else "name"
     id_raw = "id_raw::VARCHAR" if "id_raw" in columns else "CAST(NULL AS VARCHAR)"
     id_prefix = "id_prefix::VARCHAR" if "id_prefix" in columns else "CAST(NULL AS VARCHAR)"

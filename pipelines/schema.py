@@ -534,6 +534,15 @@ def _month_only_dates(con: duckdb.DuckDBPyConnection) -> None:
                 )
 
 
+def _department_birth_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """Every department's staged table gets birth_date and birth_date_month_only (null in earlier
+    rows: the staging code changed, so the next run of each month stages them again)."""
+    for table in TABLES:
+        if table.name.startswith("stg_") and "birth_date" in table.column_names:
+            for name, kind in (("birth_date", "DATE"), ("birth_date_month_only", "BOOLEAN")):
+                con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {name} {kind}")
+
+
 def _held_things_keyed(con: duckdb.DuckDBPyConnection) -> None:
     """GA02, ZJ02 and SJ01 warnings written with an empty evidence key get the month of their
     newest record's registration date, read back from the month's staged rows behind them (as
@@ -623,6 +632,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "id_status, birth_date, township, village, relation): a roster row rejected for its "
         "户编号 is a rival the matcher sees, so a namesake of another household is not tied",
         _rejected_identities,
+    ),
+    Migration(
+        10,
+        "a department record's own birth date kept where its file has one (stg_<department>."
+        "birth_date, birth_date_month_only): namesakes without a usable ID told apart by it",
+        _department_birth_dates,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

@@ -131,9 +131,20 @@ def _dept(
             name_headers=name_headers,
             id_headers=(*ID_HEADERS, *HEAD_ID_HEADERS) if household_level else ID_HEADERS,
         )
-        + tuple(fields),
+        + tuple(fields)
+        + (DEPARTMENT_BIRTH_DATE,),
         household_level=household_level,
     )
+
+
+# not among the contract's columns, but many departments' files carry it (残疾人证, 户籍, 学生,
+# 参保名册): the record's own birth date tells namesakes without a usable ID apart, as the
+# contract's matching by "name + 乡镇 + 村 (+ birth date, where known)" asks (an independent probe,
+# indep38: a grandfather's death and his grandson's, same name, same household, no IDs, left
+# 待确认 though the file's 出生日期 told them apart). A date without its day is no birth date here
+DEPARTMENT_BIRTH_DATE = Field(
+    "birth_date", ("出生日期", "出生年月日", "出生年月"), FieldType.DATE, beyond_contract=True
+)
 
 
 ROSTER = Source(

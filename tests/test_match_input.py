@@ -117,9 +117,10 @@ def test_a_non_id_cell_is_not_kept():
     assert con.sql("SELECT id_number FROM match_input").fetchall() == [(None,)]
 
 
-def test_a_staged_birth_date_column_reaches_the_matcher():
-    # No department declares 出生日期 today; a staged table that has birth_date passes it on,
-    # and a record without ID is tied by name + birth date + 乡镇.
+def test_a_departments_birth_date_reaches_the_matcher():
+    """A department file's 出生日期 (sources.DEPARTMENT_BIRTH_DATE) is the record's own birth date:
+    a record without an ID is tied by name + birth date + 乡镇, one born another day is not. One
+    written to its month only (出生年月 1980-01) tells nothing: neither ties nor rules out."""
     con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     staged = _staged_claim(
@@ -129,20 +130,32 @@ def test_a_staged_birth_date_column_reaches_the_matcher():
         pl.lit("medical_claims|a.csv||3").alias("record_key"),
         pl.lit(date(1981, 1, 1)).alias("birth_date"),
     )
-    con.execute("ALTER TABLE stg_medical_claims ADD COLUMN birth_date DATE")  # as if declared
+    monthly = staged.with_columns(
+        pl.lit("medical_claims|a.csv||4").alias("record_key"),
+        pl.lit(True).alias("birth_date_month_only"),
+    )
     replace_partition(
-        con, "stg_medical_claims", pl.concat([staged, other]), district="d", month="2026-10"
+        con,
+        "stg_medical_claims",
+        pl.concat([staged, other, monthly], how="diagonal"),
+        district="d",
+        month="2026-10",
     )
     matches, unresolved = run_matching(
         con, district="d", months=["2026-10"], roster_month="2026-10", sources=["medical_claims"]
     )
-    assert matches.select("record_key", "tier", "method").rows() == [
-        ("medical_claims|a.csv||2", 4, "姓名+出生日期+乡镇")
-    ]
-    assert unresolved["record_key"].to_list() == ["medical_claims|a.csv||3"]
+    assert matches.select("record_key", "tier", "method").rows()[0] == (
+        "medical_claims|a.csv||2",
+        4,
+        "姓名+出生日期+乡镇",
+    )
+    assert "medical_claims|a.csv||3" in unresolved["record_key"].to_list()
+    assert con.sql(
+        "SELECT birth_date FROM match_input WHERE source_record_key LIKE '%||4'"
+    ).fetchall() == [(None,)]
 
 
-def test_without_a_birth_date_column_the_input_has_none():
+def test_without_a_birth_date_the_input_has_none():
     con = memory_warehouse()
     _roster(con, make_id(date(1980, 1, 1)))
     staged = _staged_claim(None, id_status="missing", id_birth=None, id_area=None)

@@ -240,7 +240,11 @@ def test_migration_8_keys_earlier_held_thing_warnings_by_their_newest_registrati
     )  # fmt: skip
     replace_partition(con, "warnings", warnings, district="d", month="2026-08")
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 8", "migration 9"]
+    assert [line.split(":")[0] for line in ensure_schema(con)] == [
+        "migration 8",
+        "migration 9",
+        "migration 10",
+    ]
 
     keys = dict(con.execute("SELECT warning_id, evidence_key FROM warnings").fetchall())
     # the newest of the two cars; a blank date, rows gone, or another rule: left as written
@@ -261,6 +265,25 @@ def test_migration_9_gives_rejects_the_rejected_rows_identity():
         "VALUES ('d', '2026-08', 'roster', 'a.csv', 2, 'household_id', '?')"
     )
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 9"]
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 9", "migration 10"]
     assert set(REJECT_IDENTITY) <= set(table_columns(con, "rejects"))
     assert con.execute("SELECT name, id_number FROM rejects").fetchall() == [(None, None)]
+
+
+def test_migration_10_gives_departments_staged_rows_their_birth_date():
+    """A warehouse at version 9 has department tables without the record's own birth date: the
+    columns are added (null in earlier rows: the next run stages its month again), the roster's
+    are left as they were, and the schema agrees with the declarations again."""
+    con = memory_warehouse()
+    for table in ("stg_disability", "stg_medical_claims"):
+        for name in ("birth_date", "birth_date_month_only"):
+            con.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
+    con.execute("UPDATE schema_version SET version = 9")
+    replace_partition(
+        con, "stg_disability", pl.DataFrame({"record_key": ["d|a.csv||2"]}), district="d",
+        month="2026-08",
+    )  # fmt: skip
+
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 10"]
+    assert {"birth_date", "birth_date_month_only"} <= set(table_columns(con, "stg_disability"))
+    assert con.execute("SELECT birth_date FROM stg_disability").fetchall() == [(None,)]
