@@ -117,3 +117,29 @@ def test_a_member_a_rule_could_not_judge_without_a_row_is_named_from_the_roster(
         ("medical_enrollment", None, "魏磊", "341502********8214", "三十铺镇", "花园村", "不可判断")
     ]
     assert listed["原因"][0].endswith("请核对花名册中该户的记录")
+
+
+def test_an_unmatched_record_shown_with_members_of_its_name_says_why_not_them():
+    """indep38: a record whose ID found nobody is listed with the members of its name in its 村
+    (the matcher's candidates): its reason no longer says nobody of that name was found, but that
+    the ID does not agree with them. One without candidates keeps its reason."""
+    from pipelines.matching.labels import NAMESAKE_REASONS, REASONS
+
+    con = memory_warehouse()
+    con.execute(
+        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('H1|A', 'H1', '王玉玲', '341502197211262862')) t(member_key, household_id, name, id_number)",
+        [D, M],
+    )
+    shown = _staged(con, "hrss", M, 3, "王玉玲")
+    alone = _staged(con, "hrss", M, 4, "张三")
+    missing = REASONS["id_not_in_roster"]
+    con.execute(
+        "INSERT INTO unmatched_records VALUES (?, ?, 'unmatched', ?, ['H1|A'], ?, 'hrss'),"
+        " (?, ?, 'unmatched', ?, [], ?, 'hrss')",
+        [D, M, missing, shown, D, M, missing, alone],
+    )
+    listed = unresolved_listing(con, D, M)
+    assert listed.select("行号", "类别", "候选人数").rows() == [(3, "未匹配", 1), (4, "未匹配", 0)]
+    assert listed["原因"].to_list() == [NAMESAKE_REASONS[missing], missing]
+    assert "按姓名也未找到" not in listed["原因"][0] and "同名成员" in listed["原因"][0]

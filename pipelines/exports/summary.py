@@ -48,6 +48,7 @@ from pipelines.ingest.history import (
     month_folders,
     month_span,
 )
+from pipelines.matching.labels import NAMESAKE_REASONS
 from pipelines.rules.catalogue import RULES
 from pipelines.rules.completeness import with_provenance
 from pipelines.sources import DEPARTMENT_SOURCES, SOURCES
@@ -572,7 +573,14 @@ def unresolved_listing(con: duckdb.DuckDBPyConnection, district: str, month: str
             .then(pl.lit(ONE_CANDIDATE))
             .otherwise(pl.col("status").replace_strict(status_label, return_dtype=pl.String))
             .alias("类别"),
-            pl.col("reason").alias("原因"),
+            # an unmatched record shown with members of its name (its ID rules them out)
+            pl.when(
+                (pl.col("status") == "unmatched")
+                & (pl.col("candidate_keys").list.len().fill_null(0) > 0)
+            )
+            .then(pl.col("reason").replace(NAMESAKE_REASONS))
+            .otherwise(pl.col("reason"))
+            .alias("原因"),
             pl.col("candidate_keys").list.len().alias("候选人数"),
             pl.col("candidates").alias("候选人"),
         )

@@ -64,6 +64,7 @@ def decide(ws: Workspace) -> None:
         ),
     )
     ws.con.execute(_UNMATCHED.format(destroyed=DESTROYED))
+    ws.con.execute(_NAMESAKES_SHOWN)
     ws.con.execute(_REJECTED_ROWS)
 
 
@@ -190,6 +191,29 @@ _UNMATCHED = """
            []::BIGINT[]
     FROM ff_records r
     WHERE r.r_id NOT IN (SELECT r_id FROM ff_decisions)
+"""
+
+# reasons of an unmatched record whose ID found nobody (another district's, the roster's nobody,
+# or unreadable and not repaired) while its name may be a member's
+ID_FOUND_NOBODY = ("out_of_district", "id_not_in_roster", "bad_id")
+
+# Such a record is not tied by its name: the ID rules the namesake out (another birth date,
+# another area). It is unmatched all the same, but the members of its name in its 村 (its 乡镇 when
+# it names no 村) are listed with it, so the district sees whom to check it against (an
+# independent probe, indep38, found "按姓名也未找到此人" beside the one member the name and 村 fit)
+_NAMESAKES_SHOWN = f"""
+    UPDATE ff_decisions d SET candidates = c.candidates
+    FROM (
+        SELECT r.r_id, list(m.m_id ORDER BY m.m_id) AS candidates
+        FROM ff_records r
+        JOIN ff_members m
+          ON m.nk = r.nk AND NOT m.rejected
+         AND (m.village = r.village OR (r.village IS NULL AND m.town = r.town))
+        WHERE r.r_id IN (SELECT r_id FROM ff_decisions
+                         WHERE status = 'unmatched' AND reason IN {ID_FOUND_NOBODY})
+        GROUP BY r.r_id
+    ) c
+    WHERE d.r_id = c.r_id
 """
 
 # A roster row the ingest rejected (its 户编号 destroyed by Excel …) is still someone of its

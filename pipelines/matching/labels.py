@@ -85,3 +85,14 @@ REASONS: dict[str, str] = {
     "no_id_no_place": "无可用证件号码，也无出生日期和乡镇村信息，无法匹配",
     "no_id_name_not_found": "无可用证件号码，按姓名+出生日期/村在花名册中未找到此人",
 }
+
+# the same, for a record listed with members of its name (decision._NAMESAKES_SHOWN): its ID
+# rules them out, so it is unmatched, but not "not found by name"
+_NAMESAKES = "；花名册中有同名成员（见候选人），但与记录的证件号码不符，请核对是否为同一人"
+NAMESAKE_REASONS: dict[str, str] = {
+    REASONS["out_of_district"]: "证件号码属地不在本区（区外人员）" + _NAMESAKES,
+    REASONS["id_not_in_roster"]: "证件号码不在花名册中" + _NAMESAKES,
+    REASONS["left_roster"]: "证件号码不在本月花名册中，上月花名册有此人（本月已移除：死亡、迁出等）"
+    + _NAMESAKES,
+    REASONS["bad_id"]: "证件号码无效（校验位或日期错误），纠错未找到此人" + _NAMESAKES,
+}

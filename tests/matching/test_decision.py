@@ -196,3 +196,32 @@ def test_a_record_whose_only_candidate_answered_not_this_person_says_so(run) -> 
     assert unresolved(result, "r") == {
         "record_key": "r", "status": "unmatched", "reason": REASONS["ruled_out"], "candidates": [],
     }  # fmt: skip
+
+
+def test_an_id_that_finds_nobody_is_listed_with_the_members_of_its_name(run) -> None:
+    """A record whose ID is valid but nobody's on the roster (another birth date), its name and 村
+    those of one member: the ID rules her out, so it is not tied, but she is listed with it
+    (an independent probe, indep38: 0 candidates and "按姓名也未找到此人" beside the one member the
+    name and 村 fit). A namesake in another 村 is not; one whose ID reads as from another district
+    lists the same way; without a name or place nobody is listed."""
+    result = run(
+        [
+            member("H1|a", "张伟", A, "H1", village="北山村"),
+            member("H2|b", "张伟", B, "H2", village="南岗村"),
+        ],
+        [
+            record("r", "张伟", C, village="北山村"),
+            record("o", "张伟", make_id("19980505", 31, area="110101"), village="北山村"),
+            record("n", "张伟", C),
+        ],
+    )
+    assert tie(result, "r") is None and tie(result, "o") is None
+    assert unresolved(result, "r") == {
+        "record_key": "r", "status": "unmatched", "reason": REASONS["id_not_in_roster"],
+        "candidates": ["H1|a"],
+    }  # fmt: skip
+    assert unresolved(result, "o") == {
+        "record_key": "o", "status": "unmatched", "reason": REASONS["out_of_district"],
+        "candidates": ["H1|a"],
+    }  # fmt: skip
+    assert unresolved(result, "n")["candidates"] == []
