@@ -23,6 +23,17 @@ def _staged(con, source: str, month: str, row: int, name: str) -> str:
     return key
 
 
+def _one_member():
+    """A warehouse whose roster has one member, 王玉玲 of household H1."""
+    con = memory_warehouse()
+    con.execute(
+        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
+        "('H1|A', 'H1', '王玉玲', '341502197211262862')) t(member_key, household_id, name, id_number)",
+        [D, M],
+    )
+    return con
+
+
 def test_every_kind_of_entry_is_listed_once_in_file_order():
     con = memory_warehouse()
     con.execute(
@@ -79,12 +90,7 @@ def test_every_kind_of_entry_is_listed_once_in_file_order():
 def test_an_ambiguous_record_with_one_candidate_is_not_said_to_have_several():
     """indep17: an ID of one member under another person's name is 待确认 with one candidate (the
     ID's holder); its 类别 had read 待确认(多个候选)."""
-    con = memory_warehouse()
-    con.execute(
-        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
-        "('H1|A', 'H1', '王玉玲', '341502197211262862')) t(member_key, household_id, name, id_number)",
-        [D, M],
-    )
+    con = _one_member()
     conflict = _staged(con, "public_servants", M, 4, "李四")
     con.execute(
         "INSERT INTO unmatched_records VALUES (?, ?, 'ambiguous', '证件号码属他人', ['H1|A'], ?,"
@@ -125,12 +131,7 @@ def test_an_unmatched_record_shown_with_members_of_its_name_says_why_not_them():
     the ID does not agree with them. One without candidates keeps its reason."""
     from pipelines.matching.labels import NAMESAKE_REASONS, REASONS
 
-    con = memory_warehouse()
-    con.execute(
-        "INSERT INTO roster_members BY NAME SELECT ? AS district, ? AS month, * FROM (VALUES "
-        "('H1|A', 'H1', '王玉玲', '341502197211262862')) t(member_key, household_id, name, id_number)",
-        [D, M],
-    )
+    con = _one_member()
     shown = _staged(con, "hrss", M, 3, "王玉玲")
     alone = _staged(con, "hrss", M, 4, "张三")
     missing = REASONS["id_not_in_roster"]
