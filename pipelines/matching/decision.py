@@ -198,20 +198,21 @@ _UNMATCHED = """
 ID_FOUND_NOBODY = ("out_of_district", "id_not_in_roster", "bad_id")
 
 # Such a record is not tied by its name: the ID rules the namesake out (another birth date,
-# another area). It is unmatched all the same, but the members of its name in its 村 (its 乡镇 when
-# it names no 村) are listed with it, so the district sees whom to check it against (an
-# independent probe, indep38, found "按姓名也未找到此人" beside the one member the name and 村 fit)
+# another area). It is unmatched all the same, but the few members of its name in its 村 are
+# listed with it, so the district sees whom to check it against (an independent probe, indep38,
+# found "按姓名也未找到此人" beside the one member the name and 村 fit). A name many in the 村
+# share (more than NAMESAKES_SHOWN) says little of whom the record is: none is listed
+NAMESAKES_SHOWN = 3
 _NAMESAKES_SHOWN = f"""
     UPDATE ff_decisions d SET candidates = c.candidates
     FROM (
-        SELECT r.r_id, list(m.m_id ORDER BY m.m_id) AS candidates
-        FROM ff_records r
-        JOIN ff_members m
-          ON m.nk = r.nk AND NOT m.rejected
-         AND (m.village = r.village OR (r.village IS NULL AND m.town = r.town))
-        WHERE r.r_id IN (SELECT r_id FROM ff_decisions
-                         WHERE status = 'unmatched' AND reason IN {ID_FOUND_NOBODY})
-        GROUP BY r.r_id
+        SELECT u.r_id, list(m.m_id ORDER BY m.m_id) AS candidates
+        FROM (SELECT r.r_id, r.nk, r.village
+              FROM ff_decisions x JOIN ff_records r ON r.r_id = x.r_id
+              WHERE x.status = 'unmatched' AND x.reason IN {ID_FOUND_NOBODY}
+                AND r.nk IS NOT NULL AND r.village IS NOT NULL) u
+        JOIN ff_members m ON m.nk = u.nk AND m.village = u.village AND NOT m.rejected
+        GROUP BY u.r_id HAVING count(*) <= {NAMESAKES_SHOWN}
     ) c
     WHERE d.r_id = c.r_id
 """

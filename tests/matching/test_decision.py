@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import polars as pl
 import pytest
 
+from pipelines.matching.decision import NAMESAKES_SHOWN
 from pipelines.matching.labels import (
     CONFLICT_FACTOR,
     CONFLICT_SUFFIX,
@@ -203,18 +204,26 @@ def test_an_id_that_finds_nobody_is_listed_with_the_members_of_its_name(run) -> 
     those of one member: the ID rules her out, so it is not tied, but she is listed with it
     (an independent probe, indep38: 0 candidates and "按姓名也未找到此人" beside the one member the
     name and 村 fit). A namesake in another 村 is not; one whose ID reads as from another district
-    lists the same way; without a name or place nobody is listed."""
+    lists the same way; without a 村 nobody is listed, nor where more than NAMESAKES_SHOWN share
+    the name in the 村 (a common name says little of whom the record is)."""
+    many = [
+        member(f"H{n}|m", "王芳", make_id("19800101", n), f"H{n}", village="南岗村")
+        for n in range(3, 3 + NAMESAKES_SHOWN + 1)
+    ]
     result = run(
         [
             member("H1|a", "张伟", A, "H1", village="北山村"),
             member("H2|b", "张伟", B, "H2", village="南岗村"),
+            *many,
         ],
         [
             record("r", "张伟", C, village="北山村"),
             record("o", "张伟", make_id("19980505", 31, area="110101"), village="北山村"),
             record("n", "张伟", C),
+            record("c", "王芳", C, village="南岗村"),
         ],
     )
+    assert unresolved(result, "c")["candidates"] == []
     assert tie(result, "r") is None and tie(result, "o") is None
     assert unresolved(result, "r") == {
         "record_key": "r", "status": "unmatched", "reason": REASONS["id_not_in_roster"],
