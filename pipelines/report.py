@@ -10,7 +10,7 @@ import polars as pl
 from pipelines.config import DataDir, previous_month
 from pipelines.exports.departments import failed_files
 from pipelines.exports.summary import FEEDBACK_CSV, source_problems
-from pipelines.exports.township import carried_not_listed, clean_text
+from pipelines.exports.township import GONE_HOUSEHOLD_SQL, carried_not_listed, clean_text
 from pipelines.feedback import effective_verdicts
 from pipelines.ingest.table import UNREAD_FORMULA
 from pipelines.matching.ids import DESTROYED
@@ -408,10 +408,8 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
         # ended): still listed where they were, for the township to answer
         gone = _rows(
             con,
-            """SELECT count(*) FROM listings l WHERE l.district = ? AND l.month = ?
-                 AND l.first_month < l.month AND NOT EXISTS (
-                     SELECT 1 FROM households h WHERE h.district = l.district
-                        AND h.month = l.month AND h.household_id = l.household_id)""",
+            f"""SELECT count(*) FROM listings l WHERE l.district = ? AND l.month = ?
+                  AND {GONE_HOUSEHOLD_SQL}""",
             params,
         )[0][0]
     by_rule = dict(listing.group_by("rule").len().iter_rows())

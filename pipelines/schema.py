@@ -511,9 +511,7 @@ def _rule_builds(con: duckdb.DuckDBPyConnection) -> None:
 def _id_prefixes(con: duckdb.DuckDBPyConnection) -> None:
     """Every staged table gets id_prefix (null in earlier rows: the staging code changed, so the
     next run of each month stages them again)."""
-    for table in TABLES:
-        if "id_prefix" in table.column_names:
-            con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS id_prefix VARCHAR")
+    _add_declared_columns(con, lambda _, column: column == "id_prefix")
 
 
 def _carried_keys(con: duckdb.DuckDBPyConnection) -> None:
@@ -526,21 +524,31 @@ def _month_only_dates(con: duckdb.DuckDBPyConnection) -> None:
     """Every staged date field, and the roster members' birth date, get their <field>_month_only
     column (null in earlier rows: the staging code changed, so the next run of each month stages
     them again)."""
-    for table in TABLES:
-        for column in table.columns:
-            if column.name.endswith("_month_only"):
-                con.execute(
-                    f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{column.name}" BOOLEAN'
-                )
+    _add_declared_columns(con, lambda _, column: column.endswith("_month_only"))
 
 
 def _department_birth_dates(con: duckdb.DuckDBPyConnection) -> None:
     """Every department's staged table gets birth_date and birth_date_month_only (null in earlier
     rows: the staging code changed, so the next run of each month stages them again)."""
+    _add_declared_columns(
+        con,
+        lambda table, column: (
+            table.startswith("stg_") and column in ("birth_date", "birth_date_month_only")
+        ),
+    )
+
+
+def _add_declared_columns(
+    con: duckdb.DuckDBPyConnection, wanted: Callable[[str, str], bool]
+) -> None:
+    """Each declared column `wanted(table, column)` picks, with its declared type, added to its
+    table where the warehouse lacks it (null in earlier rows)."""
     for table in TABLES:
-        if table.name.startswith("stg_") and "birth_date" in table.column_names:
-            for name, kind in (("birth_date", "DATE"), ("birth_date_month_only", "BOOLEAN")):
-                con.execute(f"ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS {name} {kind}")
+        for column in table.columns:
+            if wanted(table.name, column.name):
+                con.execute(
+                    f'ALTER TABLE {table.name} ADD COLUMN IF NOT EXISTS "{column.name}" {column.type}'
+                )
 
 
 def _held_things_keyed(con: duckdb.DuckDBPyConnection) -> None:

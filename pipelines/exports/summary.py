@@ -30,6 +30,7 @@ from pipelines.exports.departments import (
 from pipelines.exports.learning import learned_tables, warning_history
 from pipelines.exports.ledger import file_sha256
 from pipelines.exports.township import (
+    GONE_HOUSEHOLD_SQL,
     ExportCheckError,
     ExportedFile,
     clean_text,
@@ -418,9 +419,7 @@ def roster_problem_listing(
                        || '，' || first_month || ' 首次下发）所属农户本月花名册中已没有（迁出、注销或'
                        || '户编号变更）：仍按原乡镇下发待核实，请核对花名册' AS detail
             FROM listings l
-            WHERE district = $d AND month = $m AND first_month < month AND NOT EXISTS (
-                SELECT 1 FROM households h WHERE h.district = l.district AND h.month = l.month
-                   AND h.household_id = l.household_id)
+            WHERE district = $d AND month = $m AND {GONE_HOUSEHOLD_SQL}
             ORDER BY township, village, grid, household_id, warning_id""",
         d=district,
         m=month,

@@ -321,6 +321,14 @@ def _as_in_roster(
     )
 
 
+# a row `l` of M's listings carried from an earlier month whose household M's roster no longer
+# has (_as_in_roster kept what it was listed with): counted by the run, named in the district's
+# roster problems
+GONE_HOUSEHOLD_SQL = """l.first_month < l.month AND NOT EXISTS (
+    SELECT 1 FROM households h WHERE h.district = l.district AND h.month = l.month
+       AND h.household_id = l.household_id)"""
+
+
 # rules on monitored households only (帮扶, 精准): a warning of theirs carried to a month whose roster
 # no longer has its household as 脱贫户 or 监测户 no longer applies (an independent probe: JY03
 # 在校生未享受资助 still listed, 户类型 一般农户, after the household left monitoring)

@@ -826,10 +826,11 @@ def _note_answer(note: pl.Series) -> pl.Series:
     """What a note in brackets says of a 是/否 mark: a mark itself (已享受, 未解决); else no where
     it denies or withdraws (房屋未倒塌, 不详, 已撤销, 申请中), yes where it says something was done
     (已倒塌, 已资助, 已整改到位); nothing (null) where it says neither (全部倒塌, 2026年3月)."""
+    mark = _yes_no(note)
     denies = note.str.contains(_DENYING) | note.str.contains_any(list(WITHDRAWING))
     return pl.select(
-        pl.when(_yes_no(note).is_not_null())
-        .then(_yes_no(note))
+        pl.when(mark.is_not_null())
+        .then(mark)
         .when(denies)
         .then(pl.lit(False))
         .when(note.str.contains("已", literal=True))

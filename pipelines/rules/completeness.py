@@ -615,11 +615,12 @@ BLOCKING_SQL = f"""
     uncovered AS (
         SELECT o.member_key, NULL::VARCHAR AS record_key,
                CASE WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
-                         AND o.township IN (SELECT township FROM other_years)
-                    THEN '本月名单中' || o.township || '的记录都不是 ' || CAST($year AS VARCHAR)
-                         || ' 年度的（该乡镇可能报送了往年或下一年度的名单）'
-                    WHEN o.township NOT IN (SELECT township FROM covered WHERE township IS NOT NULL)
-                    THEN '本月名单中没有' || o.township || '的任何记录（该乡镇的名单可能未报送）'
+                    THEN CASE WHEN o.township IN (SELECT township FROM other_years)
+                              THEN '本月名单中' || o.township || '的记录都不是 '
+                                   || CAST($year AS VARCHAR)
+                                   || ' 年度的（该乡镇可能报送了往年或下一年度的名单）'
+                              ELSE '本月名单中没有' || o.township
+                                   || '的任何记录（该乡镇的名单可能未报送）' END
                     ELSE coalesce(tt.reason, tv.reason, '本月名单中没有' || o.township
                                   || o.village || '的任何记录（该村的记录可能缺漏）') END AS reason
         FROM open_members o
