@@ -280,6 +280,9 @@ DEPARTMENT_SOURCES: tuple[Source, ...] = (
                 ("未参加", "未参保"),
                 ("停保", "暂停"),
                 ("暂停参保", "暂停"),
+                # withdrawn from the insurance: not enrolled
+                ("退保", "未参保"),
+                ("已退保", "未参保"),
             ),
         ),  # fmt: skip
         Field("subsidized", ("资助参保",), FieldType.YESNO),

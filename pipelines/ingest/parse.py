@@ -15,7 +15,7 @@ only on the cells the fast pass could not read.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
@@ -600,6 +600,99 @@ def _rounded_amount(sign: str, digits: str, fraction: str, power: int) -> str | 
     return f"{sign}{number:f}"
 
 
+# a note in brackets after an amount that only says what it is (1200元（门诊慢病）, 100万（认缴）):
+# no digit, unit or currency in it (50（美元）), and no word withdrawing the amount (500元（已退费）)
+# or reversing it (冲销)
+_AMOUNT_NOTE = r"^(.*[0-9元万千圆整])\(([^()0-9]+)\)$"
+_AMOUNT_WITHDRAWN = r"退|冲|红字|[元圆币镑美港欧韩万千百亿米亩斤吨%‰$€£¥]"
+
+
+def _without_note(value: pl.Series) -> pl.Series:
+    parts = value.str.extract_groups(_AMOUNT_NOTE)
+    note = parts.struct.field("2")
+    describes = (
+        note.is_not_null()
+        & ~note.str.contains(_AMOUNT_WITHDRAWN)
+        & ~note.str.contains_any(list(WITHDRAWING))
+    ).fill_null(False)
+    return value.zip_with(~describes, parts.struct.field("1"))
+
+
+# an amount in Chinese numerals, as a cheque or a form's 大写 line writes it (叁仟元, 壹万伍仟元整,
+# 伍佰元伍角, 三千元, 伍拾万)
+_NUMERAL_DIGITS = {c: n for n, c in enumerate("零壹贰叁肆伍陆柒捌玖")} | {
+    c: n for n, c in enumerate("〇一二三四五六七八九")
+} | {"两": 2}  # fmt: skip
+_NUMERAL_UNITS = {"拾": 10, "十": 10, "佰": 100, "百": 100, "仟": 1000, "千": 1000}
+_DIGIT_CHARS = "".join(_NUMERAL_DIGITS)
+_NUMERAL_AMOUNT = (
+    rf"^[{_DIGIT_CHARS}拾十佰百仟千万亿]+"
+    rf"(?:[元圆](?:[{_DIGIT_CHARS}][角分]){{0,2}})?[整正]?$"
+)
+
+
+def _below_ten_thousand(text: str) -> int | None:
+    """壹仟零伍 -> 1005, 拾伍 -> 15, 三千 -> 3000; None where a person could read it two ways or
+    not at all (伍仟伍 is 5,500 to some, 伍伍 is no number)."""
+    value, digit, unit_before, zero = 0, None, 10_000, False
+    for char in text:
+        if char in _NUMERAL_DIGITS:
+            if digit:
+                return None  # two digits in a row
+            digit = _NUMERAL_DIGITS[char]
+            zero = zero or digit == 0
+        else:
+            unit = _NUMERAL_UNITS[char]
+            if unit >= unit_before:
+                return None
+            if digit is None and not (value == 0 and unit == 10):
+                return None
+            if digit == 0:
+                return None
+            value, unit_before, digit, zero = value + (digit or 1) * unit, unit, None, False
+    if digit:
+        # a last digit after a unit is that unit's tenth only without 零 (伍仟伍): refused
+        if unit_before not in (10, 10_000) and not zero:
+            return None
+        value += digit
+    return value
+
+
+def _numeral_amount(cell: str) -> str | None:
+    """An amount in Chinese numerals as digits the amount parser reads: 叁仟元 -> 3000元,
+    伍佰元伍角 -> 500.5元; with 万 or 亿 in it, in 元 (伍拾万 in a 万元 column is 50 万元); bare
+    otherwise (the column's unit)."""
+    body = cell.rstrip("整正")
+    whole, _, cents = body.replace("圆", "元").partition("元")
+    if not whole or whole.count("亿") > 1 or whole.count("万") > 1:
+        return None
+    number, remaining = 0, whole
+    for big, size in (("亿", 100_000_000), ("万", 10_000)):
+        if big in remaining:
+            head, _, remaining = remaining.partition(big)
+            read = _below_ten_thousand(head) if head else None
+            if read is None or read == 0:
+                return None
+            number += read * size
+    if remaining:
+        read = _below_ten_thousand(remaining.lstrip("零") or "零")
+        if read is None:
+            return None
+        number += read
+    fraction = ""
+    if cents:
+        jiao = re.fullmatch(r"(?:(.)角)?(?:(.)分)?", cents)
+        if jiao is None:
+            return None
+        fraction = "." + "".join(str(_NUMERAL_DIGITS[d]) if d else "0" for d in jiao.groups())
+    in_yuan = "元" in body or "万" in whole or "亿" in whole
+    return f"{number}{fraction}{'元' if in_yuan else ''}"
+
+
+def _numeral_amounts(values: pl.Series) -> pl.Series:
+    return pl.Series([_numeral_amount(v) for v in values.to_list()], dtype=pl.String)
+
+
 def _amount_text(value: pl.Series, unit: str = "元", bare: str | None = None) -> pl.Series:
     """Amounts with a sign, currency, unit and thousands separators -> exact Decimal.
 
@@ -610,6 +703,9 @@ def _amount_text(value: pl.Series, unit: str = "元", bare: str | None = None) -
     # save it "as shown"); a dash alone stays a blank mark
     value = value.str.replace(_ACCOUNTING_ZERO, "${1}0")
     value = value.str.replace(_CURRENCY_NOTE, "${1}").str.replace(_BRACKETED_UNIT, "${1}${2}")
+    value = _without_note(value)
+    numerals = value.str.contains(_NUMERAL_AMOUNT).fill_null(False)
+    value = _patch(value, numerals, _numeral_amounts, value)
     parts = value.str.extract_groups(_AMOUNT)
     field = parts.struct.field
     cell_unit = field("unit").fill_null("").str.to_uppercase()
@@ -727,15 +823,38 @@ def parse_enum(
 # name is what a person reads; a number followed by a number (3-4级) is no code
 _CODE_AND_LABEL = r"^0*[0-9]{1,2}[-—－.．、:：_]?([^-—－.．、:：_0-9].*)$"
 
-# words of a note that say its value did not happen, was withdrawn or is not yet in force
-# (临时救助（未批准）, 死亡（误报，已恢复）, 小型轿车（已报废）, 正常参保（已停保）, 辍学（已劝返）)
+# words of a note that say its value did not happen, was withdrawn, is not yet in force or is in
+# doubt (临时救助（未批准）, 死亡（误报，已恢复）, 小型轿车（已报废）, 正常参保（已停保）, 辍学（已劝返）,
+# 死亡（待核实）, 股东（已转让）, C级（已改造）)
 WITHDRAWING = (
     "撤销", "撤回", "撤消", "取消", "作废", "误报", "错报", "有误", "恢复", "注销", "报废", "停保",
     "已停", "退出", "劝返", "已返校", "已复学", "补缴", "补交", "驳回", "不予", "未批", "未通过",
     "未审批", "未核准", "待批", "待审", "审核中", "审批中", "申请中", "拟",
+    "待核", "待确认", "待查", "核实中", "核查中", "存疑", "疑似", "过户", "转让", "已变更", "退回",
+    "退还", "断保", "断缴", "停缴", "已改造",
 )  # fmt: skip
 # what a note says of the value before it when it was another value once (C级（原D级）): history
 _FORMERLY = r"原[^,，;；、]*"
+# words before another value that say it is not (一般农户（非脱贫户）, 失业登记（未就业）) or is held
+# as well (法定代表人（兼股东）): neither gives the cell a second reading; before the value's own
+# word they contradict it (监测户（非监测户）). Longest first: alternatives are tried in order
+_NEGATING = ("尚未", "并非", "没有", "不是", "非", "未", "不", "无", "没")
+_ALSO = ("兼任", "兼")
+# after a withdrawing act, words saying it is under way or failed (辍学（劝返中）, 辍学（劝返未果）):
+# the value still stands, as it does where the act is negated (暂停（未恢复）)
+_UNDER_WAY = ("中", "未果", "失败")
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+def _value_words(value: str, synonyms: tuple[tuple[str, str], ...]) -> list[str]:
+    """The words a note may name a value by: the value and its synonyms; a Latin code (A–D) only
+    as a grade (A级, A类), since its letter is in many words."""
+    if value.isascii():
+        return [f"{value}级", f"{value}类"]
+    return sorted({value} | {word for word, meant in synonyms if meant == value}, key=len)
 
 
 def _doubting_note(
@@ -745,20 +864,44 @@ def _doubting_note(
     synonyms: tuple[tuple[str, str], ...],
 ) -> pl.Series:
     """Where a note in brackets makes its value read two ways: the note is, or names within it,
-    another of the values (脱贫户（监测户）, 辍学（已返校在读）, 正常参保（已停保）: 停保 is 暂停), or
-    withdraws the value (WITHDRAWING, unless the word is the value's own: 死亡（已注销） is 死亡注销,
-    退出（已注销） is 注销). What it said the value was once (原D级) names no other value."""
-    whole = _enum_value(note, allowed, synonyms)
-    doubt = whole.is_in(allowed) & (whole != head)
+    another of the values (脱贫户（监测户）, 辍学（已返校在读）, C级（现为A级）, 正常参保（已停保）: 停保
+    is 暂停), says the value is not (监测户（非监测户）), or withdraws or doubts the value
+    (WITHDRAWING, unless the word is the value's own: 死亡（已注销） is 死亡注销, 退出（已注销） is
+    注销; not where the act is negated or under way: 辍学（劝返中）). What it said the value was
+    once (原D级), another value said not to be (一般农户（非脱贫户）) or held as well (法定代表人
+    （兼股东）) names no other value."""
     present = note.str.replace_all(_FORMERLY, "")
-    # Latin codes (A–D) are letters of many words: only a note that is one names another value
-    for value in (v for v in allowed if not v.isascii()):
-        words = sorted({value} | {word for word, meant in synonyms if meant == value}, key=len)
-        names = present.str.contains_any(words)
+    words = {value: _value_words(value, synonyms) for value in allowed}
+    negating, also = _alternatives(_NEGATING), _alternatives(_ALSO)
+    doubt = pl.repeat(False, len(note), eager=True)
+    asserted = present
+    for value, said in words.items():
+        alternatives = _alternatives(said)
+        denied = f"(?:{negating})(?:{alternatives})"
+        is_head = (head == value).fill_null(False)
+        doubt = doubt | (is_head & present.str.contains(denied).fill_null(False))
+        # another value said not to be, or held as well, is no second reading
+        cleared = asserted.str.replace_all(f"{denied}|(?:{also})(?:{alternatives})", "")
+        asserted = _choose(is_head, asserted, cleared)
+    whole = _enum_value(asserted, allowed, synonyms)
+    doubt = doubt | (whole.is_in(allowed) & (whole != head)).fill_null(False)
+    for value, said in words.items():
+        if value.isascii():
+            # a grade within the note (已改造为A级), not a letter of a word
+            names = asserted.str.contains(f"(?:^|[^A-Z])(?:{_alternatives(said)})")
+        else:
+            names = asserted.str.contains_any(said)
         # the value's own words said again (暂停（已停保）) withdraw nothing
-        said = present.str.replace_many(words[::-1], [""] * len(words), leftmost=True)
-        own = [w for w in WITHDRAWING if not any(w in word for word in words)]
-        withdraws = said.str.contains_any(own) if own else pl.repeat(False, len(note), eager=True)
+        rest = asserted.str.replace_many(said[::-1], [""] * len(said), leftmost=True)
+        own = [w for w in WITHDRAWING if not any(w in word for word in said)]
+        if own:
+            acts = _alternatives(own)
+            rest = rest.str.replace_all(
+                f"(?:{negating})(?:{acts})|(?:{acts})(?:{_alternatives(_UNDER_WAY)})", ""
+            )
+            withdraws = rest.str.contains_any(own)
+        else:
+            withdraws = pl.repeat(False, len(note), eager=True)
         doubt = doubt | ((head != value) & names) | ((head == value) & withdraws)
     return doubt.fill_null(False)
 

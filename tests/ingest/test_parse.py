@@ -222,6 +222,34 @@ def test_brackets_that_hold_no_unit_of_a_number_stay_unreadable(raw: str) -> Non
     assert _parse(parse.parse_amount, raw) == (None, True)
 
 
+@pytest.mark.parametrize(
+    ("raw", "unit", "expected"),
+    [("1200元（门诊慢病）", "元", "1200"), ("100万（认缴）", "万元", "100"), ("5000（约）", "元", "5000"),
+     ("叁仟元", "元", "3000"), ("壹万伍仟元整", "元", "15000"), ("伍佰元伍角", "元", "500.5"),
+     ("壹仟零伍元", "元", "1005"), ("拾伍元", "元", "15"), ("三千元", "元", "3000"),
+     ("伍拾万", "万元", "50"), ("伍拾", "万元", "50"), ("叁仟元", "万元", "0.3"),
+     ("壹亿贰仟万元", "元", "120000000")],
+)  # fmt: skip
+def test_a_describing_note_or_chinese_numerals_read_as_the_amount(
+    raw: str, unit: str, expected: str
+) -> None:
+    """indep39: 1200元（门诊慢病） and 叁仟元 in 个人自付, 100万（认缴） in 注册资本 were unreadable, and
+    two YB01 and one SJ01 went to the district as 不可判断: a person reads each as the amount (a
+    bare numeral in the column's unit; one with 万 in 元, so 伍拾万 in a 万元 column is 50)."""
+    assert parse.parse_amount(pl.Series([raw]), unit=unit).to_list() == [Decimal(expected)]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["500元（已退费）", "500元（冲销）", "1200元（其中医保500）", "50（美元）", "伍仟伍", "伍伍", "叁角",
+     "拾拾元"],
+)  # fmt: skip
+def test_a_withdrawing_note_or_a_numeral_read_two_ways_stays_unreadable(raw: str) -> None:
+    """A note that withdraws the amount, holds a number or names another currency, and numerals a
+    person could read two ways (伍仟伍: 5,005 or 5,500) or not at all, stay for the department."""
+    assert _parse(parse.parse_amount, raw) == (None, True)
+
+
 @pytest.mark.parametrize("raw", [None, "", "-", "/", "无"])
 def test_blank_amount_is_unknown_never_zero(raw: str | None) -> None:
     assert _parse(parse.parse_amount, raw) == (None, False)

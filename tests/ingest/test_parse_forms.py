@@ -563,6 +563,14 @@ def test_coded_values_a_person_could_read_two_ways_stay_as_written(
         ("market", "role", ["股东（已退出）"]),
         ("medical_enrollment", "enroll_status", ["未参保（已补缴）", "暂停（已恢复）"]),
         ("disability", "disability_level", ["一级（三级）"]),
+        # indep39: a grade named within the note, insurance withdrawn, a value said not to be, doubt
+        ("housing", "grade", ["C级（已改造为A级）", "C级（现为A级）", "C级（改造后A级）", "D级（已改造）"]),
+        ("medical_enrollment", "enroll_status", ["正常参保（已退保）", "正常参保（未参保）"]),
+        ("roster", "household_type", ["监测户（非监测户）"]),
+        ("public_security", "change_type", ["死亡（待核实）", "死亡（疑似）"]),
+        ("vehicles", "vehicle_type", ["小型轿车（已过户）", "小型轿车（已转让）"]),
+        ("market", "role", ["法定代表人（已变更）", "股东（已转让）"]),
+        ("civil_affairs", "assistance_type", ["临时救助（已退回）"]),
     ],
 )  # fmt: skip
 def test_a_note_that_withdraws_the_value_or_names_another_reads_two_ways(
@@ -601,6 +609,15 @@ def test_a_note_that_withdraws_the_value_or_names_another_reads_two_ways(
         ("disability", "disability_level", ["三级（原二级）", "1级", "二級"], ["三级", "一级", "二级"]),
         ("hrss", "register_type", ["1-失业登记", "失业登记（首次）"], ["失业登记"] * 2),
         ("market", "role", ["股东（出资人）"], ["股东"]),
+        # indep39: another value said not to be, or held as well; an act negated or under way
+        ("roster", "household_type", ["一般农户（非脱贫户）", "脱贫户（非监测户）"], ["一般农户", "脱贫户"]),
+        ("hrss", "register_type", ["失业登记（未就业）"], ["失业登记"]),
+        ("education", "school_status", ["辍学（劝返中）", "辍学（劝返未果）", "辍学（未劝返）"], ["辍学"] * 3),
+        ("market", "role", ["法定代表人（兼股东）"], ["法定代表人"]),
+        ("vehicles", "vehicle_type", ["小型轿车（未报废）"], ["小型轿车"]),
+        ("medical_enrollment", "enroll_status", ["暂停（未恢复）", "退保", "未参保（已退保）"],
+         ["暂停", "未参保", "未参保"]),
+        ("housing", "grade", ["C级（非D级）", "C级（局部）"], ["C", "C"]),
     ],
 )  # fmt: skip
 def test_a_code_a_describing_note_or_traditional_characters_leave_one_reading(
