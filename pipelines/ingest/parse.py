@@ -831,8 +831,11 @@ WITHDRAWING = (
     "已停", "退出", "劝返", "已返校", "已复学", "补缴", "补交", "驳回", "不予", "未批", "未通过",
     "未审批", "未核准", "待批", "待审", "审核中", "审批中", "申请中", "拟",
     "待核", "待确认", "待查", "核实中", "核查中", "存疑", "疑似", "过户", "转让", "已变更", "退回",
-    "退还", "断保", "断缴", "停缴", "已改造",
+    "退还", "断保", "断缴", "停缴",
 )  # fmt: skip
+# of a coded value only: a house renovated since it was graded (D级（已改造）) may no longer be
+# that grade; of a 是/否 mark it is what was done (是否解决 是（已改造）)
+_CODED_WITHDRAWING = (*WITHDRAWING, "已改造")
 # what a note says of the value before it when it was another value once (C级（原D级）): history
 _FORMERLY = r"原[^,，;；、]*"
 # words before another value that say it is not (一般农户（非脱贫户）, 失业登记（未就业）) or is held
@@ -893,7 +896,7 @@ def _doubting_note(
             names = asserted.str.contains_any(said)
         # the value's own words said again (暂停（已停保）) withdraw nothing
         rest = asserted.str.replace_many(said[::-1], [""] * len(said), leftmost=True)
-        own = [w for w in WITHDRAWING if not any(w in word for word in said)]
+        own = [w for w in _CODED_WITHDRAWING if not any(w in word for word in said)]
         if own:
             acts = _alternatives(own)
             rest = rest.str.replace_all(

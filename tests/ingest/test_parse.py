@@ -306,7 +306,9 @@ def test_yes_no_blank_and_unreadable() -> None:
         ("是（不详）", None),
     ]
     + [("是（全部倒塌）", True), ("否（未申请）", False), ("否（已申请）", False)]
-    + [("否（已撤销）", False), ("是（2026年3月）", True), ("否（无）", False)],
+    + [("否（已撤销）", False), ("是（2026年3月）", True), ("否（无）", False)]
+    # indep39: a note of doubt or transfer denies; a house renovated is what was done
+    + [("是（待核实）", None), ("是（已退回）", None), ("是（已改造）", True)],
 )
 def test_a_note_that_says_the_opposite_in_its_own_words_reads_two_ways(raw: str, value) -> None:
     """indep37: 房屋倒塌 是（未倒塌） had sent YJ01 红 (a collapse the record denies), 否（已倒塌）
