@@ -401,7 +401,10 @@ RULES: tuple[RuleSpec, ...] = (
         where=in_month("s.register_date"),
         key="$month",
         ev_date="s.register_date",
-        evidence=lambda hit, month: f"{_day(hit)}有信访登记，本月须走访",
+        # the month named: a warning carried unanswered into later lists keeps its evidence
+        evidence=lambda hit, month: (
+            f"{_day(hit)}有信访登记，须于{month[:4]}年{int(month[5:])}月内走访"
+        ),
     ),
     RecordRule(
         code="SL01", name="饮水不安全", source="water", level=_H, scope=_ALL,

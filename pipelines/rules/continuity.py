@@ -6,12 +6,20 @@ agrees on every part both of them know (contract §5: the same person/household,
 evidence keep the same id in every month). So a verified warning is not listed again as 新增
 just because next month's extract left a date or a code blank, or filled one in.
 
+A part that is a day (YYYY-MM-DD: RS01's 登记日期, MZ03's 变动日期, CL01's 发证日期, YJ01's 受灾日期)
+agrees with a day at most CORRECTED_DAYS from it: the same event re-sent with its date corrected
+(an unemployment registration of 08-15 sent again as 08-16) is the same warning, not a second
+visit; two such events of one person within a week are not told apart.
+
 A part written `!<n><label>` is a severity (ZJ01's grade, YJ01's collapse): a warning is new only
 when its evidence is new or stronger, so a weaker or equal severity agrees with the earlier one
 (a house re-appraised from D to C after a verified D is not listed again; C to D is).
 """
 
 from __future__ import annotations
+
+import re
+from datetime import date
 
 import duckdb
 import polars as pl
@@ -39,9 +47,26 @@ def _severity(part: str) -> int | None:
     return int(part[1]) if part.startswith(SEVERITY) and part[1:2].isdigit() else None
 
 
+# the days apart within which a day part is the same event's date, corrected
+CORRECTED_DAYS = 7
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _days_apart(ours: str, theirs: str) -> int | None:
+    if not (_DAY.fullmatch(ours) and _DAY.fullmatch(theirs)):
+        return None
+    try:
+        return abs((date.fromisoformat(ours) - date.fromisoformat(theirs)).days)
+    except ValueError:
+        return None
+
+
 def _part_agrees(ours: str, theirs: str) -> bool:
     if ours == theirs or not ours or not theirs:
         return True
+    apart = _days_apart(ours, theirs)
+    if apart is not None:
+        return apart <= CORRECTED_DAYS
     mine, earlier = _severity(ours), _severity(theirs)
     return mine is not None and earlier is not None and mine <= earlier
 

@@ -29,6 +29,12 @@ from tests.conftest import DISTRICT, MONTH
         ("2026", "2027", False),  # a part that differs: another warning
         ("", "初中", True),
         ("a|b", "a", False),
+        # indep40: the same event re-sent with its day corrected (within a week) is no news
+        ("2026-08-16", "2026-08-15", True),
+        ("2026-10-01|!0未倒塌", "2026-09-30|!0未倒塌", True),
+        ("2026-09-10", "2026-09-03", True),
+        ("2026-09-11", "2026-09-03", False),  # eight days: another event
+        ("2026-09", "2026-08", False),  # months (a thing registered) are not days
     ],
 )
 def test_keys_agree_on_every_part_both_know(this, earlier, agree):
@@ -81,6 +87,27 @@ def test_another_disaster_is_a_new_warning(world, rule_config):
           "evidence_key": "2026-09-03|!0未倒塌"}],
     )  # fmt: skip
     assert warnings.filter(pl.col("rule") == "YJ01")["warning_id"].to_list() != [september]
+
+
+def test_an_event_re_sent_with_its_day_corrected_keeps_its_warning(world, rule_config):
+    """indep40: an unemployment registration of 08-15, re-sent next month as 08-16, had become a
+    second RS01 beside the carried one (two visits for one registration), or a new one after the
+    first was verified. Its day within a week of the earlier warning's, it is that warning."""
+    household = world.household()
+    member = world.member(household, "周七", birth_date=date(1990, 5, 12))
+    world.record("hrss", member, register_type="失业登记", register_date=date(2026, 10, 16))
+    earlier_key = "2026-10-15"
+    earlier = warning_id("RS01", member, earlier_key)
+    september = [{"warning_id": earlier, "rule": "RS01", "household_id": household,
+                  "evidence_key": earlier_key}]  # fmt: skip
+    row = _evaluate_after_person(world, rule_config, september, member, "RS01")
+    assert row["warning_id"] == earlier
+    assert row["evidence_key"] == "2026-10-16"  # the corrected day speaks
+    # eight days from it: another registration, another warning
+    world.records["hrss"][0]["register_date"] = date(2026, 10, 23)
+    assert _evaluate_after_person(world, rule_config, september, member, "RS01")[
+        "warning_id"
+    ] != earlier
 
 
 def test_a_blank_credit_code_keeps_the_market_warning(world, rule_config):
