@@ -105,9 +105,10 @@ def test_an_event_re_sent_with_its_day_corrected_keeps_its_warning(world, rule_c
     assert row["evidence_key"] == "2026-10-16"  # the corrected day speaks
     # eight days from it: another registration, another warning
     world.records["hrss"][0]["register_date"] = date(2026, 10, 23)
-    assert _evaluate_after_person(world, rule_config, september, member, "RS01")[
-        "warning_id"
-    ] != earlier
+    assert (
+        _evaluate_after_person(world, rule_config, september, member, "RS01")["warning_id"]
+        != earlier
+    )
 
 
 def test_a_blank_credit_code_keeps_the_market_warning(world, rule_config):

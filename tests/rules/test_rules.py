@@ -478,7 +478,9 @@ def test_housing_disability_emergency_hrss_petition_water(world, rule_config):
     assert subjects(warnings, "XF01") == {general}
     # the month to visit in named (indep40: a warning carried unanswered into November's list
     # had said 本月须走访 there)
-    assert fired(warnings, "XF01")["evidence"][0] == "2026年10月15日有信访登记，须于2026年10月内走访"
+    assert (
+        fired(warnings, "XF01")["evidence"][0] == "2026年10月15日有信访登记，须于2026年10月内走访"
+    )
     assert subjects(warnings, "SL01") == {general}
 
 
