@@ -253,7 +253,8 @@ RULES: tuple[RuleSpec, ...] = (
         where="s.school_status = '在读' AND s.aided = false",
         key="s.stage",
         ev_text="s.stage",
-        evidence=lambda hit, month: f"{hit['ev_text']}在读，未享受学生资助",
+        # 学段 is not what the rule reads: a list without it still says who is 在读
+        evidence=lambda hit, month: f"{hit['ev_text'] or ''}在读，未享受学生资助",
     ),
     RecordRule(
         code="GA01", name="家庭成员死亡", source="public_security", level=_P, scope=_ALL,

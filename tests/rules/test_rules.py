@@ -280,6 +280,18 @@ def test_education_rules(world, rule_config):
     assert subjects(warnings, "JY02", "member_key") == {fresh}  # 2025-11..2026-10 window
     assert subjects(warnings, "JY03", "member_key") == {unaided}
     assert fired(warnings, "JY03")["level"][0] == "绿"
+    assert fired(warnings, "JY03")["evidence"][0] == "小学在读，未享受学生资助"
+
+
+def test_jy03_without_a_stage_says_no_none(world, rule_config):
+    """indep42: a list without a 学段 column still says who is 在读 without aid; its evidence had
+    read "None在读，未享受学生资助" in a township's file."""
+    poor = world.household("脱贫户")
+    pupil = world.member(poor, "庚", birth=date(2013, 1, 1), relation="之子")
+    world.record("medical_enrollment", pupil, enroll_year=2026, enroll_status="正常参保")
+    world.record("education", pupil, stage=None, school_status="在读", aided=False)
+    warnings = world.evaluate(rule_config)
+    assert fired(warnings, "JY03")["evidence"].to_list() == ["在读，未享受学生资助"]
 
 
 def test_ga01_death_level_and_risk_type_follow_working_age(world, rule_config):
