@@ -475,10 +475,13 @@ def prepare_table(source: Source, table: Table) -> Prepared:
     above = [t for t in _row_texts(grid.cells.head(header.rows[0]), columns).to_list() if t]
     decoration = _decorations(body, columns, header, header_cells, header_rows, above)
     # 元 | 元 | 元 and 1 | 2 | 3 under the header (a template's units and column numbers, in
-    # either order): no data
+    # either order): no data; a money unit there is its column's, as if the header named it
+    units_row: Sequence[object] = ()
     for position in range(min(2, body.height)):
         cells = body.row(position)[: len(columns)]
-        if not (_units_row(cells) or _column_numbers_row(cells)):
+        if _units_row(cells):
+            units_row = units_row or cells
+        elif not _column_numbers_row(cells):
             break
         decoration = decoration.scatter(position, True)
     data = body.filter(~decoration)
@@ -501,7 +504,9 @@ def prepare_table(source: Source, table: Table) -> Prepared:
         names = f.type in (FieldType.NAME, FieldType.ID)
         raw[f.name] = _ditto(cells) if marks and not names else cells
         labels[f.name] = (
-            header.labels[column] if column is not None else normalise_header(f.headers[0])
+            _with_unit(header.labels[column], units_row[column] if units_row else None)
+            if column is not None
+            else normalise_header(f.headers[0])
         )
     keys = _unique_labels(header)
     mapped = set(header.fields.values())
@@ -517,6 +522,16 @@ def prepare_table(source: Source, table: Table) -> Prepared:
         labels=labels,
         skipped=grid.cells.height - data.height,
     )
+
+
+def _with_unit(label: str, unit_cell: object) -> str:
+    """A header label with the money unit its units-row cell names (直接经济损失 over 万元 is
+    直接经济损失(万元), as normalise_header writes it: its bare amounts are read in 万元), where
+    the label names none."""
+    if unit_cell is None or money_unit(label) is not None:
+        return label
+    unit = re.sub(r"^[(（]?(?:单位[:：])?|[)）]$", "", str(unit_cell).strip())
+    return f"{label}({unit})" if money_unit(f"{label}({unit})") is not None else label
 
 
 def _kept_columns(header: Header) -> list[int]:

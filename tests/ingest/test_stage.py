@@ -464,6 +464,25 @@ def test_a_units_row_under_the_header_is_not_a_rejected_row(tmp_path: Path) -> N
     assert staged.field_problems["row_number"].to_list() == [4]
 
 
+@pytest.mark.parametrize("unit", ["万元", "（万元）", "单位：万元"])
+def test_a_money_unit_in_the_units_row_is_its_columns(tmp_path: Path, unit: str) -> None:
+    """indep42: 直接经济损失 over a units row saying 万元, then 0.8: a person reads 8,000 元. The
+    units row had been skipped and its unit with it: 0.80 元, and YJ01 lost without a word."""
+    folder = tmp_path / "emergency"
+    rows = [("姓名", "证件号码", "受灾日期", "直接经济损失", "房屋倒塌"),
+            (None, None, None, unit, None),
+            ("张三", ZHANG, "2026-10-07", "0.8", "否"), ("李四", LI, "2026-10-07", "1.2万元", "否")]  # fmt: skip
+    write_xlsx(folder / "a.xlsx", rows)
+    staged = stage_source(SOURCES["emergency"], folder, MONTH)
+    assert staged.records["loss"].to_list() == [Decimal("8000"), Decimal("12000")]
+    # a unit the header names already stands
+    write_xlsx(folder / "a.xlsx", [("姓名", "证件号码", "直接经济损失（元）"), (None, None, "万元"),
+                                   ("张三", ZHANG, "800")])  # fmt: skip
+    assert stage_source(SOURCES["emergency"], folder, MONTH).records["loss"].to_list() == [
+        Decimal("800")
+    ]
+
+
 def test_a_column_numbers_row_under_the_header_is_not_a_record(tmp_path: Path) -> None:
     """A government template's 栏次 row (1 | 2 | 3 | …, under the header or under its units
     row, numbers or text, led by 甲 | 乙) is no one's record. A probe by other hands (indep30)
