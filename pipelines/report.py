@@ -453,6 +453,11 @@ def run_summary(layout: DataDir, district: str, month: str) -> str:
             f"延续的帮扶预警中 {split.resolved} 条本月部门名单已显示情况改变（如已正常参保、"
             "已享受资助或补贴、不再在读、不再是重度残疾），不再下发"
         )
+    if split.deceased:
+        lines.append(
+            f"延续的预警中 {split.deceased} 条所涉成员已报死亡（本月或此前的户籍注销，未被核实为"
+            "不属实），不再下发"
+        )
     if split.superseded:
         lines.append(
             f"延续的帮扶预警中 {split.superseded} 条由本月对同一人的新预警代替"

@@ -441,6 +441,39 @@ def test_a_not_enrolled_warning_is_not_carried_once_a_stale_list_shows_its_year_
     )
 
 
+def test_no_warning_is_listed_about_a_member_reported_dead(tmp_path):
+    """indep41: 甲's October YB02 was carried into November, where 公安 reported her death (GA01);
+    乙 died in October (GA01, unanswered) and November raised a new YB02 for him. Both are visits
+    about a dead person: November lists the deaths only, and the run says how many carried
+    warnings it left out. 丙, alive and still not enrolled, is carried as before."""
+    october = World()
+    household = october.household("脱贫户", village="王岗村")
+    keys = {name: october.member(household, name) for name in ("甲", "乙", "丙")}
+    insured = october.member(household, "丁", relation="之子")
+    october.record("medical_enrollment", insured, enroll_year=2026, enroll_status="正常参保")
+    october.record("public_security", keys["乙"], change_type="死亡", change_date=date(2026, 10, 3))
+    layout, warehouse, con = _on_disk(tmp_path)
+    october.build(con)
+    first, _ = _export(con, october, "2026-10", tmp_path, today=date(2026, 11, 3))
+    assert sorted(first.select("member_name", "rule").rows()) == [
+        ("丙", "YB02"), ("乙", "GA01"), ("甲", "YB02"),
+    ]  # fmt: skip
+
+    november = World(month="2026-11")
+    november.households, november.members = october.households, october.members
+    november.record("medical_enrollment", insured, enroll_year=2026, enroll_status="正常参保")
+    november.record(
+        "public_security", keys["甲"], change_type="死亡", change_date=date(2026, 11, 5)
+    )
+    november.build(con)
+    listing, _ = _export(con, november, "2026-11", tmp_path, today=date(2026, 12, 4))
+    assert sorted(listing.select("member_name", "rule", "status").rows()) == [
+        ("丙", "YB02", "逾期"), ("乙", "GA01", "逾期"), ("甲", "GA01", "新增"),
+    ]  # fmt: skip
+    warehouse.close()
+    assert "延续的预警中 1 条所涉成员已报死亡" in run_summary(layout, DISTRICT, "2026-11")
+
+
 def test_a_monitored_households_warning_is_not_carried_once_it_is_no_longer_monitored(tmp_path):
     """A 精准 or 帮扶 warning (rules on 脱贫户 and 监测户 only) open from October, its household
     一般农户 in November's roster: it no longer applies and is not listed again (an independent

@@ -30,6 +30,7 @@ from pipelines.exports.fastxlsx import (
 from pipelines.feedback import VERDICTS
 from pipelines.matching.ids import _STRIP_CHARS
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES
+from pipelines.rules.deaths import about_the_dead, deceased
 from pipelines.rules.spec import Direction, Scope
 from pipelines.schema import LATEST_EARLIER_ROSTER
 from pipelines.threads import map_in_threads
@@ -438,6 +439,8 @@ class CarriedSplit:
     out_of_scope: int
     resolved: int
     superseded: int
+    # person-level warnings about a member the data says died since (rules/deaths.py)
+    deceased: int = 0
 
 
 def _split_carried(
@@ -455,10 +458,18 @@ def _split_carried(
     still = in_scope.join(
         again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
     )
+    # a member the data says died since: no visit about their insurance, aid or car (indep41)
+    dead = deceased(con, district, month)
+    if dead.height:
+        gone = still.filter(about_the_dead(still, dead))
+        still = still.filter(~pl.col("warning_id").is_in(gone["warning_id"].implode()))
+    else:
+        gone = still.clear()
     over = resolved_by_data(con, still, district, month)
     listed = still.filter(~pl.col("warning_id").is_in(list(over)))
+    superseded = in_scope.height - still.height - gone.height
     return CarriedSplit(
-        listed, carried.height - in_scope.height, len(over), in_scope.height - still.height
+        listed, carried.height - in_scope.height, len(over), superseded, gone.height
     )
 
 

@@ -13,6 +13,7 @@ from pipelines.config import month_bounds
 from pipelines.rules.catalogue import MONITORED_TYPES, RULES, RULES_BY_CODE, Direction
 from pipelines.rules.completeness import empty_undecided, source_gaps
 from pipelines.rules.continuity import carry_identities, earlier_warnings, subject_expr
+from pipelines.rules.deaths import about_the_dead, deceased
 from pipelines.sources import SOURCES
 
 RED, YELLOW, GREEN = "红", "黄", "绿"
@@ -101,6 +102,10 @@ def evaluate_rules(
     warnings = carry_identities(
         _collapse(hits, month, config), earlier_warnings(con, district, month)
     )
+    # no visit about a member the data says died (rules/deaths.py)
+    dead = deceased(con, district, month, current=warnings)
+    if dead.height:
+        warnings = warnings.filter(~about_the_dead(warnings, dead))
     return RuleRun(warnings, not_evaluated, gaps_frame)
 
 

@@ -313,6 +313,29 @@ def test_ga01_death_level_and_risk_type_follow_working_age(world, rule_config):
     assert by_member[sixty]["level"] == "红"  # 60 on the day: inside 16–60
 
 
+def test_no_other_person_warning_about_a_member_the_data_says_died(world, rule_config):
+    """indep41: a member who died in October also had YB02 (not on the enrollment list), CL02 and
+    GA02 in the township's list beside the household's GA01; a dead pupil JY03: visits about a
+    dead person. Only GA01 is raised for them; the household's rules and a living member's stay."""
+    household = world.household("脱贫户")
+    dead = world.member(household, "甲", birth=date(1970, 1, 1))
+    living = world.member(household, "乙", birth=date(1972, 1, 1), relation="配偶")
+    world.record("public_security", dead, change_type="死亡", change_date=date(2026, 10, 12))
+    for member in (dead, living):
+        world.record("vehicles", member, vehicle_type="小型轿车", register_date=date(2020, 1, 1))
+        world.record("disability", member, disability_level="一级", care_subsidy=False)
+    world.record(
+        "emergency", dead, disaster_date=date(2026, 10, 3), loss=9000, house_collapsed=False
+    )
+
+    warnings = world.evaluate(rule_config)
+
+    assert subjects(warnings, "GA01", "member_key") == {dead}
+    for rule in ("YB02", "GA02", "CL02"):
+        assert subjects(warnings, rule, "member_key") == {living}, rule
+    assert subjects(warnings, "YJ01") == {household}  # the household's, named by the dead head
+
+
 def test_ga01_a_death_written_with_its_month_only_says_the_month_and_guesses_no_age(
     world, rule_config
 ):
@@ -348,10 +371,12 @@ def test_a_death_or_registration_without_its_date_guesses_no_age(world, rule_con
     turning = world.member(household, "甲", birth=date(2010, 10, 15))
     adult = world.member(household, "乙", birth=date(1970, 1, 1), relation="之父")
     thirty = world.member(household, "丙", birth=date(1995, 10, 20), relation="之母")
+    # of the same age as `adult`, alive (no warning is raised about a member who died)
+    worker = world.member(household, "丁", birth=date(1970, 1, 1), relation="之叔")
     world.record("public_security", turning, change_type="死亡")
     world.record("public_security", adult, change_type="死亡")
     world.record("hrss", thirty, register_type="失业登记")
-    world.record("hrss", adult, register_type="失业登记")
+    world.record("hrss", worker, register_type="失业登记")
 
     warnings = world.evaluate(rule_config)
     deaths = {r["member_key"]: r for r in fired(warnings, "GA01").iter_rows(named=True)}
@@ -361,7 +386,7 @@ def test_a_death_or_registration_without_its_date_guesses_no_age(world, rule_con
     assert deaths[turning]["level"] == "黄" and deaths[turning]["risk_type"] == "其他"
     assert deaths[adult]["evidence"] == "本月户籍注销（死亡），时年56岁"
     assert deaths[adult]["level"] == "红"
-    assert registered == {thirty: "本月办理失业登记", adult: "本月办理失业登记，时年56岁"}
+    assert registered == {thirty: "本月办理失业登记", worker: "本月办理失业登记，时年56岁"}
 
 
 def test_rs01_a_registration_written_with_its_month_only_says_the_month(world, rule_config):
