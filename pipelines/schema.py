@@ -538,6 +538,14 @@ def _department_birth_dates(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _department_remarks(con: duckdb.DuckDBPyConnection) -> None:
+    """Every department's staged table gets remark (null in earlier rows: the staging code
+    changed, so the next run of each month stages them again)."""
+    _add_declared_columns(
+        con, lambda table, column: table.startswith("stg_") and column == "remark"
+    )
+
+
 def _add_declared_columns(
     con: duckdb.DuckDBPyConnection, wanted: Callable[[str, str], bool]
 ) -> None:
@@ -646,6 +654,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "a department record's own birth date kept where its file has one (stg_<department>."
         "birth_date, birth_date_month_only): namesakes without a usable ID told apart by it",
         _department_birth_dates,
+    ),
+    Migration(
+        11,
+        "a department record's 备注 kept (stg_<department>.remark): a row its 备注 calls void "
+        "(作废, 非本辖区) or whose person it says died is 不可判断, not a visit",
+        _department_remarks,
     ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version

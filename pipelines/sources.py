@@ -132,7 +132,7 @@ def _dept(
             id_headers=(*ID_HEADERS, *HEAD_ID_HEADERS) if household_level else ID_HEADERS,
         )
         + tuple(fields)
-        + (DEPARTMENT_BIRTH_DATE,),
+        + (DEPARTMENT_BIRTH_DATE, DEPARTMENT_REMARK),
         household_level=household_level,
     )
 
@@ -144,6 +144,13 @@ def _dept(
 # 待确认 though the file's 出生日期 told them apart). A date without its day is no birth date here
 DEPARTMENT_BIRTH_DATE = Field(
     "birth_date", ("出生日期", "出生年月日", "出生年月"), FieldType.DATE, beyond_contract=True
+)
+# not among the contract's columns either: a 备注 that says the row is void (作废, 录入错误, 非本辖区)
+# or that the person died changes what a person reading the row takes from it (rules.spec.
+# VOID_REMARK: such a row is 不可判断 for the district, never a visit). An independent probe
+# (indep42) found 备注 作废, 已死亡 and 非本辖区 rows sent to townships: 7 false warnings, 2 红
+DEPARTMENT_REMARK = Field(
+    "remark", ("备注", "备注说明", "备注栏", "情况说明"), beyond_contract=True
 )
 
 

@@ -244,6 +244,7 @@ def test_migration_8_keys_earlier_held_thing_warnings_by_their_newest_registrati
         "migration 8",
         "migration 9",
         "migration 10",
+        "migration 11",
     ]
 
     keys = dict(con.execute("SELECT warning_id, evidence_key FROM warnings").fetchall())
@@ -265,7 +266,11 @@ def test_migration_9_gives_rejects_the_rejected_rows_identity():
         "VALUES ('d', '2026-08', 'roster', 'a.csv', 2, 'household_id', '?')"
     )
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 9", "migration 10"]
+    assert [line.split(":")[0] for line in ensure_schema(con)] == [
+        "migration 9",
+        "migration 10",
+        "migration 11",
+    ]
     assert set(REJECT_IDENTITY) <= set(table_columns(con, "rejects"))
     assert con.execute("SELECT name, id_number FROM rejects").fetchall() == [(None, None)]
 
@@ -284,6 +289,24 @@ def test_migration_10_gives_departments_staged_rows_their_birth_date():
         month="2026-08",
     )  # fmt: skip
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 10"]
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 10", "migration 11"]
     assert {"birth_date", "birth_date_month_only"} <= set(table_columns(con, "stg_disability"))
     assert con.execute("SELECT birth_date FROM stg_disability").fetchall() == [(None,)]
+
+
+def test_migration_11_gives_departments_staged_rows_their_remark():
+    """A warehouse at version 10 has department tables without the row's 备注: the column is added
+    (null in earlier rows), the roster's tables are left as they were."""
+    con = memory_warehouse()
+    for table in ("stg_vehicles", "stg_civil_affairs"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN remark")
+    con.execute("UPDATE schema_version SET version = 10")
+    replace_partition(
+        con, "stg_vehicles", pl.DataFrame({"record_key": ["v|a.csv||2"]}), district="d",
+        month="2026-08",
+    )  # fmt: skip
+
+    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 11"]
+    assert "remark" in table_columns(con, "stg_vehicles")
+    assert "remark" not in table_columns(con, "stg_roster")
+    assert con.execute("SELECT remark FROM stg_vehicles").fetchall() == [(None,)]

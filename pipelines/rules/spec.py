@@ -29,6 +29,28 @@ from pipelines.sources import SOURCES, FieldType
 
 # a row tied to a household whose 户类型 the roster does not say readably (a field problem there)
 UNTYPED_REASON = "该户在花名册中的「户类型」为空或无法识别，无法判断是否适用本规则"
+
+# a 备注 (sources.DEPARTMENT_REMARK) that says the row is void or not the district's: a person
+# reading the row would not act on it; that its person died, for a rule about that person (a
+# household's house or loss stays the household's; 公安's own 备注 of a death is the event)
+_VOID_WORDS = (
+    "作废|无效|删除|录入错误|填写错误|填报错误|信息有误|有误|误报|错报|撤销|撤回|取消|"
+    "非本辖区|不属于本辖区|不是本辖区|不在本辖区|非本区|非本县|非本乡|非本镇"
+)
+_DEATH_WORDS = "已死亡|死亡|已去世|去世|已故|亡故|身故|病故"
+# said not to be so (未作废, 没有撤销): no doubt
+_NOT = "未|没有|没|不|无"
+
+
+def void_remark_sql(death_voids: bool) -> str:
+    """SQL over the staged row `s`: its 备注 says the row is void (or, `death_voids`, that its
+    person died)."""
+    words = f"{_VOID_WORDS}|{_DEATH_WORDS}" if death_voids else _VOID_WORDS
+    cleared = f"regexp_replace(coalesce(s.remark, ''), '({_NOT})({words})', '', 'g')"
+    return f"regexp_matches({cleared}, '{words}')"
+
+
+VOID_REMARK_REASON_SQL = "'备注写明「' || left(s.remark, 40) || '」：此行是否有效无法判断'"
 # a household whose sum crosses its threshold only were a line repeated in a file two claims
 REPEATED_REASON = (
     "同一文件中有完全相同的结算行（可能是重复录入）：按一条计未达阈值，按两条计则达到，请部门核实"
@@ -287,11 +309,17 @@ class RecordRule(RuleSpec):
             WHERE s.district = $district AND s.month = $month {scope} AND ({where})
         """
 
+    @property
+    def _void(self) -> str:
+        """SQL: the row's 备注 voids it for this rule (void_remark_sql)."""
+        return void_remark_sql(self.level is Level.PERSON and self.source != "public_security")
+
     def sql(self) -> str:
-        tied = self._rows(self.hit_columns(), self.where)
+        where = f"({self.where}) AND NOT {self._void}"
+        tied = self._rows(self.hit_columns(), where)
         if not self.departed:
             return tied
-        return f"{tied} UNION ALL {self._departed_rows(self.hit_columns(), self.where)}"
+        return f"{tied} UNION ALL {self._departed_rows(self.hit_columns(), where)}"
 
     def evaluate(
         self, con: duckdb.DuckDBPyConnection, params: Parameters
@@ -328,6 +356,13 @@ class RecordRule(RuleSpec):
             undecided = _plus_not_evaluable(con, self.code, undecided, untyped, params).unique(
                 subset=["record_key"], keep="first", maintain_order=True
             )
+        # a row that would fire, but its 备注 calls it void: the district's to read, not a visit
+        void = self._rows(
+            f"{VOID_REMARK_REASON_SQL} AS reason", f"({self.where}) IS TRUE AND {self._void}"
+        )
+        undecided = _plus_not_evaluable(con, self.code, undecided, void, params).unique(
+            subset=["record_key"], keep="first", maintain_order=True
+        )
         sql = self.sql()
         hits = con.sql(sql, params=bind(sql, params)).pl()
         if self.direction is not Direction.PRECISION:

@@ -336,6 +336,42 @@ def test_no_other_person_warning_about_a_member_the_data_says_died(world, rule_c
     assert subjects(warnings, "YJ01") == {household}  # the household's, named by the dead head
 
 
+def test_a_row_its_remark_calls_void_is_not_a_visit(world, rule_config):
+    """indep42: rows whose 备注 said 作废, 作废（录入错误）, 已死亡 or 非本辖区 were sent to townships
+    (7 false warnings, 2 红). Such a row is 不可判断 for the district, its 备注 named; 未作废 is no
+    doubt; 公安's own 备注 of a death is the event; a household's house stays the household's
+    whatever its 备注 says of the head."""
+    household = world.household("脱贫户")
+    head = world.member(household, "甲", birth=date(1970, 1, 1))
+    void, dead, kept = (
+        world.member(household, name, birth=date(1975, 1, 1), relation="之弟")
+        for name in ("乙", "丙", "丁")
+    )
+    car = {"vehicle_type": "小型轿车", "register_date": date(2020, 1, 1)}
+    world.record("vehicles", void, **car, remark="作废（录入错误）")
+    world.record("vehicles", dead, **car, remark="车主已死亡")
+    world.record("vehicles", kept, **car, remark="未作废，正常使用")
+    world.record("public_security", head, change_type="死亡", change_date=date(2026, 10, 3),
+                 remark="死亡")  # fmt: skip
+    world.record("housing", head, grade="D", remark="户主已故")
+    world.record("civil_affairs", head, assistance_type="临时救助", amount=800,
+                 change_date=date(2026, 10, 9), remark="非本辖区")  # fmt: skip
+
+    run = world.run(rule_config)
+
+    assert subjects(run.warnings, "GA02", "member_key") == {kept}
+    assert subjects(run.warnings, "GA01", "member_key") == {head}
+    assert subjects(run.warnings, "ZJ01") == {household}
+    assert fired(run.warnings, "MZ02").is_empty()
+    undecided = run.undecided.filter(pl.col("rule").is_in(["GA02", "MZ02"]))
+    reasons = sorted(undecided["reason"].to_list())
+    assert reasons == [
+        "备注写明「作废（录入错误）」：此行是否有效无法判断",
+        "备注写明「车主已死亡」：此行是否有效无法判断",
+        "备注写明「非本辖区」：此行是否有效无法判断",
+    ]
+
+
 def test_ga01_a_death_written_with_its_month_only_says_the_month_and_guesses_no_age(
     world, rule_config
 ):
