@@ -793,16 +793,19 @@ def _type_fields(
     context = _Context(tables, stored_as_numbers("id_number"), number_codes, month)
     for f in source.fields:
         labels = {i: p.labels[f.name] for i, p in enumerate(prepared) if f.name in p.labels}
-        if f.required and len(labels) < len(prepared):
-            # a table without a required column: every one of its rows lacks the field
-            first = normalise_header(f.headers[0])
-            labels.update({i: first for i in range(len(prepared)) if i not in labels})
-        if f.decides and len(labels) < len(prepared):
-            # a table without the column a rule decides on: unknown for each of its rows, never
-            # "no" (a claims file headed 自付金额 summed as 0 for YB01, without a word)
-            lacking = tables.is_in([i for i in range(len(prepared)) if i not in labels])
+        absent = [i for i in range(len(prepared)) if i not in labels]
+        lacking = pl.repeat(False, combined.height, eager=True)
+        if absent and (f.decides or (f.required and source.is_department)):
+            # a table without the column a rule decides on (a department's required one among
+            # them: 救助类型, 鉴定等级): unknown for each of its rows, never "no" (a claims file
+            # headed 自付金额 summed as 0 for YB01, without a word), and the rows kept
+            lacking = tables.is_in(absent)
             label = normalise_header(f.headers[0])
             typed.problems.append((lacking, f.name, f"表中没有「{label}」列{MISSING_COLUMN}"))
+        if f.required and absent:
+            # a table without a required column: every one of its rows lacks the field
+            first = normalise_header(f.headers[0])
+            labels.update({i: first for i in absent})
         if not labels:
             _absent_field(typed, f, combined.height)
             continue
@@ -819,7 +822,8 @@ def _type_fields(
                 raw = _null_if_flagged(raw, flagged)
                 text = _reason(labels, tables, lambda label, said=said: f"「{label}」{said}")
                 typed.problems.append((flagged, f.name, text))
-        errors = errors | formulas
+        # said once: a row of a table without the column is not also called blank
+        errors = errors | formulas | lacking
         if f.name in tick_fields:
             present = tables.is_in(list(labels)) & ~errors
             typed.values[f.name] = _frame_eval(

@@ -483,6 +483,28 @@ def test_a_money_unit_in_the_units_row_is_its_columns(tmp_path: Path, unit: str)
     ]
 
 
+def test_a_department_list_without_a_required_column_is_read_row_by_row(tmp_path: Path) -> None:
+    """indep42: a 民政 workbook without a 救助类型 column (its sheets named 低保, 临时救助) had been
+    refused whole (缺少必需列), its rows named nowhere. As the README says of a missing column a
+    rule needs, the rows are kept and each has the field problem: unknown for the rule, for the
+    district to see, never "no"; said once, not also as blank."""
+    folder = tmp_path / "civil_affairs"
+    rows = [("姓名", "证件号码", "变动类型", "金额（元）", "变动日期"),
+            ("张三", ZHANG, "新增", "800", "2026-10-08"), ("李四", LI, "新增", "600", "2026-10-09")]  # fmt: skip
+    write_xlsx(folder / "a.xlsx", rows, sheet="低保")
+    staged = stage_source(SOURCES["civil_affairs"], folder, MONTH)
+    assert staged.records["name"].to_list() == ["张三", "李四"]
+    assert staged.rejects.is_empty()
+    problems = staged.field_problems.filter(pl.col("field") == "assistance_type")
+    assert (
+        problems["reason"].to_list()
+        == [
+            "表中没有「救助类型」列（或列名不在约定的表头中），预警规则无法据此判断：请按约定表头重新报送"
+        ]
+        * 2
+    )
+
+
 def test_a_column_numbers_row_under_the_header_is_not_a_record(tmp_path: Path) -> None:
     """A government template's 栏次 row (1 | 2 | 3 | …, under the header or under its units
     row, numbers or text, led by 甲 | 乙) is no one's record. A probe by other hands (indep30)
