@@ -118,6 +118,11 @@ FINDING = {
         "同一户编号的行写了不同的乡镇或村（如两个乡镇的花名册文件都列了该户）：该户按户主所在行"
         "（或多数成员）的地点派发，请核对花名册",
     ),
+    "birth_conflict": (
+        "出生日期与证件号码不符",
+        "花名册的出生日期与证件号码中的出生日期不同：年龄按花名册的出生日期计算，涉及年龄的预警"
+        "（失业登记的 16–60 岁、家庭成员死亡的预警等级）可能因此不同；请核对后更正其中一个",
+    ),
     "untyped": (
         "户类型无法识别",
         "该户成员的「户类型」都为空或无法识别（如一格写了两种类型）：只对重点户的规则和 MZ01 "
@@ -339,6 +344,14 @@ def _find_problems(con: duckdb.DuckDBPyConnection, roster: str, where: str, para
     destroyed = f"id_status = '{DESTROYED}'" if statused else "false"
     unusable = ", ".join(f"'{status}'" for status in (MISSING, BAD_CHECKSUM, BAD_DATE, INVALID))
     unusable = f"id_status IN ({unusable})" if statused else "false"
+    # the roster's own birth date (kept in _members where written) against the usable ID's; one
+    # written to its month only is compared by month
+    if "birth_date_month_only" in table_columns(con, "_members"):
+        differs = """CASE WHEN coalesce(birth_date_month_only, false)
+                          THEN strftime(birth_date, '%Y-%m') <> strftime(id_birth, '%Y-%m')
+                          ELSE birth_date <> id_birth END"""
+    else:
+        differs = "birth_date <> id_birth"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _findings AS
         SELECT * FROM (
@@ -374,6 +387,12 @@ def _find_problems(con: duckdb.DuckDBPyConnection, roster: str, where: str, para
                    {kinds["unusable_id"][1]}, 4, record_key
             FROM _members
             WHERE {unusable}
+            UNION ALL
+            SELECT {kinds["birth_conflict"][0]}, household_id, member_key,
+                   {kinds["birth_conflict"][1]}, 4, record_key
+            FROM _members
+            WHERE id_number IS NOT NULL AND id_birth IS NOT NULL AND birth_date IS NOT NULL
+              AND {differs}
             UNION ALL
             SELECT {kinds["untyped"][0]}, household_id, head_member_key,
                    {kinds["untyped"][1]}, 5, household_id

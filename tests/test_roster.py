@@ -363,6 +363,24 @@ def test_a_member_without_a_usable_id_is_a_finding_the_district_sees():
     }
 
 
+def test_a_birth_date_the_id_contradicts_is_a_finding():
+    """indep41: the roster said 赵金建 was 66, his ID 51; ages are the roster's (contract §4), so
+    his RS01 was not raised, and the district was told nothing. The contradiction is a finding;
+    a roster date written to its month only is compared by its month."""
+    born = date(1975, 3, 8)
+    frame = roster(
+        [
+            ("r|1", "H1", "赵金建", "赵金建", "A1", born, date(1960, 3, 8), "户主", "镇", "村", "组", "网", "一般农户"),
+            ("r|2", "H1", "赵一", "赵金建", "A2", born, born, "之子", "镇", "村", "组", "网", "一般农户"),
+            ("r|3", "H1", "赵二", "赵金建", "A3", born, date(1975, 3, 1), "之女", "镇", "村", "组", "网", "一般农户"),
+            ("r|4", "H1", "赵三", "赵金建", None, None, date(1999, 1, 1), "之女", "镇", "村", "组", "网", "一般农户"),
+        ]
+    ).with_columns(birth_date_month_only=pl.Series([False, False, True, False]))  # fmt: skip
+    tables = build_roster(frame, grid([("镇", "村", "网", "甲", "1")]))
+    conflicts = tables.findings.filter(pl.col("kind") == "出生日期与证件号码不符")
+    assert conflicts["member_key"].to_list() == ["H1|A1"]
+
+
 def test_a_grid_the_ledger_lists_without_a_worker_is_named_so_not_as_missing():
     """The ledger lists 四组 with its 村组网格员 blank: the household has no 网格员, and the
     district is told the ledger's row is empty, not that the grid is missing from the ledger."""

@@ -2,7 +2,7 @@
 the first of a member given twice, heads, a household's places (the value most members give,
 ties to the member listed first, the head first), grid routing by names without any kind of
 space (the ledger's first row standing), the household type a member without one takes, and the
-three findings. Random rosters full of the cases that matter; both doors (build_roster on frames,
+findings. Random rosters full of the cases that matter; both doors (build_roster on frames,
 write_roster in the warehouse) give the same."""
 
 from __future__ import annotations
@@ -123,7 +123,11 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
             row["relation"] is None and row["name"] is not None and row["name"] == row["head_name"]
         )
         birth = row["birth_date"] if row["birth_date"] is not None else row["id_birth"]
-        keyed.append(row | {"member_key": member_key, "is_head": is_head, "birth_date": birth})
+        keyed.append(
+            row
+            | {"member_key": member_key, "is_head": is_head, "birth_date": birth,
+               "_own_birth": row["birth_date"]}
+        )  # fmt: skip
     copies = Counter(r["member_key"] for r in keyed)
     members, seen = [], set()
     for row in keyed:
@@ -134,6 +138,11 @@ def _reference(rows: list[dict], ledger: list[dict]) -> tuple[dict, dict, Counte
     for row in members:
         if copies[row["member_key"]] > 1:
             findings[("同户重复成员", row["household_id"], row["member_key"])] += 1
+    for row in members:
+        # the roster's own birth date against the ID's
+        own, from_id = row["_own_birth"], row["id_birth"]
+        if row["id_number"] is not None and None not in (own, from_id) and own != from_id:
+            findings[("出生日期与证件号码不符", row["household_id"], row["member_key"])] += 1
     ids = Counter(r["id_number"] for r in members if r["id_number"] is not None)
     for row in members:
         if row["id_number"] is not None and ids[row["id_number"]] > 1:
