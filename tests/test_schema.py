@@ -275,38 +275,33 @@ def test_migration_9_gives_rejects_the_rejected_rows_identity():
     assert con.execute("SELECT name, id_number FROM rejects").fetchall() == [(None, None)]
 
 
-def test_migration_10_gives_departments_staged_rows_their_birth_date():
-    """A warehouse at version 9 has department tables without the record's own birth date: the
-    columns are added (null in earlier rows: the next run stages its month again), the roster's
+@pytest.mark.parametrize(
+    ("before", "columns", "migrations"),
+    [
+        # 10: a department record's own birth date (出生日期)
+        (9, ("birth_date", "birth_date_month_only"), ["migration 10", "migration 11"]),
+        # 11: a department row's 备注
+        (10, ("remark",), ["migration 11"]),
+    ],
+)
+def test_migrations_give_departments_staged_rows_their_declared_columns(
+    before: int, columns: tuple[str, ...], migrations: list[str]
+):
+    """A warehouse at an earlier version has department tables without a column declared since:
+    it is added (null in earlier rows: the next run stages its month again), the roster's tables
     are left as they were, and the schema agrees with the declarations again."""
     con = memory_warehouse()
     for table in ("stg_disability", "stg_medical_claims"):
-        for name in ("birth_date", "birth_date_month_only"):
+        for name in columns:
             con.execute(f"ALTER TABLE {table} DROP COLUMN {name}")
-    con.execute("UPDATE schema_version SET version = 9")
+    con.execute(f"UPDATE schema_version SET version = {before}")
     replace_partition(
         con, "stg_disability", pl.DataFrame({"record_key": ["d|a.csv||2"]}), district="d",
         month="2026-08",
     )  # fmt: skip
 
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 10", "migration 11"]
-    assert {"birth_date", "birth_date_month_only"} <= set(table_columns(con, "stg_disability"))
-    assert con.execute("SELECT birth_date FROM stg_disability").fetchall() == [(None,)]
-
-
-def test_migration_11_gives_departments_staged_rows_their_remark():
-    """A warehouse at version 10 has department tables without the row's 备注: the column is added
-    (null in earlier rows), the roster's tables are left as they were."""
-    con = memory_warehouse()
-    for table in ("stg_vehicles", "stg_civil_affairs"):
-        con.execute(f"ALTER TABLE {table} DROP COLUMN remark")
-    con.execute("UPDATE schema_version SET version = 10")
-    replace_partition(
-        con, "stg_vehicles", pl.DataFrame({"record_key": ["v|a.csv||2"]}), district="d",
-        month="2026-08",
-    )  # fmt: skip
-
-    assert [line.split(":")[0] for line in ensure_schema(con)] == ["migration 11"]
-    assert "remark" in table_columns(con, "stg_vehicles")
+    assert [line.split(":")[0] for line in ensure_schema(con)] == migrations
+    assert set(columns) <= set(table_columns(con, "stg_disability"))
+    # the roster has its own birth date; a 备注 is no roster field
     assert "remark" not in table_columns(con, "stg_roster")
-    assert con.execute("SELECT remark FROM stg_vehicles").fetchall() == [(None,)]
+    assert con.execute(f"SELECT {columns[0]} FROM stg_disability").fetchall() == [(None,)]
