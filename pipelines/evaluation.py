@@ -81,6 +81,8 @@ def rules_fingerprint(
     - the warnings of earlier months (their ids are carried forward);
     - the earlier months' roster builds (GA01 reads the latest earlier roster for a member the
       month's roster no longer has);
+    - the townships' answers up to M (a death answered 不属实 lets the member's other rules
+      speak again: rules/deaths.py);
     - the rule settings and the rules' code.
     None when the ties are not fingerprinted: the month is then evaluated."""
     ties = match_fingerprint(con, district, month, staged_sources(con, district, month))
@@ -98,6 +100,7 @@ def rules_fingerprint(
           for table in ("record_matches", "unmatched_records")),
         _table_digest(con, "warnings", "district = ? AND month < ?", this_month),
         _table_digest(con, "roster_builds", "district = ? AND month < ?", this_month),
+        _table_digest(con, "feedback_answers", "district = ? AND month <= ?", this_month),
     ]  # fmt: skip
     digest = hashlib.sha256(code_digest(_RULE_CODE))
     digest.update(json.dumps(config, sort_keys=True, default=str).encode())

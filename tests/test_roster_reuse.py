@@ -274,7 +274,7 @@ def test_a_rerun_with_the_same_inputs_keeps_the_warnings(layout: DataDir, tmp_pa
 @pytest.mark.parametrize(
     "change",
     ["threshold", "field_problem", "earlier_warning", "negative_pair", "source_status",
-     "earlier_roster"],
+     "earlier_roster", "answer"],
 )  # fmt: skip
 def test_a_changed_input_of_the_rules_evaluates_the_month_again(layout: DataDir, change: str):
     con = _warnings_month(layout)
@@ -300,6 +300,12 @@ def test_a_changed_input_of_the_rules_evaluates_the_month_again(layout: DataDir,
         con.execute(
             "INSERT INTO negative_pairs (district, month, warning_id, source, record_key,"
             " identity_key, member_key) VALUES (?, ?, 'W1', 'hrss', 'k', 'i', 'm')",
+            [DISTRICT, FIRST],
+        )
+    elif change == "answer":  # a death answered 不属实 lets the member's other rules speak
+        con.execute(
+            "INSERT INTO feedback_answers (district, month, warning_id, verdict, file, sheet,"
+            " row_number) VALUES (?, ?, 'GA01-X', '不属实', 'a.csv', NULL, 2)",
             [DISTRICT, FIRST],
         )
     elif change == "earlier_roster":  # GA01 reads it for members M's roster no longer has

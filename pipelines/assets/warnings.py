@@ -7,7 +7,7 @@ from pipelines.assets.common import deps, district_settings, monthly_multi_asset
 from pipelines.city.routing import add_routed_warnings
 from pipelines.config import previous_month
 from pipelines.evaluation import evaluate_month
-from pipelines.partitions import PREVIOUS_MONTH
+from pipelines.partitions import PREVIOUS_MONTH, UP_TO_THIS_MONTH
 from pipelines.resources import FangfanResource
 from pipelines.rules.catalogue import RULES
 from pipelines.sources import DEPARTMENT_KEYS
@@ -30,7 +30,12 @@ RULE_INPUTS = deps(
         table_spec(
             "warnings",
             group=RULES_GROUP,
-            depends_on=[*RULE_INPUTS, months("warnings", PREVIOUS_MONTH)],
+            # and the answers in force at M: a death answered 不属实 (rules/deaths.py)
+            depends_on=[
+                *RULE_INPUTS,
+                months("warnings", PREVIOUS_MONTH),
+                months("feedback_answers", UP_TO_THIS_MONTH),
+            ],
             kinds=("duckdb", "polars"),
         ),
         table_spec("warning_records", group=RULES_GROUP, depends_on=deps("warnings")),
