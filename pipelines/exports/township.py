@@ -459,12 +459,8 @@ def _split_carried(
         again.select("rule", "member_key").unique(), on=["rule", "member_key"], how="anti"
     )
     # a member the data says died since: no visit about their insurance, aid or car (indep41)
-    dead = deceased(con, district, month)
-    if dead.height:
-        gone = still.filter(about_the_dead(still, dead))
-        still = still.filter(~pl.col("warning_id").is_in(gone["warning_id"].implode()))
-    else:
-        gone = still.clear()
+    about_them = about_the_dead(still, deceased(con, district, month))
+    gone, still = still.filter(about_them), still.filter(~about_them)
     over = resolved_by_data(con, still, district, month)
     listed = still.filter(~pl.col("warning_id").is_in(list(over)))
     superseded = in_scope.height - still.height - gone.height

@@ -13,7 +13,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from pipelines.feedback import NOT_THIS_PERSON, REFUTED
+from pipelines.feedback import NOT_THIS_PERSON, REFUTED, effective_verdicts
 from pipelines.rules.catalogue import RULES_BY_CODE
 from pipelines.rules.spec import ID_IN_MEMBER_KEY, Level
 
@@ -31,26 +31,21 @@ def deceased(
 ) -> pl.DataFrame:
     """member_key and person (the ID in the key, or null) of every member the data says died by
     M: M's GA01 warnings (`current`, M's warnings frame; None: read from the warehouse), and the
-    earlier months' not refuted by an answer in force at M."""
+    earlier months' not refuted by the answer in force at M (feedback.effective_verdicts)."""
     rows = con.sql(
-        """SELECT DISTINCT w.member_key, w.month = $month AS this_month
-           FROM warnings w
-           WHERE w.district = $district AND w.month <= $month AND w.rule = $rule
-             AND w.member_key IS NOT NULL
-             AND NOT EXISTS (
-                 SELECT 1 FROM (
-                     SELECT warning_id,
-                            arg_max(verdict, (coalesce(verified_date, DATE '1900-01-01'), month,
-                                              file, row_number)) AS verdict
-                     FROM feedback_answers WHERE district = $district AND month <= $month
-                     GROUP BY warning_id) a
-                 WHERE a.warning_id = w.warning_id AND a.verdict IN ($refuted, $other))""",
-        params={"district": district, "month": month, "rule": DEATH_RULE,
-                "refuted": REFUTED, "other": NOT_THIS_PERSON},
-    ).pl()  # fmt: skip
-    keys = rows.filter(~pl.col("this_month") if current is not None else pl.lit(True))["member_key"]
-    if current is not None:
-        keys = pl.concat([keys, current.filter(pl.col("rule") == DEATH_RULE)["member_key"]])
+        """SELECT DISTINCT warning_id, member_key, month = $month AS this_month FROM warnings
+           WHERE district = $district AND month <= $month AND rule = $rule
+             AND member_key IS NOT NULL""",
+        params={"district": district, "month": month, "rule": DEATH_RULE},
+    ).pl()
+    answers = effective_verdicts(con, district, month)
+    refuted = answers.filter(pl.col("verdict").is_in([REFUTED, NOT_THIS_PERSON]))["warning_id"]
+    standing = rows.filter(~pl.col("warning_id").is_in(refuted.implode()))
+    if current is None:
+        keys = standing["member_key"]
+    else:
+        this_month = current.filter(pl.col("rule") == DEATH_RULE)["member_key"]
+        keys = pl.concat([standing.filter(~pl.col("this_month"))["member_key"], this_month])
     frame = pl.DataFrame(
         {"member_key": keys.drop_nulls().unique()}, schema={"member_key": pl.String}
     )

@@ -103,9 +103,9 @@ def evaluate_rules(
         _collapse(hits, month, config), earlier_warnings(con, district, month)
     )
     # no visit about a member the data says died (rules/deaths.py)
-    dead = deceased(con, district, month, current=warnings)
-    if dead.height:
-        warnings = warnings.filter(~about_the_dead(warnings, dead))
+    warnings = warnings.filter(
+        ~about_the_dead(warnings, deceased(con, district, month, current=warnings))
+    )
     return RuleRun(warnings, not_evaluated, gaps_frame)
 
 

@@ -336,6 +336,37 @@ def test_no_other_person_warning_about_a_member_the_data_says_died(world, rule_c
     assert subjects(warnings, "YJ01") == {household}  # the household's, named by the dead head
 
 
+def test_a_death_answered_not_true_lets_the_members_other_rules_speak(world, rule_config):
+    """September's GA01 for 甲, unanswered, still speaks in October: no YB02 for her. Answered
+    不属实 (she is alive), her YB02 is raised again."""
+    from pipelines.rules.evaluate import evaluate_rules
+    from pipelines.sources import DEPARTMENT_KEYS
+    from pipelines.warehouse import memory_warehouse, replace_partition
+    from tests.conftest import DISTRICT, MONTH
+
+    household = world.household("脱贫户")
+    member = world.member(household, "甲", birth=date(1970, 1, 1))
+    insured = world.member(household, "乙", birth=date(1972, 1, 1), relation="配偶")
+    world.record("medical_enrollment", insured, enroll_year=2026, enroll_status="正常参保")
+    death = warning_id("GA01", member, "'死亡'")
+    con = memory_warehouse()
+    world.build(con)
+    september = {"warning_id": [death], "rule": ["GA01"], "household_id": [household],
+                 "member_key": [member]}  # fmt: skip
+    replace_partition(con, "warnings", pl.DataFrame(september), district=DISTRICT, month="2026-09")
+
+    def yb02() -> set[str]:
+        run = evaluate_rules(
+            con, district=DISTRICT, month=MONTH, config=rule_config, received=set(DEPARTMENT_KEYS)
+        )
+        return subjects(run.warnings, "YB02", "member_key")
+
+    assert yb02() == set()
+    answer = {"warning_id": [death], "verdict": ["不属实"], "file": ["a.csv"], "row_number": [2]}
+    replace_partition(con, "feedback_answers", pl.DataFrame(answer), district=DISTRICT, month=MONTH)
+    assert yb02() == {member}
+
+
 def test_a_row_its_remark_calls_void_is_not_a_visit(world, rule_config):
     """indep42: rows whose 备注 said 作废, 作废（录入错误）, 已死亡 or 非本辖区 were sent to townships
     (7 false warnings, 2 红). Such a row is 不可判断 for the district, its 备注 named; 未作废 is no
