@@ -340,13 +340,14 @@ def _find_problems(con: duckdb.DuckDBPyConnection, roster: str, where: str, para
     rows `where` keeps."""
     kinds = {kind: [f"'{text}'" for text in texts] for kind, texts in FINDING.items()}
     # frames built by hand (build_roster in tests) may carry no ID status
-    statused = "id_status" in table_columns(con, "_members")
+    columns = set(table_columns(con, "_members"))
+    statused = "id_status" in columns
     destroyed = f"id_status = '{DESTROYED}'" if statused else "false"
     unusable = ", ".join(f"'{status}'" for status in (MISSING, BAD_CHECKSUM, BAD_DATE, INVALID))
     unusable = f"id_status IN ({unusable})" if statused else "false"
     # the roster's own birth date (kept in _members where written) against the usable ID's; one
     # written to its month only is compared by month
-    if "birth_date_month_only" in table_columns(con, "_members"):
+    if "birth_date_month_only" in columns:
         differs = """CASE WHEN coalesce(birth_date_month_only, false)
                           THEN strftime(birth_date, '%Y-%m') <> strftime(id_birth, '%Y-%m')
                           ELSE birth_date <> id_birth END"""
